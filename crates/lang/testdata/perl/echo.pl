@@ -1,0 +1,4 @@
+binmode STDIN;
+binmode STDOUT;
+local $/ = \65536;
+print while <STDIN>;

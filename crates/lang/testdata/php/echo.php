@@ -1,0 +1,2 @@
+<?php
+stream_copy_to_stream(STDIN, STDOUT);

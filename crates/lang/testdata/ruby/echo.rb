@@ -1,0 +1,3 @@
+$stdin.binmode
+$stdout.binmode
+IO.copy_stream($stdin, $stdout)
