@@ -93,7 +93,15 @@ pub(crate) const BUILTIN: &[Spec] = &[
         default_file: "main.c",
         tools: &["gcc"],
         version: &["{tool:gcc}", "-dumpfullversion"],
-        compile: Some(&["{tool:gcc}", "-O2", "-std=c17", "-o", "main", "{files}", "-lm"]),
+        compile: Some(&[
+            "{tool:gcc}",
+            "-O2",
+            "-std=c17",
+            "-o",
+            "main",
+            "{files}",
+            "-lm",
+        ]),
         run: &["./main"],
         env: &[],
         etc: &[],
@@ -328,7 +336,10 @@ mod tests {
         let mut extensions = HashSet::new();
         for spec in BUILTIN {
             for name in std::iter::once(&spec.id).chain(spec.aliases) {
-                assert!(ids_and_aliases.insert(name.to_ascii_lowercase()), "{name} twice");
+                assert!(
+                    ids_and_aliases.insert(name.to_ascii_lowercase()),
+                    "{name} twice"
+                );
             }
             for ext in spec.extensions {
                 assert!(extensions.insert(*ext), "extension {ext} twice");
@@ -347,10 +358,19 @@ mod tests {
             for arg in args {
                 if let Some(at) = arg.find("{tool:") {
                     let name = &arg[at + 6..arg[at..].find('}').unwrap() + at];
-                    assert!(spec.tools.contains(&name), "{}: unknown tool {name}", spec.id);
+                    assert!(
+                        spec.tools.contains(&name),
+                        "{}: unknown tool {name}",
+                        spec.id
+                    );
                 }
             }
-            assert_eq!(spec.compile.is_some(), spec.compile_min_processes > 0, "{}", spec.id);
+            assert_eq!(
+                spec.compile.is_some(),
+                spec.compile_min_processes > 0,
+                "{}",
+                spec.id
+            );
             assert!(spec.min_processes > 0, "{}", spec.id);
         }
     }

@@ -97,7 +97,10 @@ mod tests {
             compile: compiled.then(|| owned(&["/opt/x/bin/cc", "{files}"])),
             run: owned(&["./main"]),
             env: vec![("PATH".into(), "/opt/x/bin:/usr/bin".into())],
-            mounts: vec![Mount { host: "/host/x".into(), inside: "/opt/x".into() }],
+            mounts: vec![Mount {
+                host: "/host/x".into(),
+                inside: "/opt/x".into(),
+            }],
             etc: vec![],
             min_processes: 1,
             compile_min_processes: u32::from(compiled),
@@ -144,7 +147,10 @@ mod tests {
     #[test]
     fn missing_languages_are_found_by_alias() {
         let c = sample();
-        assert_eq!(c.find_missing("golang").unwrap().install_hint, "apt-get install -y golang-go");
+        assert_eq!(
+            c.find_missing("golang").unwrap().install_hint,
+            "apt-get install -y golang-go"
+        );
         assert!(c.find_missing("python").is_none());
         assert!(c.find_missing("cobol").is_none());
         assert_eq!(c.ids(), ["python", "cpp", "ruby"]);
@@ -160,11 +166,17 @@ mod tests {
         };
         assert_eq!(keys(&json), ["available", "missing"]);
         let first = &json["available"][0];
-        assert_eq!(keys(first), ["compiled", "extensions", "id", "name", "version"]);
+        assert_eq!(
+            keys(first),
+            ["compiled", "extensions", "id", "name", "version"]
+        );
         assert_eq!(first["id"], "python");
         assert_eq!(first["compiled"], false);
         assert_eq!(json["available"][1]["compiled"], true);
-        assert_eq!(json["available"][1]["extensions"], serde_json::json!(["cpp", "cc", "cxx"]));
+        assert_eq!(
+            json["available"][1]["extensions"],
+            serde_json::json!(["cpp", "cc", "cxx"])
+        );
         assert_eq!(keys(&json["missing"][0]), ["id", "install_hint", "reason"]);
         assert_eq!(json["missing"][0]["id"], "go");
     }

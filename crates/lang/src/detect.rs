@@ -40,7 +40,9 @@ pub(crate) fn detect_all() -> (Vec<Language>, Vec<Missing>) {
             .into_iter()
             .zip(BUILTIN)
             .map(|(handle, spec)| match handle {
-                Ok(h) => h.join().unwrap_or_else(|_| Err(missing(spec, "probe panicked"))),
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(missing(spec, "probe panicked"))),
                 Err(_) => probe(spec),
             })
             .collect()
@@ -67,7 +69,10 @@ fn probe(spec: &Spec) -> Result<Language, Missing> {
             tool
         } else {
             find_tool(name).ok_or_else(|| {
-                missing(spec, &format!("{name} not found in /usr/bin or /usr/local/bin"))
+                missing(
+                    spec,
+                    &format!("{name} not found in /usr/bin or /usr/local/bin"),
+                )
             })?
         };
         tools.push(tool);
@@ -95,7 +100,13 @@ fn probe(spec: &Spec) -> Result<Language, Missing> {
         .map_err(|e| missing(spec, &e))?;
     lang.version = parse_version(&output).ok_or_else(|| {
         let first = output.lines().next().unwrap_or("").trim();
-        missing(spec, &format!("no version in the output of `{}`: {first:?}", version_argv.join(" ")))
+        missing(
+            spec,
+            &format!(
+                "no version in the output of `{}`: {first:?}",
+                version_argv.join(" ")
+            ),
+        )
     })?;
     lang.name = spec.display.replace("{v}", &lang.version);
 
@@ -130,7 +141,10 @@ fn base_env(tools: &[Tool], mounts: &[Mount]) -> Vec<(String, String)> {
         .iter()
         .map(|m| format!("{}/bin", m.inside.display()))
         .collect();
-    if tools.iter().any(|t| t.inside.starts_with("/usr/local/bin/")) {
+    if tools
+        .iter()
+        .any(|t| t.inside.starts_with("/usr/local/bin/"))
+    {
         path.push("/usr/local/bin".to_string());
     }
     path.push(BASE_PATH.to_string());
@@ -172,7 +186,11 @@ fn find_tool(name: &'static str) -> Option<Tool> {
             _ => path,
         };
         let inside = chosen.to_str()?.to_string();
-        Some(Tool { name, host: chosen, inside })
+        Some(Tool {
+            name,
+            host: chosen,
+            inside,
+        })
     })
 }
 
@@ -187,22 +205,45 @@ fn is_executable(path: &Path) -> bool {
 fn find_rustc() -> Result<(Tool, Option<Mount>), String> {
     let debian = Path::new("/usr/bin/rustc");
     if is_executable(debian) {
-        let tool = Tool { name: "rustc", host: debian.into(), inside: "/usr/bin/rustc".into() };
+        let tool = Tool {
+            name: "rustc",
+            host: debian.into(),
+            inside: "/usr/bin/rustc".into(),
+        };
         return Ok((tool, None));
     }
     let proxy = rustc_candidates()
         .into_iter()
         .find(|p| is_executable(p))
-        .ok_or("rustc not found (no /usr/bin/rustc, no rustup toolchain on PATH or in ~/.cargo/bin)")?;
+        .ok_or(
+            "rustc not found (no /usr/bin/rustc, no rustup toolchain on PATH or in ~/.cargo/bin)",
+        )?;
     let proxy_str = proxy.to_string_lossy().into_owned();
-    let sysroot = run_with_timeout(&[proxy_str, "--print".into(), "sysroot".into()], None, PROBE_TIMEOUT)?;
+    let sysroot = run_with_timeout(
+        &[proxy_str, "--print".into(), "sysroot".into()],
+        None,
+        PROBE_TIMEOUT,
+    )?;
     let sysroot = PathBuf::from(sysroot.trim());
     let host = sysroot.join("bin/rustc");
     if !is_executable(&host) {
-        return Err(format!("rustup sysroot {} has no bin/rustc", sysroot.display()));
+        return Err(format!(
+            "rustup sysroot {} has no bin/rustc",
+            sysroot.display()
+        ));
     }
-    let tool = Tool { name: "rustc", host, inside: format!("{RUST_INSIDE}/bin/rustc") };
-    Ok((tool, Some(Mount { host: sysroot, inside: RUST_INSIDE.into() })))
+    let tool = Tool {
+        name: "rustc",
+        host,
+        inside: format!("{RUST_INSIDE}/bin/rustc"),
+    };
+    Ok((
+        tool,
+        Some(Mount {
+            host: sysroot,
+            inside: RUST_INSIDE.into(),
+        }),
+    ))
 }
 
 fn rustc_candidates() -> Vec<PathBuf> {
@@ -221,7 +262,11 @@ fn rustc_candidates() -> Vec<PathBuf> {
 
 /// Sets GOROOT from `go env GOROOT` when it lies under `/usr`.
 fn add_goroot(lang: &mut Language, go: &Tool) {
-    let argv = [go.host.to_string_lossy().into_owned(), "env".into(), "GOROOT".into()];
+    let argv = [
+        go.host.to_string_lossy().into_owned(),
+        "env".into(),
+        "GOROOT".into(),
+    ];
     if let Ok(out) = run_with_timeout(&argv, Some(&lang.host_env()), PROBE_TIMEOUT) {
         let root = out.trim();
         if root.starts_with("/usr/") {
@@ -258,10 +303,18 @@ fn run_with_timeout(
     if let Some(env) = env {
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
-    let mut child = cmd.spawn().map_err(|e| format!("`{shown}` failed to start: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("`{shown}` failed to start: {e}"))?;
     let readers = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .map(|pipe| {
         thread::spawn(move || {
@@ -294,7 +347,11 @@ fn run_with_timeout(
     if status.success() {
         Ok(text)
     } else {
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         Err(format!("`{shown}` failed ({status}): {first}"))
     }
 }
@@ -338,7 +395,10 @@ mod tests {
             ("5.2.15(1)-release\n", "5.2.15"),
             ("3.1.2", "3.1.2"),
             ("v5.36.0", "5.36.0"),
-            ("Lua 5.4.4  Copyright (C) 1994-2022 Lua.org, PUC-Rio\n", "5.4.4"),
+            (
+                "Lua 5.4.4  Copyright (C) 1994-2022 Lua.org, PUC-Rio\n",
+                "5.4.4",
+            ),
             ("build 7 of 2024, release 8.2.", "8.2"),
         ];
         for (text, want) in cases {
@@ -359,16 +419,26 @@ mod tests {
 
     #[test]
     fn a_failing_probe_says_why() {
-        let argv = ["/bin/sh".to_string(), "-c".to_string(), "echo nope >&2; exit 4".to_string()];
+        let argv = [
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            "echo nope >&2; exit 4".to_string(),
+        ];
         let err = run_with_timeout(&argv, Some(&[]), PROBE_TIMEOUT).unwrap_err();
         assert!(err.contains("nope") && err.contains('4'), "{err}");
         let argv = ["/nonexistent/tool".to_string()];
-        assert!(run_with_timeout(&argv, None, PROBE_TIMEOUT).unwrap_err().contains("failed to start"));
+        assert!(run_with_timeout(&argv, None, PROBE_TIMEOUT)
+            .unwrap_err()
+            .contains("failed to start"));
     }
 
     #[test]
     fn tools_are_resolved_to_box_paths() {
-        let tools = [Tool { name: "gcc", host: "/h/gcc".into(), inside: "/usr/bin/gcc".into() }];
+        let tools = [Tool {
+            name: "gcc",
+            host: "/h/gcc".into(),
+            inside: "/usr/bin/gcc".into(),
+        }];
         assert_eq!(
             resolve_tools(&["{tool:gcc}", "linker={tool:gcc}", "{main}"], &tools),
             ["/usr/bin/gcc", "linker=/usr/bin/gcc", "{main}"]

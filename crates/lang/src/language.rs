@@ -91,7 +91,10 @@ impl Language {
 
     /// Value of one variable of [`Language::env`].
     pub fn env_var(&self, key: &str) -> Option<&str> {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `argv` with every mount's box path replaced by its host path, to run the

@@ -13,7 +13,11 @@ pub(crate) fn table(catalog: &Catalog) -> String {
         "ALIASES".to_string(),
     ]];
     for l in catalog.available() {
-        let kind = if l.is_compiled() { "compiled" } else { "interpreted" };
+        let kind = if l.is_compiled() {
+            "compiled"
+        } else {
+            "interpreted"
+        };
         rows.push([
             l.id.clone(),
             l.version.clone(),
@@ -38,7 +42,10 @@ pub(crate) fn table(catalog: &Catalog) -> String {
     if !catalog.missing().is_empty() {
         out.push_str("\nMissing toolchains:\n");
         for m in catalog.missing() {
-            out.push_str(&format!("  {:<10}  {}\n  {:<10}  install: {}\n", m.id, m.reason, "", m.install_hint));
+            out.push_str(&format!(
+                "  {:<10}  {}\n  {:<10}  install: {}\n",
+                m.id, m.reason, "", m.install_hint
+            ));
         }
         out.push_str("  (or install them all: scripts/install-toolchains.sh)\n");
     }

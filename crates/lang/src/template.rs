@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn expands_main_and_stem() {
         let f = files(&["Main.java", "Util.java"]);
-        let ctx = ExpandContext { files: &f, memory_mb: 256 };
+        let ctx = ExpandContext {
+            files: &f,
+            memory_mb: 256,
+        };
         assert_eq!(
             expand(&t(&["java", "-cp", ".", "{main_stem}", "{main}"]), &ctx),
             t(&["java", "-cp", ".", "Main", "Main.java"])
@@ -108,7 +111,10 @@ mod tests {
     #[test]
     fn files_becomes_one_argument_per_file() {
         let f = files(&["main.c", "util.c", "more.c"]);
-        let ctx = ExpandContext { files: &f, memory_mb: 128 };
+        let ctx = ExpandContext {
+            files: &f,
+            memory_mb: 128,
+        };
         assert_eq!(
             expand(&t(&["gcc", "-o", "main", "{files}", "-lm"]), &ctx),
             t(&["gcc", "-o", "main", "main.c", "util.c", "more.c", "-lm"])
@@ -118,10 +124,18 @@ mod tests {
     #[test]
     fn embedded_placeholders() {
         let f = files(&["a.js", "b.js"]);
-        let ctx = ExpandContext { files: &f, memory_mb: 512 };
+        let ctx = ExpandContext {
+            files: &f,
+            memory_mb: 512,
+        };
         assert_eq!(
             expand(
-                &t(&["-Xmx{heap_mb}m", "--limit={memory_mb}M", "x{main_stem}y", "[{files}]"]),
+                &t(&[
+                    "-Xmx{heap_mb}m",
+                    "--limit={memory_mb}M",
+                    "x{main_stem}y",
+                    "[{files}]"
+                ]),
                 &ctx
             ),
             t(&["-Xmx448m", "--limit=512M", "xay", "[a.js b.js]"])
@@ -131,7 +145,10 @@ mod tests {
     #[test]
     fn unknown_braces_and_file_names_with_braces_are_left_alone() {
         let f = files(&["{memory_mb}.py"]);
-        let ctx = ExpandContext { files: &f, memory_mb: 64 };
+        let ctx = ExpandContext {
+            files: &f,
+            memory_mb: 64,
+        };
         assert_eq!(
             expand(&t(&["{nope}", "{", "run {main}", "{main_stem"]), &ctx),
             t(&["{nope}", "{", "run {memory_mb}.py", "{main_stem"])
@@ -140,7 +157,10 @@ mod tests {
 
     #[test]
     fn no_files_expands_to_nothing() {
-        let ctx = ExpandContext { files: &[], memory_mb: 64 };
+        let ctx = ExpandContext {
+            files: &[],
+            memory_mb: 64,
+        };
         assert_eq!(expand(&t(&["x", "{files}", "{main}"]), &ctx), t(&["x", ""]));
     }
 

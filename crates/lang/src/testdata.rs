@@ -26,7 +26,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Hello, Kind::Echo, Kind::RuntimeError, Kind::CompileError];
+    pub const ALL: [Kind; 4] = [
+        Kind::Hello,
+        Kind::Echo,
+        Kind::RuntimeError,
+        Kind::CompileError,
+    ];
 
     /// The file (or folder) stem: "hello", "echo", "runtime_error", "compile_error".
     pub fn stem(self) -> &'static str {
@@ -96,7 +101,9 @@ mod tests {
     #[test]
     fn programs_are_found_by_alias_too() {
         assert_eq!(program("py", Kind::Hello), program("python", Kind::Hello));
-        assert!(program("java", Kind::Hello).unwrap().ends_with("java/hello/Main.java"));
+        assert!(program("java", Kind::Hello)
+            .unwrap()
+            .ends_with("java/hello/Main.java"));
         assert!(program("cobol", Kind::Hello).is_none());
     }
 }

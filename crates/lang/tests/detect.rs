@@ -20,7 +20,10 @@ fn finds_the_installed_toolchains_quickly() {
         let lang = catalog.get(id).unwrap_or_else(|| {
             panic!("{id} missing: {:?}", catalog.find_missing(id));
         });
-        assert!(!lang.version.is_empty() && lang.name.contains(&lang.version), "{lang:?}");
+        assert!(
+            !lang.version.is_empty() && lang.name.contains(&lang.version),
+            "{lang:?}"
+        );
     }
     // Every known language is either available or missing with a hint.
     let mut seen: Vec<&str> = catalog.ids();
@@ -42,14 +45,21 @@ fn commands_use_only_paths_a_box_has() {
         let argvs = lang.compile.iter().chain(std::iter::once(&lang.run));
         for argv in argvs {
             let bin = &argv[0];
-            let inside_a_mount = lang.mounts.iter().any(|m| Path::new(bin).starts_with(&m.inside));
+            let inside_a_mount = lang
+                .mounts
+                .iter()
+                .any(|m| Path::new(bin).starts_with(&m.inside));
             assert!(
                 bin == "./main" || bin.starts_with("/usr/") || inside_a_mount,
                 "{}: {bin} is not visible in a box",
                 lang.id
             );
             if !inside_a_mount && bin != "./main" {
-                assert!(Path::new(bin).is_file(), "{}: {bin} does not exist", lang.id);
+                assert!(
+                    Path::new(bin).is_file(),
+                    "{}: {bin} does not exist",
+                    lang.id
+                );
             }
         }
         for mount in &lang.mounts {
@@ -57,13 +67,26 @@ fn commands_use_only_paths_a_box_has() {
             assert!(!mount.inside.starts_with("/usr") && !mount.inside.starts_with("/box"));
         }
         for etc in &lang.etc {
-            assert!(etc.starts_with("/etc/") && Path::new(etc).exists(), "{}: {etc}", lang.id);
+            assert!(
+                etc.starts_with("/etc/") && Path::new(etc).exists(),
+                "{}: {etc}",
+                lang.id
+            );
         }
         let path = lang.env_var("PATH").expect("PATH is always set");
-        assert!(path.split(':').any(|d| d == "/usr/bin"), "{}: {path}", lang.id);
+        assert!(
+            path.split(':').any(|d| d == "/usr/bin"),
+            "{}: {path}",
+            lang.id
+        );
         assert_eq!(lang.env_var("HOME"), Some("/tmp"), "{}", lang.id);
         assert!(lang.min_processes > 0);
-        assert_eq!(lang.is_compiled(), lang.compile_min_processes > 0, "{}", lang.id);
+        assert_eq!(
+            lang.is_compiled(),
+            lang.compile_min_processes > 0,
+            "{}",
+            lang.id
+        );
     }
 }
 
@@ -71,9 +94,16 @@ fn commands_use_only_paths_a_box_has() {
 fn java_gets_its_etc_and_a_capped_heap() {
     let catalog = Catalog::detect();
     let java = catalog.get("java").expect("java is installed");
-    assert!(java.etc.iter().any(|e| e.starts_with("/etc/java-")), "{:?}", java.etc);
+    assert!(
+        java.etc.iter().any(|e| e.starts_with("/etc/java-")),
+        "{:?}",
+        java.etc
+    );
     let files = ["Main.java".to_string()];
-    let ctx = kiln_lang::ExpandContext { files: &files, memory_mb: 256 };
+    let ctx = kiln_lang::ExpandContext {
+        files: &files,
+        memory_mb: 256,
+    };
     let run = java.run_argv(&ctx);
     assert!(run.contains(&"-Xmx192m".to_string()), "{run:?}");
     assert_eq!(run.last().map(String::as_str), Some("Main"));

@@ -22,7 +22,8 @@ fn catalog() -> &'static Catalog {
 /// Bytes an echo must return unchanged: NULs, CRLF, UTF-8, 256 KiB, no final
 /// newline.
 fn echo_input() -> Vec<u8> {
-    let mut input = b"first line\r\nsecond\0line\n\xc3\xbcn\xc3\xafc\xc3\xb6de \xe2\x9c\x93\n".to_vec();
+    let mut input =
+        b"first line\r\nsecond\0line\n\xc3\xbcn\xc3\xafc\xc3\xb6de \xe2\x9c\x93\n".to_vec();
     for i in 0..8192 {
         input.extend_from_slice(format!("{i:08} abcdefghijklmnopqrstuvw\n").as_bytes());
     }
@@ -67,7 +68,10 @@ fn prepare(lang: &Language, kind: Kind) -> Option<(tempfile::TempDir, Vec<String
     let name = src.file_name().unwrap().to_str().unwrap().to_string();
     std::fs::copy(&src, dir.path().join(&name)).unwrap();
     let files = vec![name];
-    let ctx = ExpandContext { files: &files, memory_mb: MEMORY_MB };
+    let ctx = ExpandContext {
+        files: &files,
+        memory_mb: MEMORY_MB,
+    };
     let compiled = match lang.compile_argv(&ctx) {
         Some(argv) => run(&lang.host_argv(&argv), &lang.host_env(), dir.path(), b""),
         None => run(&["/bin/true".to_string()], &[], dir.path(), b""),
@@ -76,8 +80,16 @@ fn prepare(lang: &Language, kind: Kind) -> Option<(tempfile::TempDir, Vec<String
 }
 
 fn run_program(lang: &Language, dir: &Path, files: &[String], stdin: &[u8]) -> Output {
-    let ctx = ExpandContext { files, memory_mb: MEMORY_MB };
-    run(&lang.host_argv(&lang.run_argv(&ctx)), &lang.host_env(), dir, stdin)
+    let ctx = ExpandContext {
+        files,
+        memory_mb: MEMORY_MB,
+    };
+    run(
+        &lang.host_argv(&lang.run_argv(&ctx)),
+        &lang.host_env(),
+        dir,
+        stdin,
+    )
 }
 
 fn check_language(id: &str) {
@@ -89,21 +101,43 @@ fn check_language(id: &str) {
 
     for kind in [Kind::Hello, Kind::Echo, Kind::RuntimeError] {
         let (dir, files, compiled) = prepare(lang, kind).expect("every language has this kind");
-        assert!(compiled.status.success(), "{id} {kind:?} does not compile: {}", text(&compiled.stderr));
+        assert!(
+            compiled.status.success(),
+            "{id} {kind:?} does not compile: {}",
+            text(&compiled.stderr)
+        );
         match kind {
             Kind::Hello => {
                 let out = run_program(lang, dir.path(), &files, b"");
-                assert!(out.status.success(), "{id} hello: {:?} {}", out.status, text(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{id} hello: {:?} {}",
+                    out.status,
+                    text(&out.stderr)
+                );
                 assert_eq!(text(&out.stdout), HELLO_OUTPUT, "{id} hello");
                 assert_eq!(text(&out.stderr), "", "{id} hello writes nothing to stderr");
             }
             Kind::Echo => {
                 let input = echo_input();
                 let out = run_program(lang, dir.path(), &files, &input);
-                assert!(out.status.success(), "{id} echo: {:?} {}", out.status, text(&out.stderr));
-                assert!(out.stdout == input, "{id} echo changed the bytes ({} in, {} out)", input.len(), out.stdout.len());
+                assert!(
+                    out.status.success(),
+                    "{id} echo: {:?} {}",
+                    out.status,
+                    text(&out.stderr)
+                );
+                assert!(
+                    out.stdout == input,
+                    "{id} echo changed the bytes ({} in, {} out)",
+                    input.len(),
+                    out.stdout.len()
+                );
                 let empty = run_program(lang, dir.path(), &files, b"");
-                assert!(empty.status.success() && empty.stdout.is_empty(), "{id} echo of nothing");
+                assert!(
+                    empty.status.success() && empty.stdout.is_empty(),
+                    "{id} echo of nothing"
+                );
             }
             _ => {
                 let out = run_program(lang, dir.path(), &files, b"");
@@ -112,9 +146,21 @@ fn check_language(id: &str) {
                     (None, Some(sig)) => Exit::Signal(sig),
                     _ => unreachable!(),
                 };
-                assert_eq!(Some(got), testdata::runtime_error_exit(id), "{id}: {}", text(&out.stderr));
-                assert!(text(&out.stdout).starts_with("before the error\n"), "{id}: {}", text(&out.stdout));
-                assert!(!out.stderr.is_empty(), "{id} runtime error says why on stderr");
+                assert_eq!(
+                    Some(got),
+                    testdata::runtime_error_exit(id),
+                    "{id}: {}",
+                    text(&out.stderr)
+                );
+                assert!(
+                    text(&out.stdout).starts_with("before the error\n"),
+                    "{id}: {}",
+                    text(&out.stdout)
+                );
+                assert!(
+                    !out.stderr.is_empty(),
+                    "{id} runtime error says why on stderr"
+                );
             }
         }
     }
@@ -125,7 +171,10 @@ fn check_language(id: &str) {
             let said = text(&compiled.stderr) + &text(&compiled.stdout);
             assert!(!said.trim().is_empty(), "{id} compiler says why");
         }
-        None => assert!(!lang.is_compiled(), "{id} is compiled but has no compile_error"),
+        None => assert!(
+            !lang.is_compiled(),
+            "{id} is compiled but has no compile_error"
+        ),
     }
 }
 
@@ -147,3 +196,49 @@ macro_rules! languages {
 }
 
 languages!(python, javascript, c, cpp, java, rust, go, bash, ruby, php, perl, lua);
+
+/// The repository's `examples/`: every `hello.<ext>` prints the greeting with
+/// its language's commands, and `sum.py` adds two integers.
+#[test]
+fn repository_examples_run() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let run_example = |name: &str, stdin: &[u8]| -> Option<Output> {
+        let path = examples.join(name);
+        let lang = catalog().for_file(&path)?;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&path, dir.path().join(name)).unwrap();
+        let files = vec![name.to_string()];
+        let ctx = ExpandContext {
+            files: &files,
+            memory_mb: MEMORY_MB,
+        };
+        if let Some(argv) = lang.compile_argv(&ctx) {
+            let out = run(&lang.host_argv(&argv), &lang.host_env(), dir.path(), b"");
+            assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        }
+        Some(run(
+            &lang.host_argv(&lang.run_argv(&ctx)),
+            &lang.host_env(),
+            dir.path(),
+            stdin,
+        ))
+    };
+    let mut ran = 0;
+    for id in kiln_lang::BUILTIN_IDS {
+        let spec_ext = catalog().get(id).map(|l| l.extensions[0].clone());
+        let Some(ext) = spec_ext else { continue };
+        let name = format!("hello.{ext}");
+        assert!(examples.join(&name).is_file(), "examples/{name} is missing");
+        let out = run_example(&name, b"").unwrap();
+        assert_eq!(
+            text(&out.stdout),
+            HELLO_OUTPUT,
+            "examples/{name}: {}",
+            text(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 7, "only {ran} examples ran");
+    let sum = run_example("sum.py", b"2 40\n").expect("python is installed");
+    assert_eq!(text(&sum.stdout), "42\n");
+}
