@@ -1,0 +1,118 @@
+//! One live box: its control connection, cgroup, uid and helper process.
+//! Files go in and out through the box's init (never through host paths);
+//! destroying a box closes its channel (init kills everything and exits, the
+//! kernel unmounts its tmpfs) and removes its cgroup.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cgroup::BoxCgroup;
+use crate::conn::{Conn, Reply};
+use crate::error::{Result, SandboxError};
+use crate::protocol::{Request, CHUNK};
+use crate::uid::UidLease;
+
+pub struct SandboxBox {
+    pub(crate) conn: Arc<Conn>,
+    pub(crate) cgroup: Option<BoxCgroup>,
+    child: Option<tokio::process::Child>,
+    lease: Option<UidLease>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl SandboxBox {
+    pub(crate) fn new(conn: Arc<Conn>, child: tokio::process::Child, cgroup: BoxCgroup, lease: UidLease) -> SandboxBox {
+        let reader = tokio::spawn(conn.clone().read_loop());
+        SandboxBox { conn, cgroup: Some(cgroup), child: Some(child), lease: Some(lease), reader }
+    }
+
+    /// The uid programs in this box run as.
+    pub fn uid(&self) -> u32 {
+        self.lease.as_ref().map_or(0, |l| l.uid)
+    }
+
+    pub(crate) fn cgroup(&self) -> &BoxCgroup {
+        self.cgroup.as_ref().expect("present until destroy")
+    }
+
+    /// Writes a file under the box's working directory (`/box`), creating
+    /// parent directories; the path is relative and never follows symlinks.
+    pub async fn write_file(&self, path: &str, data: &[u8], mode: u32) -> Result<()> {
+        let mut chunks = data.chunks(CHUNK);
+        let first = chunks.next().unwrap_or(&[]);
+        self.write_chunk(path, first, mode, false).await?;
+        for c in chunks {
+            self.write_chunk(path, c, mode, true).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_chunk(&self, path: &str, data: &[u8], mode: u32, append: bool) -> Result<()> {
+        let req = self.conn.next_id();
+        let msg = Request::WriteFile { req, path: path.to_string(), mode, append };
+        match self.conn.request(req, &msg, data, &[]).await? {
+            Reply::Done => Ok(()),
+            Reply::Failed(m) => Err(SandboxError::Rejected(m)),
+            Reply::Started { .. } => Err(SandboxError::Channel("unexpected reply to a file write".into())),
+        }
+    }
+
+    /// Reads at most `max_bytes` of a regular file under `/box`.
+    pub async fn read_file(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
+        let req = self.conn.next_id();
+        let msg = Request::ReadFile { req, path: path.to_string(), max_bytes };
+        let mut rx = self.conn.request_chunks(req, &msg).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            out.extend_from_slice(&chunk.map_err(SandboxError::Rejected)?);
+        }
+        if self.conn.is_gone() && out.is_empty() {
+            return Err(SandboxError::Gone);
+        }
+        Ok(out)
+    }
+
+    /// Kills every process of the box (the box itself stays usable).
+    pub async fn kill_all(&self) -> Result<()> {
+        self.conn.send(&Request::Kill { pid: 0, all: true }, &[], &[]).await
+    }
+
+    /// Tears the box down and waits until its processes and cgroup are gone.
+    pub async fn destroy(mut self) {
+        self.conn.close();
+        if let Some(mut child) = self.child.take() {
+            if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
+                // init did not exit on EOF: kill through the cgroup.
+                if let Some(cg) = self.cgroup.as_ref() {
+                    cg.kill_all();
+                }
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let r = tokio::task::spawn_blocking(move || cg.destroy()).await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!(error = %e, "removing a box's cgroup failed");
+            }
+        }
+        self.reader.abort();
+        self.lease.take();
+    }
+}
+
+impl Drop for SandboxBox {
+    fn drop(&mut self) {
+        // A box dropped without `destroy`: close the channel so init kills
+        // everything, and remove the cgroup on a plain thread.
+        self.conn.close();
+        self.reader.abort();
+        if let Some(cg) = self.cgroup.take() {
+            let lease = self.lease.take();
+            std::thread::spawn(move || {
+                let _ = cg.destroy();
+                drop(lease);
+            });
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Control groups for boxes, behind one interface for cgroup v1 (one
+//! hierarchy per controller) and v2 (the unified tree), detected at run time.
+//!
+//! Every box gets its own group named `kiln-<host pid>-<n>` under a `kiln`
+//! parent nested in the cgroup of the Kiln process itself, so Kiln works the
+//! same on a bare host and inside a container with a delegated subtree.
+
+mod v1;
+mod v2;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, SandboxError};
+
+/// Which cgroup version the host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Version {
+    V1,
+    V2,
+}
+
+/// The cgroup hierarchies Kiln creates box groups in.
+#[derive(Debug, Clone)]
+pub enum Cgroups {
+    V1(v1::Hierarchies),
+    V2(v2::Tree),
+}
+
+/// Counters of one box's group, read before and after each exec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub cpu_ns: u64,
+    pub memory_peak_bytes: u64,
+    pub oom_kills: u64,
+    /// Times memory usage hit the limit (v1 `failcnt`, v2 `max` events).
+    pub limit_hits: u64,
+}
+
+impl Cgroups {
+    /// Finds usable hierarchies: v2 when the unified tree has the memory and
+    /// pids controllers, else v1 with memory, pids, cpuacct and freezer.
+    pub fn detect() -> Result<Cgroups> {
+        let mounts = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| SandboxError::io("reading /proc/self/mountinfo", e))?;
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| SandboxError::io("reading /proc/self/cgroup", e))?;
+        let v2_err = match v2::Tree::detect(&mounts, &own) {
+            Ok(t) => return Ok(Cgroups::V2(t)),
+            Err(e) => e,
+        };
+        match v1::Hierarchies::detect(&mounts, &own) {
+            Ok(h) => Ok(Cgroups::V1(h)),
+            Err(v1_err) => Err(SandboxError::NoCgroups(format!("v2: {v2_err}; v1: {v1_err}"))),
+        }
+    }
+
+    pub fn version(&self) -> Version {
+        match self {
+            Cgroups::V1(_) => Version::V1,
+            Cgroups::V2(_) => Version::V2,
+        }
+    }
+
+    /// Creates the group of one box.
+    pub fn create(&self, name: &str) -> Result<BoxCgroup> {
+        match self {
+            Cgroups::V1(h) => h.create(name).map(BoxCgroup::V1),
+            Cgroups::V2(t) => t.create(name).map(BoxCgroup::V2),
+        }
+    }
+
+    /// Removes empty groups left by Kiln processes that no longer exist.
+    pub fn sweep_stale(&self) {
+        for parent in match self {
+            Cgroups::V1(h) => h.parents(),
+            Cgroups::V2(t) => vec![t.parent().to_path_buf()],
+        } {
+            let Ok(entries) = fs::read_dir(&parent) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name.strip_prefix("kiln-").and_then(|r| r.split('-').next()) else { continue };
+                let alive = Path::new("/proc").join(pid).exists();
+                if !alive {
+                    let _ = fs::remove_dir(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// The group of one box.
+#[derive(Debug)]
+pub enum BoxCgroup {
+    V1(v1::Group),
+    V2(v2::Group),
+}
+
+impl BoxCgroup {
+    /// `cgroup.procs` files the box's helper writes its pid into.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        match self {
+            BoxCgroup::V1(g) => g.procs_files(),
+            BoxCgroup::V2(g) => vec![g.dir.join("cgroup.procs")],
+        }
+    }
+
+    /// Sets the memory limit (swap included, where the kernel accounts it) and
+    /// the process limit for what runs next.
+    pub fn set_limits(&self, memory_bytes: u64, pids: u32) -> Result<()> {
+        match self {
+            BoxCgroup::V1(g) => g.set_limits(memory_bytes, pids),
+            BoxCgroup::V2(g) => g.set_limits(memory_bytes, pids),
+        }
+    }
+
+    /// Resets the memory peak so the next exec's peak is its own.
+    pub fn reset_peak(&self) {
+        match self {
+            BoxCgroup::V1(g) => g.reset_peak(),
+            BoxCgroup::V2(g) => g.reset_peak(),
+        }
+    }
+
+    pub fn usage(&self) -> Result<Usage> {
+        match self {
+            BoxCgroup::V1(g) => g.usage(),
+            BoxCgroup::V2(g) => g.usage(),
+        }
+    }
+
+    /// Kills every process in the group, including ones that double-forked
+    /// away from their parent (v2 `cgroup.kill`, v1 freezer + SIGKILL).
+    pub fn kill_all(&self) {
+        match self {
+            BoxCgroup::V1(g) => g.kill_all(),
+            BoxCgroup::V2(g) => g.kill_all(),
+        }
+    }
+
+    /// Kills what is left and removes the group.
+    pub fn destroy(&self) -> Result<()> {
+        self.kill_all();
+        match self {
+            BoxCgroup::V1(g) => g.remove(),
+            BoxCgroup::V2(g) => g.remove(),
+        }
+    }
+
+    /// Number of processes currently in the group.
+    pub fn process_count(&self) -> usize {
+        let files = self.procs_files();
+        let Some(f) = files.first() else { return 0 };
+        fs::read_to_string(f).map(|s| s.lines().count()).unwrap_or(0)
+    }
+}
+
+// ---- helpers shared by v1 and v2 -------------------------------------------
+
+pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
+    fs::write(path, value).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })
+}
+
+pub(crate) fn read_u64(path: &Path) -> Result<u64> {
+    let s = fs::read_to_string(path).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })?;
+    s.trim()
+        .parse()
+        .map_err(|_| SandboxError::Cgroup {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a number: {s:?}")),
+        })
+}
+
+/// Reads `key value` lines (memory.events, cpu.stat, memory.oom_control).
+pub(crate) fn read_keyed(path: &Path, key: &str) -> Result<u64> {
+    let s = fs::read_to_string(path).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })?;
+    Ok(parse_keyed(&s, key).unwrap_or(0))
+}
+
+pub(crate) fn parse_keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next() == Some(key)).then(|| it.next()?.parse().ok()).flatten()
+    })
+}
+
+pub(crate) fn mkdir(path: &Path) -> Result<()> {
+    match fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(SandboxError::Cgroup { path: path.to_path_buf(), source }),
+    }
+}
+
+/// Removes a group directory, waiting briefly for exiting tasks to leave it.
+pub(crate) fn rmdir(path: &Path) -> Result<()> {
+    let mut last = None;
+    for attempt in 0..200 {
+        match fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200 * (attempt + 1).min(25)));
+    }
+    Err(SandboxError::Cgroup { path: path.to_path_buf(), source: last.expect("set in the loop") })
+}
+
+/// SIGKILLs every pid listed in a `cgroup.procs` file; returns how many.
+pub(crate) fn kill_listed(procs: &Path) -> usize {
+    let Ok(s) = fs::read_to_string(procs) else { return 0 };
+    let mut n = 0;
+    for pid in s.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        n += 1;
+    }
+    n
+}
+
+/// The path of this process's group in hierarchy `hier` ("" for v2) from
+/// `/proc/self/cgroup` text.
+pub(crate) fn own_path(proc_cgroup: &str, matches: impl Fn(&str) -> bool) -> Option<String> {
+    proc_cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let _id = parts.next()?;
+        let ctrls = parts.next()?;
+        let path = parts.next()?;
+        matches(ctrls).then(|| path.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_files_parse() {
+        let t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
+        assert_eq!(parse_keyed(t, "missing"), None);
+        assert_eq!(parse_keyed("usage_usec 1500\nuser_usec 1000\n", "usage_usec"), Some(1500));
+    }
+
+    #[test]
+    fn own_path_reads_proc_self_cgroup() {
+        let t = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpuacct:/\n0::/user.slice\n";
+        assert_eq!(own_path(t, |c| c.split(',').any(|x| x == "memory")).as_deref(), Some("/process_api/abc"));
+        assert_eq!(own_path(t, |c| c.is_empty()).as_deref(), Some("/user.slice"));
+        assert_eq!(own_path(t, |c| c == "pids"), None);
+    }
+}

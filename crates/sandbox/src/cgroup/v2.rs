@@ -1,0 +1,99 @@
+//! cgroup v2: the unified tree. Box groups live under `<own group>/kiln`,
+//! with the memory, pids (and cpu, when available) controllers enabled.
+
+use std::path::{Path, PathBuf};
+
+use super::{kill_listed, mkdir, own_path, read_keyed, rmdir, write, Usage};
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct Tree {
+    parent: PathBuf,
+}
+
+impl Tree {
+    pub fn detect(mountinfo: &str, proc_cgroup: &str) -> Result<Tree, String> {
+        let mount = mountinfo
+            .lines()
+            .find_map(|l| {
+                let (pre, post) = l.split_once(" - ")?;
+                (post.split_whitespace().next()? == "cgroup2").then(|| pre.split_whitespace().nth(4).map(PathBuf::from))?
+            })
+            .ok_or("no cgroup2 mount")?;
+        let own = own_path(proc_cgroup, |c| c.is_empty()).ok_or("/proc/self/cgroup has no 0:: line")?;
+        let base = mount.join(own.trim_start_matches('/'));
+        let available = std::fs::read_to_string(base.join("cgroup.controllers")).map_err(|e| e.to_string())?;
+        let has = |c: &str| available.split_whitespace().any(|x| x == c);
+        if !has("memory") || !has("pids") {
+            return Err(format!("{} offers controllers [{}]; memory and pids are needed", base.display(), available.trim()));
+        }
+        let wanted: Vec<&str> = ["memory", "pids", "cpu"].into_iter().filter(|c| has(c)).collect();
+        let enable = wanted.iter().map(|c| format!("+{c}")).collect::<Vec<_>>().join(" ");
+        let subtree = base.join("cgroup.subtree_control");
+        if write(&subtree, &enable).is_err() {
+            // "No internal processes": move this process into a leaf, then retry.
+            let leaf = base.join("kiln-host");
+            mkdir(&leaf).map_err(|e| e.to_string())?;
+            write(&leaf.join("cgroup.procs"), &std::process::id().to_string()).map_err(|e| e.to_string())?;
+            write(&subtree, &enable).map_err(|e| e.to_string())?;
+        }
+        let parent = base.join("kiln");
+        mkdir(&parent).map_err(|e| e.to_string())?;
+        write(&parent.join("cgroup.subtree_control"), &enable).map_err(|e| e.to_string())?;
+        Ok(Tree { parent })
+    }
+
+    pub fn parent(&self) -> &Path {
+        &self.parent
+    }
+
+    pub fn create(&self, name: &str) -> Result<Group> {
+        let dir = self.parent.join(name);
+        mkdir(&dir)?;
+        let _ = write(&dir.join("memory.swap.max"), "0");
+        Ok(Group { dir })
+    }
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub(super) dir: PathBuf,
+}
+
+impl Group {
+    pub fn set_limits(&self, memory_bytes: u64, pids: u32) -> Result<()> {
+        write(&self.dir.join("memory.max"), &memory_bytes.to_string())?;
+        write(&self.dir.join("pids.max"), &pids.to_string())
+    }
+
+    /// `memory.peak` is only resettable per open file on recent kernels; the
+    /// peak reported on v2 is therefore the box's since its creation, and the
+    /// engine uses one box per submission.
+    pub fn reset_peak(&self) {}
+
+    pub fn usage(&self) -> Result<Usage> {
+        let peak = self.dir.join("memory.peak");
+        let peak = if peak.exists() { peak } else { self.dir.join("memory.current") };
+        Ok(Usage {
+            cpu_ns: read_keyed(&self.dir.join("cpu.stat"), "usage_usec")? * 1000,
+            memory_peak_bytes: super::read_u64(&peak)?,
+            oom_kills: read_keyed(&self.dir.join("memory.events"), "oom_kill")?,
+            limit_hits: read_keyed(&self.dir.join("memory.events"), "max")?,
+        })
+    }
+
+    pub fn kill_all(&self) {
+        let kill = self.dir.join("cgroup.kill");
+        if kill.exists() && write(&kill, "1").is_ok() {
+            return;
+        }
+        let freeze = self.dir.join("cgroup.freeze");
+        let _ = write(&freeze, "1");
+        kill_listed(&self.dir.join("cgroup.procs"));
+        let _ = write(&freeze, "0");
+    }
+
+    pub fn remove(&self) -> Result<()> {
+        rmdir(&self.dir)
+    }
+}

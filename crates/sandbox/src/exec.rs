@@ -1,0 +1,335 @@
+//! Running one program in a box: pipes for its stdio, limits in its cgroup
+//! and rlimits, a wall-clock timer and a CPU watchdog on the host, output
+//! captured up to a cap (going over stops the program and says so), and the
+//! measured CPU time, wall time and memory peak.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nix::fcntl::OFlag;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
+
+use crate::boxed::SandboxBox;
+use crate::conn::{Exit, Reply};
+use crate::error::{Result, SandboxError};
+use crate::protocol::{Request, Rlimits, Stdio};
+
+/// Limits of one exec.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecLimits {
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+    pub memory_bytes: u64,
+    /// Processes and threads of the program at once.
+    pub processes: u32,
+    /// stdout + stderr bytes kept.
+    pub output_bytes: u64,
+    pub file_size_bytes: u64,
+    pub open_files: u64,
+    pub stack_bytes: u64,
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        ExecLimits {
+            cpu_ms: 5_000,
+            wall_ms: 10_000,
+            memory_bytes: 256 << 20,
+            processes: 64,
+            output_bytes: 1 << 20,
+            file_size_bytes: 64 << 20,
+            open_files: 256,
+            stack_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Where the program's stdin comes from.
+pub enum Input {
+    Bytes(Vec<u8>),
+    /// Chunks as they arrive; the channel closing is EOF.
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+/// A chunk of output, for streaming runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+pub struct ExecSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    /// Working directory inside the box (default `/box`).
+    pub cwd: String,
+    pub limits: ExecLimits,
+    pub stdin: Input,
+    /// Also send output here as it is produced (it is captured either way).
+    pub stream: Option<mpsc::Sender<Output>>,
+}
+
+impl ExecSpec {
+    pub fn new(argv: Vec<String>, env: Vec<String>, limits: ExecLimits) -> ExecSpec {
+        ExecSpec { argv, env, cwd: crate::rootfs::WORK_DIR.into(), limits, stdin: Input::Bytes(Vec::new()), stream: None }
+    }
+}
+
+/// Which limit stopped the program, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    CpuTime,
+    WallTime,
+    Memory,
+    Output,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecOutcome {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+    pub memory_peak_kb: u64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub limit: Option<LimitHit>,
+}
+
+impl ExecOutcome {
+    pub fn success(&self) -> bool {
+        self.limit.is_none() && self.exit_code == Some(0) && self.signal.is_none()
+    }
+}
+
+fn pipe_pair() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SandboxError::io("create a pipe", e.into()))
+}
+
+/// Output kept so far, with the cap shared by stdout and stderr.
+struct Capture {
+    cap: u64,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    exceeded: bool,
+}
+
+impl Capture {
+    fn take(&mut self, is_err: bool, data: &[u8]) -> usize {
+        let room = self.cap.saturating_sub((self.stdout.len() + self.stderr.len()) as u64) as usize;
+        let n = data.len().min(room);
+        if n < data.len() {
+            self.exceeded = true;
+        }
+        let buf = if is_err { &mut self.stderr } else { &mut self.stdout };
+        buf.extend_from_slice(&data[..n]);
+        n
+    }
+}
+
+impl SandboxBox {
+    /// Runs a program to completion (or to a limit). Every other process of
+    /// the box is killed when it exits.
+    pub async fn exec(&self, spec: ExecSpec) -> Result<ExecOutcome> {
+        let lim = spec.limits;
+        let cg = self.cgroup();
+        cg.set_limits(lim.memory_bytes, lim.processes.saturating_add(1))?;
+        cg.reset_peak();
+        let before = cg.usage()?;
+
+        let (in_r, in_w) = pipe_pair()?;
+        let (out_r, out_w) = pipe_pair()?;
+        let (err_r, err_w) = pipe_pair()?;
+        let req = self.conn.next_id();
+        let msg = Request::Exec {
+            req,
+            argv: spec.argv.clone(),
+            env: spec.env,
+            cwd: spec.cwd,
+            rlimits: Rlimits {
+                cpu_seconds: Some(lim.cpu_ms.div_ceil(1000) + 1),
+                file_size_bytes: Some(lim.file_size_bytes),
+                open_files: Some(lim.open_files),
+                stack_bytes: Some(lim.stack_bytes),
+                address_space_bytes: None,
+            },
+            stdio: Stdio::Pipes,
+            kill_all_on_exit: true,
+        };
+        let reply = self.conn.request(req, &msg, &[], &[in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]).await;
+        drop((in_r, out_w, err_w));
+        let exit_rx = match reply? {
+            Reply::Started { exit, .. } => exit,
+            Reply::Failed(m) => return Err(SandboxError::Rejected(m)),
+            Reply::Done => return Err(SandboxError::Channel("unexpected reply to exec".into())),
+        };
+        let started = Instant::now();
+
+        let stdin_task = tokio::spawn(feed_stdin(in_w, spec.stdin));
+        let mut out = pipe::Receiver::from_owned_fd(out_r).map_err(|e| SandboxError::io("stdout pipe", e))?;
+        let mut err = pipe::Receiver::from_owned_fd(err_r).map_err(|e| SandboxError::io("stderr pipe", e))?;
+        let mut cap = Capture { cap: lim.output_bytes, stdout: Vec::new(), stderr: Vec::new(), exceeded: false };
+        let (mut out_open, mut err_open) = (true, true);
+        let mut exit: Option<Exit> = None;
+        let mut exit_rx = Some(exit_rx);
+        let mut hit: Option<LimitHit> = None;
+        let wall = tokio::time::sleep(Duration::from_millis(lim.wall_ms));
+        tokio::pin!(wall);
+        let mut watchdog = tokio::time::interval(Duration::from_millis(20));
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut hard_stop: Option<Instant> = None;
+        let (mut obuf, mut ebuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+
+        while out_open || err_open || exit.is_none() {
+            // After the program exits, its pipes close once every holder died;
+            // after a kill, the cgroup makes sure of that.
+            let grace = hard_stop.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()));
+            tokio::select! {
+                r = out.read(&mut obuf), if out_open => match r {
+                    Ok(0) | Err(_) => out_open = false,
+                    Ok(n) => self.collect(&mut cap, false, &obuf[..n], &spec.stream, &mut hit).await,
+                },
+                r = err.read(&mut ebuf), if err_open => match r {
+                    Ok(0) | Err(_) => err_open = false,
+                    Ok(n) => self.collect(&mut cap, true, &ebuf[..n], &spec.stream, &mut hit).await,
+                },
+                e = async { exit_rx.as_mut().expect("guarded").await }, if exit_rx.is_some() => {
+                    exit_rx = None;
+                    match e {
+                        Ok(e) => exit = Some(e),
+                        Err(_) => return Err(SandboxError::Gone),
+                    }
+                    hard_stop.get_or_insert(Instant::now() + Duration::from_millis(500));
+                },
+                () = &mut wall, if hit.is_none() && exit.is_none() => {
+                    hit = Some(LimitHit::WallTime);
+                    self.stop().await;
+                    hard_stop = Some(Instant::now() + Duration::from_secs(2));
+                },
+                _ = watchdog.tick(), if hit.is_none() && exit.is_none() => {
+                    if let Ok(u) = cg.usage() {
+                        if u.cpu_ns.saturating_sub(before.cpu_ns) > lim.cpu_ms * 1_000_000 {
+                            hit = Some(LimitHit::CpuTime);
+                            self.stop().await;
+                            hard_stop = Some(Instant::now() + Duration::from_secs(2));
+                        }
+                    }
+                },
+                () = tokio::time::sleep(grace), if hard_stop.is_some() => {
+                    // Something still holds the pipes or init stopped answering.
+                    cg.kill_all();
+                    if exit.is_none() {
+                        return Err(SandboxError::Gone);
+                    }
+                    break;
+                },
+            }
+        }
+        stdin_task.abort();
+        let exit = exit.expect("loop ends with an exit");
+        let after = cg.usage()?;
+        let cpu_ms = after.cpu_ns.saturating_sub(before.cpu_ns) / 1_000_000;
+        if hit.is_none() {
+            hit = judge_limits(&exit, cpu_ms, lim, &before, &after);
+        }
+        Ok(ExecOutcome {
+            exit_code: exit.code,
+            signal: exit.signal,
+            cpu_ms,
+            wall_ms: exit.at.saturating_duration_since(started).as_millis() as u64,
+            memory_peak_kb: after.memory_peak_bytes / 1024,
+            stdout: cap.stdout,
+            stderr: cap.stderr,
+            limit: hit,
+        })
+    }
+
+    async fn collect(&self, cap: &mut Capture, is_err: bool, data: &[u8], stream: &Option<mpsc::Sender<Output>>, hit: &mut Option<LimitHit>) {
+        let kept = cap.take(is_err, data);
+        if let (Some(tx), true) = (stream, kept > 0) {
+            let chunk = Bytes::copy_from_slice(&data[..kept]);
+            let _ = tx.send(if is_err { Output::Stderr(chunk) } else { Output::Stdout(chunk) }).await;
+        }
+        if cap.exceeded && hit.is_none() {
+            *hit = Some(LimitHit::Output);
+            self.stop().await;
+        }
+    }
+
+    /// Kills every process of the box: through init, and the cgroup as backstop.
+    async fn stop(&self) {
+        if self.kill_all().await.is_err() {
+            self.cgroup().kill_all();
+        }
+    }
+}
+
+/// Decides which limit a program that ended on its own ran into, if any.
+fn judge_limits(exit: &Exit, cpu_ms: u64, lim: ExecLimits, before: &crate::cgroup::Usage, after: &crate::cgroup::Usage) -> Option<LimitHit> {
+    let failed = exit.code != Some(0) || exit.signal.is_some();
+    if after.oom_kills > before.oom_kills {
+        return Some(LimitHit::Memory);
+    }
+    if exit.signal == Some(libc::SIGXCPU) || cpu_ms > lim.cpu_ms || (exit.signal == Some(libc::SIGKILL) && cpu_ms + 50 >= lim.cpu_ms) {
+        return Some(LimitHit::CpuTime);
+    }
+    // A program that failed after hitting the memory limit (an allocation
+    // that returned NULL, MemoryError, bad_alloc) ran out of memory.
+    if failed && after.limit_hits > before.limit_hits.min(after.limit_hits) && after.limit_hits > 0 {
+        return Some(LimitHit::Memory);
+    }
+    None
+}
+
+async fn feed_stdin(fd: OwnedFd, input: Input) {
+    let Ok(mut tx) = pipe::Sender::from_owned_fd(fd) else { return };
+    match input {
+        Input::Bytes(b) => {
+            let _ = tx.write_all(&b).await;
+        }
+        Input::Stream(mut rx) => {
+            while let Some(chunk) = rx.recv().await {
+                if tx.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::Usage;
+
+    fn exit(code: Option<i32>, signal: Option<i32>) -> Exit {
+        Exit { code, signal, at: Instant::now() }
+    }
+
+    #[test]
+    fn capture_caps_both_streams_together() {
+        let mut c = Capture { cap: 10, stdout: vec![], stderr: vec![], exceeded: false };
+        assert_eq!(c.take(false, b"123456"), 6);
+        assert_eq!(c.take(true, b"abcdef"), 4);
+        assert!(c.exceeded);
+        assert_eq!(c.stdout, b"123456");
+        assert_eq!(c.stderr, b"abcd");
+    }
+
+    #[test]
+    fn limits_are_judged_from_counters() {
+        let lim = ExecLimits { cpu_ms: 1000, ..Default::default() };
+        let u = Usage::default();
+        let oom = Usage { oom_kills: 1, ..u };
+        assert_eq!(judge_limits(&exit(None, Some(9)), 10, lim, &u, &oom), Some(LimitHit::Memory));
+        assert_eq!(judge_limits(&exit(None, Some(libc::SIGXCPU)), 1000, lim, &u, &u), Some(LimitHit::CpuTime));
+        assert_eq!(judge_limits(&exit(Some(0), None), 1500, lim, &u, &u), Some(LimitHit::CpuTime));
+        let hits = Usage { limit_hits: 3, ..u };
+        assert_eq!(judge_limits(&exit(Some(1), None), 10, lim, &u, &hits), Some(LimitHit::Memory));
+        assert_eq!(judge_limits(&exit(Some(0), None), 10, lim, &u, &hits), None);
+        assert_eq!(judge_limits(&exit(Some(1), None), 10, lim, &u, &u), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! File access inside a box's working directory that never follows a symlink
+//! and never leaves the directory: every step is `openat2` with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+//! RESOLVE_NO_XDEV` from a descriptor of `/box` (Judge0 CVE-2024-28185,
+//! go-judge #176). Used by the box's init, which does all file work for the host.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
+
+/// Checks a path relative to the working directory: no absolute paths, no
+/// `..`, no empty or `.` components, no NUL, bounded length and depth.
+pub fn validate(path: &str) -> Result<Vec<&str>, String> {
+    if path.is_empty() || path.len() > 1024 {
+        return Err(format!("path {path:?} must be 1 to 1024 bytes"));
+    }
+    if path.starts_with('/') || path.contains('\0') {
+        return Err(format!("path {path:?} must be relative to the working directory, without NUL bytes"));
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.len() > 16 {
+        return Err(format!("path {path:?} is nested deeper than 16 levels"));
+    }
+    for p in &parts {
+        if p.is_empty() || *p == "." || *p == ".." {
+            return Err(format!("path {path:?} has an empty, `.` or `..` component"));
+        }
+    }
+    Ok(parts)
+}
+
+fn openat2(dir: &impl AsFd, name: &str, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .mode(if flags.contains(OFlag::O_CREAT) { Mode::from_bits_truncate(mode) } else { Mode::empty() })
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS | ResolveFlag::RESOLVE_NO_XDEV);
+    nix::fcntl::openat2(dir.as_fd(), name, how)
+}
+
+/// Walks to the parent directory of `parts`, creating missing directories
+/// (owned by `owner`) when `create` is set. Returns it and the last name.
+fn parent<'a>(root: &OwnedFd, parts: &[&'a str], create: Option<(u32, u32)>) -> Result<(OwnedFd, &'a str), String> {
+    let (last, dirs) = parts.split_last().expect("validated: at least one part");
+    let mut cur = root.try_clone().map_err(|e| format!("dup: {e}"))?;
+    for d in dirs {
+        if let Some((uid, gid)) = create {
+            match nix::sys::stat::mkdirat(cur.as_fd(), *d, Mode::from_bits_truncate(0o755)) {
+                Ok(()) => {
+                    let sub = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0).map_err(|e| format!("open directory {d:?}: {e}"))?;
+                    let _ = nix::unistd::fchownat(&sub, "", Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_EMPTY_PATH);
+                    cur = sub;
+                    continue;
+                }
+                Err(Errno::EEXIST) => {}
+                Err(e) => return Err(format!("mkdir {d:?}: {e}")),
+            }
+        }
+        cur = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0).map_err(|e| format!("open directory {d:?}: {e} (symlinks are not followed)"))?;
+    }
+    Ok((cur, last))
+}
+
+/// Creates (or appends to) a regular file, owned by the box's user.
+pub fn write(root: &OwnedFd, path: &str, data: &[u8], mode: u32, append: bool, owner: (u32, u32)) -> Result<(), String> {
+    let parts = validate(path)?;
+    let (dir, name) = parent(root, &parts, Some(owner))?;
+    let mut flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NONBLOCK;
+    flags |= if append { OFlag::O_APPEND } else { OFlag::O_TRUNC };
+    let fd = openat2(&dir, name, flags, mode & 0o777).map_err(|e| format!("open {path:?} for writing: {e} (symlinks are not followed)"))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("fstat {path:?}: {e}"))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(format!("{path:?} is not a regular file"));
+    }
+    nix::unistd::fchown(&fd, Some(owner.0.into()), Some(owner.1.into())).map_err(|e| format!("chown {path:?}: {e}"))?;
+    let mut f = File::from(fd);
+    f.write_all(data).map_err(|e| format!("write {path:?}: {e}"))
+}
+
+/// Reads at most `max` bytes of a regular file. Returns the bytes and whether
+/// the file was longer.
+pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), String> {
+    let parts = validate(path)?;
+    let (dir, name) = parent(root, &parts, None)?;
+    let fd = openat2(&dir, name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0).map_err(|e| format!("open {path:?}: {e} (symlinks are not followed)"))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("fstat {path:?}: {e}"))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(format!("{path:?} is not a regular file"));
+    }
+    let mut buf = Vec::new();
+    File::from(fd).take(max + 1).read_to_end(&mut buf).map_err(|e| format!("read {path:?}: {e}"))?;
+    let longer = buf.len() as u64 > max;
+    buf.truncate(max as usize);
+    Ok((buf, longer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_refuses_escapes() {
+        assert!(validate("main.py").is_ok());
+        assert_eq!(validate("src/util/mod.rs").unwrap(), vec!["src", "util", "mod.rs"]);
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/", "a\0b"] {
+            assert!(validate(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(validate(&"a/".repeat(17).trim_end_matches('/').to_string()).is_err());
+    }
+
+    fn root_of(dir: &std::path::Path) -> OwnedFd {
+        nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn write_and_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        let root = root_of(d.path());
+        let me = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        write(&root, "a/b/c.txt", b"hello", 0o644, false, me).unwrap();
+        write(&root, "a/b/c.txt", b" world", 0o644, true, me).unwrap();
+        assert_eq!(read(&root, "a/b/c.txt", 100).unwrap(), (b"hello world".to_vec(), false));
+        assert_eq!(read(&root, "a/b/c.txt", 5).unwrap(), (b"hello".to_vec(), true));
+    }
+
+    #[test]
+    fn symlinks_are_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("dirlink")).unwrap();
+        let root = root_of(d.path());
+        let me = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        assert!(read(&root, "link", 100).is_err());
+        assert!(read(&root, "dirlink/secret", 100).is_err());
+        assert!(write(&root, "link", b"pwned", 0o644, false, me).is_err());
+        assert!(write(&root, "dirlink/new", b"pwned", 0o644, false, me).is_err());
+        assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "s3cret");
+        assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn fifos_do_not_block_and_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&d.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let root = root_of(d.path());
+        assert!(read(&root, "fifo", 100).unwrap_err().contains("not a regular file"));
+    }
+}

@@ -1,0 +1,46 @@
+//! kiln-sandbox: Kiln's Linux sandbox, the only crate of Kiln with `unsafe`.
+//!
+//! A *box* is a set of fresh namespaces (mount, PID, network, IPC, UTS,
+//! cgroup) with its own root built from read-only binds, a cgroup, and an
+//! unprivileged uid. The host never forks its multi-threaded self into setup
+//! code: it re-executes its binary as a single-threaded helper that builds the
+//! box and forks the box's init; the host talks to init over a socket.
+//!
+//! Module map:
+//! - [`sandbox`]  — host side: checks the host, allocates uids and cgroups, starts boxes.
+//! - [`boxed`]    — one live box: files in and out, destroy.
+//! - [`exec`]     — running a program in a box: limits, output cap, measurements.
+//! - [`pty`]      — interactive programs on a pseudo-terminal.
+//! - `conn`       — the host's end of the control socket (request routing).
+//! - [`protocol`] — the messages between host and box.
+//! - [`helper`]   — the re-executed helper: joins cgroups, unshares, forks init.
+//! - `init`       — the box's PID 1: builds the root, serves requests, execs programs.
+//! - `rootfs`     — mounts and `pivot_root` of a box's root.
+//! - [`files`]    — `openat2`-based file access that never follows symlinks.
+//! - [`seccomp`]  — the syscall filter (x86_64 BPF, x32 refused).
+//! - [`cgroup`]   — cgroup v1 and v2 behind one interface.
+//! - `uid`        — per-box uids, distinct across processes.
+//! - [`error`]    — the error type.
+
+pub mod boxed;
+pub mod cgroup;
+mod conn;
+pub mod error;
+pub mod exec;
+pub mod files;
+pub mod helper;
+mod init;
+pub mod protocol;
+pub mod pty;
+mod rootfs;
+pub mod sandbox;
+pub mod seccomp;
+mod uid;
+
+pub use boxed::SandboxBox;
+pub use cgroup::Version as CgroupVersion;
+pub use error::SandboxError;
+pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
+pub use protocol::BindSpec;
+pub use rootfs::WORK_DIR;
+pub use sandbox::{HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};

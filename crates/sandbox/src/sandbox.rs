@@ -1,0 +1,205 @@
+//! The host-side manager: checks that every layer is available, allocates a
+//! uid and a cgroup per box, starts the helper, and hands back a [`SandboxBox`].
+
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+
+use crate::boxed::SandboxBox;
+use crate::cgroup::{Cgroups, Version};
+use crate::conn::Conn;
+use crate::error::{Result, SandboxError};
+use crate::protocol::{BindSpec, BoxSetup, Response};
+use crate::uid::UidPool;
+
+/// How to start the helper: a binary that calls
+/// [`crate::helper::run_if_helper`] first thing in `main`.
+#[derive(Debug, Clone)]
+pub struct HelperCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl HelperCommand {
+    /// This very executable, re-executed as `<exe> __box`.
+    pub fn current_exe() -> HelperCommand {
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        HelperCommand { program, args: vec![crate::helper::HELPER_ARG.into()] }
+    }
+}
+
+/// Host paths every box sees read-only at the same place: toolchains live
+/// under /usr; a few /etc entries make dynamic linking and `alternatives` work.
+pub const SYSTEM_BINDS: &[&str] = &[
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+];
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub helper: HelperCommand,
+    /// Root-only directory for the mount point of box roots and uid locks.
+    pub state_dir: PathBuf,
+    pub first_uid: u32,
+    pub uid_count: u32,
+    /// Host paths bound read-only at the same path in every box.
+    pub binds: Vec<String>,
+    pub tmp_bytes: u64,
+    pub work_bytes: u64,
+    pub shm_bytes: u64,
+    pub hostname: String,
+    /// How long a box may take to build before creation fails.
+    pub setup_timeout: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            helper: HelperCommand::current_exe(),
+            state_dir: PathBuf::from("/run/kiln"),
+            first_uid: 60_000,
+            uid_count: 4_096,
+            binds: SYSTEM_BINDS.iter().map(|s| s.to_string()).collect(),
+            tmp_bytes: 64 << 20,
+            work_bytes: 64 << 20,
+            shm_bytes: 16 << 20,
+            hostname: "kiln".into(),
+            setup_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Facts about the sandbox on this host, for `kiln` to report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SandboxInfo {
+    pub cgroup_version: Version,
+    pub helper: String,
+}
+
+pub struct Sandbox {
+    cfg: SandboxConfig,
+    cgroups: Cgroups,
+    uids: UidPool,
+    seq: AtomicU64,
+}
+
+impl Sandbox {
+    /// Checks the host: root, cgroups, a private state directory.
+    pub fn new(cfg: SandboxConfig) -> Result<Arc<Sandbox>> {
+        let euid = nix::unistd::geteuid().as_raw();
+        if euid != 0 {
+            return Err(SandboxError::NotRoot(euid));
+        }
+        let root_dir = cfg.state_dir.join("root");
+        std::fs::create_dir_all(&root_dir).map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(&cfg.state_dir).map_err(|e| SandboxError::io(format!("stat {}", cfg.state_dir.display()), e))?;
+        if !meta.is_dir() {
+            return Err(SandboxError::layer("state directory", format!("{} must be a real directory, not a link", cfg.state_dir.display())));
+        }
+        std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| SandboxError::io(format!("chmod {}", cfg.state_dir.display()), e))?;
+        let cgroups = Cgroups::detect()?;
+        cgroups.sweep_stale();
+        let uids = UidPool::new(cfg.state_dir.join("uids"), cfg.first_uid, cfg.uid_count)?;
+        Ok(Arc::new(Sandbox { cfg, cgroups, uids, seq: AtomicU64::new(0) }))
+    }
+
+    pub fn info(&self) -> SandboxInfo {
+        SandboxInfo { cgroup_version: self.cgroups.version(), helper: self.cfg.helper.program.display().to_string() }
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.cfg
+    }
+
+    /// Builds a fresh box. `extra_binds` adds read-only binds (a language's
+    /// toolchain outside /usr, for instance).
+    pub async fn create_box(&self, extra_binds: &[BindSpec]) -> Result<SandboxBox> {
+        let lease = self.uids.acquire()?;
+        let name = format!("kiln-{}-{}", std::process::id(), self.seq.fetch_add(1, Ordering::Relaxed));
+        let cgroup = self.cgroups.create(&name)?;
+        match self.start(&lease, &cgroup, extra_binds).await {
+            Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, lease)),
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start(&self, lease: &crate::uid::UidLease, cgroup: &crate::cgroup::BoxCgroup, extra: &[BindSpec]) -> Result<(Arc<Conn>, tokio::process::Child)> {
+        let (host_end, box_end): (OwnedFd, OwnedFd) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(|e| SandboxError::Channel(format!("socketpair: {e}")))?;
+        let h = &self.cfg.helper;
+        let mut child = tokio::process::Command::new(&h.program)
+            .args(&h.args)
+            .env_clear()
+            .stdin(Stdio::from(box_end))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| SandboxError::Spawn { program: h.program.clone(), source })?;
+        let conn = Conn::new(host_end)?;
+        let uid = lease.uid;
+        let mut binds: Vec<BindSpec> = self.cfg.binds.iter().map(|p| BindSpec { host: p.clone(), inside: p.clone() }).collect();
+        binds.extend(extra.iter().cloned());
+        let setup = BoxSetup {
+            root_dir: self.cfg.state_dir.join("root").display().to_string(),
+            uid,
+            gid: uid,
+            hostname: self.cfg.hostname.clone(),
+            cgroup_procs: cgroup.procs_files().iter().map(|p| p.display().to_string()).collect(),
+            binds,
+            tmp_bytes: self.cfg.tmp_bytes,
+            work_bytes: self.cfg.work_bytes,
+            shm_bytes: self.cfg.shm_bytes,
+            files: vec![
+                ("/etc/passwd".into(), format!("root:x:0:0:root:/root:/bin/sh\nkiln:x:{uid}:{uid}:kiln:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")),
+                ("/etc/group".into(), format!("root:x:0:\nkiln:x:{uid}:\nnogroup:x:65534:\n")),
+                ("/etc/hosts".into(), "127.0.0.1 localhost kiln\n::1 localhost\n".into()),
+                ("/etc/hostname".into(), format!("{}\n", self.cfg.hostname)),
+            ],
+        };
+        let handshake = async {
+            conn.send(&setup, &[], &[]).await?;
+            let mut buf = vec![0u8; crate::protocol::MAX_PACKET];
+            match conn.recv(&mut buf).await? {
+                Some(p) => match p.header {
+                    Response::Ready => Ok(()),
+                    Response::SetupFailed { layer, message } => Err(SandboxError::Layer { layer, message }),
+                    other => Err(SandboxError::Channel(format!("unexpected first message {other:?}"))),
+                },
+                None => Err(SandboxError::layer("helper", "the helper exited before the box was ready")),
+            }
+        };
+        let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake).await {
+            Ok(r) => r,
+            Err(_) => Err(SandboxError::layer("helper", format!("box not ready within {:?}", self.cfg.setup_timeout))),
+        };
+        match r {
+            Ok(()) => Ok((conn, child)),
+            Err(e) => {
+                conn.close();
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                Err(e)
+            }
+        }
+    }
+}

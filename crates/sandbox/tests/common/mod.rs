@@ -1,0 +1,48 @@
+//! Shared setup for the sandbox's integration tests: a `Sandbox` whose helper
+//! is this crate's `kiln-box` binary.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use kiln_sandbox::{ExecLimits, ExecOutcome, ExecSpec, HelperCommand, Input, Sandbox, SandboxBox, SandboxConfig};
+
+pub fn sandbox() -> Arc<Sandbox> {
+    let cfg = SandboxConfig {
+        helper: HelperCommand { program: env!("CARGO_BIN_EXE_kiln-box").into(), args: vec!["__box".into()] },
+        ..SandboxConfig::default()
+    };
+    Sandbox::new(cfg).expect("the sandbox needs root, cgroups and namespaces")
+}
+
+pub const PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+pub fn spec(argv: &[&str], limits: ExecLimits) -> ExecSpec {
+    ExecSpec::new(argv.iter().map(|s| s.to_string()).collect(), vec![PATH.into(), "HOME=/tmp".into()], limits)
+}
+
+pub async fn sh(b: &SandboxBox, script: &str, limits: ExecLimits) -> ExecOutcome {
+    b.exec(spec(&["/bin/sh", "-c", script], limits)).await.expect("exec")
+}
+
+pub async fn sh_stdin(b: &SandboxBox, script: &str, stdin: &[u8]) -> ExecOutcome {
+    let mut s = spec(&["/bin/sh", "-c", script], ExecLimits::default());
+    s.stdin = Input::Bytes(stdin.to_vec());
+    b.exec(s).await.expect("exec")
+}
+
+/// Compiles a C program on the host into the box as `prog` and returns the box.
+pub async fn with_c_program(sb: &Sandbox, src: &str) -> SandboxBox {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("p.c");
+    std::fs::write(&c, src).unwrap();
+    let out = dir.path().join("prog");
+    let st = std::process::Command::new("cc").args(["-O1", "-o"]).arg(&out).arg(&c).status().unwrap();
+    assert!(st.success(), "host cc failed");
+    let b = sb.create_box(&[]).await.unwrap();
+    b.write_file("prog", &std::fs::read(&out).unwrap(), 0o755).await.unwrap();
+    b
+}
+
+pub fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
