@@ -1,0 +1,192 @@
+//! The running server: opens the data directory (one process at a time),
+//! recovers jobs a previous process left unfinished, starts the workers and the
+//! HTTP listener, and drains on shutdown (stop accepting with 503, let running
+//! jobs finish within the grace period, requeue the rest, exit).
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::auth::Auth;
+use crate::callback::CallbackPolicy;
+use crate::config::{Config, ServeArgs};
+use crate::executor::Executor;
+use crate::notify::Finished;
+use crate::queue::{sqlite::SqliteQueue, Queue};
+use crate::store::{sqlite::SqliteStore, Store};
+
+/// What every handler and worker shares.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub executor: Arc<dyn Executor>,
+    pub finished: Finished,
+    pub auth: Auth,
+    pub callbacks: CallbackPolicy,
+    pub metrics: PrometheusHandle,
+    /// Interactive (WebSocket) runs at once.
+    pub interactive: Semaphore,
+    /// Set on shutdown: submissions get 503, workers stop taking jobs.
+    pub draining: AtomicBool,
+    /// Set when the grace period is over: running jobs are abandoned and requeued.
+    pub abort: watch::Sender<bool>,
+    pub workers_alive: AtomicUsize,
+}
+
+impl AppState {
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// A started server. [`App::shutdown`] does what SIGTERM does.
+pub struct App {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl App {
+    /// Opens the store, recovers unfinished jobs, binds, and starts serving.
+    pub async fn start(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<App> {
+        let lock = lock_data_dir(&config)?;
+        let pool = crate::sqlite::open(&config.data_dir)
+            .await
+            .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::new(pool.clone()));
+        let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(pool, config.queue_capacity));
+        let unfinished = store.requeue_interrupted().await?;
+        queue.recover(&unfinished, crate::now_ms()).await?;
+        if !unfinished.is_empty() {
+            tracing::info!(jobs = unfinished.len(), "requeued unfinished submissions of a previous run");
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState {
+            auth: Auth::new(&config.api_keys, config.rate_limit_per_sec, config.rate_limit_burst),
+            callbacks: CallbackPolicy {
+                allow_private: config.allow_private_callbacks,
+                timeout: config.callback_timeout,
+                retries: config.callback_retries,
+            },
+            interactive: Semaphore::new(config.workers),
+            metrics: crate::metrics::install(),
+            config,
+            store,
+            queue,
+            executor,
+            finished: Finished::default(),
+            draining: AtomicBool::new(false),
+            abort: watch::channel(false).0,
+            workers_alive: AtomicUsize::new(0),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(state.clone(), listener, stop_rx, lock));
+        tracing::info!("kiln serve listening on http://{addr}");
+        Ok(App { addr, state, stop, task })
+    }
+
+    /// Starts the drain (as SIGTERM does); [`App::wait`] returns when it is done.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")?
+    }
+}
+
+/// One process per data directory: a second one would lease the same jobs.
+fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let path = config.data_dir.join("kiln.lock");
+    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        anyhow::anyhow!("{} is in use by another kiln serve; give each server its own --data-dir", config.data_dir.display())
+    })?;
+    Ok(file)
+}
+
+async fn run(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+    _lock: File,
+) -> anyhow::Result<()> {
+    metrics::gauge!(crate::metrics::WORKERS).set(state.config.workers as f64);
+    let mut workers = JoinSet::new();
+    for i in 0..state.config.workers {
+        workers.spawn(crate::worker::run(state.clone(), i));
+    }
+    let retention = tokio::spawn(crate::worker::retention(state.clone()));
+    let (http_stop, mut http_stop_rx) = watch::channel(false);
+    let router = crate::routes::router(state.clone());
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop_rx.wait_for(|v| *v).await;
+            })
+            .await
+    });
+
+    let _ = stop.wait_for(|v| *v).await;
+    tracing::info!(grace_secs = state.config.shutdown_grace.as_secs(), "draining: new submissions get 503");
+    state.draining.store(true, Ordering::SeqCst);
+    let drained = tokio::time::timeout(state.config.shutdown_grace, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("grace period over: requeueing the jobs still running");
+        let _ = state.abort.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+    }
+    retention.abort();
+    let _ = http_stop.send(true);
+    match tokio::time::timeout(Duration::from_secs(5), http).await {
+        Ok(joined) => joined.context("http task")?.context("http server")?,
+        Err(_) => tracing::warn!("open connections did not close in 5 s; exiting anyway"),
+    }
+    tracing::info!("drained; bye");
+    Ok(())
+}
+
+/// Runs `kiln serve` with the given executor until SIGTERM or Ctrl-C, then drains.
+pub async fn serve_with_executor(args: ServeArgs, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
+    let config = Config::resolve(&args)?;
+    let app = App::start(config, executor).await?;
+    shutdown_signal().await;
+    app.shutdown();
+    app.wait().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,145 @@
+//! Optional API keys. With keys configured, every route but `/health`,
+//! `/metrics` and `/openapi.json` needs `Authorization: Bearer KEY` or
+//! `X-Api-Key: KEY`; each key has a token bucket (429 + `Retry-After` when it
+//! is empty). Keys are never stored: submissions record a fingerprint.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Who is calling: the fingerprint of their key, `None` when keys are off.
+#[derive(Debug, Clone, Default)]
+pub struct Caller(pub Option<String>);
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+pub struct Auth {
+    /// fingerprint of each key, by key
+    keys: Vec<(String, String)>,
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// FNV-1a: a stable, dependency-free fingerprint (keys are never stored).
+fn fingerprint(key: &str) -> String {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("key-{hash:016x}")
+}
+
+/// Comparison whose time does not depend on where the inputs differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Auth {
+    pub fn new(keys: &[String], per_sec: f64, burst: u32) -> Self {
+        Auth {
+            keys: keys.iter().map(|k| (k.clone(), fingerprint(k))).collect(),
+            per_sec,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The caller of a request, or 401.
+    pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        if !self.enabled() {
+            return Ok(Caller(None));
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim);
+        let Some(given) = given else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY`",
+            ));
+        };
+        let mut found = None;
+        for (key, fp) in &self.keys {
+            if same(key.as_bytes(), given.as_bytes()) {
+                found = Some(fp.clone());
+            }
+        }
+        found.map(|fp| Caller(Some(fp))).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the API key is not valid")
+        })
+    }
+
+    /// Takes one token from the caller's bucket; `Err(seconds to wait)` when empty.
+    pub fn take(&self, owner: &str) -> Result<(), u64> {
+        if self.per_sec <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = buckets.entry(owner.to_string()).or_insert(Bucket { tokens: self.burst, at: now });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.tokens) / self.per_sec).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// Middleware of the `/api` routes: identify, rate-limit, and pass the
+/// [`Caller`] on as a request extension.
+pub async fn require_key(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+    let caller = app.auth.identify(req.headers())?;
+    if let Some(owner) = &caller.0 {
+        app.auth.take(owner).map_err(|secs| ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this API key; retry after the Retry-After seconds")
+        })?;
+    }
+    req.extensions_mut().insert(caller);
+    Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refills_and_refuses() {
+        let auth = Auth::new(&["k".into()], 1.0, 2);
+        assert!(auth.take("a").is_ok());
+        assert!(auth.take("a").is_ok());
+        assert_eq!(auth.take("a"), Err(1));
+        assert!(auth.take("b").is_ok());
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let auth = Auth::new(&["secret".into()], 0.0, 1);
+        let mut h = HeaderMap::new();
+        assert!(auth.identify(&h).is_err());
+        h.insert("x-api-key", "nope".parse().unwrap());
+        assert!(auth.identify(&h).is_err());
+        h.insert(header::AUTHORIZATION, "Bearer secret".parse().unwrap());
+        assert!(auth.identify(&h).unwrap().0.is_some());
+    }
+}

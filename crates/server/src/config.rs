@@ -1,0 +1,349 @@
+//! Settings of `kiln serve`: command-line flags, `KILN_…` environment variables
+//! and an optional TOML file, with that precedence over the built-in defaults.
+//!
+//! Every flag is optional in [`ServeArgs`] so that an absent flag (and env var)
+//! falls through to the file, then to the default; [`Config::resolve`] does the merge.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kiln_engine::Limits;
+use serde::Deserialize;
+
+/// `kiln serve` flags. Each also reads `KILN_<NAME>` from the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 0.0.0.0:3000].
+    #[arg(long, env = "KILN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded database [default: ./kiln-data].
+    #[arg(long, env = "KILN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// In-process workers [default: number of CPUs].
+    #[arg(long, env = "KILN_WORKERS")]
+    pub workers: Option<usize>,
+    /// TOML config file; its keys are the long flag names with `_` for `-`.
+    #[arg(long, env = "KILN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Most queued (not yet running) submissions; beyond, 503 [default: 1000].
+    #[arg(long, env = "KILN_QUEUE_CAPACITY")]
+    pub queue_capacity: Option<u64>,
+    /// Longest `?wait=true` wait in seconds before answering 202 [default: 30].
+    #[arg(long, env = "KILN_MAX_WAIT_SECS")]
+    pub max_wait_secs: Option<u64>,
+    /// Most bytes of source (all files together) [default: 262144].
+    #[arg(long, env = "KILN_MAX_SOURCE_BYTES")]
+    pub max_source_bytes: Option<usize>,
+    /// Most bytes of stdin (and of each test's stdin) [default: 1048576].
+    #[arg(long, env = "KILN_MAX_STDIN_BYTES")]
+    pub max_stdin_bytes: Option<usize>,
+    /// Most test cases in one submission [default: 64].
+    #[arg(long, env = "KILN_MAX_TESTS")]
+    pub max_tests: Option<usize>,
+    /// Most bytes of one request body [default: 16777216].
+    #[arg(long, env = "KILN_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Default limits as JSON, e.g. '{"cpu_time_ms":2000}' (fields left out keep theirs).
+    #[arg(long, env = "KILN_DEFAULT_LIMITS", value_parser = parse_limits_json)]
+    pub default_limits: Option<LimitsPatch>,
+    /// Maximum limits a submission may ask for, as JSON like --default-limits.
+    #[arg(long, env = "KILN_MAX_LIMITS", value_parser = parse_limits_json)]
+    pub max_limits: Option<LimitsPatch>,
+    /// Comma-separated API keys; when set, every endpoint but /health and /metrics needs one.
+    #[arg(long, env = "KILN_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Option<Vec<String>>,
+    /// Requests per second allowed per API key (token bucket; 0 = unlimited) [default: 50].
+    #[arg(long, env = "KILN_RATE_LIMIT_PER_SEC")]
+    pub rate_limit_per_sec: Option<f64>,
+    /// Token-bucket burst per API key [default: 100].
+    #[arg(long, env = "KILN_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+    /// Most unfinished submissions per API key (0 = no cap) [default: 500].
+    #[arg(long, env = "KILN_MAX_QUEUED_PER_KEY")]
+    pub max_queued_per_key: Option<u64>,
+    /// Allow callback URLs on loopback, private, link-local addresses [default: false].
+    #[arg(long, env = "KILN_ALLOW_PRIVATE_CALLBACKS", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_callbacks: Option<bool>,
+    /// Timeout of one callback POST in seconds [default: 10].
+    #[arg(long, env = "KILN_CALLBACK_TIMEOUT_SECS")]
+    pub callback_timeout_secs: Option<u64>,
+    /// Retries of a failed callback POST, with exponential backoff [default: 3].
+    #[arg(long, env = "KILN_CALLBACK_RETRIES")]
+    pub callback_retries: Option<u32>,
+    /// Finished submissions are deleted after this many seconds (0 = kept) [default: 604800].
+    #[arg(long, env = "KILN_RETENTION_SECS")]
+    pub retention_secs: Option<u64>,
+    /// On SIGTERM, seconds running jobs get to finish before they are requeued [default: 30].
+    #[arg(long, env = "KILN_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Runs of one job (process crashes included) before it ends `internal_error` [default: 3].
+    #[arg(long, env = "KILN_MAX_ATTEMPTS")]
+    pub max_attempts: Option<u32>,
+}
+
+/// A partial [`Limits`]: the fields given replace those of the base.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsPatch {
+    pub cpu_time_ms: Option<u64>,
+    pub wall_time_ms: Option<u64>,
+    pub memory_kb: Option<u64>,
+    pub processes: Option<u32>,
+    pub output_bytes: Option<u64>,
+}
+
+impl LimitsPatch {
+    pub fn apply(&self, base: Limits) -> Limits {
+        Limits {
+            cpu_time_ms: self.cpu_time_ms.unwrap_or(base.cpu_time_ms),
+            wall_time_ms: self.wall_time_ms.unwrap_or(base.wall_time_ms),
+            memory_kb: self.memory_kb.unwrap_or(base.memory_kb),
+            processes: self.processes.unwrap_or(base.processes),
+            output_bytes: self.output_bytes.unwrap_or(base.output_bytes),
+        }
+    }
+}
+
+fn parse_limits_json(s: &str) -> Result<LimitsPatch, String> {
+    serde_json::from_str(s).map_err(|e| format!("expected a JSON object of limits: {e}"))
+}
+
+/// The config file: the same keys as the flags, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    workers: Option<usize>,
+    queue_capacity: Option<u64>,
+    max_wait_secs: Option<u64>,
+    max_source_bytes: Option<usize>,
+    max_stdin_bytes: Option<usize>,
+    max_tests: Option<usize>,
+    max_body_bytes: Option<usize>,
+    default_limits: Option<LimitsPatch>,
+    max_limits: Option<LimitsPatch>,
+    api_keys: Option<Vec<String>>,
+    rate_limit_per_sec: Option<f64>,
+    rate_limit_burst: Option<u32>,
+    max_queued_per_key: Option<u64>,
+    allow_private_callbacks: Option<bool>,
+    callback_timeout_secs: Option<u64>,
+    callback_retries: Option<u32>,
+    retention_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    max_attempts: Option<u32>,
+}
+
+/// Why the settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub workers: usize,
+    pub queue_capacity: u64,
+    pub max_wait: Duration,
+    pub max_source_bytes: usize,
+    pub max_stdin_bytes: usize,
+    pub max_tests: usize,
+    pub max_body_bytes: usize,
+    pub default_limits: Limits,
+    pub max_limits: Limits,
+    pub api_keys: Vec<String>,
+    pub rate_limit_per_sec: f64,
+    pub rate_limit_burst: u32,
+    pub max_queued_per_key: u64,
+    pub allow_private_callbacks: bool,
+    pub callback_timeout: Duration,
+    pub callback_retries: u32,
+    pub retention: Option<Duration>,
+    pub shutdown_grace: Duration,
+    pub max_attempts: u32,
+}
+
+/// The most submissions one batch request may carry.
+pub const MAX_BATCH: usize = 100;
+
+/// Maximum limits when none are configured: generous for compiled languages,
+/// bounded so that one submission cannot hold a worker for long.
+pub fn builtin_max_limits() -> Limits {
+    Limits {
+        cpu_time_ms: 20_000,
+        wall_time_ms: 40_000,
+        memory_kb: 1024 * 1024,
+        processes: 256,
+        output_bytes: 16 * 1024 * 1024,
+    }
+}
+
+impl Config {
+    /// Merges flags/env (already merged by clap), the config file, and defaults.
+    pub fn resolve(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let pick = |a: Option<u64>, b: Option<u64>, d: u64| a.or(b).unwrap_or(d);
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let max_limits = args
+            .max_limits
+            .or(file.max_limits)
+            .unwrap_or_default()
+            .apply(builtin_max_limits());
+        let default_limits = args
+            .default_limits
+            .or(file.default_limits)
+            .unwrap_or_default()
+            .apply(Limits::default());
+        let api_keys: Vec<String> = args
+            .api_keys
+            .clone()
+            .or(file.api_keys)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let retention_secs = pick(args.retention_secs, file.retention_secs, 7 * 24 * 3600);
+        let config = Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 3000))),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("kiln-data")),
+            workers: args.workers.or(file.workers).unwrap_or(cpus),
+            queue_capacity: pick(args.queue_capacity, file.queue_capacity, 1000),
+            max_wait: Duration::from_secs(pick(args.max_wait_secs, file.max_wait_secs, 30)),
+            max_source_bytes: args
+                .max_source_bytes
+                .or(file.max_source_bytes)
+                .unwrap_or(256 * 1024),
+            max_stdin_bytes: args.max_stdin_bytes.or(file.max_stdin_bytes).unwrap_or(1024 * 1024),
+            max_tests: args.max_tests.or(file.max_tests).unwrap_or(64),
+            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(16 * 1024 * 1024),
+            default_limits,
+            max_limits,
+            api_keys,
+            rate_limit_per_sec: args.rate_limit_per_sec.or(file.rate_limit_per_sec).unwrap_or(50.0),
+            rate_limit_burst: args.rate_limit_burst.or(file.rate_limit_burst).unwrap_or(100),
+            max_queued_per_key: pick(args.max_queued_per_key, file.max_queued_per_key, 500),
+            allow_private_callbacks: args
+                .allow_private_callbacks
+                .or(file.allow_private_callbacks)
+                .unwrap_or(false),
+            callback_timeout: Duration::from_secs(pick(
+                args.callback_timeout_secs,
+                file.callback_timeout_secs,
+                10,
+            )),
+            callback_retries: args.callback_retries.or(file.callback_retries).unwrap_or(3),
+            retention: (retention_secs > 0).then(|| Duration::from_secs(retention_secs)),
+            shutdown_grace: Duration::from_secs(pick(
+                args.shutdown_grace_secs,
+                file.shutdown_grace_secs,
+                30,
+            )),
+            max_attempts: args.max_attempts.or(file.max_attempts).unwrap_or(3),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid { key, message: message.to_string() })
+        };
+        if self.workers == 0 {
+            return invalid("workers", "must be at least 1");
+        }
+        if self.queue_capacity == 0 {
+            return invalid("queue_capacity", "must be at least 1");
+        }
+        if self.max_attempts == 0 {
+            return invalid("max_attempts", "must be at least 1");
+        }
+        if !(self.rate_limit_per_sec >= 0.0 && self.rate_limit_per_sec.is_finite()) {
+            return invalid("rate_limit_per_sec", "must be a finite number >= 0");
+        }
+        if let Some(field) = crate::model::limit_over_max(&self.default_limits, &self.max_limits) {
+            return Err(ConfigError::Invalid {
+                key: "default_limits",
+                message: format!("{field} is above max_limits"),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.toml");
+        std::fs::write(
+            &path,
+            "workers = 7\nqueue_capacity = 5\nmax_limits = { cpu_time_ms = 9000 }\napi_keys = [\"k1\"]\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "kiln",
+            "--config",
+            path.to_str().unwrap(),
+            "--workers",
+            "3",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let c = Config::resolve(&cli.serve).unwrap();
+        assert_eq!(c.workers, 3);
+        assert_eq!(c.queue_capacity, 5);
+        assert_eq!(c.max_limits.cpu_time_ms, 9000);
+        assert_eq!(c.max_limits.memory_kb, builtin_max_limits().memory_kb);
+        assert_eq!(c.api_keys, vec!["k1".to_string()]);
+        assert_eq!(c.max_wait, Duration::from_secs(30));
+        assert!(!c.allow_private_callbacks);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.toml");
+        std::fs::write(&path, "wokers = 7\n").unwrap();
+        let args = ServeArgs { config: Some(path), ..Default::default() };
+        assert!(matches!(Config::resolve(&args), Err(ConfigError::Parse { .. })));
+        let args = ServeArgs { workers: Some(0), ..Default::default() };
+        assert!(matches!(Config::resolve(&args), Err(ConfigError::Invalid { key: "workers", .. })));
+    }
+}

@@ -1,0 +1,53 @@
+//! kiln-server: `kiln serve`, the code-execution HTTP API with an embedded,
+//! durable queue and store.
+//!
+//! Module map:
+//! - [`config`]: `ServeArgs` (flags and `KILN_…` env vars), the TOML config file,
+//!   and the resolved [`config::Config`] (flags > env > file > defaults).
+//! - [`error`]: [`error::ApiError`], the one JSON error shape `{"error":{code,message}}`.
+//! - [`model`]: the API's request and response bodies, and their validation
+//!   into an engine `Submission`.
+//! - [`executor`]: the [`executor::Executor`] trait the workers call; implemented
+//!   for `kiln_engine::Engine`, and by test executors.
+//! - [`store`]: the [`store::Store`] trait (submissions and their results) and its
+//!   SQLite implementation.
+//! - [`queue`]: the [`queue::Queue`] trait (bounded, leased jobs) and its SQLite
+//!   implementation in the same database file.
+//! - [`sqlite`]: opening the embedded database (WAL) and its schema.
+//! - [`worker`]: the in-process workers: lease, run, finish exactly once, ack.
+//! - [`notify`]: in-process "submission finished" notifications for `wait=true`.
+//! - [`callback`]: `callback_url` checks (no private addresses unless allowed) and delivery.
+//! - [`auth`]: API keys, per-key token-bucket rate limit.
+//! - [`metrics`]: the Prometheus recorder, the plan's metric names, HTTP timings.
+//! - [`routes`]: the HTTP handlers and the router; [`ws`]: the interactive WebSocket run.
+//! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
+//! - [`app`]: [`app::App`], the running server: wiring, startup recovery, drain.
+
+pub mod app;
+pub mod auth;
+pub mod callback;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod metrics;
+pub mod model;
+pub mod notify;
+pub mod openapi;
+pub mod queue;
+pub mod routes;
+pub mod sqlite;
+pub mod store;
+pub mod worker;
+pub mod ws;
+
+pub use app::{serve_with_executor, App};
+pub use config::{Config, ServeArgs};
+pub use executor::Executor;
+
+/// Milliseconds since the Unix epoch: the one clock of the store and the queue.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

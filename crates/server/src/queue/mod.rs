@@ -1,0 +1,46 @@
+//! The job queue between the API and the workers. [`Queue`] is bounded (a full
+//! queue refuses with [`QueueError::Full`], which the API answers with 503) and
+//! leases jobs: a dequeued job stays in the queue until it is acknowledged, so
+//! a job whose worker died runs again. [`sqlite::SqliteQueue`] is the embedded
+//! default; a Redis Streams implementation can sit behind the same trait.
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A job handed to one worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    /// 1 for the first run of the job, 2 after one interrupted run, …
+    pub attempt: u32,
+    pub enqueued_at_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("the queue is full ({capacity} jobs waiting)")]
+    Full { capacity: u64 },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Adds jobs, all or none; `Full` when they do not all fit.
+    async fn enqueue(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError>;
+    /// The oldest waiting job, leased to the caller; waits up to `wait` for one.
+    async fn dequeue(&self, wait: Duration) -> Result<Option<Lease>, QueueError>;
+    /// The job is done (its result is stored): remove it.
+    async fn ack(&self, lease: &Lease) -> Result<(), QueueError>;
+    /// The job was not done: make it available again.
+    async fn requeue(&self, lease: &Lease) -> Result<(), QueueError>;
+    /// At start: leases of a previous process are given back, and every
+    /// unfinished submission in `ids` gets a job if it lost its own.
+    async fn recover(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError>;
+    /// Jobs waiting (not leased).
+    async fn depth(&self) -> Result<u64, QueueError>;
+    fn capacity(&self) -> u64;
+}

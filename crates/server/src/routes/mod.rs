@@ -1,0 +1,57 @@
+//! The HTTP router: the `/api/v1` routes behind the API-key middleware, the
+//! open `/health`, `/metrics` and `/openapi.json`, and JSON answers for unknown
+//! paths and methods. Every route is timed by [`crate::metrics::track_http`].
+
+mod submissions;
+mod system;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Every route with its methods, as the OpenAPI document must list them.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/v1/submissions", &["post"]),
+    ("/api/v1/submissions/batch", &["get", "post"]),
+    ("/api/v1/submissions/{id}", &["get"]),
+    ("/api/v1/languages", &["get"]),
+    ("/api/v1/run/ws", &["get"]),
+    ("/health", &["get"]),
+    ("/metrics", &["get"]),
+    ("/openapi.json", &["get"]),
+];
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/submissions", post(submissions::create))
+        .route("/api/v1/submissions/batch", post(submissions::create_batch).get(submissions::get_batch))
+        .route("/api/v1/submissions/{id}", get(submissions::get_one))
+        .route("/api/v1/languages", get(system::languages))
+        .route("/api/v1/run/ws", get(crate::ws::upgrade))
+        .route_layer(from_fn_with_state(state.clone(), crate::auth::require_key));
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(from_fn(crate::metrics::track_http))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /openapi.json for the API")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
+}

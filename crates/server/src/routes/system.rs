@@ -1,0 +1,54 @@
+//! `/health`, `/metrics`, `/openapi.json` and `/api/v1/languages`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// 200 when the store answers, the queue answers and workers are running;
+/// 503 otherwise (and while draining), with the state of each.
+pub async fn health(State(app): State<Arc<AppState>>) -> Response {
+    let store = app.store.ping().await;
+    let depth = app.queue.depth().await;
+    let alive = app.workers_alive.load(Ordering::SeqCst);
+    let draining = app.is_draining();
+    let ok = store.is_ok() && depth.is_ok() && alive > 0 && !draining;
+    let body = json!({
+        "status": if ok { "ok" } else if draining { "draining" } else { "unavailable" },
+        "store": { "ok": store.is_ok(), "error": store.err().map(|e| e.to_string()) },
+        "queue": {
+            "ok": depth.is_ok(),
+            "depth": depth.as_ref().ok(),
+            "capacity": app.queue.capacity(),
+            "error": depth.as_ref().err().map(|e| e.to_string()),
+        },
+        "workers": { "configured": app.config.workers, "alive": alive },
+    });
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Prometheus text; the queue depth gauge is refreshed at each scrape.
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    if let Ok(depth) = app.queue.depth().await {
+        metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(depth as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::DOCUMENT).into_response()
+}
+
+pub async fn languages(State(app): State<Arc<AppState>>) -> Response {
+    axum::Json(json!({ "languages": app.executor.languages() })).into_response()
+}

@@ -1,0 +1,76 @@
+//! Where submissions and their results live. [`Store`] is the interface the
+//! API and the workers use; [`sqlite::SqliteStore`] is the embedded default
+//! (a PostgreSQL implementation can sit behind the same trait).
+//!
+//! The rule that makes results exactly-once: [`Store::finish`] is a conditional
+//! update that only succeeds from `queued`/`running` with the attempt number of
+//! the lease that ran the job; a second finish of the same submission is a no-op.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use kiln_engine::{Report, Status, Submission};
+
+/// A submission about to be stored (status `queued`).
+#[derive(Debug, Clone)]
+pub struct NewSubmission {
+    pub id: String,
+    pub submission: Submission,
+    pub callback_url: Option<String>,
+    /// Fingerprint of the API key that submitted it, if keys are on.
+    pub owner: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// A stored submission with its state.
+#[derive(Debug, Clone)]
+pub struct SubmissionRecord {
+    pub id: String,
+    pub submission: Submission,
+    pub callback_url: Option<String>,
+    pub owner: Option<String>,
+    pub status: Status,
+    /// The attempt that last started running it (0 = never started).
+    pub attempt: u32,
+    pub report: Option<Report>,
+    pub created_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("stored status: {0}")]
+    Status(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores new `queued` submissions, all or none.
+    async fn insert(&self, subs: &[NewSubmission]) -> Result<(), StoreError>;
+    /// Removes submissions that were never queued (the queue refused them).
+    async fn delete(&self, ids: &[String]) -> Result<(), StoreError>;
+    async fn get(&self, id: &str) -> Result<Option<SubmissionRecord>, StoreError>;
+    /// The submissions found among `ids`, in no particular order.
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<SubmissionRecord>, StoreError>;
+    /// `queued`/`running` → `running` under `attempt`; false when already final.
+    async fn mark_running(&self, id: &str, attempt: u32, now_ms: i64) -> Result<bool, StoreError>;
+    /// Stores the final report if the submission is unfinished and `attempt`
+    /// is the current one; true exactly once per submission.
+    async fn finish(&self, id: &str, attempt: u32, report: &Report, now_ms: i64) -> Result<bool, StoreError>;
+    /// `running` under `attempt` → `queued` again (drain: the job was not finished).
+    async fn release(&self, id: &str, attempt: u32) -> Result<(), StoreError>;
+    /// At start: every `running` submission of a dead process goes back to
+    /// `queued`; returns the ids of all unfinished submissions, oldest first.
+    async fn requeue_interrupted(&self) -> Result<Vec<String>, StoreError>;
+    /// Unfinished submissions of one API key.
+    async fn count_unfinished(&self, owner: &str) -> Result<u64, StoreError>;
+    /// Deletes finished submissions older than `cutoff_ms`; returns how many.
+    async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
+    /// Checks the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

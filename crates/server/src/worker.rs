@@ -1,0 +1,138 @@
+//! The in-process workers. Each one leases a job, marks the submission
+//! `running` under the lease's attempt, runs it, stores the result with the
+//! conditional [`Store::finish`](crate::store::Store::finish), and only then
+//! acknowledges the job. A crash anywhere before the ack leaves the job in the
+//! queue, and the next start runs it again; the conditional finish keeps the
+//! result exactly-once.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln_engine::Report;
+
+use crate::app::AppState;
+use crate::metrics as m;
+use crate::model::SubmissionView;
+use crate::queue::Lease;
+
+/// Counts a worker alive for `/health` while it exists.
+struct Alive<'a>(&'a AppState);
+
+impl<'a> Alive<'a> {
+    fn new(app: &'a AppState) -> Self {
+        app.workers_alive.fetch_add(1, Ordering::SeqCst);
+        Alive(app)
+    }
+}
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.workers_alive.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One worker: runs until the server drains.
+pub async fn run(app: Arc<AppState>, index: usize) {
+    let _alive = Alive::new(&app);
+    while !app.is_draining() {
+        let lease = match app.queue.dequeue(Duration::from_millis(500)).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(worker = index, error = %e, "dequeue failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if app.is_draining() {
+            if let Err(e) = app.queue.requeue(&lease).await {
+                tracing::error!(id = %lease.id, error = %e, "requeue failed; the job runs at the next start");
+            }
+            break;
+        }
+        if let Err(e) = process(&app, &lease).await {
+            tracing::error!(id = %lease.id, error = %e, "job failed in the store or queue; requeueing it");
+            if let Err(e) = app.queue.requeue(&lease).await {
+                tracing::error!(id = %lease.id, error = %e, "requeue failed; the job runs at the next start");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
+    let Some(rec) = app.store.get(&lease.id).await? else {
+        // Deleted by retention (or never stored): nothing to run.
+        app.queue.ack(lease).await?;
+        return Ok(());
+    };
+    if rec.status.is_final() {
+        app.queue.ack(lease).await?;
+        return Ok(());
+    }
+    let started = crate::now_ms();
+    metrics::histogram!(m::QUEUE_WAIT).record((started - lease.enqueued_at_ms).max(0) as f64 / 1000.0);
+    if !app.store.mark_running(&lease.id, lease.attempt, started).await? {
+        app.queue.ack(lease).await?;
+        return Ok(());
+    }
+    let report = if lease.attempt > app.config.max_attempts {
+        Report::internal_error(format!(
+            "the job was interrupted {} times (server crash or restart while it ran); giving up",
+            lease.attempt - 1
+        ))
+    } else {
+        let gauge = metrics::gauge!(m::ACTIVE_JOBS);
+        gauge.increment(1.0);
+        let clock = Instant::now();
+        let mut abort = app.abort.subscribe();
+        let outcome = tokio::select! {
+            report = app.executor.execute(rec.submission.clone()) => Some(report),
+            _ = abort.wait_for(|v| *v) => None,
+        };
+        gauge.decrement(1.0);
+        let Some(report) = outcome else {
+            app.store.release(&lease.id, lease.attempt).await?;
+            app.queue.requeue(lease).await?;
+            return Ok(());
+        };
+        metrics::histogram!(m::JOB_DURATION,
+            "language" => rec.submission.language.clone(), "status" => report.status.as_str())
+        .record(clock.elapsed().as_secs_f64());
+        report
+    };
+    let finished = app.store.finish(&lease.id, lease.attempt, &report, crate::now_ms()).await?;
+    app.queue.ack(lease).await?;
+    if finished {
+        app.finished.send(&lease.id);
+        if let Some(url) = rec.callback_url.as_deref() {
+            spawn_callback(app, &lease.id, url).await;
+        }
+    }
+    Ok(())
+}
+
+async fn spawn_callback(app: &AppState, id: &str, url: &str) {
+    let (Ok(Some(rec)), Ok(url)) = (app.store.get(id).await, url::Url::parse(url)) else { return };
+    let body = serde_json::to_value(SubmissionView::new(&rec)).unwrap_or_default();
+    let policy = app.callbacks.clone();
+    tokio::spawn(async move {
+        crate::callback::deliver(&url, &body, &policy).await;
+    });
+}
+
+/// Deletes finished submissions past the retention period, every minute.
+pub async fn retention(app: Arc<AppState>) {
+    let Some(keep) = app.config.retention else { return };
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let cutoff = crate::now_ms() - keep.as_millis() as i64;
+        match app.store.purge_finished_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "retention: deleted old results"),
+            Err(e) => tracing::warn!(error = %e, "retention failed"),
+        }
+    }
+}
