@@ -38,12 +38,18 @@ have_rust() {
     || [ -x /root/.cargo/bin/rustc ] || [ -x /usr/bin/rustc ]
 }
 
-missing=()
-for entry in "${toolchains[@]}"; do
-  read -r package binary <<<"$entry"
-  [ -x "$binary" ] || missing+=("$package")
-done
-have_rust || missing+=("rustc")
+# Sets `missing` to the packages whose binary is absent.
+find_missing() {
+  missing=()
+  local entry package binary
+  for entry in "${toolchains[@]}"; do
+    read -r package binary <<<"$entry"
+    [ -x "$binary" ] || missing+=("$package")
+  done
+  have_rust || missing+=("rustc")
+}
+
+find_missing
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -79,13 +85,8 @@ export DEBIAN_FRONTEND=noninteractive
   || fail "apt-get install ${missing[*]} failed"
 
 # Check that every toolchain is now really there.
-still=()
-for entry in "${toolchains[@]}"; do
-  read -r package binary <<<"$entry"
-  [ -x "$binary" ] || still+=("$package ($binary)")
-done
-have_rust || still+=("rustc (/usr/bin/rustc)")
-if [ ${#still[@]} -gt 0 ]; then
-  fail "installed, but still missing: ${still[*]}"
+find_missing
+if [ ${#missing[@]} -gt 0 ]; then
+  fail "installed, but still missing: ${missing[*]}"
 fi
 rm -f "$log"

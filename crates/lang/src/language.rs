@@ -99,7 +99,7 @@ impl Language {
 
     /// `argv` with every mount's box path replaced by its host path, to run the
     /// toolchain outside a box (benchmarks, host tests): "/opt/rust/bin/rustc"
-    /// → "<sysroot>/bin/rustc".
+    /// → "`<sysroot>`/bin/rustc".
     pub fn host_argv(&self, argv: &[String]) -> Vec<String> {
         argv.iter().map(|a| self.to_host(a)).collect()
     }
