@@ -114,7 +114,8 @@ pub fn build(setup: &BoxSetup) -> Step {
     chdir("/").map_err(fail("pivot_root", "chdir /"))?;
     let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     mount(None::<&str>, "/", None::<&str>, ro, None::<&str>).map_err(fail("root filesystem", "remount / read-only"))?;
-    mount(None::<&str>, "/dev", None::<&str>, ro | MsFlags::MS_NOEXEC, None::<&str>)
+    let dev_ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    mount(None::<&str>, "/dev", None::<&str>, dev_ro, None::<&str>)
         .map_err(fail("dev", "remount /dev read-only"))?;
     Ok(())
 }
