@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+    std::cout << "Hello, Kiln!" << std::endl;
+    return 0;
+}

@@ -1,0 +1,152 @@
+//! Judging a phase: the scenario's success criteria (PASS/FAIL, measured value
+//! beside the target), the plan's failure indicators and warning signs, and
+//! whether the generator itself kept its schedule.
+
+use serde::Serialize;
+
+use crate::results::PhaseResult;
+use crate::scenario::{Criterion, Metric, Op};
+
+/// Above this fraction of late + dropped arrivals the generator is overloaded.
+pub const OVERLOAD_FRACTION: f64 = 0.01;
+
+/// One criterion's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriterionResult {
+    pub label: String,
+    pub metric: Metric,
+    pub op: String,
+    pub target: Option<f64>,
+    pub measured: Option<f64>,
+    pub unit: &'static str,
+    pub passed: bool,
+    pub note: String,
+}
+
+/// One of the plan's failure indicators.
+#[derive(Debug, Clone, Serialize)]
+pub struct Indicator {
+    pub name: String,
+    pub triggered: bool,
+    pub detail: String,
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+/// Evaluates one criterion against a phase result.
+pub fn evaluate(c: &Criterion, r: &PhaseResult) -> CriterionResult {
+    let group = match (&c.language, c.complexity) {
+        (Some(l), _) => r.by_language.get(l.as_str()),
+        (None, Some(cx)) => r.by_complexity.get(cx.as_str()),
+        (None, None) => None,
+    };
+    let scoped = c.language.is_some() || c.complexity.is_some();
+    let (count, success, errors, compile_errors, latency) = match group {
+        Some(g) => (g.count, g.success, g.errors, g.compilation_errors, g.latency),
+        None if scoped => (0, 0, 0, 0, Default::default()),
+        None => (r.sent, r.outcome_count("success"), r.errors, r.outcome_count("compilation_error"), r.latency),
+    };
+    let (measured, unit, note) = match c.metric {
+        Metric::SuccessRate => (Some(pct(success, count)), "%", String::new()),
+        Metric::ErrorRate => (Some(pct(errors, count)), "%", String::new()),
+        Metric::CompilationErrorRate => (Some(pct(compile_errors, count)), "%", String::new()),
+        Metric::AchievedRps => (Some(r.achieved_rps), "req/s", String::new()),
+        Metric::QueueDepth => match &r.queue.trend {
+            Some(t) => (
+                Some(t.slope),
+                "jobs/s",
+                format!("trend {:+.3} jobs/s (t = {:.1}) over {} samples", t.slope, t.t_stat, t.points),
+            ),
+            None => (None, "jobs/s", "no code_execution_queue_depth samples from /metrics".into()),
+        },
+        m => (Some(latency.at(m.quantile().unwrap_or(0.5)) / 1000.0), "s", String::new()),
+    };
+    let passed = match (c.op, measured) {
+        (Op::Stable, Some(_)) => !r.queue.growing,
+        (_, Some(m)) if count > 0 || matches!(c.metric, Metric::AchievedRps) => {
+            c.op.holds(m, c.target.unwrap_or(0.0))
+        }
+        _ => false,
+    };
+    let note = if count == 0 && scoped { "no submissions in this group".into() } else { note };
+    CriterionResult {
+        label: c.display_label(),
+        metric: c.metric,
+        op: c.op.symbol().into(),
+        target: c.target,
+        measured,
+        unit,
+        passed,
+        note,
+    }
+}
+
+/// The plan's failure indicators.
+pub fn indicators(criteria: &[Criterion], r: &PhaseResult) -> Vec<Indicator> {
+    let mut out = Vec::new();
+    for c in criteria.iter().filter(|c| c.metric == Metric::P95LatencyS) {
+        let target = c.target.unwrap_or(f64::INFINITY);
+        let m = evaluate(c, r).measured.unwrap_or(0.0);
+        out.push(Indicator {
+            name: format!("P95 latency > 10x target ({})", c.display_label()),
+            triggered: m > 10.0 * target,
+            detail: format!("{m:.3} s vs 10 x {target} s"),
+        });
+    }
+    out.push(Indicator {
+        name: "Error rate > 20%".into(),
+        triggered: r.error_rate > 20.0,
+        detail: format!("{:.2}%", r.error_rate),
+    });
+    out.push(Indicator {
+        name: "Queue depth growing exponentially".into(),
+        triggered: r.queue.accelerating,
+        detail: match &r.queue.trend {
+            Some(t) => format!("slope {:+.3} jobs/s, growing: {}, accelerating: {}", t.slope, r.queue.growing, r.queue.accelerating),
+            None => "no queue samples".into(),
+        },
+    });
+    out.push(Indicator {
+        name: "Workers crashing/restarting".into(),
+        triggered: r.queue.workers_dropped,
+        detail: match (r.queue.min_workers, r.queue.max_workers) {
+            (Some(a), Some(b)) => format!("workers gauge between {a} and {b}"),
+            _ => "no worker samples".into(),
+        },
+    });
+    out
+}
+
+/// The plan's warning signs (reported, never failing the run).
+pub fn warnings(r: &PhaseResult) -> Vec<String> {
+    let mut w = Vec::new();
+    if r.error_rate > 5.0 {
+        w.push(format!("error rate {:.2}% > 5%", r.error_rate));
+    }
+    if r.queue.growing {
+        w.push("queue depth growing continuously".into());
+    }
+    if r.queue.max_utilization.unwrap_or(0.0) > 0.9 {
+        w.push(format!("worker utilization reached {:.0}% (> 90%)", 100.0 * r.queue.max_utilization.unwrap_or(0.0)));
+    }
+    let p95: Vec<(f64, f64)> = r.seconds.iter().filter(|s| s.completed > 0).map(|s| (s.second as f64, s.p95_ms)).collect();
+    if let Some(t) = crate::metrics_scrape::trend(&p95) {
+        let rise = t.slope * p95.len() as f64;
+        if t.t_stat > 3.0 && rise > 0.5 * r.latency.p50_ms.max(1.0) {
+            w.push(format!("P95 latency increasing over time ({:+.1} ms/s)", t.slope));
+        }
+    }
+    if r.generator.overloaded {
+        w.push(format!(
+            "generator overloaded: {} late and {} dropped of {} arrivals; latencies are not trustworthy",
+            r.late, r.dropped, r.arrivals
+        ));
+    }
+    w
+}

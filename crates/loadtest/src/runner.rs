@@ -1,0 +1,122 @@
+//! Running one phase: the open model (scheduled arrivals, a bounded number in
+//! flight, late and dropped arrivals counted) and the closed model (users
+//! looping, spawned at a rate). Latency is always completion − scheduled start.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use tokio::sync::Semaphore;
+
+use crate::client::ApiClient;
+use crate::corpus::Picker;
+use crate::metrics_scrape::{sample_loop, MetricSample};
+use crate::progress::Progress;
+use crate::scenario::{LoadModel, Phase};
+use crate::stats::{Recorder, Sample};
+
+/// What a phase run leaves behind, before it is judged.
+#[derive(Debug)]
+pub struct Raw {
+    pub recorder: Recorder,
+    pub metrics: Vec<MetricSample>,
+    /// From the phase start to the last completion.
+    pub elapsed: Duration,
+    pub started_at: std::time::SystemTime,
+}
+
+type Shared = Arc<Mutex<Recorder>>;
+
+/// Runs a phase against the client's target.
+pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &Progress) -> Raw {
+    let rec: Shared = Arc::new(Mutex::new(Recorder::default()));
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    let picker = Arc::new(Picker::new(phase.languages.clone(), phase.complexity.clone(), phase.submit.unique_sources));
+    let started_at = std::time::SystemTime::now();
+    let start = Instant::now() + Duration::from_millis(20);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(sample_loop(client.clone(), start, Duration::from_secs(1), metrics.clone(), stop_rx.clone()));
+    let ticker = tokio::spawn(progress.clone().run(phase.clone(), start, rec.clone(), metrics.clone(), stop_rx));
+    match &phase.load {
+        LoadModel::Open { spacing, stages, max_in_flight, late_threshold } => {
+            let schedule = crate::schedule::Schedule::new(stages.clone(), *spacing, seed);
+            let sem = Arc::new(Semaphore::new(*max_in_flight));
+            let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
+            for offset in schedule {
+                let at = start + offset;
+                tokio::time::sleep_until(at.into()).await;
+                let lateness = Instant::now().saturating_duration_since(at);
+                let Ok(permit) = sem.clone().try_acquire_owned() else {
+                    rec.lock().expect("recorder").dropped(offset);
+                    continue;
+                };
+                rec.lock().expect("recorder").sent(offset, lateness, lateness > *late_threshold);
+                let pick = picker.pick(&mut rng);
+                let (client, rec, opts) = (client.clone(), rec.clone(), phase.submit.clone());
+                tokio::spawn(async move {
+                    let body = ApiClient::submission_body(&pick);
+                    let attempt = client.execute(body, pick.program.expected_output, &opts).await;
+                    let done = Instant::now();
+                    let sample = Sample {
+                        language: pick.program.language,
+                        complexity: pick.program.complexity,
+                        outcome: attempt.outcome,
+                        scheduled: offset,
+                        latency: done.saturating_duration_since(at),
+                        service: done.saturating_duration_since(attempt.sent_at),
+                        submit: attempt.submit_latency,
+                    };
+                    rec.lock().expect("recorder").record(&sample);
+                    drop(permit);
+                });
+            }
+            // Everything in flight finishes within its own timeout.
+            let all = u32::try_from(*max_in_flight).unwrap_or(u32::MAX);
+            let _ = sem.acquire_many(all).await;
+        }
+        LoadModel::Closed { users, spawn_rate, duration, think_time } => {
+            let deadline = start + *duration;
+            let mut handles = Vec::new();
+            for u in 0..*users {
+                let spawn_at = start + Duration::from_secs_f64(u as f64 / spawn_rate.max(1e-9));
+                let (client, rec, opts, picker) = (client.clone(), rec.clone(), phase.submit.clone(), picker.clone());
+                let think = *think_time;
+                handles.push(tokio::spawn(async move {
+                    let mut rng = SmallRng::seed_from_u64(seed.wrapping_add(u as u64 + 1));
+                    tokio::time::sleep_until(spawn_at.into()).await;
+                    while Instant::now() < deadline {
+                        let pick = picker.pick(&mut rng);
+                        let at = Instant::now();
+                        let offset = at.saturating_duration_since(start);
+                        rec.lock().expect("recorder").sent(offset, Duration::ZERO, false);
+                        let attempt = client.execute(ApiClient::submission_body(&pick), pick.program.expected_output, &opts).await;
+                        let done = Instant::now();
+                        rec.lock().expect("recorder").record(&Sample {
+                            language: pick.program.language,
+                            complexity: pick.program.complexity,
+                            outcome: attempt.outcome,
+                            scheduled: offset,
+                            latency: done - at,
+                            service: done.saturating_duration_since(attempt.sent_at),
+                            submit: attempt.submit_latency,
+                        });
+                        if !think.is_zero() {
+                            tokio::time::sleep(think).await;
+                        }
+                    }
+                }));
+            }
+            for h in handles {
+                let _ = h.await;
+            }
+        }
+    }
+    let elapsed = Instant::now().saturating_duration_since(start);
+    let _ = stop_tx.send(true);
+    let _ = sampler.await;
+    let _ = ticker.await;
+    let recorder = std::mem::take(&mut *rec.lock().expect("recorder"));
+    let metrics = std::mem::take(&mut *metrics.lock().expect("metrics"));
+    Raw { recorder, metrics, elapsed, started_at }
+}

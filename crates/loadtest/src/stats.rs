@@ -1,0 +1,296 @@
+//! Recording samples into HdrHistograms: overall, per second, per language and
+//! per complexity. Memory is bounded per histogram; histograms merge.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::scenario::Complexity;
+
+/// The outcome of one submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The expected verdict (`accepted`) and output.
+    Success,
+    /// A final verdict other than the expected one (e.g. `wrong_answer`), or
+    /// `accepted` with an output that differs from the expected one.
+    WrongVerdict(String),
+    /// `compilation_error`.
+    CompilationError,
+    /// `internal_error`: Kiln failed.
+    InternalError,
+    /// 503 (queue full) or 429 (rate limited).
+    Rejected(u16),
+    /// Any other non-2xx HTTP status.
+    HttpError(u16),
+    /// No final result within the submission timeout.
+    Timeout,
+    /// Connection refused/reset, unparsable response.
+    Transport,
+}
+
+impl Outcome {
+    /// A short key for counts ("success", "http_503", "wrong_verdict:runtime_error", …).
+    pub fn key(&self) -> String {
+        match self {
+            Outcome::Success => "success".into(),
+            Outcome::WrongVerdict(s) => format!("wrong_verdict:{s}"),
+            Outcome::CompilationError => "compilation_error".into(),
+            Outcome::InternalError => "internal_error".into(),
+            Outcome::Rejected(c) | Outcome::HttpError(c) => format!("http_{c}"),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Transport => "transport_error".into(),
+        }
+    }
+    /// Errors of the system (as opposed to a program's wrong verdict).
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            Outcome::InternalError | Outcome::Rejected(_) | Outcome::HttpError(_) | Outcome::Timeout | Outcome::Transport
+        )
+    }
+}
+
+/// One finished submission.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub language: &'static str,
+    pub complexity: Complexity,
+    pub outcome: Outcome,
+    /// Scheduled start, from the start of the phase.
+    pub scheduled: Duration,
+    /// Completion − scheduled start (what the user saw, coordinated-omission correct).
+    pub latency: Duration,
+    /// Completion − actual send (service time, not corrected).
+    pub service: Duration,
+    /// Response time of the submit call alone.
+    pub submit: Option<Duration>,
+}
+
+fn hist_us() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+}
+fn hist_ms() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, 3_600_000, 2).expect("valid bounds")
+}
+
+fn us(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, 3_600_000_000)
+}
+
+/// Counts and latencies of a slice of the samples (a language, a complexity).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub count: u64,
+    pub success: u64,
+    pub errors: u64,
+    pub compilation_errors: u64,
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group { count: 0, success: 0, errors: 0, compilation_errors: 0, latency: hist_us() }
+    }
+}
+
+impl Group {
+    fn add(&mut self, s: &Sample) {
+        self.count += 1;
+        self.success += u64::from(s.outcome == Outcome::Success);
+        self.errors += u64::from(s.outcome.is_error());
+        self.compilation_errors += u64::from(s.outcome == Outcome::CompilationError);
+        let _ = self.latency.record(us(s.latency));
+    }
+}
+
+/// One second of the phase.
+#[derive(Debug, Clone)]
+pub struct Second {
+    /// Arrivals scheduled in this second that were sent.
+    pub sent: u64,
+    pub late: u64,
+    pub dropped: u64,
+    /// Completions in this second.
+    pub completed: u64,
+    pub success: u64,
+    pub errors: u64,
+    /// Latency (ms) of the completions in this second.
+    pub latency_ms: Histogram<u32>,
+}
+
+impl Default for Second {
+    fn default() -> Self {
+        Second { sent: 0, late: 0, dropped: 0, completed: 0, success: 0, errors: 0, latency_ms: hist_ms() }
+    }
+}
+
+/// Everything recorded during one phase.
+#[derive(Debug)]
+pub struct Recorder {
+    pub all: Group,
+    pub service: Histogram<u64>,
+    pub submit: Histogram<u64>,
+    pub by_language: BTreeMap<&'static str, Group>,
+    pub by_complexity: BTreeMap<Complexity, Group>,
+    pub outcomes: BTreeMap<String, u64>,
+    pub seconds: Vec<Second>,
+    pub sent: u64,
+    pub late: u64,
+    pub dropped: u64,
+    /// Largest lateness of a sent arrival.
+    pub max_lateness: Duration,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            all: Group::default(),
+            service: hist_us(),
+            submit: hist_us(),
+            by_language: BTreeMap::new(),
+            by_complexity: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            seconds: Vec::new(),
+            sent: 0,
+            late: 0,
+            dropped: 0,
+            max_lateness: Duration::ZERO,
+        }
+    }
+}
+
+impl Recorder {
+    fn second(&mut self, at: Duration) -> &mut Second {
+        let i = at.as_secs() as usize;
+        if self.seconds.len() <= i {
+            self.seconds.resize_with(i + 1, Second::default);
+        }
+        &mut self.seconds[i]
+    }
+
+    /// An arrival was sent `lateness` after its scheduled time.
+    pub fn sent(&mut self, scheduled: Duration, lateness: Duration, late: bool) {
+        self.sent += 1;
+        self.max_lateness = self.max_lateness.max(lateness);
+        self.late += u64::from(late);
+        let sec = self.second(scheduled);
+        sec.sent += 1;
+        sec.late += u64::from(late);
+    }
+
+    /// An arrival could not be sent (in-flight cap reached).
+    pub fn dropped(&mut self, scheduled: Duration) {
+        self.dropped += 1;
+        self.second(scheduled).dropped += 1;
+    }
+
+    /// A submission finished (successfully or not).
+    pub fn record(&mut self, s: &Sample) {
+        self.all.add(s);
+        let _ = self.service.record(us(s.service));
+        if let Some(d) = s.submit {
+            let _ = self.submit.record(us(d));
+        }
+        self.by_language.entry(s.language).or_default().add(s);
+        self.by_complexity.entry(s.complexity).or_default().add(s);
+        *self.outcomes.entry(s.outcome.key()).or_default() += 1;
+        let sec = self.second(s.scheduled + s.latency);
+        sec.completed += 1;
+        sec.success += u64::from(s.outcome == Outcome::Success);
+        sec.errors += u64::from(s.outcome.is_error());
+        let _ = sec.latency_ms.record((s.latency.as_millis() as u64).clamp(1, 3_600_000));
+    }
+}
+
+/// The percentiles the reports show, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min_ms: f64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    /// From a histogram of microseconds.
+    pub fn of_us(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let q = |x: f64| h.value_at_quantile(x) as f64 / 1000.0;
+        Percentiles {
+            count: h.len(),
+            min_ms: h.min() as f64 / 1000.0,
+            mean_ms: h.mean() / 1000.0,
+            p50_ms: q(0.50),
+            p90_ms: q(0.90),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: h.max() as f64 / 1000.0,
+        }
+    }
+    /// From a histogram of milliseconds.
+    pub fn of_ms(h: &Histogram<u32>) -> Self {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let q = |x: f64| h.value_at_quantile(x) as f64;
+        Percentiles {
+            count: h.len(),
+            min_ms: h.min() as f64,
+            mean_ms: h.mean(),
+            p50_ms: q(0.50),
+            p90_ms: q(0.90),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: h.max() as f64,
+        }
+    }
+    /// The value of a quantile in 0..=1 (1 = max), from the fixed set.
+    pub fn at(&self, quantile: f64) -> f64 {
+        match quantile {
+            q if q >= 1.0 => self.max_ms,
+            q if q >= 0.999 => self.p999_ms,
+            q if q >= 0.99 => self.p99_ms,
+            q if q >= 0.95 => self.p95_ms,
+            q if q >= 0.90 => self.p90_ms,
+            _ => self.p50_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_goes_to_the_completion_second() {
+        let mut r = Recorder::default();
+        r.sent(Duration::from_millis(500), Duration::ZERO, false);
+        r.record(&Sample {
+            language: "c",
+            complexity: Complexity::Simple,
+            outcome: Outcome::Timeout,
+            scheduled: Duration::from_millis(500),
+            latency: Duration::from_millis(2000),
+            service: Duration::from_millis(2000),
+            submit: None,
+        });
+        assert_eq!(r.seconds[0].sent, 1);
+        assert_eq!(r.seconds[2].completed, 1);
+        assert_eq!(r.seconds[2].errors, 1);
+        assert_eq!(r.outcomes["timeout"], 1);
+        let p = Percentiles::of_us(&r.all.latency);
+        assert!((p.p50_ms - 2000.0).abs() < 2.0);
+    }
+}
