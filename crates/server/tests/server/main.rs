@@ -1,0 +1,13 @@
+//! Tests of `kiln serve` over a real socket (127.0.0.1:0) with the real SQLite
+//! store and queue, and a test executor standing in for the sandbox (the
+//! end-to-end tests with real programs are in crates/cli/tests/serve_*.rs).
+
+mod common;
+
+mod api;
+mod auth;
+mod callbacks;
+mod durability;
+mod errors;
+mod queue;
+mod ws;
