@@ -1,0 +1,90 @@
+//! The `kiln run` and `kiln languages` contract: output shapes and exit codes.
+
+use std::process::Command;
+
+fn kiln(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).output().unwrap()
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn run_json_prints_one_object_with_the_result_fields() {
+    let o = kiln(&["run", "--json", &example("hello.py")]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("exactly one JSON object");
+    for f in ["status", "stdout", "stderr", "compile_output", "exit_code", "signal", "time_ms", "wall_time_ms", "memory_kb"] {
+        assert!(v.get(f).is_some(), "missing field {f}: {v}");
+    }
+    assert_eq!(v["status"], "accepted");
+    assert_eq!(v["stdout"], "Hello, Kiln!\n");
+}
+
+#[test]
+fn a_failing_program_still_exits_zero_with_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.c");
+    std::fs::write(&p, "int main(void) { return oops; }").unwrap();
+    let o = kiln(&["run", "--json", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "compilation_error");
+    assert!(v["compile_output"].as_str().unwrap().contains("oops"));
+}
+
+#[test]
+fn stdin_expected_and_limits_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let expected = dir.path().join("out.txt");
+    std::fs::write(&input, "2 40\n").unwrap();
+    std::fs::write(&expected, "42\n").unwrap();
+    let o = kiln(&["run", "--stdin", input.to_str().unwrap(), "--expected", expected.to_str().unwrap(), &example("sum.py")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("status: accepted"), "{out}");
+    std::fs::write(&expected, "41\n").unwrap();
+    let o = kiln(&["run", "--json", "--stdin", input.to_str().unwrap(), "--expected", expected.to_str().unwrap(), &example("sum.py")]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "wrong_answer");
+    let p = dir.path().join("spin.py");
+    std::fs::write(&p, "while True: pass").unwrap();
+    let o = kiln(&["run", "--json", "--time-limit", "0.3", "--memory-limit", "64", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "time_limit_exceeded");
+}
+
+#[test]
+fn kiln_errors_exit_non_zero_with_one_line_that_says_what_to_do() {
+    let o = kiln(&["run", "--lang", "cobol", &example("hello.py")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown language") && err.contains("python"), "{err}");
+    let o = kiln(&["run", "/nonexistent/x.py"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read source file /nonexistent/x.py"));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("prog.xyz");
+    std::fs::write(&p, "x").unwrap();
+    let o = kiln(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pass --lang"));
+    let o = kiln(&["run", "--time-limit", "-1", &example("hello.py")]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn languages_lists_versions_as_a_table_and_json() {
+    let o = kiln(&["languages"]);
+    assert_eq!(o.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("python") && table.contains("java"), "{table}");
+    let o = kiln(&["languages", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = v["available"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    for id in ["python", "javascript", "c", "cpp", "java", "rust", "go"] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    assert!(v["available"][0]["version"].as_str().is_some_and(|s| !s.is_empty()));
+}
