@@ -91,6 +91,18 @@ pub fn find(language: &str, complexity: Complexity) -> Option<&'static Program> 
         .copied()
 }
 
+impl Program {
+    /// The files to send; with a nonce, the entry file ends with a comment
+    /// carrying it, so the source is unique.
+    pub fn files_with(&self, nonce: Option<&str>) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = self.files.iter().map(|(n, c)| ((*n).to_owned(), (*c).to_owned())).collect();
+        if let Some(n) = nonce {
+            files[0].1.push_str(&format!("\n{} kiln-loadtest nonce {n}\n", comment_prefix(self.language)));
+        }
+        files
+    }
+}
+
 /// The comment syntax of a language (used to make sources unique).
 fn comment_prefix(language: &str) -> &'static str {
     match language {
@@ -128,14 +140,8 @@ impl Picker {
         let language = langs[rng.gen_range(0..langs.len())];
         let complexity = weighted(&self.complexity, rng);
         let program = find(language, complexity).expect("every corpus language has programs");
-        let mut files: Vec<(String, String)> =
-            program.files.iter().map(|(n, c)| ((*n).to_owned(), (*c).to_owned())).collect();
-        if self.unique {
-            let n = self.nonce.fetch_add(1, Ordering::Relaxed);
-            let salt: u64 = rng.gen();
-            files[0].1.push_str(&format!("\n{} kiln-loadtest nonce {n}-{salt:016x}\n", comment_prefix(language)));
-        }
-        Pick { program, files }
+        let nonce = self.unique.then(|| format!("{}-{:016x}", self.nonce.fetch_add(1, Ordering::Relaxed), rng.gen::<u64>()));
+        Pick { program, files: program.files_with(nonce.as_deref()) }
     }
 }
 

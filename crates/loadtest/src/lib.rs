@@ -110,6 +110,9 @@ pub struct LoadtestArgs {
     /// Random seed (arrivals, mixes); the same seed gives the same schedule.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// How long to wait for the target's `GET /health` to answer 200.
+    #[arg(long, value_parser = parse_dur, default_value = "60s")]
+    pub health_timeout: Duration,
     /// Embedded server: `--workers` passed to `kiln serve`.
     #[arg(long)]
     pub workers: Option<usize>,
@@ -169,7 +172,7 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
         Some(t) => (client::Target::parse(t)?, None),
         None => {
             progress.say("kiln loadtest: starting `kiln serve` on a free loopback port …");
-            let e = serve::Embedded::start(args.kiln_bin.as_deref(), args.workers, Duration::from_secs(60)).await?;
+            let e = serve::Embedded::start(args.kiln_bin.as_deref(), args.workers, args.health_timeout).await?;
             (client::Target::parse(&e.url)?, Some(e))
         }
     };
@@ -203,7 +206,7 @@ async fn run_scenario(
         .unwrap_or(64);
     let client = client::ApiClient::new(target.clone(), args.api_key.as_deref(), pool);
     if !embedded {
-        serve::wait_healthy(&client, Duration::from_secs(10), None).await?;
+        serve::wait_healthy(&client, args.health_timeout, None).await?;
     }
     let started_at = report::rfc3339(SystemTime::now());
     let mut phases: Vec<PhaseResult> = Vec::new();

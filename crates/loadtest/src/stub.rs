@@ -25,7 +25,9 @@ use tokio::net::TcpListener;
 pub struct StubConfig {
     /// Every submission takes this long.
     pub delay: Duration,
-    /// Every `stall_every`-th submission (1-based; 0 = never) takes `stall_for` instead.
+    /// Every `stall_every`-th submission (1-based; 0 = never) freezes the whole
+    /// server for `stall_for` (like a GC pause): no submission is answered
+    /// before the freeze ends.
     pub stall_every: u64,
     pub stall_for: Duration,
     /// Every `wrong_every`-th submission gets `wrong_answer`.
@@ -42,6 +44,7 @@ struct State {
     seq: AtomicU64,
     in_flight: AtomicU64,
     pending: Mutex<HashMap<String, (Instant, Value)>>,
+    frozen_until: Mutex<Option<Instant>>,
 }
 
 /// Binds `addr` and serves until the task is dropped/aborted.
@@ -95,7 +98,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
                 r.headers_mut().insert("retry-after", "1".parse().expect("header"));
                 return Ok(r);
             }
-            let delay = if every(state.cfg.stall_every) { state.cfg.stall_for } else { state.cfg.delay };
+            let ready = {
+                let mut frozen = state.frozen_until.lock().expect("stub");
+                if every(state.cfg.stall_every) {
+                    *frozen = Some(Instant::now() + state.cfg.stall_for);
+                }
+                (Instant::now() + state.cfg.delay).max(frozen.unwrap_or_else(Instant::now))
+            };
+            let delay = ready.saturating_duration_since(Instant::now());
             let id = format!("stub-{n}");
             let expected = sub.get("expected_output").and_then(Value::as_str).unwrap_or("").to_owned();
             let status = if every(state.cfg.wrong_every) { "wrong_answer" } else { "accepted" };
@@ -107,12 +117,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             if wait {
                 state.in_flight.fetch_add(1, Ordering::Relaxed);
                 if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep_until(ready.into()).await;
                 }
                 state.in_flight.fetch_sub(1, Ordering::Relaxed);
                 reply(StatusCode::OK, result)
             } else {
-                state.pending.lock().expect("stub").insert(id.clone(), (Instant::now() + delay, result));
+                state.pending.lock().expect("stub").insert(id.clone(), (ready, result));
                 reply(StatusCode::ACCEPTED, json!({"id": id, "status": "queued"}))
             }
         }

@@ -1,0 +1,118 @@
+//! Honesty tests: the generator reports what the target really did.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{constant, ms, run, stub_url};
+use kiln_loadtest::stub::StubConfig;
+
+/// Tests run in parallel on small shared machines: a send up to 200 ms late
+/// is not counted late here, so only a real overload fails these runs.
+const LENIENT: &str = "late_threshold = \"200ms\"";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_50ms_delay_gives_p50_of_50ms() {
+    let url = stub_url(StubConfig { delay: Duration::from_millis(50), workers: 4, ..Default::default() }).await;
+    let (code, r, _d) = run(&constant(40.0, "3s", "uniform", LENIENT), &url, &[]).await;
+    let p = &r["phases"][0];
+    let p50 = ms(p, &["latency", "p50_ms"]);
+    assert!((50.0..=55.0).contains(&p50), "P50 {p50} ms for a fixed 50 ms server");
+    assert_eq!(p["sent"], 120);
+    assert_eq!(p["outcomes"]["success"], 120);
+    assert_eq!(code, 0, "{}\n{}", p["generator"], serde_json::to_string_pretty(&p["criteria"]).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_every_n_requests_shows_in_p99() {
+    // The whole server freezes for 1 s at the 150th submission (like a GC pause).
+    let url = stub_url(StubConfig {
+        delay: Duration::from_millis(2),
+        stall_every: 150,
+        stall_for: Duration::from_secs(1),
+        workers: 4,
+        ..Default::default()
+    })
+    .await;
+    // Few connections in flight: a closed-loop tool would stop sending during the
+    // freeze and hide it; latency from the scheduled start must not.
+    let (_code, r, _d) = run(&constant(100.0, "3s", "uniform", "max_in_flight = 1000"), &url, &[]).await;
+    let p = &r["phases"][0];
+    let p99 = ms(p, &["latency", "p99_ms"]);
+    let p50 = ms(p, &["latency", "p50_ms"]);
+    let p90 = ms(p, &["latency", "p90_ms"]);
+    assert!(p99 >= 900.0, "P99 {p99} ms hides a 1 s stall");
+    assert!(p90 >= 300.0, "P90 {p90} ms: ~1/3 of arrivals were scheduled during the freeze");
+    assert!(p50 < 100.0, "P50 {p50} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impossible_rate_is_reported_as_generator_overload() {
+    let url = stub_url(StubConfig { delay: Duration::from_millis(20), workers: 4, ..Default::default() }).await;
+    let (code, r, dir) = run(&constant(50_000.0, "1s", "uniform", "max_in_flight = 50"), &url, &[]).await;
+    let p = &r["phases"][0];
+    assert_eq!(p["generator"]["overloaded"], true, "{}", p["generator"]);
+    assert!(p["dropped"].as_u64().unwrap() > 1000);
+    assert_eq!(r["verdict"], "generator_overloaded");
+    assert_eq!(code, kiln_loadtest::EXIT_OVERLOADED);
+    let md = std::fs::read_to_string(dir.path().join("out/summary-report.md")).unwrap();
+    assert!(md.contains("load generator was overloaded"), "{md}");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("data-overloaded=\"true\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_verdicts_and_rejections_fail_the_criteria() {
+    let url = stub_url(StubConfig { wrong_every: 5, reject_every: 7, workers: 4, ..Default::default() }).await;
+    let scenario = constant(50.0, "2s", "poisson", LENIENT)
+        + "[[criteria]]\nmetric = \"success_rate\"\nop = \">\"\ntarget = 95\n[[criteria]]\nmetric = \"error_rate\"\nop = \"<\"\ntarget = 5\n";
+    let (code, r, _d) = run(&scenario, &url, &["--mode", "poll"]).await;
+    let p = &r["phases"][0];
+    assert_eq!(code, kiln_loadtest::EXIT_FAIL);
+    assert!(p["outcomes"]["wrong_verdict:wrong_answer"].as_u64().unwrap() > 0, "{}", p["outcomes"]);
+    assert!(p["outcomes"]["http_503"].as_u64().unwrap() > 0);
+    assert_eq!(p["criteria"][0]["passed"], false);
+    assert_eq!(p["criteria"][1]["passed"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_and_queue_samples() {
+    let url = stub_url(StubConfig { delay: Duration::from_millis(30), workers: 2, ..Default::default() }).await;
+    let scenario = "name = \"closed\"\n[load]\nmodel = \"closed\"\nusers = 8\nspawn_rate = 100\nduration = \"3s\"\n\
+        [[criteria]]\nmetric = \"queue_depth\"\nop = \"stable\"\n";
+    let (code, r, _d) = run(scenario, &url, &[]).await;
+    let p = &r["phases"][0];
+    let done = p["completed"].as_u64().unwrap();
+    assert!((400..=850).contains(&done), "8 users x 3 s / 30 ms ≈ 800, got {done}");
+    assert!(p["queue"]["samples"].as_u64().unwrap() >= 2, "{}", p["queue"]);
+    assert_eq!(p["queue"]["max_workers"], 2.0);
+    assert_eq!(code, 0, "{}", p["criteria"]);
+}
+
+#[tokio::test]
+async fn tool_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[load]\n[[load.stages]]\nduration = \"10s\"\nrate = \"fast\"\n").unwrap();
+    let code = kiln_loadtest::run(common::args(&["-q", "--scenario", bad.to_str().unwrap(), "--target", "http://127.0.0.1:9"]))
+        .await
+        .unwrap();
+    assert_eq!(code, kiln_loadtest::EXIT_ERROR);
+    let err = kiln_loadtest::run_inner(&common::args(&["-q", "--scenario", bad.to_str().unwrap()])).await.unwrap_err();
+    assert!(err.to_string().contains("line 5"), "{err}");
+    // Unhealthy target: a clear error, not a hang.
+    let port = kiln_loadtest::serve::free_port().unwrap();
+    let err = kiln_loadtest::run_inner(&common::args(&["-q", "--scenario", "smoke", "--target", &format!("http://127.0.0.1:{port}"), "--health-timeout", "1s"]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not healthy"), "{err}");
+}
+
+#[test]
+fn cli_arguments_parse() {
+    let a = common::args(&["--scenario", "compilation", "--scale", "0.1", "--duration", "30s", "--mode", "poll", "--unique-sources"]);
+    assert_eq!(a.scenario, "compilation");
+    assert_eq!(a.scale, Some(0.1));
+    assert_eq!(a.duration, Some(Duration::from_secs(30)));
+    assert!(a.unique_sources);
+}
