@@ -166,9 +166,22 @@ async fn run(
     Ok(())
 }
 
-/// Runs `kiln serve` with the given executor until SIGTERM or Ctrl-C, then drains.
-pub async fn serve_with_executor(args: ServeArgs, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
+/// `kiln serve`: the real engine behind the API, until SIGTERM or Ctrl-C, then drains.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(&args)?;
+    let engine = kiln_engine::Engine::new(crate::executor::engine_config(&config))
+        .context("starting the execution engine")?;
+    let languages = engine.catalog().ids().join(", ");
+    tracing::info!(workers = config.workers, %languages, "engine ready");
+    run_until_signal(config, Arc::new(engine)).await
+}
+
+/// Like [`serve`], with another executor.
+pub async fn serve_with_executor(args: ServeArgs, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
+    run_until_signal(Config::resolve(&args)?, executor).await
+}
+
+async fn run_until_signal(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
     let app = App::start(config, executor).await?;
     shutdown_signal().await;
     app.shutdown();

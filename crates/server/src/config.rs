@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Runs of one job (process crashes included) before it ends `internal_error` [default: 3].
     #[arg(long, env = "KILN_MAX_ATTEMPTS")]
     pub max_attempts: Option<u32>,
+    /// Sandboxes kept built ahead of time, so runs skip their setup [default: 0].
+    #[arg(long, env = "KILN_WARM_BOXES")]
+    pub warm_boxes: Option<usize>,
 }
 
 /// A partial [`Limits`]: the fields given replace those of the base.
@@ -134,6 +137,7 @@ struct FileConfig {
     retention_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     max_attempts: Option<u32>,
+    warm_boxes: Option<usize>,
 }
 
 /// Why the settings could not be resolved.
@@ -171,6 +175,7 @@ pub struct Config {
     pub retention: Option<Duration>,
     pub shutdown_grace: Duration,
     pub max_attempts: u32,
+    pub warm_boxes: usize,
 }
 
 /// The most submissions one batch request may carry.
@@ -260,6 +265,7 @@ impl Config {
                 30,
             )),
             max_attempts: args.max_attempts.or(file.max_attempts).unwrap_or(3),
+            warm_boxes: args.warm_boxes.or(file.warm_boxes).unwrap_or(0),
         };
         config.check()?;
         Ok(config)

@@ -40,7 +40,7 @@ pub mod store;
 pub mod worker;
 pub mod ws;
 
-pub use app::{serve_with_executor, App};
+pub use app::{serve, serve_with_executor, App};
 pub use config::{Config, ServeArgs};
 pub use executor::Executor;
 

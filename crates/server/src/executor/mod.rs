@@ -51,3 +51,7 @@ pub trait Executor: Send + Sync + 'static {
         output: mpsc::Sender<OutputChunk>,
     ) -> Report;
 }
+
+mod engine;
+
+pub use engine::engine_config;

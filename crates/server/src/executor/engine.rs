@@ -1,0 +1,74 @@
+//! [`Executor`] for the real engine: sandboxed compile and run.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use kiln_engine::{Engine, EngineConfig, Report, StreamEvent, Submission};
+use tokio::sync::mpsc;
+
+use super::{Executor, FieldError, LanguageInfo, OutputChunk};
+use crate::config::Config;
+
+/// The engine's settings from the server's: one box per worker, the server's
+/// limits and input maxima.
+pub fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        max_boxes: config.workers,
+        warm_boxes: config.warm_boxes,
+        default_limits: config.default_limits,
+        max_limits: config.max_limits,
+        max_source_bytes: config.max_source_bytes,
+        max_stdin_bytes: config.max_stdin_bytes,
+        max_tests: config.max_tests,
+        ..EngineConfig::default()
+    }
+}
+
+#[async_trait]
+impl Executor for Engine {
+    fn languages(&self) -> Vec<LanguageInfo> {
+        self.catalog()
+            .available()
+            .iter()
+            .map(|l| LanguageInfo {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                version: (!l.version.is_empty()).then(|| l.version.clone()),
+                compiled: l.is_compiled(),
+            })
+            .collect()
+    }
+
+    fn source_file_name(&self, language: &str) -> Option<String> {
+        self.catalog().get(language).map(|l| l.default_file.clone())
+    }
+
+    fn validate(&self, sub: &Submission) -> Result<(), FieldError> {
+        Engine::validate(self, sub).map_err(|e| FieldError { field: e.field, message: e.message })
+    }
+
+    async fn execute(&self, sub: Submission) -> Report {
+        Engine::execute(self, sub).await
+    }
+
+    async fn execute_streaming(
+        &self,
+        sub: Submission,
+        stdin: mpsc::Receiver<Bytes>,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Report {
+        let (events_tx, mut events) = mpsc::channel::<StreamEvent>(64);
+        let forward = async move {
+            while let Some(ev) = events.recv().await {
+                let chunk = match ev {
+                    StreamEvent::Stdout(b) => OutputChunk::Stdout(b),
+                    StreamEvent::Stderr(b) => OutputChunk::Stderr(b),
+                };
+                if output.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let (report, ()) = tokio::join!(Engine::execute_streaming(self, sub, stdin, events_tx), forward);
+        report
+    }
+}
