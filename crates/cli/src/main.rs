@@ -19,6 +19,8 @@ enum Command {
     Run(run::RunArgs),
     /// List the languages this machine can run, with their versions.
     Languages(languages::LanguagesArgs),
+    /// Run a load-test scenario (burst, sustained, compilation, soak, all) and judge it.
+    Loadtest(kiln_loadtest::LoadtestArgs),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         let r: anyhow::Result<i32> = match cli.command {
             Command::Run(a) => run::run(a).await,
             Command::Languages(a) => languages::run(a),
+            Command::Loadtest(a) => kiln_loadtest::run(a).await,
         };
         r.unwrap_or_else(|e| {
             eprintln!("kiln: {e:#}");
