@@ -39,6 +39,8 @@ pub struct AppState {
     /// Set when the grace period is over: running jobs are abandoned and requeued.
     pub abort: watch::Sender<bool>,
     pub workers_alive: AtomicUsize,
+    /// `/openapi.json`, filled in for this configuration.
+    pub openapi: String,
 }
 
 impl AppState {
@@ -73,7 +75,10 @@ impl App {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let languages: Vec<String> = executor.languages().into_iter().map(|l| l.id).collect();
+        let openapi = crate::openapi::document(&config, &languages).to_string();
         let state = Arc::new(AppState {
+            openapi,
             auth: Auth::new(&config.api_keys, config.rate_limit_per_sec, config.rate_limit_burst),
             callbacks: CallbackPolicy {
                 allow_private: config.allow_private_callbacks,

@@ -45,8 +45,8 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::DOCUMENT).into_response()
+pub async fn openapi(State(app): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], app.openapi.clone()).into_response()
 }
 
 pub async fn languages(State(app): State<Arc<AppState>>) -> Response {
