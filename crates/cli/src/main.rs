@@ -1,6 +1,7 @@
 //! `kiln`: the command-line front door. Each subcommand lives in the crate
 //! that owns it; this file only parses arguments and dispatches.
 
+mod bench;
 mod languages;
 mod run;
 
@@ -19,8 +20,12 @@ enum Command {
     Run(run::RunArgs),
     /// List the languages this machine can run, with their versions.
     Languages(languages::LanguagesArgs),
+    /// Measure Kiln against a baseline taken in the same run.
+    Bench(bench::BenchArgs),
     /// Run a load-test scenario (burst, sustained, compilation, soak, all) and judge it.
     Loadtest(kiln_loadtest::LoadtestArgs),
+    /// Serve the code-execution HTTP API with an embedded durable queue and store.
+    Serve(kiln_server::ServeArgs),
 }
 
 fn main() {
@@ -42,7 +47,9 @@ fn main() {
         let r: anyhow::Result<i32> = match cli.command {
             Command::Run(a) => run::run(a).await,
             Command::Languages(a) => languages::run(a),
+            Command::Bench(a) => bench::run(a).await,
             Command::Loadtest(a) => kiln_loadtest::run(a).await,
+            Command::Serve(a) => kiln_server::serve(a).await.map(|()| 0),
         };
         r.unwrap_or_else(|e| {
             eprintln!("kiln: {e:#}");

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Kiln's whole test suite on a fresh Debian 12 machine, as root: installs
+# what the tests need (toolchains, test tools), builds, and runs every test.
+# This is the command the README gives and .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh: the sandbox tests need root (namespaces, cgroups); run it as root" >&2
+  exit 2
+fi
+
+step "toolchains (Debian packages)"
+scripts/install-toolchains.sh
+
+step "test tools"
+export DEBIAN_FRONTEND=noninteractive
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+venv=target/pyenv
+if [ ! -x "$venv/bin/locust" ] || [ ! -x "$venv/bin/schemathesis" ]; then
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check locust schemathesis
+fi
+export PATH="$PWD/$venv/bin:$PATH"
+
+step "build"
+cargo build --workspace --all-targets --locked
+
+step "tests"
+cargo nextest run --workspace --locked --no-fail-fast
+
+if [ -x scripts/ci-tools.sh ]; then
+  step "external tools against a local Kiln (schemathesis, Locust)"
+  scripts/ci-tools.sh
+fi
