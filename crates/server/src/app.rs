@@ -188,6 +188,8 @@ pub async fn serve_with_executor(args: ServeArgs, executor: Arc<dyn Executor>) -
 
 async fn run_until_signal(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
     let app = App::start(config, executor).await?;
+    // Said whatever the log level, for people and for scripts that wait on it.
+    eprintln!("kiln serve: listening on http://{}", app.addr);
     shutdown_signal().await;
     app.shutdown();
     app.wait().await

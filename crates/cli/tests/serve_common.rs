@@ -1,0 +1,114 @@
+//! Helpers of the `kiln serve` end-to-end tests (included by the serve_*.rs
+//! tests with `#[path]`): start the real binary, talk HTTP/1.1 to it with
+//! std sockets (the cli crate has no HTTP client), wait for results.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts `kiln serve` on a free port with `data_dir`, plus `extra` flags,
+    /// and waits for the line that gives its address.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kiln serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                eprintln!("[kiln serve] {line}");
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("kiln serve did not say where it listens");
+        Server { child, addr }
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        request(&self.addr, method, path, body)
+    }
+
+    pub fn submit(&self, body: &Value) -> String {
+        let (code, v) = self.request("POST", "/api/v1/submissions", Some(body));
+        assert_eq!(code, 202, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls until the submission is final.
+    pub fn result(&self, id: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let (code, v) = self.request("GET", &format!("/api/v1/submissions/{id}"), None);
+            assert_eq!(code, 200, "{v}");
+            if !matches!(v["status"].as_str(), Some("queued" | "running")) {
+                return v;
+            }
+            assert!(start.elapsed() < timeout, "{id} not finished after {timeout:?}: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`; the body parsed as JSON
+/// (or a JSON string when it is not JSON).
+pub fn request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let code: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    (code, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
