@@ -23,6 +23,13 @@ pub struct CriterionResult {
     pub note: String,
 }
 
+impl CriterionResult {
+    /// The target as written: "< 3 s", "> 95 %", "stable".
+    pub fn target_text(&self) -> String {
+        self.target.map(|t| format!("{} {t} {}", self.op, self.unit)).unwrap_or_else(|| self.op.clone())
+    }
+}
+
 /// One of the plan's failure indicators.
 #[derive(Debug, Clone, Serialize)]
 pub struct Indicator {

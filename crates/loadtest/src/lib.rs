@@ -250,7 +250,7 @@ fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
             p.latency.p50_ms, p.latency.p95_ms, p.latency.p99_ms, p.latency.max_ms
         ));
         for c in &p.criteria {
-            let target = c.target.map(|t| format!("{} {t}", c.op)).unwrap_or_else(|| c.op.clone());
+            let target = c.target_text();
             out.push_str(&format!(
                 "  {} {:<34} measured {:>10} {:<6} target {}\n",
                 if c.passed { "PASS" } else { "FAIL" },

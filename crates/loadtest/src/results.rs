@@ -110,6 +110,17 @@ pub struct PhaseResult {
 }
 
 impl PhaseResult {
+    /// "PASS", "FAIL" or "GENERATOR OVERLOADED".
+    pub fn verdict_label(&self) -> &'static str {
+        if self.generator.overloaded {
+            "GENERATOR OVERLOADED"
+        } else if self.passed {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+
     pub fn outcome_count(&self, key: &str) -> u64 {
         self.outcomes.get(key).copied().unwrap_or(0)
     }

@@ -14,13 +14,22 @@ const LENIENT: &str = "late_threshold = \"200ms\"";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_50ms_delay_gives_p50_of_50ms() {
     let url = stub_url(StubConfig { delay: Duration::from_millis(50), workers: 4, ..Default::default() }).await;
-    let (code, r, _d) = run(&constant(40.0, "3s", "uniform", LENIENT), &url, &[]).await;
-    let p = &r["phases"][0];
-    let p50 = ms(p, &["latency", "p50_ms"]);
-    assert!((50.0..=55.0).contains(&p50), "P50 {p50} ms for a fixed 50 ms server");
-    assert_eq!(p["sent"], 120);
-    assert_eq!(p["outcomes"]["success"], 120);
-    assert_eq!(code, 0, "{}\n{}", p["generator"], serde_json::to_string_pretty(&p["criteria"]).unwrap());
+    // Up to three tries: a host busy with parallel compiles can delay timers
+    // once; a bias of the generator would fail every try.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (code, r, _d) = run(&constant(40.0, "3s", "uniform", LENIENT), &url, &[]).await;
+        let p = &r["phases"][0];
+        assert_eq!(p["sent"], 120);
+        assert_eq!(p["outcomes"]["success"], 120);
+        assert_eq!(code, 0, "{}\n{}", p["generator"], serde_json::to_string_pretty(&p["criteria"]).unwrap());
+        let p50 = ms(p, &["latency", "p50_ms"]);
+        if (50.0..=55.0).contains(&p50) {
+            return;
+        }
+        seen.push(p50);
+    }
+    panic!("P50 {seen:?} ms for a fixed 50 ms server");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,13 +58,8 @@ fn chart_data(p: &PhaseResult) -> serde_json::Value {
 }
 
 fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
-    let (cls, verdict) = if p.generator.overloaded {
-        ("fail", "GENERATOR OVERLOADED")
-    } else if p.passed {
-        ("pass", "PASS")
-    } else {
-        ("fail", "FAIL")
-    };
+    let verdict = p.verdict_label();
+    let cls = if verdict == "PASS" { "pass" } else { "fail" };
     let _ = write!(
         out,
         "<h2>Phase {} — <span class=\"{cls}\">{verdict}</span></h2><p>{}</p>\
@@ -96,7 +91,7 @@ fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
     }
     out.push_str("<table><tr><th>Criterion</th><th>Target</th><th>Measured</th><th>Result</th><th>Note</th></tr>");
     for c in &p.criteria {
-        let target = c.target.map(|t| format!("{} {t} {}", c.op, c.unit)).unwrap_or_else(|| c.op.clone());
+        let target = c.target_text();
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{} {}</td><td class=\"{}\">{}</td><td>{}</td></tr>",

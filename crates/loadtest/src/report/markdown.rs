@@ -17,13 +17,7 @@ fn breakdown_table(out: &mut String, title: &str, rows: &std::collections::BTree
 }
 
 fn phase(out: &mut String, p: &PhaseResult) {
-    let verdict = if p.generator.overloaded {
-        "GENERATOR OVERLOADED"
-    } else if p.passed {
-        "PASS"
-    } else {
-        "FAIL"
-    };
+    let verdict = p.verdict_label();
     let _ = writeln!(out, "\n## Phase `{}`: {verdict}\n\n{}\n", p.name, p.description);
     let _ = writeln!(
         out,
@@ -54,7 +48,7 @@ fn phase(out: &mut String, p: &PhaseResult) {
     }
     let _ = writeln!(out, "\n### Success criteria\n\n| Criterion | Target | Measured | Result | Note |\n|---|---|---|---|---|");
     for c in &p.criteria {
-        let target = c.target.map(|t| format!("{} {t} {}", c.op, c.unit)).unwrap_or_else(|| c.op.clone());
+        let target = c.target_text();
         let _ = writeln!(
             out,
             "| {} | {target} | {} {} | {} | {} |",
