@@ -112,3 +112,79 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A minimal WebSocket client (RFC 6455 text frames) for the interactive run.
+pub struct WebSocket {
+    stream: TcpStream,
+}
+
+impl WebSocket {
+    pub fn connect(addr: &str, path: &str) -> WebSocket {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
+        WebSocket { stream }
+    }
+
+    /// Sends one masked text frame.
+    pub fn send(&mut self, v: &Value) {
+        let payload = v.to_string().into_bytes();
+        let mut frame = vec![0x81u8];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n < 65536 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).unwrap();
+    }
+
+    /// The next text message as JSON; `None` when the server closes.
+    pub fn recv(&mut self) -> Option<Value> {
+        loop {
+            let mut h = [0u8; 2];
+            self.stream.read_exact(&mut h).ok()?;
+            let len = match h[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    self.stream.read_exact(&mut b).unwrap();
+                    u16::from_be_bytes(b) as usize
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    self.stream.read_exact(&mut b).unwrap();
+                    u64::from_be_bytes(b) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0u8; len];
+            self.stream.read_exact(&mut payload).unwrap();
+            match h[0] & 0x0f {
+                0x1 => return Some(serde_json::from_slice(&payload).unwrap()),
+                0x8 => return None,
+                _ => {}
+            }
+        }
+    }
+}
