@@ -192,7 +192,8 @@ impl PhaseResult {
             queue: analyse(&raw.metrics),
             metrics: raw.metrics.clone(),
             generator: GeneratorHealth {
-                overloaded: open && late_f + drop_f > OVERLOAD_FRACTION,
+                // More than 1 % and more than 2 arrivals: one late send in a tiny run is noise.
+                overloaded: open && late_f + drop_f > OVERLOAD_FRACTION && r.late + r.dropped > 2,
                 late_fraction: late_f,
                 dropped_fraction: drop_f,
                 max_lateness_ms: r.max_lateness.as_secs_f64() * 1000.0,
