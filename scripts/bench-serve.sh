@@ -10,7 +10,7 @@
 #   scripts/bench-serve.sh                 # SCALE=0.25 (250 submissions in 60 s), 50 clients, 20 s
 #   SCALE=0.1 DURATION=30s scripts/bench-serve.sh
 #
-# Needs: cargo, curl, python3. Results go to $OUT (default bench-serve-results/).
+# Needs: cargo, curl, python3. Results go to $OUT (default target/bench-serve/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,7 @@ CLIENTS=${CLIENTS:-50}
 GET_SECONDS=${GET_SECONDS:-20}
 PORT=${PORT:-18310}
 WORKERS=${WORKERS:-$(nproc)}
-OUT=${OUT:-bench-serve-results}
+OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench-serve}
 URL="http://127.0.0.1:$PORT"
 DATA=$(mktemp -d)
 trap 'kill "${PID:-}" 2>/dev/null || true; wait "${PID:-}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
