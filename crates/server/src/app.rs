@@ -61,7 +61,7 @@ impl App {
     /// Opens the store, recovers unfinished jobs, binds, and starts serving.
     pub async fn start(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<App> {
         let lock = lock_data_dir(&config)?;
-        let pool = crate::sqlite::open(&config.data_dir)
+        let pool = crate::sqlite::open(&config.data_dir, config.sqlite_synchronous)
             .await
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::new(pool.clone()));

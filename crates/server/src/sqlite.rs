@@ -1,11 +1,12 @@
 //! The embedded database: one SQLite file in the data directory, in WAL mode
-//! with `synchronous=FULL` (an answered 202 is on disk), holding both the
-//! store's `submissions` and the queue's `jobs`.
+//! (by default with `synchronous=FULL`: an answered 202 is on disk), holding
+//! both the store's `submissions` and the queue's `jobs`.
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::config::SqliteSync;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Versioned schema steps; `PRAGMA user_version` records how many have run.
@@ -37,13 +38,16 @@ CREATE INDEX jobs_ready ON jobs(leased, seq);
 "#];
 
 /// Opens (creating when needed) `kiln.db` in `dir` and brings its schema up to date.
-pub async fn open(dir: &Path) -> Result<SqlitePool, sqlx::Error> {
+pub async fn open(dir: &Path, sync: SqliteSync) -> Result<SqlitePool, sqlx::Error> {
     std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     let url = format!("sqlite://{}", dir.join("kiln.db").display());
     let options = SqliteConnectOptions::from_str(&url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(match sync {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        })
         .busy_timeout(Duration::from_secs(10));
     let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
     migrate(&pool).await?;

@@ -34,7 +34,7 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
     let dir = tempfile::tempdir().unwrap();
     {
         // What a process killed with -9 can leave behind.
-        let pool = kiln_server::sqlite::open(dir.path()).await.unwrap();
+        let pool = kiln_server::sqlite::open(dir.path(), Default::default()).await.unwrap();
         let store = SqliteStore::new(pool.clone());
         let queue = SqliteQueue::new(pool.clone(), 100);
         let subs: Vec<_> = ["running1", "running2", "queued1", "queued2", "done", "orphan"].map(submission).into();
@@ -74,7 +74,7 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
 #[tokio::test]
 async fn finish_happens_once_and_only_with_the_current_attempt() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = kiln_server::sqlite::open(dir.path()).await.unwrap();
+    let pool = kiln_server::sqlite::open(dir.path(), Default::default()).await.unwrap();
     let store = SqliteStore::new(pool);
     store.insert(&[submission("a")]).await.unwrap();
     let report = Report::internal_error("x");
