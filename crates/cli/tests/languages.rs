@@ -69,3 +69,15 @@ languages! {
     python => "python", javascript => "javascript", c => "c", cpp => "cpp", java => "java",
     rust => "rust", go => "go", bash => "bash", ruby => "ruby", php => "php", perl => "perl", lua => "lua",
 }
+
+#[tokio::test]
+async fn cpp_is_cpp20_and_headers_are_included_not_compiled() {
+    let engine = engine();
+    let header = "#pragma once\n#include <concepts>\ntemplate <typename T> concept Num = std::integral<T>;\ntemplate <Num T> T twice(T x) { return 2 * x; }\n";
+    let main = "#include <iostream>\n#include \"twice.hpp\"\nint main() { std::cout << twice(21) << std::endl; }\n";
+    let mut sub = submission("cpp", vec![source("main.cpp", main), source("twice.hpp", header)]);
+    sub.expected_output = Some("42\n".into());
+    let r = engine.execute(sub).await;
+    assert_eq!(r.status, Status::Accepted, "{r:?}");
+    assert!(r.compile_output.is_empty(), "the header was compiled as a unit: {}", r.compile_output);
+}

@@ -159,7 +159,15 @@ impl Engine {
                 return Report::internal_error(format!("writing {} into the sandbox: {e}", f.name));
             }
         }
-        let names: Vec<String> = sub.files.iter().map(|f| f.name.clone()).collect();
+        // The entry file, then the other files of the language: headers and
+        // data files are in /box for the program but are not compile units.
+        let names: Vec<String> = sub
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| *i == 0 || lang.matches_file(std::path::Path::new(&f.name)))
+            .map(|(_, f)| f.name.clone())
+            .collect();
         let env: Vec<String> = lang.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
 
         let mut compile_output = String::new();

@@ -117,7 +117,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         default_file: "main.cpp",
         tools: &["g++"],
         version: &["{tool:g++}", "-dumpfullversion"],
-        compile: Some(&["{tool:g++}", "-O2", "-std=c++17", "-o", "main", "{files}"]),
+        compile: Some(&["{tool:g++}", "-O2", "-std=c++20", "-o", "main", "{files}"]),
         run: &["./main"],
         env: &[],
         etc: &[],

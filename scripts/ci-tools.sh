@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# External tools against a local Kiln, bounded in time, loopback only:
+#  - schemathesis fuzzes `kiln serve` from its /openapi.json;
+#  - real Locust drives the API with the load plan's tags for a few seconds each.
+# Needs a built kiln (target/debug/kiln), `st` and `locust` on PATH (scripts/test.sh
+# installs them in target/pyenv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXAMPLES=${EXAMPLES:-20} crates/server/scripts/schemathesis.sh
+
+PORT=${PORT:-18320}
+KILN=${KILN:-${CARGO_TARGET_DIR:-target}/debug/kiln}
+DATA=$(mktemp -d)
+trap 'kill "${PID:-}" 2>/dev/null || true; wait "${PID:-}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+"$KILN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" 2>"$DATA/serve.log" &
+PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+for tag in burst mixed compilation; do
+  echo "locust -T $tag"
+  locust -f loadtest/locust/locustfile.py --host="http://127.0.0.1:$PORT" --headless \
+    -u 4 -r 4 --run-time 5s -T "$tag" --only-summary --stop-timeout 30 2>&1 | tail -n 12
+done
