@@ -87,9 +87,16 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         gauge.increment(1.0);
         let clock = Instant::now();
         let mut abort = app.abort.subscribe();
+        // In a task of its own, so that a panic becomes a report, not a dead worker.
+        let executor = app.executor.clone();
+        let submission = rec.submission.clone();
+        let mut run = tokio::spawn(async move { executor.execute(submission).await });
         let outcome = tokio::select! {
-            report = app.executor.execute(rec.submission.clone()) => Some(report),
-            _ = abort.wait_for(|v| *v) => None,
+            joined = &mut run => Some(joined.unwrap_or_else(|e| Report::internal_error(format!("the run failed: {e}")))),
+            _ = abort.wait_for(|v| *v) => {
+                run.abort();
+                None
+            }
         };
         gauge.decrement(1.0);
         let Some(report) = outcome else {

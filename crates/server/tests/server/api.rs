@@ -115,3 +115,14 @@ async fn languages_health_metrics_openapi() {
     assert_eq!(code, 200);
     assert!(v["paths"]["/api/v1/submissions"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn a_panicking_run_is_an_internal_error_and_the_worker_lives_on() {
+    let s = TestServer::start(|a| a.workers = Some(1)).await;
+    let (code, v, _) = s.post("/api/v1/submissions?wait=true", fake("panic", "")).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["status"], "internal_error");
+    let (code, v, _) = s.post("/api/v1/submissions?wait=true", fake("echo", "still here")).await;
+    assert_eq!((code, v["stdout"].as_str()), (200, Some("still here")));
+    assert_eq!(s.get("/health").await.1["workers"]["alive"], 1);
+}

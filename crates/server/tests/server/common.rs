@@ -2,7 +2,7 @@
 //!
 //! The executor runs language `fake`, whose source is a tiny script:
 //! `echo` prints stdin; `sleep MS` sleeps then prints stdin; `fail` is a
-//! compilation error. `expected_output` gives accepted or wrong_answer.
+//! compilation error; `panic` panics. `expected_output` gives accepted or wrong_answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +67,9 @@ impl Executor for FakeExecutor {
     async fn execute(&self, sub: Submission) -> Report {
         let script = sub.files[0].content.trim().to_string();
         *self.runs.lock().unwrap().entry(sub.stdin.clone()).or_default() += 1;
+        if script == "panic" {
+            panic!("the test executor was asked to panic");
+        }
         if script == "fail" {
             let mut r = Report::internal_error("");
             r.status = Status::CompilationError;
