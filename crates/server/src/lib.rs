@@ -23,6 +23,8 @@
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
 //! - [`app`]: [`app::App`], the running server: wiring, startup recovery, drain.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod auth;
 pub mod callback;
