@@ -38,7 +38,9 @@ impl Server {
                 eprintln!("[kiln serve] {line}");
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("kiln serve did not say where it listens");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("kiln serve did not say where it listens");
         Server { child, addr }
     }
 
@@ -61,7 +63,10 @@ impl Server {
             if !matches!(v["status"].as_str(), Some("queued" | "running")) {
                 return v;
             }
-            assert!(start.elapsed() < timeout, "{id} not finished after {timeout:?}: {v}");
+            assert!(
+                start.elapsed() < timeout,
+                "{id} not finished after {timeout:?}: {v}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -96,8 +101,18 @@ pub fn request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u
     let text = String::from_utf8_lossy(&raw);
     let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response");
     let code: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
-    (code, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (
+        code,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -121,7 +136,9 @@ pub struct WebSocket {
 impl WebSocket {
     pub fn connect(addr: &str, path: &str) -> WebSocket {
         let mut stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
         write!(
             stream,
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

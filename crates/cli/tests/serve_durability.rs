@@ -24,12 +24,24 @@ fn kill_9_loses_nothing_and_finishes_each_job_once() {
     // Wait until two jobs run (the others are queued), then kill -9.
     let start = std::time::Instant::now();
     loop {
-        let (_, v) = server.request("GET", &format!("/api/v1/submissions/batch?ids={}", ids.join(",")), None);
-        let running = v["submissions"].as_array().unwrap().iter().filter(|s| s["status"] == "running").count();
+        let (_, v) = server.request(
+            "GET",
+            &format!("/api/v1/submissions/batch?ids={}", ids.join(",")),
+            None,
+        );
+        let running = v["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "running")
+            .count();
         if running == 2 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "jobs never started: {v}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "jobs never started: {v}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     server.kill9();
@@ -55,16 +67,29 @@ fn kill_9_loses_nothing_and_finishes_each_job_once() {
 #[test]
 fn sigterm_drains_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &["--workers", "1", "--shutdown-grace-secs", "20"]);
+    let mut server = Server::start(
+        dir.path(),
+        &["--workers", "1", "--shutdown-grace-secs", "20"],
+    );
     let running = server.submit(&sleeper(0));
     let queued = server.submit(&sleeper(1));
     std::thread::sleep(Duration::from_millis(500));
     let pid = server.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 
     let server = Server::start(dir.path(), &["--workers", "1"]);
-    assert_eq!(server.result(&running, Duration::from_secs(60))["stdout"], "job-0\n");
-    assert_eq!(server.result(&queued, Duration::from_secs(60))["stdout"], "job-1\n");
+    assert_eq!(
+        server.result(&running, Duration::from_secs(60))["stdout"],
+        "job-0\n"
+    );
+    assert_eq!(
+        server.result(&queued, Duration::from_secs(60))["stdout"],
+        "job-1\n"
+    );
 }

@@ -16,11 +16,20 @@ fn interactive_python_echoes_line_by_line() {
     let source = "import sys\nfor line in sys.stdin:\n    print('got', line.strip(), flush=True)\nprint('bye', file=sys.stderr)\n";
     ws.send(&json!({ "language": "python", "source": source }));
     ws.send(&json!({ "stdin": "one\n" }));
-    assert_eq!(ws.recv().unwrap(), json!({ "type": "stdout", "data": "got one\n" }));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({ "type": "stdout", "data": "got one\n" })
+    );
     ws.send(&json!({ "stdin": "two\n" }));
-    assert_eq!(ws.recv().unwrap(), json!({ "type": "stdout", "data": "got two\n" }));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({ "type": "stdout", "data": "got two\n" })
+    );
     ws.send(&json!({ "eof": true }));
-    assert_eq!(ws.recv().unwrap(), json!({ "type": "stderr", "data": "bye\n" }));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({ "type": "stderr", "data": "bye\n" })
+    );
     let result = ws.recv().unwrap();
     assert_eq!(result["type"], "result");
     assert_eq!(result["status"], "accepted", "{result}");
@@ -36,5 +45,8 @@ fn a_bad_first_message_gets_a_json_error() {
     ws.send(&json!({ "language": "klingon", "source": "x" }));
     let v = ws.recv().unwrap();
     assert_eq!(v["type"], "error");
-    assert!(v["error"]["message"].as_str().unwrap().contains("python"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("python"),
+        "{v}"
+    );
 }

@@ -15,12 +15,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::auth::Auth;
+use crate::backends::Backends;
 use crate::callback::CallbackPolicy;
 use crate::config::{Config, ServeArgs};
 use crate::executor::Executor;
-use crate::notify::Finished;
-use crate::queue::{sqlite::SqliteQueue, Queue};
-use crate::store::{sqlite::SqliteStore, Store};
+use crate::notify::Notifier;
+use crate::queue::Queue;
+use crate::store::Store;
 
 /// What every handler and worker shares.
 pub struct AppState {
@@ -28,7 +29,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
     pub executor: Arc<dyn Executor>,
-    pub finished: Finished,
+    pub finished: Arc<dyn Notifier>,
     pub auth: Auth,
     pub callbacks: CallbackPolicy,
     pub metrics: PrometheusHandle,
@@ -58,18 +59,31 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the store, recovers unfinished jobs, binds, and starts serving.
+    /// Starts on the embedded backends of `config.data_dir`.
     pub async fn start(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<App> {
-        let lock = lock_data_dir(&config)?;
-        let pool = crate::sqlite::open(&config.data_dir, config.sqlite_synchronous)
-            .await
-            .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::new(pool.clone()));
-        let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(pool, config.queue_capacity));
+        let backends = Backends::embedded(&config).await?;
+        App::start_with(config, backends, executor).await
+    }
+
+    /// Recovers unfinished jobs, binds, and starts serving.
+    pub async fn start_with(
+        config: Config,
+        backends: Backends,
+        executor: Arc<dyn Executor>,
+    ) -> anyhow::Result<App> {
+        let Backends {
+            store,
+            queue,
+            notifier,
+            guard,
+        } = backends;
         let unfinished = store.requeue_interrupted().await?;
         queue.recover(&unfinished, crate::now_ms()).await?;
         if !unfinished.is_empty() {
-            tracing::info!(jobs = unfinished.len(), "requeued unfinished submissions of a previous run");
+            tracing::info!(
+                jobs = unfinished.len(),
+                "requeued unfinished submissions of a previous run"
+            );
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -79,7 +93,11 @@ impl App {
         let openapi = crate::openapi::document(&config, &languages).to_string();
         let state = Arc::new(AppState {
             openapi,
-            auth: Auth::new(&config.api_keys, config.rate_limit_per_sec, config.rate_limit_burst),
+            auth: Auth::new(
+                &config.api_keys,
+                config.rate_limit_per_sec,
+                config.rate_limit_burst,
+            ),
             callbacks: CallbackPolicy {
                 allow_private: config.allow_private_callbacks,
                 timeout: config.callback_timeout,
@@ -91,15 +109,20 @@ impl App {
             store,
             queue,
             executor,
-            finished: Finished::default(),
+            finished: notifier,
             draining: AtomicBool::new(false),
             abort: watch::channel(false).0,
             workers_alive: AtomicUsize::new(0),
         });
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(state.clone(), listener, stop_rx, lock));
+        let task = tokio::spawn(run(state.clone(), listener, stop_rx, guard));
         tracing::info!("kiln serve listening on http://{addr}");
-        Ok(App { addr, state, stop, task })
+        Ok(App {
+            addr,
+            state,
+            stop,
+            task,
+        })
     }
 
     /// Starts the drain (as SIGTERM does); [`App::wait`] returns when it is done.
@@ -112,23 +135,11 @@ impl App {
     }
 }
 
-/// One process per data directory: a second one would lease the same jobs.
-fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let path = config.data_dir.join("kiln.lock");
-    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    file.try_lock().map_err(|_| {
-        anyhow::anyhow!("{} is in use by another kiln serve; give each server its own --data-dir", config.data_dir.display())
-    })?;
-    Ok(file)
-}
-
 async fn run(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     mut stop: watch::Receiver<bool>,
-    _lock: File,
+    _guard: Option<File>,
 ) -> anyhow::Result<()> {
     metrics::gauge!(crate::metrics::WORKERS).set(state.config.workers as f64);
     let mut workers = JoinSet::new();
@@ -147,7 +158,10 @@ async fn run(
     });
 
     let _ = stop.wait_for(|v| *v).await;
-    tracing::info!(grace_secs = state.config.shutdown_grace.as_secs(), "draining: new submissions get 503");
+    tracing::info!(
+        grace_secs = state.config.shutdown_grace.as_secs(),
+        "draining: new submissions get 503"
+    );
     state.draining.store(true, Ordering::SeqCst);
     let drained = tokio::time::timeout(state.config.shutdown_grace, async {
         while workers.join_next().await.is_some() {}
@@ -182,7 +196,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Like [`serve`], with another executor.
-pub async fn serve_with_executor(args: ServeArgs, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
+pub async fn serve_with_executor(
+    args: ServeArgs,
+    executor: Arc<dyn Executor>,
+) -> anyhow::Result<()> {
     run_until_signal(Config::resolve(&args)?, executor).await
 }
 

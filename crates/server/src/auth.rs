@@ -34,7 +34,9 @@ pub struct Auth {
 
 /// FNV-1a: a stable, dependency-free fingerprint (keys are never stored).
 fn fingerprint(key: &str) -> String {
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     format!("key-{hash:016x}")
 }
 
@@ -65,7 +67,10 @@ impl Auth {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
             .map(str::trim);
         let Some(given) = given else {
@@ -82,7 +87,11 @@ impl Auth {
             }
         }
         found.map(|fp| Caller(Some(fp))).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the API key is not valid")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API key is not valid",
+            )
         })
     }
 
@@ -93,8 +102,12 @@ impl Auth {
         }
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.entry(owner.to_string()).or_insert(Bucket { tokens: self.burst, at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
+        let b = buckets.entry(owner.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
         b.at = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
@@ -107,12 +120,20 @@ impl Auth {
 
 /// Middleware of the `/api` routes: identify, rate-limit, and pass the
 /// [`Caller`] on as a request extension.
-pub async fn require_key(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_key(
+    State(app): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let caller = app.auth.identify(req.headers())?;
     if let Some(owner) = &caller.0 {
         app.auth.take(owner).map_err(|secs| ApiError {
             retry_after: Some(secs),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this API key; retry after the Retry-After seconds")
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this API key; retry after the Retry-After seconds",
+            )
         })?;
     }
     req.extensions_mut().insert(caller);

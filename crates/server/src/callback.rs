@@ -23,9 +23,13 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
     if s.len() > 2048 {
         return Err("is longer than 2048 bytes".into());
     }
-    let url = Url::parse(s).map_err(|e| format!("is not a valid URL ({e}); give an absolute http(s) URL"))?;
+    let url = Url::parse(s)
+        .map_err(|e| format!("is not a valid URL ({e}); give an absolute http(s) URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("has scheme {:?}; only http and https are allowed", url.scheme()));
+        return Err(format!(
+            "has scheme {:?}; only http and https are allowed",
+            url.scheme()
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("has no host".into());
@@ -117,7 +121,11 @@ pub async fn deliver(url: &Url, body: &serde_json::Value, policy: &CallbackPolic
     false
 }
 
-async fn post_once(url: &Url, body: &serde_json::Value, policy: &CallbackPolicy) -> Result<(), String> {
+async fn post_once(
+    url: &Url,
+    body: &serde_json::Value,
+    policy: &CallbackPolicy,
+) -> Result<(), String> {
     let addrs = resolve_allowed(url, policy.allow_private).await?;
     let host = url.host_str().unwrap_or_default().to_string();
     let client = reqwest::Client::builder()
@@ -127,7 +135,12 @@ async fn post_once(url: &Url, body: &serde_json::Value, policy: &CallbackPolicy)
         .no_proxy()
         .build()
         .map_err(|e| e.to_string())?;
-    let res = client.post(url.clone()).json(body).send().await.map_err(|e| e.to_string())?;
+    let res = client
+        .post(url.clone())
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if res.status().is_success() {
         Ok(())
     } else {
@@ -141,8 +154,21 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
@@ -160,7 +186,10 @@ mod tests {
     #[tokio::test]
     async fn loopback_is_refused_unless_allowed() {
         let url = parse_url("http://127.0.0.1:9/x").unwrap();
-        assert!(resolve_allowed(&url, false).await.unwrap_err().contains("127.0.0.1"));
+        assert!(resolve_allowed(&url, false)
+            .await
+            .unwrap_err()
+            .contains("127.0.0.1"));
         assert!(resolve_allowed(&url, true).await.is_ok());
         let url = parse_url("http://localhost:9/x").unwrap();
         assert!(resolve_allowed(&url, false).await.is_err());

@@ -51,7 +51,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KILN_MAX_LIMITS", value_parser = parse_limits_json)]
     pub max_limits: Option<LimitsPatch>,
     /// Comma-separated API keys; when set, every endpoint but /health and /metrics needs one.
-    #[arg(long, env = "KILN_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KILN_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Option<Vec<String>>,
     /// Requests per second allowed per API key (token bucket; 0 = unlimited) [default: 50].
     #[arg(long, env = "KILN_RATE_LIMIT_PER_SEC")]
@@ -159,9 +164,15 @@ struct FileConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("invalid setting {key}: {message}")]
     Invalid { key: &'static str, message: String },
 }
@@ -217,7 +228,9 @@ impl Config {
             None => FileConfig::default(),
         };
         let pick = |a: Option<u64>, b: Option<u64>, d: u64| a.or(b).unwrap_or(d);
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let max_limits = args
             .max_limits
             .or(file.max_limits)
@@ -255,14 +268,26 @@ impl Config {
                 .max_source_bytes
                 .or(file.max_source_bytes)
                 .unwrap_or(256 * 1024),
-            max_stdin_bytes: args.max_stdin_bytes.or(file.max_stdin_bytes).unwrap_or(1024 * 1024),
+            max_stdin_bytes: args
+                .max_stdin_bytes
+                .or(file.max_stdin_bytes)
+                .unwrap_or(1024 * 1024),
             max_tests: args.max_tests.or(file.max_tests).unwrap_or(64),
-            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(16 * 1024 * 1024),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(16 * 1024 * 1024),
             default_limits,
             max_limits,
             api_keys,
-            rate_limit_per_sec: args.rate_limit_per_sec.or(file.rate_limit_per_sec).unwrap_or(50.0),
-            rate_limit_burst: args.rate_limit_burst.or(file.rate_limit_burst).unwrap_or(100),
+            rate_limit_per_sec: args
+                .rate_limit_per_sec
+                .or(file.rate_limit_per_sec)
+                .unwrap_or(50.0),
+            rate_limit_burst: args
+                .rate_limit_burst
+                .or(file.rate_limit_burst)
+                .unwrap_or(100),
             max_queued_per_key: pick(args.max_queued_per_key, file.max_queued_per_key, 500),
             allow_private_callbacks: args
                 .allow_private_callbacks
@@ -282,7 +307,10 @@ impl Config {
             )),
             max_attempts: args.max_attempts.or(file.max_attempts).unwrap_or(3),
             warm_boxes: args.warm_boxes.or(file.warm_boxes).unwrap_or(0),
-            sqlite_synchronous: args.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or_default(),
+            sqlite_synchronous: args
+                .sqlite_synchronous
+                .or(file.sqlite_synchronous)
+                .unwrap_or_default(),
         };
         config.check()?;
         Ok(config)
@@ -290,7 +318,10 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| {
-            Err(ConfigError::Invalid { key, message: message.to_string() })
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_string(),
+            })
         };
         if self.workers == 0 {
             return invalid("workers", "must be at least 1");
@@ -315,9 +346,14 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -364,9 +400,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kiln.toml");
         std::fs::write(&path, "wokers = 7\n").unwrap();
-        let args = ServeArgs { config: Some(path), ..Default::default() };
-        assert!(matches!(Config::resolve(&args), Err(ConfigError::Parse { .. })));
-        let args = ServeArgs { workers: Some(0), ..Default::default() };
-        assert!(matches!(Config::resolve(&args), Err(ConfigError::Invalid { key: "workers", .. })));
+        let args = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&args),
+            Err(ConfigError::Parse { .. })
+        ));
+        let args = ServeArgs {
+            workers: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&args),
+            Err(ConfigError::Invalid { key: "workers", .. })
+        ));
     }
 }

@@ -21,7 +21,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -34,7 +39,10 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
     pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
-        ApiError { retry_after: Some(retry_after), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message) }
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
@@ -46,7 +54,8 @@ impl IntoResponse for ApiError {
         let body = json!({ "error": { "code": self.code, "message": self.message } });
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -60,17 +69,22 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "send the body as JSON with `Content-Type: application/json`",
             ),
-            JsonRejection::JsonSyntaxError(e) => {
-                ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {}", e.body_text()))
-            }
-            JsonRejection::JsonDataError(e) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text())
-            }
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body is larger than the server's max_body_bytes",
+            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", e.body_text()),
             ),
+            JsonRejection::JsonDataError(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.body_text(),
+            ),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is larger than the server's max_body_bytes",
+                )
+            }
             other => ApiError::bad_request("bad_body", other.body_text()),
         }
     }
@@ -141,7 +155,8 @@ mod extract {
     impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-            let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+            let axum::extract::Query(v) =
+                axum::extract::Query::<T>::from_request_parts(parts, state).await?;
             Ok(Query(v))
         }
     }
@@ -151,7 +166,8 @@ mod extract {
     impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-            let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+            let axum::extract::Path(v) =
+                axum::extract::Path::<T>::from_request_parts(parts, state).await?;
             Ok(Path(v))
         }
     }

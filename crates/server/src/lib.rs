@@ -14,8 +14,10 @@
 //! - [`queue`]: the [`queue::Queue`] trait (bounded, leased jobs) and its SQLite
 //!   implementation in the same database file.
 //! - [`sqlite`]: opening the embedded database (WAL) and its schema.
+//! - [`backends`]: which store, queue and notifier a server runs on (embedded by default).
 //! - [`worker`]: the in-process workers: lease, run, finish exactly once, ack.
-//! - [`notify`]: in-process "submission finished" notifications for `wait=true`.
+//! - [`notify`]: the [`notify::Notifier`] trait ("submission finished", for `wait=true`)
+//!   and its in-process implementation.
 //! - [`callback`]: `callback_url` checks (no private addresses unless allowed) and delivery.
 //! - [`auth`]: API keys, per-key token-bucket rate limit.
 //! - [`metrics`]: the Prometheus recorder, the plan's metric names, HTTP timings.
@@ -27,6 +29,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backends;
 pub mod callback;
 pub mod config;
 pub mod error;
@@ -43,6 +46,7 @@ pub mod worker;
 pub mod ws;
 
 pub use app::{serve, serve_with_executor, App};
+pub use backends::Backends;
 pub use config::{Config, ServeArgs};
 pub use executor::Executor;
 

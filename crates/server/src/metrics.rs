@@ -49,11 +49,23 @@ pub fn install() -> PrometheusHandle {
 
 fn describe() {
     metrics::describe_gauge!(QUEUE_DEPTH, "Jobs waiting in the queue");
-    metrics::describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time from enqueue to a worker starting the job");
+    metrics::describe_histogram!(
+        QUEUE_WAIT,
+        metrics::Unit::Seconds,
+        "Time from enqueue to a worker starting the job"
+    );
     metrics::describe_gauge!(ACTIVE_JOBS, "Jobs being executed now");
     metrics::describe_gauge!(WORKERS, "Workers of this process");
-    metrics::describe_histogram!(JOB_DURATION, metrics::Unit::Seconds, "Execution time of a job, by language and status");
-    metrics::describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "HTTP request duration, by route and status");
+    metrics::describe_histogram!(
+        JOB_DURATION,
+        metrics::Unit::Seconds,
+        "Execution time of a job, by language and status"
+    );
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP request duration, by route and status"
+    );
     metrics::describe_counter!(SUBMISSIONS, "Submissions accepted into the queue");
     metrics::describe_counter!(CALLBACKS, "Callback deliveries, by outcome");
 }

@@ -58,7 +58,10 @@ pub fn limit_over_max(asked: &Limits, max: &Limits) -> Option<&'static str> {
         ("cpu_time_ms", asked.cpu_time_ms > max.cpu_time_ms),
         ("wall_time_ms", asked.wall_time_ms > max.wall_time_ms),
         ("memory_kb", asked.memory_kb > max.memory_kb),
-        ("processes", u64::from(asked.processes) > u64::from(max.processes)),
+        (
+            "processes",
+            u64::from(asked.processes) > u64::from(max.processes),
+        ),
         ("output_bytes", asked.output_bytes > max.output_bytes),
     ]
     .into_iter()
@@ -83,34 +86,60 @@ pub struct Validator<'a> {
 
 impl Validator<'_> {
     /// Every check but the callback's address (see [`crate::callback::check_url`]).
-    pub fn check(&self, req: SubmissionRequest, field_prefix: &str) -> Result<ValidSubmission, ApiError> {
+    pub fn check(
+        &self,
+        req: SubmissionRequest,
+        field_prefix: &str,
+    ) -> Result<ValidSubmission, ApiError> {
         let c = self.config;
         let field = |name: &str| format!("{field_prefix}{name}");
         let language = req.language.trim().to_string();
         if language.is_empty() {
-            return Err(ApiError::invalid_field(&field("language"), self.languages_hint("is empty")));
+            return Err(ApiError::invalid_field(
+                &field("language"),
+                self.languages_hint("is empty"),
+            ));
         }
         let files = match (req.source, req.files) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::invalid_field(&field("source"), "give either `source` or `files`, not both"))
+                return Err(ApiError::invalid_field(
+                    &field("source"),
+                    "give either `source` or `files`, not both",
+                ))
             }
             (None, None) => {
-                return Err(ApiError::invalid_field(&field("source"), "missing: give `source` (a string) or `files` ([{name, content}])"))
+                return Err(ApiError::invalid_field(
+                    &field("source"),
+                    "missing: give `source` (a string) or `files` ([{name, content}])",
+                ))
             }
             (Some(source), None) => vec![SourceFile {
-                name: self.executor.source_file_name(&language).unwrap_or_else(|| "main".to_string()),
+                name: self
+                    .executor
+                    .source_file_name(&language)
+                    .unwrap_or_else(|| "main".to_string()),
                 content: source,
             }],
             (None, Some(files)) => files,
         };
         if files.is_empty() {
-            return Err(ApiError::invalid_field(&field("files"), "is empty: give at least the entry point"));
+            return Err(ApiError::invalid_field(
+                &field("files"),
+                "is empty: give at least the entry point",
+            ));
         }
         if files.len() > MAX_FILES {
-            return Err(ApiError::invalid_field(&field("files"), format!("has {} files; at most {MAX_FILES}", files.len())));
+            return Err(ApiError::invalid_field(
+                &field("files"),
+                format!("has {} files; at most {MAX_FILES}", files.len()),
+            ));
         }
         for (i, f) in files.iter().enumerate() {
-            if f.name.is_empty() || f.name.contains(['/', '\0', '\\']) || f.name == "." || f.name == ".." {
+            if f.name.is_empty()
+                || f.name.contains(['/', '\0', '\\'])
+                || f.name == "."
+                || f.name == ".."
+            {
                 return Err(ApiError::invalid_field(
                     &field(&format!("files[{i}].name")),
                     "must be a plain file name (not empty, no `/`, `\\` or NUL, not `.` or `..`)",
@@ -121,7 +150,10 @@ impl Validator<'_> {
         if source_bytes > c.max_source_bytes {
             return Err(ApiError::invalid_field(
                 &field("source"),
-                format!("is {source_bytes} bytes; the maximum is {} bytes", c.max_source_bytes),
+                format!(
+                    "is {source_bytes} bytes; the maximum is {} bytes",
+                    c.max_source_bytes
+                ),
             ));
         }
         let stdin = req.stdin.unwrap_or_default();
@@ -134,13 +166,23 @@ impl Validator<'_> {
             ));
         }
         for (i, t) in tests.iter().enumerate() {
-            check_stdin(&field(&format!("tests[{i}].stdin")), &t.stdin, c.max_stdin_bytes)?;
+            check_stdin(
+                &field(&format!("tests[{i}].stdin")),
+                &t.stdin,
+                c.max_stdin_bytes,
+            )?;
         }
         let args = req.args.unwrap_or_default();
         if args.len() > MAX_ARGS {
-            return Err(ApiError::invalid_field(&field("args"), format!("has {} arguments; at most {MAX_ARGS}", args.len())));
+            return Err(ApiError::invalid_field(
+                &field("args"),
+                format!("has {} arguments; at most {MAX_ARGS}", args.len()),
+            ));
         }
-        if let Some(i) = args.iter().position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0')) {
+        if let Some(i) = args
+            .iter()
+            .position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0'))
+        {
             return Err(ApiError::invalid_field(
                 &field(&format!("args[{i}]")),
                 format!("must be at most {MAX_ARG_BYTES} bytes without NUL"),
@@ -157,15 +199,27 @@ impl Validator<'_> {
                 ),
             ));
         }
-        if let Some(name) = ["cpu_time_ms", "wall_time_ms", "memory_kb", "processes", "output_bytes"]
-            .into_iter()
-            .find(|n| limit_value(&limits, n) == 0)
+        if let Some(name) = [
+            "cpu_time_ms",
+            "wall_time_ms",
+            "memory_kb",
+            "processes",
+            "output_bytes",
+        ]
+        .into_iter()
+        .find(|n| limit_value(&limits, n) == 0)
         {
-            return Err(ApiError::invalid_field(&field(&format!("limits.{name}")), "must be at least 1"));
+            return Err(ApiError::invalid_field(
+                &field(&format!("limits.{name}")),
+                "must be at least 1",
+            ));
         }
         let callback_url = match req.callback_url {
             None => None,
-            Some(u) => Some(crate::callback::parse_url(&u).map_err(|m| ApiError::invalid_field(&field("callback_url"), m))?),
+            Some(u) => Some(
+                crate::callback::parse_url(&u)
+                    .map_err(|m| ApiError::invalid_field(&field("callback_url"), m))?,
+            ),
         };
         let submission = Submission {
             language,
@@ -177,24 +231,39 @@ impl Validator<'_> {
             tests,
         };
         self.executor.validate(&submission).map_err(|e| {
-            let message = if e.field == "language" { self.languages_hint(&e.message) } else { e.message };
+            let message = if e.field == "language" {
+                self.languages_hint(&e.message)
+            } else {
+                e.message
+            };
             ApiError::invalid_field(&field(&e.field), message)
         })?;
-        Ok(ValidSubmission { submission, callback_url })
+        Ok(ValidSubmission {
+            submission,
+            callback_url,
+        })
     }
 
     fn languages_hint(&self, message: &str) -> String {
         if message.contains("available") {
             return message.to_string();
         }
-        let ids: Vec<String> = self.executor.languages().into_iter().map(|l| l.id).collect();
+        let ids: Vec<String> = self
+            .executor
+            .languages()
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
         format!("{message}; available languages: {}", ids.join(", "))
     }
 }
 
 fn check_stdin(field: &str, stdin: &str, max: usize) -> Result<(), ApiError> {
     if stdin.len() > max {
-        return Err(ApiError::invalid_field(field, format!("is {} bytes; the maximum is {max} bytes", stdin.len())));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("is {} bytes; the maximum is {max} bytes", stdin.len()),
+        ));
     }
     Ok(())
 }

@@ -40,12 +40,21 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let paths = doc["paths"].as_object().expect("paths");
         for (route, methods) in crate::routes::ROUTES {
-            let item = paths.get(*route).unwrap_or_else(|| panic!("{route} missing from openapi.json"));
+            let item = paths
+                .get(*route)
+                .unwrap_or_else(|| panic!("{route} missing from openapi.json"));
             for m in *methods {
-                assert!(item.get(*m).is_some(), "{m} {route} missing from openapi.json");
+                assert!(
+                    item.get(*m).is_some(),
+                    "{m} {route} missing from openapi.json"
+                );
             }
         }
-        assert_eq!(paths.len(), crate::routes::ROUTES.len(), "openapi.json has paths the router lacks");
+        assert_eq!(
+            paths.len(),
+            crate::routes::ROUTES.len(),
+            "openapi.json has paths the router lacks"
+        );
     }
 
     #[test]
@@ -53,7 +62,13 @@ mod tests {
         let config = Config::resolve(&crate::ServeArgs::default()).unwrap();
         let doc = document(&config, &["python".into()]);
         let s = &doc["components"]["schemas"];
-        assert_eq!(s["SubmissionRequest"]["properties"]["language"]["enum"], json!(["python"]));
-        assert_eq!(s["Limits"]["properties"]["memory_kb"]["maximum"], json!(config.max_limits.memory_kb));
+        assert_eq!(
+            s["SubmissionRequest"]["properties"]["language"]["enum"],
+            json!(["python"])
+        );
+        assert_eq!(
+            s["Limits"]["properties"]["memory_kb"]["maximum"],
+            json!(config.max_limits.memory_kb)
+        );
     }
 }

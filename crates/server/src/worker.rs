@@ -72,8 +72,13 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = crate::now_ms();
-    metrics::histogram!(m::QUEUE_WAIT).record((started - lease.enqueued_at_ms).max(0) as f64 / 1000.0);
-    if !app.store.mark_running(&lease.id, lease.attempt, started).await? {
+    metrics::histogram!(m::QUEUE_WAIT)
+        .record((started - lease.enqueued_at_ms).max(0) as f64 / 1000.0);
+    if !app
+        .store
+        .mark_running(&lease.id, lease.attempt, started)
+        .await?
+    {
         app.queue.ack(lease).await?;
         return Ok(());
     }
@@ -109,10 +114,13 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         .record(clock.elapsed().as_secs_f64());
         report
     };
-    let finished = app.store.finish(&lease.id, lease.attempt, &report, crate::now_ms()).await?;
+    let finished = app
+        .store
+        .finish(&lease.id, lease.attempt, &report, crate::now_ms())
+        .await?;
     app.queue.ack(lease).await?;
     if finished {
-        app.finished.send(&lease.id);
+        app.finished.publish(&lease.id);
         if let Some(url) = rec.callback_url.as_deref() {
             spawn_callback(app, &lease.id, url).await;
         }
@@ -121,7 +129,9 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
 }
 
 async fn spawn_callback(app: &AppState, id: &str, url: &str) {
-    let (Ok(Some(rec)), Ok(url)) = (app.store.get(id).await, url::Url::parse(url)) else { return };
+    let (Ok(Some(rec)), Ok(url)) = (app.store.get(id).await, url::Url::parse(url)) else {
+        return;
+    };
     let body = serde_json::to_value(SubmissionView::new(&rec)).unwrap_or_default();
     let policy = app.callbacks.clone();
     tokio::spawn(async move {
@@ -131,7 +141,9 @@ async fn spawn_callback(app: &AppState, id: &str, url: &str) {
 
 /// Deletes finished submissions past the retention period, every minute.
 pub async fn retention(app: Arc<AppState>) {
-    let Some(keep) = app.config.retention else { return };
+    let Some(keep) = app.config.retention else {
+        return;
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;

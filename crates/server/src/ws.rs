@@ -39,13 +39,23 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|r| {
-        ApiError::new(r.status(), "websocket_required", format!("{}: open this route as a WebSocket", r.body_text()))
+        ApiError::new(
+            r.status(),
+            "websocket_required",
+            format!("{}: open this route as a WebSocket", r.body_text()),
+        )
     })?;
-    Ok(ws.max_message_size(app.config.max_body_bytes).on_upgrade(move |socket| run(app, socket)))
+    Ok(ws
+        .max_message_size(app.config.max_body_bytes)
+        .on_upgrade(move |socket| run(app, socket)))
 }
 
 fn error_message(e: &ApiError) -> Message {
-    Message::Text(json!({ "type": "error", "error": { "code": e.code, "message": e.message } }).to_string().into())
+    Message::Text(
+        json!({ "type": "error", "error": { "code": e.code, "message": e.message } })
+            .to_string()
+            .into(),
+    )
 }
 
 async fn run(app: Arc<AppState>, socket: WebSocket) {
@@ -55,12 +65,24 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
         _ => return,
     };
     let sub = serde_json::from_str::<SubmissionRequest>(&first)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("the first message must be the submission JSON: {e}")))
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the first message must be the submission JSON: {e}"),
+            )
+        })
         .and_then(|req| {
             if req.callback_url.is_some() {
-                return Err(ApiError::invalid_field("callback_url", "is not supported on the WebSocket"));
+                return Err(ApiError::invalid_field(
+                    "callback_url",
+                    "is not supported on the WebSocket",
+                ));
             }
-            Validator { config: &app.config, executor: app.executor.as_ref() }.check(req, "")
+            Validator {
+                config: &app.config,
+                executor: app.executor.as_ref(),
+            }
+            .check(req, "")
         });
     let sub = match sub {
         Ok(v) => v.submission,
@@ -71,7 +93,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
         }
     };
     let Ok(_permit) = app.interactive.try_acquire() else {
-        let busy = ApiError::unavailable("busy", "all interactive slots are in use; retry shortly", 1);
+        let busy =
+            ApiError::unavailable("busy", "all interactive slots are in use; retry shortly", 1);
         let _ = tx.send(error_message(&busy)).await;
         let _ = tx.close().await;
         return;
@@ -79,7 +102,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
     let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
     let (out_tx, mut out_rx) = mpsc::channel::<OutputChunk>(64);
     let executor = app.executor.clone();
-    let mut exec = tokio::spawn(async move { executor.execute_streaming(sub, stdin_rx, out_tx).await });
+    let mut exec =
+        tokio::spawn(async move { executor.execute_streaming(sub, stdin_rx, out_tx).await });
     let mut stdin_tx = Some(stdin_tx);
     let report = loop {
         tokio::select! {
@@ -117,7 +141,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
     while let Ok(chunk) = out_rx.try_recv() {
         let _ = tx.send(output_message(chunk)).await;
     }
-    let report = report.unwrap_or_else(|e| kiln_engine::Report::internal_error(format!("the run failed: {e}")));
+    let report = report
+        .unwrap_or_else(|e| kiln_engine::Report::internal_error(format!("the run failed: {e}")));
     let mut body = serde_json::to_value(&report).unwrap_or_default();
     body["type"] = json!("result");
     let _ = tx.send(Message::Text(body.to_string().into())).await;
@@ -129,5 +154,9 @@ fn output_message(chunk: OutputChunk) -> Message {
         OutputChunk::Stdout(b) => ("stdout", b),
         OutputChunk::Stderr(b) => ("stderr", b),
     };
-    Message::Text(json!({ "type": kind, "data": String::from_utf8_lossy(&data) }).to_string().into())
+    Message::Text(
+        json!({ "type": kind, "data": String::from_utf8_lossy(&data) })
+            .to_string()
+            .into(),
+    )
 }

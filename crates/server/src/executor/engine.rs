@@ -43,7 +43,10 @@ impl Executor for Engine {
     }
 
     fn validate(&self, sub: &Submission) -> Result<(), FieldError> {
-        Engine::validate(self, sub).map_err(|e| FieldError { field: e.field, message: e.message })
+        Engine::validate(self, sub).map_err(|e| FieldError {
+            field: e.field,
+            message: e.message,
+        })
     }
 
     async fn execute(&self, sub: Submission) -> Report {
@@ -68,7 +71,10 @@ impl Executor for Engine {
                 }
             }
         };
-        let (report, ()) = tokio::join!(Engine::execute_streaming(self, sub, stdin, events_tx), forward);
+        let (report, ()) = tokio::join!(
+            Engine::execute_streaming(self, sub, stdin, events_tx),
+            forward
+        );
         report
     }
 }

@@ -20,7 +20,11 @@ pub struct SqliteQueue {
 
 impl SqliteQueue {
     pub fn new(pool: SqlitePool, capacity: u64) -> Self {
-        SqliteQueue { pool, capacity, ready: Notify::new() }
+        SqliteQueue {
+            pool,
+            capacity,
+            ready: Notify::new(),
+        }
     }
 
     async fn try_lease(&self) -> Result<Option<Lease>, QueueError> {
@@ -51,7 +55,9 @@ impl SqliteQueue {
 #[async_trait]
 impl Queue for SqliteQueue {
     async fn enqueue(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError> {
-        let Some((first, rest)) = ids.split_first() else { return Ok(()) };
+        let Some((first, rest)) = ids.split_first() else {
+            return Ok(());
+        };
         let mut tx = self.pool.begin().await?;
         // The first statement writes, so the transaction holds the write lock
         // from its start and the capacity check cannot race another enqueue.
@@ -66,7 +72,9 @@ impl Queue for SqliteQueue {
         .execute(&mut *tx)
         .await?;
         if fits.rows_affected() == 0 {
-            return Err(QueueError::Full { capacity: self.capacity });
+            return Err(QueueError::Full {
+                capacity: self.capacity,
+            });
         }
         for id in rest {
             sqlx::query("INSERT INTO jobs (submission_id, enqueued_at_ms) VALUES (?, ?)")
@@ -114,7 +122,9 @@ impl Queue for SqliteQueue {
 
     async fn recover(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE jobs SET leased = 0 WHERE leased = 1").execute(&mut *tx).await?;
+        sqlx::query("UPDATE jobs SET leased = 0 WHERE leased = 1")
+            .execute(&mut *tx)
+            .await?;
         for id in ids {
             sqlx::query("INSERT OR IGNORE INTO jobs (submission_id, enqueued_at_ms) VALUES (?, ?)")
                 .bind(id)

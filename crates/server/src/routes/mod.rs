@@ -31,7 +31,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/api/v1/submissions", post(submissions::create))
-        .route("/api/v1/submissions/batch", post(submissions::create_batch).get(submissions::get_batch))
+        .route(
+            "/api/v1/submissions/batch",
+            post(submissions::create_batch).get(submissions::get_batch),
+        )
         .route("/api/v1/submissions/{id}", get(submissions::get_one))
         .route("/api/v1/languages", get(system::languages))
         .route("/api/v1/run/ws", get(crate::ws::upgrade))
@@ -53,5 +56,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; see /openapi.json",
+    )
 }

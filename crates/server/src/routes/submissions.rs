@@ -17,7 +17,9 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::config::MAX_BATCH;
 use crate::error::{ApiError, Json, Path, Query};
-use crate::model::{Accepted, BatchRequest, SubmissionRequest, SubmissionView, ValidSubmission, Validator};
+use crate::model::{
+    Accepted, BatchRequest, SubmissionRequest, SubmissionView, ValidSubmission, Validator,
+};
 use crate::store::{NewSubmission, SubmissionRecord};
 
 #[derive(Debug, Deserialize)]
@@ -47,7 +49,14 @@ pub async fn create(
             return Ok((StatusCode::OK, axum::Json(SubmissionView::new(&rec))).into_response());
         }
     }
-    Ok((StatusCode::ACCEPTED, axum::Json(Accepted { id, status: Status::Queued })).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(Accepted {
+            id,
+            status: Status::Queued,
+        }),
+    )
+        .into_response())
 }
 
 pub async fn create_batch(
@@ -57,28 +66,61 @@ pub async fn create_batch(
 ) -> Result<Response, ApiError> {
     let n = req.submissions.len();
     if n == 0 || n > MAX_BATCH {
-        return Err(ApiError::invalid_field("submissions", format!("has {n} items; give 1 to {MAX_BATCH}")));
+        return Err(ApiError::invalid_field(
+            "submissions",
+            format!("has {n} items; give 1 to {MAX_BATCH}"),
+        ));
     }
     let mut valid = Vec::with_capacity(n);
     for (i, sub) in req.submissions.into_iter().enumerate() {
         valid.push(validate(&app, sub, &format!("submissions[{i}].")).await?);
     }
     let ids = accept(&app, &caller, valid).await?;
-    let list: Vec<Accepted> = ids.into_iter().map(|id| Accepted { id, status: Status::Queued }).collect();
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "submissions": list }))).into_response())
+    let list: Vec<Accepted> = ids
+        .into_iter()
+        .map(|id| Accepted {
+            id,
+            status: Status::Queued,
+        })
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "submissions": list })),
+    )
+        .into_response())
 }
 
-pub async fn get_one(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_one(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     match app.store.get(&id).await? {
         Some(rec) => Ok(axum::Json(SubmissionView::new(&rec)).into_response()),
-        None => Err(ApiError::not_found(format!("no submission with id {id:?} (results are kept for the retention period)"))),
+        None => Err(ApiError::not_found(format!(
+            "no submission with id {id:?} (results are kept for the retention period)"
+        ))),
     }
 }
 
-pub async fn get_batch(State(app): State<Arc<AppState>>, Query(q): Query<BatchQuery>) -> Result<Response, ApiError> {
-    let ids: Vec<String> = q.ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+pub async fn get_batch(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<BatchQuery>,
+) -> Result<Response, ApiError> {
+    let ids: Vec<String> = q
+        .ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
     if ids.is_empty() || ids.len() > MAX_BATCH {
-        return Err(ApiError::invalid_field("ids", format!("has {} ids; give 1 to {MAX_BATCH}, comma-separated", ids.len())));
+        return Err(ApiError::invalid_field(
+            "ids",
+            format!(
+                "has {} ids; give 1 to {MAX_BATCH}, comma-separated",
+                ids.len()
+            ),
+        ));
     }
     let found = app.store.get_many(&ids).await?;
     let list: Vec<Option<SubmissionView>> = ids
@@ -88,11 +130,23 @@ pub async fn get_batch(State(app): State<Arc<AppState>>, Query(q): Query<BatchQu
     Ok(axum::Json(json!({ "submissions": list })).into_response())
 }
 
-async fn validate(app: &AppState, req: SubmissionRequest, prefix: &str) -> Result<ValidSubmission, ApiError> {
+async fn validate(
+    app: &AppState,
+    req: SubmissionRequest,
+    prefix: &str,
+) -> Result<ValidSubmission, ApiError> {
     if app.is_draining() {
-        return Err(ApiError::unavailable("shutting_down", "the server is shutting down; retry on another instance or later", 5));
+        return Err(ApiError::unavailable(
+            "shutting_down",
+            "the server is shutting down; retry on another instance or later",
+            5,
+        ));
     }
-    let valid = Validator { config: &app.config, executor: app.executor.as_ref() }.check(req, prefix)?;
+    let valid = Validator {
+        config: &app.config,
+        executor: app.executor.as_ref(),
+    }
+    .check(req, prefix)?;
     if let Some(url) = &valid.callback_url {
         crate::callback::resolve_allowed(url, app.callbacks.allow_private)
             .await
@@ -102,7 +156,11 @@ async fn validate(app: &AppState, req: SubmissionRequest, prefix: &str) -> Resul
 }
 
 /// Stores and enqueues; returns the new ids.
-async fn accept(app: &AppState, caller: &Caller, subs: Vec<ValidSubmission>) -> Result<Vec<String>, ApiError> {
+async fn accept(
+    app: &AppState,
+    caller: &Caller,
+    subs: Vec<ValidSubmission>,
+) -> Result<Vec<String>, ApiError> {
     if let Some(owner) = &caller.0 {
         let cap = app.config.max_queued_per_key;
         if cap > 0 && app.store.count_unfinished(owner).await? + subs.len() as u64 > cap {

@@ -29,7 +29,11 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Response {
         },
         "workers": { "configured": app.config.workers, "alive": alive },
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -39,14 +43,21 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(depth as f64);
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.metrics.render(),
     )
         .into_response()
 }
 
 pub async fn openapi(State(app): State<Arc<AppState>>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], app.openapi.clone()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.openapi.clone(),
+    )
+        .into_response()
 }
 
 pub async fn languages(State(app): State<Arc<AppState>>) -> Response {

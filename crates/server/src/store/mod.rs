@@ -61,7 +61,13 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_running(&self, id: &str, attempt: u32, now_ms: i64) -> Result<bool, StoreError>;
     /// Stores the final report if the submission is unfinished and `attempt`
     /// is the current one; true exactly once per submission.
-    async fn finish(&self, id: &str, attempt: u32, report: &Report, now_ms: i64) -> Result<bool, StoreError>;
+    async fn finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        report: &Report,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// `running` under `attempt` → `queued` again (drain: the job was not finished).
     async fn release(&self, id: &str, attempt: u32) -> Result<(), StoreError>;
     /// At start: every `running` submission of a dead process goes back to

@@ -84,13 +84,19 @@ impl Store for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM submissions WHERE id IN ("));
+        let mut q =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM submissions WHERE id IN ("));
         let mut sep = q.separated(", ");
         for id in ids {
             sep.push_bind(id);
         }
         q.push(")");
-        q.build().fetch_all(&self.pool).await?.iter().map(record).collect()
+        q.build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 
     async fn mark_running(&self, id: &str, attempt: u32, now_ms: i64) -> Result<bool, StoreError> {
@@ -106,7 +112,13 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish(&self, id: &str, attempt: u32, report: &Report, now_ms: i64) -> Result<bool, StoreError> {
+    async fn finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        report: &Report,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE submissions SET status = ?, report = ?, finished_at_ms = ? \
              WHERE id = ? AND attempt = ? AND status IN ('queued', 'running')",
@@ -153,10 +165,12 @@ impl Store for SqliteStore {
     }
 
     async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM submissions WHERE finished_at_ms IS NOT NULL AND finished_at_ms < ?")
-            .bind(cutoff_ms)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM submissions WHERE finished_at_ms IS NOT NULL AND finished_at_ms < ?",
+        )
+        .bind(cutoff_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
@@ -165,4 +179,3 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
-

@@ -15,8 +15,20 @@ async fn submit_then_get_and_wait() {
     assert_eq!(r["status"], "accepted");
     assert_eq!(r["stdout"], "hi\n");
     assert_eq!(r["language"], "fake");
-    for field in ["stderr", "compile_output", "exit_code", "signal", "time_ms", "wall_time_ms", "memory_kb",
-        "created_at", "started_at", "finished_at", "queue_wait_ms", "tests"] {
+    for field in [
+        "stderr",
+        "compile_output",
+        "exit_code",
+        "signal",
+        "time_ms",
+        "wall_time_ms",
+        "memory_kb",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "queue_wait_ms",
+        "tests",
+    ] {
         assert!(r.get(field).is_some(), "{field} missing in {r}");
     }
     assert!(r["finished_at"].is_string());
@@ -27,7 +39,9 @@ async fn submit_then_get_and_wait() {
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["status"], "wrong_answer");
 
-    let (code, v, _) = s.post("/api/v1/submissions?wait=true", fake("fail", "")).await;
+    let (code, v, _) = s
+        .post("/api/v1/submissions?wait=true", fake("fail", ""))
+        .await;
     assert_eq!(code, 200);
     assert_eq!(v["status"], "compilation_error");
     assert_eq!(v["compile_output"], "main.fake:1: syntax error");
@@ -37,10 +51,15 @@ async fn submit_then_get_and_wait() {
 async fn wait_is_bounded_by_the_server_maximum() {
     let s = TestServer::start(|a| a.max_wait_secs = Some(1)).await;
     let start = std::time::Instant::now();
-    let (code, v, _) = s.post("/api/v1/submissions?wait=true", fake("sleep 3000", "")).await;
+    let (code, v, _) = s
+        .post("/api/v1/submissions?wait=true", fake("sleep 3000", ""))
+        .await;
     assert_eq!(code, 202, "{v}");
     assert!(start.elapsed() < std::time::Duration::from_millis(2500));
-    assert_eq!(s.result(v["id"].as_str().unwrap()).await["status"], "accepted");
+    assert_eq!(
+        s.result(v["id"].as_str().unwrap()).await["status"],
+        "accepted"
+    );
 }
 
 #[tokio::test]
@@ -58,7 +77,12 @@ async fn several_tests_get_a_verdict_each() {
     let (code, v, _) = s.post("/api/v1/submissions?wait=true", body).await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["status"], "wrong_answer");
-    let verdicts: Vec<&str> = v["tests"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    let verdicts: Vec<&str> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
     assert_eq!(verdicts, ["accepted", "wrong_answer", "accepted"]);
 }
 
@@ -66,14 +90,26 @@ async fn several_tests_get_a_verdict_each() {
 async fn batch_create_and_get() {
     let s = TestServer::start(|_| {}).await;
     let subs: Vec<_> = (0..5).map(|i| fake("echo", &i.to_string())).collect();
-    let (code, v, _) = s.post("/api/v1/submissions/batch", json!({ "submissions": subs })).await;
+    let (code, v, _) = s
+        .post("/api/v1/submissions/batch", json!({ "submissions": subs }))
+        .await;
     assert_eq!(code, 202, "{v}");
-    let ids: Vec<String> = v["submissions"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = v["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 5);
     for id in &ids {
         s.result(id).await;
     }
-    let (code, v) = s.get(&format!("/api/v1/submissions/batch?ids={},nope", ids.join(","))).await;
+    let (code, v) = s
+        .get(&format!(
+            "/api/v1/submissions/batch?ids={},nope",
+            ids.join(",")
+        ))
+        .await;
     assert_eq!(code, 200, "{v}");
     let list = v["submissions"].as_array().unwrap();
     assert_eq!(list.len(), 6);
@@ -84,7 +120,12 @@ async fn batch_create_and_get() {
     assert!(list[5].is_null());
 
     let too_many: Vec<_> = (0..101).map(|_| fake("echo", "")).collect();
-    let (code, v, _) = s.post("/api/v1/submissions/batch", json!({ "submissions": too_many })).await;
+    let (code, v, _) = s
+        .post(
+            "/api/v1/submissions/batch",
+            json!({ "submissions": too_many }),
+        )
+        .await;
     assert_eq!(code, 400, "{v}");
 }
 
@@ -101,7 +142,8 @@ async fn languages_health_metrics_openapi() {
     assert_eq!(v["workers"]["configured"], 2);
     assert_eq!(v["queue"]["capacity"], 1000);
 
-    s.post("/api/v1/submissions?wait=true", fake("echo", "x")).await;
+    s.post("/api/v1/submissions?wait=true", fake("echo", "x"))
+        .await;
     let (code, text) = s.get("/metrics").await;
     assert_eq!(code, 200);
     let text = text.as_str().unwrap();
@@ -119,10 +161,14 @@ async fn languages_health_metrics_openapi() {
 #[tokio::test]
 async fn a_panicking_run_is_an_internal_error_and_the_worker_lives_on() {
     let s = TestServer::start(|a| a.workers = Some(1)).await;
-    let (code, v, _) = s.post("/api/v1/submissions?wait=true", fake("panic", "")).await;
+    let (code, v, _) = s
+        .post("/api/v1/submissions?wait=true", fake("panic", ""))
+        .await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["status"], "internal_error");
-    let (code, v, _) = s.post("/api/v1/submissions?wait=true", fake("echo", "still here")).await;
+    let (code, v, _) = s
+        .post("/api/v1/submissions?wait=true", fake("echo", "still here"))
+        .await;
     assert_eq!((code, v["stdout"].as_str()), (200, Some("still here")));
     assert_eq!(s.get("/health").await.1["workers"]["alive"], 1);
 }

@@ -11,11 +11,30 @@ async fn keys_are_required_except_on_health_and_metrics() {
     .await;
     let (code, v) = s.get("/api/v1/languages").await;
     assert_eq!((code, error_code(&v)), (401, "unauthorized"));
-    let res = s.client.get(s.url("/api/v1/languages")).bearer_auth("wrong").send().await.unwrap();
+    let res = s
+        .client
+        .get(s.url("/api/v1/languages"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    let res = s.client.get(s.url("/api/v1/languages")).bearer_auth("k-one").send().await.unwrap();
+    let res = s
+        .client
+        .get(s.url("/api/v1/languages"))
+        .bearer_auth("k-one")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let res = s.client.post(s.url("/api/v1/submissions")).header("x-api-key", "k-two").json(&fake("echo", "")).send().await.unwrap();
+    let res = s
+        .client
+        .post(s.url("/api/v1/submissions"))
+        .header("x-api-key", "k-two")
+        .json(&fake("echo", ""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 202);
     assert_eq!(s.get("/health").await.0, 200);
     assert_eq!(s.get("/metrics").await.0, 200);
@@ -31,7 +50,13 @@ async fn rate_limit_answers_429_with_retry_after() {
     .await;
     let mut codes = Vec::new();
     for _ in 0..4 {
-        let res = s.client.get(s.url("/api/v1/languages")).bearer_auth("k").send().await.unwrap();
+        let res = s
+            .client
+            .get(s.url("/api/v1/languages"))
+            .bearer_auth("k")
+            .send()
+            .await
+            .unwrap();
         codes.push(res.status().as_u16());
         if res.status() == 429 {
             assert!(res.headers().get("retry-after").is_some());
@@ -52,7 +77,11 @@ async fn queued_submissions_are_capped_per_key() {
     })
     .await;
     let submit = |key: &'static str| {
-        let req = s.client.post(s.url("/api/v1/submissions")).bearer_auth(key).json(&fake("sleep 1000", key));
+        let req = s
+            .client
+            .post(s.url("/api/v1/submissions"))
+            .bearer_auth(key)
+            .json(&fake("sleep 1000", key));
         async move { split(req.send().await.unwrap()).await }
     };
     assert_eq!(submit("a").await.0, 202);

@@ -18,7 +18,14 @@ async fn receiver(fail_first: usize) -> (String, mpsc::Receiver<Value>) {
             let tx = tx.clone();
             let failures = failures.clone();
             async move {
-                if failures.fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                if failures
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok()
+                {
                     return axum::http::StatusCode::SERVICE_UNAVAILABLE;
                 }
                 tx.send(v).await.unwrap();
@@ -39,7 +46,10 @@ async fn result_is_posted_to_an_allowed_loopback_receiver_with_retries() {
     let body = serde_json::json!({ "language": "fake", "source": "echo", "stdin": "cb", "callback_url": url });
     let (code, v, _) = s.post("/api/v1/submissions", body).await;
     assert_eq!(code, 202, "{v}");
-    let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got["id"], v["id"]);
     assert_eq!(got["status"], "accepted");
     assert_eq!(got["stdout"], "cb");
@@ -48,10 +58,19 @@ async fn result_is_posted_to_an_allowed_loopback_receiver_with_retries() {
 #[tokio::test]
 async fn private_callbacks_are_refused_by_default() {
     let s = TestServer::start(|_| {}).await;
-    for url in ["http://127.0.0.1:9/hook", "http://localhost/x", "http://169.254.169.254/latest", "http://10.0.0.1/", "http://[::1]/"] {
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/x",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.1/",
+        "http://[::1]/",
+    ] {
         let body = serde_json::json!({ "language": "fake", "source": "echo", "callback_url": url });
         let (code, v, _) = s.post("/api/v1/submissions", body).await;
         assert_eq!((code, error_code(&v)), (400, "invalid_field"), "{url}");
-        assert!(v["error"]["message"].as_str().unwrap().starts_with("callback_url"));
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("callback_url"));
     }
 }

@@ -23,7 +23,17 @@ pub struct FakeExecutor {
 }
 
 fn run_report(status: Status, stdout: String) -> RunReport {
-    RunReport { status, stdout, stderr: String::new(), exit_code: Some(0), signal: None, time_ms: 1, wall_time_ms: 1, memory_kb: 1024, message: None }
+    RunReport {
+        status,
+        stdout,
+        stderr: String::new(),
+        exit_code: Some(0),
+        signal: None,
+        time_ms: 1,
+        wall_time_ms: 1,
+        memory_kb: 1024,
+        message: None,
+    }
 }
 
 fn verdict(stdout: &str, expected: &Option<String>) -> Status {
@@ -34,7 +44,12 @@ fn verdict(stdout: &str, expected: &Option<String>) -> Status {
 }
 
 fn report_of(runs: Vec<RunReport>, compile_output: String) -> Report {
-    let first = runs.iter().find(|r| r.status != Status::Accepted).or(runs.last()).cloned().expect("one run");
+    let first = runs
+        .iter()
+        .find(|r| r.status != Status::Accepted)
+        .or(runs.last())
+        .cloned()
+        .expect("one run");
     Report {
         status: first.status,
         stdout: first.stdout,
@@ -53,20 +68,33 @@ fn report_of(runs: Vec<RunReport>, compile_output: String) -> Report {
 #[async_trait]
 impl Executor for FakeExecutor {
     fn languages(&self) -> Vec<LanguageInfo> {
-        vec![LanguageInfo { id: "fake".into(), name: "Fake".into(), version: None, compiled: false }]
+        vec![LanguageInfo {
+            id: "fake".into(),
+            name: "Fake".into(),
+            version: None,
+            compiled: false,
+        }]
     }
     fn source_file_name(&self, _language: &str) -> Option<String> {
         Some("main.fake".into())
     }
     fn validate(&self, sub: &Submission) -> Result<(), FieldError> {
         if sub.language != "fake" {
-            return Err(FieldError { field: "language".into(), message: format!("unknown language {:?}", sub.language) });
+            return Err(FieldError {
+                field: "language".into(),
+                message: format!("unknown language {:?}", sub.language),
+            });
         }
         Ok(())
     }
     async fn execute(&self, sub: Submission) -> Report {
         let script = sub.files[0].content.trim().to_string();
-        *self.runs.lock().unwrap().entry(sub.stdin.clone()).or_default() += 1;
+        *self
+            .runs
+            .lock()
+            .unwrap()
+            .entry(sub.stdin.clone())
+            .or_default() += 1;
         if script == "panic" {
             panic!("the test executor was asked to panic");
         }
@@ -81,19 +109,32 @@ impl Executor for FakeExecutor {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
         }
         let runs = if sub.tests.is_empty() {
-            vec![run_report(verdict(&sub.stdin, &sub.expected_output), sub.stdin.clone())]
+            vec![run_report(
+                verdict(&sub.stdin, &sub.expected_output),
+                sub.stdin.clone(),
+            )]
         } else {
-            sub.tests.iter().map(|t| run_report(verdict(&t.stdin, &t.expected_output), t.stdin.clone())).collect()
+            sub.tests
+                .iter()
+                .map(|t| run_report(verdict(&t.stdin, &t.expected_output), t.stdin.clone()))
+                .collect()
         };
         report_of(runs, String::new())
     }
-    async fn execute_streaming(&self, _sub: Submission, mut stdin: mpsc::Receiver<Bytes>, output: mpsc::Sender<OutputChunk>) -> Report {
+    async fn execute_streaming(
+        &self,
+        _sub: Submission,
+        mut stdin: mpsc::Receiver<Bytes>,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Report {
         let mut all = String::new();
         while let Some(chunk) = stdin.recv().await {
             all.push_str(&String::from_utf8_lossy(&chunk));
             let _ = output.send(OutputChunk::Stdout(chunk)).await;
         }
-        let _ = output.send(OutputChunk::Stderr(Bytes::from_static(b"done\n"))).await;
+        let _ = output
+            .send(OutputChunk::Stderr(Bytes::from_static(b"done\n")))
+            .await;
         report_of(vec![run_report(Status::Accepted, all)], String::new())
     }
 }
@@ -120,7 +161,12 @@ impl TestServer {
         let config = Config::resolve(&args).expect("config");
         let app = App::start(config, exec).await.expect("start");
         let base = format!("http://{}", app.addr);
-        TestServer { app, base, client: reqwest::Client::new(), _dir: None }
+        TestServer {
+            app,
+            base,
+            client: reqwest::Client::new(),
+            _dir: None,
+        }
     }
 
     /// A server on a fresh data directory, with `edit` applied to the args.
@@ -138,7 +184,13 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
-        let res = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let res = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         split(res).await
     }
 

@@ -11,12 +11,16 @@ use kiln_server::store::{sqlite::SqliteStore, NewSubmission, Store};
 use crate::common::{args, error_code, fake, FakeExecutor, TestServer};
 
 fn submission(stdin: &str) -> NewSubmission {
-    let req: kiln_server::model::SubmissionRequest = serde_json::from_value(fake("echo", stdin)).unwrap();
+    let req: kiln_server::model::SubmissionRequest =
+        serde_json::from_value(fake("echo", stdin)).unwrap();
     NewSubmission {
         id: format!("id-{stdin}"),
         submission: Submission {
             language: req.language,
-            files: vec![kiln_engine::SourceFile { name: "main.fake".into(), content: req.source.unwrap() }],
+            files: vec![kiln_engine::SourceFile {
+                name: "main.fake".into(),
+                content: req.source.unwrap(),
+            }],
             stdin: stdin.into(),
             args: vec![],
             expected_output: None,
@@ -34,24 +38,47 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
     let dir = tempfile::tempdir().unwrap();
     {
         // What a process killed with -9 can leave behind.
-        let pool = kiln_server::sqlite::open(dir.path(), Default::default()).await.unwrap();
+        let pool = kiln_server::sqlite::open(dir.path(), Default::default())
+            .await
+            .unwrap();
         let store = SqliteStore::new(pool.clone());
         let queue = SqliteQueue::new(pool.clone(), 100);
-        let subs: Vec<_> = ["running1", "running2", "queued1", "queued2", "done", "orphan"].map(submission).into();
+        let subs: Vec<_> = [
+            "running1", "running2", "queued1", "queued2", "done", "orphan",
+        ]
+        .map(submission)
+        .into();
         store.insert(&subs).await.unwrap();
         let ids: Vec<String> = subs[..5].iter().map(|s| s.id.clone()).collect();
         queue.enqueue(&ids, kiln_server::now_ms()).await.unwrap();
         // Two jobs were running when it died; one had finished but was not acked.
         for _ in 0..2 {
-            let lease = queue.dequeue(std::time::Duration::ZERO).await.unwrap().unwrap();
-            assert!(store.mark_running(&lease.id, lease.attempt, 1).await.unwrap());
+            let lease = queue
+                .dequeue(std::time::Duration::ZERO)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(store
+                .mark_running(&lease.id, lease.attempt, 1)
+                .await
+                .unwrap());
         }
-        let done = queue.dequeue(std::time::Duration::ZERO).await.unwrap().unwrap();
+        let done = queue
+            .dequeue(std::time::Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(done.id, "id-queued1");
-        store.mark_running(&done.id, done.attempt, kiln_server::now_ms()).await.unwrap();
+        store
+            .mark_running(&done.id, done.attempt, kiln_server::now_ms())
+            .await
+            .unwrap();
         let mut report = Report::internal_error("x");
         report.status = kiln_engine::Status::Accepted;
-        assert!(store.finish(&done.id, done.attempt, &report, kiln_server::now_ms()).await.unwrap());
+        assert!(store
+            .finish(&done.id, done.attempt, &report, kiln_server::now_ms())
+            .await
+            .unwrap());
         // "orphan" was stored but its job never enqueued.
         pool.close().await;
     }
@@ -64,9 +91,18 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let runs = exec.runs.lock().unwrap().clone();
     for name in ["running1", "running2", "queued2", "orphan"] {
-        assert_eq!(runs.get(name), Some(&1), "{name} ran {:?} times", runs.get(name));
+        assert_eq!(
+            runs.get(name),
+            Some(&1),
+            "{name} ran {:?} times",
+            runs.get(name)
+        );
     }
-    assert_eq!(runs.get("queued1"), None, "a finished job must not run again");
+    assert_eq!(
+        runs.get("queued1"),
+        None,
+        "a finished job must not run again"
+    );
     let (_, health) = s.get("/health").await;
     assert_eq!(health["queue"]["depth"], 0);
 }
@@ -74,15 +110,23 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
 #[tokio::test]
 async fn finish_happens_once_and_only_with_the_current_attempt() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = kiln_server::sqlite::open(dir.path(), Default::default()).await.unwrap();
+    let pool = kiln_server::sqlite::open(dir.path(), Default::default())
+        .await
+        .unwrap();
     let store = SqliteStore::new(pool);
     store.insert(&[submission("a")]).await.unwrap();
     let report = Report::internal_error("x");
     assert!(store.mark_running("id-a", 1, 1).await.unwrap());
     assert!(store.mark_running("id-a", 2, 1).await.unwrap());
-    assert!(!store.finish("id-a", 1, &report, 2).await.unwrap(), "a stale attempt cannot finish");
+    assert!(
+        !store.finish("id-a", 1, &report, 2).await.unwrap(),
+        "a stale attempt cannot finish"
+    );
     assert!(store.finish("id-a", 2, &report, 2).await.unwrap());
-    assert!(!store.finish("id-a", 2, &report, 3).await.unwrap(), "finished twice");
+    assert!(
+        !store.finish("id-a", 2, &report, 3).await.unwrap(),
+        "finished twice"
+    );
     assert!(!store.mark_running("id-a", 3, 4).await.unwrap());
     assert_eq!(store.purge_finished_before(3).await.unwrap(), 1);
     assert!(store.get("id-a").await.unwrap().is_none());
@@ -96,8 +140,12 @@ async fn sigterm_drains_finishing_what_fits_in_the_grace_period() {
     a.shutdown_grace_secs = Some(1);
     let exec = Arc::new(FakeExecutor::default());
     let s = TestServer::start_with(a.clone(), exec.clone()).await;
-    let (_, short, _) = s.post("/api/v1/submissions", fake("sleep 300", "short")).await;
-    let (_, long, _) = s.post("/api/v1/submissions", fake("sleep 5000", "long")).await;
+    let (_, short, _) = s
+        .post("/api/v1/submissions", fake("sleep 300", "short"))
+        .await;
+    let (_, long, _) = s
+        .post("/api/v1/submissions", fake("sleep 5000", "long"))
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let (_, queued, _) = s.post("/api/v1/submissions", fake("echo", "queued")).await;
     s.app.shutdown();
@@ -114,13 +162,26 @@ async fn sigterm_drains_finishing_what_fits_in_the_grace_period() {
 
     // Restart: the short job had finished; the long one and the queued one run now.
     let s = TestServer::start_with(a, exec.clone()).await;
-    assert_eq!(s.result(short["id"].as_str().unwrap()).await["status"], "accepted");
-    assert_eq!(s.result(long["id"].as_str().unwrap()).await["stdout"], "long");
-    assert_eq!(s.result(queued["id"].as_str().unwrap()).await["stdout"], "queued");
+    assert_eq!(
+        s.result(short["id"].as_str().unwrap()).await["status"],
+        "accepted"
+    );
+    assert_eq!(
+        s.result(long["id"].as_str().unwrap()).await["stdout"],
+        "long"
+    );
+    assert_eq!(
+        s.result(queued["id"].as_str().unwrap()).await["stdout"],
+        "queued"
+    );
     let runs = exec.runs.lock().unwrap().clone();
     assert_eq!(runs.get("short"), Some(&1));
     assert_eq!(runs.get("queued"), Some(&1));
-    assert_eq!(runs.get("long"), Some(&2), "interrupted by the drain, then run again");
+    assert_eq!(
+        runs.get("long"),
+        Some(&2),
+        "interrupted by the drain, then run again"
+    );
 }
 
 #[tokio::test]
@@ -128,6 +189,9 @@ async fn a_data_directory_serves_one_process() {
     let dir = tempfile::tempdir().unwrap();
     let _s = TestServer::start_with(args(dir.path()), Arc::new(FakeExecutor::default())).await;
     let config = kiln_server::Config::resolve(&args(dir.path())).unwrap();
-    let err = kiln_server::App::start(config, Arc::new(FakeExecutor::default())).await.err().unwrap();
+    let err = kiln_server::App::start(config, Arc::new(FakeExecutor::default()))
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("in use"), "{err}");
 }

@@ -23,5 +23,8 @@ async fn full_queue_answers_503_with_retry_after() {
     // A refused submission was not kept.
     let (_, health) = s.get("/health").await;
     assert_eq!(health["queue"]["depth"], 2);
-    assert_eq!(s.result(first["id"].as_str().unwrap()).await["status"], "accepted");
+    assert_eq!(
+        s.result(first["id"].as_str().unwrap()).await["status"],
+        "accepted"
+    );
 }

@@ -24,13 +24,38 @@ async fn stdin_in_output_out_then_result() {
     let s = TestServer::start(|_| {}).await;
     let url = format!("ws://{}/api/v1/run/ws", s.app.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.send(Message::Text(json!({ "language": "fake", "source": "cat" }).to_string().into())).await.unwrap();
-    ws.send(Message::Text(json!({ "stdin": "hello\n" }).to_string().into())).await.unwrap();
-    assert_eq!(next_json(&mut ws).await, json!({ "type": "stdout", "data": "hello\n" }));
-    ws.send(Message::Text(json!({ "stdin": "again\n" }).to_string().into())).await.unwrap();
-    assert_eq!(next_json(&mut ws).await, json!({ "type": "stdout", "data": "again\n" }));
-    ws.send(Message::Text(json!({ "eof": true }).to_string().into())).await.unwrap();
-    assert_eq!(next_json(&mut ws).await, json!({ "type": "stderr", "data": "done\n" }));
+    ws.send(Message::Text(
+        json!({ "language": "fake", "source": "cat" })
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::Text(
+        json!({ "stdin": "hello\n" }).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({ "type": "stdout", "data": "hello\n" })
+    );
+    ws.send(Message::Text(
+        json!({ "stdin": "again\n" }).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({ "type": "stdout", "data": "again\n" })
+    );
+    ws.send(Message::Text(json!({ "eof": true }).to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({ "type": "stderr", "data": "done\n" })
+    );
     let result = next_json(&mut ws).await;
     assert_eq!(result["type"], "result");
     assert_eq!(result["status"], "accepted");
@@ -42,8 +67,17 @@ async fn a_bad_first_message_gets_an_error() {
     let s = TestServer::start(|_| {}).await;
     let url = format!("ws://{}/api/v1/run/ws", s.app.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.send(Message::Text(json!({ "language": "nope", "source": "x" }).to_string().into())).await.unwrap();
+    ws.send(Message::Text(
+        json!({ "language": "nope", "source": "x" })
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
     let v = next_json(&mut ws).await;
     assert_eq!(v["type"], "error");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("language"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("language"));
 }
