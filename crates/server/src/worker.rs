@@ -95,9 +95,17 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         // In a task of its own, so that a panic becomes a report, not a dead worker.
         let executor = app.executor.clone();
         let submission = rec.submission.clone();
+        let deadline = run_deadline(&submission);
         let mut run = tokio::spawn(async move { executor.execute(submission).await });
         let outcome = tokio::select! {
             joined = &mut run => Some(joined.unwrap_or_else(|e| Report::internal_error(format!("the run failed: {e}")))),
+            _ = tokio::time::sleep(deadline) => {
+                run.abort();
+                Some(Report::internal_error(format!(
+                    "the run did not end within {} s although its wall-time limits had passed; it was stopped",
+                    deadline.as_secs()
+                )))
+            }
             _ = abort.wait_for(|v| *v) => {
                 run.abort();
                 None
@@ -126,6 +134,14 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How long a run may take before the worker gives up on the executor: every
+/// test's wall-time limit, a compile step, and a margin. The engine enforces the
+/// limits itself; this only guards the worker against a run that never returns.
+fn run_deadline(sub: &kiln_engine::Submission) -> Duration {
+    let runs = sub.tests.len().max(1) as u64;
+    Duration::from_millis(sub.limits.wall_time_ms.saturating_mul(runs)) + Duration::from_secs(180)
 }
 
 async fn spawn_callback(app: &AppState, id: &str, url: &str) {
