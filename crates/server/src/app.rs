@@ -1,5 +1,5 @@
-//! The running server: opens the data directory (one process at a time),
-//! recovers jobs a previous process left unfinished, starts the workers and the
+//! The running server: opens the backends (by default the data directory,
+//! recovering jobs a previous process left unfinished), starts the workers and the
 //! HTTP listener, and drains on shutdown (stop accepting with 503, let running
 //! jobs finish within the grace period, requeue the rest, exit).
 
@@ -65,7 +65,7 @@ impl App {
         App::start_with(config, backends, executor).await
     }
 
-    /// Recovers unfinished jobs, binds, and starts serving.
+    /// Binds and starts serving on the given backends (already recovered).
     pub async fn start_with(
         config: Config,
         backends: Backends,
@@ -77,14 +77,6 @@ impl App {
             notifier,
             guard,
         } = backends;
-        let unfinished = store.requeue_interrupted().await?;
-        queue.recover(&unfinished, crate::now_ms()).await?;
-        if !unfinished.is_empty() {
-            tracing::info!(
-                jobs = unfinished.len(),
-                "requeued unfinished submissions of a previous run"
-            );
-        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;

@@ -24,14 +24,27 @@ pub struct Backends {
 
 impl Backends {
     /// SQLite store and queue in `config.data_dir`, in-process notifications.
+    /// The directory's lock makes this process the only one using it, so every
+    /// job left `running` belongs to a dead process: it goes back to the queue,
+    /// as does every unfinished submission that lost its job.
     pub async fn embedded(config: &Config) -> anyhow::Result<Backends> {
         let guard = lock_data_dir(config)?;
         let pool = crate::sqlite::open(&config.data_dir, config.sqlite_synchronous)
             .await
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+        let store = SqliteStore::new(pool.clone());
+        let queue = SqliteQueue::new(pool, config.queue_capacity);
+        let unfinished = store.requeue_interrupted().await?;
+        queue.recover(&unfinished, crate::now_ms()).await?;
+        if !unfinished.is_empty() {
+            tracing::info!(
+                jobs = unfinished.len(),
+                "requeued unfinished submissions of a previous run"
+            );
+        }
         Ok(Backends {
-            store: Arc::new(SqliteStore::new(pool.clone())),
-            queue: Arc::new(SqliteQueue::new(pool, config.queue_capacity)),
+            store: Arc::new(store),
+            queue: Arc::new(queue),
             notifier: Arc::new(LocalNotifier::default()),
             guard: Some(guard),
         })

@@ -37,8 +37,9 @@ pub trait Queue: Send + Sync + 'static {
     async fn ack(&self, lease: &Lease) -> Result<(), QueueError>;
     /// The job was not done: make it available again.
     async fn requeue(&self, lease: &Lease) -> Result<(), QueueError>;
-    /// At start: leases of a previous process are given back, and every
-    /// unfinished submission in `ids` gets a job if it lost its own.
+    /// At start, when this process alone uses the queue (embedded mode): leases
+    /// of a previous process are given back, and every unfinished submission in
+    /// `ids` gets a job if it lost its own.
     async fn recover(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError>;
     /// Jobs waiting (not leased).
     async fn depth(&self) -> Result<u64, QueueError>;

@@ -70,8 +70,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// `running` under `attempt` → `queued` again (drain: the job was not finished).
     async fn release(&self, id: &str, attempt: u32) -> Result<(), StoreError>;
-    /// At start: every `running` submission of a dead process goes back to
-    /// `queued`; returns the ids of all unfinished submissions, oldest first.
+    /// At start, when this process alone uses the store (embedded mode): every
+    /// `running` submission of a dead process goes back to `queued`; returns the
+    /// ids of all unfinished submissions, oldest first. (Shared deployments
+    /// reclaim expired leases instead.)
     async fn requeue_interrupted(&self) -> Result<Vec<String>, StoreError>;
     /// Unfinished submissions of one API key.
     async fn count_unfinished(&self, owner: &str) -> Result<u64, StoreError>;
