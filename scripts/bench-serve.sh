@@ -9,6 +9,7 @@
 #
 #   scripts/bench-serve.sh                 # SCALE=0.25 (250 submissions in 60 s), 50 clients, 20 s
 #   SCALE=0.1 DURATION=30s scripts/bench-serve.sh
+#   SERVE_ARGS="--warm-boxes 2" scripts/bench-serve.sh   # extra `kiln serve` flags
 #
 # Needs: cargo, curl, python3. Results go to $OUT (default target/bench-serve/).
 set -euo pipefail
@@ -28,7 +29,7 @@ trap 'kill "${PID:-}" 2>/dev/null || true; wait "${PID:-}" 2>/dev/null || true; 
 cargo build --release -q -p kiln -p kiln-server --example get_bench
 BIN=${CARGO_TARGET_DIR:-target}/release
 "$BIN/kiln" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" --workers "$WORKERS" \
-  --queue-capacity 5000 --rate-limit-per-sec 0 2>"$DATA/serve.log" &
+  --queue-capacity 5000 --rate-limit-per-sec 0 ${SERVE_ARGS:-} 2>"$DATA/serve.log" &
 PID=$!
 for _ in $(seq 100); do curl -fs "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "$URL/health" >/dev/null || { cat "$DATA/serve.log"; exit 1; }
