@@ -85,7 +85,7 @@ pub struct ServeArgs {
     /// Runs of one job (process crashes included) before it ends `internal_error` [default: 3].
     #[arg(long, env = "KILN_MAX_ATTEMPTS")]
     pub max_attempts: Option<u32>,
-    /// Sandboxes kept built ahead of time, so runs skip their setup [default: 0].
+    /// Sandboxes kept built ahead of time, so runs skip their setup [default: workers].
     #[arg(long, env = "KILN_WARM_BOXES")]
     pub warm_boxes: Option<usize>,
     /// `full`: every commit is fsynced (a 202 survives power loss); `normal`:
@@ -250,6 +250,7 @@ impl Config {
             .map(|k| k.trim().to_string())
             .filter(|k| !k.is_empty())
             .collect();
+        let workers = args.workers.or(file.workers).unwrap_or(cpus);
         let retention_secs = pick(args.retention_secs, file.retention_secs, 7 * 24 * 3600);
         let config = Config {
             listen: args
@@ -261,7 +262,7 @@ impl Config {
                 .clone()
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("kiln-data")),
-            workers: args.workers.or(file.workers).unwrap_or(cpus),
+            workers,
             queue_capacity: pick(args.queue_capacity, file.queue_capacity, 1000),
             max_wait: Duration::from_secs(pick(args.max_wait_secs, file.max_wait_secs, 30)),
             max_source_bytes: args
@@ -306,7 +307,7 @@ impl Config {
                 30,
             )),
             max_attempts: args.max_attempts.or(file.max_attempts).unwrap_or(3),
-            warm_boxes: args.warm_boxes.or(file.warm_boxes).unwrap_or(0),
+            warm_boxes: args.warm_boxes.or(file.warm_boxes).unwrap_or(workers),
             sqlite_synchronous: args
                 .sqlite_synchronous
                 .or(file.sqlite_synchronous)
