@@ -7,7 +7,7 @@
 #  2. `GET /api/v1/submissions/{id}` with CLIENTS concurrent clients for
 #     GET_SECONDS: requests/s and P50/P95/P99.
 #
-#   scripts/bench-serve.sh                 # SCALE=0.25 (250 submissions in 60 s), 50 clients, 20 s
+#   scripts/bench-serve.sh                 # SCALE=0.35 (350 submissions in 60 s), 50 clients, 20 s
 #   SCALE=0.1 DURATION=30s scripts/bench-serve.sh
 #   SERVE_ARGS="--warm-boxes 2" scripts/bench-serve.sh   # extra `kiln serve` flags
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCALE=${SCALE:-0.25}
+SCALE=${SCALE:-0.35}
 DURATION=${DURATION:-60s}
 CLIENTS=${CLIENTS:-50}
 GET_SECONDS=${GET_SECONDS:-20}
