@@ -397,6 +397,33 @@ mod tests {
     }
 
     #[test]
+    fn env_beats_file_and_flags_beat_env() {
+        // Keys no other test reads, so a shared process (cargo test) is safe too.
+        std::env::set_var("KILN_MAX_STDIN_BYTES", "5");
+        std::env::set_var("KILN_CALLBACK_RETRIES", "9");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.toml");
+        std::fs::write(
+            &path,
+            "max_stdin_bytes = 7\ncallback_retries = 8\nretention_secs = 3\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "kiln",
+            "--config",
+            path.to_str().unwrap(),
+            "--callback-retries",
+            "10",
+            "--workers",
+            "4",
+        ]);
+        let c = Config::resolve(&cli.serve).unwrap();
+        assert_eq!((c.max_stdin_bytes, c.callback_retries), (5, 10));
+        assert_eq!(c.retention, Some(Duration::from_secs(3)));
+        assert_eq!(c.warm_boxes, 4, "one warm box per worker by default");
+    }
+
+    #[test]
     fn unknown_file_keys_and_bad_values_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kiln.toml");
