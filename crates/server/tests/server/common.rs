@@ -199,6 +199,16 @@ impl TestServer {
         (s, v)
     }
 
+    /// Polls GET until the submission runs (or 2 s pass: it may be done already).
+    pub async fn wait_running(&self, id: &str) {
+        for _ in 0..200 {
+            if self.get(&format!("/api/v1/submissions/{id}")).await.1["status"] == "running" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Polls GET until the submission is final (tests only; the server itself waits by notification).
     pub async fn result(&self, id: &str) -> Value {
         for _ in 0..200 {

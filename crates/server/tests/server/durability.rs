@@ -146,7 +146,9 @@ async fn sigterm_drains_finishing_what_fits_in_the_grace_period() {
     let (_, long, _) = s
         .post("/api/v1/submissions", fake("sleep 5000", "long"))
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for job in [&short, &long] {
+        s.wait_running(job["id"].as_str().unwrap()).await;
+    }
     let (_, queued, _) = s.post("/api/v1/submissions", fake("echo", "queued")).await;
     s.app.shutdown();
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -158,7 +160,10 @@ async fn sigterm_drains_finishing_what_fits_in_the_grace_period() {
     let started = std::time::Instant::now();
     let TestServer { app, .. } = s;
     app.wait().await.unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "the drain waits for the grace period, not the job"
+    );
 
     // Restart: the short job had finished; the long one and the queued one run now.
     let s = TestServer::start_with(a, exec.clone()).await;

@@ -12,7 +12,7 @@ async fn full_queue_answers_503_with_retry_after() {
     // One running, two waiting: the queue is full.
     let (code, first, _) = s.post("/api/v1/submissions", fake("sleep 1500", "a")).await;
     assert_eq!(code, 202);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.wait_running(first["id"].as_str().unwrap()).await;
     for stdin in ["b", "c"] {
         let (code, v, _) = s.post("/api/v1/submissions", fake("echo", stdin)).await;
         assert_eq!(code, 202, "{v}");
