@@ -2,12 +2,19 @@
 PyPI package kubernetes-validate ships (strict: unknown fields are errors),
 custom resources against the CRD schemas of the npm @kubernetes-models packages."""
 
+import functools
 import json
 import subprocess
 from pathlib import Path
 
 import kubernetes_validate
+import kubernetes_validate.utils
 from kubernetes_validate.utils import SchemaNotFoundError
+
+# The package re-reads (megabytes of) schema JSON on every call; the files do not
+# change during a run, and the self-test validates the same kinds many times.
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents)
 
 # The oldest Kubernetes the manifests target (appArmorProfile, preStop sleep
 # need 1.30) and the newest schemas the package ships.
