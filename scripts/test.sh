@@ -41,6 +41,9 @@ cargo build --workspace --all-targets --locked
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "deployment files (offline: Kubernetes and CRD schemas, promtool, dashboard)"
+scripts/validate-deploy.sh
+
 if [ -x scripts/ci-tools.sh ]; then
   step "external tools against a local Kiln (schemathesis, Locust)"
   scripts/ci-tools.sh
