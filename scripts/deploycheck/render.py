@@ -85,6 +85,13 @@ def render_dir(kdir, cmd):
     for res in k.get("resources", []):
         path = Path(kdir) / res
         docs += load_documents(path.read_text(), str(path))
+    # The secretGenerator entries, as kustomize would emit them (no name hash).
+    for gen in k.get("secretGenerator", []):
+        data = {}
+        for env in gen.get("envs", []):
+            data.update(env_example_keys(Path(kdir) / env))
+        docs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"name": gen["name"]}, "stringData": data})
     ns = k.get("namespace")
     for d in docs:
         if ns and d.get("kind") != "Namespace":
