@@ -502,4 +502,40 @@ mod tests {
             Err(ConfigError::Invalid { key: "workers", .. })
         ));
     }
+
+    #[test]
+    fn shared_queue_and_store_go_together_and_default_to_no_workers() {
+        let c = Config::resolve(&ServeArgs {
+            queue: Some("redis://127.0.0.1:6379/0".into()),
+            store: Some("postgres://kiln@127.0.0.1/kiln".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.workers, 0, "an API node runs no workers unless asked");
+        let longest = builtin_max_limits().wall_time_ms * 64;
+        assert_eq!(c.lease, Duration::from_millis(longest) + Duration::from_secs(240));
+        for (queue, store, key) in [
+            (Some("redis://h/0"), None, "store"),
+            (None, Some("postgres://h/db"), "queue"),
+            (Some("http://h"), Some("postgres://h/db"), "queue"),
+            (Some("redis://h/0"), Some("mysql://h/db"), "store"),
+        ] {
+            let err = Config::resolve(&ServeArgs {
+                queue: queue.map(String::from),
+                store: store.map(String::from),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { key: k, .. } if *k == key),
+                "{queue:?} {store:?}: {err}"
+            );
+        }
+        let err = Config::resolve(&ServeArgs {
+            workers: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("workers"), "{err}");
+    }
 }
