@@ -31,7 +31,15 @@ impl Cluster {
 
     fn api(&self) -> Server {
         let (q, s) = (self.redis.url(), self.pg.url());
-        Server::spawn(&["serve", "--listen", "127.0.0.1:0", "--queue", &q, "--store", &s])
+        Server::spawn(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--queue",
+            &q,
+            "--store",
+            &s,
+        ])
     }
 
     /// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
@@ -89,7 +97,9 @@ fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
     assert_eq!(v["status"], "accepted", "{v}");
     assert_eq!(v["stdout"], "hello, world\n");
     let c_src = "#include <stdio.h>\nint main(void){int a,b;scanf(\"%d %d\",&a,&b);printf(\"%d\\n\",a+b);return 0;}\n";
-    let id = api.submit(&json!({ "language": "c", "source": c_src, "stdin": "2 40", "expected_output": "42" }));
+    let id = api.submit(
+        &json!({ "language": "c", "source": c_src, "stdin": "2 40", "expected_output": "42" }),
+    );
     let v = api.result(&id, Duration::from_secs(120));
     assert_eq!(v["status"], "accepted", "{v}");
     let (code, health) = request(&worker.addr, "GET", "/health", None);
@@ -129,7 +139,10 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
     // Every job acknowledged once its result was stored: nothing left pending.
     let start = Instant::now();
     while c.redis.int(&["XLEN", STREAM]) != 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "stream not drained");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "stream not drained"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let pending = c.redis.cmd(&["XPENDING", STREAM, GROUP]).unwrap();

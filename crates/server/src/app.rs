@@ -210,7 +210,11 @@ pub(crate) async fn run_until_signal(
     config: Config,
     executor: Arc<dyn Executor>,
 ) -> anyhow::Result<()> {
-    let what = if config.serves_api { "kiln serve" } else { "kiln worker" };
+    let what = if config.serves_api {
+        "kiln serve"
+    } else {
+        "kiln worker"
+    };
     let app = App::start(config, executor).await?;
     // Said whatever the log level, for people and for scripts that wait on it.
     eprintln!("{what}: listening on http://{}", app.addr);

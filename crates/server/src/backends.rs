@@ -131,7 +131,10 @@ pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
         };
         match queue.enqueue_missing(&ids, crate::now_ms()).await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!(jobs = n, "sweeper: re-enqueued accepted submissions that had lost their job"),
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "sweeper: re-enqueued accepted submissions that had lost their job"
+            ),
             Err(e) => tracing::debug!(error = %e, "sweeper: queue unavailable"),
         }
     }

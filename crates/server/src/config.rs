@@ -279,7 +279,8 @@ impl Config {
         let default_workers = if queue_url.is_some() { 0 } else { cpus };
         let workers = args.workers.or(file.workers).unwrap_or(default_workers);
         let max_tests = args.max_tests.or(file.max_tests).unwrap_or(64);
-        let longest_job = Duration::from_millis(max_limits.wall_time_ms.saturating_mul(max_tests as u64));
+        let longest_job =
+            Duration::from_millis(max_limits.wall_time_ms.saturating_mul(max_tests as u64));
         let lease = match args.lease_secs.or(file.lease_secs) {
             Some(secs) => Duration::from_secs(secs),
             None => longest_job + Duration::from_secs(240),
@@ -379,7 +380,10 @@ impl Config {
             }
         }
         if self.workers == 0 && self.queue_url.is_none() {
-            return invalid("workers", "must be at least 1 (0 is allowed only with a shared --queue)");
+            return invalid(
+                "workers",
+                "must be at least 1 (0 is allowed only with a shared --queue)",
+            );
         }
         if self.lease.is_zero() {
             return invalid("lease_secs", "must be at least 1");
@@ -513,7 +517,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.workers, 0, "an API node runs no workers unless asked");
         let longest = builtin_max_limits().wall_time_ms * 64;
-        assert_eq!(c.lease, Duration::from_millis(longest) + Duration::from_secs(240));
+        assert_eq!(
+            c.lease,
+            Duration::from_millis(longest) + Duration::from_secs(240)
+        );
         for (queue, store, key) in [
             (Some("redis://h/0"), None, "store"),
             (None, Some("postgres://h/db"), "queue"),

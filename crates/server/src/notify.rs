@@ -66,7 +66,11 @@ impl RedisNotifier {
     pub fn start(queue: Arc<RedisQueue>) -> RedisNotifier {
         let tx = broadcast::channel(4096).0;
         let listener = tokio::spawn(listen(queue.client().clone(), tx.clone()));
-        RedisNotifier { tx, queue, listener }
+        RedisNotifier {
+            tx,
+            queue,
+            listener,
+        }
     }
 }
 
@@ -107,7 +111,13 @@ impl Notifier for RedisNotifier {
         let id = id.to_string();
         tokio::spawn(async move {
             let sent: Result<i64, redis::RedisError> = match queue.conn().await {
-                Ok(mut conn) => redis::cmd("PUBLISH").arg(CHANNEL).arg(&id).query_async(&mut conn).await,
+                Ok(mut conn) => {
+                    redis::cmd("PUBLISH")
+                        .arg(CHANNEL)
+                        .arg(&id)
+                        .query_async(&mut conn)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = sent {

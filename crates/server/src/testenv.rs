@@ -20,7 +20,8 @@ impl TempDir {
     fn new(prefix: &str) -> TempDir {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let path = std::env::temp_dir().join(format!("{prefix}-{}", &tag[..12]));
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
         TempDir(path)
     }
 }
@@ -42,7 +43,10 @@ pub fn free_port() -> u16 {
 fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(start.elapsed() < timeout, "{what} not ready after {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "{what} not ready after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -105,7 +109,9 @@ impl RedisServer {
 
     /// An integer reply (`XLEN`, `SCARD`, …).
     pub fn int(&self, args: &[&str]) -> i64 {
-        let reply = self.cmd(args).unwrap_or_else(|| panic!("redis {args:?}: no answer"));
+        let reply = self
+            .cmd(args)
+            .unwrap_or_else(|| panic!("redis {args:?}: no answer"));
         reply
             .trim()
             .strip_prefix(':')
@@ -157,9 +163,7 @@ fn pg_bin() -> PathBuf {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0)
     });
-    found
-        .pop()
-        .unwrap_or_else(|| PathBuf::from("")) // on PATH
+    found.pop().unwrap_or_else(|| PathBuf::from("")) // on PATH
 }
 
 fn is_root() -> bool {
@@ -188,7 +192,11 @@ impl PgServer {
                 .arg(&pg.dir.0)
                 .status()
                 .is_ok_and(|s| s.success());
-            assert!(ok, "chown postgres {} failed (is the postgres user there?)", pg.dir.0.display());
+            assert!(
+                ok,
+                "chown postgres {} failed (is the postgres user there?)",
+                pg.dir.0.display()
+            );
         }
         let data = pg.data();
         pg.run_pg(
@@ -230,7 +238,12 @@ impl PgServer {
             .current_dir(&self.dir.0)
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("running {} (apt-get install postgresql): {e}", exe.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "running {} (apt-get install postgresql): {e}",
+                    exe.display()
+                )
+            });
         assert!(
             out.status.success(),
             "{tool} {args:?} failed: {}{}",
@@ -274,7 +287,17 @@ impl PgServer {
     pub fn stop(&mut self) {
         if self.running {
             let data = self.data();
-            self.run_pg("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+            self.run_pg(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            );
             self.running = false;
         }
     }

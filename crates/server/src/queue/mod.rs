@@ -55,7 +55,11 @@ pub trait Queue: Send + Sync + 'static {
     /// jobs, before its `internal_error` result is stored. Returns a sentence
     /// saying where it went (for that result's message), or `None` when this
     /// queue keeps no such record.
-    async fn dead_letter(&self, _lease: &Lease, _reason: &str) -> Result<Option<String>, QueueError> {
+    async fn dead_letter(
+        &self,
+        _lease: &Lease,
+        _reason: &str,
+    ) -> Result<Option<String>, QueueError> {
         Ok(None)
     }
 }

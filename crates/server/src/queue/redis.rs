@@ -133,7 +133,10 @@ impl RedisQueue {
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let mut c = self.client.get_connection_manager_with_config(config).await?;
+        let mut c = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await?;
         ensure_group(&mut c).await?;
         *slot = Some(c.clone());
         Ok(c)
@@ -231,10 +234,17 @@ impl RedisQueue {
         if ids.is_empty() {
             return Ok(0);
         }
-        self.run_enqueue(ids, 0, now_ms).await.map(|n| n.max(0) as u64)
+        self.run_enqueue(ids, 0, now_ms)
+            .await
+            .map(|n| n.max(0) as u64)
     }
 
-    async fn run_enqueue(&self, ids: &[String], capacity: u64, now_ms: i64) -> Result<i64, QueueError> {
+    async fn run_enqueue(
+        &self,
+        ids: &[String],
+        capacity: u64,
+        now_ms: i64,
+    ) -> Result<i64, QueueError> {
         self.with_conn(|mut c| async move {
             redis::cmd("EVAL")
                 .arg(ENQUEUE)
@@ -252,7 +262,12 @@ impl RedisQueue {
     }
 
     /// Runs [`OWNS`] + `tail` for the delivery `lease`; true when it held the entry.
-    async fn as_owner(&self, lease: &Lease, tail: &str, extra: &[String]) -> Result<bool, QueueError> {
+    async fn as_owner(
+        &self,
+        lease: &Lease,
+        tail: &str,
+        extra: &[String],
+    ) -> Result<bool, QueueError> {
         let (entry, deliveries) = split_token(&lease.token);
         let script = format!("{OWNS}{tail}");
         let done: i64 = self
@@ -306,7 +321,10 @@ fn split_token(token: &str) -> (&str, u32) {
 
 fn lease_of(entry: &StreamId, deliveries: u32) -> Option<Lease> {
     let id: String = entry.get("id")?;
-    let prior: u32 = entry.get::<String>("prior").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let prior: u32 = entry
+        .get::<String>("prior")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     let enqueued_at_ms = entry
         .get::<String>("enqueued_at_ms")
         .and_then(|t| t.parse().ok())
@@ -379,8 +397,13 @@ impl Queue for RedisQueue {
                         async move {
                             redis::pipe()
                                 .atomic()
-                                .cmd("XACK").arg(STREAM).arg(GROUP).arg(&id)
-                                .cmd("XDEL").arg(STREAM).arg(&id)
+                                .cmd("XACK")
+                                .arg(STREAM)
+                                .arg(GROUP)
+                                .arg(&id)
+                                .cmd("XDEL")
+                                .arg(STREAM)
+                                .arg(&id)
                                 .query_async::<()>(&mut c)
                                 .await
                         }

@@ -80,7 +80,11 @@ pub trait Store: Send + Sync + 'static {
     async fn count_unfinished(&self, owner: &str) -> Result<u64, StoreError>;
     /// Unfinished (`queued`/`running`) submissions created before `cutoff_ms`,
     /// oldest first, at most `limit` (the scale-out sweeper checks they have a job).
-    async fn unfinished_before(&self, cutoff_ms: i64, limit: u32) -> Result<Vec<String>, StoreError>;
+    async fn unfinished_before(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
     /// Deletes finished submissions older than `cutoff_ms`; returns how many.
     async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
     /// Checks the store answers.

@@ -147,13 +147,15 @@ impl Store for PgStore {
     }
 
     async fn get_many(&self, ids: &[String]) -> Result<Vec<SubmissionRecord>, StoreError> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM submissions WHERE id = ANY($1)"))
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(record)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM submissions WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(record)
+        .collect()
     }
 
     async fn mark_running(&self, id: &str, attempt: u32, now_ms: i64) -> Result<bool, StoreError> {
@@ -223,7 +225,11 @@ impl Store for PgStore {
         Ok(n as u64)
     }
 
-    async fn unfinished_before(&self, cutoff_ms: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+    async fn unfinished_before(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         let ids = sqlx::query_scalar(
             "SELECT id FROM submissions WHERE status IN ('queued', 'running') AND created_at_ms < $1 \
              ORDER BY created_at_ms LIMIT $2",

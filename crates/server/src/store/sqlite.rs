@@ -164,7 +164,11 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
-    async fn unfinished_before(&self, cutoff_ms: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+    async fn unfinished_before(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         let ids = sqlx::query_scalar(
             "SELECT id FROM submissions WHERE status IN ('queued', 'running') AND created_at_ms < ? \
              ORDER BY created_at_ms LIMIT ?",

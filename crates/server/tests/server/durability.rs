@@ -8,7 +8,9 @@ use kiln_engine::Report;
 use kiln_server::queue::{sqlite::SqliteQueue, Queue};
 use kiln_server::store::{sqlite::SqliteStore, Store};
 
-use crate::common::{args, error_code, fake, new_submission as submission, FakeExecutor, TestServer};
+use crate::common::{
+    args, error_code, fake, new_submission as submission, FakeExecutor, TestServer,
+};
 
 #[tokio::test]
 async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {

@@ -64,7 +64,10 @@ async fn final_result(s: &TestServer, id: &str) -> Value {
         if code == 200 && !matches!(v["status"].as_str(), Some("queued" | "running")) {
             return v;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "{id} not final: {code} {v}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{id} not final: {code} {v}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -103,20 +106,38 @@ async fn api_and_worker_nodes_share_the_work_and_wait_true_hears_the_result() {
     // A worker node has no public API, only its operational routes.
     let base = format!("http://{}", w1.addr);
     let client = reqwest::Client::new();
-    let res = client.get(format!("{base}/api/v1/languages")).send().await.unwrap();
+    let res = client
+        .get(format!("{base}/api/v1/languages"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let res = client.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let res = client.get(format!("{base}/health/live")).send().await.unwrap();
+    let res = client
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for name in [
         "code_execution_queue_depth",
         "code_execution_queue_wait_seconds",
         "code_execution_job_duration_seconds",
         "code_execution_workers",
     ] {
-        assert!(metrics.contains(name), "{name} missing from worker /metrics");
+        assert!(
+            metrics.contains(name),
+            "{name} missing from worker /metrics"
+        );
     }
     assert_eq!(c.redis.int(&["XLEN", STREAM]), 0, "every job acknowledged");
     for w in [w1, w2] {
@@ -130,13 +151,22 @@ async fn submit_until_503(api: &TestServer, tag: &str) -> Vec<String> {
     let mut accepted = Vec::new();
     for i in 0..400 {
         let (code, v, headers) = api
-            .post("/api/v1/submissions", fake("sleep 10", &format!("{tag}{i}")))
+            .post(
+                "/api/v1/submissions",
+                fake("sleep 10", &format!("{tag}{i}")),
+            )
             .await;
         match code {
             202 => accepted.push(v["id"].as_str().unwrap().to_string()),
             503 => {
-                assert!(headers.contains_key("retry-after"), "503 without Retry-After: {v}");
-                assert!(matches!(error_code(&v), "queue_unavailable" | "store_unavailable"), "{v}");
+                assert!(
+                    headers.contains_key("retry-after"),
+                    "503 without Retry-After: {v}"
+                );
+                assert!(
+                    matches!(error_code(&v), "queue_unavailable" | "store_unavailable"),
+                    "{v}"
+                );
                 return accepted;
             }
             other => panic!("a backend outage must answer 202 or 503, got {other}: {v}"),
@@ -156,7 +186,10 @@ async fn submit_until_202(api: &TestServer, tag: &str) -> String {
             503 => {}
             other => panic!("during recovery: {other}: {v}"),
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the API did not recover");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the API did not recover"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -167,7 +200,9 @@ async fn outage_loses_nothing(stop: impl FnOnce(&mut Cluster), restart: impl FnO
     let worker = c.worker(2, |_| {}).await;
     let mut ids = Vec::new();
     for i in 0..10 {
-        let (code, v, _) = api.post("/api/v1/submissions", fake("sleep 30", &format!("pre{i}"))).await;
+        let (code, v, _) = api
+            .post("/api/v1/submissions", fake("sleep 30", &format!("pre{i}")))
+            .await;
         assert_eq!(code, 202, "{v}");
         ids.push(v["id"].as_str().unwrap().to_string());
     }
@@ -181,7 +216,10 @@ async fn outage_loses_nothing(stop: impl FnOnce(&mut Cluster), restart: impl FnO
     assert_eq!(code, 200, "{health}");
     for id in &ids {
         let v = final_result(&api, id).await;
-        assert_eq!(v["status"], "accepted", "an accepted submission was lost or failed: {v}");
+        assert_eq!(
+            v["status"], "accepted",
+            "an accepted submission was lost or failed: {v}"
+        );
     }
     worker.shutdown();
     worker.wait().await.unwrap();
@@ -209,7 +247,9 @@ async fn a_job_that_keeps_losing_its_lease_lands_in_the_dead_letter_stream() {
             a.max_attempts = Some(2);
         })
         .await;
-    let (code, v, _) = api.post("/api/v1/submissions", fake("sleep 4000", "poison")).await;
+    let (code, v, _) = api
+        .post("/api/v1/submissions", fake("sleep 4000", "poison"))
+        .await;
     assert_eq!(code, 202, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
     let v = final_result(&api, &id).await;
