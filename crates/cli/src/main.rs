@@ -26,6 +26,8 @@ enum Command {
     Loadtest(kiln_loadtest::LoadtestArgs),
     /// Serve the code-execution HTTP API with an embedded durable queue and store.
     Serve(kiln_server::ServeArgs),
+    /// Run sandbox workers on a shared Redis queue and PostgreSQL store (scale-out).
+    Worker(kiln_server::WorkerArgs),
 }
 
 fn main() {
@@ -50,6 +52,7 @@ fn main() {
             Command::Bench(a) => bench::run(a).await,
             Command::Loadtest(a) => kiln_loadtest::run(a).await,
             Command::Serve(a) => kiln_server::serve(a).await.map(|()| 0),
+            Command::Worker(a) => kiln_server::work(a).await.map(|()| 0),
         };
         r.unwrap_or_else(|e| {
             eprintln!("kiln: {e:#}");

@@ -20,27 +20,35 @@ impl Server {
     /// Starts `kiln serve` on a free port with `data_dir`, plus `extra` flags,
     /// and waits for the line that gives its address.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir"];
+        args.push(data_dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        Server::spawn(&args)
+    }
+
+    /// Starts `kiln ARGS…` (a `serve` or a `worker`) and waits for the line that
+    /// gives its address.
+    pub fn spawn(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start kiln serve");
+            .expect("start kiln");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let what = format!("kiln {}", args[0]);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("listening on http://").nth(1) {
                     let _ = tx.send(addr.trim().to_string());
                 }
-                eprintln!("[kiln serve] {line}");
+                eprintln!("[{what}] {line}");
             }
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("kiln serve did not say where it listens");
+            .expect("kiln did not say where it listens");
         Server { child, addr }
     }
 

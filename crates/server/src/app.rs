@@ -59,9 +59,10 @@ pub struct App {
 }
 
 impl App {
-    /// Starts on the embedded backends of `config.data_dir`.
+    /// Starts on the backends `config` names (by default the embedded ones of
+    /// `config.data_dir`).
     pub async fn start(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<App> {
-        let backends = Backends::embedded(&config).await?;
+        let backends = Backends::from_config(&config).await?;
         App::start_with(config, backends, executor).await
     }
 
@@ -76,6 +77,7 @@ impl App {
             queue,
             notifier,
             guard,
+            tasks,
         } = backends;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -95,7 +97,8 @@ impl App {
                 timeout: config.callback_timeout,
                 retries: config.callback_retries,
             },
-            interactive: Semaphore::new(config.workers),
+            // An API node without queue workers still runs interactive sessions.
+            interactive: Semaphore::new(config.workers.max(1)),
             metrics: crate::metrics::install(),
             config,
             store,
@@ -107,8 +110,8 @@ impl App {
             workers_alive: AtomicUsize::new(0),
         });
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(state.clone(), listener, stop_rx, guard));
-        tracing::info!("kiln serve listening on http://{addr}");
+        let task = tokio::spawn(run(state.clone(), listener, stop_rx, guard, tasks));
+        tracing::info!("listening on http://{addr}");
         Ok(App {
             addr,
             state,
@@ -132,6 +135,7 @@ async fn run(
     listener: tokio::net::TcpListener,
     mut stop: watch::Receiver<bool>,
     _guard: Option<File>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<()> {
     metrics::gauge!(crate::metrics::WORKERS).set(state.config.workers as f64);
     let mut workers = JoinSet::new();
@@ -140,7 +144,11 @@ async fn run(
     }
     let retention = tokio::spawn(crate::worker::retention(state.clone()));
     let (http_stop, mut http_stop_rx) = watch::channel(false);
-    let router = crate::routes::router(state.clone());
+    let router = if state.config.serves_api {
+        crate::routes::router(state.clone())
+    } else {
+        crate::routes::ops_router(state.clone())
+    };
     let http = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -168,6 +176,9 @@ async fn run(
         .await;
     }
     retention.abort();
+    for t in &tasks {
+        t.abort();
+    }
     let _ = http_stop.send(true);
     match tokio::time::timeout(Duration::from_secs(5), http).await {
         Ok(joined) => joined.context("http task")?.context("http server")?,
@@ -195,10 +206,18 @@ pub async fn serve_with_executor(
     run_until_signal(Config::resolve(&args)?, executor).await
 }
 
-async fn run_until_signal(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<()> {
+pub(crate) async fn run_until_signal(
+    config: Config,
+    executor: Arc<dyn Executor>,
+) -> anyhow::Result<()> {
+    let what = if config.serves_api {
+        "kiln serve"
+    } else {
+        "kiln worker"
+    };
     let app = App::start(config, executor).await?;
     // Said whatever the log level, for people and for scripts that wait on it.
-    eprintln!("kiln serve: listening on http://{}", app.addr);
+    eprintln!("{what}: listening on http://{}", app.addr);
     shutdown_signal().await;
     app.shutdown();
     app.wait().await

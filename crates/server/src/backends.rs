@@ -1,18 +1,27 @@
 //! Which store, queue and notifier a server runs on. [`Backends::embedded`]
 //! is the default: SQLite in the data directory (one process per directory,
-//! held by a lock file) and in-process notifications. Other deployments build
-//! a [`Backends`] of their own implementations and pass it to
-//! [`App::start_with`](crate::App::start_with).
+//! held by a lock file) and in-process notifications. [`Backends::scaleout`]
+//! shares a Redis Streams queue, a PostgreSQL store and Redis pub/sub between
+//! any number of API nodes and workers, with a sweeper that re-enqueues
+//! accepted submissions that lost their job. Other deployments build a
+//! [`Backends`] of their own and pass it to [`App::start_with`](crate::App::start_with).
 
 use std::fs::File;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::notify::{LocalNotifier, Notifier};
-use crate::queue::{sqlite::SqliteQueue, Queue};
-use crate::store::{sqlite::SqliteStore, Store};
+use crate::notify::{LocalNotifier, Notifier, RedisNotifier};
+use crate::queue::{redis::RedisQueue, sqlite::SqliteQueue, Queue};
+use crate::store::{postgres::PgStore, sqlite::SqliteStore, Store};
+
+/// A submission still unfinished this long after it was accepted is checked
+/// for a job by the sweeper.
+pub const SWEEP_AFTER: Duration = Duration::from_secs(60);
+/// How often the sweeper looks.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 pub struct Backends {
     pub store: Arc<dyn Store>,
@@ -20,6 +29,8 @@ pub struct Backends {
     pub notifier: Arc<dyn Notifier>,
     /// Held while the server runs (the data-directory lock of the embedded mode).
     pub guard: Option<File>,
+    /// Background tasks of these backends, stopped with the server.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Backends {
@@ -47,7 +58,85 @@ impl Backends {
             queue: Arc::new(queue),
             notifier: Arc::new(LocalNotifier::default()),
             guard: Some(guard),
+            tasks: Vec::new(),
         })
+    }
+
+    /// The backends `config` names: shared ones when it has a queue and a
+    /// store URL, embedded ones otherwise.
+    pub async fn from_config(config: &Config) -> anyhow::Result<Backends> {
+        match (&config.queue_url, &config.store_url) {
+            (Some(queue), Some(store)) => Backends::scaleout(queue, store, config).await,
+            _ => Backends::embedded(config).await,
+        }
+    }
+
+    /// Redis Streams queue at `queue_url`, PostgreSQL store at `store_url`
+    /// (migrated; waits for it to answer), Redis pub/sub notifications, and the
+    /// sweeper. Redis may be down at start: calls fail until it is up.
+    pub async fn scaleout(
+        queue_url: &str,
+        store_url: &str,
+        config: &Config,
+    ) -> anyhow::Result<Backends> {
+        let queue = Arc::new(
+            RedisQueue::new(queue_url, config.queue_capacity, config.lease)
+                .context("the --queue URL is not a valid Redis URL")?,
+        );
+        let store: Arc<dyn Store> = Arc::new(connect_store(store_url).await);
+        let notifier = Arc::new(RedisNotifier::start(queue.clone()));
+        let sweeper = tokio::spawn(sweep(store.clone(), queue.clone()));
+        Ok(Backends {
+            store,
+            queue,
+            notifier,
+            guard: None,
+            tasks: vec![sweeper],
+        })
+    }
+}
+
+/// Connects and migrates, retrying with backoff while PostgreSQL is down
+/// (a node started before its database waits for it instead of exiting).
+async fn connect_store(url: &str) -> PgStore {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match PgStore::connect(url).await {
+            Ok(store) => return store,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "PostgreSQL store not ready");
+                eprintln!("kiln: waiting for the PostgreSQL store: {e}");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The safety net of "a 202 is never lost": every [`SWEEP_EVERY`], unfinished
+/// submissions older than [`SWEEP_AFTER`] that have no job in the stream (their
+/// API node died between store and enqueue, or could not remove them after a
+/// failed enqueue, or Redis lost data) get one. A job that exists is left alone.
+pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let cutoff = crate::now_ms() - SWEEP_AFTER.as_millis() as i64;
+        let ids = match store.unfinished_before(cutoff, 1000).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::debug!(error = %e, "sweeper: store unavailable");
+                continue;
+            }
+        };
+        match queue.enqueue_missing(&ids, crate::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "sweeper: re-enqueued accepted submissions that had lost their job"
+            ),
+            Err(e) => tracing::debug!(error = %e, "sweeper: queue unavailable"),
+        }
     }
 }
 

@@ -20,7 +20,20 @@ pub struct ServeArgs {
     /// Directory of the embedded database [default: ./kiln-data].
     #[arg(long, env = "KILN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// In-process workers [default: number of CPUs].
+    /// Redis queue shared with other nodes, e.g. redis://127.0.0.1:6379/0 (with
+    /// --store; default: the embedded queue in --data-dir).
+    #[arg(long, env = "KILN_QUEUE", hide_env_values = true)]
+    pub queue: Option<String>,
+    /// PostgreSQL store shared with other nodes, e.g. postgres://kiln:pw@127.0.0.1/kiln
+    /// (with --queue; default: the embedded store in --data-dir).
+    #[arg(long, env = "KILN_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+    /// With --queue: seconds a running job may go without finishing before another
+    /// worker takes it over (its worker is presumed dead) [default: the longest
+    /// allowed job (max wall time × max tests) + 4 min].
+    #[arg(long, env = "KILN_LEASE_SECS")]
+    pub lease_secs: Option<u64>,
+    /// In-process workers [default: number of CPUs; 0 with --queue].
     #[arg(long, env = "KILN_WORKERS")]
     pub workers: Option<usize>,
     /// TOML config file; its keys are the long flag names with `_` for `-`.
@@ -137,6 +150,9 @@ fn parse_limits_json(s: &str) -> Result<LimitsPatch, String> {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    queue: Option<String>,
+    store: Option<String>,
+    lease_secs: Option<u64>,
     workers: Option<usize>,
     queue_capacity: Option<u64>,
     max_wait_secs: Option<u64>,
@@ -182,6 +198,14 @@ pub enum ConfigError {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Redis URL of the shared queue; `None`: embedded.
+    pub queue_url: Option<String>,
+    /// PostgreSQL URL of the shared store; `None`: embedded.
+    pub store_url: Option<String>,
+    /// How long a shared-queue job may run before it is presumed abandoned.
+    pub lease: Duration,
+    /// False for `kiln worker`: no public API, only `/health` and `/metrics`.
+    pub serves_api: bool,
     pub workers: usize,
     pub queue_capacity: u64,
     pub max_wait: Duration,
@@ -250,7 +274,17 @@ impl Config {
             .map(|k| k.trim().to_string())
             .filter(|k| !k.is_empty())
             .collect();
-        let workers = args.workers.or(file.workers).unwrap_or(cpus);
+        let queue_url = args.queue.clone().or(file.queue).filter(|u| !u.is_empty());
+        let store_url = args.store.clone().or(file.store).filter(|u| !u.is_empty());
+        let default_workers = if queue_url.is_some() { 0 } else { cpus };
+        let workers = args.workers.or(file.workers).unwrap_or(default_workers);
+        let max_tests = args.max_tests.or(file.max_tests).unwrap_or(64);
+        let longest_job =
+            Duration::from_millis(max_limits.wall_time_ms.saturating_mul(max_tests as u64));
+        let lease = match args.lease_secs.or(file.lease_secs) {
+            Some(secs) => Duration::from_secs(secs),
+            None => longest_job + Duration::from_secs(240),
+        };
         let retention_secs = pick(args.retention_secs, file.retention_secs, 7 * 24 * 3600);
         let config = Config {
             listen: args
@@ -262,6 +296,10 @@ impl Config {
                 .clone()
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("kiln-data")),
+            queue_url,
+            store_url,
+            lease,
+            serves_api: true,
             workers,
             queue_capacity: pick(args.queue_capacity, file.queue_capacity, 1000),
             max_wait: Duration::from_secs(pick(args.max_wait_secs, file.max_wait_secs, 30)),
@@ -273,7 +311,7 @@ impl Config {
                 .max_stdin_bytes
                 .or(file.max_stdin_bytes)
                 .unwrap_or(1024 * 1024),
-            max_tests: args.max_tests.or(file.max_tests).unwrap_or(64),
+            max_tests,
             max_body_bytes: args
                 .max_body_bytes
                 .or(file.max_body_bytes)
@@ -324,8 +362,31 @@ impl Config {
                 message: message.to_string(),
             })
         };
-        if self.workers == 0 {
-            return invalid("workers", "must be at least 1");
+        match (&self.queue_url, &self.store_url) {
+            (Some(q), Some(s)) => {
+                if !(q.starts_with("redis://") || q.starts_with("rediss://")) {
+                    return invalid("queue", "must be a redis:// or rediss:// URL");
+                }
+                if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+                    return invalid("store", "must be a postgres:// URL");
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return invalid("store", "a Redis queue needs a shared store: give --store postgres://… too (or neither, for the embedded mode)")
+            }
+            (None, Some(_)) => {
+                return invalid("queue", "a PostgreSQL store needs a shared queue: give --queue redis://… too (or neither, for the embedded mode)")
+            }
+        }
+        if self.workers == 0 && self.queue_url.is_none() {
+            return invalid(
+                "workers",
+                "must be at least 1 (0 is allowed only with a shared --queue)",
+            );
+        }
+        if self.lease.is_zero() {
+            return invalid("lease_secs", "must be at least 1");
         }
         if self.queue_capacity == 0 {
             return invalid("queue_capacity", "must be at least 1");
@@ -444,5 +505,44 @@ mod tests {
             Config::resolve(&args),
             Err(ConfigError::Invalid { key: "workers", .. })
         ));
+    }
+
+    #[test]
+    fn shared_queue_and_store_go_together_and_default_to_no_workers() {
+        let c = Config::resolve(&ServeArgs {
+            queue: Some("redis://127.0.0.1:6379/0".into()),
+            store: Some("postgres://kiln@127.0.0.1/kiln".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.workers, 0, "an API node runs no workers unless asked");
+        let longest = builtin_max_limits().wall_time_ms * 64;
+        assert_eq!(
+            c.lease,
+            Duration::from_millis(longest) + Duration::from_secs(240)
+        );
+        for (queue, store, key) in [
+            (Some("redis://h/0"), None, "store"),
+            (None, Some("postgres://h/db"), "queue"),
+            (Some("http://h"), Some("postgres://h/db"), "queue"),
+            (Some("redis://h/0"), Some("mysql://h/db"), "store"),
+        ] {
+            let err = Config::resolve(&ServeArgs {
+                queue: queue.map(String::from),
+                store: store.map(String::from),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { key: k, .. } if *k == key),
+                "{queue:?} {store:?}: {err}"
+            );
+        }
+        let err = Config::resolve(&ServeArgs {
+            workers: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("workers"), "{err}");
     }
 }

@@ -9,15 +9,20 @@
 //!   into an engine `Submission`.
 //! - [`executor`]: the [`executor::Executor`] trait the workers call; implemented
 //!   for `kiln_engine::Engine`, and by test executors.
-//! - [`store`]: the [`store::Store`] trait (submissions and their results) and its
-//!   SQLite implementation.
-//! - [`queue`]: the [`queue::Queue`] trait (bounded, leased jobs) and its SQLite
-//!   implementation in the same database file.
+//! - [`store`]: the [`store::Store`] trait (submissions and their results), its
+//!   SQLite implementation and the PostgreSQL one (versioned migrations).
+//! - [`queue`]: the [`queue::Queue`] trait (bounded, leased jobs), its SQLite
+//!   implementation in the same database file and the Redis Streams one
+//!   (consumer group, `XAUTOCLAIM` of expired leases, dead-letter stream).
 //! - [`sqlite`]: opening the embedded database (WAL) and its schema.
-//! - [`backends`]: which store, queue and notifier a server runs on (embedded by default).
+//! - [`backends`]: which store, queue and notifier a server runs on (embedded by
+//!   default; Redis + PostgreSQL for scale-out, with the lost-job sweeper).
 //! - [`worker`]: the in-process workers: lease, run, finish exactly once, ack.
-//! - [`notify`]: the [`notify::Notifier`] trait ("submission finished", for `wait=true`)
-//!   and its in-process implementation.
+//! - [`worker_node`]: `kiln worker`, workers on the shared backends with only
+//!   `/health` and `/metrics`.
+//! - [`notify`]: the [`notify::Notifier`] trait ("submission finished", for `wait=true`),
+//!   in-process and over Redis pub/sub.
+//! - [`testenv`]: private Redis and PostgreSQL servers for tests (temp dirs, free ports).
 //! - [`callback`]: `callback_url` checks (no private addresses unless allowed) and delivery.
 //! - [`auth`]: API keys, per-key token-bucket rate limit.
 //! - [`metrics`]: the Prometheus recorder, the plan's metric names, HTTP timings.
@@ -42,13 +47,16 @@ pub mod queue;
 pub mod routes;
 pub mod sqlite;
 pub mod store;
+pub mod testenv;
 pub mod worker;
+pub mod worker_node;
 pub mod ws;
 
 pub use app::{serve, serve_with_executor, App};
 pub use backends::Backends;
 pub use config::{Config, ServeArgs};
 pub use executor::Executor;
+pub use worker_node::{work, work_with_executor, WorkerArgs};
 
 /// Milliseconds since the Unix epoch: the one clock of the store and the queue.
 pub fn now_ms() -> i64 {

@@ -83,10 +83,15 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = if lease.attempt > app.config.max_attempts {
-        Report::internal_error(format!(
-            "the job was interrupted {} times (server crash or restart while it ran); giving up",
+        let reason = format!(
+            "the job was interrupted {} times (a worker or server crashed, was killed or \
+             outlived its lease while it ran); giving up",
             lease.attempt - 1
-        ))
+        );
+        match app.queue.dead_letter(lease, &reason).await? {
+            Some(note) => Report::internal_error(format!("{reason}; {note}")),
+            None => Report::internal_error(reason),
+        }
     } else {
         let gauge = metrics::gauge!(m::ACTIVE_JOBS);
         gauge.increment(1.0);

@@ -2,8 +2,10 @@
 //! queue refuses with [`QueueError::Full`], which the API answers with 503) and
 //! leases jobs: a dequeued job stays in the queue until it is acknowledged, so
 //! a job whose worker died runs again. [`sqlite::SqliteQueue`] is the embedded
-//! default; a Redis Streams implementation can sit behind the same trait.
+//! default; [`redis::RedisQueue`] (Redis Streams, shared by many processes)
+//! is the scale-out one.
 
+pub mod redis;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -17,6 +19,9 @@ pub struct Lease {
     /// 1 for the first run of the job, 2 after one interrupted run, …
     pub attempt: u32,
     pub enqueued_at_ms: i64,
+    /// The queue's own handle of this delivery (the stream entry id in Redis;
+    /// empty in SQLite).
+    pub token: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +30,8 @@ pub enum QueueError {
     Full { capacity: u64 },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
 }
 
 #[async_trait]
@@ -44,4 +51,15 @@ pub trait Queue: Send + Sync + 'static {
     /// Jobs waiting (not leased).
     async fn depth(&self) -> Result<u64, QueueError>;
     fn capacity(&self) -> u64;
+    /// The job ran out of attempts: record it where operators look for such
+    /// jobs, before its `internal_error` result is stored. Returns a sentence
+    /// saying where it went (for that result's message), or `None` when this
+    /// queue keeps no such record.
+    async fn dead_letter(
+        &self,
+        _lease: &Lease,
+        _reason: &str,
+    ) -> Result<Option<String>, QueueError> {
+        Ok(None)
+    }
 }

@@ -41,6 +41,7 @@ impl SqliteQueue {
                 id: row.try_get("submission_id")?,
                 attempt: row.try_get::<i64, _>("attempt")? as u32,
                 enqueued_at_ms: row.try_get("enqueued_at_ms")?,
+                token: String::new(),
             }),
         })
     }

@@ -24,6 +24,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/languages", &["get"]),
     ("/api/v1/run/ws", &["get"]),
     ("/health", &["get"]),
+    ("/health/live", &["get"]),
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),
 ];
@@ -40,13 +41,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/run/ws", get(crate::ws::upgrade))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::require_key));
     Router::new()
-        .route("/health", get(system::health))
-        .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
+        .merge(ops_routes())
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(from_fn(crate::metrics::track_http))
+        .with_state(state)
+}
+
+/// `/health`, `/health/live` and `/metrics`: what every node serves.
+fn ops_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/health/live", get(system::live))
+        .route("/metrics", get(system::metrics))
+}
+
+/// The router of `kiln worker`: only the operational routes, no public API.
+pub fn ops_router(state: Arc<AppState>) -> Router {
+    ops_routes()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn(crate::metrics::track_http))
         .with_state(state)
 }

@@ -211,7 +211,7 @@ async fn wait_finished(app: &AppState, id: &str) -> Result<Option<SubmissionReco
         loop {
             tokio::select! {
                 got = rx.recv() => match got {
-                    Ok(done) if &*done == id => break,
+                    Ok(done) if &*done == id || &*done == crate::notify::RECHECK => break,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return Ok(None),

@@ -1,4 +1,4 @@
-//! `/health`, `/metrics`, `/openapi.json` and `/api/v1/languages`.
+//! `/health`, `/health/live`, `/metrics`, `/openapi.json` and `/api/v1/languages`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,14 +10,16 @@ use serde_json::json;
 
 use crate::app::AppState;
 
-/// 200 when the store answers, the queue answers and workers are running;
-/// 503 otherwise (and while draining), with the state of each.
+/// Readiness: 200 when the store answers, the queue answers and the configured
+/// workers are running (an API node may have none); 503 otherwise (and while
+/// draining), with the state of each.
 pub async fn health(State(app): State<Arc<AppState>>) -> Response {
     let store = app.store.ping().await;
     let depth = app.queue.depth().await;
     let alive = app.workers_alive.load(Ordering::SeqCst);
     let draining = app.is_draining();
-    let ok = store.is_ok() && depth.is_ok() && alive > 0 && !draining;
+    let workers_ok = alive > 0 || app.config.workers == 0;
+    let ok = store.is_ok() && depth.is_ok() && workers_ok && !draining;
     let body = json!({
         "status": if ok { "ok" } else if draining { "draining" } else { "unavailable" },
         "store": { "ok": store.is_ok(), "error": store.err().map(|e| e.to_string()) },
@@ -35,6 +37,11 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// Liveness: 200 while the process serves HTTP, whatever its backends do.
+pub async fn live() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
 }
 
 /// Prometheus text; the queue depth gauge is refreshed at each scrape.

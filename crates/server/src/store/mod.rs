@@ -1,11 +1,12 @@
 //! Where submissions and their results live. [`Store`] is the interface the
-//! API and the workers use; [`sqlite::SqliteStore`] is the embedded default
-//! (a PostgreSQL implementation can sit behind the same trait).
+//! API and the workers use; [`sqlite::SqliteStore`] is the embedded default and
+//! [`postgres::PgStore`] the shared one of a scale-out deployment.
 //!
 //! The rule that makes results exactly-once: [`Store::finish`] is a conditional
 //! update that only succeeds from `queued`/`running` with the attempt number of
 //! the lease that ran the job; a second finish of the same submission is a no-op.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -77,6 +78,13 @@ pub trait Store: Send + Sync + 'static {
     async fn requeue_interrupted(&self) -> Result<Vec<String>, StoreError>;
     /// Unfinished submissions of one API key.
     async fn count_unfinished(&self, owner: &str) -> Result<u64, StoreError>;
+    /// Unfinished (`queued`/`running`) submissions created before `cutoff_ms`,
+    /// oldest first, at most `limit` (the scale-out sweeper checks they have a job).
+    async fn unfinished_before(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
     /// Deletes finished submissions older than `cutoff_ms`; returns how many.
     async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
     /// Checks the store answers.

@@ -164,6 +164,22 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
+    async fn unfinished_before(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM submissions WHERE status IN ('queued', 'running') AND created_at_ms < ? \
+             ORDER BY created_at_ms LIMIT ?",
+        )
+        .bind(cutoff_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
     async fn purge_finished_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM submissions WHERE finished_at_ms IS NOT NULL AND finished_at_ms < ?",

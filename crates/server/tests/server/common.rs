@@ -239,3 +239,27 @@ pub fn error_code(v: &Value) -> &str {
     assert!(v["error"]["message"].is_string(), "not an error body: {v}");
     v["error"]["code"].as_str().expect("error.code")
 }
+
+/// A `fake` submission with id `id-{stdin}`, for tests of the store and queue.
+pub fn new_submission(stdin: &str) -> kiln_server::store::NewSubmission {
+    let req: kiln_server::model::SubmissionRequest =
+        serde_json::from_value(fake("echo", stdin)).unwrap();
+    kiln_server::store::NewSubmission {
+        id: format!("id-{stdin}"),
+        submission: Submission {
+            language: req.language,
+            files: vec![kiln_engine::SourceFile {
+                name: "main.fake".into(),
+                content: req.source.unwrap(),
+            }],
+            stdin: stdin.into(),
+            args: vec![],
+            expected_output: None,
+            limits: Default::default(),
+            tests: vec![],
+        },
+        callback_url: None,
+        owner: None,
+        created_at_ms: kiln_server::now_ms(),
+    }
+}

@@ -4,34 +4,13 @@
 
 use std::sync::Arc;
 
-use kiln_engine::{Report, Submission};
+use kiln_engine::Report;
 use kiln_server::queue::{sqlite::SqliteQueue, Queue};
-use kiln_server::store::{sqlite::SqliteStore, NewSubmission, Store};
+use kiln_server::store::{sqlite::SqliteStore, Store};
 
-use crate::common::{args, error_code, fake, FakeExecutor, TestServer};
-
-fn submission(stdin: &str) -> NewSubmission {
-    let req: kiln_server::model::SubmissionRequest =
-        serde_json::from_value(fake("echo", stdin)).unwrap();
-    NewSubmission {
-        id: format!("id-{stdin}"),
-        submission: Submission {
-            language: req.language,
-            files: vec![kiln_engine::SourceFile {
-                name: "main.fake".into(),
-                content: req.source.unwrap(),
-            }],
-            stdin: stdin.into(),
-            args: vec![],
-            expected_output: None,
-            limits: Default::default(),
-            tests: vec![],
-        },
-        callback_url: None,
-        owner: None,
-        created_at_ms: kiln_server::now_ms(),
-    }
-}
+use crate::common::{
+    args, error_code, fake, new_submission as submission, FakeExecutor, TestServer,
+};
 
 #[tokio::test]
 async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
@@ -105,31 +84,6 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
     );
     let (_, health) = s.get("/health").await;
     assert_eq!(health["queue"]["depth"], 0);
-}
-
-#[tokio::test]
-async fn finish_happens_once_and_only_with_the_current_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = kiln_server::sqlite::open(dir.path(), Default::default())
-        .await
-        .unwrap();
-    let store = SqliteStore::new(pool);
-    store.insert(&[submission("a")]).await.unwrap();
-    let report = Report::internal_error("x");
-    assert!(store.mark_running("id-a", 1, 1).await.unwrap());
-    assert!(store.mark_running("id-a", 2, 1).await.unwrap());
-    assert!(
-        !store.finish("id-a", 1, &report, 2).await.unwrap(),
-        "a stale attempt cannot finish"
-    );
-    assert!(store.finish("id-a", 2, &report, 2).await.unwrap());
-    assert!(
-        !store.finish("id-a", 2, &report, 3).await.unwrap(),
-        "finished twice"
-    );
-    assert!(!store.mark_running("id-a", 3, 4).await.unwrap());
-    assert_eq!(store.purge_finished_before(3).await.unwrap(), 1);
-    assert!(store.get("id-a").await.unwrap().is_none());
 }
 
 #[tokio::test]

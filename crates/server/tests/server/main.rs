@@ -10,4 +10,7 @@ mod callbacks;
 mod durability;
 mod errors;
 mod queue;
+mod redis_queue;
+mod scaleout;
+mod store_suite;
 mod ws;

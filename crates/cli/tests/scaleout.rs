@@ -1,0 +1,151 @@
+//! Scale-out with the real binaries and the real sandbox: `kiln serve --queue
+//! --store` API nodes and `kiln worker` processes on a private Redis (AOF) and
+//! PostgreSQL. A worker killed with -9 in the middle of jobs loses none: another
+//! worker reclaims them when their lease runs out, and each ends with exactly
+//! one final result.
+
+#[path = "serve_common.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use kiln_server::queue::redis::{GROUP, STREAM};
+use kiln_server::store::{postgres::PgStore, Store};
+use kiln_server::testenv::{PgServer, RedisServer};
+use serde_json::{json, Value};
+
+use common::{request, Server};
+
+struct Cluster {
+    redis: RedisServer,
+    pg: PgServer,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        Cluster {
+            redis: RedisServer::start(),
+            pg: PgServer::start(),
+        }
+    }
+
+    fn api(&self) -> Server {
+        let (q, s) = (self.redis.url(), self.pg.url());
+        Server::spawn(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--queue",
+            &q,
+            "--store",
+            &s,
+        ])
+    }
+
+    /// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
+    fn worker(&self, workers: &str, lease: &str) -> Server {
+        let (q, s) = (self.redis.url(), self.pg.url());
+        Server::spawn(&[
+            "worker",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--queue",
+            &q,
+            "--store",
+            &s,
+            "--workers",
+            workers,
+            "--lease-secs",
+            lease,
+        ])
+    }
+
+    /// The stored attempt number of each submission (how many runs started).
+    fn attempts(&self, ids: &[String]) -> Vec<u32> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let store = PgStore::connect(&self.pg.url()).await.unwrap();
+            let recs = store.get_many(ids).await.unwrap();
+            assert_eq!(recs.len(), ids.len());
+            recs.iter().map(|r| r.attempt).collect()
+        })
+    }
+}
+
+fn metric(addr: &str, name: &str) -> f64 {
+    let (code, v) = request(addr, "GET", "/metrics", None);
+    assert_eq!(code, 200);
+    let text = v.as_str().unwrap_or_default().to_string();
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
+    let c = Cluster::start();
+    let api = c.api();
+    let worker = c.worker("2", "60");
+    let (code, v) = request(
+        &api.addr,
+        "POST",
+        "/api/v1/submissions?wait=true",
+        Some(&json!({ "language": "python", "source": "print('hello, world')" })),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!(v["stdout"], "hello, world\n");
+    let c_src = "#include <stdio.h>\nint main(void){int a,b;scanf(\"%d %d\",&a,&b);printf(\"%d\\n\",a+b);return 0;}\n";
+    let id = api.submit(
+        &json!({ "language": "c", "source": c_src, "stdin": "2 40", "expected_output": "42" }),
+    );
+    let v = api.result(&id, Duration::from_secs(120));
+    assert_eq!(v["status"], "accepted", "{v}");
+    let (code, health) = request(&worker.addr, "GET", "/health", None);
+    assert_eq!(code, 200, "{health}");
+    assert!(metric(&worker.addr, "code_execution_job_duration_seconds_count") >= 2.0);
+    assert_eq!(metric(&worker.addr, "code_execution_workers"), 2.0);
+    let (code, _) = request(&worker.addr, "GET", "/api/v1/languages", None);
+    assert_eq!(code, 404, "a worker serves no public API");
+}
+
+#[test]
+fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() {
+    let c = Cluster::start();
+    let api = c.api();
+    let doomed = c.worker("2", "3");
+    let job = |i: usize| -> Value {
+        json!({ "language": "python", "source": "import time\ntime.sleep(1)\nprint(input())", "stdin": format!("job-{i}") })
+    };
+    let ids: Vec<String> = (0..6).map(|i| api.submit(&job(i))).collect();
+    let start = Instant::now();
+    while metric(&doomed.addr, "code_execution_active_jobs") < 1.0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no job started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    doomed.kill9();
+    let survivor = c.worker("2", "3");
+    for (i, id) in ids.iter().enumerate() {
+        let v = api.result(id, Duration::from_secs(120));
+        assert_eq!(v["status"], "accepted", "{v}");
+        assert_eq!(v["stdout"], format!("job-{i}\n"));
+    }
+    let attempts = c.attempts(&ids);
+    assert!(
+        attempts.iter().any(|&a| a >= 2),
+        "the killed worker's jobs must have been run again: {attempts:?}"
+    );
+    // Every job acknowledged once its result was stored: nothing left pending.
+    let start = Instant::now();
+    while c.redis.int(&["XLEN", STREAM]) != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "stream not drained"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pending = c.redis.cmd(&["XPENDING", STREAM, GROUP]).unwrap();
+    assert!(pending.starts_with("*4\r\n:0\r\n"), "{pending:?}");
+    drop(survivor);
+}

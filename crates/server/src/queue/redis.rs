@@ -1,0 +1,482 @@
+//! [`Queue`] on a Redis stream shared by any number of API nodes and workers.
+//!
+//! - Jobs are entries of [`STREAM`] (`id`, `enqueued_at_ms`, `prior` = attempts
+//!   used by earlier entries of the same job), read by the consumer group
+//!   [`GROUP`] with `XREADGROUP … BLOCK` on connections of their own (a blocking
+//!   read holds its connection, and the shared one times out after seconds).
+//! - Enqueue is one Lua script: the capacity check (entries not yet delivered)
+//!   and the `XADD`s happen atomically; a set [`IDS`] holds the submissions that
+//!   have an entry, so a sweeper can re-enqueue the ones that lost theirs.
+//! - A job is acknowledged (`XACK` + `XDEL` + `SREM`) only after its result is
+//!   stored, and only by the delivery that holds it: a worker whose lease ran out
+//!   cannot ack the entry another worker has reclaimed since.
+//! - Entries idle longer than the lease (their worker died) are taken over with
+//!   `XAUTOCLAIM`; the attempt is `prior` + the entry's delivery count. Beyond the
+//!   retry limit the worker records the job in [`DEAD_LETTER`] and fails it.
+//! - Depth is the entries not yet delivered: `XLEN` − pending (acked entries are
+//!   deleted, so the stream holds only waiting and running jobs).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::{AsyncConnectionConfig, Client, RedisError};
+use tokio::sync::Mutex;
+
+use super::{Lease, Queue, QueueError};
+
+pub const STREAM: &str = "code-execution-jobs:container";
+pub const GROUP: &str = "kiln-workers";
+pub const DEAD_LETTER: &str = "code-execution-jobs:dead-letter";
+/// Submissions that have an entry in [`STREAM`].
+pub const IDS: &str = "code-execution-jobs:ids";
+
+/// KEYS: stream, ids set. ARGV: group, capacity (0 = no check), now, ids…
+/// Adds an entry for each id not already in the set; -1 when they do not fit.
+const ENQUEUE: &str = r#"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+local waiting = redis.call('XLEN', KEYS[1]) - pending
+local n = #ARGV - 3
+local cap = tonumber(ARGV[2])
+if cap > 0 and waiting + n > cap then return -1 end
+local added = 0
+for i = 4, #ARGV do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'id', ARGV[i], 'enqueued_at_ms', ARGV[3], 'prior', '0')
+    added = added + 1
+  end
+end
+return added
+"#;
+
+/// KEYS: stream. ARGV: group. Entries not yet delivered to the group.
+const DEPTH: &str = r#"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+return redis.call('XLEN', KEYS[1]) - pending
+"#;
+
+/// Whether the delivery (entry ARGV[2], consumer ARGV[3], delivery count
+/// ARGV[4]) still holds its entry. Shared head of [`ACK`] and [`REQUEUE`].
+const OWNS: &str = r#"
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] or tonumber(p[1][4]) ~= tonumber(ARGV[4]) then return 0 end
+"#;
+
+/// KEYS: stream, ids set. ARGV: group, entry, consumer, deliveries, submission id.
+const ACK_TAIL: &str = r#"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('SREM', KEYS[2], ARGV[5])
+return 1
+"#;
+
+/// KEYS: stream. ARGV: group, entry, consumer, deliveries, submission id,
+/// enqueued_at_ms, attempts so far. A fresh entry replaces the held one.
+const REQUEUE_TAIL: &str = r#"
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[5], 'enqueued_at_ms', ARGV[6], 'prior', ARGV[7])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"#;
+
+pub struct RedisQueue {
+    client: Client,
+    capacity: u64,
+    /// Entries idle longer than this are reclaimed from their (dead) worker.
+    lease: Duration,
+    /// This process's consumer name in the group.
+    consumer: String,
+    shared: Mutex<Option<ConnectionManager>>,
+    /// Idle blocking connections, one per concurrent `dequeue`.
+    blocking: Mutex<Vec<MultiplexedConnection>>,
+    /// When this process last looked for expired leases (ms since the epoch).
+    last_claim_ms: AtomicI64,
+}
+
+impl RedisQueue {
+    /// A queue on `url` (`redis://host:6379/0`). Connects lazily: a Redis that is
+    /// down makes calls fail (and `/health` say so), not the start.
+    pub fn new(url: &str, capacity: u64, lease: Duration) -> Result<RedisQueue, RedisError> {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        Ok(RedisQueue {
+            client: Client::open(url)?,
+            capacity,
+            lease,
+            consumer: format!("{host}-{}-{}", std::process::id(), &tag[..8]),
+            shared: Mutex::new(None),
+            blocking: Mutex::new(Vec::new()),
+            last_claim_ms: AtomicI64::new(0),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// The connection for short commands (reconnects by itself once made).
+    pub async fn conn(&self) -> Result<ConnectionManager, RedisError> {
+        let mut slot = self.shared.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let mut c = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await?;
+        ensure_group(&mut c).await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Runs `f` on the shared connection; a missing group (Redis lost its data)
+    /// is created again and `f` retried once.
+    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, QueueError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RedisError>>,
+    {
+        let mut c = self.conn().await?;
+        match f(c.clone()).await {
+            Err(e) if is_nogroup(&e) => {
+                ensure_group(&mut c).await?;
+                Ok(f(c).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn blocking_conn(&self, wait: Duration) -> Result<MultiplexedConnection, RedisError> {
+        if let Some(mut c) = self.blocking.lock().await.pop() {
+            c.set_response_timeout(wait + Duration::from_secs(5));
+            return Ok(c);
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(wait + Duration::from_secs(5)));
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+    }
+
+    /// A job whose lease ran out, taken over by this process (at most one
+    /// look per second while there are none).
+    async fn claim_expired(&self) -> Result<Option<Lease>, QueueError> {
+        let now = crate::now_ms();
+        let last = self.last_claim_ms.load(Ordering::Relaxed);
+        if now - last < 1000 {
+            return Ok(None);
+        }
+        let lease_ms = self.lease.as_millis() as u64;
+        let consumer = self.consumer.clone();
+        let reply: StreamAutoClaimReply = self
+            .with_conn(|mut c| {
+                let consumer = consumer.clone();
+                async move {
+                    redis::cmd("XAUTOCLAIM")
+                        .arg(STREAM)
+                        .arg(GROUP)
+                        .arg(&consumer)
+                        .arg(lease_ms)
+                        .arg("0-0")
+                        .arg("COUNT")
+                        .arg(1)
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
+        let Some(entry) = reply.claimed.into_iter().next() else {
+            self.last_claim_ms.store(now, Ordering::Relaxed);
+            return Ok(None);
+        };
+        let entry_id = entry.id.clone();
+        let pending: StreamPendingCountReply = self
+            .with_conn(|mut c| {
+                let entry_id = entry_id.clone();
+                async move {
+                    redis::cmd("XPENDING")
+                        .arg(STREAM)
+                        .arg(GROUP)
+                        .arg(&entry_id)
+                        .arg(&entry_id)
+                        .arg(1)
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
+        let deliveries = pending
+            .ids
+            .first()
+            .map(|p| p.times_delivered as u32)
+            .unwrap_or(2);
+        tracing::warn!(entry = %entry.id, deliveries, "reclaimed a job whose lease ran out (its worker died or stalled)");
+        Ok(lease_of(&entry, deliveries))
+    }
+
+    /// Adds jobs for those of `ids` that have none (capacity not checked);
+    /// returns how many were added. The sweeper's repair.
+    pub async fn enqueue_missing(&self, ids: &[String], now_ms: i64) -> Result<u64, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.run_enqueue(ids, 0, now_ms)
+            .await
+            .map(|n| n.max(0) as u64)
+    }
+
+    async fn run_enqueue(
+        &self,
+        ids: &[String],
+        capacity: u64,
+        now_ms: i64,
+    ) -> Result<i64, QueueError> {
+        self.with_conn(|mut c| async move {
+            redis::cmd("EVAL")
+                .arg(ENQUEUE)
+                .arg(2)
+                .arg(STREAM)
+                .arg(IDS)
+                .arg(GROUP)
+                .arg(capacity)
+                .arg(now_ms)
+                .arg(ids)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    /// Runs [`OWNS`] + `tail` for the delivery `lease`; true when it held the entry.
+    async fn as_owner(
+        &self,
+        lease: &Lease,
+        tail: &str,
+        extra: &[String],
+    ) -> Result<bool, QueueError> {
+        let (entry, deliveries) = split_token(&lease.token);
+        let script = format!("{OWNS}{tail}");
+        let done: i64 = self
+            .with_conn(|mut c| {
+                let script = script.clone();
+                async move {
+                    redis::cmd("EVAL")
+                        .arg(script)
+                        .arg(2)
+                        .arg(STREAM)
+                        .arg(IDS)
+                        .arg(GROUP)
+                        .arg(entry)
+                        .arg(&self.consumer)
+                        .arg(deliveries)
+                        .arg(&lease.id)
+                        .arg(extra)
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
+        Ok(done == 1)
+    }
+}
+
+async fn ensure_group(c: &mut ConnectionManager) -> Result<(), RedisError> {
+    let created: Result<(), RedisError> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(STREAM)
+        .arg(GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(c)
+        .await;
+    match created {
+        Err(e) if e.code() != Some("BUSYGROUP") => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn is_nogroup(e: &RedisError) -> bool {
+    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
+}
+
+/// `entry/deliveries`, the lease token.
+fn split_token(token: &str) -> (&str, u32) {
+    let (entry, n) = token.rsplit_once('/').unwrap_or((token, "1"));
+    (entry, n.parse().unwrap_or(1))
+}
+
+fn lease_of(entry: &StreamId, deliveries: u32) -> Option<Lease> {
+    let id: String = entry.get("id")?;
+    let prior: u32 = entry
+        .get::<String>("prior")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let enqueued_at_ms = entry
+        .get::<String>("enqueued_at_ms")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(crate::now_ms);
+    Some(Lease {
+        id,
+        attempt: prior + deliveries,
+        enqueued_at_ms,
+        token: format!("{}/{deliveries}", entry.id),
+    })
+}
+
+#[async_trait]
+impl Queue for RedisQueue {
+    async fn enqueue(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        if self.run_enqueue(ids, self.capacity, now_ms).await? < 0 {
+            return Err(QueueError::Full {
+                capacity: self.capacity,
+            });
+        }
+        Ok(())
+    }
+
+    async fn dequeue(&self, wait: Duration) -> Result<Option<Lease>, QueueError> {
+        if let Some(lease) = self.claim_expired().await? {
+            return Ok(Some(lease));
+        }
+        // Make sure the group exists before blocking on it.
+        self.conn().await?;
+        let mut c = self.blocking_conn(wait).await?;
+        let read: Result<Option<StreamReadReply>, RedisError> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(1)
+            .arg("BLOCK")
+            .arg(wait.as_millis().max(1) as u64)
+            .arg("STREAMS")
+            .arg(STREAM)
+            .arg(">")
+            .query_async(&mut c)
+            .await;
+        let reply = match read {
+            Ok(reply) => {
+                self.blocking.lock().await.push(c);
+                reply
+            }
+            Err(e) => {
+                if is_nogroup(&e) {
+                    ensure_group(&mut self.conn().await?).await?;
+                }
+                return Err(e.into());
+            }
+        };
+        let entry = reply
+            .and_then(|r| r.keys.into_iter().next())
+            .and_then(|k| k.ids.into_iter().next());
+        Ok(match entry {
+            Some(entry) => match lease_of(&entry, 1) {
+                Some(lease) => Some(lease),
+                None => {
+                    tracing::error!(entry = %entry.id, "stream entry without a submission id; dropping it");
+                    let id = entry.id.clone();
+                    self.with_conn(|mut c| {
+                        let id = id.clone();
+                        async move {
+                            redis::pipe()
+                                .atomic()
+                                .cmd("XACK")
+                                .arg(STREAM)
+                                .arg(GROUP)
+                                .arg(&id)
+                                .cmd("XDEL")
+                                .arg(STREAM)
+                                .arg(&id)
+                                .query_async::<()>(&mut c)
+                                .await
+                        }
+                    })
+                    .await?;
+                    None
+                }
+            },
+            None => None,
+        })
+    }
+
+    async fn ack(&self, lease: &Lease) -> Result<(), QueueError> {
+        if !self.as_owner(lease, ACK_TAIL, &[]).await? {
+            tracing::warn!(id = %lease.id, attempt = lease.attempt, "ack of a job this worker no longer holds (its lease ran out); left to the new holder");
+        }
+        Ok(())
+    }
+
+    async fn requeue(&self, lease: &Lease) -> Result<(), QueueError> {
+        let extra = [lease.enqueued_at_ms.to_string(), lease.attempt.to_string()];
+        self.as_owner(lease, REQUEUE_TAIL, &extra).await?;
+        Ok(())
+    }
+
+    async fn recover(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError> {
+        self.enqueue_missing(ids, now_ms).await.map(|_| ())
+    }
+
+    async fn depth(&self) -> Result<u64, QueueError> {
+        let n: i64 = self
+            .with_conn(|mut c| async move {
+                redis::cmd("EVAL")
+                    .arg(DEPTH)
+                    .arg(1)
+                    .arg(STREAM)
+                    .arg(GROUP)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    async fn dead_letter(&self, lease: &Lease, reason: &str) -> Result<Option<String>, QueueError> {
+        let entry: String = self
+            .with_conn(|mut c| async move {
+                redis::cmd("XADD")
+                    .arg(DEAD_LETTER)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(100_000)
+                    .arg("*")
+                    .arg("id")
+                    .arg(&lease.id)
+                    .arg("attempts")
+                    .arg(lease.attempt - 1)
+                    .arg("reason")
+                    .arg(reason)
+                    .arg("entry")
+                    .arg(&lease.token)
+                    .arg("at_ms")
+                    .arg(crate::now_ms())
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(Some(format!(
+            "the job was moved to the dead-letter stream {DEAD_LETTER} (entry {entry})"
+        )))
+    }
+}

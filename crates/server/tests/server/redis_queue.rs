@@ -1,0 +1,176 @@
+//! The Redis Streams queue against a private `redis-server` (AOF on).
+
+use std::time::Duration;
+
+use kiln_server::queue::redis::{RedisQueue, DEAD_LETTER, GROUP, IDS, STREAM};
+use kiln_server::queue::{Queue, QueueError};
+use kiln_server::testenv::RedisServer;
+
+fn ids(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// Entries delivered and not acknowledged.
+fn pending(redis: &RedisServer) -> i64 {
+    let reply = redis.cmd(&["XPENDING", STREAM, GROUP]).unwrap();
+    // *4\r\n:N\r\n…
+    reply
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix(':')?.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn redis_queue_is_bounded_leases_in_order_and_acks_after_the_fact() {
+    let redis = RedisServer::start();
+    let q = RedisQueue::new(&redis.url(), 3, Duration::from_secs(60)).unwrap();
+    assert_eq!(q.depth().await.unwrap(), 0);
+    q.enqueue(&ids(&["a", "b"]), 100).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), 2);
+    assert!(matches!(
+        q.enqueue(&ids(&["c", "d"]), 100).await,
+        Err(QueueError::Full { capacity: 3 })
+    ));
+    assert_eq!(
+        redis.int(&["XLEN", STREAM]),
+        2,
+        "a refused batch adds nothing"
+    );
+
+    let a = q
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.id.as_str(), a.attempt, a.enqueued_at_ms), ("a", 1, 100));
+    assert_eq!(
+        q.depth().await.unwrap(),
+        1,
+        "a delivered job is not waiting"
+    );
+    q.enqueue(&ids(&["c", "d"]), 200).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), 3);
+
+    q.ack(&a).await.unwrap();
+    assert_eq!(redis.int(&["XLEN", STREAM]), 3, "acked entries are deleted");
+    assert_eq!(redis.int(&["SISMEMBER", IDS, "a"]), 0);
+    assert_eq!(pending(&redis), 0);
+    for want in ["b", "c", "d"] {
+        let l = q
+            .dequeue(Duration::from_millis(100))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.id, want);
+        q.ack(&l).await.unwrap();
+    }
+    assert!(q
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(redis.int(&["XLEN", STREAM]), 0);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_reclaimed_and_only_its_new_holder_can_ack() {
+    let redis = RedisServer::start();
+    let lease = Duration::from_millis(300);
+    let dead = RedisQueue::new(&redis.url(), 10, lease).unwrap();
+    let alive = RedisQueue::new(&redis.url(), 10, lease).unwrap();
+    assert_ne!(dead.consumer(), alive.consumer());
+    dead.enqueue(&ids(&["x"]), 1).await.unwrap();
+    let first = dead
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.attempt, 1);
+    let mut second = None;
+    for _ in 0..100 {
+        if let Some(l) = alive.dequeue(Duration::from_millis(50)).await.unwrap() {
+            second = Some(l);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = second.expect("the expired lease was not reclaimed");
+    assert_eq!((second.id.as_str(), second.attempt), ("x", 2));
+    dead.ack(&first).await.unwrap();
+    assert_eq!(
+        pending(&redis),
+        1,
+        "the stale holder must not ack the new holder's job"
+    );
+
+    // A requeue keeps counting attempts.
+    alive.requeue(&second).await.unwrap();
+    let third = dead
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((third.id.as_str(), third.attempt), ("x", 3));
+    dead.ack(&third).await.unwrap();
+    assert_eq!(redis.int(&["XLEN", STREAM]), 0);
+    assert_eq!(pending(&redis), 0);
+}
+
+#[tokio::test]
+async fn the_sweeper_repair_adds_only_missing_jobs_and_dead_letters_are_recorded() {
+    let redis = RedisServer::start();
+    let q = RedisQueue::new(&redis.url(), 1, Duration::from_secs(60)).unwrap();
+    q.enqueue(&ids(&["a"]), 1).await.unwrap();
+    assert_eq!(
+        q.enqueue_missing(&ids(&["a", "b", "c"]), 2).await.unwrap(),
+        2,
+        "capacity does not apply to repairs"
+    );
+    assert_eq!(q.depth().await.unwrap(), 3);
+    let l = q
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    let note = q.dead_letter(&l, "poison").await.unwrap().expect("a note");
+    assert!(note.contains(DEAD_LETTER), "{note}");
+    assert_eq!(redis.int(&["XLEN", DEAD_LETTER]), 1);
+    let entry = redis.cmd(&["XRANGE", DEAD_LETTER, "-", "+"]).unwrap();
+    assert!(
+        entry.contains("poison") && entry.contains("\r\na\r\n"),
+        "{entry}"
+    );
+}
+
+#[tokio::test]
+async fn the_queue_fails_while_redis_is_down_and_recovers_with_its_data() {
+    let mut redis = RedisServer::start();
+    let q = RedisQueue::new(&redis.url(), 10, Duration::from_secs(60)).unwrap();
+    q.enqueue(&ids(&["before"]), 1).await.unwrap();
+    redis.kill();
+    assert!(q.enqueue(&ids(&["during"]), 2).await.is_err());
+    assert!(q.depth().await.is_err());
+    assert!(q.dequeue(Duration::from_millis(100)).await.is_err());
+    redis.restart();
+    let mut ok = false;
+    for _ in 0..100 {
+        if q.enqueue(&ids(&["after"]), 3).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the queue did not reconnect");
+    assert_eq!(
+        q.depth().await.unwrap(),
+        2,
+        "the AOF kept the acknowledged enqueue"
+    );
+    let l = q
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.id, "before");
+}
