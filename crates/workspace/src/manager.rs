@@ -34,6 +34,8 @@ pub(crate) struct Entry {
     last_used: Mutex<Instant>,
     /// Held by the task doing a transition.
     op: tokio::sync::Mutex<()>,
+    /// The status after each transition, for waiters.
+    changed: tokio::sync::watch::Sender<Status>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -42,7 +44,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Entry {
     fn new(ws: Workspace) -> Arc<Entry> {
-        Arc::new(Entry { ws: Mutex::new(ws), boxed: Mutex::new(None), ptys: Mutex::new(HashMap::new()), last_used: Mutex::new(Instant::now()), op: tokio::sync::Mutex::new(()) })
+        let changed = tokio::sync::watch::channel(ws.status).0;
+        Arc::new(Entry { ws: Mutex::new(ws), boxed: Mutex::new(None), ptys: Mutex::new(HashMap::new()), last_used: Mutex::new(Instant::now()), op: tokio::sync::Mutex::new(()), changed })
     }
 
     pub(crate) fn snapshot(&self) -> Workspace {
@@ -79,6 +82,10 @@ impl Manager {
     /// back the workspaces a previous process left (as `stopped`).
     pub fn new(sandbox: Arc<Sandbox>, settings: Settings, default_data_dir: &Path) -> Result<Arc<Manager>> {
         settings.check().map_err(WorkspaceError::Config)?;
+        let nofile = raise_open_files_limit();
+        if nofile < 4 * settings.max_workspaces as u64 {
+            tracing::warn!(nofile, max_workspaces = settings.max_workspaces, "the open-file limit may be too low for this many workspaces");
+        }
         let mut specs = settings.templates.clone();
         if let Some(f) = &settings.templates_file {
             specs.extend(crate::template::read_file(f)?);
@@ -141,6 +148,7 @@ impl Manager {
             if let Err(err) = self.store.save(&w) {
                 tracing::error!(workspace = %w.id, error = %err, "saving a workspace record failed");
             }
+            e.changed.send_replace(w.status);
         }
         self.update_gauges();
     }
@@ -338,6 +346,14 @@ impl Manager {
         }
     }
 
+    /// Waits until the workspace reaches one of `statuses` (or `failed`).
+    pub async fn wait_for(&self, owner: &str, id: Uuid, statuses: &[Status]) -> Result<Workspace> {
+        let e = self.entry(owner, id)?;
+        let mut rx = e.changed.subscribe();
+        let _ = rx.wait_for(|s| statuses.contains(s) || *s == Status::Failed).await;
+        Ok(e.snapshot())
+    }
+
     pub fn get(&self, owner: &str, id: Uuid) -> Result<Workspace> {
         Ok(self.entry(owner, id)?.snapshot())
     }
@@ -423,6 +439,7 @@ impl Manager {
             match me.store.remove(id) {
                 Ok(()) => {
                     lock(&e.ws).status = Status::Deleted;
+                    e.changed.send_replace(Status::Deleted);
                     lock(&me.entries).remove(&id);
                     me.update_gauges();
                 }
@@ -472,5 +489,23 @@ async fn reap_idle(m: std::sync::Weak<Manager>, idle: Duration) {
         tokio::time::sleep(every).await;
         let Some(m) = m.upgrade() else { return };
         m.stop_idle(idle);
+    }
+}
+
+/// Raises this process's open-file soft limit to its hard limit: each
+/// running workspace holds descriptors (its control socket, terminals).
+/// Returns the new soft limit.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(e) => {
+                tracing::warn!(error = %e, soft, hard, "cannot raise the open-file limit");
+                soft
+            }
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 0,
     }
 }
