@@ -265,6 +265,7 @@ fn workspaces_cannot_see_each_other() {
     wait_status(&s, &b, "running");
     assert_eq!(put(&s, &a, "/home/kiln/private.txt", b"alice only").0, 204);
     sh(&s, &a, "sleep 300 > /dev/null 2>&1 &");
+    assert_eq!(sh(&s, &a, "pgrep -c sleep")["stdout"], "1\n", "alice's background sleep runs");
     let v = sh(&s, &b, "ls -a /home/kiln; ls /home; ps -eo comm | grep -c sleep; cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 3[0]0'");
     let out = v["stdout"].as_str().unwrap();
     assert!(!out.contains("private.txt"), "{out}");

@@ -72,7 +72,7 @@ impl Manager {
         }
         let b = e.running_box()?;
         let t = self.template(&e.snapshot().template)?;
-        e.touch();
+        let _busy = e.busy();
         let limits = ExecLimits {
             cpu_ms: timeout,
             wall_ms: timeout,
@@ -91,7 +91,6 @@ impl Manager {
             SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
             other => WorkspaceError::Sandbox(other),
         })?;
-        e.touch();
         Ok(ExecResponse {
             exit_code: out.exit_code,
             signal: out.signal,
@@ -107,7 +106,7 @@ impl Manager {
         let e = self.entry(owner, id)?;
         let rel = home_relative(path)?;
         let b = e.running_box()?;
-        e.touch();
+        let _busy = e.busy();
         let max = self.settings.max_file_bytes;
         let data = b.read_file(rel, max + 1).await.map_err(|err| file_error(path, err))?;
         if data.len() as u64 > max {
@@ -124,7 +123,7 @@ impl Manager {
         if data.len() as u64 > t.disk_mb << 20 {
             return Err(WorkspaceError::TooLarge(format!("{} bytes is more than the template's disk_mb {}", data.len(), t.disk_mb)));
         }
-        e.touch();
+        let _busy = e.busy();
         b.write_file(rel, data, 0o644).await.map_err(|err| file_error(path, err))
     }
 

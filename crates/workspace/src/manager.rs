@@ -36,6 +36,8 @@ pub(crate) struct Entry {
     op: tokio::sync::Mutex<()>,
     /// The status after each transition, for waiters.
     changed: tokio::sync::watch::Sender<Status>,
+    /// Execs and file transfers in flight (the idle reaper leaves busy workspaces alone).
+    pub(crate) busy: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -45,7 +47,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Entry {
     fn new(ws: Workspace) -> Arc<Entry> {
         let changed = tokio::sync::watch::channel(ws.status).0;
-        Arc::new(Entry { ws: Mutex::new(ws), boxed: Mutex::new(None), ptys: Mutex::new(HashMap::new()), last_used: Mutex::new(Instant::now()), op: tokio::sync::Mutex::new(()), changed })
+        Arc::new(Entry { ws: Mutex::new(ws), boxed: Mutex::new(None), ptys: Mutex::new(HashMap::new()), last_used: Mutex::new(Instant::now()), op: tokio::sync::Mutex::new(()), changed, busy: Default::default() })
     }
 
     pub(crate) fn snapshot(&self) -> Workspace {
@@ -66,6 +68,22 @@ impl Entry {
     pub(crate) fn touch(&self) {
         *lock(&self.last_used) = Instant::now();
         lock(&self.ws).last_used_at = model::now();
+    }
+
+    /// Marks the workspace busy until the guard drops (and touches it at both ends).
+    pub(crate) fn busy(self: &Arc<Self>) -> Busy {
+        self.touch();
+        self.busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(self.clone())
+    }
+}
+
+pub(crate) struct Busy(Arc<Entry>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.touch();
     }
 }
 
@@ -276,7 +294,10 @@ impl Manager {
                 e.touch();
                 metrics::histogram!(crate::metrics::BUILD_SECONDS).record(elapsed.as_secs_f64());
                 self.transition(&e, |w| {
-                    w.status = Status::Running;
+                    // A delete that came in meanwhile keeps its `deleting`.
+                    if w.status == Status::Provisioning {
+                        w.status = Status::Running;
+                    }
                     w.error = None;
                     w.agent = Agent { status: AgentStatus::Connected, ready_at: Some(finished.clone()) };
                     w.build.finished_at = Some(finished);
@@ -287,7 +308,9 @@ impl Manager {
             Err(err) => {
                 tracing::warn!(workspace = %e.snapshot().id, error = %err, "building a workspace failed");
                 self.transition(&e, |w| {
-                    w.status = Status::Failed;
+                    if w.status == Status::Provisioning {
+                        w.status = Status::Failed;
+                    }
                     w.error = Some(err.to_string());
                     w.agent = Agent { status: AgentStatus::Disconnected, ready_at: None };
                     w.build.finished_at = Some(finished);
@@ -468,6 +491,7 @@ impl Manager {
             .values()
             .filter(|e| {
                 lock(&e.ws).status == Status::Running
+                    && e.busy.load(std::sync::atomic::Ordering::SeqCst) == 0
                     && lock(&e.last_used).elapsed() >= idle
                     && !lock(&e.ptys).values().any(|p| p.attached() > 0)
             })
