@@ -1,5 +1,6 @@
 //! `kiln bench sandbox`: what the sandbox costs, measured against the same
-//! work without it, in one invocation.
+//! work without it, in one invocation. (`kiln bench workspaces` lives in
+//! bench_workspaces.rs.)
 //!
 //! 1. Overhead per run: a trivial C program (compiled once on the host) run
 //!    N times directly (spawn + wait), N times in a pre-built box ("warm":
@@ -36,6 +37,23 @@ enum BenchWhat {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Provisioning P50/P95 and memory per idle workspace for many workspaces at once.
+    Workspaces {
+        /// Workspaces to create (all running at once at the end).
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Creations in flight at once.
+        #[arg(long, default_value_t = 50)]
+        concurrency: usize,
+        #[arg(long, default_value = "pod-swdev")]
+        template: String,
+        /// Seconds to let the idle workspaces settle before measuring memory.
+        #[arg(long, default_value_t = 2)]
+        settle_secs: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {
@@ -45,7 +63,13 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
-    let BenchWhat::Sandbox { runs, python_runs, json } = a.what;
+    let (runs, python_runs, json) = match a.what {
+        BenchWhat::Sandbox { runs, python_runs, json } => (runs, python_runs, json),
+        BenchWhat::Workspaces { count, concurrency, template, settle_secs, json } => {
+            let settle = Duration::from_secs(settle_secs);
+            return crate::bench_workspaces::run(crate::bench_workspaces::Options { count, concurrency, template, settle, json }).await;
+        }
+    };
     if runs < 10 || python_runs < 2 {
         bail!("use at least 10 --runs and 2 --python-runs");
     }

@@ -95,19 +95,34 @@ impl Drop for Server {
 /// One HTTP/1.1 exchange with `Connection: close`; the body parsed as JSON
 /// (or a JSON string when it is not JSON).
 pub fn request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let (code, raw) = request_raw(addr, method, path, body.as_bytes());
+    let body = String::from_utf8_lossy(&raw).into_owned();
+    (
+        code,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+/// One HTTP/1.1 exchange with a raw body; the status and the raw answer body.
+pub fn request_raw(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
+    s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let rest = &raw[split + 4..];
     let code: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     let body = if head
         .to_ascii_lowercase()
@@ -115,23 +130,20 @@ pub fn request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u
     {
         dechunk(rest)
     } else {
-        rest.to_string()
+        rest.to_vec()
     };
-    (
-        code,
-        serde_json::from_str(&body).unwrap_or(Value::String(body)),
-    )
+    (code, body)
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = s.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(String::from_utf8_lossy(&s[..i]).trim(), 16).unwrap_or(0);
         if n == 0 {
             break;
         }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
+        out.extend_from_slice(&s[i + 2..i + 2 + n]);
+        s = &s[i + 2 + n + 2..];
     }
     out
 }
@@ -166,8 +178,12 @@ impl WebSocket {
 
     /// Sends one masked text frame.
     pub fn send(&mut self, v: &Value) {
-        let payload = v.to_string().into_bytes();
-        let mut frame = vec![0x81u8];
+        self.send_frame(0x1, &v.to_string().into_bytes());
+    }
+
+    /// Sends one masked frame with `opcode` (0x1 text, 0x2 binary).
+    pub fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
+        let mut frame = vec![0x80u8 | opcode];
         match payload.len() {
             n if n < 126 => frame.push(0x80 | n as u8),
             n if n < 65536 => {
@@ -188,6 +204,15 @@ impl WebSocket {
     /// The next text message as JSON; `None` when the server closes.
     pub fn recv(&mut self) -> Option<Value> {
         loop {
+            if let (0x1, payload) = self.recv_frame()? {
+                return Some(serde_json::from_slice(&payload).unwrap());
+            }
+        }
+    }
+
+    /// The next data frame (opcode, payload); `None` when the server closes.
+    pub fn recv_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        loop {
             let mut h = [0u8; 2];
             self.stream.read_exact(&mut h).ok()?;
             let len = match h[1] & 0x7f {
@@ -206,8 +231,8 @@ impl WebSocket {
             let mut payload = vec![0u8; len];
             self.stream.read_exact(&mut payload).unwrap();
             match h[0] & 0x0f {
-                0x1 => return Some(serde_json::from_slice(&payload).unwrap()),
                 0x8 => return None,
+                op @ (0x1 | 0x2) => return Some((op, payload)),
                 _ => {}
             }
         }

@@ -31,6 +31,17 @@ impl SandboxBox {
         self.lease.as_ref().map_or(0, |l| l.uid)
     }
 
+    /// Sets the memory and process limits of the whole box (a workspace's
+    /// template; one-shot runs set them per exec instead).
+    pub fn set_box_limits(&self, memory_bytes: u64, processes: u32) -> Result<()> {
+        self.cgroup().set_limits(memory_bytes, processes)
+    }
+
+    /// Whether the box's init is still there.
+    pub fn is_alive(&self) -> bool {
+        !self.conn.is_gone()
+    }
+
     pub(crate) fn cgroup(&self) -> &BoxCgroup {
         self.cgroup.as_ref().expect("present until destroy")
     }

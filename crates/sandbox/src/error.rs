@@ -29,6 +29,8 @@ pub enum SandboxError {
     Gone,
     #[error("no free sandbox uid in {first}..{last}: too many boxes at once")]
     NoUid { first: u32, last: u32 },
+    #[error("uid {0} is held by another live box; a workspace's uid must be free before its box starts")]
+    UidInUse(u32),
     #[error("sandbox needs root on the host (running as uid {0}); run `kiln` as root")]
     NotRoot(u32),
     #[error("{context}: {source}")]

@@ -70,11 +70,15 @@ pub struct ExecSpec {
     pub stdin: Input,
     /// Also send output here as it is produced (it is captured either way).
     pub stream: Option<mpsc::Sender<Output>>,
+    /// The box outlives this program (a workspace): other processes keep
+    /// running when it exits, the box's cgroup limits are left as they are,
+    /// and a limit stops only this program's process group.
+    pub shared_box: bool,
 }
 
 impl ExecSpec {
     pub fn new(argv: Vec<String>, env: Vec<String>, limits: ExecLimits) -> ExecSpec {
-        ExecSpec { argv, env, cwd: crate::rootfs::WORK_DIR.into(), limits, stdin: Input::Bytes(Vec::new()), stream: None }
+        ExecSpec { argv, env, cwd: crate::rootfs::WORK_DIR.into(), limits, stdin: Input::Bytes(Vec::new()), stream: None, shared_box: false }
     }
 }
 
@@ -136,8 +140,11 @@ impl SandboxBox {
     pub async fn exec(&self, spec: ExecSpec) -> Result<ExecOutcome> {
         let lim = spec.limits;
         let cg = self.cgroup();
-        cg.set_limits(lim.memory_bytes, lim.processes.saturating_add(1))?;
-        cg.reset_peak();
+        let shared = spec.shared_box;
+        if !shared {
+            cg.set_limits(lim.memory_bytes, lim.processes.saturating_add(1))?;
+            cg.reset_peak();
+        }
         let before = cg.usage()?;
 
         let (in_r, in_w) = pipe_pair()?;
@@ -157,12 +164,12 @@ impl SandboxBox {
                 address_space_bytes: None,
             },
             stdio: Stdio::Pipes,
-            kill_all_on_exit: true,
+            kill_all_on_exit: !shared,
         };
         let reply = self.conn.request(req, &msg, &[], &[in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]).await;
         drop((in_r, out_w, err_w));
-        let exit_rx = match reply? {
-            Reply::Started { exit, .. } => exit,
+        let (pid, exit_rx) = match reply? {
+            Reply::Started { exit, pid, .. } => (pid, exit),
             Reply::Failed(m) => return Err(SandboxError::Rejected(m)),
             Reply::Done => return Err(SandboxError::Channel("unexpected reply to exec".into())),
         };
@@ -190,11 +197,11 @@ impl SandboxBox {
             tokio::select! {
                 r = out.read(&mut obuf), if out_open => match r {
                     Ok(0) | Err(_) => out_open = false,
-                    Ok(n) => self.collect(&mut cap, false, &obuf[..n], &spec.stream, &mut hit).await,
+                    Ok(n) => self.collect(&mut cap, false, &obuf[..n], &spec.stream, &mut hit, (shared, pid)).await,
                 },
                 r = err.read(&mut ebuf), if err_open => match r {
                     Ok(0) | Err(_) => err_open = false,
-                    Ok(n) => self.collect(&mut cap, true, &ebuf[..n], &spec.stream, &mut hit).await,
+                    Ok(n) => self.collect(&mut cap, true, &ebuf[..n], &spec.stream, &mut hit, (shared, pid)).await,
                 },
                 e = async { exit_rx.as_mut().expect("guarded").await }, if exit_rx.is_some() => {
                     exit_rx = None;
@@ -206,21 +213,24 @@ impl SandboxBox {
                 },
                 () = &mut wall, if hit.is_none() && exit.is_none() => {
                     hit = Some(LimitHit::WallTime);
-                    self.stop().await;
+                    self.stop_run(shared, pid).await;
                     hard_stop = Some(Instant::now() + Duration::from_secs(2));
                 },
-                _ = watchdog.tick(), if hit.is_none() && exit.is_none() => {
+                _ = watchdog.tick(), if !shared && hit.is_none() && exit.is_none() => {
                     if let Ok(u) = cg.usage() {
                         if u.cpu_ns.saturating_sub(before.cpu_ns) > lim.cpu_ms * 1_000_000 {
                             hit = Some(LimitHit::CpuTime);
-                            self.stop().await;
+                            self.stop_run(shared, pid).await;
                             hard_stop = Some(Instant::now() + Duration::from_secs(2));
                         }
                     }
                 },
                 () = tokio::time::sleep(grace), if hard_stop.is_some() => {
                     // Something still holds the pipes or init stopped answering.
-                    cg.kill_all();
+                    // In a shared box a background process may keep them: leave it be.
+                    if !(shared && exit.is_some()) {
+                        cg.kill_all();
+                    }
                     if exit.is_none() {
                         return Err(SandboxError::Gone);
                     }
@@ -247,7 +257,7 @@ impl SandboxBox {
         })
     }
 
-    async fn collect(&self, cap: &mut Capture, is_err: bool, data: &[u8], stream: &Option<mpsc::Sender<Output>>, hit: &mut Option<LimitHit>) {
+    async fn collect(&self, cap: &mut Capture, is_err: bool, data: &[u8], stream: &Option<mpsc::Sender<Output>>, hit: &mut Option<LimitHit>, run: (bool, i32)) {
         let kept = cap.take(is_err, data);
         if let (Some(tx), true) = (stream, kept > 0) {
             let chunk = Bytes::copy_from_slice(&data[..kept]);
@@ -255,6 +265,15 @@ impl SandboxBox {
         }
         if cap.exceeded && hit.is_none() {
             *hit = Some(LimitHit::Output);
+            self.stop_run(run.0, run.1).await;
+        }
+    }
+
+    /// Stops a run: its process group in a shared box, else the whole box.
+    async fn stop_run(&self, shared: bool, pid: i32) {
+        if shared {
+            let _ = self.kill(pid).await;
+        } else {
             self.stop().await;
         }
     }

@@ -22,7 +22,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 
 use crate::protocol::{self, BoxSetup, Recv, Request, Response, Rlimits, Stdio, CHUNK, MAX_PACKET};
-use crate::rootfs::{self, cstr, WORK_DIR};
+use crate::rootfs::{self, cstr};
 use crate::{files, seccomp};
 
 struct Running {
@@ -53,10 +53,10 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup) -> ! {
         reply(&ctl, &Response::SetupFailed { layer: e.layer.into(), message: e.message }, &[], &[]);
         std::process::exit(1);
     }
-    let work = match nix::fcntl::open(WORK_DIR, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
+    let work = match nix::fcntl::open(setup.work_dir.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
         Err(e) => {
-            reply(&ctl, &Response::SetupFailed { layer: "root filesystem".into(), message: format!("open {WORK_DIR}: {e}") }, &[], &[]);
+            reply(&ctl, &Response::SetupFailed { layer: "root filesystem".into(), message: format!("open {}: {e}", setup.work_dir) }, &[], &[]);
             std::process::exit(1);
         }
     };

@@ -42,5 +42,6 @@ pub use cgroup::Version as CgroupVersion;
 pub use error::SandboxError;
 pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
 pub use protocol::BindSpec;
+pub use pty::PtyProcess;
 pub use rootfs::WORK_DIR;
-pub use sandbox::{HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};
+pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};

@@ -30,6 +30,18 @@ pub struct BoxSetup {
     pub shm_bytes: u64,
     /// Extra text files to create in the box's read-only root (`/etc/passwd`, …).
     pub files: Vec<(String, String)>,
+    /// The working directory inside; the host's file requests are rooted here.
+    #[serde(default = "default_work_dir")]
+    pub work_dir: String,
+    /// A host directory bound read-write at `work_dir` instead of a fresh
+    /// tmpfs (a workspace's persistent home). Created by the host under a
+    /// root-only parent, so nothing inside the box can swap it for a link.
+    #[serde(default)]
+    pub work_host: Option<String>,
+}
+
+fn default_work_dir() -> String {
+    crate::rootfs::WORK_DIR.to_string()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -44,6 +44,14 @@ fn bind_readonly(src: &Path, dst: &Path) -> Step {
     mount(None::<&str>, dst, None::<&str>, ro, None::<&str>).map_err(fail("bind mounts", format!("read-only remount of {what}")))
 }
 
+/// Binds a host directory read-write (nosuid, nodev): a workspace's home.
+fn bind_writable(src: &Path, dst: &Path) -> Step {
+    let what = format!("bind {} -> {} read-write", src.display(), dst.display());
+    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail("home", &what))?;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(None::<&str>, dst, None::<&str>, flags, None::<&str>).map_err(fail("home", format!("nosuid remount of {what}")))
+}
+
 fn mkdirs(p: &Path) -> Step {
     fs::create_dir_all(p).map_err(fail("root filesystem", format!("mkdir {}", p.display())))
 }
@@ -102,11 +110,16 @@ pub fn build(setup: &BoxSetup) -> Step {
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;
     tmpfs(&tmp, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("size={},mode=1777", setup.tmp_bytes))?;
-    let work = inside(&root, WORK_DIR);
+    let work = inside(&root, &setup.work_dir);
     mkdirs(&work)?;
-    tmpfs(&work, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("size={},mode=755", setup.work_bytes))?;
-    chown(&work, Some(Uid::from_raw(setup.uid)), Some(Gid::from_raw(setup.gid)))
-        .map_err(fail("root filesystem", "chown /box"))?;
+    match &setup.work_host {
+        Some(host) => bind_writable(Path::new(host), &work)?,
+        None => {
+            tmpfs(&work, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("size={},mode=755", setup.work_bytes))?;
+            chown(&work, Some(Uid::from_raw(setup.uid)), Some(Gid::from_raw(setup.gid)))
+                .map_err(fail("root filesystem", format!("chown {}", setup.work_dir)))?;
+        }
+    }
 
     chdir(&root).map_err(fail("pivot_root", "chdir to the new root"))?;
     pivot_root(".", ".").map_err(fail("pivot_root", "pivot_root(., .)"))?;

@@ -85,6 +85,23 @@ impl Default for SandboxConfig {
     }
 }
 
+/// How one box differs from a plain one-shot box (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct BoxOptions {
+    /// Run as exactly this uid (a workspace keeps one for its life) instead
+    /// of one from the pool; creation fails while a live box holds it.
+    pub uid: Option<u32>,
+    /// Host directory bound read-write as the working directory (a home).
+    pub home: Option<PathBuf>,
+    /// Working directory inside the box [default: `/box`].
+    pub work_dir: Option<String>,
+    /// Extra read-only binds (a toolchain outside /usr, for instance).
+    pub binds: Vec<BindSpec>,
+}
+
+/// Cgroup names must differ between `Sandbox`es of one process too.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
 /// Facts about the sandbox on this host, for `kiln` to report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SandboxInfo {
@@ -96,7 +113,6 @@ pub struct Sandbox {
     cfg: SandboxConfig,
     cgroups: Cgroups,
     uids: UidPool,
-    seq: AtomicU64,
 }
 
 impl Sandbox {
@@ -117,7 +133,7 @@ impl Sandbox {
         let cgroups = Cgroups::detect()?;
         cgroups.sweep_stale();
         let uids = UidPool::new(cfg.state_dir.join("uids"), cfg.first_uid, cfg.uid_count)?;
-        Ok(Arc::new(Sandbox { cfg, cgroups, uids, seq: AtomicU64::new(0) }))
+        Ok(Arc::new(Sandbox { cfg, cgroups, uids }))
     }
 
     pub fn info(&self) -> SandboxInfo {
@@ -131,10 +147,18 @@ impl Sandbox {
     /// Builds a fresh box. `extra_binds` adds read-only binds (a language's
     /// toolchain outside /usr, for instance).
     pub async fn create_box(&self, extra_binds: &[BindSpec]) -> Result<SandboxBox> {
-        let lease = self.uids.acquire()?;
-        let name = format!("kiln-{}-{}", std::process::id(), self.seq.fetch_add(1, Ordering::Relaxed));
+        self.create_box_with(&BoxOptions { binds: extra_binds.to_vec(), ..BoxOptions::default() }).await
+    }
+
+    /// Builds a fresh box with the given options (a workspace's box).
+    pub async fn create_box_with(&self, opts: &BoxOptions) -> Result<SandboxBox> {
+        let lease = match opts.uid {
+            Some(uid) => self.uids.acquire_exact(uid)?,
+            None => self.uids.acquire()?,
+        };
+        let name = format!("kiln-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         let cgroup = self.cgroups.create(&name)?;
-        match self.start(&lease, &cgroup, extra_binds).await {
+        match self.start(&lease, &cgroup, opts).await {
             Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, lease)),
             Err(e) => {
                 let _ = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
@@ -143,7 +167,7 @@ impl Sandbox {
         }
     }
 
-    async fn start(&self, lease: &crate::uid::UidLease, cgroup: &crate::cgroup::BoxCgroup, extra: &[BindSpec]) -> Result<(Arc<Conn>, tokio::process::Child)> {
+    async fn start(&self, lease: &crate::uid::UidLease, cgroup: &crate::cgroup::BoxCgroup, opts: &BoxOptions) -> Result<(Arc<Conn>, tokio::process::Child)> {
         let (host_end, box_end): (OwnedFd, OwnedFd) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
             .map_err(|e| SandboxError::Channel(format!("socketpair: {e}")))?;
         let h = &self.cfg.helper;
@@ -158,7 +182,9 @@ impl Sandbox {
         let conn = Conn::new(host_end)?;
         let uid = lease.uid;
         let mut binds: Vec<BindSpec> = self.cfg.binds.iter().map(|p| BindSpec { host: p.clone(), inside: p.clone() }).collect();
-        binds.extend(extra.iter().cloned());
+        binds.extend(opts.binds.iter().cloned());
+        let work_dir = opts.work_dir.clone().unwrap_or_else(|| crate::rootfs::WORK_DIR.to_string());
+        let home = if opts.home.is_some() { work_dir.as_str() } else { "/tmp" };
         let setup = BoxSetup {
             root_dir: self.cfg.state_dir.join("root").display().to_string(),
             uid,
@@ -170,11 +196,13 @@ impl Sandbox {
             work_bytes: self.cfg.work_bytes,
             shm_bytes: self.cfg.shm_bytes,
             files: vec![
-                ("/etc/passwd".into(), format!("root:x:0:0:root:/root:/bin/sh\nkiln:x:{uid}:{uid}:kiln:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")),
+                ("/etc/passwd".into(), format!("root:x:0:0:root:/root:/bin/sh\nkiln:x:{uid}:{uid}:kiln:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")),
                 ("/etc/group".into(), format!("root:x:0:\nkiln:x:{uid}:\nnogroup:x:65534:\n")),
                 ("/etc/hosts".into(), "127.0.0.1 localhost kiln\n::1 localhost\n".into()),
                 ("/etc/hostname".into(), format!("{}\n", self.cfg.hostname)),
             ],
+            work_host: opts.home.as_ref().map(|h| h.display().to_string()),
+            work_dir,
         };
         let handshake = async {
             conn.send(&setup, &[], &[]).await?;

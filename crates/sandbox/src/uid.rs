@@ -37,19 +37,30 @@ impl UidPool {
         for _ in 0..self.count {
             let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.count;
             let uid = self.first + i;
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-                .open(self.dir.join(format!("{uid}.lock")))
-                .map_err(|e| SandboxError::io(format!("open uid lock in {}", self.dir.display()), e))?;
+            let file = self.open_lock(uid)?;
             if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 return Ok(UidLease { uid, _lock: lock });
             }
         }
         Err(SandboxError::NoUid { first: self.first, last: self.first + self.count - 1 })
+    }
+
+    /// Takes exactly `uid` (a workspace keeps one uid for its life), which may
+    /// lie outside the pool's range; fails if a live box holds it.
+    pub fn acquire_exact(&self, uid: u32) -> Result<UidLease> {
+        let file = self.open_lock(uid)?;
+        Flock::lock(file, FlockArg::LockExclusiveNonblock).map(|lock| UidLease { uid, _lock: lock }).map_err(|_| SandboxError::UidInUse(uid))
+    }
+
+    fn open_lock(&self, uid: u32) -> Result<File> {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(self.dir.join(format!("{uid}.lock")))
+            .map_err(|e| SandboxError::io(format!("open uid lock in {}", self.dir.display()), e))
     }
 }
 
@@ -71,5 +82,18 @@ mod tests {
         let freed = b.uid;
         drop(b);
         assert_eq!(pool.acquire().unwrap().uid, freed);
+    }
+
+    #[test]
+    fn exact_uids_are_exclusive() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = UidPool::new(d.path().to_path_buf(), 70000, 3).unwrap();
+        let a = pool.acquire_exact(90001).unwrap();
+        assert_eq!(a.uid, 90001);
+        assert!(matches!(pool.acquire_exact(90001), Err(SandboxError::UidInUse(90001))));
+        let any = pool.acquire().unwrap();
+        assert!(matches!(pool.acquire_exact(any.uid), Err(SandboxError::UidInUse(_))));
+        drop(a);
+        assert_eq!(pool.acquire_exact(90001).unwrap().uid, 90001);
     }
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub workers_alive: AtomicUsize,
     /// `/openapi.json`, filled in for this configuration.
     pub openapi: String,
+    /// The workspace manager, or why workspaces are unavailable here.
+    pub workspaces: Result<Arc<kiln_workspace::Manager>, String>,
 }
 
 impl AppState {
@@ -85,7 +87,9 @@ impl App {
         let addr = listener.local_addr()?;
         let languages: Vec<String> = executor.languages().into_iter().map(|l| l.id).collect();
         let openapi = crate::openapi::document(&config, &languages).to_string();
+        let workspaces = start_workspaces(&config);
         let state = Arc::new(AppState {
+            workspaces,
             openapi,
             auth: Auth::new(
                 &config.api_keys,
@@ -128,6 +132,23 @@ impl App {
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task")?
     }
+}
+
+/// The workspace manager on its own sandbox (a second `Sandbox` beside the
+/// engine's: boxes of both share the uid locks and cgroup tree safely).
+fn start_workspaces(config: &Config) -> Result<Arc<kiln_workspace::Manager>, String> {
+    if !config.workspaces.enabled {
+        return Err("disabled in the config ([workspaces] enabled = false)".into());
+    }
+    let ec = crate::executor::engine_config(config);
+    let sandbox = kiln_sandbox::Sandbox::new(kiln_sandbox::SandboxConfig {
+        helper: ec.helper.clone(),
+        ..ec.sandbox.clone()
+    })
+    .map_err(|e| format!("the sandbox cannot start: {e}"))?;
+    kiln_workspace::Manager::new(sandbox, config.workspaces.clone(), &config.data_dir)
+        .map_err(|e| e.to_string())
+        .inspect_err(|e| tracing::warn!(error = %e, "workspaces are unavailable"))
 }
 
 async fn run(

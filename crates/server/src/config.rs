@@ -174,6 +174,8 @@ struct FileConfig {
     max_attempts: Option<u32>,
     warm_boxes: Option<usize>,
     sqlite_synchronous: Option<SqliteSync>,
+    /// The `[workspaces]` table (see docs/workspaces.md).
+    workspaces: Option<kiln_workspace::Settings>,
 }
 
 /// Why the settings could not be resolved.
@@ -227,6 +229,8 @@ pub struct Config {
     pub max_attempts: u32,
     pub warm_boxes: usize,
     pub sqlite_synchronous: SqliteSync,
+    /// Workspace settings: the `[workspaces]` table of the config file.
+    pub workspaces: kiln_workspace::Settings,
 }
 
 /// The most submissions one batch request may carry.
@@ -350,6 +354,7 @@ impl Config {
                 .sqlite_synchronous
                 .or(file.sqlite_synchronous)
                 .unwrap_or_default(),
+            workspaces: file.workspaces.unwrap_or_default(),
         };
         config.check()?;
         Ok(config)
@@ -387,6 +392,9 @@ impl Config {
         }
         if self.lease.is_zero() {
             return invalid("lease_secs", "must be at least 1");
+        }
+        if let Err(m) = self.workspaces.check() {
+            return invalid("workspaces", &m);
         }
         if self.queue_capacity == 0 {
             return invalid("queue_capacity", "must be at least 1");

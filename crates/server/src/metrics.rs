@@ -36,12 +36,19 @@ pub fn install() -> PrometheusHandle {
                         .expect("non-empty buckets")
                 },
             );
+            let builder = builder
+                .set_buckets_for_metric(
+                    Matcher::Full(kiln_workspace::metrics::BUILD_SECONDS.to_string()),
+                    kiln_workspace::metrics::BUILD_BUCKETS,
+                )
+                .expect("non-empty buckets");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
             describe();
+            kiln_workspace::metrics::describe();
             handle
         })
         .clone()

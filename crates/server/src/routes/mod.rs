@@ -4,6 +4,7 @@
 
 mod submissions;
 mod system;
+mod workspaces;
 
 use std::sync::Arc;
 
@@ -23,6 +24,14 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/submissions/{id}", &["get"]),
     ("/api/v1/languages", &["get"]),
     ("/api/v1/run/ws", &["get"]),
+    ("/api/v1/templates", &["get"]),
+    ("/api/v1/workspaces", &["get", "post"]),
+    ("/api/v1/workspaces/{id}", &["get", "delete"]),
+    ("/api/v1/workspaces/{id}/start", &["post"]),
+    ("/api/v1/workspaces/{id}/stop", &["post"]),
+    ("/api/v1/workspaces/{id}/exec", &["post"]),
+    ("/api/v1/workspaces/{id}/files", &["get", "put"]),
+    ("/api/v1/workspaces/{id}/pty", &["get"]),
     ("/health", &["get"]),
     ("/health/live", &["get"]),
     ("/metrics", &["get"]),
@@ -39,6 +48,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/submissions/{id}", get(submissions::get_one))
         .route("/api/v1/languages", get(system::languages))
         .route("/api/v1/run/ws", get(crate::ws::upgrade))
+        .route("/api/v1/templates", get(workspaces::templates))
+        .route("/api/v1/workspaces", post(workspaces::create).get(workspaces::list))
+        .route("/api/v1/workspaces/{id}", get(workspaces::get_one).delete(workspaces::delete))
+        .route("/api/v1/workspaces/{id}/start", post(workspaces::start))
+        .route("/api/v1/workspaces/{id}/stop", post(workspaces::stop))
+        .route("/api/v1/workspaces/{id}/exec", post(workspaces::exec))
+        .route("/api/v1/workspaces/{id}/files", get(workspaces::get_file).put(workspaces::put_file))
+        .route("/api/v1/workspaces/{id}/pty", get(workspaces::pty))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::require_key));
     Router::new()
         .route("/openapi.json", get(system::openapi))

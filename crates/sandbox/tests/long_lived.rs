@@ -1,0 +1,99 @@
+//! Long-lived boxes (workspaces): a pinned uid, a host home bound read-write,
+//! execs that leave the box running, and programs on a pseudo-terminal.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use kiln_sandbox::{BoxOptions, ExecLimits, PtyProcess, SandboxBox};
+
+// Each test pins its own uid: nextest runs them at once, and a uid is held by one live box.
+const UID: u32 = 99_321;
+
+async fn home_box(home: &std::path::Path, uid: u32) -> SandboxBox {
+    std::os::unix::fs::chown(home, Some(uid), Some(uid)).unwrap();
+    let sb = common::sandbox();
+    let opts = BoxOptions { uid: Some(uid), home: Some(home.to_path_buf()), work_dir: Some("/home/kiln".into()), ..Default::default() };
+    sb.create_box_with(&opts).await.expect("box with a home")
+}
+
+fn shared(script: &str, wall_ms: u64) -> kiln_sandbox::ExecSpec {
+    let mut s = common::spec(&["/bin/sh", "-c", script], ExecLimits { wall_ms, ..ExecLimits::default() });
+    s.cwd = "/home/kiln".into();
+    s.shared_box = true;
+    s
+}
+
+/// Reads terminal output until `needle` shows up.
+async fn read_until(p: &PtyProcess, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let wait = async {
+        while !String::from_utf8_lossy(&seen).contains(needle) {
+            let n = p.read(&mut buf).await.expect("read the terminal");
+            assert!(n > 0, "terminal closed before {needle:?}; saw {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.unwrap_or_else(|_| panic!("no {needle:?} in {:?}", String::from_utf8_lossy(&seen)));
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn home_is_bound_with_the_pinned_uid_and_persists() {
+    let home = tempfile::tempdir().unwrap();
+    let b = home_box(home.path(), UID).await;
+    assert_eq!(b.uid(), UID);
+    let out = b.exec(shared("id -u; echo kept > note.txt; pwd", 5000)).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{UID}\n/home/kiln\n"));
+    // The same uid cannot be held by a second live box.
+    let sb = common::sandbox();
+    assert!(sb.create_box_with(&BoxOptions { uid: Some(UID), ..Default::default() }).await.is_err());
+    b.destroy().await;
+    let note = home.path().join("note.txt");
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "kept\n");
+    assert_eq!(std::fs::metadata(&note).unwrap().uid(), UID);
+    // A new box on the same home sees it, and the host's file API reads it.
+    let b = home_box(home.path(), UID).await;
+    assert_eq!(b.read_file("note.txt", 100).await.unwrap(), b"kept\n");
+    b.destroy().await;
+}
+
+#[tokio::test]
+async fn shared_execs_leave_other_processes_running() {
+    let home = tempfile::tempdir().unwrap();
+    let b = home_box(home.path(), UID + 1).await;
+    let out = b.exec(shared("sleep 30 >/dev/null 2>&1 & echo started", 5000)).await.unwrap();
+    assert_eq!(out.stdout, b"started\n");
+    let timed = b.exec(shared("sleep 30", 300)).await.unwrap();
+    assert_eq!(timed.limit, Some(kiln_sandbox::LimitHit::WallTime));
+    let ps = b.exec(shared("pgrep -c sleep || true", 5000)).await.unwrap();
+    let text = String::from_utf8_lossy(&ps.stdout).into_owned();
+    assert_eq!(text.trim(), "1", "the background sleep survives, the timed-out one is gone: {text}");
+    assert!(b.is_alive());
+    b.destroy().await;
+}
+
+#[tokio::test]
+async fn pty_echoes_resizes_and_keeps_the_shell() {
+    let home = tempfile::tempdir().unwrap();
+    let b = home_box(home.path(), UID + 2).await;
+    let env = vec![common::PATH.into(), "HOME=/home/kiln".into(), "TERM=xterm".into()];
+    let mut p = b.spawn_pty(vec!["/bin/sh".into()], env, "/home/kiln", 24, 80).await.unwrap();
+    p.write_all(b"X=remembered; echo one-$((40+2))\n").await.unwrap();
+    read_until(&p, "one-42").await;
+    p.write_all(b"stty size\n").await.unwrap();
+    read_until(&p, "24 80").await;
+    b.resize(p.pid, 40, 120).await.unwrap();
+    p.write_all(b"stty size; echo \"$X\"\n").await.unwrap();
+    let out = read_until(&p, "remembered\r\n").await;
+    assert!(out.contains("40 120"), "{out}");
+    p.write_all(b"exit 3\n").await.unwrap();
+    let exit = p.wait().await.unwrap();
+    assert_eq!(exit.code, Some(3));
+    // The box stays up after its terminal's program is gone.
+    let out = b.exec(shared("echo still-here", 5000)).await.unwrap();
+    assert_eq!(out.stdout, b"still-here\n");
+    b.destroy().await;
+}

@@ -1,0 +1,222 @@
+//! `/api/v1/templates` and `/api/v1/workspaces…`: the workspace API of
+//! docs/workspaces.md (lifecycle, exec, files, the reconnecting terminal).
+//! The owner of a workspace is the caller's API-key fingerprint, or
+//! `anonymous` when keys are off; other owners' workspaces answer 404.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures_util::{SinkExt, StreamExt};
+use kiln_workspace::{Attachment, CreateRequest, ExecRequest, Manager, Status, WorkspaceError};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Json, Path, Query};
+
+fn owner(c: &Caller) -> String {
+    c.0.clone().unwrap_or_else(|| "anonymous".into())
+}
+
+fn manager(app: &AppState) -> Result<&Arc<Manager>, ApiError> {
+    app.workspaces.as_ref().map_err(|why| ApiError::unavailable("workspaces_unavailable", format!("workspaces are not available on this server: {why}"), 60))
+}
+
+pub(crate) fn api_error(e: WorkspaceError) -> ApiError {
+    if e.status() >= 500 {
+        tracing::error!(error = %e, "workspace operation failed");
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut err = ApiError::new(status, e.code(), e.to_string());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        err.retry_after = Some(5);
+    }
+    err
+}
+
+/// An id that is not a UUID names no workspace.
+fn workspace_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("no workspace {id}")))
+}
+
+pub async fn templates(State(app): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let m = manager(&app)?;
+    Ok(axum::Json(json!({ "templates": m.templates() })).into_response())
+}
+
+pub async fn create(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Json(req): Json<CreateRequest>) -> Result<Response, ApiError> {
+    let w = manager(&app)?.create(&owner(&caller), req).map_err(api_error)?;
+    Ok((StatusCode::CREATED, axum::Json(w)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    name_prefix: Option<String>,
+}
+
+pub async fn list(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid_field("status", format!("{s:?} is not one of {}", all.join(", ")))
+        })?),
+    };
+    let list = manager(&app)?.list(&owner(&caller), status, q.name_prefix.as_deref());
+    Ok(axum::Json(json!({ "workspaces": list })).into_response())
+}
+
+pub async fn get_one(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let w = manager(&app)?.get(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+    Ok(axum::Json(w).into_response())
+}
+
+pub async fn stop(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let w = manager(&app)?.stop(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(w)).into_response())
+}
+
+pub async fn start(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let w = manager(&app)?.start(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(w)).into_response())
+}
+
+pub async fn delete(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let w = manager(&app)?.delete(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(w)).into_response())
+}
+
+pub async fn exec(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Json(req): Json<ExecRequest>) -> Result<Response, ApiError> {
+    let out = manager(&app)?.exec(&owner(&caller), workspace_id(&id)?, req).await.map_err(api_error)?;
+    Ok(axum::Json(out).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    path: String,
+}
+
+pub async fn get_file(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Query(q): Query<FileQuery>) -> Result<Response, ApiError> {
+    let data = manager(&app)?.read_file(&owner(&caller), workspace_id(&id)?, &q.path).await.map_err(api_error)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
+}
+
+pub async fn put_file(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Query(q): Query<FileQuery>, body: Bytes) -> Result<Response, ApiError> {
+    manager(&app)?.write_file(&owner(&caller), workspace_id(&id)?, &q.path, &body).await.map_err(api_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PtyQuery {
+    #[serde(default = "default_width")]
+    width: u16,
+    #[serde(default = "default_height")]
+    height: u16,
+    reconnect: Option<String>,
+    command: Option<String>,
+}
+
+fn default_width() -> u16 {
+    80
+}
+
+fn default_height() -> u16 {
+    24
+}
+
+/// A client frame: input, a resize, or both (Coder's `ReconnectingPTYRequest`).
+#[derive(Debug, Deserialize)]
+struct PtyFrame {
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    height: Option<u16>,
+    #[serde(default)]
+    width: Option<u16>,
+}
+
+pub async fn pty(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<PtyQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|r| ApiError::new(r.status(), "websocket_required", format!("{}: open this route as a WebSocket", r.body_text())))?;
+    let m = manager(&app)?.clone();
+    let owner = owner(&caller);
+    let id = workspace_id(&id)?;
+    let att = m.attach_pty(&owner, id, q.reconnect.as_deref(), q.height, q.width, q.command.as_deref()).await.map_err(api_error)?;
+    Ok(ws.max_message_size(app.config.max_body_bytes).on_upgrade(move |socket| async move {
+        let session = att.session.clone();
+        relay(&m, &owner, id, socket, att).await;
+        m.detach_pty(&owner, id, &session);
+    }))
+}
+
+/// Terminal output to the client as binary frames; its frames to the terminal.
+async fn relay(m: &Manager, owner: &str, id: Uuid, socket: WebSocket, att: Attachment) {
+    let (mut tx, mut rx) = socket.split();
+    if !att.replay.is_empty() && tx.send(Message::Binary(att.replay.into())).await.is_err() {
+        return;
+    }
+    let Some(mut live) = att.live else {
+        let _ = tx.send(Message::Close(None)).await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            out = live.recv() => match out {
+                Ok(b) => {
+                    if tx.send(Message::Binary(b)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => tracing::debug!(skipped = n, "a slow terminal client missed output"),
+                Err(RecvError::Closed) => {
+                    let _ = tx.send(Message::Close(None)).await;
+                    return;
+                }
+            },
+            msg = rx.next() => {
+                let frame = match msg {
+                    Some(Ok(Message::Text(t))) => Bytes::from(t.as_str().to_owned()),
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                };
+                let frame: PtyFrame = match serde_json::from_slice(&frame) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "ignoring a terminal frame that is not {{data}} / {{height,width}} JSON");
+                        continue;
+                    }
+                };
+                if let (Some(h), Some(w)) = (frame.height, frame.width) {
+                    if h > 0 && w > 0 {
+                        att.session.resize(h, w).await;
+                    }
+                }
+                if let Some(d) = frame.data.filter(|d| !d.is_empty()) {
+                    m.touch(owner, id);
+                    if att.session.write(d.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

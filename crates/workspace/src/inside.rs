@@ -1,0 +1,215 @@
+//! Working inside a running workspace: exec with output, exit code and a
+//! timeout; files up and down through the box's init (`openat2` beneath the
+//! home, symlinks never followed); terminals that survive a reconnect.
+
+use std::sync::Arc;
+
+use kiln_sandbox::{ExecLimits, ExecSpec, Input, LimitHit, SandboxError};
+use uuid::Uuid;
+
+use crate::error::{Result, WorkspaceError};
+use crate::manager::{lock, Manager, HOME, PATH};
+use crate::model::{Command, ExecRequest, ExecResponse};
+use crate::pty::{Attachment, PtySession};
+
+/// Output kept per exec (stdout and stderr together).
+const EXEC_OUTPUT_BYTES: u64 = 1 << 20;
+const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+fn base_env() -> Vec<String> {
+    vec![PATH.into(), format!("HOME={HOME}"), "USER=kiln".into(), "LANG=C.UTF-8".into(), "TERM=xterm-256color".into()]
+}
+
+fn env_name_ok(k: &str) -> bool {
+    let mut b = k.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// `/home/kiln/a/b.txt` → `a/b.txt`; anything else is refused.
+pub fn home_relative(path: &str) -> Result<&str> {
+    path.strip_prefix(HOME)
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| WorkspaceError::invalid("path", format!("{path:?} must name a file inside {HOME}/ (an absolute path)")))
+}
+
+/// What the box said about a file, as an API error.
+fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
+    match e {
+        SandboxError::Rejected(m) if m.contains("ENOENT") => WorkspaceError::FileMissing(format!("{path}: no such file")),
+        SandboxError::Rejected(m) => WorkspaceError::FileRefused(format!("{path}: {m}")),
+        other => WorkspaceError::Sandbox(other),
+    }
+}
+
+impl Manager {
+    pub async fn exec(&self, owner: &str, id: Uuid, req: ExecRequest) -> Result<ExecResponse> {
+        let e = self.entry(owner, id)?;
+        let timeout = req.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if timeout == 0 || timeout > self.settings.max_exec_timeout_ms {
+            return Err(WorkspaceError::invalid("timeout_ms", format!("must be 1 to {} (workspaces.max_exec_timeout_ms)", self.settings.max_exec_timeout_ms)));
+        }
+        let argv = match req.command {
+            Command::Argv(a) if a.is_empty() || a[0].is_empty() => return Err(WorkspaceError::invalid("command", "must not be empty")),
+            Command::Argv(a) => a,
+            Command::Shell(s) if s.trim().is_empty() => return Err(WorkspaceError::invalid("command", "must not be empty")),
+            Command::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s],
+        };
+        if argv.iter().any(|a| a.contains('\0')) {
+            return Err(WorkspaceError::invalid("command", "must not contain NUL bytes"));
+        }
+        let cwd = req.cwd.unwrap_or_else(|| HOME.into());
+        if !cwd.starts_with('/') || cwd.contains('\0') {
+            return Err(WorkspaceError::invalid("cwd", format!("{cwd:?} must be an absolute path")));
+        }
+        let mut env = base_env();
+        for (k, v) in req.env {
+            if !env_name_ok(&k) || v.contains('\0') {
+                return Err(WorkspaceError::invalid("env", format!("{k:?} is not a valid variable name (or its value has a NUL)")));
+            }
+            env.retain(|x| !x.starts_with(&format!("{k}=")));
+            env.push(format!("{k}={v}"));
+        }
+        let b = e.running_box()?;
+        let t = self.template(&e.snapshot().template)?;
+        let _busy = e.busy();
+        let limits = ExecLimits {
+            cpu_ms: timeout,
+            wall_ms: timeout,
+            memory_bytes: t.memory_mb << 20,
+            processes: t.pids,
+            output_bytes: EXEC_OUTPUT_BYTES,
+            file_size_bytes: t.disk_mb << 20,
+            open_files: 1024,
+            stack_bytes: 8 << 20,
+        };
+        let mut spec = ExecSpec::new(argv, env, limits);
+        spec.cwd = cwd;
+        spec.stdin = Input::Bytes(req.stdin.into_bytes());
+        spec.shared_box = true;
+        let out = b.exec(spec).await.map_err(|err| match err {
+            SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
+            other => WorkspaceError::Sandbox(other),
+        })?;
+        Ok(ExecResponse {
+            exit_code: out.exit_code,
+            signal: out.signal,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            wall_time_ms: out.wall_ms,
+            timed_out: matches!(out.limit, Some(LimitHit::WallTime | LimitHit::CpuTime)),
+            output_truncated: out.limit == Some(LimitHit::Output),
+        })
+    }
+
+    pub async fn read_file(&self, owner: &str, id: Uuid, path: &str) -> Result<Vec<u8>> {
+        let e = self.entry(owner, id)?;
+        let rel = home_relative(path)?;
+        let b = e.running_box()?;
+        let _busy = e.busy();
+        let max = self.settings.max_file_bytes;
+        let data = b.read_file(rel, max + 1).await.map_err(|err| file_error(path, err))?;
+        if data.len() as u64 > max {
+            return Err(WorkspaceError::TooLarge(format!("{path} is larger than {max} bytes (workspaces.max_file_bytes)")));
+        }
+        Ok(data)
+    }
+
+    pub async fn write_file(&self, owner: &str, id: Uuid, path: &str, data: &[u8]) -> Result<()> {
+        let e = self.entry(owner, id)?;
+        let rel = home_relative(path)?;
+        let b = e.running_box()?;
+        let t = self.template(&e.snapshot().template)?;
+        if data.len() as u64 > t.disk_mb << 20 {
+            return Err(WorkspaceError::TooLarge(format!("{} bytes is more than the template's disk_mb {}", data.len(), t.disk_mb)));
+        }
+        let _busy = e.busy();
+        b.write_file(rel, data, 0o644).await.map_err(|err| file_error(path, err))
+    }
+
+    /// Attaches to the terminal `reconnect` (starting it if it is new or its
+    /// program ended), sized `rows` x `cols`.
+    pub async fn attach_pty(&self, owner: &str, id: Uuid, reconnect: Option<&str>, rows: u16, cols: u16, command: Option<&str>) -> Result<Attachment> {
+        let e = self.entry(owner, id)?;
+        if rows == 0 || cols == 0 {
+            return Err(WorkspaceError::invalid("width", "width and height must be at least 1"));
+        }
+        let key = match reconnect {
+            Some(r) if r.is_empty() || r.len() > 64 || !r.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
+                return Err(WorkspaceError::invalid("reconnect", "must be 1 to 64 characters of letters, digits, - and _ (a UUID)"));
+            }
+            Some(r) => r.to_string(),
+            None => Uuid::new_v4().to_string(),
+        };
+        let b = e.running_box()?;
+        e.touch();
+        let existing = lock(&e.ptys).get(&key).filter(|s| !s.is_closed()).cloned();
+        if let Some(s) = existing {
+            s.resize(rows, cols).await;
+            return Ok(s.attach());
+        }
+        let argv = match command {
+            Some(c) if !c.trim().is_empty() => vec!["/bin/sh".into(), "-c".into(), c.to_string()],
+            _ => vec![e.snapshot().parameters.get("shell").cloned().unwrap_or_else(|| "/bin/sh".into())],
+        };
+        let p = b.spawn_pty(argv, base_env(), HOME, rows, cols).await.map_err(|err| match err {
+            SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
+            other => WorkspaceError::Sandbox(other),
+        })?;
+        let s = PtySession::start(key.clone(), p, &b, self.settings.pty_buffer_bytes);
+        let old = lock(&e.ptys).insert(key, s.clone());
+        if let Some(old) = old {
+            old.kill().await;
+        }
+        Ok(s.attach())
+    }
+
+    /// A client of a terminal went away; the shell is kept for the grace period.
+    pub fn detach_pty(&self, owner: &str, id: Uuid, session: &Arc<PtySession>) {
+        let weak = self.entry(owner, id).ok().map(|e| Arc::downgrade(&e));
+        if let Some(e) = weak.as_ref().and_then(|w| w.upgrade()) {
+            e.touch();
+        }
+        session.detach(self.settings.pty_grace(), move |s| {
+            if let Some(e) = weak.and_then(|w| w.upgrade()) {
+                let mut ptys = lock(&e.ptys);
+                if ptys.get(&s.id).is_some_and(|cur| Arc::ptr_eq(cur, s)) {
+                    ptys.remove(&s.id);
+                }
+            }
+            let s = s.clone();
+            tokio::spawn(async move { s.kill().await });
+        });
+    }
+
+    /// Terminal input counts as activity.
+    pub fn touch(&self, owner: &str, id: Uuid) {
+        if let Ok(e) = self.entry(owner, id) {
+            e.touch();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_be_inside_the_home() {
+        assert_eq!(home_relative("/home/kiln/a.txt").unwrap(), "a.txt");
+        assert_eq!(home_relative("/home/kiln/d/e").unwrap(), "d/e");
+        for bad in ["/home/kiln", "/home/kiln/", "/etc/passwd", "a.txt", "/home/kilnx/a"] {
+            let e = home_relative(bad).unwrap_err();
+            assert!(e.to_string().starts_with("path:"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn env_names_are_checked() {
+        assert!(env_name_ok("FOO_1"));
+        assert!(env_name_ok("_x"));
+        assert!(!env_name_ok("1A"));
+        assert!(!env_name_ok("A-B"));
+        assert!(!env_name_ok(""));
+    }
+}

@@ -1,0 +1,32 @@
+//! kiln-workspace: long-lived sandboxes ("workspaces") created from
+//! templates, each with a persistent home on the host, a pinned uid, exec,
+//! file transfer and reconnecting terminals. `kiln serve` exposes it under
+//! `/api/v1/workspaces` (see docs/workspaces.md).
+//!
+//! Module map:
+//! - [`manager`]  — lifecycle, quotas, node capacity, the idle reaper.
+//! - [`inside`]   — exec, files and terminals of a running workspace.
+//! - [`pty`]      — reconnecting terminal sessions (ring buffer, grace period).
+//! - [`template`] — built-in and configured templates, toolchain detection.
+//! - [`model`]    — the workspace record and request/answer bodies.
+//! - [`store`]    — metadata files and homes on the host.
+//! - [`settings`] — the `[workspaces]` config table.
+//! - [`metrics`]  — metric names and buckets.
+//! - [`error`]    — the error type with its HTTP status and code.
+
+pub mod error;
+pub mod inside;
+pub mod manager;
+pub mod metrics;
+pub mod model;
+pub mod pty;
+pub mod settings;
+pub mod store;
+pub mod template;
+
+pub use error::WorkspaceError;
+pub use manager::{Manager, HOME};
+pub use model::{CreateRequest, ExecRequest, ExecResponse, Status, Workspace};
+pub use pty::{Attachment, PtySession};
+pub use settings::Settings;
+pub use template::Template;
