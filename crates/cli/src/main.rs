@@ -24,6 +24,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a load-test scenario (burst, sustained, compilation, soak, all) and judge it.
     Loadtest(kiln_loadtest::LoadtestArgs),
+    /// Coder-style scale tests (create-workspaces, dashboard, workspace-traffic) against Kiln or Coder.
+    Scaletest(kiln_scaletest::ScaletestArgs),
     /// Serve the code-execution HTTP API with an embedded durable queue and store.
     Serve(kiln_server::ServeArgs),
 }
@@ -49,6 +51,7 @@ fn main() {
             Command::Languages(a) => languages::run(a),
             Command::Bench(a) => bench::run(a).await,
             Command::Loadtest(a) => kiln_loadtest::run(a).await,
+            Command::Scaletest(a) => kiln_scaletest::run(a).await,
             Command::Serve(a) => kiln_server::serve(a).await.map(|()| 0),
         };
         r.unwrap_or_else(|e| {
