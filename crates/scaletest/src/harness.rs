@@ -110,10 +110,13 @@ where
                 metrics: None,
             };
             let permit = tokio::select! {
-                p = sem.acquire_owned() => p.ok(),
+                biased;
                 _ = stop.wait_for(|s| *s) => None,
                 _ = tokio::time::sleep_until(deadline) => None,
+                p = sem.acquire_owned() => p.ok(),
             };
+            // A slot freed by the deadline or the interrupt does not start a job.
+            let permit = permit.filter(|_| !*stop.borrow() && tokio::time::Instant::now() < deadline);
             let outcome = match permit {
                 None if *stop.borrow() => Err("interrupted before start".to_string()),
                 None => Err(format!("run timeout ({}) reached before start", fmt_dur(limits.run_timeout))),
