@@ -19,11 +19,12 @@ const MAX_POLL_ERRORS: u32 = 5;
 /// Workspaces created during this run (for cleanup).
 pub type Created = Arc<Mutex<Vec<WorkspaceRef>>>;
 
-/// `scaletest-<run>-<template>-<n>`: lower-case, `[a-z0-9-]`, at most 63 characters.
-pub fn workspace_name(run_id: &str, template: &str, n: usize) -> String {
+/// `scaletest-<run>-<group>-<template>-<n>`: lower-case, `[a-z0-9-]`, at
+/// most 63 characters, unique within the run even when two groups share a template.
+pub fn workspace_name(run_id: &str, group: &str, template: &str, n: usize) -> String {
     let t: String = template.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    let t: String = t.chars().take(63 - NAME_PREFIX.len() - run_id.len() - 8).collect();
-    format!("{NAME_PREFIX}{run_id}-{t}-{n:05}")
+    let t: String = t.chars().take(63 - NAME_PREFIX.len() - run_id.len() - group.len() - 9).collect();
+    format!("{NAME_PREFIX}{run_id}-{group}-{t}-{n:05}")
 }
 
 /// Creates one workspace and waits for it to be ready.
@@ -62,6 +63,7 @@ pub async fn create_one(platform: &dyn Platform, name: &str, template: &str, pol
 /// Runs one group (pod or EC2) and returns its results.
 pub async fn run_group(
     platform: Arc<dyn Platform>,
+    label: &str,
     group: &WorkspaceGroup,
     cfg: &CreateWorkspaces,
     run_id: &str,
@@ -71,7 +73,7 @@ pub async fn run_group(
     created: Created,
 ) -> Results {
     let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
-    let names: Vec<String> = (0..group.count).map(|n| workspace_name(run_id, &group.template, n)).collect();
+    let names: Vec<String> = (0..group.count).map(|n| workspace_name(run_id, label, &group.template, n)).collect();
     let limits = Limits { concurrency: group.concurrency, job_timeout: group.timeout.0, run_timeout: cfg.run_timeout.0 };
     let (template, poll) = (group.template.clone(), cfg.poll_interval.0);
     let (runs, elapsed) = run_jobs("createworkspaces", names, limits, stop.clone(), verbose, move |_, name, logs| {
@@ -81,6 +83,7 @@ pub async fn run_group(
     .await;
     let interrupted = *stop.borrow();
     let mut r = Results::build("create-workspaces", info, started_at, runs, elapsed, interrupted);
+    r.extra.insert("group".into(), json!(label));
     r.extra.insert("template".into(), json!(group.template));
     r.extra.insert("count".into(), json!(group.count));
     r.extra.insert("concurrency".into(), json!(group.concurrency));
@@ -95,9 +98,10 @@ mod tests {
 
     #[test]
     fn names_fit_kiln_rules() {
-        let n = workspace_name("ab12cd", "Pod_SWDev", 7);
-        assert_eq!(n, "scaletest-ab12cd-pod-swdev-00007");
-        let long = workspace_name("ab12cd", &"x".repeat(100), 99_999);
+        let n = workspace_name("ab12cd", "pod", "Pod_SWDev", 7);
+        assert_eq!(n, "scaletest-ab12cd-pod-pod-swdev-00007");
+        assert_ne!(n, workspace_name("ab12cd", "ec2", "Pod_SWDev", 7));
+        let long = workspace_name("ab12cd", "ec2", &"x".repeat(100), 99_999);
         assert!(long.len() <= 63 && long.starts_with(NAME_PREFIX), "{long}");
         assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
     }

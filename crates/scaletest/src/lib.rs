@@ -313,12 +313,12 @@ async fn run_against(a: &RunArgs, cfg: &Config, chosen: &Chosen, url: &str) -> R
     let mut tool_error = None;
 
     if creates {
-        for (g, file) in [(&c.pod, validate::POD_FILE), (&c.ec2, validate::EC2_FILE)] {
+        for (label, g, file) in [("pod", &c.pod, validate::POD_FILE), ("ec2", &c.ec2, validate::EC2_FILE)] {
             if *stop.borrow() {
                 break;
             }
             eprintln!("kiln scaletest: create-workspaces: {} × {} …", g.count, g.template);
-            let r = create::run_group(platform.clone(), g, c, &run_id, &info, stop.clone(), a.target.verbose, created.clone()).await;
+            let r = create::run_group(platform.clone(), label, g, c, &run_id, &info, stop.clone(), a.target.verbose, created.clone()).await;
             r.write(&dir, file)?;
             println!("{file}: {}", r.line());
             done.push((file, r));

@@ -64,7 +64,7 @@ async fn a_build_that_never_finishes_hits_the_job_timeout() {
         cfg.poll_interval = Dur(POLL);
         let info = RunInfo { platform: p.kind().into(), target: "t".into(), scale: 1.0 };
         let created: Created = Arc::default();
-        let r = create::run_group(p.clone(), &cfg.pod, &cfg, "abc123", &info, never_stop(), false, created.clone()).await;
+        let r = create::run_group(p.clone(), "pod", &cfg.pod, &cfg, "abc123", &info, never_stop(), false, created.clone()).await;
         assert_eq!((r.total_runs, r.total_fail), (2, 2), "{}", p.kind());
         assert!(r.runs.values().all(|x| x.error.as_deref().unwrap().contains("job timeout")));
         assert!(r.runs.values().all(|x| x.logs.contains("job running") || x.logs.contains("provisioning")), "{:?}", r.runs);
