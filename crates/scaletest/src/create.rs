@@ -61,6 +61,7 @@ pub async fn create_one(platform: &dyn Platform, name: &str, template: &str, pol
 }
 
 /// Runs one group (pod or EC2) and returns its results.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_group(
     platform: Arc<dyn Platform>,
     label: &str,

@@ -17,7 +17,7 @@
 //! - [`traffic`]: `workspace-traffic` through the terminal WebSocket.
 //! - [`cleanup`]: deletes every `scaletest-` workspace and waits until gone.
 //! - [`validate`]: the acceptance criteria 14.6–14.11 (PASS/WARN/FAIL).
-//! - [`report`]: `summary-report.md`.
+//! - [`report`]: writes `summary-report.md`.
 //! - [`fake`]: loopback stand-ins of Kiln's workspace API and of a Coder
 //!   deployment (replaying recorded responses), for tests.
 //! - [`error`]: the tool's errors.

@@ -12,7 +12,7 @@ use kiln_scaletest::fake::coder::CoderReplay;
 use kiln_scaletest::fake::kiln::FakeKiln;
 use kiln_scaletest::harness::{never_stop, Logs, RunInfo};
 use kiln_scaletest::kiln::Kiln;
-use kiln_scaletest::platform::{BuildState, Platform};
+use kiln_scaletest::platform::Platform;
 use kiln_scaletest::{cleanup, dashboard, traffic};
 
 const POLL: Duration = Duration::from_millis(5);
