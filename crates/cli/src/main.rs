@@ -25,6 +25,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a load-test scenario (burst, sustained, compilation, soak, all) and judge it.
     Loadtest(kiln_loadtest::LoadtestArgs),
+    /// Coder-style scale tests (create-workspaces, dashboard, workspace-traffic) against Kiln or Coder.
+    Scaletest(kiln_scaletest::ScaletestArgs),
     /// Serve the code-execution HTTP API with an embedded durable queue and store.
     Serve(kiln_server::ServeArgs),
     /// Run sandbox workers on a shared Redis queue and PostgreSQL store (scale-out).
@@ -52,6 +54,7 @@ fn main() {
             Command::Languages(a) => languages::run(a),
             Command::Bench(a) => bench::run(a).await,
             Command::Loadtest(a) => kiln_loadtest::run(a).await,
+            Command::Scaletest(a) => kiln_scaletest::run(a).await,
             Command::Serve(a) => kiln_server::serve(a).await.map(|()| 0),
             Command::Worker(a) => kiln_server::work(a).await.map(|()| 0),
         };
