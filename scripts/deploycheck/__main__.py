@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import metrics, monitoring, render, rules, schemas, selftest
+from . import metrics, monitoring, prometheus_e2e, render, rules, schemas, selftest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -64,6 +64,8 @@ def check_everything(node_modules, write):
     r.step("alert rules: promtool check + unit tests, metric names", monitoring.check_alerts(ALERTS, ALERT_TESTS, exported))
     r.step("PrometheusRule matches alerts.yml", monitoring.check_prometheus_rule(ALERTS, PROM_RULE))
     r.step("Grafana dashboard: six panels, PromQL, metric and label names", monitoring.check_dashboard(DASHBOARD, exported))
+    e2e_errors, note = prometheus_e2e.check(DASHBOARD, REPO)
+    r.step(f"dashboard queries return data from Prometheus scraping a live kiln serve ({note})", e2e_errors)
     hpas = [d for d in rendered.get("hpa-prometheus-adapter", []) if d.get("kind") == "HorizontalPodAutoscaler"]
     r.step("prometheus-adapter values serve the HPA's metrics from Kiln's series",
            monitoring.check_adapter_values(ADAPTER_VALUES, hpas, exported))
