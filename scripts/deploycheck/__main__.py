@@ -47,6 +47,8 @@ def check_everything(node_modules, write):
         return r
     how = " ".join(cmd) if cmd else "no kustomize here: each listed file"
     r.step(f"render {', '.join(sorted(rendered))} ({how})", [])
+    if cmd:
+        r.step("the fallback without kustomize yields the same objects", render.check_fallback_matches(KUBE, rendered))
     base = rendered.get("base", [])
     for folder, docs in sorted(rendered.items()):
         context = docs if folder == "base" else base + docs
