@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import metrics, monitoring, render, rules, schemas, selftest
+from . import metrics, monitoring, prometheus_e2e, render, rules, schemas, selftest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -19,6 +19,7 @@ ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 ALERT_TESTS = DEPLOY / "prometheus" / "alerts_test.yml"
 DASHBOARD = DEPLOY / "grafana" / "kiln-dashboard.json"
 PROM_RULE = KUBE / "monitoring" / "prometheusrule.yaml"
+ADAPTER_VALUES = KUBE / "hpa-prometheus-adapter" / "prometheus-adapter-values.yaml"
 
 
 class Report:
@@ -46,6 +47,8 @@ def check_everything(node_modules, write):
         return r
     how = " ".join(cmd) if cmd else "no kustomize here: each listed file"
     r.step(f"render {', '.join(sorted(rendered))} ({how})", [])
+    if cmd:
+        r.step("the fallback without kustomize yields the same objects", render.check_fallback_matches(KUBE, rendered))
     base = rendered.get("base", [])
     for folder, docs in sorted(rendered.items()):
         context = docs if folder == "base" else base + docs
@@ -63,9 +66,16 @@ def check_everything(node_modules, write):
     r.step("alert rules: promtool check + unit tests, metric names", monitoring.check_alerts(ALERTS, ALERT_TESTS, exported))
     r.step("PrometheusRule matches alerts.yml", monitoring.check_prometheus_rule(ALERTS, PROM_RULE))
     r.step("Grafana dashboard: six panels, PromQL, metric and label names", monitoring.check_dashboard(DASHBOARD, exported))
-    escaped = selftest.run(rendered, node_modules, DASHBOARD, ALERTS, exported) if not r.failed else ["skipped: fix the failures above first"]
-    r.step(f"self-test: {len(selftest.MANIFEST_CASES) + 5} known-bad variants are rejected",
-           [f"not rejected: {e}" for e in escaped])
+    e2e_errors, note = prometheus_e2e.check(DASHBOARD, REPO)
+    r.step(f"dashboard queries return data from Prometheus scraping a live kiln serve ({note})", e2e_errors)
+    hpas = [d for d in rendered.get("hpa-prometheus-adapter", []) if d.get("kind") == "HorizontalPodAutoscaler"]
+    r.step("prometheus-adapter values serve the HPA's metrics from Kiln's series",
+           monitoring.check_adapter_values(ADAPTER_VALUES, hpas, exported))
+    if r.failed:
+        r.step("self-test: known-bad variants are rejected", ["skipped: fix the failures above first"])
+        return r
+    escaped, tried = selftest.run(rendered, node_modules, DASHBOARD, ALERTS, ADAPTER_VALUES, exported)
+    r.step(f"self-test: {tried} known-bad variants are rejected", [f"not rejected: {e}" for e in escaped])
     return r
 
 

@@ -7,6 +7,7 @@ names come from crates/server/src/metrics.rs: its constants, with the
 `_bucket`/`_sum`/`_count` series of the metrics it gives buckets to.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -71,8 +72,9 @@ def _read_address(proc, deadline):
     raise RuntimeError(f"kiln serve did not start: {buf.decode(errors='replace')[-800:]}")
 
 
-def from_live_server(kiln_bin, timeout=60):
-    """Starts `kiln serve`, runs one Python job, scrapes /metrics."""
+@contextlib.contextmanager
+def running_server(kiln_bin, timeout=60):
+    """A real `kiln serve` (embedded, one worker) on 127.0.0.1; yields host:port."""
     with tempfile.TemporaryDirectory(prefix="kiln-metrics-") as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KILN_")}
         proc = subprocess.Popen(
@@ -80,17 +82,7 @@ def from_live_server(kiln_bin, timeout=60):
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
         )
         try:
-            deadline = time.time() + timeout
-            addr = _read_address(proc, deadline)
-            body = json.dumps({"language": "python", "source": "print(6 * 7)"}).encode()
-            req = urllib.request.Request(f"http://{addr}/api/v1/submissions?wait=true", data=body,
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=max(1, deadline - time.time())) as r:
-                result = json.load(r)
-            if result.get("status") in (None, "queued", "running"):
-                raise RuntimeError(f"the probe submission did not finish: {result}")
-            with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as r:
-                return parse_exposition(r.read().decode())
+            yield _read_address(proc, time.time() + timeout)
         finally:
             proc.terminate()
             try:
@@ -100,10 +92,43 @@ def from_live_server(kiln_bin, timeout=60):
                 proc.wait()
 
 
+def submit(addr, source="print(6 * 7)", timeout=60):
+    """Runs one Python submission with wait=true; returns the result."""
+    body = json.dumps({"language": "python", "source": source}).encode()
+    req = urllib.request.Request(f"http://{addr}/api/v1/submissions?wait=true", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        result = json.load(r)
+    if result.get("status") in (None, "queued", "running"):
+        raise RuntimeError(f"the probe submission did not finish: {result}")
+    return result
+
+
+def scrape(addr):
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as r:
+        return parse_exposition(r.read().decode())
+
+
+def from_live_server(kiln_bin):
+    """Starts `kiln serve`, runs one Python job, scrapes /metrics."""
+    with running_server(kiln_bin) as addr:
+        submit(addr)
+        return scrape(addr)
+
+
+def live_binary(repo):
+    """The kiln binary to run, or None with the reason it cannot be used."""
+    kiln_bin = os.environ.get("KILN_BIN") or str(Path(repo) / "target" / "debug" / "kiln")
+    if not Path(kiln_bin).exists():
+        return None, f"no kiln binary at {kiln_bin}"
+    if os.geteuid() != 0:
+        return None, "not root (the sandbox needs it)"
+    return kiln_bin, ""
+
+
 def exported(repo):
     """({name: labels or None}, description of the source)."""
-    kiln_bin = os.environ.get("KILN_BIN") or str(Path(repo) / "target" / "debug" / "kiln")
-    if Path(kiln_bin).exists() and os.geteuid() == 0:
+    kiln_bin, why = live_binary(repo)
+    if kiln_bin:
         return from_live_server(kiln_bin), f"scraped from a running {kiln_bin} serve"
-    why = "no kiln binary at " + kiln_bin if not Path(kiln_bin).exists() else "not root (the sandbox needs it)"
     return from_source(Path(repo) / "crates/server/src/metrics.rs"), f"parsed from metrics.rs ({why})"

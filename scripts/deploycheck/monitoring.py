@@ -184,3 +184,29 @@ def check_dashboard(path, exported):
         errors += [e.replace(f.name, f"{path} (queries as rules)") for e in run_promtool("check", "rules", f.name)]
         Path(f.name).unlink()
     return errors
+
+
+def check_adapter_values(values_path, hpa_docs, exported):
+    """prometheus-adapter's rules serve every metric the HPA asks for, from series
+    Kiln exports (the file is Helm values, not a manifest, so no schema applies)."""
+    try:
+        values = load_yaml(values_path)
+    except (OSError, yaml.YAMLError) as e:
+        return [f"{values_path}: {e}"]
+    errors = []
+    served = {"Pods": set(), "External": set()}
+    for kind_, section in (("Pods", "custom"), ("External", "external")):
+        for rule in (values.get("rules") or {}).get(section) or []:
+            served[kind_].add((rule.get("name") or {}).get("as"))
+            query = re.sub(r"<<[^>]*>>", "", rule.get("metricsQuery", ""))
+            errors += check_refs(f"{values_path}: rules.{section} {rule.get('name')}", query, exported)
+            series, _ = metric_refs(rule.get("seriesQuery", ""))
+            errors += [f"{values_path}: seriesQuery {s!r} is not a series Kiln exports" for s in series if s not in exported]
+    for hpa in hpa_docs:
+        for m in (hpa.get("spec") or {}).get("metrics") or []:
+            k = m.get("type")
+            if k in served:
+                wanted = ((m.get(k.lower()) or {}).get("metric") or {}).get("name")
+                if wanted not in served[k]:
+                    errors.append(f"{values_path}: no {k} rule serves the metric {wanted!r} the HPA asks for")
+    return errors

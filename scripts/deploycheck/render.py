@@ -99,10 +99,10 @@ def render_dir(kdir, cmd):
     return docs
 
 
-def render_all(kube_root):
+def render_all(kube_root, use_kustomize=True):
     """{kustomization dir name: documents} for every kustomization under kube_root,
     and the renderer used (None: files validated one by one)."""
-    cmd = kustomize_command()
+    cmd = kustomize_command() if use_kustomize else None
     out = {}
     with tempfile.TemporaryDirectory(prefix="kiln-deploy-") as tmp:
         copy = Path(tmp) / "kubernetes"
@@ -114,3 +114,18 @@ def render_all(kube_root):
                 continue
             out[str(rel)] = render_dir(k.parent, cmd)
     return out, cmd
+
+
+def identities(rendered):
+    """{folder: sorted (kind, namespace, name)}: what a render produced."""
+    return {f: sorted((d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))
+                      for d in docs) for f, docs in rendered.items()}
+
+
+def check_fallback_matches(kube_root, rendered):
+    """The renderer-less path (used where no kustomize exists) yields the same
+    objects as kustomize, so a machine without kustomize validates the same set."""
+    fallback, _ = render_all(kube_root, use_kustomize=False)
+    a, b = identities(rendered), identities(fallback)
+    return [f"{f}: kustomize renders {a.get(f)}, the file-by-file fallback {b.get(f)}"
+            for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]

@@ -109,8 +109,8 @@ def manifest_errors(docs, node_modules):
     return schemas.validate_all(docs, node_modules) + rules.check_all(docs)
 
 
-def run(rendered, node_modules, dashboard, alerts, exported):
-    """Names of bad variants that were NOT rejected (empty: all good)."""
+def run(rendered, node_modules, dashboard, alerts, adapter_values, exported):
+    """(names of bad variants that were NOT rejected, number of variants tried)."""
     escaped = []
     base = rendered["base"]
     for label, folder, mutate, expect in MANIFEST_CASES:
@@ -146,4 +146,8 @@ def run(rendered, node_modules, dashboard, alerts, exported):
         tests.write_text("rule_files: [alerts.yml]\ntests: []\n")
         if not monitoring.check_alerts(bad_alerts, tests, exported):
             escaped.append("alert rule with a syntax error")
-    return escaped
+    hpas = copy.deepcopy([d for d in rendered["hpa-prometheus-adapter"] if d.get("kind") == "HorizontalPodAutoscaler"])
+    hpas[0]["spec"]["metrics"][0]["external"]["metric"]["name"] = "code_execution_queue_length"
+    if not any("no External rule serves" in e for e in monitoring.check_adapter_values(adapter_values, hpas, exported)):
+        escaped.append("HPA asking for a metric the adapter does not serve")
+    return escaped, len(MANIFEST_CASES) + len(bad_dashes) + 2
