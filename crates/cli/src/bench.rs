@@ -50,6 +50,9 @@ enum BenchWhat {
         /// Seconds to let the idle workspaces settle before measuring memory.
         #[arg(long, default_value_t = 2)]
         settle_secs: u64,
+        /// First workspace uid (away from a `kiln serve` on the same host).
+        #[arg(long, default_value_t = 300_000)]
+        first_uid: u32,
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -65,9 +68,9 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
 pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let (runs, python_runs, json) = match a.what {
         BenchWhat::Sandbox { runs, python_runs, json } => (runs, python_runs, json),
-        BenchWhat::Workspaces { count, concurrency, template, settle_secs, json } => {
+        BenchWhat::Workspaces { count, concurrency, template, settle_secs, first_uid, json } => {
             let settle = Duration::from_secs(settle_secs);
-            return crate::bench_workspaces::run(crate::bench_workspaces::Options { count, concurrency, template, settle, json }).await;
+            return crate::bench_workspaces::run(crate::bench_workspaces::Options { count, concurrency, template, settle, first_uid, json }).await;
         }
     };
     if runs < 10 || python_runs < 2 {

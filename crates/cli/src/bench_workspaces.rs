@@ -23,6 +23,7 @@ pub struct Options {
     pub concurrency: usize,
     pub template: String,
     pub settle: Duration,
+    pub first_uid: u32,
     pub json: Option<std::path::PathBuf>,
 }
 
@@ -89,7 +90,8 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         max_workspaces: o.count,
         max_per_owner: o.count,
         idle_timeout_secs: 0,
-        uid_count: (o.count as u32).max(100),
+        first_uid: o.first_uid,
+        uid_count: (o.count as u32).max(100) * 2,
         ..Settings::default()
     };
     let sandbox = Sandbox::new(SandboxConfig::default()).context("the sandbox is unavailable")?;

@@ -218,6 +218,9 @@ fn pty_echo_resize_and_reconnect() {
     read_until(&mut ws, "mark-42");
     ws.send(&json!({"data": "stty size\r"}));
     read_until(&mut ws, "24 80");
+    // The template's disk_mb (1024 MiB) caps file sizes in the terminal too (1 KiB blocks).
+    ws.send(&json!({"data": "ulimit -f\r"}));
+    read_until(&mut ws, "1048576");
     ws.send(&json!({"height": 40, "width": 120}));
     ws.send_frame(0x2, json!({"data": "stty size\r"}).to_string().as_bytes());
     read_until(&mut ws, "40 120");

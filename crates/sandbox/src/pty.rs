@@ -24,13 +24,18 @@ impl SandboxBox {
     /// Starts `argv` on a new terminal of `rows` x `cols`. Other processes of
     /// the box keep running when it exits.
     pub async fn spawn_pty(&self, argv: Vec<String>, env: Vec<String>, cwd: &str, rows: u16, cols: u16) -> Result<PtyProcess> {
+        self.spawn_pty_limited(argv, env, cwd, rows, cols, Rlimits::default()).await
+    }
+
+    /// Like [`SandboxBox::spawn_pty`], with rlimits for the terminal's programs.
+    pub async fn spawn_pty_limited(&self, argv: Vec<String>, env: Vec<String>, cwd: &str, rows: u16, cols: u16, rlimits: Rlimits) -> Result<PtyProcess> {
         let req = self.conn.next_id();
         let msg = Request::Exec {
             req,
             argv,
             env,
             cwd: cwd.to_string(),
-            rlimits: Rlimits::default(),
+            rlimits,
             stdio: Stdio::Pty { rows, cols },
             kill_all_on_exit: false,
         };

@@ -140,6 +140,11 @@ impl Sandbox {
         SandboxInfo { cgroup_version: self.cgroups.version(), helper: self.cfg.helper.program.display().to_string() }
     }
 
+    /// Whether no live box (of any Kiln process on the host) holds `uid` now.
+    pub fn uid_is_free(&self, uid: u32) -> bool {
+        self.uids.acquire_exact(uid).is_ok()
+    }
+
     pub fn config(&self) -> &SandboxConfig {
         &self.cfg
     }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use kiln_sandbox::protocol::Rlimits;
 use kiln_sandbox::{ExecLimits, ExecSpec, Input, LimitHit, SandboxError};
 use uuid::Uuid;
 
@@ -152,7 +153,10 @@ impl Manager {
             Some(c) if !c.trim().is_empty() => vec!["/bin/sh".into(), "-c".into(), c.to_string()],
             _ => vec![e.snapshot().parameters.get("shell").cloned().unwrap_or_else(|| "/bin/sh".into())],
         };
-        let p = b.spawn_pty(argv, base_env(), HOME, rows, cols).await.map_err(|err| match err {
+        let t = self.template(&e.snapshot().template)?;
+        // Terminal programs get the exec rlimits that make sense without a timeout.
+        let rlimits = Rlimits { file_size_bytes: Some(t.disk_mb << 20), open_files: Some(1024), ..Rlimits::default() };
+        let p = b.spawn_pty_limited(argv, base_env(), HOME, rows, cols, rlimits).await.map_err(|err| match err {
             SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
             other => WorkspaceError::Sandbox(other),
         })?;

@@ -272,11 +272,12 @@ impl Manager {
         Ok(snapshot)
     }
 
-    /// The lowest uid of the range that no workspace (in any status) has.
+    /// The lowest uid of the range that no workspace (in any status) has and
+    /// no live box of another process holds.
     fn free_uid(&self, entries: &HashMap<Uuid, Arc<Entry>>) -> Result<u32> {
         let used: HashSet<u32> = entries.values().map(|e| lock(&e.ws).uid).collect();
         let (first, count) = (self.settings.first_uid, self.settings.uid_count);
-        (first..first + count).find(|u| !used.contains(u)).ok_or_else(|| {
+        (first..first + count).find(|u| !used.contains(u) && self.sandbox.uid_is_free(*u)).ok_or_else(|| {
             WorkspaceError::Capacity(format!("all {count} workspace uids from {first} are taken; delete workspaces or widen workspaces.uid_count"))
         })
     }

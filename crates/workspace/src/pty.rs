@@ -143,10 +143,8 @@ async fn read_loop(session: Weak<PtySession>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let Some(s) = session.upgrade() else { return };
-        let n = match s.process.read(&mut buf).await {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        // An error reading the terminal ends it like EOF.
+        let n = s.process.read(&mut buf).await.unwrap_or_default();
         let mut g = s.lock();
         if n == 0 {
             g.tx = None;

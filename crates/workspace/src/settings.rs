@@ -84,3 +84,29 @@ impl Settings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_and_bad_ranges_are_refused() {
+        assert!(Settings::default().check().is_ok());
+        let overlap = Settings { first_uid: 63_000, uid_count: 5_000, ..Settings::default() };
+        assert!(overlap.check().unwrap_err().contains("overlaps the one-shot boxes"));
+        let zero = Settings { max_workspaces: 0, ..Settings::default() };
+        assert!(zero.check().is_err());
+        let wrap = Settings { first_uid: u32::MAX - 1, uid_count: 10, ..Settings::default() };
+        assert!(wrap.check().is_err());
+    }
+
+    #[test]
+    fn the_config_table_parses_and_refuses_unknown_keys() {
+        let s: Settings = toml::from_str("max_per_owner = 3\nidle_timeout_secs = 0\n[[templates]]\nname = \"t\"\ncpu = 1\nmemory_mb = 128\ndisk_mb = 8\n").unwrap();
+        assert_eq!(s.max_per_owner, 3);
+        assert_eq!(s.idle_timeout(), None);
+        assert_eq!(s.templates[0].name, "t");
+        assert_eq!(s.max_workspaces, 1000);
+        assert!(toml::from_str::<Settings>("max_workspace = 3\n").is_err());
+    }
+}

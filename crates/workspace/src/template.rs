@@ -146,7 +146,7 @@ fn check(t: &TemplateSpec) -> Result<()> {
                     to the outside (only an unconfigured loopback); set network = false"
             .into());
     }
-    if !(t.cpu > 0.0) || t.memory_mb < 64 || t.disk_mb == 0 || t.pids < 8 {
+    if !t.cpu.is_finite() || t.cpu <= 0.0 || t.memory_mb < 64 || t.disk_mb == 0 || t.pids < 8 {
         return bad(format!("needs cpu > 0, memory_mb >= 64, disk_mb >= 1, pids >= 8 (got cpu {}, memory_mb {}, disk_mb {}, pids {})", t.cpu, t.memory_mb, t.disk_mb, t.pids));
     }
     if let Some(l) = t.languages.iter().find(|l| !TOOLCHAINS.iter().any(|(id, _)| id == l)) {
