@@ -32,6 +32,15 @@ workspace_traffic: {{bytes_per_tick: 128, tick_interval: 50ms, duration: 200s}}
     p
 }
 
+/// A fake Kiln, a temporary directory with a config, and the results parent in it.
+async fn setup(pod: &str, ec2: &str, timeout: &str) -> (FakeKiln, tempfile::TempDir, PathBuf, PathBuf) {
+    let fake = FakeKiln::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path(), pod, ec2, timeout);
+    let out = tmp.path().join("results");
+    (fake, tmp, cfg, out)
+}
+
 fn kiln() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
     c.env_remove("CODER_URL").env_remove("CODER_SESSION_TOKEN").env_remove("KILN_TARGET").env_remove("KILN_API_KEY");
@@ -80,9 +89,7 @@ async fn dry_run_prints_the_plan_and_creates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_run_against_kiln_writes_every_result_and_cleans_up() {
-    let fake = FakeKiln::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (cfg, out) = (config(tmp.path(), "pod-swdev", "ec2-datasci", "1m"), tmp.path().join("results"));
+    let (fake, _tmp, cfg, out) = setup("pod-swdev", "ec2-datasci", "1m").await;
     let mut c = kiln();
     c.args(run_args(&fake.url, &cfg, &out));
     let (code, stdout, stderr) = output(c).await;
@@ -123,9 +130,7 @@ async fn full_run_against_kiln_writes_every_result_and_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_builds_exit_1_and_are_still_cleaned_up() {
-    let fake = FakeKiln::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (cfg, out) = (config(tmp.path(), "broken", "pod-swdev", "1m"), tmp.path().join("results"));
+    let (fake, _tmp, cfg, out) = setup("broken", "pod-swdev", "1m").await;
     let mut c = kiln();
     c.args(run_args(&fake.url, &cfg, &out)).args(["--test", "create-workspaces"]);
     let (code, stdout, stderr) = output(c).await;
@@ -149,9 +154,7 @@ async fn failed_builds_exit_1_and_are_still_cleaned_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_writes_results_then_cleans_up() {
-    let fake = FakeKiln::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (cfg, out) = (config(tmp.path(), "stuck", "stuck", "10m"), tmp.path().join("results"));
+    let (fake, _tmp, cfg, out) = setup("stuck", "stuck", "10m").await;
     let mut c = kiln();
     c.args(run_args(&fake.url, &cfg, &out));
     let child = c.spawn().unwrap();
@@ -206,9 +209,7 @@ async fn coder_mode_from_the_environment_follows_builds_and_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cleanup_keeps_workspaces_until_scaletest_cleanup() {
-    let fake = FakeKiln::start().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (cfg, out) = (config(tmp.path(), "pod-swdev", "pod-swdev", "1m"), tmp.path().join("results"));
+    let (fake, _tmp, cfg, out) = setup("pod-swdev", "pod-swdev", "1m").await;
     let mut c = kiln();
     c.args(run_args(&fake.url, &cfg, &out)).args(["--test", "create-workspaces", "--no-cleanup"]);
     let (code, stdout, stderr) = output(c).await;

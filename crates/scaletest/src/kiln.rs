@@ -100,7 +100,8 @@ impl Platform for Kiln {
         let path = format!("/api/v1/workspaces/{}", ws.id);
         match self.http.json(Method::DELETE, &path, None, &[200, 202, 204]).await {
             Ok(_) => Ok(ws.clone()),
-            Err(e) if e.status() == Some(404) => Ok(ws.clone()),
+            // 404: already gone; 409: already deleting — follow it either way.
+            Err(e) if matches!(e.status(), Some(404 | 409)) => Ok(ws.clone()),
             Err(e) => Err(e),
         }
     }
