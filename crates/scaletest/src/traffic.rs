@@ -29,6 +29,14 @@ use crate::platform::{ws_request, Platform, WorkspaceRef, NAME_PREFIX};
 /// Coder's allowed characters: printable ASCII without most control characters.
 const ALLOWED: &[u8] = b"\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}";
 
+/// Keeps the last 256 bytes of terminal output (for the log when it closes).
+fn keep_tail(tail: &mut VecDeque<u8>, b: &[u8]) {
+    tail.extend(b);
+    while tail.len() > 256 {
+        tail.pop_front();
+    }
+}
+
 /// `size` random allowed characters, the last one `\n`.
 pub fn random_tick(rng: &mut impl Rng, size: usize) -> String {
     let mut s: String = (0..size.saturating_sub(1)).map(|_| ALLOWED[rng.gen_range(0..ALLOWED.len())] as char).collect();
@@ -54,11 +62,22 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
     let (p2, echo_logs) = (pending.clone(), logs.clone());
     let reader = tokio::spawn(async move {
         let (mut read, mut errors, mut lat) = (0u64, 0u64, histogram());
+        let mut tail: VecDeque<u8> = VecDeque::new();
         while let Some(m) = rx.next().await {
             let n = match m {
-                Ok(Message::Binary(b)) => b.len(),
-                Ok(Message::Text(t)) => t.len(),
-                Ok(Message::Close(_)) => break,
+                Ok(Message::Binary(b)) => {
+                    keep_tail(&mut tail, &b);
+                    b.len()
+                }
+                Ok(Message::Text(t)) => {
+                    keep_tail(&mut tail, t.as_bytes());
+                    t.len()
+                }
+                Ok(Message::Close(f)) => {
+                    let reason = f.map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default();
+                    echo_logs.log(format!("terminal closed ({reason}); last output: {:?}", String::from_utf8_lossy(tail.make_contiguous())));
+                    break;
+                }
                 Ok(_) => 0,
                 Err(e) => {
                     errors += 1;
