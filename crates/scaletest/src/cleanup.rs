@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::harness::{never_stop, run_jobs, Limits};
+use crate::harness::{never_stop, run_jobs, Backoff, Limits};
 use crate::platform::{Platform, WorkspaceRef, NAME_PREFIX};
 
 /// What cleanup did.
@@ -44,11 +44,12 @@ pub async fn cleanup(platform: Arc<dyn Platform>, known: Vec<WorkspaceRef>, conc
         async move {
             logs.log(format!("delete {} ({})", ws.name, ws.id));
             let d = platform.delete(&ws).await.map_err(|e| format!("delete: {e}"))?;
+            let mut backoff = Backoff::new(poll);
             loop {
                 if platform.deleted(&d).await.map_err(|e| format!("follow deletion: {e}"))? {
                     return Ok(None);
                 }
-                tokio::time::sleep(poll).await;
+                backoff.wait().await;
             }
         }
     })

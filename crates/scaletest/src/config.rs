@@ -149,7 +149,7 @@ pub struct WorkspaceTraffic {
     pub tick_interval: Dur,
     /// How long each workspace receives traffic.
     pub duration: Dur,
-    /// `true`: the sink echoes its input (`dd … of=/dev/stdout`), so reads
+    /// `true`: the sink echoes its input (`dd` to the terminal), so reads
     /// measure the round trip; `false`: input is discarded (Coder's default).
     pub echo: bool,
     /// Most workspaces connected at once; 0 = all at once.

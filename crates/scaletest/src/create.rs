@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use crate::config::{CreateWorkspaces, WorkspaceGroup};
-use crate::harness::{run_jobs, Limits, Logs, Results, RunInfo, Stop};
+use crate::harness::{run_jobs, Backoff, Limits, Logs, Results, RunInfo, Stop};
 use crate::platform::{BuildState, Platform, WorkspaceRef, NAME_PREFIX};
 
 /// Consecutive failed polls after which a job gives up.
@@ -27,13 +27,14 @@ pub fn workspace_name(run_id: &str, group: &str, template: &str, n: usize) -> St
     format!("{NAME_PREFIX}{run_id}-{group}-{t}-{n:05}")
 }
 
-/// Creates one workspace and waits for it to be ready.
+/// Creates one workspace and waits for it to be ready, reading it every
+/// 20 ms at first and then at most every `poll` (doubling).
 pub async fn create_one(platform: &dyn Platform, name: &str, template: &str, poll: Duration, logs: &Logs, created: &Created) -> Result<(), String> {
     logs.log(format!("create workspace {name} from template {template} on {}", platform.http().base));
     let ws = platform.create(name, template).await.map_err(|e| format!("create workspace: {e}"))?;
     created.lock().unwrap_or_else(|e| e.into_inner()).push(ws.clone());
     logs.log(format!("accepted: id {}{}", ws.id, ws.build_id.as_ref().map(|b| format!(", build {b}")).unwrap_or_default()));
-    let (mut last, mut errors) = (String::new(), 0u32);
+    let (mut last, mut errors, mut backoff) = (String::new(), 0u32, Backoff::new(poll));
     loop {
         match platform.build_state(&ws).await {
             Ok(BuildState::Ready) => {
@@ -56,7 +57,7 @@ pub async fn create_one(platform: &dyn Platform, name: &str, template: &str, pol
                 }
             }
         }
-        tokio::time::sleep(poll).await;
+        backoff.wait().await;
     }
 }
 

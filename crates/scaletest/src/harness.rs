@@ -160,6 +160,24 @@ where
     (out.into_iter().map(|(_, r)| r).collect(), started.elapsed())
 }
 
+/// Polling delays: 20 ms, doubling up to `max` — fast builds are timed
+/// closely, slow ones are not read more often than `max`.
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(max: Duration) -> Self {
+        Backoff { next: Duration::from_millis(20).min(max), max }
+    }
+    /// Sleeps the next delay.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(self.max);
+    }
+}
+
 /// A histogram of microseconds (1 µs … 1 h, 3 significant digits).
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")

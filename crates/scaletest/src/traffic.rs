@@ -1,7 +1,7 @@
 //! `workspace-traffic`: Coder's `workspacetraffic` through the terminal
 //! WebSocket. For each running scaletest workspace: open the PTY running the
-//! sink `dd if=/dev/stdin of=/dev/null bs=N status=none` (Coder's command;
-//! `echo: true` writes to /dev/stdout instead), write `bytes_per_tick` random
+//! sink `dd of=/dev/null bs=N status=none` (Coder's command, reading fd 0;
+//! `echo: true` writes to the terminal instead), write `bytes_per_tick` random
 //! printable bytes (the last a newline) every `tick_interval` as input frames
 //! `{"data": …}`, and drain the output until `duration` is over.
 //!
@@ -44,10 +44,13 @@ pub fn random_tick(rng: &mut impl Rng, size: usize) -> String {
     s
 }
 
-/// The sink command run in the terminal.
+/// The sink command run in the terminal: Coder's `dd` sink, reading the
+/// terminal from fd 0 instead of re-opening `/dev/stdin` (re-opening the
+/// terminal device needs permission on it, which a sandboxed user may lack);
+/// with `echo`, `dd` writes to fd 1 (the terminal) instead of `/dev/null`.
 pub fn sink_command(bytes_per_tick: usize, echo: bool) -> String {
-    let out = if echo { "/dev/stdout" } else { "/dev/null" };
-    format!("dd if=/dev/stdin of={out} bs={bytes_per_tick} status=none")
+    let out = if echo { "" } else { " of=/dev/null" };
+    format!("dd{out} bs={bytes_per_tick} status=none")
 }
 
 /// Traffic through one workspace's terminal; returns its metrics.
@@ -193,6 +196,7 @@ mod tests {
         assert_eq!(t.len(), 1024);
         assert!(t.ends_with('\n'));
         assert!(t[..1023].bytes().all(|b| ALLOWED.contains(&b)));
-        assert_eq!(sink_command(1024, false), "dd if=/dev/stdin of=/dev/null bs=1024 status=none");
+        assert_eq!(sink_command(1024, false), "dd of=/dev/null bs=1024 status=none");
+        assert_eq!(sink_command(10, true), "dd bs=10 status=none");
     }
 }

@@ -180,7 +180,7 @@ async fn pty(State(s): State<Arc<KilnState>>, Path(id): Path<String>, Query(q): 
     if !running {
         return err(StatusCode::CONFLICT, "not_running", format!("workspace {id} is not running"));
     }
-    if !q.get("command").is_some_and(|c| c.starts_with("dd if=/dev/stdin")) || !q.contains_key("reconnect") {
+    if !q.get("command").is_some_and(|c| c.starts_with("dd ")) || !q.contains_key("reconnect") {
         return err(StatusCode::BAD_REQUEST, "bad_query", "expected reconnect and a dd sink command".into());
     }
     up.on_upgrade(move |socket| async move {
