@@ -13,6 +13,7 @@
 //! input round trip; a target that echoes nothing has no read latencies.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -62,7 +63,10 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
     let (socket, _) = tokio_tungstenite::connect_async(rq).await.map_err(|e| format!("connect PTY WebSocket {url}: {e}"))?;
     let (mut tx, mut rx) = socket.split();
     let pending: Arc<Mutex<VecDeque<(u64, Instant)>>> = Arc::default();
-    let (p2, echo_logs) = (pending.clone(), logs.clone());
+    // Once we close, a reset instead of a closing handshake is not an error
+    // (Coder's drain ignores errors after close, too).
+    let closing = Arc::new(AtomicBool::new(false));
+    let (p2, echo_logs, closing2) = (pending.clone(), logs.clone(), closing.clone());
     let reader = tokio::spawn(async move {
         let (mut read, mut errors, mut lat) = (0u64, 0u64, histogram());
         let mut tail: VecDeque<u8> = VecDeque::new();
@@ -82,6 +86,7 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
                     break;
                 }
                 Ok(_) => 0,
+                Err(_) if closing2.load(Ordering::SeqCst) => break,
                 Err(e) => {
                     errors += 1;
                     echo_logs.log(format!("read: {e}"));
@@ -128,6 +133,7 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
             }
         }
     }
+    closing.store(true, Ordering::SeqCst);
     let _ = tx.send(Message::Close(None)).await;
     let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await {
         Ok(Ok(x)) => x,
