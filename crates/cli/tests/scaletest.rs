@@ -113,6 +113,9 @@ async fn full_run_against_kiln_writes_every_result_and_cleans_up() {
     assert!(d["requests"].as_u64().unwrap() >= 2 && d["latency"]["p99_ms"].as_f64().unwrap() > 0.0, "{d}");
     let t = json(&dir, "workspace-traffic-results.json");
     assert!(t["totals"]["bytes_written"].as_u64().unwrap() >= 5 * 128, "{t}");
+    assert_eq!(t["totals"]["read_errors"], 0, "{t}");
+    assert!(t["totals"]["write_latency"]["count"].as_u64().unwrap() >= 5, "{t}");
+    assert!(t["totals"]["read_latency"]["p99_ms"].as_f64().unwrap() > 0.0, "{t}");
     assert!(*fake.state.pty_bytes.lock().unwrap() >= 5 * 128);
     let summary = std::fs::read_to_string(dir.join("summary-report.md")).unwrap();
     assert!(summary.contains("| PASS | 14.6 |") && summary.contains("deleted 5 scaletest workspace(s)"), "{summary}");

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
 use kiln_loadtest::stats::Percentiles;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -54,8 +55,42 @@ pub fn sink_command(bytes_per_tick: usize, echo: bool) -> String {
     format!("dd{out} bs={bytes_per_tick} status=none")
 }
 
-/// Traffic through one workspace's terminal; returns its metrics.
-pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraffic, seed: u64, logs: &Logs) -> Result<serde_json::Value, String> {
+/// Write and read latencies of every workspace together.
+#[derive(Debug)]
+pub struct Overall {
+    pub write: Mutex<Histogram<u64>>,
+    pub read: Mutex<Histogram<u64>>,
+}
+
+impl Default for Overall {
+    fn default() -> Self {
+        Overall { write: Mutex::new(histogram()), read: Mutex::new(histogram()) }
+    }
+}
+
+impl Overall {
+    fn add(&self, w: &Histogram<u64>, r: &Histogram<u64>) {
+        let _ = self.write.lock().unwrap_or_else(|e| e.into_inner()).add(w);
+        let _ = self.read.lock().unwrap_or_else(|e| e.into_inner()).add(r);
+    }
+    fn percentiles(&self) -> (Percentiles, Percentiles) {
+        (
+            Percentiles::of_us(&self.write.lock().unwrap_or_else(|e| e.into_inner())),
+            Percentiles::of_us(&self.read.lock().unwrap_or_else(|e| e.into_inner())),
+        )
+    }
+}
+
+/// Traffic through one workspace's terminal; returns its metrics and adds
+/// its latencies to `overall`.
+pub async fn one(
+    platform: &dyn Platform,
+    ws: &WorkspaceRef,
+    cfg: &WorkspaceTraffic,
+    seed: u64,
+    logs: &Logs,
+    overall: &Overall,
+) -> Result<serde_json::Value, String> {
     let reconnect = uuid::Uuid::new_v4().to_string();
     let url = platform.pty_url(ws, &reconnect, &sink_command(cfg.bytes_per_tick, cfg.echo)).await.map_err(|e| format!("PTY URL: {e}"))?;
     logs.log(format!("connect {url}"));
@@ -142,6 +177,7 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
             (0, 1, histogram())
         }
     };
+    overall.add(&wlat, &rlat);
     logs.log(format!("{ticks} ticks, {written} bytes written, {read} bytes read, {write_errors} write / {read_errors} read errors"));
     let m = json!({
         "ticks": ticks,
@@ -168,18 +204,22 @@ pub async fn run(platform: Arc<dyn Platform>, cfg: &WorkspaceTraffic, info: &Run
         job_timeout: cfg.duration.0 + Duration::from_secs(60),
         run_timeout: (cfg.duration.0 + Duration::from_secs(60)).saturating_mul(1 + ids.len() as u32),
     };
-    let cfg2 = cfg.clone();
+    let (cfg2, overall) = (cfg.clone(), Arc::new(Overall::default()));
+    let all = overall.clone();
     let (runs, elapsed) = run_jobs("workspacetraffic", ids, limits, stop.clone(), verbose, move |i, _, logs| {
-        let (platform, targets, cfg) = (platform.clone(), targets.clone(), cfg2.clone());
-        async move { one(platform.as_ref(), &targets[i], &cfg, i as u64 + 1, &logs).await.map(Some) }
+        let (platform, targets, cfg, all) = (platform.clone(), targets.clone(), cfg2.clone(), all.clone());
+        async move { one(platform.as_ref(), &targets[i], &cfg, i as u64 + 1, &logs, &all).await.map(Some) }
     })
     .await;
+    let (write_latency, read_latency) = overall.percentiles();
     let sum = |k: &str| runs.iter().filter_map(|r| r.metrics.as_ref()).map(|m| m[k].as_u64().unwrap_or(0)).sum::<u64>();
     let totals = json!({
         "bytes_written": sum("bytes_written"),
         "bytes_read": sum("bytes_read"),
         "write_errors": sum("write_errors"),
         "read_errors": sum("read_errors"),
+        "write_latency": write_latency,
+        "read_latency": read_latency,
     });
     let interrupted = *stop.borrow();
     let mut r = Results::build("workspace-traffic", info, started_at, runs, elapsed, interrupted);
