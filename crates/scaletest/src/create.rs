@@ -22,18 +22,48 @@ pub type Created = Arc<Mutex<Vec<WorkspaceRef>>>;
 /// `scaletest-<run>-<group>-<template>-<n>`: lower-case, `[a-z0-9-]`, at
 /// most 63 characters, unique within the run even when two groups share a template.
 pub fn workspace_name(run_id: &str, group: &str, template: &str, n: usize) -> String {
-    let t: String = template.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    let t: String = t.chars().take(63 - NAME_PREFIX.len() - run_id.len() - group.len() - 9).collect();
+    let t: String = template
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let t: String = t
+        .chars()
+        .take(63 - NAME_PREFIX.len() - run_id.len() - group.len() - 9)
+        .collect();
     format!("{NAME_PREFIX}{run_id}-{group}-{t}-{n:05}")
 }
 
 /// Creates one workspace and waits for it to be ready, reading it every
 /// 20 ms at first and then at most every `poll` (doubling).
-pub async fn create_one(platform: &dyn Platform, name: &str, template: &str, poll: Duration, logs: &Logs, created: &Created) -> Result<(), String> {
-    logs.log(format!("create workspace {name} from template {template} on {}", platform.http().base));
-    let ws = platform.create(name, template).await.map_err(|e| format!("create workspace: {e}"))?;
-    created.lock().unwrap_or_else(|e| e.into_inner()).push(ws.clone());
-    logs.log(format!("accepted: id {}{}", ws.id, ws.build_id.as_ref().map(|b| format!(", build {b}")).unwrap_or_default()));
+pub async fn create_one(
+    platform: &dyn Platform,
+    name: &str,
+    template: &str,
+    poll: Duration,
+    logs: &Logs,
+    created: &Created,
+) -> Result<(), String> {
+    logs.log(format!(
+        "create workspace {name} from template {template} on {}",
+        platform.http().base
+    ));
+    let ws = platform
+        .create(name, template)
+        .await
+        .map_err(|e| format!("create workspace: {e}"))?;
+    created
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ws.clone());
+    logs.log(format!(
+        "accepted: id {}{}",
+        ws.id,
+        ws.build_id
+            .as_ref()
+            .map(|b| format!(", build {b}"))
+            .unwrap_or_default()
+    ));
     let (mut last, mut errors, mut backoff) = (String::new(), 0u32, Backoff::new(poll));
     loop {
         match platform.build_state(&ws).await {
@@ -75,22 +105,54 @@ pub async fn run_group(
     created: Created,
 ) -> Results {
     let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
-    let names: Vec<String> = (0..group.count).map(|n| workspace_name(run_id, label, &group.template, n)).collect();
-    let limits = Limits { concurrency: group.concurrency, job_timeout: group.timeout.0, run_timeout: cfg.run_timeout.0 };
+    let names: Vec<String> = (0..group.count)
+        .map(|n| workspace_name(run_id, label, &group.template, n))
+        .collect();
+    let limits = Limits {
+        concurrency: group.concurrency,
+        job_timeout: group.timeout.0,
+        run_timeout: cfg.run_timeout.0,
+    };
     let (template, poll) = (group.template.clone(), cfg.poll_interval.0);
-    let (runs, elapsed) = run_jobs("createworkspaces", names, limits, stop.clone(), verbose, move |_, name, logs| {
-        let (platform, template, created) = (platform.clone(), template.clone(), created.clone());
-        async move { create_one(platform.as_ref(), &name, &template, poll, &logs, &created).await.map(|()| None) }
-    })
+    let (runs, elapsed) = run_jobs(
+        "createworkspaces",
+        names,
+        limits,
+        stop.clone(),
+        verbose,
+        move |_, name, logs| {
+            let (platform, template, created) =
+                (platform.clone(), template.clone(), created.clone());
+            async move {
+                create_one(platform.as_ref(), &name, &template, poll, &logs, &created)
+                    .await
+                    .map(|()| None)
+            }
+        },
+    )
     .await;
     let interrupted = *stop.borrow();
-    let mut r = Results::build("create-workspaces", info, started_at, runs, elapsed, interrupted);
+    let mut r = Results::build(
+        "create-workspaces",
+        info,
+        started_at,
+        runs,
+        elapsed,
+        interrupted,
+    );
     r.extra.insert("group".into(), json!(label));
     r.extra.insert("template".into(), json!(group.template));
     r.extra.insert("count".into(), json!(group.count));
-    r.extra.insert("concurrency".into(), json!(group.concurrency));
-    r.extra.insert("job_timeout".into(), json!(crate::config::fmt_dur(group.timeout.0)));
-    r.extra.insert("run_timeout".into(), json!(crate::config::fmt_dur(cfg.run_timeout.0)));
+    r.extra
+        .insert("concurrency".into(), json!(group.concurrency));
+    r.extra.insert(
+        "job_timeout".into(),
+        json!(crate::config::fmt_dur(group.timeout.0)),
+    );
+    r.extra.insert(
+        "run_timeout".into(),
+        json!(crate::config::fmt_dur(cfg.run_timeout.0)),
+    );
     r
 }
 
@@ -105,6 +167,8 @@ mod tests {
         assert_ne!(n, workspace_name("ab12cd", "ec2", "Pod_SWDev", 7));
         let long = workspace_name("ab12cd", "ec2", &"x".repeat(100), 99_999);
         assert!(long.len() <= 63 && long.starts_with(NAME_PREFIX), "{long}");
-        assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(long
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
     }
 }

@@ -41,7 +41,9 @@ fn keep_tail(tail: &mut VecDeque<u8>, b: &[u8]) {
 
 /// `size` random allowed characters, the last one `\n`.
 pub fn random_tick(rng: &mut impl Rng, size: usize) -> String {
-    let mut s: String = (0..size.saturating_sub(1)).map(|_| ALLOWED[rng.gen_range(0..ALLOWED.len())] as char).collect();
+    let mut s: String = (0..size.saturating_sub(1))
+        .map(|_| ALLOWED[rng.gen_range(0..ALLOWED.len())] as char)
+        .collect();
     s.push('\n');
     s
 }
@@ -64,7 +66,10 @@ pub struct Overall {
 
 impl Default for Overall {
     fn default() -> Self {
-        Overall { write: Mutex::new(histogram()), read: Mutex::new(histogram()) }
+        Overall {
+            write: Mutex::new(histogram()),
+            read: Mutex::new(histogram()),
+        }
     }
 }
 
@@ -92,10 +97,15 @@ pub async fn one(
     overall: &Overall,
 ) -> Result<serde_json::Value, String> {
     let reconnect = uuid::Uuid::new_v4().to_string();
-    let url = platform.pty_url(ws, &reconnect, &sink_command(cfg.bytes_per_tick, cfg.echo)).await.map_err(|e| format!("PTY URL: {e}"))?;
+    let url = platform
+        .pty_url(ws, &reconnect, &sink_command(cfg.bytes_per_tick, cfg.echo))
+        .await
+        .map_err(|e| format!("PTY URL: {e}"))?;
     logs.log(format!("connect {url}"));
     let rq = ws_request(platform.http(), &url).map_err(|e| e.to_string())?;
-    let (socket, _) = tokio_tungstenite::connect_async(rq).await.map_err(|e| format!("connect PTY WebSocket {url}: {e}"))?;
+    let (socket, _) = tokio_tungstenite::connect_async(rq)
+        .await
+        .map_err(|e| format!("connect PTY WebSocket {url}: {e}"))?;
     let (mut tx, mut rx) = socket.split();
     let pending: Arc<Mutex<VecDeque<(u64, Instant)>>> = Arc::default();
     // Once we close, a reset instead of a closing handshake is not an error
@@ -116,8 +126,13 @@ pub async fn one(
                     t.len()
                 }
                 Ok(Message::Close(f)) => {
-                    let reason = f.map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default();
-                    echo_logs.log(format!("terminal closed ({reason}); last output: {:?}", String::from_utf8_lossy(tail.make_contiguous())));
+                    let reason = f
+                        .map(|f| format!("{} {}", f.code, f.reason))
+                        .unwrap_or_default();
+                    echo_logs.log(format!(
+                        "terminal closed ({reason}); last output: {:?}",
+                        String::from_utf8_lossy(tail.make_contiguous())
+                    ));
                     break;
                 }
                 Ok(_) => 0,
@@ -150,7 +165,11 @@ pub async fn one(
             _ = tick.tick() => {}
         }
         let data = random_tick(&mut rng, cfg.bytes_per_tick);
-        let frame = Message::Binary(serde_json::to_vec(&json!({ "data": data })).expect("json").into());
+        let frame = Message::Binary(
+            serde_json::to_vec(&json!({ "data": data }))
+                .expect("json")
+                .into(),
+        );
         let t0 = Instant::now();
         let r = tx.send(frame).await;
         record(&mut wlat, t0.elapsed());
@@ -158,7 +177,10 @@ pub async fn one(
             Ok(()) => {
                 written += data.len() as u64;
                 ticks += 1;
-                pending.lock().unwrap_or_else(|e| e.into_inner()).push_back((written, t0));
+                pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_back((written, t0));
             }
             Err(e) => {
                 write_errors += 1;
@@ -170,7 +192,8 @@ pub async fn one(
     }
     closing.store(true, Ordering::SeqCst);
     let _ = tx.send(Message::Close(None)).await;
-    let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await {
+    let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await
+    {
         Ok(Ok(x)) => x,
         _ => {
             logs.log("reader did not finish within 5 s of closing");
@@ -195,24 +218,55 @@ pub async fn one(
 }
 
 /// Runs the traffic test on every running scaletest workspace.
-pub async fn run(platform: Arc<dyn Platform>, cfg: &WorkspaceTraffic, info: &RunInfo, stop: Stop, verbose: bool) -> Result<Results, crate::error::PlatformError> {
+pub async fn run(
+    platform: Arc<dyn Platform>,
+    cfg: &WorkspaceTraffic,
+    info: &RunInfo,
+    stop: Stop,
+    verbose: bool,
+) -> Result<Results, crate::error::PlatformError> {
     let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
     let targets = Arc::new(platform.list(NAME_PREFIX, true).await?);
     let ids: Vec<String> = targets.iter().map(|w| w.name.clone()).collect();
     let limits = Limits {
         concurrency: cfg.concurrency,
         job_timeout: cfg.duration.0 + Duration::from_secs(60),
-        run_timeout: (cfg.duration.0 + Duration::from_secs(60)).saturating_mul(1 + ids.len() as u32),
+        run_timeout: (cfg.duration.0 + Duration::from_secs(60))
+            .saturating_mul(1 + ids.len() as u32),
     };
     let (cfg2, overall) = (cfg.clone(), Arc::new(Overall::default()));
     let all = overall.clone();
-    let (runs, elapsed) = run_jobs("workspacetraffic", ids, limits, stop.clone(), verbose, move |i, _, logs| {
-        let (platform, targets, cfg, all) = (platform.clone(), targets.clone(), cfg2.clone(), all.clone());
-        async move { one(platform.as_ref(), &targets[i], &cfg, i as u64 + 1, &logs, &all).await.map(Some) }
-    })
+    let (runs, elapsed) = run_jobs(
+        "workspacetraffic",
+        ids,
+        limits,
+        stop.clone(),
+        verbose,
+        move |i, _, logs| {
+            let (platform, targets, cfg, all) =
+                (platform.clone(), targets.clone(), cfg2.clone(), all.clone());
+            async move {
+                one(
+                    platform.as_ref(),
+                    &targets[i],
+                    &cfg,
+                    i as u64 + 1,
+                    &logs,
+                    &all,
+                )
+                .await
+                .map(Some)
+            }
+        },
+    )
     .await;
     let (write_latency, read_latency) = overall.percentiles();
-    let sum = |k: &str| runs.iter().filter_map(|r| r.metrics.as_ref()).map(|m| m[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let sum = |k: &str| {
+        runs.iter()
+            .filter_map(|r| r.metrics.as_ref())
+            .map(|m| m[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
     let totals = json!({
         "bytes_written": sum("bytes_written"),
         "bytes_read": sum("bytes_read"),
@@ -222,11 +276,28 @@ pub async fn run(platform: Arc<dyn Platform>, cfg: &WorkspaceTraffic, info: &Run
         "read_latency": read_latency,
     });
     let interrupted = *stop.borrow();
-    let mut r = Results::build("workspace-traffic", info, started_at, runs, elapsed, interrupted);
-    r.extra.insert("bytes_per_tick".into(), json!(cfg.bytes_per_tick));
-    r.extra.insert("tick_interval".into(), json!(crate::config::fmt_dur(cfg.tick_interval.0)));
-    r.extra.insert("duration_per_workspace".into(), json!(crate::config::fmt_dur(cfg.duration.0)));
-    r.extra.insert("sink_command".into(), json!(sink_command(cfg.bytes_per_tick, cfg.echo)));
+    let mut r = Results::build(
+        "workspace-traffic",
+        info,
+        started_at,
+        runs,
+        elapsed,
+        interrupted,
+    );
+    r.extra
+        .insert("bytes_per_tick".into(), json!(cfg.bytes_per_tick));
+    r.extra.insert(
+        "tick_interval".into(),
+        json!(crate::config::fmt_dur(cfg.tick_interval.0)),
+    );
+    r.extra.insert(
+        "duration_per_workspace".into(),
+        json!(crate::config::fmt_dur(cfg.duration.0)),
+    );
+    r.extra.insert(
+        "sink_command".into(),
+        json!(sink_command(cfg.bytes_per_tick, cfg.echo)),
+    );
     r.extra.insert("totals".into(), totals);
     Ok(r)
 }
@@ -242,7 +313,10 @@ mod tests {
         assert_eq!(t.len(), 1024);
         assert!(t.ends_with('\n'));
         assert!(t[..1023].bytes().all(|b| ALLOWED.contains(&b)));
-        assert_eq!(sink_command(1024, false), "dd of=/dev/null bs=1024 status=none");
+        assert_eq!(
+            sink_command(1024, false),
+            "dd of=/dev/null bs=1024 status=none"
+        );
         assert_eq!(sink_command(10, true), "dd bs=10 status=none");
     }
 }
