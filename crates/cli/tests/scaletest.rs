@@ -431,3 +431,20 @@ async fn bad_config_and_arguments_exit_2_naming_the_problem() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("CODER_SESSION_TOKEN"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_with_no_running_workspace_fails_and_creates_nothing() {
+    let (fake, _tmp, cfg, out) = setup("pod-swdev", "pod-swdev", "1m").await;
+    let mut c = kiln();
+    c.args(run_args(&fake.url, &cfg, &out))
+        .args(["--test", "workspace-traffic"]);
+    let (code, stdout, stderr) = output(c).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("no running scaletest- workspace"),
+        "{stderr}"
+    );
+    let t = json(&results_dir(&out), "workspace-traffic-results.json");
+    assert_eq!(t["total_runs"], 0);
+    assert_eq!(fake.state.created_count(), 0);
+}

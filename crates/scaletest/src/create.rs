@@ -48,10 +48,18 @@ pub async fn create_one(
         "create workspace {name} from template {template} on {}",
         platform.http().base
     ));
-    let ws = platform
-        .create(name, template)
-        .await
-        .map_err(|e| format!("create workspace: {e}"))?;
+    // 429 (rate limited) is retried after a pause: the job's timeout bounds it.
+    let mut pause = Backoff::new(poll);
+    let ws = loop {
+        match platform.create(name, template).await {
+            Ok(ws) => break ws,
+            Err(e) if e.status() == Some(429) => {
+                logs.log(format!("create rate-limited, retrying: {e}"));
+                pause.wait().await;
+            }
+            Err(e) => return Err(format!("create workspace: {e}")),
+        }
+    };
     created
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -79,6 +87,8 @@ pub async fn create_one(
                     last = s;
                 }
             }
+            // Rate limited: not a failure of the build; read again later.
+            Err(e) if e.status() == Some(429) => logs.log(format!("poll rate-limited: {e}")),
             Err(e) => {
                 errors += 1;
                 logs.log(format!("poll failed ({errors}/{MAX_POLL_ERRORS}): {e}"));

@@ -515,7 +515,10 @@ async fn run_against(
     if *stop.borrow() {
         return Ok(EXIT_INTERRUPTED);
     }
-    let failed = done.iter().any(|(_, r)| r.total_fail > 0);
+    // A traffic test with no workspace to send traffic to measured nothing.
+    let failed = done
+        .iter()
+        .any(|(f, r)| r.total_fail > 0 || (*f == validate::TRAFFIC_FILE && r.total_runs == 0));
     Ok(if failed || cleanup_failed {
         EXIT_FAIL
     } else {

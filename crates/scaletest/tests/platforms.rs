@@ -242,3 +242,21 @@ async fn traffic_and_dashboard_on_both_platforms() {
         cleanup::cleanup(p.clone(), vec![], 0, Duration::from_secs(30), POLL, false).await;
     }
 }
+
+#[tokio::test]
+async fn rate_limited_creates_and_reads_are_retried_not_failed() {
+    let kiln = FakeKiln::start().await.unwrap();
+    kiln.state
+        .throttle
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let p = Kiln::new(&kiln.url, None, 1).unwrap();
+    let created: Created = Arc::default();
+    let logs = Logs::new("t", false);
+    create::create_one(&p, "scaletest-t-pod-9", "pod-swdev", POLL, &logs, &created)
+        .await
+        .unwrap();
+    let text = logs.text();
+    assert!(text.contains("create rate-limited, retrying"), "{text}");
+    assert!(text.contains("poll rate-limited"), "{text}");
+    assert!(text.contains("build finished and agent ready"), "{text}");
+}

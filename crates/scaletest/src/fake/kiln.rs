@@ -4,6 +4,7 @@
 //! A workspace moves one step each time it is read (see [`Behaviour`]).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
@@ -64,6 +65,9 @@ pub struct KilnState {
     pub pty_bytes: Mutex<u64>,
     /// Requests per path pattern.
     pub hits: Mutex<BTreeMap<String, u64>>,
+    /// When set, every other create and workspace read answers 429.
+    pub throttle: AtomicBool,
+    throttle_count: AtomicU64,
 }
 
 impl KilnState {
@@ -81,6 +85,17 @@ impl KilnState {
     }
     fn hit(&self, what: &str) {
         *self.hits.lock().unwrap().entry(what.into()).or_default() += 1;
+    }
+    /// `Some(429)` on every other call while throttling.
+    fn throttled(&self) -> Option<Response> {
+        let n = self.throttle_count.fetch_add(1, Ordering::SeqCst);
+        (self.throttle.load(Ordering::SeqCst) && n % 2 == 0).then(|| {
+            err(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this API key".into(),
+            )
+        })
     }
 }
 
@@ -158,6 +173,9 @@ async fn templates(State(s): State<Arc<KilnState>>) -> Json<Value> {
 
 async fn create(State(s): State<Arc<KilnState>>, Json(body): Json<Value>) -> Response {
     s.hit("create");
+    if let Some(r) = s.throttled() {
+        return r;
+    }
     let name = body["name"].as_str().unwrap_or_default().to_string();
     let template = body["template"].as_str().unwrap_or_default().to_string();
     if name.is_empty()
@@ -219,6 +237,9 @@ async fn list(
 
 async fn get_one(State(s): State<Arc<KilnState>>, Path(id): Path<String>) -> Response {
     s.hit("workspace_details");
+    if let Some(r) = s.throttled() {
+        return r;
+    }
     let mut ws = s.workspaces.lock().unwrap();
     let Some(w) = ws.get_mut(&id) else {
         return err(
