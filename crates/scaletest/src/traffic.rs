@@ -31,6 +31,11 @@ use crate::platform::{ws_request, Platform, WorkspaceRef, NAME_PREFIX};
 /// Coder's allowed characters: printable ASCII without most control characters.
 const ALLOWED: &[u8] = b"\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}";
 
+/// How many ticks `duration` holds at `tick_interval` (the first at 0).
+pub fn expected_ticks(cfg: &WorkspaceTraffic) -> u64 {
+    (cfg.duration.0.as_nanos() / cfg.tick_interval.0.as_nanos().max(1)) as u64
+}
+
 /// Keeps the last 256 bytes of terminal output (for the log when it closes).
 fn keep_tail(tail: &mut VecDeque<u8>, b: &[u8]) {
     tail.extend(b);
@@ -204,6 +209,9 @@ pub async fn one(
     logs.log(format!("{ticks} ticks, {written} bytes written, {read} bytes read, {write_errors} write / {read_errors} read errors"));
     let m = json!({
         "ticks": ticks,
+        // Ticks the schedule asked for; fewer means the generator (or the
+        // socket) could not keep up, and the offered load was lower.
+        "expected_ticks": expected_ticks(cfg),
         "bytes_written": written,
         "bytes_read": read,
         "write_errors": write_errors,
@@ -268,6 +276,8 @@ pub async fn run(
             .sum::<u64>()
     };
     let totals = json!({
+        "ticks": sum("ticks"),
+        "expected_ticks": sum("expected_ticks"),
         "bytes_written": sum("bytes_written"),
         "bytes_read": sum("bytes_read"),
         "write_errors": sum("write_errors"),
@@ -318,5 +328,6 @@ mod tests {
             "dd of=/dev/null bs=1024 status=none"
         );
         assert_eq!(sink_command(10, true), "dd bs=10 status=none");
+        assert_eq!(expected_ticks(&WorkspaceTraffic::default()), 6000);
     }
 }
