@@ -89,7 +89,7 @@ impl KilnState {
     /// `Some(429)` on every other call while throttling.
     fn throttled(&self) -> Option<Response> {
         let n = self.throttle_count.fetch_add(1, Ordering::SeqCst);
-        (self.throttle.load(Ordering::SeqCst) && n % 2 == 0).then(|| {
+        (self.throttle.load(Ordering::SeqCst) && n.is_multiple_of(2)).then(|| {
             err(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
