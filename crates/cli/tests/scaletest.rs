@@ -84,6 +84,18 @@ fn json(dir: &Path, file: &str) -> Value {
         .unwrap()
 }
 
+/// `kiln scaletest validate DIR`: exit code and stdout.
+async fn validate(dir: &Path) -> (i32, String) {
+    let mut v = kiln();
+    v.args(["scaletest", "validate", dir.to_str().unwrap()]);
+    let (code, stdout, _) = output(v).await;
+    (code, stdout)
+}
+
+fn assert_none_left(live: Vec<String>) {
+    assert!(live.is_empty(), "left behind: {live:?}");
+}
+
 fn run_args<'a>(url: &'a str, cfg: &'a Path, out: &'a Path) -> Vec<&'a str> {
     vec![
         "scaletest",
@@ -195,15 +207,9 @@ async fn full_run_against_kiln_writes_every_result_and_cleans_up() {
         "{summary}"
     );
     assert_eq!(fake.state.created_count(), 5);
-    assert!(
-        fake.state.live().is_empty(),
-        "left behind: {:?}",
-        fake.state.live()
-    );
+    assert_none_left(fake.state.live());
 
-    let mut v = kiln();
-    v.args(["scaletest", "validate", dir.to_str().unwrap()]);
-    let (code, stdout, _) = output(v).await;
+    let (code, stdout) = validate(&dir).await;
     assert_eq!(code, 0, "{stdout}");
     for id in ["14.6", "14.7", "14.9", "14.10", "14.11"] {
         assert!(
@@ -240,15 +246,9 @@ async fn failed_builds_exit_1_and_are_still_cleaned_up() {
     }
     assert_eq!(json(&dir, "ec2-workspaces.json")["total_fail"], 0);
     assert!(!dir.join("dashboard-results.json").exists());
-    assert!(
-        fake.state.live().is_empty(),
-        "left behind: {:?}",
-        fake.state.live()
-    );
+    assert_none_left(fake.state.live());
 
-    let mut v = kiln();
-    v.args(["scaletest", "validate", dir.to_str().unwrap()]);
-    let (code, stdout, _) = output(v).await;
+    let (code, stdout) = validate(&dir).await;
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains("FAIL 14.6")
@@ -305,11 +305,7 @@ async fn ctrl_c_writes_results_then_cleans_up() {
         "the EC2 group started after Ctrl-C"
     );
     assert!(dir.join("summary-report.md").exists());
-    assert!(
-        fake.state.live().is_empty(),
-        "left behind: {:?}",
-        fake.state.live()
-    );
+    assert_none_left(fake.state.live());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,11 +361,7 @@ async fn coder_mode_from_the_environment_follows_builds_and_deletes() {
         "{ec2}"
     );
     assert_eq!(coder.state.created_count(), 5);
-    assert!(
-        coder.state.live().is_empty(),
-        "left behind: {:?}",
-        coder.state.live()
-    );
+    assert_none_left(coder.state.live());
     assert_eq!(*coder.state.unauthorized.lock().unwrap(), 0);
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::{OnceCell, RwLock};
 
 use crate::error::PlatformError;
 use crate::http::{str_field, Http};
-use crate::platform::{query_escape, ws_base, BuildState, Page, Platform, WorkspaceRef};
+use crate::platform::{listed, query_escape, ws_base, BuildState, Page, Platform, WorkspaceRef};
 
 /// The environment variables that select Coder mode.
 pub const ENV_URL: &str = "CODER_URL";
@@ -262,23 +262,12 @@ impl Platform for Coder {
         );
         let url = self.http.url(&path);
         let v = self.http.json(Method::GET, &path, None, &[200]).await?;
-        let arr = v["workspaces"]
-            .as_array()
-            .ok_or_else(|| PlatformError::Decode {
-                url: url.clone(),
-                message: "no `workspaces` array".into(),
-            })?;
-        let mut out = Vec::new();
-        for w in arr {
-            let r = Self::ws_ref(w, &url)?;
+        listed(&v, &url, prefix, Self::ws_ref, |w| {
             let b = &w["latest_build"];
             let deleted = b["transition"] == "delete" && b["job"]["status"] == "succeeded";
             let ready = b["transition"] == "start" && judge_build(b) == BuildState::Ready;
-            if r.name.starts_with(prefix) && !deleted && (!running_only || ready) {
-                out.push(r);
-            }
-        }
-        Ok(out)
+            !deleted && (!running_only || ready)
+        })
     }
 
     async fn pty_url(

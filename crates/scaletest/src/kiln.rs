@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::error::PlatformError;
 use crate::http::{str_field, Http};
-use crate::platform::{query_escape, ws_base, BuildState, Page, Platform, WorkspaceRef};
+use crate::platform::{listed, query_escape, ws_base, BuildState, Page, Platform, WorkspaceRef};
 
 pub struct Kiln {
     http: Http,
@@ -186,21 +186,9 @@ impl Platform for Kiln {
         }
         let url = self.http.url(&path);
         let v = self.http.json(Method::GET, &path, None, &[200]).await?;
-        let arr = v["workspaces"]
-            .as_array()
-            .ok_or_else(|| PlatformError::Decode {
-                url: url.clone(),
-                message: "no `workspaces` array".into(),
-            })?;
-        let mut out = Vec::new();
-        for w in arr {
-            let r = Self::ws_ref(w, &url)?;
-            let gone = matches!(w["status"].as_str(), Some("deleted"));
-            if r.name.starts_with(prefix) && !gone && (!running_only || Self::is_ready(w)) {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        listed(&v, &url, prefix, Self::ws_ref, |w| {
+            w["status"] != "deleted" && (!running_only || Self::is_ready(w))
+        })
     }
 
     async fn pty_url(

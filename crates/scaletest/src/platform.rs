@@ -74,6 +74,31 @@ pub trait Platform: Send + Sync {
     async fn dashboard_pages(&self, workspaces: &[WorkspaceRef]) -> Vec<Page>;
 }
 
+/// The workspaces of a list answer (`{"workspaces": [...]}`) whose name
+/// starts with `prefix` and that `keep` accepts, as references.
+pub fn listed(
+    v: &serde_json::Value,
+    url: &str,
+    prefix: &str,
+    to_ref: impl Fn(&serde_json::Value, &str) -> Result<WorkspaceRef, PlatformError>,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Result<Vec<WorkspaceRef>, PlatformError> {
+    let arr = v["workspaces"]
+        .as_array()
+        .ok_or_else(|| PlatformError::Decode {
+            url: url.into(),
+            message: "no `workspaces` array".into(),
+        })?;
+    let mut out = Vec::new();
+    for w in arr {
+        let r = to_ref(w, url)?;
+        if r.name.starts_with(prefix) && keep(w) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// The WebSocket handshake request for `url`, with the platform's auth header.
 pub fn ws_request(http: &Http, url: &str) -> Result<Request, PlatformError> {
     let mut rq = url
