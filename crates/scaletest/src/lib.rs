@@ -84,7 +84,7 @@ pub struct TargetArgs {
     #[arg(long, env = "KILN_TARGET")]
     pub target: Option<String>,
     /// Kiln API key (`Authorization: Bearer KEY`), or the Coder session token
-    /// (defaults to `CODER_SESSION_TOKEN`).
+    /// (`CODER_SESSION_TOKEN` when set, else this).
     #[arg(long, env = "KILN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// The kind of target.
@@ -184,10 +184,11 @@ fn choose(t: &TargetArgs) -> Result<Chosen, ScaletestError> {
                     coder::ENV_URL
                 ),
             })?;
-        let key = t
-            .api_key
-            .clone()
-            .or_else(|| std::env::var(coder::ENV_TOKEN).ok())
+        // CODER_SESSION_TOKEN first: `--api-key` also reads KILN_API_KEY, a Kiln key.
+        let key = std::env::var(coder::ENV_TOKEN)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| t.api_key.clone())
             .ok_or(ScaletestError::BadArgument {
                 flag: "--api-key",
                 message: format!(
