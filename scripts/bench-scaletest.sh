@@ -8,17 +8,20 @@
 #   CONFIG=examples/scaletest-config.yaml SCALE=1 scripts/bench-scaletest.sh   # the full plan (~20 min)
 #
 # Needs root (workspaces are sandboxes) and Kiln's workspace API in `kiln serve`.
+# BIN=path/to/kiln uses that binary instead of building a release one.
 # Results go to $OUT (default target/bench-scaletest/<timestamp>/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCALE=${SCALE:-0.1}
 OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench-scaletest}
-BIN=${CARGO_TARGET_DIR:-target}/release/kiln
 args=(scaletest --test all --scale "$SCALE" --output "$OUT")
 if [ -n "${CONFIG:-}" ]; then args+=(--config "$CONFIG"); fi
 
-cargo build --release -q -p kiln
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p kiln
+  BIN=${CARGO_TARGET_DIR:-target}/release/kiln
+fi
 before=$(ls -1 "$OUT" 2>/dev/null || true)
 code=0
 "$BIN" "${args[@]}" || code=$?
