@@ -19,7 +19,9 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        kiln_loadtest::scenario::parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+        kiln_loadtest::scenario::parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -149,7 +151,7 @@ pub struct WorkspaceTraffic {
     pub tick_interval: Dur,
     /// How long each workspace receives traffic.
     pub duration: Dur,
-    /// `true`: the sink echoes its input (`dd … of=/dev/stdout`), so reads
+    /// `true`: the sink echoes its input (`dd` to the terminal), so reads
     /// measure the round trip; `false`: input is discarded (Coder's default).
     pub echo: bool,
     /// Most workspaces connected at once; 0 = all at once.
@@ -192,24 +194,34 @@ fn scale_dur(d: Dur, f: f64) -> Dur {
 impl Config {
     /// Parses YAML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ScaletestError> {
-        let cfg: Config = serde_norway::from_str(text)
-            .map_err(|e| ScaletestError::Config { origin: origin.into(), message: e.to_string() })?;
+        let cfg: Config = serde_norway::from_str(text).map_err(|e| ScaletestError::Config {
+            origin: origin.into(),
+            message: e.to_string(),
+        })?;
         cfg.check(origin)?;
         Ok(cfg)
     }
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Self, ScaletestError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScaletestError::ReadConfig { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScaletestError::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
     fn check(&self, origin: &str) -> Result<(), ScaletestError> {
         let bad = |field: &str, message: &str| {
-            Err(ScaletestError::Config { origin: origin.into(), message: format!("{field}: {message}") })
+            Err(ScaletestError::Config {
+                origin: origin.into(),
+                message: format!("{field}: {message}"),
+            })
         };
-        for (key, g) in [("create_workspaces.pod", &self.create_workspaces.pod), ("create_workspaces.ec2", &self.create_workspaces.ec2)] {
+        for (key, g) in [
+            ("create_workspaces.pod", &self.create_workspaces.pod),
+            ("create_workspaces.ec2", &self.create_workspaces.ec2),
+        ] {
             if g.template.trim().is_empty() {
                 return bad(&format!("{key}.template"), "must name a template");
             }
@@ -240,7 +252,8 @@ impl Config {
             g.count = scale_count(g.count, f);
             g.concurrency = scale_count(g.concurrency, f);
         }
-        c.create_workspaces.cleanup_concurrency = scale_count(c.create_workspaces.cleanup_concurrency, f);
+        c.create_workspaces.cleanup_concurrency =
+            scale_count(c.create_workspaces.cleanup_concurrency, f);
         c.dashboard.concurrency = scale_count(c.dashboard.concurrency, f);
         c.dashboard.duration = scale_dur(c.dashboard.duration, f);
         c.workspace_traffic.duration = scale_dur(c.workspace_traffic.duration, f);
@@ -257,13 +270,31 @@ mod tests {
     fn defaults_are_the_seeds_parameters() {
         let c = Config::parse("{}", "t").unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!((c.create_workspaces.pod.count, c.create_workspaces.pod.concurrency), (700, 100));
+        assert_eq!(
+            (
+                c.create_workspaces.pod.count,
+                c.create_workspaces.pod.concurrency
+            ),
+            (700, 100)
+        );
         assert_eq!(c.create_workspaces.pod.timeout.0, Duration::from_secs(300));
-        assert_eq!((c.create_workspaces.ec2.count, c.create_workspaces.ec2.concurrency), (300, 50));
+        assert_eq!(
+            (
+                c.create_workspaces.ec2.count,
+                c.create_workspaces.ec2.concurrency
+            ),
+            (300, 50)
+        );
         assert_eq!(c.create_workspaces.ec2.timeout.0, Duration::from_secs(600));
-        assert_eq!((c.dashboard.concurrency, c.dashboard.duration.0), (50, Duration::from_secs(300)));
+        assert_eq!(
+            (c.dashboard.concurrency, c.dashboard.duration.0),
+            (50, Duration::from_secs(300))
+        );
         assert_eq!(c.workspace_traffic.bytes_per_tick, 1024);
-        assert_eq!(c.workspace_traffic.tick_interval.0, Duration::from_millis(100));
+        assert_eq!(
+            c.workspace_traffic.tick_interval.0,
+            Duration::from_millis(100)
+        );
         assert_eq!(c.workspace_traffic.duration.0, Duration::from_secs(600));
     }
 
@@ -289,41 +320,73 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let e = Config::parse("dashboard:\n  concurency: 5\n", "cfg.yaml").unwrap_err().to_string();
+        let e = Config::parse("dashboard:\n  concurency: 5\n", "cfg.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("concurency") && e.contains("cfg.yaml"), "{e}");
-        let e = Config::parse("workspace_trafic: {}\n", "cfg.yaml").unwrap_err().to_string();
+        let e = Config::parse("workspace_trafic: {}\n", "cfg.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("workspace_trafic"), "{e}");
     }
 
     #[test]
     fn bad_values_are_named() {
-        let e = Config::parse("workspace_traffic: {tick_interval: soon}\n", "t").unwrap_err().to_string();
-        assert!(e.contains("soon") || e.contains("tick_interval"), "{e}");
-        let e = Config::parse("workspace_traffic: {bytes_per_tick: 0}\n", "t").unwrap_err().to_string();
-        assert!(e.contains("workspace_traffic.bytes_per_tick"), "{e}");
-        let e = Config::parse("create_workspaces: {pod: {template: '', count: 1, concurrency: 1, timeout: 1s}}", "t")
+        let e = Config::parse("workspace_traffic: {tick_interval: soon}\n", "t")
             .unwrap_err()
             .to_string();
+        assert!(e.contains("soon") || e.contains("tick_interval"), "{e}");
+        let e = Config::parse("workspace_traffic: {bytes_per_tick: 0}\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("workspace_traffic.bytes_per_tick"), "{e}");
+        let e = Config::parse(
+            "create_workspaces: {pod: {template: '', count: 1, concurrency: 1, timeout: 1s}}",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("create_workspaces.pod.template"), "{e}");
     }
 
     #[test]
     fn scale_multiplies_counts_concurrency_and_durations_only() {
         let c = Config::default().scaled(0.01);
-        assert_eq!((c.create_workspaces.pod.count, c.create_workspaces.pod.concurrency), (7, 1));
-        assert_eq!((c.create_workspaces.ec2.count, c.create_workspaces.ec2.concurrency), (3, 1));
+        assert_eq!(
+            (
+                c.create_workspaces.pod.count,
+                c.create_workspaces.pod.concurrency
+            ),
+            (7, 1)
+        );
+        assert_eq!(
+            (
+                c.create_workspaces.ec2.count,
+                c.create_workspaces.ec2.concurrency
+            ),
+            (3, 1)
+        );
         assert_eq!(c.dashboard.concurrency, 1);
         assert_eq!(c.dashboard.duration.0, Duration::from_secs(3));
         assert_eq!(c.workspace_traffic.duration.0, Duration::from_secs(6));
         // Per-job properties stay.
         assert_eq!(c.create_workspaces.pod.timeout.0, Duration::from_secs(300));
         assert_eq!(c.workspace_traffic.bytes_per_tick, 1024);
-        assert_eq!(c.workspace_traffic.tick_interval.0, Duration::from_millis(100));
+        assert_eq!(
+            c.workspace_traffic.tick_interval.0,
+            Duration::from_millis(100)
+        );
         assert_eq!(c.dashboard.think_time.0, Duration::from_secs(1));
         // 0 (= unlimited) stays 0; tiny scales keep at least one.
         assert_eq!(c.workspace_traffic.concurrency, 0);
-        assert_eq!(Config::default().scaled(0.0001).create_workspaces.pod.count, 1);
-        assert_eq!(Config::default().scaled(2.0).create_workspaces.pod.count, 1400);
+        assert_eq!(
+            Config::default().scaled(0.0001).create_workspaces.pod.count,
+            1
+        );
+        assert_eq!(
+            Config::default().scaled(2.0).create_workspaces.pod.count,
+            1400
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub struct Stats(Arc<Mutex<BTreeMap<&'static str, Endpoint>>>);
 impl Stats {
     pub fn add(&self, endpoint: &'static str, latency: Duration, ok: bool) {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let e = m.entry(endpoint).or_insert_with(|| Endpoint { latency: histogram(), errors: 0 });
+        let e = m.entry(endpoint).or_insert_with(|| Endpoint {
+            latency: histogram(),
+            errors: 0,
+        });
         record(&mut e.latency, latency);
         e.errors += u64::from(!ok);
     }
@@ -52,58 +55,103 @@ impl Stats {
                 json!({"requests": e.latency.len(), "errors": e.errors, "latency": Percentiles::of_us(&e.latency)}),
             );
         }
-        (n, errors, Percentiles::of_us(&all), serde_json::Value::Object(per))
+        (
+            n,
+            errors,
+            Percentiles::of_us(&all),
+            serde_json::Value::Object(per),
+        )
     }
 }
 
 /// Runs the dashboard test: `concurrency` users for `duration`.
-pub async fn run(platform: Arc<dyn Platform>, cfg: &Dashboard, info: &RunInfo, stop: Stop, verbose: bool) -> Results {
+pub async fn run(
+    platform: Arc<dyn Platform>,
+    cfg: &Dashboard,
+    info: &RunInfo,
+    stop: Stop,
+    verbose: bool,
+) -> Results {
     let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
     let workspaces = Arc::new(platform.list(NAME_PREFIX, false).await.unwrap_or_default());
     let stats = Stats::default();
-    let users: Vec<String> = (0..cfg.concurrency).map(|i| format!("user-{i:04}")).collect();
+    let users: Vec<String> = (0..cfg.concurrency)
+        .map(|i| format!("user-{i:04}"))
+        .collect();
     let limits = Limits {
         concurrency: 0,
-        job_timeout: cfg.duration.0 + cfg.request_timeout.0 + cfg.think_time.0 + cfg.jitter.0 + Duration::from_secs(5),
-        run_timeout: cfg.duration.0 + cfg.request_timeout.0 + cfg.think_time.0 + cfg.jitter.0 + Duration::from_secs(10),
+        job_timeout: cfg.duration.0
+            + cfg.request_timeout.0
+            + cfg.think_time.0
+            + cfg.jitter.0
+            + Duration::from_secs(5),
+        run_timeout: cfg.duration.0
+            + cfg.request_timeout.0
+            + cfg.think_time.0
+            + cfg.jitter.0
+            + Duration::from_secs(10),
     };
     let (cfg2, st) = (cfg.clone(), stats.clone());
-    let (runs, elapsed) = run_jobs("dashboard", users, limits, stop.clone(), verbose, move |i, _, logs| {
-        let (platform, cfg, stats, workspaces) = (platform.clone(), cfg2.clone(), st.clone(), workspaces.clone());
-        async move {
-            let mut rng = rand::rngs::SmallRng::seed_from_u64(i as u64 + 1);
-            let end = Instant::now() + cfg.duration.0;
-            let (mut n, mut failed) = (0u64, 0u64);
-            while Instant::now() < end {
-                let ws: Vec<_> = if workspaces.is_empty() { vec![] } else { vec![workspaces[rng.gen_range(0..workspaces.len())].clone()] };
-                let pages = platform.dashboard_pages(&ws).await;
-                let page = &pages[rng.gen_range(0..pages.len())];
-                let t0 = Instant::now();
-                let r = platform.http().send(Method::GET, &page.path, None, cfg.request_timeout.0).await;
-                let latency = t0.elapsed();
-                let ok = matches!(&r, Ok(a) if (200..300).contains(&a.status));
-                stats.add(page.endpoint, latency, ok);
-                n += 1;
-                if !ok {
-                    failed += 1;
-                    let why = match r {
-                        Ok(a) => format!("HTTP {}", a.status),
-                        Err(e) => e.to_string(),
+    let (runs, elapsed) = run_jobs(
+        "dashboard",
+        users,
+        limits,
+        stop.clone(),
+        verbose,
+        move |i, _, logs| {
+            let (platform, cfg, stats, workspaces) = (
+                platform.clone(),
+                cfg2.clone(),
+                st.clone(),
+                workspaces.clone(),
+            );
+            async move {
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(i as u64 + 1);
+                let end = Instant::now() + cfg.duration.0;
+                let (mut n, mut failed) = (0u64, 0u64);
+                while Instant::now() < end {
+                    let ws: Vec<_> = if workspaces.is_empty() {
+                        vec![]
+                    } else {
+                        vec![workspaces[rng.gen_range(0..workspaces.len())].clone()]
                     };
-                    logs.log(format!("GET {} failed after {}: {why}", page.path, fmt_dur(latency)));
+                    let pages = platform.dashboard_pages(&ws).await;
+                    let page = &pages[rng.gen_range(0..pages.len())];
+                    let t0 = Instant::now();
+                    let r = platform
+                        .http()
+                        .send(Method::GET, &page.path, None, cfg.request_timeout.0)
+                        .await;
+                    let latency = t0.elapsed();
+                    let ok = matches!(&r, Ok(a) if (200..300).contains(&a.status));
+                    stats.add(page.endpoint, latency, ok);
+                    n += 1;
+                    if !ok {
+                        failed += 1;
+                        let why = match r {
+                            Ok(a) => format!("HTTP {}", a.status),
+                            Err(e) => e.to_string(),
+                        };
+                        logs.log(format!(
+                            "GET {} failed after {}: {why}",
+                            page.path,
+                            fmt_dur(latency)
+                        ));
+                    }
+                    let pause = cfg.think_time.0 + cfg.jitter.0.mul_f64(rng.gen::<f64>());
+                    tokio::time::sleep(pause.min(end.saturating_duration_since(Instant::now())))
+                        .await;
                 }
-                let pause = cfg.think_time.0 + cfg.jitter.0.mul_f64(rng.gen::<f64>());
-                tokio::time::sleep(pause.min(end.saturating_duration_since(Instant::now()))).await;
+                logs.log(format!("{n} requests, {failed} failed"));
+                let m = Some(json!({"requests": n, "errors": failed}));
+                if failed > 0 {
+                    Err(format!("{failed} of {n} requests failed"))
+                } else {
+                    Ok(m)
+                }
             }
-            logs.log(format!("{n} requests, {failed} failed"));
-            let m = Some(json!({"requests": n, "errors": failed}));
-            if failed > 0 {
-                Err(format!("{failed} of {n} requests failed"))
-            } else {
-                Ok(m)
-            }
-        }
-    })
+        },
+    )
     .await;
     let interrupted = *stop.borrow();
     let mut r = Results::build("dashboard", info, started_at, runs, elapsed, interrupted);
@@ -113,7 +161,11 @@ pub async fn run(platform: Arc<dyn Platform>, cfg: &Dashboard, info: &RunInfo, s
     r.extra.insert("request_errors".into(), json!(errors));
     r.extra.insert(
         "request_error_rate_percent".into(),
-        json!(if requests == 0 { 0.0 } else { 100.0 * errors as f64 / requests as f64 }),
+        json!(if requests == 0 {
+            0.0
+        } else {
+            100.0 * errors as f64 / requests as f64
+        }),
     );
     r.extra.insert("latency".into(), json!(latency));
     r.extra.insert("endpoints".into(), endpoints);

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ScaletestError {
     #[error("cannot read config file {path}: {source}")]
-    ReadConfig { path: PathBuf, source: std::io::Error },
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Malformed YAML, an unknown key or a bad value; `message` names the key.
     #[error("invalid config {origin}: {message}")]
     Config { origin: String, message: String },
@@ -16,9 +19,15 @@ pub enum ScaletestError {
     BadArgument { flag: &'static str, message: String },
     /// The target could not be prepared (health, user, template lookup).
     #[error("target {target}: {source}")]
-    Target { target: String, source: PlatformError },
+    Target {
+        target: String,
+        source: PlatformError,
+    },
     #[error("cannot write results to {path}: {source}")]
-    WriteResults { path: PathBuf, source: std::io::Error },
+    WriteResults {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read results {path}: {message}")]
     ReadResults { path: PathBuf, message: String },
 }
@@ -27,9 +36,18 @@ pub enum ScaletestError {
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     #[error("{method} {url}: {message}")]
-    Transport { method: String, url: String, message: String },
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
     #[error("{method} {url}: HTTP {status}: {body}")]
-    Status { method: String, url: String, status: u16, body: String },
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("{url}: unexpected response: {message}")]
     Decode { url: String, message: String },
     #[error("{0}")]

@@ -42,14 +42,26 @@ pub struct Logs {
 
 impl Logs {
     pub fn new(id: &str, verbose: bool) -> Self {
-        Logs { buf: Arc::default(), id: id.into(), start: Instant::now(), verbose }
+        Logs {
+            buf: Arc::default(),
+            id: id.into(),
+            start: Instant::now(),
+            verbose,
+        }
     }
     pub fn log(&self, msg: impl AsRef<str>) {
-        let line = format!("{:>9.3}s {}\n", self.start.elapsed().as_secs_f64(), msg.as_ref());
+        let line = format!(
+            "{:>9.3}s {}\n",
+            self.start.elapsed().as_secs_f64(),
+            msg.as_ref()
+        );
         if self.verbose {
             eprint!("[{}] {line}", self.id);
         }
-        self.buf.lock().unwrap_or_else(|e| e.into_inner()).push_str(&line);
+        self.buf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_str(&line);
     }
     pub fn text(&self) -> String {
         self.buf.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -83,19 +95,35 @@ pub struct Limits {
 
 /// Runs one job per id and returns their results (in id order) and the elapsed time.
 /// A job returns its metrics or an error text.
-pub async fn run_jobs<F, Fut>(test_name: &str, ids: Vec<String>, limits: Limits, stop: Stop, verbose: bool, job: F) -> (Vec<RunResult>, Duration)
+pub async fn run_jobs<F, Fut>(
+    test_name: &str,
+    ids: Vec<String>,
+    limits: Limits,
+    stop: Stop,
+    verbose: bool,
+    job: F,
+) -> (Vec<RunResult>, Duration)
 where
     F: Fn(usize, String, Logs) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Option<Value>, String>> + Send + 'static,
 {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + limits.run_timeout;
-    let permits = if limits.concurrency == 0 { ids.len().max(1) } else { limits.concurrency };
+    let permits = if limits.concurrency == 0 {
+        ids.len().max(1)
+    } else {
+        limits.concurrency
+    };
     let sem = Arc::new(Semaphore::new(permits));
     let job = Arc::new(job);
     let mut tasks = tokio::task::JoinSet::new();
     for (i, id) in ids.into_iter().enumerate() {
-        let (sem, job, mut stop, test_name) = (sem.clone(), job.clone(), stop.clone(), test_name.to_string());
+        let (sem, job, mut stop, test_name) = (
+            sem.clone(),
+            job.clone(),
+            stop.clone(),
+            test_name.to_string(),
+        );
         tasks.spawn(async move {
             let logs = Logs::new(&id, verbose);
             let mut result = RunResult {
@@ -160,6 +188,27 @@ where
     (out.into_iter().map(|(_, r)| r).collect(), started.elapsed())
 }
 
+/// Polling delays: 20 ms, doubling up to `max` — fast builds are timed
+/// closely, slow ones are not read more often than `max`.
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(max: Duration) -> Self {
+        Backoff {
+            next: Duration::from_millis(20).min(max),
+            max,
+        }
+    }
+    /// Sleeps the next delay.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(self.max);
+    }
+}
+
 /// A histogram of microseconds (1 µs … 1 h, 3 significant digits).
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
@@ -212,10 +261,21 @@ pub struct RunInfo {
 }
 
 impl Results {
-    pub fn build(test: &str, info: &RunInfo, started_at: String, runs: Vec<RunResult>, elapsed: Duration, interrupted: bool) -> Self {
+    pub fn build(
+        test: &str,
+        info: &RunInfo,
+        started_at: String,
+        runs: Vec<RunResult>,
+        elapsed: Duration,
+        interrupted: bool,
+    ) -> Self {
         let total_runs = runs.len();
         let total_fail = runs.iter().filter(|r| r.error.is_some()).count();
-        let duration = percentiles_of(runs.iter().filter(|r| r.error.is_none()).map(|r| Duration::from_millis(r.duration_ms)));
+        let duration = percentiles_of(
+            runs.iter()
+                .filter(|r| r.error.is_none())
+                .map(|r| Duration::from_millis(r.duration_ms)),
+        );
         Results {
             test: test.into(),
             platform: info.platform.clone(),
@@ -226,7 +286,11 @@ impl Results {
             total_runs,
             total_pass: total_runs - total_fail,
             total_fail,
-            error_rate_percent: if total_runs == 0 { 0.0 } else { 100.0 * total_fail as f64 / total_runs as f64 },
+            error_rate_percent: if total_runs == 0 {
+                0.0
+            } else {
+                100.0 * total_fail as f64 / total_runs as f64
+            },
             elapsed: fmt_dur(elapsed),
             elapsed_ms: elapsed.as_millis() as u64,
             duration,
@@ -236,10 +300,15 @@ impl Results {
     }
 
     /// Writes `dir/file` (pretty JSON).
-    pub fn write(&self, dir: &std::path::Path, file: &str) -> Result<(), crate::error::ScaletestError> {
+    pub fn write(
+        &self,
+        dir: &std::path::Path,
+        file: &str,
+    ) -> Result<(), crate::error::ScaletestError> {
         let path = dir.join(file);
         let text = serde_json::to_string_pretty(self).expect("results serialize");
-        std::fs::write(&path, text + "\n").map_err(|source| crate::error::ScaletestError::WriteResults { path, source })
+        std::fs::write(&path, text + "\n")
+            .map_err(|source| crate::error::ScaletestError::WriteResults { path, source })
     }
 
     /// One line for the terminal.
@@ -258,7 +327,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn limits(concurrency: usize, job_ms: u64, run_ms: u64) -> Limits {
-        Limits { concurrency, job_timeout: Duration::from_millis(job_ms), run_timeout: Duration::from_millis(run_ms) }
+        Limits {
+            concurrency,
+            job_timeout: Duration::from_millis(job_ms),
+            run_timeout: Duration::from_millis(run_ms),
+        }
     }
 
     #[tokio::test]
@@ -268,16 +341,23 @@ mod tests {
             let ids: Vec<String> = (0..6).map(|i| format!("j{i}")).collect();
             let (n2, m2) = (now.clone(), max.clone());
             let gate = Arc::new(tokio::sync::Barrier::new(want));
-            let (runs, _) = run_jobs("t", ids, limits(concurrency, 60_000, 60_000), never_stop(), false, move |_, _, _| {
-                let (now, max, gate) = (n2.clone(), m2.clone(), gate.clone());
-                async move {
-                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
-                    max.fetch_max(n, Ordering::SeqCst);
-                    gate.wait().await; // `want` jobs must be in flight together
-                    now.fetch_sub(1, Ordering::SeqCst);
-                    Ok(None)
-                }
-            })
+            let (runs, _) = run_jobs(
+                "t",
+                ids,
+                limits(concurrency, 60_000, 60_000),
+                never_stop(),
+                false,
+                move |_, _, _| {
+                    let (now, max, gate) = (n2.clone(), m2.clone(), gate.clone());
+                    async move {
+                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        max.fetch_max(n, Ordering::SeqCst);
+                        gate.wait().await; // `want` jobs must be in flight together
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        Ok(None)
+                    }
+                },
+            )
             .await;
             assert_eq!(runs.len(), 6);
             assert!(runs.iter().all(|r| r.error.is_none()));
@@ -288,24 +368,40 @@ mod tests {
     #[tokio::test]
     async fn job_timeout_run_timeout_and_errors_fail_runs() {
         let ids = vec!["ok".to_string(), "err".into(), "hang".into()];
-        let (runs, _) = run_jobs("t", ids, limits(0, 50, 60_000), never_stop(), false, |_, id, logs| async move {
-            logs.log(format!("job {id}"));
-            match id.as_str() {
-                "ok" => Ok(Some(serde_json::json!({"x": 1}))),
-                "err" => Err("boom".into()),
-                _ => std::future::pending().await,
-            }
-        })
+        let (runs, _) = run_jobs(
+            "t",
+            ids,
+            limits(0, 50, 60_000),
+            never_stop(),
+            false,
+            |_, id, logs| async move {
+                logs.log(format!("job {id}"));
+                match id.as_str() {
+                    "ok" => Ok(Some(serde_json::json!({"x": 1}))),
+                    "err" => Err("boom".into()),
+                    _ => std::future::pending().await,
+                }
+            },
+        )
         .await;
         assert_eq!(runs[0].error, None);
         assert_eq!(runs[0].metrics, Some(serde_json::json!({"x": 1})));
         assert_eq!(runs[1].error.as_deref(), Some("boom"));
-        assert!(runs[2].error.as_deref().unwrap().contains("job timeout"), "{:?}", runs[2].error);
+        assert!(
+            runs[2].error.as_deref().unwrap().contains("job timeout"),
+            "{:?}",
+            runs[2].error
+        );
         assert!(runs[1].logs.contains("job err") && runs[1].logs.contains("FAIL: boom"));
         // Whole-run timeout: one slot, the first job hangs, the second never starts.
-        let (runs, _) = run_jobs("t", vec!["a".into(), "b".into()], limits(1, 60_000, 50), never_stop(), false, |_, _, _| async {
-            std::future::pending::<Result<Option<Value>, String>>().await
-        })
+        let (runs, _) = run_jobs(
+            "t",
+            vec!["a".into(), "b".into()],
+            limits(1, 60_000, 50),
+            never_stop(),
+            false,
+            |_, _, _| async { std::future::pending::<Result<Option<Value>, String>>().await },
+        )
         .await;
         assert!(runs[0].error.as_deref().unwrap().contains("run timeout"));
         assert!(runs[1].error.as_deref().unwrap().contains("before start"));
@@ -316,13 +412,20 @@ mod tests {
         let (tx, rx) = watch::channel(false);
         let started = Arc::new(tokio::sync::Notify::new());
         let s2 = started.clone();
-        let h = tokio::spawn(run_jobs("t", vec!["a".into(), "b".into()], limits(1, 60_000, 60_000), rx, false, move |_, _, _| {
-            let s = s2.clone();
-            async move {
-                s.notify_one();
-                std::future::pending::<Result<Option<Value>, String>>().await
-            }
-        }));
+        let h = tokio::spawn(run_jobs(
+            "t",
+            vec!["a".into(), "b".into()],
+            limits(1, 60_000, 60_000),
+            rx,
+            false,
+            move |_, _, _| {
+                let s = s2.clone();
+                async move {
+                    s.notify_one();
+                    std::future::pending::<Result<Option<Value>, String>>().await
+                }
+            },
+        ));
         started.notified().await;
         tx.send(true).unwrap();
         let (runs, _) = h.await.unwrap();
@@ -343,18 +446,42 @@ mod tests {
             duration_ms: ms,
             metrics: None,
         };
-        let mut runs: Vec<RunResult> = (1..=100).map(|i| run(&format!("r{i}"), i * 1000, None)).collect();
+        let mut runs: Vec<RunResult> = (1..=100)
+            .map(|i| run(&format!("r{i}"), i * 1000, None))
+            .collect();
         runs.push(run("bad", 999_000, Some("x")));
-        let info = RunInfo { platform: "kiln".into(), target: "t".into(), scale: 1.0 };
-        let r = Results::build("t", &info, String::new(), runs, Duration::from_secs(5), false);
+        let info = RunInfo {
+            platform: "kiln".into(),
+            target: "t".into(),
+            scale: 1.0,
+        };
+        let r = Results::build(
+            "t",
+            &info,
+            String::new(),
+            runs,
+            Duration::from_secs(5),
+            false,
+        );
         assert_eq!((r.total_runs, r.total_pass, r.total_fail), (101, 100, 1));
         assert!((r.error_rate_percent - 100.0 / 101.0).abs() < 1e-9);
         // Failed runs do not count in the duration percentiles.
-        assert!((r.duration.p95_ms - 95_000.0).abs() < 100.0, "{}", r.duration.p95_ms);
+        assert!(
+            (r.duration.p95_ms - 95_000.0).abs() < 100.0,
+            "{}",
+            r.duration.p95_ms
+        );
         assert!((r.duration.p50_ms - 50_000.0).abs() < 100.0);
         assert!((r.duration.max_ms - 100_000.0).abs() < 100.0);
         let v = serde_json::to_value(&r).unwrap();
-        for k in ["total_runs", "total_pass", "total_fail", "elapsed", "elapsed_ms", "runs"] {
+        for k in [
+            "total_runs",
+            "total_pass",
+            "total_fail",
+            "elapsed",
+            "elapsed_ms",
+            "runs",
+        ] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["runs"]["t/bad"]["error"], "x");

@@ -26,16 +26,25 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self, url: &str) -> Result<Value, PlatformError> {
-        serde_json::from_slice(&self.body).map_err(|e| PlatformError::Decode { url: url.into(), message: format!("not JSON: {e}") })
+        serde_json::from_slice(&self.body).map_err(|e| PlatformError::Decode {
+            url: url.into(),
+            message: format!("not JSON: {e}"),
+        })
     }
 }
 
 impl Http {
     /// `auth`: header name and value (e.g. `Authorization`, `Bearer KEY`).
-    pub fn new(base: &str, auth: Option<(String, String)>, pool: usize) -> Result<Self, PlatformError> {
+    pub fn new(
+        base: &str,
+        auth: Option<(String, String)>,
+        pool: usize,
+    ) -> Result<Self, PlatformError> {
         let base = base.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(PlatformError::Other(format!("target `{base}` must start with http:// or https://")));
+            return Err(PlatformError::Other(format!(
+                "target `{base}` must start with http:// or https://"
+            )));
         }
         let client = Client::builder()
             .pool_max_idle_per_host(pool.max(1))
@@ -55,7 +64,13 @@ impl Http {
     }
 
     /// Sends a request; any status is an answer (the caller judges it).
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>, timeout: Duration) -> Result<Answer, PlatformError> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Answer, PlatformError> {
         let url = self.url(path);
         let mut rq = self.client.request(method.clone(), &url).timeout(timeout);
         if let Some((k, v)) = &self.auth {
@@ -67,7 +82,11 @@ impl Http {
         let transport = |e: reqwest::Error| PlatformError::Transport {
             method: method.to_string(),
             url: url.clone(),
-            message: if e.is_timeout() { format!("timed out after {timeout:?}") } else { format!("{e}") },
+            message: if e.is_timeout() {
+                format!("timed out after {timeout:?}")
+            } else {
+                format!("{e}")
+            },
         };
         let res = rq.send().await.map_err(transport)?;
         let status = res.status().as_u16();
@@ -76,8 +95,16 @@ impl Http {
     }
 
     /// Sends a request and wants one of `ok` statuses with a JSON body.
-    pub async fn json(&self, method: Method, path: &str, body: Option<&Value>, ok: &[u16]) -> Result<Value, PlatformError> {
-        let a = self.send(method.clone(), path, body, Duration::from_secs(60)).await?;
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        ok: &[u16],
+    ) -> Result<Value, PlatformError> {
+        let a = self
+            .send(method.clone(), path, body, Duration::from_secs(60))
+            .await?;
         if !ok.contains(&a.status) {
             return Err(PlatformError::Status {
                 method: method.to_string(),
@@ -94,5 +121,8 @@ impl Http {
 pub fn str_field<'a>(v: &'a Value, pointer: &str, url: &str) -> Result<&'a str, PlatformError> {
     v.pointer(pointer)
         .and_then(Value::as_str)
-        .ok_or_else(|| PlatformError::Decode { url: url.into(), message: format!("missing string field {pointer}") })
+        .ok_or_else(|| PlatformError::Decode {
+            url: url.into(),
+            message: format!("missing string field {pointer}"),
+        })
 }

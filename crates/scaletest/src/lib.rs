@@ -84,7 +84,7 @@ pub struct TargetArgs {
     #[arg(long, env = "KILN_TARGET")]
     pub target: Option<String>,
     /// Kiln API key (`Authorization: Bearer KEY`), or the Coder session token
-    /// (defaults to `CODER_SESSION_TOKEN`).
+    /// (`CODER_SESSION_TOKEN` when set, else this).
     #[arg(long, env = "KILN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// The kind of target.
@@ -173,23 +173,51 @@ fn choose(t: &TargetArgs) -> Result<Chosen, ScaletestError> {
         k => k,
     };
     if kind == PlatformKind::Coder {
-        let url = t.target.clone().or(coder_url).ok_or(ScaletestError::BadArgument {
-            flag: "--target",
-            message: format!("Coder mode needs a URL: set {} or pass --target", coder::ENV_URL),
-        })?;
-        let key = t.api_key.clone().or_else(|| std::env::var(coder::ENV_TOKEN).ok()).ok_or(ScaletestError::BadArgument {
-            flag: "--api-key",
-            message: format!("Coder mode needs a session token: set {} or pass --api-key", coder::ENV_TOKEN),
-        })?;
-        return Ok(Chosen { kind, url: Some(url), key: Some(key) });
+        let url = t
+            .target
+            .clone()
+            .or(coder_url)
+            .ok_or(ScaletestError::BadArgument {
+                flag: "--target",
+                message: format!(
+                    "Coder mode needs a URL: set {} or pass --target",
+                    coder::ENV_URL
+                ),
+            })?;
+        // CODER_SESSION_TOKEN first: `--api-key` also reads KILN_API_KEY, a Kiln key.
+        let key = std::env::var(coder::ENV_TOKEN)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| t.api_key.clone())
+            .ok_or(ScaletestError::BadArgument {
+                flag: "--api-key",
+                message: format!(
+                    "Coder mode needs a session token: set {} or pass --api-key",
+                    coder::ENV_TOKEN
+                ),
+            })?;
+        return Ok(Chosen {
+            kind,
+            url: Some(url),
+            key: Some(key),
+        });
     }
-    Ok(Chosen { kind, url: t.target.clone(), key: t.api_key.clone() })
+    Ok(Chosen {
+        kind,
+        url: t.target.clone(),
+        key: t.api_key.clone(),
+    })
 }
 
 fn connect(c: &Chosen, url: &str, pool: usize) -> Result<Arc<dyn Platform>, ScaletestError> {
-    let target = |source| ScaletestError::Target { target: url.to_string(), source };
+    let target = |source| ScaletestError::Target {
+        target: url.to_string(),
+        source,
+    };
     Ok(match c.kind {
-        PlatformKind::Coder => Arc::new(coder::Coder::new(url, c.key.as_deref().unwrap_or_default(), pool).map_err(target)?),
+        PlatformKind::Coder => Arc::new(
+            coder::Coder::new(url, c.key.as_deref().unwrap_or_default(), pool).map_err(target)?,
+        ),
         _ => Arc::new(kiln::Kiln::new(url, c.key.as_deref(), pool).map_err(target)?),
     })
 }
@@ -227,12 +255,18 @@ fn load_config(a: &RunArgs) -> Result<Config, ScaletestError> {
     match a.scale {
         None => Ok(cfg),
         Some(s) if s.is_finite() && s > 0.0 => Ok(cfg.scaled(s)),
-        Some(s) => Err(ScaletestError::BadArgument { flag: "--scale", message: format!("{s} must be a number > 0") }),
+        Some(s) => Err(ScaletestError::BadArgument {
+            flag: "--scale",
+            message: format!("{s} must be a number > 0"),
+        }),
     }
 }
 
 fn plan(a: &RunArgs, cfg: &Config, target: &str, kind: &str) -> String {
-    let mut p = format!("kiln scaletest plan: platform {kind}, target {target}, scale {}\n", a.scale.unwrap_or(1.0));
+    let mut p = format!(
+        "kiln scaletest plan: platform {kind}, target {target}, scale {}\n",
+        a.scale.unwrap_or(1.0)
+    );
     let c = &cfg.create_workspaces;
     if matches!(a.test, Test::All | Test::CreateWorkspaces) {
         for (g, file) in [(&c.pod, validate::POD_FILE), (&c.ec2, validate::EC2_FILE)] {
@@ -246,7 +280,11 @@ fn plan(a: &RunArgs, cfg: &Config, target: &str, kind: &str) -> String {
         let d = &cfg.dashboard;
         p.push_str(&format!(
             "  dashboard: {} users for {}, think time {} + jitter 0..{} -> {}\n",
-            d.concurrency, config::fmt_dur(d.duration.0), config::fmt_dur(d.think_time.0), config::fmt_dur(d.jitter.0), validate::DASHBOARD_FILE
+            d.concurrency,
+            config::fmt_dur(d.duration.0),
+            config::fmt_dur(d.think_time.0),
+            config::fmt_dur(d.jitter.0),
+            validate::DASHBOARD_FILE
         ));
     }
     if matches!(a.test, Test::All | Test::WorkspaceTraffic) {
@@ -262,7 +300,13 @@ fn plan(a: &RunArgs, cfg: &Config, target: &str, kind: &str) -> String {
         "  results: {}/<timestamp>/ (+ {}); cleanup: {}\n",
         a.output.display(),
         validate::SUMMARY_FILE,
-        if !creates { "none (no workspaces created)" } else if a.no_cleanup { "skipped (--no-cleanup)" } else { "delete every scaletest- workspace" }
+        if !creates {
+            "none (no workspaces created)"
+        } else if a.no_cleanup {
+            "skipped (--no-cleanup)"
+        } else {
+            "delete every scaletest- workspace"
+        }
     ));
     p
 }
@@ -272,7 +316,10 @@ async fn run_tests(a: &RunArgs) -> Result<i32, ScaletestError> {
     let chosen = choose(&a.target)?;
     let kind = kind_name(chosen.kind);
     if a.dry_run {
-        let target = chosen.url.clone().unwrap_or_else(|| "an embedded `kiln serve` on a free loopback port".into());
+        let target = chosen
+            .url
+            .clone()
+            .unwrap_or_else(|| "an embedded `kiln serve` on a free loopback port".into());
         print!("{}", plan(a, &cfg, &target, kind));
         println!("dry run: nothing created.");
         return Ok(EXIT_PASS);
@@ -283,7 +330,10 @@ async fn run_tests(a: &RunArgs) -> Result<i32, ScaletestError> {
             eprintln!("kiln scaletest: starting `kiln serve` on a free loopback port …");
             let e = kiln_loadtest::serve::Embedded::start(None, None, Duration::from_secs(60))
                 .await
-                .map_err(|e| ScaletestError::Target { target: "embedded kiln serve".into(), source: error::PlatformError::Other(e.to_string()) })?;
+                .map_err(|e| ScaletestError::Target {
+                    target: "embedded kiln serve".into(),
+                    source: error::PlatformError::Other(e.to_string()),
+                })?;
             (e.url.clone(), Some(e))
         }
     };
@@ -294,18 +344,50 @@ async fn run_tests(a: &RunArgs) -> Result<i32, ScaletestError> {
     r
 }
 
-async fn run_against(a: &RunArgs, cfg: &Config, chosen: &Chosen, url: &str) -> Result<i32, ScaletestError> {
+async fn run_against(
+    a: &RunArgs,
+    cfg: &Config,
+    chosen: &Chosen,
+    url: &str,
+) -> Result<i32, ScaletestError> {
     let c = &cfg.create_workspaces;
-    let pool = [c.pod.concurrency, c.ec2.concurrency, cfg.dashboard.concurrency, 16].into_iter().max().unwrap_or(16);
+    let pool = [
+        c.pod.concurrency,
+        c.ec2.concurrency,
+        cfg.dashboard.concurrency,
+        16,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(16);
     let platform = connect(chosen, url, pool)?;
-    let info = RunInfo { platform: platform.kind().into(), target: url.into(), scale: a.scale.unwrap_or(1.0) };
+    let info = RunInfo {
+        platform: platform.kind().into(),
+        target: url.into(),
+        scale: a.scale.unwrap_or(1.0),
+    };
     print!("{}", plan(a, cfg, url, platform.kind()));
     let creates = matches!(a.test, Test::All | Test::CreateWorkspaces);
-    let templates: Vec<String> = if creates { vec![c.pod.template.clone(), c.ec2.template.clone()] } else { vec![] };
-    platform.prepare(&templates).await.map_err(|source| ScaletestError::Target { target: url.into(), source })?;
+    let templates: Vec<String> = if creates {
+        vec![c.pod.template.clone(), c.ec2.template.clone()]
+    } else {
+        vec![]
+    };
+    platform
+        .prepare(&templates)
+        .await
+        .map_err(|source| ScaletestError::Target {
+            target: url.into(),
+            source,
+        })?;
 
-    let dir = a.output.join(kiln_loadtest::report::dir_stamp(SystemTime::now()));
-    std::fs::create_dir_all(&dir).map_err(|source| ScaletestError::WriteResults { path: dir.clone(), source })?;
+    let dir = a
+        .output
+        .join(kiln_loadtest::report::dir_stamp(SystemTime::now()));
+    std::fs::create_dir_all(&dir).map_err(|source| ScaletestError::WriteResults {
+        path: dir.clone(),
+        source,
+    })?;
     let stop = stop_on_ctrl_c();
     let run_id: String = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
     let created: create::Created = Arc::default();
@@ -313,20 +395,47 @@ async fn run_against(a: &RunArgs, cfg: &Config, chosen: &Chosen, url: &str) -> R
     let mut tool_error = None;
 
     if creates {
-        for (label, g, file) in [("pod", &c.pod, validate::POD_FILE), ("ec2", &c.ec2, validate::EC2_FILE)] {
+        for (label, g, file) in [
+            ("pod", &c.pod, validate::POD_FILE),
+            ("ec2", &c.ec2, validate::EC2_FILE),
+        ] {
             if *stop.borrow() {
                 break;
             }
-            eprintln!("kiln scaletest: create-workspaces: {} × {} …", g.count, g.template);
-            let r = create::run_group(platform.clone(), label, g, c, &run_id, &info, stop.clone(), a.target.verbose, created.clone()).await;
+            eprintln!(
+                "kiln scaletest: create-workspaces: {} × {} …",
+                g.count, g.template
+            );
+            let r = create::run_group(
+                platform.clone(),
+                label,
+                g,
+                c,
+                &run_id,
+                &info,
+                stop.clone(),
+                a.target.verbose,
+                created.clone(),
+            )
+            .await;
             r.write(&dir, file)?;
             println!("{file}: {}", r.line());
             done.push((file, r));
         }
     }
     if matches!(a.test, Test::All | Test::Dashboard) && !*stop.borrow() {
-        eprintln!("kiln scaletest: dashboard: {} users …", cfg.dashboard.concurrency);
-        let r = dashboard::run(platform.clone(), &cfg.dashboard, &info, stop.clone(), a.target.verbose).await;
+        eprintln!(
+            "kiln scaletest: dashboard: {} users …",
+            cfg.dashboard.concurrency
+        );
+        let r = dashboard::run(
+            platform.clone(),
+            &cfg.dashboard,
+            &info,
+            stop.clone(),
+            a.target.verbose,
+        )
+        .await;
         r.write(&dir, validate::DASHBOARD_FILE)?;
         println!(
             "{}: {} (requests {}, latency P95 {:.1} ms P99 {:.1} ms)",
@@ -340,10 +449,23 @@ async fn run_against(a: &RunArgs, cfg: &Config, chosen: &Chosen, url: &str) -> R
     }
     if matches!(a.test, Test::All | Test::WorkspaceTraffic) && !*stop.borrow() {
         eprintln!("kiln scaletest: workspace-traffic …");
-        match traffic::run(platform.clone(), &cfg.workspace_traffic, &info, stop.clone(), a.target.verbose).await {
+        match traffic::run(
+            platform.clone(),
+            &cfg.workspace_traffic,
+            &info,
+            stop.clone(),
+            a.target.verbose,
+        )
+        .await
+        {
             Ok(r) => {
                 r.write(&dir, validate::TRAFFIC_FILE)?;
-                println!("{}: {} (totals {})", validate::TRAFFIC_FILE, r.line(), r.extra["totals"]);
+                println!(
+                    "{}: {} (totals {})",
+                    validate::TRAFFIC_FILE,
+                    r.line(),
+                    r.extra["totals"]
+                );
                 if r.total_runs == 0 {
                     eprintln!("kiln scaletest: workspace-traffic: no running scaletest- workspace to send traffic to");
                 }
@@ -360,7 +482,15 @@ async fn run_against(a: &RunArgs, cfg: &Config, chosen: &Chosen, url: &str) -> R
     } else if a.no_cleanup {
         (format!("skipped (--no-cleanup): {} workspace(s) kept; `kiln scaletest cleanup` removes them", known.len()), false)
     } else {
-        let cl = cleanup::cleanup(platform.clone(), known, c.cleanup_concurrency, c.cleanup_timeout.0, c.poll_interval.0, a.target.verbose).await;
+        let cl = cleanup::cleanup(
+            platform.clone(),
+            known,
+            c.cleanup_concurrency,
+            c.cleanup_timeout.0,
+            c.poll_interval.0,
+            a.target.verbose,
+        )
+        .await;
         let mut t = format!("deleted {} scaletest workspace(s)", cl.deleted);
         for f in &cl.failed {
             t.push_str(&format!("\n- FAILED {f}"));
@@ -386,18 +516,40 @@ async fn run_against(a: &RunArgs, cfg: &Config, chosen: &Chosen, url: &str) -> R
     if *stop.borrow() {
         return Ok(EXIT_INTERRUPTED);
     }
-    let failed = done.iter().any(|(_, r)| r.total_fail > 0);
-    Ok(if failed || cleanup_failed { EXIT_FAIL } else { EXIT_PASS })
+    // A traffic test with no workspace to send traffic to measured nothing.
+    let failed = done
+        .iter()
+        .any(|(f, r)| r.total_fail > 0 || (*f == validate::TRAFFIC_FILE && r.total_runs == 0));
+    Ok(if failed || cleanup_failed {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    })
 }
 
 async fn cleanup_only(t: &TargetArgs) -> Result<i32, ScaletestError> {
     let chosen = choose(t)?;
-    let url = chosen.url.clone().ok_or(ScaletestError::BadArgument { flag: "--target", message: "cleanup needs --target (or CODER_URL)".into() })?;
+    let url = chosen.url.clone().ok_or(ScaletestError::BadArgument {
+        flag: "--target",
+        message: "cleanup needs --target (or CODER_URL)".into(),
+    })?;
     let platform = connect(&chosen, &url, 16)?;
-    let cl = cleanup::cleanup(platform, vec![], 16, Duration::from_secs(300), Duration::from_secs(1), t.verbose).await;
+    let cl = cleanup::cleanup(
+        platform,
+        vec![],
+        16,
+        Duration::from_secs(300),
+        Duration::from_secs(1),
+        t.verbose,
+    )
+    .await;
     println!("deleted {} scaletest workspace(s)", cl.deleted);
     for f in &cl.failed {
         println!("FAILED {f}");
     }
-    Ok(if cl.failed.is_empty() { EXIT_PASS } else { EXIT_FAIL })
+    Ok(if cl.failed.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    })
 }

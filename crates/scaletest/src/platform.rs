@@ -58,20 +58,58 @@ pub trait Platform: Send + Sync {
     async fn deleted(&self, ws: &WorkspaceRef) -> Result<bool, PlatformError>;
     /// The caller's workspaces whose name starts with `prefix`; `running_only`
     /// keeps only ready ones.
-    async fn list(&self, prefix: &str, running_only: bool) -> Result<Vec<WorkspaceRef>, PlatformError>;
+    async fn list(
+        &self,
+        prefix: &str,
+        running_only: bool,
+    ) -> Result<Vec<WorkspaceRef>, PlatformError>;
     /// The URL of the terminal WebSocket of a running workspace, running `command`.
-    async fn pty_url(&self, ws: &WorkspaceRef, reconnect: &str, command: &str) -> Result<String, PlatformError>;
+    async fn pty_url(
+        &self,
+        ws: &WorkspaceRef,
+        reconnect: &str,
+        command: &str,
+    ) -> Result<String, PlatformError>;
     /// One round of what a dashboard shows, given some workspaces.
     async fn dashboard_pages(&self, workspaces: &[WorkspaceRef]) -> Vec<Page>;
 }
 
+/// The workspaces of a list answer (`{"workspaces": [...]}`) whose name
+/// starts with `prefix` and that `keep` accepts, as references.
+pub fn listed(
+    v: &serde_json::Value,
+    url: &str,
+    prefix: &str,
+    to_ref: impl Fn(&serde_json::Value, &str) -> Result<WorkspaceRef, PlatformError>,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Result<Vec<WorkspaceRef>, PlatformError> {
+    let arr = v["workspaces"]
+        .as_array()
+        .ok_or_else(|| PlatformError::Decode {
+            url: url.into(),
+            message: "no `workspaces` array".into(),
+        })?;
+    let mut out = Vec::new();
+    for w in arr {
+        let r = to_ref(w, url)?;
+        if r.name.starts_with(prefix) && keep(w) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// The WebSocket handshake request for `url`, with the platform's auth header.
 pub fn ws_request(http: &Http, url: &str) -> Result<Request, PlatformError> {
-    let mut rq = url.into_client_request().map_err(|e| PlatformError::Other(format!("bad PTY URL {url}: {e}")))?;
+    let mut rq = url
+        .into_client_request()
+        .map_err(|e| PlatformError::Other(format!("bad PTY URL {url}: {e}")))?;
     if let Some((k, v)) = http.auth() {
         let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
             .map_err(|e| PlatformError::Other(format!("bad header name {k}: {e}")))?;
-        let value = v.parse().map_err(|e| PlatformError::Other(format!("bad header value for {k}: {e}")))?;
+        let value = v
+            .parse()
+            .map_err(|e| PlatformError::Other(format!("bad header value for {k}: {e}")))?;
         rq.headers_mut().insert(name, value);
     }
     Ok(rq)
@@ -106,7 +144,10 @@ mod tests {
     #[test]
     fn ws_base_and_escape() {
         assert_eq!(ws_base("http://127.0.0.1:8080"), "ws://127.0.0.1:8080");
-        assert_eq!(ws_base("https://coder.example.com"), "wss://coder.example.com");
+        assert_eq!(
+            ws_base("https://coder.example.com"),
+            "wss://coder.example.com"
+        );
         assert_eq!(query_escape("dd if=/dev/stdin"), "dd%20if%3D%2Fdev%2Fstdin");
     }
 }

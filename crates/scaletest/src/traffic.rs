@@ -1,7 +1,7 @@
 //! `workspace-traffic`: Coder's `workspacetraffic` through the terminal
 //! WebSocket. For each running scaletest workspace: open the PTY running the
-//! sink `dd if=/dev/stdin of=/dev/null bs=N status=none` (Coder's command;
-//! `echo: true` writes to /dev/stdout instead), write `bytes_per_tick` random
+//! sink `dd of=/dev/null bs=N status=none` (Coder's command, reading fd 0;
+//! `echo: true` writes to the terminal instead), write `bytes_per_tick` random
 //! printable bytes (the last a newline) every `tick_interval` as input frames
 //! `{"data": …}`, and drain the output until `duration` is over.
 //!
@@ -13,10 +13,12 @@
 //! input round trip; a target that echoes nothing has no read latencies.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
 use kiln_loadtest::stats::Percentiles;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -29,37 +31,117 @@ use crate::platform::{ws_request, Platform, WorkspaceRef, NAME_PREFIX};
 /// Coder's allowed characters: printable ASCII without most control characters.
 const ALLOWED: &[u8] = b"\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}";
 
+/// How many ticks `duration` holds at `tick_interval` (the first at 0).
+pub fn expected_ticks(cfg: &WorkspaceTraffic) -> u64 {
+    (cfg.duration.0.as_nanos() / cfg.tick_interval.0.as_nanos().max(1)) as u64
+}
+
+/// Keeps the last 256 bytes of terminal output (for the log when it closes).
+fn keep_tail(tail: &mut VecDeque<u8>, b: &[u8]) {
+    tail.extend(b);
+    while tail.len() > 256 {
+        tail.pop_front();
+    }
+}
+
 /// `size` random allowed characters, the last one `\n`.
 pub fn random_tick(rng: &mut impl Rng, size: usize) -> String {
-    let mut s: String = (0..size.saturating_sub(1)).map(|_| ALLOWED[rng.gen_range(0..ALLOWED.len())] as char).collect();
+    let mut s: String = (0..size.saturating_sub(1))
+        .map(|_| ALLOWED[rng.gen_range(0..ALLOWED.len())] as char)
+        .collect();
     s.push('\n');
     s
 }
 
-/// The sink command run in the terminal.
+/// The sink command run in the terminal: Coder's `dd` sink, reading the
+/// terminal from fd 0 instead of re-opening `/dev/stdin` (re-opening the
+/// terminal device needs permission on it, which a sandboxed user may lack);
+/// with `echo`, `dd` writes to fd 1 (the terminal) instead of `/dev/null`.
 pub fn sink_command(bytes_per_tick: usize, echo: bool) -> String {
-    let out = if echo { "/dev/stdout" } else { "/dev/null" };
-    format!("dd if=/dev/stdin of={out} bs={bytes_per_tick} status=none")
+    let out = if echo { "" } else { " of=/dev/null" };
+    format!("dd{out} bs={bytes_per_tick} status=none")
 }
 
-/// Traffic through one workspace's terminal; returns its metrics.
-pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraffic, seed: u64, logs: &Logs) -> Result<serde_json::Value, String> {
+/// Write and read latencies of every workspace together.
+#[derive(Debug)]
+pub struct Overall {
+    pub write: Mutex<Histogram<u64>>,
+    pub read: Mutex<Histogram<u64>>,
+}
+
+impl Default for Overall {
+    fn default() -> Self {
+        Overall {
+            write: Mutex::new(histogram()),
+            read: Mutex::new(histogram()),
+        }
+    }
+}
+
+impl Overall {
+    fn add(&self, w: &Histogram<u64>, r: &Histogram<u64>) {
+        let _ = self.write.lock().unwrap_or_else(|e| e.into_inner()).add(w);
+        let _ = self.read.lock().unwrap_or_else(|e| e.into_inner()).add(r);
+    }
+    fn percentiles(&self) -> (Percentiles, Percentiles) {
+        (
+            Percentiles::of_us(&self.write.lock().unwrap_or_else(|e| e.into_inner())),
+            Percentiles::of_us(&self.read.lock().unwrap_or_else(|e| e.into_inner())),
+        )
+    }
+}
+
+/// Traffic through one workspace's terminal; returns its metrics and adds
+/// its latencies to `overall`.
+pub async fn one(
+    platform: &dyn Platform,
+    ws: &WorkspaceRef,
+    cfg: &WorkspaceTraffic,
+    seed: u64,
+    logs: &Logs,
+    overall: &Overall,
+) -> Result<serde_json::Value, String> {
     let reconnect = uuid::Uuid::new_v4().to_string();
-    let url = platform.pty_url(ws, &reconnect, &sink_command(cfg.bytes_per_tick, cfg.echo)).await.map_err(|e| format!("PTY URL: {e}"))?;
+    let url = platform
+        .pty_url(ws, &reconnect, &sink_command(cfg.bytes_per_tick, cfg.echo))
+        .await
+        .map_err(|e| format!("PTY URL: {e}"))?;
     logs.log(format!("connect {url}"));
     let rq = ws_request(platform.http(), &url).map_err(|e| e.to_string())?;
-    let (socket, _) = tokio_tungstenite::connect_async(rq).await.map_err(|e| format!("connect PTY WebSocket {url}: {e}"))?;
+    let (socket, _) = tokio_tungstenite::connect_async(rq)
+        .await
+        .map_err(|e| format!("connect PTY WebSocket {url}: {e}"))?;
     let (mut tx, mut rx) = socket.split();
     let pending: Arc<Mutex<VecDeque<(u64, Instant)>>> = Arc::default();
-    let (p2, echo_logs) = (pending.clone(), logs.clone());
+    // Once we close, a reset instead of a closing handshake is not an error
+    // (Coder's drain ignores errors after close, too).
+    let closing = Arc::new(AtomicBool::new(false));
+    let (p2, echo_logs, closing2) = (pending.clone(), logs.clone(), closing.clone());
     let reader = tokio::spawn(async move {
         let (mut read, mut errors, mut lat) = (0u64, 0u64, histogram());
+        let mut tail: VecDeque<u8> = VecDeque::new();
         while let Some(m) = rx.next().await {
             let n = match m {
-                Ok(Message::Binary(b)) => b.len(),
-                Ok(Message::Text(t)) => t.len(),
-                Ok(Message::Close(_)) => break,
+                Ok(Message::Binary(b)) => {
+                    keep_tail(&mut tail, &b);
+                    b.len()
+                }
+                Ok(Message::Text(t)) => {
+                    keep_tail(&mut tail, t.as_bytes());
+                    t.len()
+                }
+                Ok(Message::Close(f)) => {
+                    let reason = f
+                        .map(|f| format!("{} {}", f.code, f.reason))
+                        .unwrap_or_default();
+                    echo_logs.log(format!(
+                        "terminal closed ({reason}); last output: {:?}",
+                        String::from_utf8_lossy(tail.make_contiguous())
+                    ));
+                    break;
+                }
                 Ok(_) => 0,
+                Err(_) if closing2.load(Ordering::SeqCst) => break,
                 Err(e) => {
                     errors += 1;
                     echo_logs.log(format!("read: {e}"));
@@ -88,7 +170,11 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
             _ = tick.tick() => {}
         }
         let data = random_tick(&mut rng, cfg.bytes_per_tick);
-        let frame = Message::Binary(serde_json::to_vec(&json!({ "data": data })).expect("json").into());
+        let frame = Message::Binary(
+            serde_json::to_vec(&json!({ "data": data }))
+                .expect("json")
+                .into(),
+        );
         let t0 = Instant::now();
         let r = tx.send(frame).await;
         record(&mut wlat, t0.elapsed());
@@ -96,7 +182,10 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
             Ok(()) => {
                 written += data.len() as u64;
                 ticks += 1;
-                pending.lock().unwrap_or_else(|e| e.into_inner()).push_back((written, t0));
+                pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_back((written, t0));
             }
             Err(e) => {
                 write_errors += 1;
@@ -106,17 +195,23 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
             }
         }
     }
+    closing.store(true, Ordering::SeqCst);
     let _ = tx.send(Message::Close(None)).await;
-    let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await {
+    let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await
+    {
         Ok(Ok(x)) => x,
         _ => {
             logs.log("reader did not finish within 5 s of closing");
             (0, 1, histogram())
         }
     };
+    overall.add(&wlat, &rlat);
     logs.log(format!("{ticks} ticks, {written} bytes written, {read} bytes read, {write_errors} write / {read_errors} read errors"));
     let m = json!({
         "ticks": ticks,
+        // Ticks the schedule asked for; fewer means the generator (or the
+        // socket) could not keep up, and the offered load was lower.
+        "expected_ticks": expected_ticks(cfg),
         "bytes_written": written,
         "bytes_read": read,
         "write_errors": write_errors,
@@ -131,34 +226,88 @@ pub async fn one(platform: &dyn Platform, ws: &WorkspaceRef, cfg: &WorkspaceTraf
 }
 
 /// Runs the traffic test on every running scaletest workspace.
-pub async fn run(platform: Arc<dyn Platform>, cfg: &WorkspaceTraffic, info: &RunInfo, stop: Stop, verbose: bool) -> Result<Results, crate::error::PlatformError> {
+pub async fn run(
+    platform: Arc<dyn Platform>,
+    cfg: &WorkspaceTraffic,
+    info: &RunInfo,
+    stop: Stop,
+    verbose: bool,
+) -> Result<Results, crate::error::PlatformError> {
     let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
     let targets = Arc::new(platform.list(NAME_PREFIX, true).await?);
     let ids: Vec<String> = targets.iter().map(|w| w.name.clone()).collect();
     let limits = Limits {
         concurrency: cfg.concurrency,
         job_timeout: cfg.duration.0 + Duration::from_secs(60),
-        run_timeout: (cfg.duration.0 + Duration::from_secs(60)).saturating_mul(1 + ids.len() as u32),
+        run_timeout: (cfg.duration.0 + Duration::from_secs(60))
+            .saturating_mul(1 + ids.len() as u32),
     };
-    let cfg2 = cfg.clone();
-    let (runs, elapsed) = run_jobs("workspacetraffic", ids, limits, stop.clone(), verbose, move |i, _, logs| {
-        let (platform, targets, cfg) = (platform.clone(), targets.clone(), cfg2.clone());
-        async move { one(platform.as_ref(), &targets[i], &cfg, i as u64 + 1, &logs).await.map(Some) }
-    })
+    let (cfg2, overall) = (cfg.clone(), Arc::new(Overall::default()));
+    let all = overall.clone();
+    let (runs, elapsed) = run_jobs(
+        "workspacetraffic",
+        ids,
+        limits,
+        stop.clone(),
+        verbose,
+        move |i, _, logs| {
+            let (platform, targets, cfg, all) =
+                (platform.clone(), targets.clone(), cfg2.clone(), all.clone());
+            async move {
+                one(
+                    platform.as_ref(),
+                    &targets[i],
+                    &cfg,
+                    i as u64 + 1,
+                    &logs,
+                    &all,
+                )
+                .await
+                .map(Some)
+            }
+        },
+    )
     .await;
-    let sum = |k: &str| runs.iter().filter_map(|r| r.metrics.as_ref()).map(|m| m[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let (write_latency, read_latency) = overall.percentiles();
+    let sum = |k: &str| {
+        runs.iter()
+            .filter_map(|r| r.metrics.as_ref())
+            .map(|m| m[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
     let totals = json!({
+        "ticks": sum("ticks"),
+        "expected_ticks": sum("expected_ticks"),
         "bytes_written": sum("bytes_written"),
         "bytes_read": sum("bytes_read"),
         "write_errors": sum("write_errors"),
         "read_errors": sum("read_errors"),
+        "write_latency": write_latency,
+        "read_latency": read_latency,
     });
     let interrupted = *stop.borrow();
-    let mut r = Results::build("workspace-traffic", info, started_at, runs, elapsed, interrupted);
-    r.extra.insert("bytes_per_tick".into(), json!(cfg.bytes_per_tick));
-    r.extra.insert("tick_interval".into(), json!(crate::config::fmt_dur(cfg.tick_interval.0)));
-    r.extra.insert("duration_per_workspace".into(), json!(crate::config::fmt_dur(cfg.duration.0)));
-    r.extra.insert("sink_command".into(), json!(sink_command(cfg.bytes_per_tick, cfg.echo)));
+    let mut r = Results::build(
+        "workspace-traffic",
+        info,
+        started_at,
+        runs,
+        elapsed,
+        interrupted,
+    );
+    r.extra
+        .insert("bytes_per_tick".into(), json!(cfg.bytes_per_tick));
+    r.extra.insert(
+        "tick_interval".into(),
+        json!(crate::config::fmt_dur(cfg.tick_interval.0)),
+    );
+    r.extra.insert(
+        "duration_per_workspace".into(),
+        json!(crate::config::fmt_dur(cfg.duration.0)),
+    );
+    r.extra.insert(
+        "sink_command".into(),
+        json!(sink_command(cfg.bytes_per_tick, cfg.echo)),
+    );
     r.extra.insert("totals".into(), totals);
     Ok(r)
 }
@@ -174,6 +323,11 @@ mod tests {
         assert_eq!(t.len(), 1024);
         assert!(t.ends_with('\n'));
         assert!(t[..1023].bytes().all(|b| ALLOWED.contains(&b)));
-        assert_eq!(sink_command(1024, false), "dd if=/dev/stdin of=/dev/null bs=1024 status=none");
+        assert_eq!(
+            sink_command(1024, false),
+            "dd of=/dev/null bs=1024 status=none"
+        );
+        assert_eq!(sink_command(10, true), "dd bs=10 status=none");
+        assert_eq!(expected_ticks(&WorkspaceTraffic::default()), 6000);
     }
 }

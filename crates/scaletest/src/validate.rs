@@ -87,17 +87,36 @@ pub struct Check {
 
 impl Check {
     pub fn line(&self) -> String {
-        let m = self.measured.map(|v| format!("{v:.3} {}", self.unit)).unwrap_or_else(|| "n/a".into());
-        format!("{} {:<5} {:<38} measured {:>14}  target {:<10} {}", self.verdict.label(), self.id, self.name, m, self.target, self.detail)
+        let m = self
+            .measured
+            .map(|v| format!("{v:.3} {}", self.unit))
+            .unwrap_or_else(|| "n/a".into());
+        format!(
+            "{} {:<5} {:<38} measured {:>14}  target {:<10} {}",
+            self.verdict.label(),
+            self.id,
+            self.name,
+            m,
+            self.target,
+            self.detail
+        )
     }
 }
 
 fn read(dir: &Path, file: &str) -> Result<Option<Value>, ScaletestError> {
     let path = dir.join(file);
     match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| ScaletestError::ReadResults { path, message: e.to_string() }),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| ScaletestError::ReadResults {
+                path,
+                message: e.to_string(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ScaletestError::ReadResults { path, message: e.to_string() }),
+        Err(e) => Err(ScaletestError::ReadResults {
+            path,
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -105,8 +124,22 @@ fn num(v: &Value, pointer: &str) -> f64 {
     v.pointer(pointer).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
-fn missing(id: &'static str, name: &'static str, unit: &'static str, target: String, file: &str) -> Check {
-    Check { id, name, measured: None, unit, target, verdict: Verdict::Fail, detail: format!("not measured: {file} missing") }
+fn missing(
+    id: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    target: String,
+    file: &str,
+) -> Check {
+    Check {
+        id,
+        name,
+        measured: None,
+        unit,
+        target,
+        verdict: Verdict::Fail,
+        detail: format!("not measured: {file} missing"),
+    }
 }
 
 /// A latency-type criterion over one results file.
@@ -123,7 +156,9 @@ fn latency_check(
     errors_pointer: &str,
 ) -> Check {
     let target_text = format!("< {target} {unit}");
-    let Some(doc) = doc else { return missing(id, name, unit, target_text, file) };
+    let Some(doc) = doc else {
+        return missing(id, name, unit, target_text, file);
+    };
     let measured = num(doc, pointer) / scale_to_unit;
     let errors = num(doc, errors_pointer);
     let mut verdict = judge_target(measured, target).max(judge_errors(errors));
@@ -136,50 +171,132 @@ fn latency_check(
         verdict = Verdict::Fail;
         detail.push_str("; interrupted");
     }
-    Check { id, name, measured: Some(measured), unit, target: target_text, verdict, detail }
+    Check {
+        id,
+        name,
+        measured: Some(measured),
+        unit,
+        target: target_text,
+        verdict,
+        detail,
+    }
 }
 
 /// Applies every criterion to the results in `dir`.
 pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
     if !dir.is_dir() {
-        return Err(ScaletestError::ReadResults { path: dir.into(), message: "not a directory".into() });
+        return Err(ScaletestError::ReadResults {
+            path: dir.into(),
+            message: "not a directory".into(),
+        });
     }
     let pod = read(dir, POD_FILE)?;
     let ec2 = read(dir, EC2_FILE)?;
     let dash = read(dir, DASHBOARD_FILE)?;
     let mut checks = vec![
-        latency_check("14.6", "Pod workspace provisioning P95", pod.as_ref(), POD_FILE, "/duration/p95_ms", 1000.0, "s", 120.0, "/error_rate_percent"),
-        latency_check("14.7", "EC2 workspace provisioning P95", ec2.as_ref(), EC2_FILE, "/duration/p95_ms", 1000.0, "s", 300.0, "/error_rate_percent"),
-        latency_check("14.9", "API response time P95", dash.as_ref(), DASHBOARD_FILE, "/latency/p95_ms", 1.0, "ms", 500.0, "/request_error_rate_percent"),
-        latency_check("14.10", "API response time P99", dash.as_ref(), DASHBOARD_FILE, "/latency/p99_ms", 1.0, "ms", 1000.0, "/request_error_rate_percent"),
+        latency_check(
+            "14.6",
+            "Pod workspace provisioning P95",
+            pod.as_ref(),
+            POD_FILE,
+            "/duration/p95_ms",
+            1000.0,
+            "s",
+            120.0,
+            "/error_rate_percent",
+        ),
+        latency_check(
+            "14.7",
+            "EC2 workspace provisioning P95",
+            ec2.as_ref(),
+            EC2_FILE,
+            "/duration/p95_ms",
+            1000.0,
+            "s",
+            300.0,
+            "/error_rate_percent",
+        ),
+        latency_check(
+            "14.9",
+            "API response time P95",
+            dash.as_ref(),
+            DASHBOARD_FILE,
+            "/latency/p95_ms",
+            1.0,
+            "ms",
+            500.0,
+            "/request_error_rate_percent",
+        ),
+        latency_check(
+            "14.10",
+            "API response time P99",
+            dash.as_ref(),
+            DASHBOARD_FILE,
+            "/latency/p99_ms",
+            1.0,
+            "ms",
+            1000.0,
+            "/request_error_rate_percent",
+        ),
     ];
     // 14.11: every creation of the run, pod and EC2 together.
     let groups: Vec<&Value> = [pod.as_ref(), ec2.as_ref()].into_iter().flatten().collect();
     let name = "Concurrent provisioning (error rate)";
     let target = "< 1 %".to_string();
     if groups.is_empty() {
-        checks.push(missing("14.11", name, "%", target, &format!("{POD_FILE} and {EC2_FILE}")));
+        checks.push(missing(
+            "14.11",
+            name,
+            "%",
+            target,
+            &format!("{POD_FILE} and {EC2_FILE}"),
+        ));
     } else {
         let runs: f64 = groups.iter().map(|g| num(g, "/total_runs")).sum();
         let fails: f64 = groups.iter().map(|g| num(g, "/total_fail")).sum();
-        let scale = groups.iter().map(|g| num(g, "/scale")).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+        let scale = groups
+            .iter()
+            .map(|g| num(g, "/scale"))
+            .fold(0.0, f64::max)
+            .max(f64::MIN_POSITIVE);
         let required = (CAPACITY * scale).round().max(1.0);
-        let rate = if runs == 0.0 { 100.0 } else { 100.0 * fails / runs };
+        let rate = if runs == 0.0 {
+            100.0
+        } else {
+            100.0 * fails / runs
+        };
         let mut verdict = judge_errors(rate);
-        let mut detail = format!("{} of {} workspaces ready; {} attempted of {} required (1000 × scale {scale})", runs - fails, runs, runs, required);
+        let mut detail = format!(
+            "{} of {} workspaces ready; {} attempted of {} required (1000 × scale {scale})",
+            runs - fails,
+            runs,
+            runs,
+            required
+        );
         if runs < required {
             verdict = Verdict::Fail;
             detail.push_str("; too few attempted");
         }
         if groups.len() < 2 {
             verdict = Verdict::Fail;
-            detail.push_str(&format!("; {} missing", if pod.is_none() { POD_FILE } else { EC2_FILE }));
+            detail.push_str(&format!(
+                "; {} missing",
+                if pod.is_none() { POD_FILE } else { EC2_FILE }
+            ));
         }
         if groups.iter().any(|g| g["interrupted"] == true) {
             verdict = Verdict::Fail;
             detail.push_str("; interrupted");
         }
-        checks.push(Check { id: "14.11", name, measured: Some(rate), unit: "%", target, verdict, detail });
+        checks.push(Check {
+            id: "14.11",
+            name,
+            measured: Some(rate),
+            unit: "%",
+            target,
+            verdict,
+            detail,
+        });
     }
     Ok(checks)
 }
@@ -191,7 +308,11 @@ pub fn run(dir: &Path) -> Result<i32, ScaletestError> {
     for c in &checks {
         println!("  {}", c.line());
     }
-    let worst = checks.iter().map(|c| c.verdict).max().unwrap_or(Verdict::Pass);
+    let worst = checks
+        .iter()
+        .map(|c| c.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass);
     println!("overall: {}", worst.label());
     Ok(if worst == Verdict::Pass { 0 } else { 1 })
 }
@@ -233,7 +354,11 @@ mod tests {
     }
 
     fn verdicts(dir: &Path) -> Vec<(&'static str, Verdict)> {
-        evaluate(dir).unwrap().into_iter().map(|c| (c.id, c.verdict)).collect()
+        evaluate(dir)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.verdict))
+            .collect()
     }
 
     #[test]
@@ -243,23 +368,54 @@ mod tests {
             json!({"total_runs": 5, "total_pass": 5, "total_fail": 0, "request_error_rate_percent": err,
                    "latency": {"p95_ms": p95, "p99_ms": p99}})
         };
-        write(d.path(), group(60.0, 700, 0, 1.0), group(200.0, 300, 0, 1.0), dash(100.0, 400.0, 0.0));
-        assert!(verdicts(d.path()).iter().all(|(_, v)| *v == Verdict::Pass), "{:?}", verdicts(d.path()));
+        write(
+            d.path(),
+            group(60.0, 700, 0, 1.0),
+            group(200.0, 300, 0, 1.0),
+            dash(100.0, 400.0, 0.0),
+        );
+        assert!(
+            verdicts(d.path()).iter().all(|(_, v)| *v == Verdict::Pass),
+            "{:?}",
+            verdicts(d.path())
+        );
         assert_eq!(run(d.path()).unwrap(), 0);
 
         // Exactly at the targets → WARN; at twice → FAIL.
-        write(d.path(), group(120.0, 700, 0, 1.0), group(600.0, 300, 0, 1.0), dash(500.0, 1999.0, 0.0));
+        write(
+            d.path(),
+            group(120.0, 700, 0, 1.0),
+            group(600.0, 300, 0, 1.0),
+            dash(500.0, 1999.0, 0.0),
+        );
         assert_eq!(
             verdicts(d.path()),
-            vec![("14.6", Verdict::Warn), ("14.7", Verdict::Fail), ("14.9", Verdict::Warn), ("14.10", Verdict::Warn), ("14.11", Verdict::Pass)]
+            vec![
+                ("14.6", Verdict::Warn),
+                ("14.7", Verdict::Fail),
+                ("14.9", Verdict::Warn),
+                ("14.10", Verdict::Warn),
+                ("14.11", Verdict::Pass)
+            ]
         );
         assert_eq!(run(d.path()).unwrap(), 1);
 
         // Errors: 2 % of creations → WARN on 14.6/14.11; 6 % of requests → FAIL on 14.9/14.10.
-        write(d.path(), group(10.0, 700, 14, 1.0), group(10.0, 300, 6, 1.0), dash(10.0, 20.0, 6.0));
+        write(
+            d.path(),
+            group(10.0, 700, 14, 1.0),
+            group(10.0, 300, 6, 1.0),
+            dash(10.0, 20.0, 6.0),
+        );
         assert_eq!(
             verdicts(d.path()),
-            vec![("14.6", Verdict::Warn), ("14.7", Verdict::Warn), ("14.9", Verdict::Fail), ("14.10", Verdict::Fail), ("14.11", Verdict::Warn)]
+            vec![
+                ("14.6", Verdict::Warn),
+                ("14.7", Verdict::Warn),
+                ("14.9", Verdict::Fail),
+                ("14.10", Verdict::Fail),
+                ("14.11", Verdict::Warn)
+            ]
         );
     }
 

@@ -25,7 +25,11 @@ use super::Behaviour;
 
 macro_rules! fixture {
     ($f:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/coder/", $f))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/coder/",
+            $f
+        ))
     };
 }
 
@@ -79,7 +83,13 @@ pub struct CoderState {
 impl CoderState {
     /// Names of workspaces not deleted.
     pub fn live(&self) -> Vec<String> {
-        self.workspaces.lock().unwrap().values().filter(|w| !w.deleted).map(|w| w.name.clone()).collect()
+        self.workspaces
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|w| !w.deleted)
+            .map(|w| w.name.clone())
+            .collect()
     }
     pub fn created_count(&self) -> usize {
         self.created.lock().unwrap().len()
@@ -92,7 +102,12 @@ pub struct CoderReplay {
 }
 
 fn template_id(name: &str) -> String {
-    format!("5f1a8c2e-3b0d-4a47-9a11-{:012x}", name.bytes().fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64)) & 0xffff_ffff_ffff)
+    format!(
+        "5f1a8c2e-3b0d-4a47-9a11-{:012x}",
+        name.bytes()
+            .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64))
+            & 0xffff_ffff_ffff
+    )
 }
 
 fn coder_err(status: StatusCode, message: String) -> Response {
@@ -115,7 +130,14 @@ impl Ws {
     /// The current build, without advancing.
     fn build_json(&self) -> Value {
         if self.deleting {
-            return self.fill(if self.deleted { DELETE_DONE } else { DELETE_PENDING }, &self.build);
+            return self.fill(
+                if self.deleted {
+                    DELETE_DONE
+                } else {
+                    DELETE_PENDING
+                },
+                &self.build,
+            );
         }
         let s = script(self.behaviour);
         self.fill(s[self.step.min(s.len() - 1)], &self.build)
@@ -128,23 +150,38 @@ impl Ws {
 }
 
 async fn auth(State(s): State<Arc<CoderState>>, rq: Request, next: Next) -> Response {
-    let ok = rq.headers().get("Coder-Session-Token").is_some_and(|v| v.as_bytes() == s.token.as_bytes());
+    let ok = rq
+        .headers()
+        .get("Coder-Session-Token")
+        .is_some_and(|v| v.as_bytes() == s.token.as_bytes());
     if !ok {
         *s.unauthorized.lock().unwrap() += 1;
-        return coder_err(StatusCode::UNAUTHORIZED, "You must be logged in to use this endpoint.".into());
+        return coder_err(
+            StatusCode::UNAUTHORIZED,
+            "You must be logged in to use this endpoint.".into(),
+        );
     }
     next.run(rq).await
 }
 
 impl CoderReplay {
     pub async fn start(token: &str) -> std::io::Result<Self> {
-        let state = Arc::new(CoderState { token: token.into(), ..Default::default() });
+        let state = Arc::new(CoderState {
+            token: token.into(),
+            ..Default::default()
+        });
         let app = Router::new()
             .route("/api/v2/users/me", get(|| async { raw(USERS_ME) }))
             .route("/api/v2/buildinfo", get(|| async { raw(BUILDINFO) }))
             .route("/api/v2/organizations/{org}/templates", get(list_templates))
-            .route("/api/v2/organizations/{org}/templates/{name}", get(template))
-            .route("/api/v2/organizations/{org}/members/{user}/workspaces", post(create))
+            .route(
+                "/api/v2/organizations/{org}/templates/{name}",
+                get(template),
+            )
+            .route(
+                "/api/v2/organizations/{org}/members/{user}/workspaces",
+                post(create),
+            )
             .route("/api/v2/workspaces", get(list))
             .route("/api/v2/workspaces/{id}", get(get_ws))
             .route("/api/v2/workspaces/{id}/builds", post(new_build))
@@ -152,7 +189,10 @@ impl CoderReplay {
             .route("/api/v2/workspaceagents/{id}/pty", get(pty))
             .layer(middleware::from_fn_with_state(state.clone(), auth))
             .with_state(state.clone());
-        Ok(CoderReplay { url: super::serve(app).await?, state })
+        Ok(CoderReplay {
+            url: super::serve(app).await?,
+            state,
+        })
     }
 }
 
@@ -168,25 +208,43 @@ fn template_json(name: &str) -> Value {
 }
 
 async fn list_templates() -> Json<Value> {
-    Json(Value::Array(Behaviour::TEMPLATES.iter().map(|n| template_json(n)).collect()))
+    Json(Value::Array(
+        Behaviour::TEMPLATES
+            .iter()
+            .map(|n| template_json(n))
+            .collect(),
+    ))
 }
 
 async fn template(Path((_org, name)): Path<(String, String)>) -> Response {
     match Behaviour::of(&name) {
         Some(_) => Json(template_json(&name)).into_response(),
-        None => coder_err(StatusCode::NOT_FOUND, format!("No template by name \"{name}\" found in organization.")),
+        None => coder_err(
+            StatusCode::NOT_FOUND,
+            format!("No template by name \"{name}\" found in organization."),
+        ),
     }
 }
 
-async fn create(State(s): State<Arc<CoderState>>, Path((_org, _user)): Path<(String, String)>, Json(body): Json<Value>) -> Response {
+async fn create(
+    State(s): State<Arc<CoderState>>,
+    Path((_org, _user)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
     let name = body["name"].as_str().unwrap_or_default().to_string();
     let tid = body["template_id"].as_str().unwrap_or_default();
     let Some(template) = Behaviour::TEMPLATES.iter().find(|n| template_id(n) == tid) else {
-        return coder_err(StatusCode::BAD_REQUEST, format!("Template {tid} not found."));
+        return coder_err(
+            StatusCode::BAD_REQUEST,
+            format!("Template {tid} not found."),
+        );
     };
     let mut ws = s.workspaces.lock().unwrap();
     if ws.values().any(|w| w.name == name && !w.deleted) {
-        return coder_err(StatusCode::CONFLICT, format!("Workspace \"{name}\" already exists."));
+        return coder_err(
+            StatusCode::CONFLICT,
+            format!("Workspace \"{name}\" already exists."),
+        );
     }
     let w = Ws {
         id: uuid::Uuid::new_v4().to_string(),
@@ -215,17 +273,30 @@ async fn get_ws(State(s): State<Arc<CoderState>>, Path(id): Path<String>) -> Res
     match s.workspaces.lock().unwrap().get(&id) {
         Some(w) if w.deleted => coder_err(StatusCode::GONE, format!("Workspace {id} was deleted.")),
         Some(w) => Json(w.json()).into_response(),
-        None => coder_err(StatusCode::NOT_FOUND, "Resource not found or you do not have access to this resource".into()),
+        None => coder_err(
+            StatusCode::NOT_FOUND,
+            "Resource not found or you do not have access to this resource".into(),
+        ),
     }
 }
 
-async fn new_build(State(s): State<Arc<CoderState>>, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn new_build(
+    State(s): State<Arc<CoderState>>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     if body["transition"] != "delete" {
-        return coder_err(StatusCode::BAD_REQUEST, "the replay server only records delete builds".into());
+        return coder_err(
+            StatusCode::BAD_REQUEST,
+            "the replay server only records delete builds".into(),
+        );
     }
     let mut ws = s.workspaces.lock().unwrap();
     let Some(w) = ws.get_mut(&id).filter(|w| !w.deleted) else {
-        return coder_err(StatusCode::NOT_FOUND, "Resource not found or you do not have access to this resource".into());
+        return coder_err(
+            StatusCode::NOT_FOUND,
+            "Resource not found or you do not have access to this resource".into(),
+        );
     };
     w.deleting = true;
     w.build = uuid::Uuid::new_v4().to_string();
@@ -235,7 +306,10 @@ async fn new_build(State(s): State<Arc<CoderState>>, Path(id): Path<String>, Jso
 async fn get_build(State(s): State<Arc<CoderState>>, Path(id): Path<String>) -> Response {
     let mut ws = s.workspaces.lock().unwrap();
     let Some(w) = ws.values_mut().find(|w| w.build == id) else {
-        return coder_err(StatusCode::NOT_FOUND, "Resource not found or you do not have access to this resource".into());
+        return coder_err(
+            StatusCode::NOT_FOUND,
+            "Resource not found or you do not have access to this resource".into(),
+        );
     };
     let out = w.build_json();
     if w.deleting {
@@ -246,10 +320,20 @@ async fn get_build(State(s): State<Arc<CoderState>>, Path(id): Path<String>) -> 
     Json(out).into_response()
 }
 
-async fn pty(State(s): State<Arc<CoderState>>, Path(agent): Path<String>, up: WebSocketUpgrade) -> Response {
-    let ready = s.workspaces.lock().unwrap().values().any(|w| w.agent_id == agent && !w.deleting && w.build_json() == w.fill(READY, &w.build));
+async fn pty(
+    State(s): State<Arc<CoderState>>,
+    Path(agent): Path<String>,
+    up: WebSocketUpgrade,
+) -> Response {
+    let ready =
+        s.workspaces.lock().unwrap().values().any(|w| {
+            w.agent_id == agent && !w.deleting && w.build_json() == w.fill(READY, &w.build)
+        });
     if !ready {
-        return coder_err(StatusCode::BAD_REQUEST, format!("Agent {agent} is not connected."));
+        return coder_err(
+            StatusCode::BAD_REQUEST,
+            format!("Agent {agent} is not connected."),
+        );
     }
     up.on_upgrade(move |socket| async move {
         let n = super::echo_terminal(socket).await;

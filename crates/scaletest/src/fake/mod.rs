@@ -45,10 +45,16 @@ pub async fn echo_terminal(mut socket: WebSocket) -> u64 {
             Message::Close(_) => break,
             _ => continue,
         };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&frame) else { break };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&frame) else {
+            break;
+        };
         if let Some(d) = v["data"].as_str() {
             received += d.len() as u64;
-            if socket.send(Message::Binary(d.as_bytes().to_vec().into())).await.is_err() {
+            if socket
+                .send(Message::Binary(d.as_bytes().to_vec().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
