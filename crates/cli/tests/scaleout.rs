@@ -11,65 +11,51 @@ use std::time::{Duration, Instant};
 
 use kiln_server::queue::redis::{GROUP, STREAM};
 use kiln_server::store::{postgres::PgStore, Store};
-use kiln_server::testenv::{PgServer, RedisServer};
+use kiln_server::testenv::Services;
 use serde_json::{json, Value};
 
 use common::{request, Server};
 
-struct Cluster {
-    redis: RedisServer,
-    pg: PgServer,
+fn api(c: &Services) -> Server {
+    let (q, s) = (c.redis.url(), c.pg.url());
+    Server::spawn(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--queue",
+        &q,
+        "--store",
+        &s,
+    ])
 }
 
-impl Cluster {
-    fn start() -> Cluster {
-        Cluster {
-            redis: RedisServer::start(),
-            pg: PgServer::start(),
-        }
-    }
+/// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
+fn worker(c: &Services, workers: &str, lease: &str) -> Server {
+    let (q, s) = (c.redis.url(), c.pg.url());
+    Server::spawn(&[
+        "worker",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--queue",
+        &q,
+        "--store",
+        &s,
+        "--workers",
+        workers,
+        "--lease-secs",
+        lease,
+    ])
+}
 
-    fn api(&self) -> Server {
-        let (q, s) = (self.redis.url(), self.pg.url());
-        Server::spawn(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--queue",
-            &q,
-            "--store",
-            &s,
-        ])
-    }
-
-    /// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
-    fn worker(&self, workers: &str, lease: &str) -> Server {
-        let (q, s) = (self.redis.url(), self.pg.url());
-        Server::spawn(&[
-            "worker",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--queue",
-            &q,
-            "--store",
-            &s,
-            "--workers",
-            workers,
-            "--lease-secs",
-            lease,
-        ])
-    }
-
-    /// The stored attempt number of each submission (how many runs started).
-    fn attempts(&self, ids: &[String]) -> Vec<u32> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let store = PgStore::connect(&self.pg.url()).await.unwrap();
-            let recs = store.get_many(ids).await.unwrap();
-            assert_eq!(recs.len(), ids.len());
-            recs.iter().map(|r| r.attempt).collect()
-        })
-    }
+/// The stored attempt number of each submission (how many runs started).
+fn attempts(c: &Services, ids: &[String]) -> Vec<u32> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = PgStore::connect(&c.pg.url()).await.unwrap();
+        let recs = store.get_many(ids).await.unwrap();
+        assert_eq!(recs.len(), ids.len());
+        recs.iter().map(|r| r.attempt).collect()
+    })
 }
 
 fn metric(addr: &str, name: &str) -> f64 {
@@ -84,9 +70,9 @@ fn metric(addr: &str, name: &str) -> f64 {
 
 #[test]
 fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
-    let c = Cluster::start();
-    let api = c.api();
-    let worker = c.worker("2", "60");
+    let c = Services::start();
+    let api = api(&c);
+    let worker = worker(&c, "2", "60");
     let (code, v) = request(
         &api.addr,
         "POST",
@@ -112,9 +98,9 @@ fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
 
 #[test]
 fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() {
-    let c = Cluster::start();
-    let api = c.api();
-    let doomed = c.worker("2", "3");
+    let c = Services::start();
+    let api = api(&c);
+    let doomed = worker(&c, "2", "3");
     let job = |i: usize| -> Value {
         json!({ "language": "python", "source": "import time\ntime.sleep(1)\nprint(input())", "stdin": format!("job-{i}") })
     };
@@ -125,13 +111,13 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
         std::thread::sleep(Duration::from_millis(20));
     }
     doomed.kill9();
-    let survivor = c.worker("2", "3");
+    let survivor = worker(&c, "2", "3");
     for (i, id) in ids.iter().enumerate() {
         let v = api.result(id, Duration::from_secs(120));
         assert_eq!(v["status"], "accepted", "{v}");
         assert_eq!(v["stdout"], format!("job-{i}\n"));
     }
-    let attempts = c.attempts(&ids);
+    let attempts = attempts(&c, &ids);
     assert!(
         attempts.iter().any(|&a| a >= 2),
         "the killed worker's jobs must have been run again: {attempts:?}"
