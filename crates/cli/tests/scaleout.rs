@@ -2,7 +2,8 @@
 //! --store` API nodes and `kiln worker` processes on a private Redis (AOF) and
 //! PostgreSQL. A worker killed with -9 in the middle of jobs loses none: another
 //! worker reclaims them when their lease runs out, and each ends with exactly
-//! one final result.
+//! one final result. Redis killed under load: 503 while it is down, recovery
+//! by itself, no accepted submission lost.
 
 #[path = "serve_common.rs"]
 mod common;
@@ -134,4 +135,54 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
     let pending = c.redis.cmd(&["XPENDING", STREAM, GROUP]).unwrap();
     assert!(pending.starts_with("*4\r\n:0\r\n"), "{pending:?}");
     drop(survivor);
+}
+
+#[test]
+fn redis_killed_under_load_the_binaries_answer_503_recover_and_lose_nothing() {
+    let mut c = Services::start();
+    let api = api(&c);
+    let _worker = worker(&c, "2", "5");
+    let job =
+        |tag: String| json!({ "language": "python", "source": "print(input())", "stdin": tag });
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for i in 0..6 {
+        let tag = format!("pre-{i}");
+        ids.push((api.submit(&job(tag.clone())), tag));
+    }
+    c.redis.kill();
+    let (code, v) = request(
+        &api.addr,
+        "POST",
+        "/api/v1/submissions",
+        Some(&job("down".into())),
+    );
+    assert_eq!(code, 503, "{v}");
+    assert_eq!(v["error"]["code"], "queue_unavailable", "{v}");
+    let (code, _) = request(&api.addr, "GET", "/health", None);
+    assert_eq!(code, 503);
+    c.redis.restart();
+    let start = Instant::now();
+    loop {
+        let (code, v) = request(
+            &api.addr,
+            "POST",
+            "/api/v1/submissions",
+            Some(&job("after".into())),
+        );
+        if code == 202 {
+            ids.push((v["id"].as_str().unwrap().to_string(), "after".into()));
+            break;
+        }
+        assert_eq!(code, 503, "{v}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the API did not recover"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (id, tag) in &ids {
+        let v = api.result(id, Duration::from_secs(120));
+        assert_eq!(v["status"], "accepted", "{v}");
+        assert_eq!(v["stdout"], format!("{tag}\n"));
+    }
 }
