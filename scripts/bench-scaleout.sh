@@ -24,6 +24,7 @@ W=${W:-$(nproc)}
 OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench-scaleout}
 BIN=${CARGO_TARGET_DIR:-target}/release/kiln
 TMP=$(mktemp -d)
+chmod 755 "$TMP"   # PostgreSQL runs as `postgres` and must reach its data dir
 PIDS=()
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

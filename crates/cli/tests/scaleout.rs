@@ -2,7 +2,8 @@
 //! --store` API nodes and `kiln worker` processes on a private Redis (AOF) and
 //! PostgreSQL. A worker killed with -9 in the middle of jobs loses none: another
 //! worker reclaims them when their lease runs out, and each ends with exactly
-//! one final result.
+//! one final result. Redis killed under load: 503 while it is down, recovery
+//! by itself, no accepted submission lost.
 
 #[path = "serve_common.rs"]
 mod common;
@@ -11,65 +12,51 @@ use std::time::{Duration, Instant};
 
 use kiln_server::queue::redis::{GROUP, STREAM};
 use kiln_server::store::{postgres::PgStore, Store};
-use kiln_server::testenv::{PgServer, RedisServer};
+use kiln_server::testenv::Services;
 use serde_json::{json, Value};
 
 use common::{request, Server};
 
-struct Cluster {
-    redis: RedisServer,
-    pg: PgServer,
+fn api(c: &Services) -> Server {
+    let (q, s) = (c.redis.url(), c.pg.url());
+    Server::spawn(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--queue",
+        &q,
+        "--store",
+        &s,
+    ])
 }
 
-impl Cluster {
-    fn start() -> Cluster {
-        Cluster {
-            redis: RedisServer::start(),
-            pg: PgServer::start(),
-        }
-    }
+/// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
+fn worker(c: &Services, workers: &str, lease: &str) -> Server {
+    let (q, s) = (c.redis.url(), c.pg.url());
+    Server::spawn(&[
+        "worker",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--queue",
+        &q,
+        "--store",
+        &s,
+        "--workers",
+        workers,
+        "--lease-secs",
+        lease,
+    ])
+}
 
-    fn api(&self) -> Server {
-        let (q, s) = (self.redis.url(), self.pg.url());
-        Server::spawn(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--queue",
-            &q,
-            "--store",
-            &s,
-        ])
-    }
-
-    /// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
-    fn worker(&self, workers: &str, lease: &str) -> Server {
-        let (q, s) = (self.redis.url(), self.pg.url());
-        Server::spawn(&[
-            "worker",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--queue",
-            &q,
-            "--store",
-            &s,
-            "--workers",
-            workers,
-            "--lease-secs",
-            lease,
-        ])
-    }
-
-    /// The stored attempt number of each submission (how many runs started).
-    fn attempts(&self, ids: &[String]) -> Vec<u32> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let store = PgStore::connect(&self.pg.url()).await.unwrap();
-            let recs = store.get_many(ids).await.unwrap();
-            assert_eq!(recs.len(), ids.len());
-            recs.iter().map(|r| r.attempt).collect()
-        })
-    }
+/// The stored attempt number of each submission (how many runs started).
+fn attempts(c: &Services, ids: &[String]) -> Vec<u32> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = PgStore::connect(&c.pg.url()).await.unwrap();
+        let recs = store.get_many(ids).await.unwrap();
+        assert_eq!(recs.len(), ids.len());
+        recs.iter().map(|r| r.attempt).collect()
+    })
 }
 
 fn metric(addr: &str, name: &str) -> f64 {
@@ -84,9 +71,9 @@ fn metric(addr: &str, name: &str) -> f64 {
 
 #[test]
 fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
-    let c = Cluster::start();
-    let api = c.api();
-    let worker = c.worker("2", "60");
+    let c = Services::start();
+    let api = api(&c);
+    let worker = worker(&c, "2", "60");
     let (code, v) = request(
         &api.addr,
         "POST",
@@ -112,9 +99,9 @@ fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
 
 #[test]
 fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() {
-    let c = Cluster::start();
-    let api = c.api();
-    let doomed = c.worker("2", "3");
+    let c = Services::start();
+    let api = api(&c);
+    let doomed = worker(&c, "2", "3");
     let job = |i: usize| -> Value {
         json!({ "language": "python", "source": "import time\ntime.sleep(1)\nprint(input())", "stdin": format!("job-{i}") })
     };
@@ -125,13 +112,13 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
         std::thread::sleep(Duration::from_millis(20));
     }
     doomed.kill9();
-    let survivor = c.worker("2", "3");
+    let survivor = worker(&c, "2", "3");
     for (i, id) in ids.iter().enumerate() {
         let v = api.result(id, Duration::from_secs(120));
         assert_eq!(v["status"], "accepted", "{v}");
         assert_eq!(v["stdout"], format!("job-{i}\n"));
     }
-    let attempts = c.attempts(&ids);
+    let attempts = attempts(&c, &ids);
     assert!(
         attempts.iter().any(|&a| a >= 2),
         "the killed worker's jobs must have been run again: {attempts:?}"
@@ -148,4 +135,54 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
     let pending = c.redis.cmd(&["XPENDING", STREAM, GROUP]).unwrap();
     assert!(pending.starts_with("*4\r\n:0\r\n"), "{pending:?}");
     drop(survivor);
+}
+
+#[test]
+fn redis_killed_under_load_the_binaries_answer_503_recover_and_lose_nothing() {
+    let mut c = Services::start();
+    let api = api(&c);
+    let _worker = worker(&c, "2", "5");
+    let job =
+        |tag: String| json!({ "language": "python", "source": "print(input())", "stdin": tag });
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for i in 0..6 {
+        let tag = format!("pre-{i}");
+        ids.push((api.submit(&job(tag.clone())), tag));
+    }
+    c.redis.kill();
+    let (code, v) = request(
+        &api.addr,
+        "POST",
+        "/api/v1/submissions",
+        Some(&job("down".into())),
+    );
+    assert_eq!(code, 503, "{v}");
+    assert_eq!(v["error"]["code"], "queue_unavailable", "{v}");
+    let (code, _) = request(&api.addr, "GET", "/health", None);
+    assert_eq!(code, 503);
+    c.redis.restart();
+    let start = Instant::now();
+    loop {
+        let (code, v) = request(
+            &api.addr,
+            "POST",
+            "/api/v1/submissions",
+            Some(&job("after".into())),
+        );
+        if code == 202 {
+            ids.push((v["id"].as_str().unwrap().to_string(), "after".into()));
+            break;
+        }
+        assert_eq!(code, 503, "{v}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the API did not recover"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (id, tag) in &ids {
+        let v = api.result(id, Duration::from_secs(120));
+        assert_eq!(v["status"], "accepted", "{v}");
+        assert_eq!(v["stdout"], format!("{tag}\n"));
+    }
 }

@@ -117,6 +117,7 @@ async fn connect_store(url: &str) -> PgStore {
 /// submissions older than [`SWEEP_AFTER`] that have no job in the stream (their
 /// API node died between store and enqueue, or could not remove them after a
 /// failed enqueue, or Redis lost data) get one. A job that exists is left alone.
+/// It also removes from the group the consumers of workers gone for an hour.
 pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
@@ -136,6 +137,12 @@ pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
                 "sweeper: re-enqueued accepted submissions that had lost their job"
             ),
             Err(e) => tracing::debug!(error = %e, "sweeper: queue unavailable"),
+        }
+        if let Ok(n @ 1..) = queue.forget_idle_consumers(Duration::from_secs(3600)).await {
+            tracing::info!(
+                consumers = n,
+                "sweeper: removed the consumers of exited workers"
+            );
         }
     }
 }

@@ -13,6 +13,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A private Redis and PostgreSQL: what a scale-out test runs on.
+pub struct Services {
+    pub redis: RedisServer,
+    pub pg: PgServer,
+}
+
+impl Services {
+    pub fn start() -> Services {
+        Services {
+            redis: RedisServer::start(),
+            pg: PgServer::start(),
+        }
+    }
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
 

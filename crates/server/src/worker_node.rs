@@ -16,7 +16,8 @@ use crate::executor::Executor;
 /// must match the API nodes'), and the address of the operational port.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct WorkerArgs {
-    /// Address of /metrics and /health [default: 0.0.0.0:9091].
+    /// Address of /metrics and /health (`--listen` means the same for a worker;
+    /// this one wins) [default: 0.0.0.0:9091].
     #[arg(long, env = "KILN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
@@ -48,6 +49,7 @@ impl WorkerArgs {
         config.serves_api = false;
         config.listen = self
             .metrics_listen
+            .or(self.serve.listen)
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9091)));
         Ok(config)
     }
@@ -68,4 +70,49 @@ pub async fn work_with_executor(
     executor: Arc<dyn Executor>,
 ) -> anyhow::Result<()> {
     crate::app::run_until_signal(args.resolve()?, executor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> ServeArgs {
+        ServeArgs {
+            queue: Some("redis://127.0.0.1:6379/0".into()),
+            store: Some("postgres://kiln@127.0.0.1/kiln".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_worker_needs_the_shared_backends_and_serves_only_its_ops_port() {
+        let err = WorkerArgs::default().resolve().unwrap_err();
+        assert!(err.to_string().contains("--queue"), "{err}");
+        let c = WorkerArgs {
+            metrics_listen: None,
+            serve: shared(),
+        }
+        .resolve()
+        .unwrap();
+        assert!(!c.serves_api);
+        assert!(c.workers >= 1, "workers default to the CPUs");
+        assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9091)));
+        let mut serve = shared();
+        serve.workers = Some(0);
+        assert!(WorkerArgs {
+            metrics_listen: None,
+            serve
+        }
+        .resolve()
+        .is_err());
+        let mut serve = shared();
+        serve.listen = Some("127.0.0.1:7000".parse().unwrap());
+        let c = WorkerArgs {
+            metrics_listen: Some("127.0.0.1:7001".parse().unwrap()),
+            serve,
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.listen.port(), 7001, "--metrics-listen wins over --listen");
+    }
 }

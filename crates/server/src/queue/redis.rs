@@ -21,7 +21,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamPendingCountReply,
+    StreamReadReply,
+};
 use redis::{AsyncConnectionConfig, Client, RedisError};
 use tokio::sync::Mutex;
 
@@ -73,7 +76,7 @@ return 1
 "#;
 
 /// KEYS: stream. ARGV: group, entry, consumer, deliveries, submission id,
-/// enqueued_at_ms, attempts so far. A fresh entry replaces the held one.
+/// enqueued_at_ms, attempts to count before it. A fresh entry replaces the held one.
 const REQUEUE_TAIL: &str = r#"
 redis.call('XADD', KEYS[1], '*', 'id', ARGV[5], 'enqueued_at_ms', ARGV[6], 'prior', ARGV[7])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
@@ -226,6 +229,46 @@ impl RedisQueue {
             .unwrap_or(2);
         tracing::warn!(entry = %entry.id, deliveries, "reclaimed a job whose lease ran out (its worker died or stalled)");
         Ok(lease_of(&entry, deliveries))
+    }
+
+    /// Removes from the group the consumers (dead processes) that hold no job
+    /// and were idle longer than `idle`; returns how many.
+    pub async fn forget_idle_consumers(&self, idle: Duration) -> Result<u64, QueueError> {
+        let info: StreamInfoConsumersReply = self
+            .with_conn(|mut c| async move {
+                redis::cmd("XINFO")
+                    .arg("CONSUMERS")
+                    .arg(STREAM)
+                    .arg(GROUP)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let mut forgotten = 0;
+        for consumer in info.consumers {
+            if consumer.pending > 0
+                || (consumer.idle as u128) < idle.as_millis()
+                || consumer.name == self.consumer
+            {
+                continue;
+            }
+            let _: i64 = self
+                .with_conn(|mut c| {
+                    let name = consumer.name.clone();
+                    async move {
+                        redis::cmd("XGROUP")
+                            .arg("DELCONSUMER")
+                            .arg(STREAM)
+                            .arg(GROUP)
+                            .arg(&name)
+                            .query_async(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            forgotten += 1;
+        }
+        Ok(forgotten)
     }
 
     /// Adds jobs for those of `ids` that have none (capacity not checked);
@@ -424,7 +467,11 @@ impl Queue for RedisQueue {
     }
 
     async fn requeue(&self, lease: &Lease) -> Result<(), QueueError> {
-        let extra = [lease.enqueued_at_ms.to_string(), lease.attempt.to_string()];
+        // Not a failed attempt (a drain, or the store was down): the new entry's
+        // first delivery gets this lease's attempt number again, so that an
+        // outage cannot use up a job's attempts. Crashes count through XAUTOCLAIM.
+        let prior = lease.attempt.saturating_sub(1);
+        let extra = [lease.enqueued_at_ms.to_string(), prior.to_string()];
         self.as_owner(lease, REQUEUE_TAIL, &extra).await?;
         Ok(())
     }

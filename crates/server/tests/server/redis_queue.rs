@@ -104,17 +104,27 @@ async fn an_expired_lease_is_reclaimed_and_only_its_new_holder_can_ack() {
         "the stale holder must not ack the new holder's job"
     );
 
-    // A requeue keeps counting attempts.
+    // A requeue (a drain, a store outage) gives its attempt back: the next run
+    // has the same number, so an outage cannot use up a job's attempts.
     alive.requeue(&second).await.unwrap();
     let third = dead
         .dequeue(Duration::from_millis(100))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((third.id.as_str(), third.attempt), ("x", 3));
+    assert_eq!((third.id.as_str(), third.attempt), ("x", 2));
     dead.ack(&third).await.unwrap();
     assert_eq!(redis.int(&["XLEN", STREAM]), 0);
     assert_eq!(pending(&redis), 0);
+    // The consumer of an exited process is forgotten once idle (never our own).
+    assert_eq!(
+        alive.forget_idle_consumers(Duration::ZERO).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        alive.forget_idle_consumers(Duration::ZERO).await.unwrap(),
+        0
+    );
 }
 
 #[tokio::test]

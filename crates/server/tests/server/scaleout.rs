@@ -8,52 +8,38 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_server::queue::redis::{DEAD_LETTER, STREAM};
-use kiln_server::testenv::{PgServer, RedisServer};
+use kiln_server::testenv::Services;
 use kiln_server::{App, Config, ServeArgs};
 use serde_json::Value;
 
 use crate::common::{error_code, fake, FakeExecutor, TestServer};
 
-struct Cluster {
-    redis: RedisServer,
-    pg: PgServer,
+fn args(c: &Services, workers: usize) -> ServeArgs {
+    ServeArgs {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        queue: Some(c.redis.url()),
+        store: Some(c.pg.url()),
+        workers: Some(workers),
+        lease_secs: Some(2),
+        shutdown_grace_secs: Some(2),
+        ..Default::default()
+    }
 }
 
-impl Cluster {
-    fn start() -> Cluster {
-        Cluster {
-            redis: RedisServer::start(),
-            pg: PgServer::start(),
-        }
-    }
+/// An API node (no workers).
+async fn api(c: &Services) -> TestServer {
+    TestServer::start_with(args(c, 0), Arc::new(FakeExecutor::default())).await
+}
 
-    fn args(&self, workers: usize) -> ServeArgs {
-        ServeArgs {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            queue: Some(self.redis.url()),
-            store: Some(self.pg.url()),
-            workers: Some(workers),
-            lease_secs: Some(2),
-            shutdown_grace_secs: Some(2),
-            ..Default::default()
-        }
-    }
-
-    /// An API node (no workers).
-    async fn api(&self) -> TestServer {
-        TestServer::start_with(self.args(0), Arc::new(FakeExecutor::default())).await
-    }
-
-    /// A worker node (`kiln worker`: /health and /metrics only).
-    async fn worker(&self, workers: usize, edit: impl FnOnce(&mut ServeArgs)) -> App {
-        let mut args = self.args(workers);
-        edit(&mut args);
-        let mut config = Config::resolve(&args).unwrap();
-        config.serves_api = false;
-        App::start(config, Arc::new(FakeExecutor::default()))
-            .await
-            .unwrap()
-    }
+/// A worker node (`kiln worker`: /health and /metrics only).
+async fn worker(c: &Services, workers: usize, edit: impl FnOnce(&mut ServeArgs)) -> App {
+    let mut a = args(c, workers);
+    edit(&mut a);
+    let mut config = Config::resolve(&a).unwrap();
+    config.serves_api = false;
+    App::start(config, Arc::new(FakeExecutor::default()))
+        .await
+        .unwrap()
 }
 
 /// Polls GET until final, for as long as a recovery may take.
@@ -74,13 +60,13 @@ async fn final_result(s: &TestServer, id: &str) -> Value {
 
 #[tokio::test]
 async fn api_and_worker_nodes_share_the_work_and_wait_true_hears_the_result() {
-    let c = Cluster::start();
-    let api = c.api().await;
+    let c = Services::start();
+    let api = api(&c).await;
     let (code, health) = api.get("/health").await;
     assert_eq!(code, 200, "{health}");
     assert_eq!(health["workers"]["configured"], 0);
-    let w1 = c.worker(2, |_| {}).await;
-    let w2 = c.worker(1, |_| {}).await;
+    let w1 = worker(&c, 2, |_| {}).await;
+    let w2 = worker(&c, 1, |_| {}).await;
 
     let (code, v, _) = api
         .post("/api/v1/submissions?wait=true", fake("echo", "hello"))
@@ -194,10 +180,13 @@ async fn submit_until_202(api: &TestServer, tag: &str) -> String {
     }
 }
 
-async fn outage_loses_nothing(stop: impl FnOnce(&mut Cluster), restart: impl FnOnce(&mut Cluster)) {
-    let mut c = Cluster::start();
-    let api = c.api().await;
-    let worker = c.worker(2, |_| {}).await;
+async fn outage_loses_nothing(
+    stop: impl FnOnce(&mut Services),
+    restart: impl FnOnce(&mut Services),
+) {
+    let mut c = Services::start();
+    let api = api(&c).await;
+    let worker = worker(&c, 2, |_| {}).await;
     let mut ids = Vec::new();
     for i in 0..10 {
         let (code, v, _) = api
@@ -237,16 +226,15 @@ async fn postgres_down_api_answers_503_recovers_and_loses_no_accepted_submission
 
 #[tokio::test]
 async fn a_job_that_keeps_losing_its_lease_lands_in_the_dead_letter_stream() {
-    let c = Cluster::start();
-    let api = c.api().await;
+    let c = Services::start();
+    let api = api(&c).await;
     // Each run outlives the 1 s lease, so another worker takes it over; after
     // max_attempts runs the next holder gives up.
-    let worker = c
-        .worker(3, |a| {
-            a.lease_secs = Some(1);
-            a.max_attempts = Some(2);
-        })
-        .await;
+    let worker = worker(&c, 3, |a| {
+        a.lease_secs = Some(1);
+        a.max_attempts = Some(2);
+    })
+    .await;
     let (code, v, _) = api
         .post("/api/v1/submissions", fake("sleep 4000", "poison"))
         .await;
