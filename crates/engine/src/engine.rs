@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use kiln_lang::{Catalog, ExpandContext, Language};
-use kiln_sandbox::{BindSpec, ExecLimits, ExecSpec, Input, Output, Sandbox, SandboxBox, SandboxConfig, SandboxInfo};
+use kiln_sandbox::{
+    BindSpec, ExecLimits, ExecSpec, Input, Output, Sandbox, SandboxBox, SandboxConfig, SandboxInfo,
+};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::config::EngineConfig;
@@ -26,7 +28,9 @@ pub enum EngineError {
 struct Inner {
     cfg: EngineConfig,
     catalog: Catalog,
-    sandbox: Arc<Sandbox>,
+    /// The sandbox, or why this engine has none (an API-only node: it
+    /// validates submissions and lists languages, and runs nothing).
+    sandbox: Result<Arc<Sandbox>, String>,
     /// Binds every box gets: the union of the toolchains' extra paths, so any
     /// box can run any language and warm boxes fit every submission.
     binds: Vec<BindSpec>,
@@ -49,11 +53,38 @@ impl Engine {
     }
 
     pub fn with_catalog(cfg: EngineConfig, catalog: Catalog) -> Result<Engine, EngineError> {
-        let sandbox = Sandbox::new(SandboxConfig { helper: cfg.helper.clone(), ..cfg.sandbox.clone() })?;
+        let sandbox = Sandbox::new(SandboxConfig {
+            helper: cfg.helper.clone(),
+            ..cfg.sandbox.clone()
+        })?;
+        Ok(Engine::build(cfg, catalog, Ok(sandbox)))
+    }
+
+    /// An engine without a sandbox, for a node that only accepts submissions
+    /// (its workers run elsewhere): validation and the language list work, and
+    /// every run is `internal_error` saying `why` there is no sandbox.
+    pub fn without_sandbox(cfg: EngineConfig, why: String) -> Engine {
+        Engine::build(
+            EngineConfig {
+                warm_boxes: 0,
+                ..cfg
+            },
+            Catalog::detect(),
+            Err(why),
+        )
+    }
+
+    fn build(cfg: EngineConfig, catalog: Catalog, sandbox: Result<Arc<Sandbox>, String>) -> Engine {
         let mut binds: Vec<BindSpec> = Vec::new();
         for lang in catalog.available() {
-            let mounts = lang.mounts.iter().map(|m| BindSpec { host: m.host.display().to_string(), inside: m.inside.display().to_string() });
-            let etc = lang.etc.iter().map(|e| BindSpec { host: e.clone(), inside: e.clone() });
+            let mounts = lang.mounts.iter().map(|m| BindSpec {
+                host: m.host.display().to_string(),
+                inside: m.inside.display().to_string(),
+            });
+            let etc = lang.etc.iter().map(|e| BindSpec {
+                host: e.clone(),
+                inside: e.clone(),
+            });
             for b in mounts.chain(etc) {
                 if !binds.iter().any(|x| x.inside == b.inside) {
                     binds.push(b);
@@ -61,9 +92,19 @@ impl Engine {
             }
         }
         let slots = Arc::new(Semaphore::new(cfg.max_boxes.max(1)));
-        let engine = Engine { inner: Arc::new(Inner { cfg, catalog, sandbox, binds, slots, warm: Mutex::new(Vec::new()), refilling: false.into() }) };
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                cfg,
+                catalog,
+                sandbox,
+                binds,
+                slots,
+                warm: Mutex::new(Vec::new()),
+                refilling: false.into(),
+            }),
+        };
         engine.refill();
-        Ok(engine)
+        engine
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -74,8 +115,9 @@ impl Engine {
         &self.inner.cfg
     }
 
-    pub fn sandbox_info(&self) -> SandboxInfo {
-        self.inner.sandbox.info()
+    /// The sandbox's facts; `None` for an engine [`without_sandbox`](Engine::without_sandbox).
+    pub fn sandbox_info(&self) -> Option<SandboxInfo> {
+        self.inner.sandbox.as_ref().ok().map(|s| s.info())
     }
 
     /// Submissions running right now.
@@ -95,19 +137,39 @@ impl Engine {
 
     /// An interactive run: stdin arrives on `stdin` (closed channel = EOF),
     /// output goes to `events` as it is produced. Tests are not used.
-    pub async fn execute_streaming(&self, sub: Submission, stdin: mpsc::Receiver<Bytes>, events: mpsc::Sender<StreamEvent>) -> Report {
+    pub async fn execute_streaming(
+        &self,
+        sub: Submission,
+        stdin: mpsc::Receiver<Bytes>,
+        events: mpsc::Sender<StreamEvent>,
+    ) -> Report {
         self.run(sub, Some((stdin, events))).await
     }
 
-    async fn run(&self, sub: Submission, stream: Option<(mpsc::Receiver<Bytes>, mpsc::Sender<StreamEvent>)>) -> Report {
+    async fn run(
+        &self,
+        sub: Submission,
+        stream: Option<(mpsc::Receiver<Bytes>, mpsc::Sender<StreamEvent>)>,
+    ) -> Report {
         if let Err(e) = self.validate(&sub) {
             return Report::internal_error(format!("invalid submission: {e}"));
         }
-        let lang = self.inner.catalog.get(&sub.language).expect("validated").clone();
+        let lang = self
+            .inner
+            .catalog
+            .get(&sub.language)
+            .expect("validated")
+            .clone();
+        let sandbox = match &self.inner.sandbox {
+            Ok(sandbox) => sandbox.clone(),
+            Err(why) => return Report::internal_error(format!(
+                "this node runs no sandbox ({why}); submit through the queue so a worker runs it"
+            )),
+        };
         let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
             return Report::internal_error("the engine is shutting down");
         };
-        let b = match self.take_box().await {
+        let b = match self.take_box(&sandbox).await {
             Ok(b) => b,
             Err(e) => return Report::internal_error(format!("could not create a sandbox: {e}")),
         };
@@ -120,28 +182,37 @@ impl Engine {
         report
     }
 
-    async fn take_box(&self) -> Result<SandboxBox, kiln_sandbox::SandboxError> {
+    async fn take_box(&self, sandbox: &Sandbox) -> Result<SandboxBox, kiln_sandbox::SandboxError> {
         let warm = self.inner.warm.lock().expect("warm pool lock").pop();
         self.refill();
         match warm {
             Some(b) => Ok(b),
-            None => self.inner.sandbox.create_box(&self.inner.binds).await,
+            None => sandbox.create_box(&self.inner.binds).await,
         }
     }
 
     /// Tops the warm pool up in the background (one refiller at a time).
     fn refill(&self) {
         let inner = self.inner.clone();
-        if inner.cfg.warm_boxes == 0 || inner.refilling.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        let Ok(sandbox) = inner.sandbox.clone() else {
+            return;
+        };
+        if inner.cfg.warm_boxes == 0
+            || inner
+                .refilling
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            inner.refilling.store(false, std::sync::atomic::Ordering::Release);
+            inner
+                .refilling
+                .store(false, std::sync::atomic::Ordering::Release);
             return;
         };
         rt.spawn(async move {
             while inner.warm.lock().expect("warm pool lock").len() < inner.cfg.warm_boxes {
-                match inner.sandbox.create_box(&inner.binds).await {
+                match sandbox.create_box(&inner.binds).await {
                     Ok(b) => inner.warm.lock().expect("warm pool lock").push(b),
                     Err(e) => {
                         tracing::warn!(error = %e, "could not pre-create a sandbox");
@@ -149,11 +220,19 @@ impl Engine {
                     }
                 }
             }
-            inner.refilling.store(false, std::sync::atomic::Ordering::Release);
+            inner
+                .refilling
+                .store(false, std::sync::atomic::Ordering::Release);
         });
     }
 
-    async fn run_in(&self, b: &SandboxBox, lang: &Language, sub: &Submission, stream: Option<(mpsc::Receiver<Bytes>, mpsc::Sender<StreamEvent>)>) -> Report {
+    async fn run_in(
+        &self,
+        b: &SandboxBox,
+        lang: &Language,
+        sub: &Submission,
+        stream: Option<(mpsc::Receiver<Bytes>, mpsc::Sender<StreamEvent>)>,
+    ) -> Report {
         for f in &sub.files {
             if let Err(e) = b.write_file(&f.name, f.content.as_bytes(), 0o644).await {
                 return Report::internal_error(format!("writing {} into the sandbox: {e}", f.name));
@@ -172,15 +251,24 @@ impl Engine {
 
         let mut compile_output = String::new();
         let cl = self.inner.cfg.compile_limits;
-        if let Some(argv) = lang.compile_argv(&ExpandContext { files: &names, memory_mb: cl.memory_kb / 1024 }) {
+        if let Some(argv) = lang.compile_argv(&ExpandContext {
+            files: &names,
+            memory_mb: cl.memory_kb / 1024,
+        }) {
             let mut limits = exec_limits(&cl);
             limits.processes = limits.processes.max(lang.compile_min_processes);
             let spec = ExecSpec::new(argv, env.clone(), limits);
             let o = match b.exec(spec).await {
                 Ok(o) => o,
-                Err(e) => return Report::internal_error(format!("running the {} compiler: {e}", lang.id)),
+                Err(e) => {
+                    return Report::internal_error(format!("running the {} compiler: {e}", lang.id))
+                }
             };
-            compile_output = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            compile_output = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
             if !o.success() {
                 let (status, why) = verdict(&o, None);
                 let mut r = Report::internal_error("");
@@ -198,7 +286,10 @@ impl Engine {
             }
         }
 
-        let run_argv = lang.run_argv(&ExpandContext { files: &names, memory_mb: sub.limits.memory_kb / 1024 });
+        let run_argv = lang.run_argv(&ExpandContext {
+            files: &names,
+            memory_mb: sub.limits.memory_kb / 1024,
+        });
         let mut argv = run_argv;
         argv.extend(sub.args.iter().cloned());
         let mut limits = exec_limits(&sub.limits);
@@ -210,8 +301,20 @@ impl Engine {
         };
         let cases: Vec<(Input, Option<String>)> = match stdin {
             Some(stdin) => vec![(Input::Stream(stdin), sub.expected_output.clone())],
-            None if sub.tests.is_empty() => vec![(Input::Bytes(sub.stdin.clone().into_bytes()), sub.expected_output.clone())],
-            None => sub.tests.iter().map(|t| (Input::Bytes(t.stdin.clone().into_bytes()), t.expected_output.clone())).collect(),
+            None if sub.tests.is_empty() => vec![(
+                Input::Bytes(sub.stdin.clone().into_bytes()),
+                sub.expected_output.clone(),
+            )],
+            None => sub
+                .tests
+                .iter()
+                .map(|t| {
+                    (
+                        Input::Bytes(t.stdin.clone().into_bytes()),
+                        t.expected_output.clone(),
+                    )
+                })
+                .collect(),
         };
         let mut runs: Vec<RunReport> = Vec::with_capacity(cases.len());
         for (input, expected) in cases {
@@ -227,7 +330,12 @@ impl Engine {
                 }
             }
         }
-        let main = runs.iter().find(|r| r.status != Status::Accepted).or(runs.last()).expect("at least one run").clone();
+        let main = runs
+            .iter()
+            .find(|r| r.status != Status::Accepted)
+            .or(runs.last())
+            .expect("at least one run")
+            .clone();
         Report {
             status: main.status,
             stdout: main.stdout,
@@ -239,7 +347,11 @@ impl Engine {
             wall_time_ms: main.wall_time_ms,
             memory_kb: main.memory_kb,
             message: main.message,
-            tests: if sub.tests.is_empty() { Vec::new() } else { runs },
+            tests: if sub.tests.is_empty() {
+                Vec::new()
+            } else {
+                runs
+            },
         }
     }
 }
@@ -255,5 +367,40 @@ fn exec_limits(l: &Limits) -> ExecLimits {
         file_size_bytes: 64 << 20,
         open_files: 256,
         stack_bytes: memory.min(256 << 20),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An API-only node: validation and the language list work without a
+    /// sandbox, and a run says why it cannot happen here.
+    #[tokio::test]
+    async fn an_engine_without_sandbox_validates_and_refuses_runs_with_the_reason() {
+        let engine =
+            Engine::without_sandbox(EngineConfig::default(), "no root on this node".into());
+        assert!(engine.sandbox_info().is_none());
+        let lang = engine
+            .catalog()
+            .available()
+            .first()
+            .expect("a toolchain on this machine")
+            .clone();
+        let sub: Submission = serde_json::from_value(serde_json::json!({
+            "language": lang.id,
+            "files": [{"name": lang.default_file, "content": "x"}],
+        }))
+        .unwrap();
+        engine.validate(&sub).expect("a valid submission");
+        let bad = Submission {
+            language: "no-such-language".into(),
+            ..sub.clone()
+        };
+        assert!(engine.validate(&bad).is_err());
+        let report = engine.execute(sub).await;
+        assert_eq!(report.status, Status::InternalError, "{report:?}");
+        let message = report.message.unwrap_or_default();
+        assert!(message.contains("no root on this node"), "{message}");
     }
 }

@@ -20,20 +20,51 @@ pub fn same_output(actual: &str, expected: &str) -> bool {
 
 pub fn verdict(o: &ExecOutcome, expected: Option<&str>) -> (Status, Option<String>) {
     match o.limit {
-        Some(LimitHit::Output) => return (Status::OutputLimitExceeded, Some("the program wrote more output than allowed".into())),
-        Some(LimitHit::CpuTime) => return (Status::TimeLimitExceeded, Some(format!("CPU time limit exceeded ({} ms used)", o.cpu_ms))),
-        Some(LimitHit::WallTime) => return (Status::TimeLimitExceeded, Some(format!("wall-clock limit exceeded ({} ms)", o.wall_ms))),
-        Some(LimitHit::Memory) => return (Status::MemoryLimitExceeded, Some(format!("memory limit exceeded (peak {} KiB)", o.memory_peak_kb))),
+        Some(LimitHit::Output) => {
+            return (
+                Status::OutputLimitExceeded,
+                Some("the program wrote more output than allowed".into()),
+            )
+        }
+        Some(LimitHit::CpuTime) => {
+            return (
+                Status::TimeLimitExceeded,
+                Some(format!("CPU time limit exceeded ({} ms used)", o.cpu_ms)),
+            )
+        }
+        Some(LimitHit::WallTime) => {
+            return (
+                Status::TimeLimitExceeded,
+                Some(format!("wall-clock limit exceeded ({} ms)", o.wall_ms)),
+            )
+        }
+        Some(LimitHit::Memory) => {
+            return (
+                Status::MemoryLimitExceeded,
+                Some(format!(
+                    "memory limit exceeded (peak {} KiB)",
+                    o.memory_peak_kb
+                )),
+            )
+        }
         None => {}
     }
     if let Some(sig) = o.signal {
-        return (Status::RuntimeError, Some(format!("killed by signal {sig} ({})", signal_name(sig))));
+        return (
+            Status::RuntimeError,
+            Some(format!("killed by signal {sig} ({})", signal_name(sig))),
+        );
     }
     if o.exit_code != Some(0) {
-        return (Status::RuntimeError, Some(format!("exited with code {}", o.exit_code.unwrap_or(-1))));
+        return (
+            Status::RuntimeError,
+            Some(format!("exited with code {}", o.exit_code.unwrap_or(-1))),
+        );
     }
     match expected {
-        Some(e) if !same_output(&String::from_utf8_lossy(&o.stdout), e) => (Status::WrongAnswer, None),
+        Some(e) if !same_output(&String::from_utf8_lossy(&o.stdout), e) => {
+            (Status::WrongAnswer, None)
+        }
         _ => (Status::Accepted, None),
     }
 }
@@ -83,8 +114,22 @@ mod libc_sig {
 mod tests {
     use super::*;
 
-    fn outcome(code: Option<i32>, signal: Option<i32>, stdout: &str, limit: Option<LimitHit>) -> ExecOutcome {
-        ExecOutcome { exit_code: code, signal, cpu_ms: 1, wall_ms: 1, memory_peak_kb: 1, stdout: stdout.into(), stderr: vec![], limit }
+    fn outcome(
+        code: Option<i32>,
+        signal: Option<i32>,
+        stdout: &str,
+        limit: Option<LimitHit>,
+    ) -> ExecOutcome {
+        ExecOutcome {
+            exit_code: code,
+            signal,
+            cpu_ms: 1,
+            wall_ms: 1,
+            memory_peak_kb: 1,
+            stdout: stdout.into(),
+            stderr: vec![],
+            limit,
+        }
     }
 
     #[test]
@@ -99,14 +144,41 @@ mod tests {
 
     #[test]
     fn verdicts_in_order_of_precedence() {
-        assert_eq!(verdict(&outcome(Some(0), None, "4\n", None), Some("4")).0, Status::Accepted);
-        assert_eq!(verdict(&outcome(Some(0), None, "5\n", None), Some("4")).0, Status::WrongAnswer);
-        assert_eq!(verdict(&outcome(Some(0), None, "anything", None), None).0, Status::Accepted);
-        assert_eq!(verdict(&outcome(Some(1), None, "4", None), Some("4")).0, Status::RuntimeError);
-        assert_eq!(verdict(&outcome(None, Some(11), "", None), None).0, Status::RuntimeError);
-        assert_eq!(verdict(&outcome(None, Some(9), "", Some(LimitHit::Memory)), None).0, Status::MemoryLimitExceeded);
-        assert_eq!(verdict(&outcome(None, Some(9), "", Some(LimitHit::CpuTime)), None).0, Status::TimeLimitExceeded);
-        assert_eq!(verdict(&outcome(None, Some(9), "", Some(LimitHit::WallTime)), None).0, Status::TimeLimitExceeded);
-        assert_eq!(verdict(&outcome(None, Some(9), "", Some(LimitHit::Output)), None).0, Status::OutputLimitExceeded);
+        assert_eq!(
+            verdict(&outcome(Some(0), None, "4\n", None), Some("4")).0,
+            Status::Accepted
+        );
+        assert_eq!(
+            verdict(&outcome(Some(0), None, "5\n", None), Some("4")).0,
+            Status::WrongAnswer
+        );
+        assert_eq!(
+            verdict(&outcome(Some(0), None, "anything", None), None).0,
+            Status::Accepted
+        );
+        assert_eq!(
+            verdict(&outcome(Some(1), None, "4", None), Some("4")).0,
+            Status::RuntimeError
+        );
+        assert_eq!(
+            verdict(&outcome(None, Some(11), "", None), None).0,
+            Status::RuntimeError
+        );
+        assert_eq!(
+            verdict(&outcome(None, Some(9), "", Some(LimitHit::Memory)), None).0,
+            Status::MemoryLimitExceeded
+        );
+        assert_eq!(
+            verdict(&outcome(None, Some(9), "", Some(LimitHit::CpuTime)), None).0,
+            Status::TimeLimitExceeded
+        );
+        assert_eq!(
+            verdict(&outcome(None, Some(9), "", Some(LimitHit::WallTime)), None).0,
+            Status::TimeLimitExceeded
+        );
+        assert_eq!(
+            verdict(&outcome(None, Some(9), "", Some(LimitHit::Output)), None).0,
+            Status::OutputLimitExceeded
+        );
     }
 }

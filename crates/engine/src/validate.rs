@@ -15,10 +15,17 @@ pub struct ValidationError {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
-    ValidationError { field: field.into(), message: message.into() }
+    ValidationError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
-pub fn validate(sub: &Submission, catalog: &Catalog, cfg: &EngineConfig) -> Result<(), ValidationError> {
+pub fn validate(
+    sub: &Submission,
+    catalog: &Catalog,
+    cfg: &EngineConfig,
+) -> Result<(), ValidationError> {
     if catalog.get(&sub.language).is_none() {
         let available = catalog.ids().join(", ");
         return Err(match catalog.find_missing(&sub.language) {
@@ -27,29 +34,67 @@ pub fn validate(sub: &Submission, catalog: &Catalog, cfg: &EngineConfig) -> Resu
         });
     }
     if sub.files.is_empty() {
-        return Err(err("files", "a submission needs `source` or at least one entry in `files`"));
+        return Err(err(
+            "files",
+            "a submission needs `source` or at least one entry in `files`",
+        ));
     }
     if sub.files.len() > cfg.max_files {
-        return Err(err("files", format!("{} files given; at most {} are allowed", sub.files.len(), cfg.max_files)));
+        return Err(err(
+            "files",
+            format!(
+                "{} files given; at most {} are allowed",
+                sub.files.len(),
+                cfg.max_files
+            ),
+        ));
     }
     let mut total = 0usize;
     let mut seen = std::collections::HashSet::new();
     for (i, f) in sub.files.iter().enumerate() {
         kiln_sandbox::files::validate(&f.name).map_err(|m| err(format!("files[{i}].name"), m))?;
         if !seen.insert(f.name.as_str()) {
-            return Err(err(format!("files[{i}].name"), format!("{:?} appears twice", f.name)));
+            return Err(err(
+                format!("files[{i}].name"),
+                format!("{:?} appears twice", f.name),
+            ));
         }
         total += f.content.len();
     }
     if total > cfg.max_source_bytes {
-        return Err(err("source", format!("source is {total} bytes; the maximum is {}", cfg.max_source_bytes)));
+        return Err(err(
+            "source",
+            format!(
+                "source is {total} bytes; the maximum is {}",
+                cfg.max_source_bytes
+            ),
+        ));
     }
-    let stdin_max = sub.tests.iter().map(|t| t.stdin.len()).max().unwrap_or(0).max(sub.stdin.len());
+    let stdin_max = sub
+        .tests
+        .iter()
+        .map(|t| t.stdin.len())
+        .max()
+        .unwrap_or(0)
+        .max(sub.stdin.len());
     if stdin_max > cfg.max_stdin_bytes {
-        return Err(err("stdin", format!("stdin is {stdin_max} bytes; the maximum is {}", cfg.max_stdin_bytes)));
+        return Err(err(
+            "stdin",
+            format!(
+                "stdin is {stdin_max} bytes; the maximum is {}",
+                cfg.max_stdin_bytes
+            ),
+        ));
     }
     if sub.tests.len() > cfg.max_tests {
-        return Err(err("tests", format!("{} tests given; at most {} are allowed", sub.tests.len(), cfg.max_tests)));
+        return Err(err(
+            "tests",
+            format!(
+                "{} tests given; at most {} are allowed",
+                sub.tests.len(),
+                cfg.max_tests
+            ),
+        ));
     }
     check_limits(&sub.limits, &cfg.max_limits)
 }
@@ -67,7 +112,10 @@ fn check_limits(l: &Limits, max: &Limits) -> Result<(), ValidationError> {
             return Err(err(field, "must be greater than 0"));
         }
         if v > m {
-            return Err(err(field, format!("{v} is above this server's maximum of {m}")));
+            return Err(err(
+                field,
+                format!("{v} is above this server's maximum of {m}"),
+            ));
         }
     }
     if l.memory_kb < 4096 {

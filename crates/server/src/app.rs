@@ -212,8 +212,17 @@ async fn run(
 /// `kiln serve`: the real engine behind the API, until SIGTERM or Ctrl-C, then drains.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(&args)?;
-    let engine = kiln_engine::Engine::new(crate::executor::engine_config(&config))
-        .context("starting the execution engine")?;
+    let engine_config = crate::executor::engine_config(&config);
+    let engine = match kiln_engine::Engine::new(engine_config.clone()) {
+        Ok(engine) => engine,
+        // An API node (workers elsewhere) needs no sandbox: it may run
+        // unprivileged. Only its interactive runs and workspaces need one.
+        Err(e) if config.workers == 0 => {
+            tracing::warn!(error = %e, "no sandbox on this API node: WebSocket runs and workspaces answer with the reason");
+            kiln_engine::Engine::without_sandbox(engine_config, e.to_string())
+        }
+        Err(e) => return Err(e).context("starting the execution engine"),
+    };
     let languages = engine.catalog().ids().join(", ");
     tracing::info!(workers = config.workers, %languages, "engine ready");
     run_until_signal(config, Arc::new(engine)).await

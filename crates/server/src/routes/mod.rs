@@ -49,12 +49,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/languages", get(system::languages))
         .route("/api/v1/run/ws", get(crate::ws::upgrade))
         .route("/api/v1/templates", get(workspaces::templates))
-        .route("/api/v1/workspaces", post(workspaces::create).get(workspaces::list))
-        .route("/api/v1/workspaces/{id}", get(workspaces::get_one).delete(workspaces::delete))
+        .route(
+            "/api/v1/workspaces",
+            post(workspaces::create).get(workspaces::list),
+        )
+        .route(
+            "/api/v1/workspaces/{id}",
+            get(workspaces::get_one).delete(workspaces::delete),
+        )
         .route("/api/v1/workspaces/{id}/start", post(workspaces::start))
         .route("/api/v1/workspaces/{id}/stop", post(workspaces::stop))
         .route("/api/v1/workspaces/{id}/exec", post(workspaces::exec))
-        .route("/api/v1/workspaces/{id}/files", get(workspaces::get_file).put(workspaces::put_file))
+        .route(
+            "/api/v1/workspaces/{id}/files",
+            get(workspaces::get_file).put(workspaces::put_file),
+        )
         .route("/api/v1/workspaces/{id}/pty", get(workspaces::pty))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::require_key));
     Router::new()

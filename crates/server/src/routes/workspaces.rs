@@ -28,7 +28,13 @@ fn owner(c: &Caller) -> String {
 }
 
 fn manager(app: &AppState) -> Result<&Arc<Manager>, ApiError> {
-    app.workspaces.as_ref().map_err(|why| ApiError::unavailable("workspaces_unavailable", format!("workspaces are not available on this server: {why}"), 60))
+    app.workspaces.as_ref().map_err(|why| {
+        ApiError::unavailable(
+            "workspaces_unavailable",
+            format!("workspaces are not available on this server: {why}"),
+            60,
+        )
+    })
 }
 
 pub(crate) fn api_error(e: WorkspaceError) -> ApiError {
@@ -53,8 +59,14 @@ pub async fn templates(State(app): State<Arc<AppState>>) -> Result<Response, Api
     Ok(axum::Json(json!({ "templates": m.templates() })).into_response())
 }
 
-pub async fn create(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Json(req): Json<CreateRequest>) -> Result<Response, ApiError> {
-    let w = manager(&app)?.create(&owner(&caller), req).map_err(api_error)?;
+pub async fn create(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let w = manager(&app)?
+        .create(&owner(&caller), req)
+        .map_err(api_error)?;
     Ok((StatusCode::CREATED, axum::Json(w)).into_response())
 }
 
@@ -65,7 +77,11 @@ pub struct ListQuery {
     name_prefix: Option<String>,
 }
 
-pub async fn list(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -77,28 +93,60 @@ pub async fn list(State(app): State<Arc<AppState>>, Extension(caller): Extension
     Ok(axum::Json(json!({ "workspaces": list })).into_response())
 }
 
-pub async fn get_one(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let w = manager(&app)?.get(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+pub async fn get_one(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let w = manager(&app)?
+        .get(&owner(&caller), workspace_id(&id)?)
+        .map_err(api_error)?;
     Ok(axum::Json(w).into_response())
 }
 
-pub async fn stop(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let w = manager(&app)?.stop(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+pub async fn stop(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let w = manager(&app)?
+        .stop(&owner(&caller), workspace_id(&id)?)
+        .map_err(api_error)?;
     Ok((StatusCode::ACCEPTED, axum::Json(w)).into_response())
 }
 
-pub async fn start(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let w = manager(&app)?.start(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+pub async fn start(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let w = manager(&app)?
+        .start(&owner(&caller), workspace_id(&id)?)
+        .map_err(api_error)?;
     Ok((StatusCode::ACCEPTED, axum::Json(w)).into_response())
 }
 
-pub async fn delete(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let w = manager(&app)?.delete(&owner(&caller), workspace_id(&id)?).map_err(api_error)?;
+pub async fn delete(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let w = manager(&app)?
+        .delete(&owner(&caller), workspace_id(&id)?)
+        .map_err(api_error)?;
     Ok((StatusCode::ACCEPTED, axum::Json(w)).into_response())
 }
 
-pub async fn exec(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Json(req): Json<ExecRequest>) -> Result<Response, ApiError> {
-    let out = manager(&app)?.exec(&owner(&caller), workspace_id(&id)?, req).await.map_err(api_error)?;
+pub async fn exec(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(req): Json<ExecRequest>,
+) -> Result<Response, ApiError> {
+    let out = manager(&app)?
+        .exec(&owner(&caller), workspace_id(&id)?, req)
+        .await
+        .map_err(api_error)?;
     Ok(axum::Json(out).into_response())
 }
 
@@ -108,13 +156,30 @@ pub struct FileQuery {
     path: String,
 }
 
-pub async fn get_file(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Query(q): Query<FileQuery>) -> Result<Response, ApiError> {
-    let data = manager(&app)?.read_file(&owner(&caller), workspace_id(&id)?, &q.path).await.map_err(api_error)?;
+pub async fn get_file(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    let data = manager(&app)?
+        .read_file(&owner(&caller), workspace_id(&id)?, &q.path)
+        .await
+        .map_err(api_error)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
 }
 
-pub async fn put_file(State(app): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Query(q): Query<FileQuery>, body: Bytes) -> Result<Response, ApiError> {
-    manager(&app)?.write_file(&owner(&caller), workspace_id(&id)?, &q.path, &body).await.map_err(api_error)?;
+pub async fn put_file(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    manager(&app)?
+        .write_file(&owner(&caller), workspace_id(&id)?, &q.path, &body)
+        .await
+        .map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -155,16 +220,34 @@ pub async fn pty(
     Query(q): Query<PtyQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let ws = ws.map_err(|r| ApiError::new(r.status(), "websocket_required", format!("{}: open this route as a WebSocket", r.body_text())))?;
+    let ws = ws.map_err(|r| {
+        ApiError::new(
+            r.status(),
+            "websocket_required",
+            format!("{}: open this route as a WebSocket", r.body_text()),
+        )
+    })?;
     let m = manager(&app)?.clone();
     let owner = owner(&caller);
     let id = workspace_id(&id)?;
-    let att = m.attach_pty(&owner, id, q.reconnect.as_deref(), q.height, q.width, q.command.as_deref()).await.map_err(api_error)?;
-    Ok(ws.max_message_size(app.config.max_body_bytes).on_upgrade(move |socket| async move {
-        let session = att.session.clone();
-        relay(&m, &owner, id, socket, att).await;
-        m.detach_pty(&owner, id, &session);
-    }))
+    let att = m
+        .attach_pty(
+            &owner,
+            id,
+            q.reconnect.as_deref(),
+            q.height,
+            q.width,
+            q.command.as_deref(),
+        )
+        .await
+        .map_err(api_error)?;
+    Ok(ws
+        .max_message_size(app.config.max_body_bytes)
+        .on_upgrade(move |socket| async move {
+            let session = att.session.clone();
+            relay(&m, &owner, id, socket, att).await;
+            m.detach_pty(&owner, id, &session);
+        }))
 }
 
 /// Terminal output to the client as binary frames; its frames to the terminal.
