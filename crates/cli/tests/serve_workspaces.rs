@@ -221,6 +221,9 @@ fn pty_echo_resize_and_reconnect() {
     // The template's disk_mb (1024 MiB) caps file sizes in the terminal too (1 KiB blocks).
     ws.send(&json!({"data": "ulimit -f\r"}));
     read_until(&mut ws, "1048576");
+    // The terminal belongs to the workspace's user: it can be reopened.
+    ws.send(&json!({"data": "dd if=/dev/stdin of=/dev/null count=0 && test -w /dev/tty && echo reopen-$((40+2))\r"}));
+    read_until(&mut ws, "reopen-42");
     ws.send(&json!({"height": 40, "width": 120}));
     ws.send_frame(0x2, json!({"data": "stty size\r"}).to_string().as_bytes());
     read_until(&mut ws, "40 120");

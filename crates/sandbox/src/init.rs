@@ -254,6 +254,11 @@ fn child(program: &CString, argv: &[CString], env: &[CString], cwd: &str, rl: Rl
     match slave {
         Some(path) => {
             let s = nix::fcntl::open(path, OFlag::O_RDWR, Mode::empty()).map_err(st("open the terminal"))?;
+            // init (root) created the slave: hand it to the box's user like a
+            // login does (owner rw, group w), so programs can reopen it
+            // (/dev/stdin, /dev/pts/N) after the privileges are dropped.
+            nix::unistd::fchown(&s, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(st("chown the terminal"))?;
+            nix::sys::stat::fchmod(&s, Mode::from_bits_truncate(0o620)).map_err(st("chmod the terminal"))?;
             // SAFETY: TIOCSCTTY on a terminal we just opened, in a new session.
             if unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
                 return Err(("make the terminal controlling", Errno::last()));

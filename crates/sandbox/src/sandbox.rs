@@ -131,7 +131,10 @@ impl Sandbox {
         }
         std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| SandboxError::io(format!("chmod {}", cfg.state_dir.display()), e))?;
         let cgroups = Cgroups::detect()?;
-        cgroups.sweep_stale();
+        let cleared = cgroups.sweep_stale();
+        if !cleared.is_empty() {
+            tracing::info!(groups = ?cleared, "cleared the cgroups of Kiln processes that are gone");
+        }
         let uids = UidPool::new(cfg.state_dir.join("uids"), cfg.first_uid, cfg.uid_count)?;
         Ok(Arc::new(Sandbox { cfg, cgroups, uids }))
     }

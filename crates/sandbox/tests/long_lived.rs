@@ -97,3 +97,25 @@ async fn pty_echoes_resizes_and_keeps_the_shell() {
     assert_eq!(out.stdout, b"still-here\n");
     b.destroy().await;
 }
+
+#[tokio::test]
+async fn pty_can_be_reopened_by_the_boxs_user() {
+    let home = tempfile::tempdir().unwrap();
+    let b = home_box(home.path(), UID + 3).await;
+    let env = vec![common::PATH.into(), "HOME=/home/kiln".into(), "TERM=xterm".into()];
+    let mut p = b.spawn_pty(vec!["/bin/sh".into()], env, "/home/kiln", 24, 80).await.unwrap();
+    // The slave belongs to the box's user, owner rw + group w, like a login's.
+    p.write_all(b"stat -c 'mode-%a-owner-%u' \"$(tty)\"\n").await.unwrap();
+    read_until(&p, &format!("mode-620-owner-{}", UID + 3)).await;
+    // Reopening stdin (the pts itself) works.
+    p.write_all(b"dd if=/dev/stdin of=/dev/null count=0 && echo reopen-$((40+2))\n").await.unwrap();
+    let out = read_until(&p, "reopen-42").await;
+    assert!(!out.contains("Permission denied"), "{out}");
+    // /dev/tty is the controlling terminal: writable, and reads what is typed.
+    p.write_all(b"test -w /dev/tty && read x </dev/tty && echo \"typed-$x-$((1+1))\"\n").await.unwrap();
+    p.write_all(b"abc\n").await.unwrap();
+    read_until(&p, "typed-abc-2").await;
+    p.write_all(b"exit 0\n").await.unwrap();
+    assert_eq!(p.wait().await.unwrap().code, Some(0));
+    b.destroy().await;
+}

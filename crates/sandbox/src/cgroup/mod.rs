@@ -71,22 +71,77 @@ impl Cgroups {
         }
     }
 
-    /// Removes empty groups left by Kiln processes that no longer exist.
-    pub fn sweep_stale(&self) {
-        for parent in match self {
+    /// The `kiln` parent group(s) box groups are created in (one per v1
+    /// hierarchy, one for v2).
+    pub fn parents(&self) -> Vec<PathBuf> {
+        match self {
             Cgroups::V1(h) => h.parents(),
             Cgroups::V2(t) => vec![t.parent().to_path_buf()],
-        } {
-            let Ok(entries) = fs::read_dir(&parent) else { continue };
+        }
+    }
+
+    /// Clears the groups of Kiln processes that no longer exist (killed
+    /// before they could remove them): thaws them, SIGKILLs their tasks (a
+    /// box's helper, init and programs, possibly left frozen) and removes
+    /// them. Groups whose owner (`kiln-<pid>-<n>`) is alive are never touched.
+    /// Returns the names of the groups cleared.
+    pub fn sweep_stale(&self) -> Vec<String> {
+        let parents = self.parents();
+        let mut stale: Vec<String> = Vec::new();
+        for parent in &parents {
+            let Ok(entries) = fs::read_dir(parent) else { continue };
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(pid) = name.strip_prefix("kiln-").and_then(|r| r.split('-').next()) else { continue };
-                let alive = Path::new("/proc").join(pid).exists();
-                if !alive {
-                    let _ = fs::remove_dir(e.path());
+                let Some(pid) = owner_pid(&name) else { continue };
+                if !Path::new("/proc").join(pid.to_string()).exists() && !stale.contains(&name) {
+                    stale.push(name);
                 }
             }
         }
+        for name in &stale {
+            let dirs: Vec<PathBuf> = parents.iter().map(|p| p.join(name)).filter(|d| d.is_dir()).collect();
+            clear_group(&dirs);
+            for d in &dirs {
+                if let Err(e) = rmdir(d) {
+                    tracing::warn!(error = %e, "removing a dead Kiln process's cgroup failed");
+                }
+            }
+        }
+        stale
+    }
+}
+
+/// The host pid in a box group's name `kiln-<pid>-<n>`; `None` for any other name.
+pub(crate) fn owner_pid(name: &str) -> Option<u32> {
+    let (pid, n) = name.strip_prefix("kiln-")?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(n)).then(|| pid.parse().ok()).flatten()
+}
+
+/// Kills everything in a group given by its directory in each hierarchy.
+/// SIGKILL goes first so that a frozen task dies the moment it is thawed;
+/// then the group is thawed (v1 `freezer.state`, v2 `cgroup.freeze`) and
+/// killed again until empty.
+fn clear_group(dirs: &[PathBuf]) {
+    for d in dirs {
+        kill_listed(&d.join("cgroup.procs"));
+    }
+    for d in dirs {
+        let v1 = d.join("freezer.state");
+        if v1.exists() {
+            let _ = write(&v1, "THAWED");
+        }
+        let v2 = d.join("cgroup.freeze");
+        if v2.exists() {
+            let _ = write(&v2, "0");
+        }
+        let kill = d.join("cgroup.kill");
+        if kill.exists() {
+            let _ = write(&kill, "1");
+        }
+    }
+    for d in dirs {
+        kill_until_empty(&d.join("cgroup.procs"));
     }
 }
 
@@ -131,7 +186,8 @@ impl BoxCgroup {
     }
 
     /// Kills every process in the group, including ones that double-forked
-    /// away from their parent (v2 `cgroup.kill`, v1 freezer + SIGKILL).
+    /// away from their parent (v2 `cgroup.kill`, v1 SIGKILL of the task list
+    /// until it is empty; never freezing, see [`kill_until_empty`]).
     pub fn kill_all(&self) {
         match self {
             BoxCgroup::V1(g) => g.kill_all(),
@@ -218,6 +274,22 @@ pub(crate) fn kill_listed(procs: &Path) -> usize {
     n
 }
 
+/// SIGKILLs the tasks of a `cgroup.procs` file pass after pass (what was
+/// forked meanwhile gets the next pass) until it is empty, for about a second
+/// at most; returns whether it emptied. Nothing is frozen on the way, so a
+/// host that dies in the middle leaves no frozen process behind; escape is
+/// not possible either: a box's programs live in its PID namespace, which the
+/// kernel empties once its init (listed too) is killed.
+pub(crate) fn kill_until_empty(procs: &Path) -> bool {
+    for attempt in 0..600u64 {
+        if kill_listed(procs) == 0 {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_micros((100 * (attempt + 1)).min(2000)));
+    }
+    false
+}
+
 /// The path of this process's group in hierarchy `hier` ("" for v2) from
 /// `/proc/self/cgroup` text.
 pub(crate) fn own_path(proc_cgroup: &str, matches: impl Fn(&str) -> bool) -> Option<String> {
@@ -248,5 +320,15 @@ mod tests {
         assert_eq!(own_path(t, |c| c.split(',').any(|x| x == "memory")).as_deref(), Some("/process_api/abc"));
         assert_eq!(own_path(t, |c| c.is_empty()).as_deref(), Some("/user.slice"));
         assert_eq!(own_path(t, |c| c == "pids"), None);
+    }
+
+    #[test]
+    fn owner_pid_reads_box_group_names_only() {
+        assert_eq!(owner_pid("kiln-4242-7"), Some(4242));
+        assert_eq!(owner_pid("kiln-host"), None);
+        assert_eq!(owner_pid("kiln-12"), None);
+        assert_eq!(owner_pid("kiln-12-x"), None);
+        assert_eq!(owner_pid("kiln--3"), None);
+        assert_eq!(owner_pid("other-12-3"), None);
     }
 }

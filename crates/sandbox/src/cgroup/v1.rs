@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{kill_listed, mkdir, own_path, read_keyed, read_u64, rmdir, write, Usage};
+use super::{kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir, write, Usage};
 use crate::error::{Result, SandboxError};
 
 const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuacct", "freezer"];
@@ -117,27 +117,9 @@ impl Group {
     }
 
     pub fn kill_all(&self) {
-        let state = self.freezer().join("freezer.state");
-        let procs = self.freezer().join("cgroup.procs");
-        if write(&state, "FROZEN").is_ok() {
-            // Freezing is asynchronous; wait (briefly) until no task can fork.
-            for _ in 0..100 {
-                match std::fs::read_to_string(&state) {
-                    Ok(s) if s.trim() == "FROZEN" => break,
-                    Ok(_) => std::thread::sleep(std::time::Duration::from_micros(200)),
-                    Err(_) => break,
-                }
-            }
-        }
-        kill_listed(&procs);
-        let _ = write(&state, "THAWED");
-        // Anything that slipped through a failed freeze gets a second pass.
-        for _ in 0..50 {
-            if kill_listed(&procs) == 0 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        // No freezer: a host killed between FROZEN and THAWED would leave the
+        // box frozen and unkillable (see `kill_until_empty`).
+        kill_until_empty(&self.freezer().join("cgroup.procs"));
     }
 
     pub fn remove(&self) -> Result<()> {

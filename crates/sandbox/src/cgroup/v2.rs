@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{kill_listed, mkdir, own_path, read_keyed, rmdir, write, Usage};
+use super::{kill_until_empty, mkdir, own_path, read_keyed, rmdir, write, Usage};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -87,10 +87,8 @@ impl Group {
         if kill.exists() && write(&kill, "1").is_ok() {
             return;
         }
-        let freeze = self.dir.join("cgroup.freeze");
-        let _ = write(&freeze, "1");
-        kill_listed(&self.dir.join("cgroup.procs"));
-        let _ = write(&freeze, "0");
+        // Kernels before 5.14 have no cgroup.kill.
+        kill_until_empty(&self.dir.join("cgroup.procs"));
     }
 
     pub fn remove(&self) -> Result<()> {
