@@ -13,6 +13,9 @@ use crate::conn::{Exit, Reply};
 use crate::error::{Result, SandboxError};
 use crate::protocol::{Request, Rlimits, Stdio};
 
+const WRITE_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(1);
+const WRITE_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A program running on a terminal.
 pub struct PtyProcess {
     pub pid: i32,
@@ -79,13 +82,28 @@ impl PtyProcess {
     }
 
     /// Writes all of `data` as terminal input.
+    ///
+    /// When the terminal's input queue is full (the program does not read, or
+    /// its echo waits for our reader to drain it), a pty master can be woken
+    /// as writable again and again while every write fails with `EAGAIN`:
+    /// seen with 1000 busy terminals, where retrying on readiness alone spun
+    /// both runtime threads and starved the tasks that would drain them. So a
+    /// refused write waits a little, longer each time (1 ms doubling to 50 ms).
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        let mut backoff = WRITE_BACKOFF_MIN;
         while !data.is_empty() {
             let mut guard = self.master.writable().await?;
             match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)) {
-                Ok(Ok(n)) => data = &data[n..],
+                Ok(Ok(n)) if n > 0 => {
+                    data = &data[n..];
+                    backoff = WRITE_BACKOFF_MIN;
+                }
+                Ok(Ok(_)) | Err(_) => {
+                    drop(guard);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(WRITE_BACKOFF_MAX);
+                }
                 Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
             }
         }
         Ok(())

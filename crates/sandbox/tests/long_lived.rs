@@ -119,3 +119,42 @@ async fn pty_can_be_reopened_by_the_boxs_user() {
     assert_eq!(p.wait().await.unwrap().code, Some(0));
     b.destroy().await;
 }
+
+/// CPU time of this whole process so far, in clock ticks (utime + stime).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // After the command name (ends at the last ')'): utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// A guard on the write path, not a reproduction of the livelock seen with
+/// 1000 busy terminals (the writer woken again and again while every write got
+/// EAGAIN): a write the terminal refuses must wait, not burn CPU.
+#[tokio::test]
+async fn a_full_terminal_makes_the_writer_wait_not_spin() {
+    let home = tempfile::tempdir().unwrap();
+    let b = home_box(home.path(), UID + 4).await;
+    let env = vec![common::PATH.into(), "HOME=/home/kiln".into()];
+    // `sleep` never reads its terminal: the input queue (and the echo nobody
+    // drains) fills after a few KiB of lines.
+    let p = std::sync::Arc::new(b.spawn_pty(vec!["/bin/sleep".into(), "60".into()], env, "/home/kiln", 24, 80).await.unwrap());
+    let writer = {
+        let p = p.clone();
+        let lines = "x".repeat(63) + "\n";
+        tokio::spawn(async move { p.write_all(lines.repeat(16 * 1024).as_bytes()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = cpu_ticks() - before;
+    if writer.is_finished() {
+        panic!("1 MiB of lines cannot fit a terminal nobody reads: {:?}", writer.await);
+    }
+    // Spinning on the refused write burns the whole second (about 100 ticks).
+    assert!(used < 30, "the blocked writer used {used} ticks of CPU in 1 s");
+    writer.abort();
+    b.kill(p.pid).await.unwrap();
+    b.destroy().await;
+}
