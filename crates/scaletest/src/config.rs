@@ -305,6 +305,17 @@ mod tests {
     }
 
     #[test]
+    fn short_sample_keeps_the_counts_and_shortens_the_phases() {
+        let text = include_str!("../../../examples/scaletest-short.yaml");
+        let c = Config::parse(text, "short sample").unwrap();
+        let d = Config::default();
+        assert_eq!(c.create_workspaces, d.create_workspaces);
+        assert_eq!(c.dashboard.duration.0, Duration::from_secs(60));
+        assert_eq!(c.workspace_traffic.duration.0, Duration::from_secs(120));
+        assert_eq!(c.workspace_traffic.bytes_per_tick, d.workspace_traffic.bytes_per_tick);
+    }
+
+    #[test]
     fn partial_sections_keep_other_defaults() {
         let c = Config::parse(
             "create_workspaces:\n  pod: {template: p, count: 3, concurrency: 0, timeout: 30s}\ndashboard:\n  duration: 10s\n",
