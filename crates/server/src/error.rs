@@ -3,6 +3,7 @@
 //! get it (never axum's plain-text bodies, never a 5xx).
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -93,6 +94,17 @@ impl From<JsonRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         ApiError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+/// A plain request to a WebSocket route (run or terminal).
+impl From<WebSocketUpgradeRejection> for ApiError {
+    fn from(r: WebSocketUpgradeRejection) -> Self {
+        ApiError::new(
+            r.status(),
+            "websocket_required",
+            format!("{}: open this route as a WebSocket", r.body_text()),
+        )
     }
 }
 

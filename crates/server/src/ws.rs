@@ -38,13 +38,7 @@ pub async fn upgrade(
     State(app): State<Arc<AppState>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let ws = ws.map_err(|r| {
-        ApiError::new(
-            r.status(),
-            "websocket_required",
-            format!("{}: open this route as a WebSocket", r.body_text()),
-        )
-    })?;
+    let ws = ws?;
     Ok(ws
         .max_message_size(app.config.max_body_bytes)
         .on_upgrade(move |socket| run(app, socket)))

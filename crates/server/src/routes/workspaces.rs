@@ -220,13 +220,7 @@ pub async fn pty(
     Query(q): Query<PtyQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let ws = ws.map_err(|r| {
-        ApiError::new(
-            r.status(),
-            "websocket_required",
-            format!("{}: open this route as a WebSocket", r.body_text()),
-        )
-    })?;
+    let ws = ws?;
     let m = manager(&app)?.clone();
     let owner = owner(&caller);
     let id = workspace_id(&id)?;
