@@ -94,7 +94,7 @@ fn print_summary(r: &Report) {
     let mem = r.memory_kb as f64 / 1024.0;
     println!("status: {}  (cpu {} ms, wall {} ms, memory {mem:.1} MiB)", r.status, r.time_ms, r.wall_time_ms);
     if let Some(m) = &r.message {
-        println!("note: {m}");
+        println!("note: {}", terminal_safe(m));
     }
     match (r.exit_code, r.signal) {
         (_, Some(s)) => println!("signal: {s}"),
@@ -104,10 +104,48 @@ fn print_summary(r: &Report) {
     for (title, text) in [("compile output", &r.compile_output), ("stdout", &r.stdout), ("stderr", &r.stderr)] {
         if !text.is_empty() {
             println!("--- {title} ---");
-            print!("{text}");
+            print!("{}", terminal_safe(text));
             if !text.ends_with('\n') {
                 println!();
             }
         }
+    }
+}
+
+/// The program's text as it may reach a person's terminal: line feeds and tabs
+/// stay, every other control character (C0, DEL, C1: the starts of escape and
+/// OSC sequences that clear the screen, set the clipboard or the title) and
+/// the bidirectional overrides that reorder what is shown ("Trojan Source")
+/// are printed as visible escapes (`\x1b`, `\r`, `\u{202e}`), never raw.
+/// `--json` output is escaped by JSON itself.
+pub(crate) fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_sequences_are_shown_not_sent() {
+        assert_eq!(terminal_safe("a\tb\nc"), "a\tb\nc");
+        assert_eq!(terminal_safe("\x1b[2J"), "\\x1b[2J");
+        assert_eq!(terminal_safe("\x1b]52;c;aGk=\x07"), "\\x1b]52;c;aGk=\\x07");
+        assert_eq!(terminal_safe("x\ry"), "x\\ry");
+        assert_eq!(terminal_safe("\u{9b}2J\u{7f}"), "\\x9b2J\\x7f");
+        assert_eq!(terminal_safe("a\u{202e}b"), "a\\u{202e}b");
+        // Backslashes the program printed stay as they are.
+        assert_eq!(terminal_safe("C:\\dir"), "C:\\dir");
+        assert_eq!(terminal_safe("héllo ✓"), "héllo ✓");
     }
 }

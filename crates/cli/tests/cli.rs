@@ -88,3 +88,23 @@ fn languages_lists_versions_as_a_table_and_json() {
     }
     assert!(v["available"][0]["version"].as_str().is_some_and(|s| !s.is_empty()));
 }
+
+/// Hostile suite (issue 11, item 10): a program's escape sequences (clear the
+/// screen, OSC 52 to set the clipboard, a bell, a carriage return that hides a
+/// line) never reach the caller's terminal raw from `kiln run`.
+#[test]
+fn run_never_writes_raw_control_sequences_to_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("esc.py");
+    std::fs::write(&p, "import sys\nprint('\\x1b[2J\\x1b]52;c;cm0gLXJmIC8=\\x07ok\\rfake')\nsys.stderr.write('\\x1b[31mred\\u202e\\n')\n").unwrap();
+    let o = kiln(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n' && c != '\t' || ('\u{202a}'..='\u{202e}').contains(&c)), "{out:?}");
+    assert!(out.contains("\\x1b[2J\\x1b]52;c;cm0gLXJmIC8=\\x07ok\\rfake"), "{out}");
+    assert!(out.contains("\\x1b[31mred\\u{202e}"), "{out}");
+    // --json keeps the exact text (JSON escapes it).
+    let o = kiln(&["run", "--json", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["stdout"].as_str().unwrap().starts_with("\u{1b}[2J"));
+}

@@ -1,10 +1,31 @@
-//! Checks a submission before it is queued or run, with errors that name the
-//! field and the fix.
+//! The one validator of submissions. Every way in (the native API, the
+//! WebSocket run, `kiln run`, and any API dialect) builds a [`Submission`] and
+//! passes it here before it is queued or run; the HTTP layer checks only the
+//! shape of its own request. Errors name the field as the API spells it
+//! (`files[2].name`, `limits.memory_kb`, `tests[0].stdin`) and say the fix.
+//!
+//! - [`check`]: everything but the language, against [`Rules`];
+//! - [`language`]: the language is known and installed here;
+//! - [`validate`]: both, with the rules of an [`EngineConfig`];
+//! - [`file_name`]: the rule for a source file's name (names are data, never
+//!   options: compilers also get them as `./name`, see `kiln_lang::template`).
 
 use kiln_lang::Catalog;
 
 use crate::config::EngineConfig;
 use crate::types::{Limits, Submission};
+
+/// Most command-line arguments of a submission.
+pub const MAX_ARGS: usize = 64;
+/// Most bytes of one argument.
+pub const MAX_ARG_BYTES: usize = 4096;
+/// Most bytes of all arguments together. The program's whole argv travels to
+/// the box in one request of bounded size (`kiln_sandbox::protocol`), JSON
+/// escaping can grow a byte six-fold, and Linux caps one exec's argv and
+/// environment too; 16 KiB leaves room for all of it.
+pub const MAX_ARGS_TOTAL_BYTES: usize = 16 << 10;
+/// Most bytes of one file name.
+pub const MAX_FILE_NAME_BYTES: usize = 255;
 
 /// A submission the engine refuses, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,88 +36,139 @@ pub struct ValidationError {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
-    ValidationError {
-        field: field.into(),
-        message: message.into(),
+    ValidationError { field: field.into(), message: message.into() }
+}
+
+/// The maxima a submission is checked against (the server's settings, or an
+/// [`EngineConfig`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    pub max_files: usize,
+    /// All files' contents together.
+    pub max_source_bytes: usize,
+    /// Of `stdin`, of each test's `stdin`, and of each expected output.
+    pub max_stdin_bytes: usize,
+    pub max_tests: usize,
+    pub max_limits: Limits,
+}
+
+impl From<&EngineConfig> for Rules {
+    fn from(c: &EngineConfig) -> Rules {
+        Rules {
+            max_files: c.max_files,
+            max_source_bytes: c.max_source_bytes,
+            max_stdin_bytes: c.max_stdin_bytes,
+            max_tests: c.max_tests,
+            max_limits: c.max_limits,
+        }
     }
 }
 
-pub fn validate(
-    sub: &Submission,
-    catalog: &Catalog,
-    cfg: &EngineConfig,
-) -> Result<(), ValidationError> {
-    if catalog.get(&sub.language).is_none() {
-        let available = catalog.ids().join(", ");
-        return Err(match catalog.find_missing(&sub.language) {
-            Some(m) => err("language", format!("language {:?} is known but not installed on this server ({}); install it with `{}`; available: {available}", sub.language, m.reason, m.install_hint)),
-            None => err("language", format!("unknown language {:?}; available: {available}", sub.language)),
-        });
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules::from(&EngineConfig::default())
     }
+}
+
+/// The language and every other rule, with the maxima of `cfg`.
+pub fn validate(sub: &Submission, catalog: &Catalog, cfg: &EngineConfig) -> Result<(), ValidationError> {
+    language(&sub.language, catalog)?;
+    check(sub, &Rules::from(cfg))
+}
+
+/// The language is known and its toolchain installed on this machine.
+pub fn language(id: &str, catalog: &Catalog) -> Result<(), ValidationError> {
+    if catalog.get(id).is_some() {
+        return Ok(());
+    }
+    let available = catalog.ids().join(", ");
+    Err(match catalog.find_missing(id) {
+        Some(m) => err("language", format!("language {id:?} is known but not installed on this server ({}); install it with `{}`; available: {available}", m.reason, m.install_hint)),
+        None => err("language", format!("unknown language {id:?}; available: {available}")),
+    })
+}
+
+/// The rule for the name of a source file: a plain name in the working
+/// directory that no tool can read as anything but a file. 1 to 255 bytes;
+/// not `.` or `..`; no `/`, `\`, NUL or other control characters; not starting
+/// with `-` or `@` (an option, or gcc's and javac's `@file` of options).
+pub fn file_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_FILE_NAME_BYTES {
+        return Err(format!("must be a plain file name of 1 to {MAX_FILE_NAME_BYTES} bytes"));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not a file name; use a plain name such as main.c"));
+    }
+    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\') || c.is_control()) {
+        return Err(format!("must be a plain file name (no `/`, `\\`, NUL or control characters); {name:?} has {c:?}"));
+    }
+    if name.starts_with(['-', '@']) {
+        return Err(format!("must not start with `-` or `@` ({name:?} would read as a compiler option); rename the file"));
+    }
+    Ok(())
+}
+
+/// Every rule but the language.
+pub fn check(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
+    check_files(sub, rules)?;
+    check_inputs(sub, rules)?;
+    check_args(&sub.args)?;
+    check_limits(&sub.limits, &rules.max_limits)
+}
+
+fn check_files(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
     if sub.files.is_empty() {
-        return Err(err(
-            "files",
-            "a submission needs `source` or at least one entry in `files`",
-        ));
+        return Err(err("files", "a submission needs `source` or at least one entry in `files`"));
     }
-    if sub.files.len() > cfg.max_files {
-        return Err(err(
-            "files",
-            format!(
-                "{} files given; at most {} are allowed",
-                sub.files.len(),
-                cfg.max_files
-            ),
-        ));
+    if sub.files.len() > rules.max_files {
+        return Err(err("files", format!("{} files given; at most {} are allowed", sub.files.len(), rules.max_files)));
     }
-    let mut total = 0usize;
     let mut seen = std::collections::HashSet::new();
     for (i, f) in sub.files.iter().enumerate() {
-        kiln_sandbox::files::validate(&f.name).map_err(|m| err(format!("files[{i}].name"), m))?;
+        file_name(&f.name).map_err(|m| err(format!("files[{i}].name"), m))?;
         if !seen.insert(f.name.as_str()) {
-            return Err(err(
-                format!("files[{i}].name"),
-                format!("{:?} appears twice", f.name),
-            ));
+            return Err(err(format!("files[{i}].name"), format!("{:?} appears twice", f.name)));
         }
-        total += f.content.len();
     }
-    if total > cfg.max_source_bytes {
-        return Err(err(
-            "source",
-            format!(
-                "source is {total} bytes; the maximum is {}",
-                cfg.max_source_bytes
-            ),
-        ));
+    let total: usize = sub.files.iter().map(|f| f.content.len()).sum();
+    if total > rules.max_source_bytes {
+        return Err(err("source", format!("source is {total} bytes; the maximum is {}", rules.max_source_bytes)));
     }
-    let stdin_max = sub
-        .tests
-        .iter()
-        .map(|t| t.stdin.len())
-        .max()
-        .unwrap_or(0)
-        .max(sub.stdin.len());
-    if stdin_max > cfg.max_stdin_bytes {
-        return Err(err(
-            "stdin",
-            format!(
-                "stdin is {stdin_max} bytes; the maximum is {}",
-                cfg.max_stdin_bytes
-            ),
-        ));
+    Ok(())
+}
+
+fn check_inputs(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
+    if sub.tests.len() > rules.max_tests {
+        return Err(err("tests", format!("{} tests given; the maximum is {}", sub.tests.len(), rules.max_tests)));
     }
-    if sub.tests.len() > cfg.max_tests {
-        return Err(err(
-            "tests",
-            format!(
-                "{} tests given; at most {} are allowed",
-                sub.tests.len(),
-                cfg.max_tests
-            ),
-        ));
+    let max = rules.max_stdin_bytes;
+    let over = |field: String, text: &str| -> Result<(), ValidationError> {
+        if text.len() > max {
+            return Err(err(field, format!("is {} bytes; the maximum is {max}", text.len())));
+        }
+        Ok(())
+    };
+    over("stdin".into(), &sub.stdin)?;
+    over("expected_output".into(), sub.expected_output.as_deref().unwrap_or(""))?;
+    for (i, t) in sub.tests.iter().enumerate() {
+        over(format!("tests[{i}].stdin"), &t.stdin)?;
+        over(format!("tests[{i}].expected_output"), t.expected_output.as_deref().unwrap_or(""))?;
     }
-    check_limits(&sub.limits, &cfg.max_limits)
+    Ok(())
+}
+
+fn check_args(args: &[String]) -> Result<(), ValidationError> {
+    if args.len() > MAX_ARGS {
+        return Err(err("args", format!("has {} arguments; at most {MAX_ARGS}", args.len())));
+    }
+    if let Some(i) = args.iter().position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0')) {
+        return Err(err(format!("args[{i}]"), format!("must be at most {MAX_ARG_BYTES} bytes without NUL")));
+    }
+    let total: usize = args.iter().map(String::len).sum();
+    if total > MAX_ARGS_TOTAL_BYTES {
+        return Err(err("args", format!("arguments total {total} bytes; the maximum is {MAX_ARGS_TOTAL_BYTES}")));
+    }
+    Ok(())
 }
 
 fn check_limits(l: &Limits, max: &Limits) -> Result<(), ValidationError> {
@@ -109,17 +181,109 @@ fn check_limits(l: &Limits, max: &Limits) -> Result<(), ValidationError> {
     ];
     for (field, v, m) in checks {
         if v == 0 {
-            return Err(err(field, "must be greater than 0"));
+            return Err(err(field, "must be at least 1"));
         }
         if v > m {
-            return Err(err(
-                field,
-                format!("{v} is above this server's maximum of {m}"),
-            ));
+            return Err(err(field, format!("{v} is above the maximum {m}; ask for at most that")));
         }
     }
     if l.memory_kb < 4096 {
         return Err(err("limits.memory_kb", "must be at least 4096 (4 MiB)"));
     }
     Ok(())
+}
+
+/// The first limit of `asked` above `max`, by its API field name (checks a
+/// server's default limits against its maxima at start-up).
+pub fn limit_over_max(asked: &Limits, max: &Limits) -> Option<&'static str> {
+    [
+        ("cpu_time_ms", asked.cpu_time_ms > max.cpu_time_ms),
+        ("wall_time_ms", asked.wall_time_ms > max.wall_time_ms),
+        ("memory_kb", asked.memory_kb > max.memory_kb),
+        ("processes", asked.processes > max.processes),
+        ("output_bytes", asked.output_bytes > max.output_bytes),
+    ]
+    .into_iter()
+    .find_map(|(name, over)| over.then_some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{SourceFile, TestCase};
+
+    fn sub() -> Submission {
+        Submission {
+            language: "python".into(),
+            files: vec![SourceFile { name: "main.py".into(), content: "print(1)".into() }],
+            stdin: String::new(),
+            args: Vec::new(),
+            expected_output: None,
+            limits: Limits::default(),
+            tests: Vec::new(),
+        }
+    }
+
+    fn rules() -> Rules {
+        Rules { max_files: 3, max_source_bytes: 100, max_stdin_bytes: 10, max_tests: 2, max_limits: EngineConfig::default().max_limits }
+    }
+
+    /// (what the test changes, the field named, a word of the message); None: valid.
+    #[test]
+    fn the_rules_table() {
+        type Case = (&'static str, fn(&mut Submission), Option<(&'static str, &'static str)>);
+        let cases: Vec<Case> = vec![
+            ("valid", |_| {}, None),
+            ("no files", |s| s.files.clear(), Some(("files", "needs"))),
+            ("four files", |s| s.files = (0..4).map(|i| SourceFile { name: format!("f{i}.py"), content: String::new() }).collect(), Some(("files", "at most 3"))),
+            ("dotdot", |s| s.files[0].name = "..".into(), Some(("files[0].name", "not a file name"))),
+            ("slash", |s| s.files[0].name = "a/b.py".into(), Some(("files[0].name", "plain file name"))),
+            ("backslash", |s| s.files[0].name = "a\\b.py".into(), Some(("files[0].name", "plain file name"))),
+            ("nul", |s| s.files[0].name = "a\0.py".into(), Some(("files[0].name", "plain file name"))),
+            ("newline", |s| s.files[0].name = "a\n.py".into(), Some(("files[0].name", "control"))),
+            ("escape", |s| s.files[0].name = "\u{1b}[2J.py".into(), Some(("files[0].name", "control"))),
+            ("dash", |s| s.files[0].name = "-wrapper".into(), Some(("files[0].name", "option"))),
+            ("at", |s| s.files[0].name = "@opts".into(), Some(("files[0].name", "option"))),
+            ("gcc wrapper pair", |s| s.files.push(SourceFile { name: "-wrapper".into(), content: String::new() }), Some(("files[1].name", "option"))),
+            ("comma names are data", |s| s.files.push(SourceFile { name: "sh,-c,id;.c".into(), content: String::new() }), None),
+            ("long name", |s| s.files[0].name = "a".repeat(256), Some(("files[0].name", "255"))),
+            ("empty name", |s| s.files[0].name = String::new(), Some(("files[0].name", "1 to 255"))),
+            ("twice", |s| s.files.push(SourceFile { name: "main.py".into(), content: String::new() }), Some(("files[1].name", "twice"))),
+            ("big source", |s| s.files[0].content = "x".repeat(101), Some(("source", "maximum is 100"))),
+            ("big stdin", |s| s.stdin = "x".repeat(11), Some(("stdin", "maximum is 10"))),
+            ("big expected", |s| s.expected_output = Some("x".repeat(11)), Some(("expected_output", "maximum is 10"))),
+            ("three tests", |s| s.tests = vec![TestCase::default(); 3], Some(("tests", "maximum is 2"))),
+            ("big test stdin", |s| s.tests = vec![TestCase::default(), TestCase { stdin: "x".repeat(11), expected_output: None }], Some(("tests[1].stdin", "maximum is 10"))),
+            ("big test expected", |s| s.tests = vec![TestCase { stdin: String::new(), expected_output: Some("x".repeat(11)) }], Some(("tests[0].expected_output", "maximum"))),
+            ("65 args", |s| s.args = vec!["a".into(); 65], Some(("args", "at most 64"))),
+            ("long arg", |s| s.args = vec!["a".repeat(4097)], Some(("args[0]", "4096"))),
+            ("nul arg", |s| s.args = vec!["ok".into(), "a\0b".into()], Some(("args[1]", "NUL"))),
+            ("40 x 4000 args", |s| s.args = vec!["a".repeat(4000); 40], Some(("args", "16384"))),
+            ("4 x 4096 args", |s| s.args = vec!["a".repeat(4096); 4], None),
+            ("zero cpu", |s| s.limits.cpu_time_ms = 0, Some(("limits.cpu_time_ms", "at least 1"))),
+            ("huge memory", |s| s.limits.memory_kb = u64::MAX, Some(("limits.memory_kb", "above the maximum"))),
+            ("tiny memory", |s| s.limits.memory_kb = 100, Some(("limits.memory_kb", "4096"))),
+            ("zero processes", |s| s.limits.processes = 0, Some(("limits.processes", "at least 1"))),
+            ("huge output", |s| s.limits.output_bytes = 1 << 40, Some(("limits.output_bytes", "maximum"))),
+        ];
+        for (what, change, want) in cases {
+            let mut s = sub();
+            change(&mut s);
+            match (check(&s, &rules()), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some((field, word))) => {
+                    assert_eq!(e.field, field, "{what}: {e}");
+                    assert!(e.message.contains(word), "{what}: {e}");
+                }
+                (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn limit_over_max_names_the_field() {
+        let max = EngineConfig::default().max_limits;
+        assert_eq!(limit_over_max(&Limits::default(), &max), None);
+        assert_eq!(limit_over_max(&Limits { wall_time_ms: max.wall_time_ms + 1, ..Limits::default() }, &max), Some("wall_time_ms"));
+    }
 }

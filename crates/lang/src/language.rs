@@ -58,7 +58,7 @@ pub struct Missing {
 }
 
 impl Language {
-    /// Expands a template: "{main}" → entry file name, "{main_stem}" → its stem
+    /// Expands a template: "{main}" → `./` + entry file name, "{main_stem}" → its stem
     /// (Java class), "{files}" → one argument per source file, "{memory_mb}" →
     /// memory limit in MiB, "{heap_mb}" → a heap size that leaves the runtime
     /// headroom under that limit. An argument may embed a placeholder

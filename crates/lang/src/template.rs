@@ -1,16 +1,22 @@
 //! Argv templates.
 //!
 //! Placeholders, replaced wherever they appear inside an argument:
-//! - `{main}`: the entry file (the first source file), e.g. `main.py`;
+//! - `{main}`: the entry file (the first source file) as a path in the working
+//!   directory, e.g. `./main.py`;
 //! - `{main_stem}`: its file name without extension (the Java class), e.g. `Main`;
-//! - `{files}`: every source file — an argument that is exactly `{files}` becomes
-//!   one argument per file; embedded in a longer argument, the names are joined
-//!   with spaces;
+//! - `{files}`: every source file as `./name` — an argument that is exactly
+//!   `{files}` becomes one argument per file; embedded in a longer argument,
+//!   the paths are joined with spaces;
 //! - `{memory_mb}`: the memory limit in MiB;
 //! - `{heap_mb}`: a heap for managed runtimes that leaves headroom under the
 //!   limit: `memory_mb - 64`, at least 32 (see [`heap_mb`]).
 //!
 //! Unknown `{…}` sequences are left as they are.
+//!
+//! File names are data, never options: every file reaches a tool as `./name`,
+//! so a name such as `-wrapper` or `@opts` can never be read as a compiler
+//! option or an option file, whatever the validator lets through (it refuses
+//! such names too: `kiln_engine::validate::file_name`).
 
 use std::path::Path;
 
@@ -37,22 +43,24 @@ pub fn heap_mb(memory_mb: u64) -> u64 {
 
 /// Expands every argument of `template` against `ctx`.
 pub fn expand(template: &[String], ctx: &ExpandContext) -> Vec<String> {
-    let main = ctx.files.first().map(String::as_str).unwrap_or("");
-    let stem = Path::new(main)
+    let paths: Vec<String> = ctx.files.iter().map(|f| format!("./{f}")).collect();
+    let main_name = ctx.files.first().map(String::as_str).unwrap_or("");
+    let main = paths.first().cloned().unwrap_or_default();
+    let stem = Path::new(main_name)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("");
     let vars = [
-        ("{main}", main.to_string()),
+        ("{main}", main),
         ("{main_stem}", stem.to_string()),
-        ("{files}", ctx.files.join(" ")),
+        ("{files}", paths.join(" ")),
         ("{memory_mb}", ctx.memory_mb.to_string()),
         ("{heap_mb}", heap_mb(ctx.memory_mb).to_string()),
     ];
     let mut argv = Vec::with_capacity(template.len() + ctx.files.len());
     for arg in template {
         if arg == "{files}" {
-            argv.extend(ctx.files.iter().cloned());
+            argv.extend(paths.iter().cloned());
         } else {
             argv.push(substitute(arg, &vars));
         }
@@ -104,7 +112,7 @@ mod tests {
         };
         assert_eq!(
             expand(&t(&["java", "-cp", ".", "{main_stem}", "{main}"]), &ctx),
-            t(&["java", "-cp", ".", "Main", "Main.java"])
+            t(&["java", "-cp", ".", "Main", "./Main.java"])
         );
     }
 
@@ -117,7 +125,7 @@ mod tests {
         };
         assert_eq!(
             expand(&t(&["gcc", "-o", "main", "{files}", "-lm"]), &ctx),
-            t(&["gcc", "-o", "main", "main.c", "util.c", "more.c", "-lm"])
+            t(&["gcc", "-o", "main", "./main.c", "./util.c", "./more.c", "-lm"])
         );
     }
 
@@ -138,7 +146,7 @@ mod tests {
                 ]),
                 &ctx
             ),
-            t(&["-Xmx448m", "--limit=512M", "xay", "[a.js b.js]"])
+            t(&["-Xmx448m", "--limit=512M", "xay", "[./a.js ./b.js]"])
         );
     }
 
@@ -151,7 +159,7 @@ mod tests {
         };
         assert_eq!(
             expand(&t(&["{nope}", "{", "run {main}", "{main_stem"]), &ctx),
-            t(&["{nope}", "{", "run {memory_mb}.py", "{main_stem"])
+            t(&["{nope}", "{", "run ./{memory_mb}.py", "{main_stem"])
         );
     }
 
@@ -162,6 +170,18 @@ mod tests {
             memory_mb: 64,
         };
         assert_eq!(expand(&t(&["x", "{files}", "{main}"]), &ctx), t(&["x", ""]));
+    }
+
+    #[test]
+    fn names_that_look_like_options_stay_file_paths() {
+        let f = files(&["-wrapper", "sh,-c,id;.c", "@opts"]);
+        let ctx = ExpandContext {
+            files: &f,
+            memory_mb: 64,
+        };
+        let argv = expand(&t(&["gcc", "-o", "main", "{files}"]), &ctx);
+        assert_eq!(argv, t(&["gcc", "-o", "main", "./-wrapper", "./sh,-c,id;.c", "./@opts"]));
+        assert!(argv[3..].iter().all(|a| !a.starts_with(['-', '@'])));
     }
 
     #[test]

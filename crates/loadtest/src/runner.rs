@@ -37,7 +37,7 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
     let start = Instant::now() + Duration::from_millis(20);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sampler = tokio::spawn(sample_loop(client.clone(), start, Duration::from_secs(1), metrics.clone(), stop_rx.clone()));
-    let ticker = tokio::spawn(progress.clone().run(phase.clone(), start, rec.clone(), metrics.clone(), stop_rx));
+    let ticker = tokio::spawn((*progress).run(phase.clone(), start, rec.clone(), metrics.clone(), stop_rx));
     match &phase.load {
         LoadModel::Open { spacing, stages, max_in_flight, late_threshold } => {
             let schedule = crate::schedule::Schedule::new(stages.clone(), *spacing, seed);

@@ -92,7 +92,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
             let sub: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let n = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
-            let every = |k: u64| k > 0 && n % k == 0;
+            let every = |k: u64| k > 0 && n.is_multiple_of(k);
             if every(state.cfg.reject_every) {
                 let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": {"code": "queue_full", "message": "queue full"}}));
                 r.headers_mut().insert("retry-after", "1".parse().expect("header"));

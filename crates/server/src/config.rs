@@ -233,6 +233,21 @@ pub struct Config {
     pub workspaces: kiln_workspace::Settings,
 }
 
+impl Config {
+    /// The maxima submissions are validated against (the engine's one
+    /// validator); the engine of this node gets the same through
+    /// [`crate::executor::engine_config`].
+    pub fn validation_rules(&self) -> kiln_engine::validate::Rules {
+        kiln_engine::validate::Rules {
+            max_source_bytes: self.max_source_bytes,
+            max_stdin_bytes: self.max_stdin_bytes,
+            max_tests: self.max_tests,
+            max_limits: self.max_limits,
+            ..kiln_engine::validate::Rules::default()
+        }
+    }
+}
+
 /// The most submissions one batch request may carry.
 pub const MAX_BATCH: usize = 100;
 
@@ -405,7 +420,7 @@ impl Config {
         if !(self.rate_limit_per_sec >= 0.0 && self.rate_limit_per_sec.is_finite()) {
             return invalid("rate_limit_per_sec", "must be a finite number >= 0");
         }
-        if let Some(field) = crate::model::limit_over_max(&self.default_limits, &self.max_limits) {
+        if let Some(field) = kiln_engine::validate::limit_over_max(&self.default_limits, &self.max_limits) {
             return Err(ConfigError::Invalid {
                 key: "default_limits",
                 message: format!("{field} is above max_limits"),

@@ -2,18 +2,12 @@
 //! checked and turned into an engine [`Submission`] ([`Validator`]), and what a
 //! client reads back ([`SubmissionView`]).
 
-use kiln_engine::{Limits, Report, RunReport, SourceFile, Status, Submission, TestCase};
+use kiln_engine::{Report, RunReport, SourceFile, Status, Submission, TestCase};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, LimitsPatch};
 use crate::error::ApiError;
 use crate::executor::Executor;
-
-/// Most command-line arguments, and bytes of one argument.
-const MAX_ARGS: usize = 64;
-const MAX_ARG_BYTES: usize = 4096;
-/// Most source files in one submission.
-const MAX_FILES: usize = 64;
 
 /// `POST /api/v1/submissions` body.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -52,32 +46,6 @@ pub struct ValidSubmission {
     pub callback_url: Option<url::Url>,
 }
 
-/// The first limit of `asked` above `max`, by its API field name.
-pub fn limit_over_max(asked: &Limits, max: &Limits) -> Option<&'static str> {
-    [
-        ("cpu_time_ms", asked.cpu_time_ms > max.cpu_time_ms),
-        ("wall_time_ms", asked.wall_time_ms > max.wall_time_ms),
-        ("memory_kb", asked.memory_kb > max.memory_kb),
-        (
-            "processes",
-            u64::from(asked.processes) > u64::from(max.processes),
-        ),
-        ("output_bytes", asked.output_bytes > max.output_bytes),
-    ]
-    .into_iter()
-    .find_map(|(name, over)| over.then_some(name))
-}
-
-fn limit_value(l: &Limits, field: &str) -> u64 {
-    match field {
-        "cpu_time_ms" => l.cpu_time_ms,
-        "wall_time_ms" => l.wall_time_ms,
-        "memory_kb" => l.memory_kb,
-        "processes" => u64::from(l.processes),
-        _ => l.output_bytes,
-    }
-}
-
 /// Checks requests against the configured maxima and the executor.
 pub struct Validator<'a> {
     pub config: &'a Config,
@@ -85,7 +53,10 @@ pub struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    /// Every check but the callback's address (see [`crate::callback::check_url`]).
+    /// The request's shape (`source` or `files`, the callback's URL), then the
+    /// engine's one validator ([`kiln_engine::validate::check`]) with this
+    /// server's maxima, then the executor's languages. The callback's address
+    /// is checked when it is called (see [`crate::callback::check_url`]).
     pub fn check(
         &self,
         req: SubmissionRequest,
@@ -122,98 +93,6 @@ impl Validator<'_> {
             }],
             (None, Some(files)) => files,
         };
-        if files.is_empty() {
-            return Err(ApiError::invalid_field(
-                &field("files"),
-                "is empty: give at least the entry point",
-            ));
-        }
-        if files.len() > MAX_FILES {
-            return Err(ApiError::invalid_field(
-                &field("files"),
-                format!("has {} files; at most {MAX_FILES}", files.len()),
-            ));
-        }
-        for (i, f) in files.iter().enumerate() {
-            if f.name.is_empty()
-                || f.name.contains(['/', '\0', '\\'])
-                || f.name == "."
-                || f.name == ".."
-            {
-                return Err(ApiError::invalid_field(
-                    &field(&format!("files[{i}].name")),
-                    "must be a plain file name (not empty, no `/`, `\\` or NUL, not `.` or `..`)",
-                ));
-            }
-        }
-        let source_bytes: usize = files.iter().map(|f| f.content.len()).sum();
-        if source_bytes > c.max_source_bytes {
-            return Err(ApiError::invalid_field(
-                &field("source"),
-                format!(
-                    "is {source_bytes} bytes; the maximum is {} bytes",
-                    c.max_source_bytes
-                ),
-            ));
-        }
-        let stdin = req.stdin.unwrap_or_default();
-        check_stdin(&field("stdin"), &stdin, c.max_stdin_bytes)?;
-        let tests = req.tests.unwrap_or_default();
-        if tests.len() > c.max_tests {
-            return Err(ApiError::invalid_field(
-                &field("tests"),
-                format!("has {} tests; the maximum is {}", tests.len(), c.max_tests),
-            ));
-        }
-        for (i, t) in tests.iter().enumerate() {
-            check_stdin(
-                &field(&format!("tests[{i}].stdin")),
-                &t.stdin,
-                c.max_stdin_bytes,
-            )?;
-        }
-        let args = req.args.unwrap_or_default();
-        if args.len() > MAX_ARGS {
-            return Err(ApiError::invalid_field(
-                &field("args"),
-                format!("has {} arguments; at most {MAX_ARGS}", args.len()),
-            ));
-        }
-        if let Some(i) = args
-            .iter()
-            .position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0'))
-        {
-            return Err(ApiError::invalid_field(
-                &field(&format!("args[{i}]")),
-                format!("must be at most {MAX_ARG_BYTES} bytes without NUL"),
-            ));
-        }
-        let limits = req.limits.unwrap_or_default().apply(c.default_limits);
-        if let Some(name) = limit_over_max(&limits, &c.max_limits) {
-            return Err(ApiError::invalid_field(
-                &field(&format!("limits.{name}")),
-                format!(
-                    "{} is above the maximum {}; ask for at most that",
-                    limit_value(&limits, name),
-                    limit_value(&c.max_limits, name)
-                ),
-            ));
-        }
-        if let Some(name) = [
-            "cpu_time_ms",
-            "wall_time_ms",
-            "memory_kb",
-            "processes",
-            "output_bytes",
-        ]
-        .into_iter()
-        .find(|n| limit_value(&limits, n) == 0)
-        {
-            return Err(ApiError::invalid_field(
-                &field(&format!("limits.{name}")),
-                "must be at least 1",
-            ));
-        }
         let callback_url = match req.callback_url {
             None => None,
             Some(u) => Some(
@@ -224,12 +103,14 @@ impl Validator<'_> {
         let submission = Submission {
             language,
             files,
-            stdin,
-            args,
+            stdin: req.stdin.unwrap_or_default(),
+            args: req.args.unwrap_or_default(),
             expected_output: req.expected_output,
-            limits,
-            tests,
+            limits: req.limits.unwrap_or_default().apply(c.default_limits),
+            tests: req.tests.unwrap_or_default(),
         };
+        kiln_engine::validate::check(&submission, &c.validation_rules())
+            .map_err(|e| ApiError::invalid_field(&field(&e.field), e.message))?;
         self.executor.validate(&submission).map_err(|e| {
             let message = if e.field == "language" {
                 self.languages_hint(&e.message)
@@ -256,16 +137,6 @@ impl Validator<'_> {
             .collect();
         format!("{message}; available languages: {}", ids.join(", "))
     }
-}
-
-fn check_stdin(field: &str, stdin: &str, max: usize) -> Result<(), ApiError> {
-    if stdin.len() > max {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("is {} bytes; the maximum is {max} bytes", stdin.len()),
-        ));
-    }
-    Ok(())
 }
 
 /// `{id, status}`: the answer to an accepted submission.

@@ -11,14 +11,16 @@ use crate::config::Config;
 /// The engine's settings from the server's: one box per worker, the server's
 /// limits and input maxima.
 pub fn engine_config(config: &Config) -> EngineConfig {
+    let rules = config.validation_rules();
     EngineConfig {
         max_boxes: config.workers,
         warm_boxes: config.warm_boxes,
         default_limits: config.default_limits,
-        max_limits: config.max_limits,
-        max_source_bytes: config.max_source_bytes,
-        max_stdin_bytes: config.max_stdin_bytes,
-        max_tests: config.max_tests,
+        max_limits: rules.max_limits,
+        max_source_bytes: rules.max_source_bytes,
+        max_stdin_bytes: rules.max_stdin_bytes,
+        max_files: rules.max_files,
+        max_tests: rules.max_tests,
         ..EngineConfig::default()
     }
 }
@@ -42,8 +44,10 @@ impl Executor for Engine {
         self.catalog().get(language).map(|l| l.default_file.clone())
     }
 
+    /// The language only: the server has run the rest of the one validator
+    /// (`kiln_engine::validate::check`) with the same maxima.
     fn validate(&self, sub: &Submission) -> Result<(), FieldError> {
-        Engine::validate(self, sub).map_err(|e| FieldError {
+        kiln_engine::validate::language(&sub.language, self.catalog()).map_err(|e| FieldError {
             field: e.field,
             message: e.message,
         })

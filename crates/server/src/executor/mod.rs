@@ -39,7 +39,8 @@ pub trait Executor: Send + Sync + 'static {
     fn languages(&self) -> Vec<LanguageInfo>;
     /// The file name `source` gets for `language` (e.g. `Main.java`).
     fn source_file_name(&self, language: &str) -> Option<String>;
-    /// Checks a submission before it is queued (language, file names, limits).
+    /// Checks what only the executor knows before a submission is queued
+    /// (its languages); the rest is `kiln_engine::validate::check`.
     fn validate(&self, sub: &Submission) -> Result<(), FieldError>;
     /// Compiles and runs; never fails: Kiln's own failures are `internal_error` reports.
     async fn execute(&self, sub: Submission) -> Report;
