@@ -38,6 +38,9 @@ if [ ! -x "$venv/bin/locust" ] || [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
+step "lint (clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 step "build"
 cargo build --workspace --all-targets --locked
 
