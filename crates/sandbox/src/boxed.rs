@@ -1,7 +1,9 @@
 //! One live box: its control connection, cgroup, uid and helper process.
 //! Files go in and out through the box's init (never through host paths);
 //! destroying a box closes its channel (init kills everything and exits, the
-//! kernel unmounts its tmpfs) and removes its cgroup.
+//! kernel unmounts its tmpfs) and removes its cgroup. Every wait on the box
+//! is bounded (see `conn`); one that stops answering is killed through its
+//! cgroup and reads as gone ([`SandboxBox::is_alive`] is false).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ pub struct SandboxBox {
 
 impl SandboxBox {
     pub(crate) fn new(conn: Arc<Conn>, child: tokio::process::Child, cgroup: BoxCgroup, lease: UidLease) -> SandboxBox {
+        conn.set_killer(cgroup.killer());
         let reader = tokio::spawn(conn.clone().read_loop());
         SandboxBox { conn, cgroup: Some(cgroup), child: Some(child), lease: Some(lease), reader }
     }
@@ -74,7 +77,7 @@ impl SandboxBox {
         let msg = Request::ReadFile { req, path: path.to_string(), max_bytes };
         let mut rx = self.conn.request_chunks(req, &msg).await?;
         let mut out = Vec::new();
-        while let Some(chunk) = rx.recv().await {
+        while let Some(chunk) = self.conn.next_chunk(&mut rx, "ReadFile").await? {
             out.extend_from_slice(&chunk.map_err(SandboxError::Rejected)?);
         }
         if self.conn.is_gone() && out.is_empty() {
@@ -98,7 +101,8 @@ impl SandboxBox {
                     cg.kill_all();
                 }
                 let _ = child.start_kill();
-                let _ = child.wait().await;
+                // A SIGKILLed child is reaped at once; the bound is a backstop.
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
             }
         }
         if let Some(cg) = self.cgroup.take() {

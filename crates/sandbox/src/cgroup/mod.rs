@@ -195,6 +195,16 @@ impl BoxCgroup {
         }
     }
 
+    /// A callable that kills every process of the group from any thread,
+    /// independent of this value's life (for a box that stops answering).
+    pub fn killer(&self) -> Box<dyn Fn() + Send + Sync> {
+        let dirs: Vec<PathBuf> = match self {
+            BoxCgroup::V1(g) => g.dirs().to_vec(),
+            BoxCgroup::V2(g) => vec![g.dir.clone()],
+        };
+        Box::new(move || clear_group(&dirs))
+    }
+
     /// Kills what is left and removes the group.
     pub fn destroy(&self) -> Result<()> {
         self.kill_all();
