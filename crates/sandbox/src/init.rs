@@ -221,6 +221,8 @@ impl Init {
     /// now), and every SysV IPC object of the box's namespace is removed.
     /// `/box` stays: it holds the submission's files.
     fn fresh_scratch(&self) {
+        // Free first, allocate after: SysV objects, then the old tmpfs mounts.
+        remove_sysv_ipc();
         for (dir, size, flags) in [
             ("/tmp", self.tmp_bytes, MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
             ("/dev/shm", self.shm_bytes, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
@@ -231,7 +233,6 @@ impl Init {
                 let _ = mount(Some("tmpfs"), dir, Some("tmpfs"), flags, Some(format!("size={size},mode=1777").as_str()));
             }
         }
-        remove_sysv_ipc();
     }
 
     /// Reaps every exited child; reports the ones the host started.
@@ -305,23 +306,47 @@ impl Init {
 }
 
 /// Removes every SysV message queue, shared memory segment and semaphore
-/// set of the box's IPC namespace (listed in its own `/proc/sysvipc`).
+/// set of the box's IPC namespace. Walks the kernel's index with `*_INFO` and
+/// `*_STAT` (no file to read, nothing allocated: the memory they hold may have
+/// filled the box's cgroup, where any allocation of init's would be its last).
 fn remove_sysv_ipc() {
-    for (file, kind) in [("/proc/sysvipc/msg", 0), ("/proc/sysvipc/shm", 1), ("/proc/sysvipc/sem", 2)] {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
-        for id in text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)?.parse::<libc::c_int>().ok()) {
-            // SAFETY: IPC_RMID takes an id and no buffer; a stale id fails harmlessly.
-            unsafe {
-                match kind {
-                    0 => libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()),
-                    1 => libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()),
-                    _ => libc::semctl(id, 0, libc::IPC_RMID),
-                };
+    // Linux uapi numbers (x86_64 takes no IPC_64 flag).
+    const IPC_RMID: libc::c_long = 0;
+    const MSG_STAT: libc::c_long = 11;
+    const MSG_INFO: libc::c_long = 12;
+    const SHM_STAT: libc::c_long = 13;
+    const SHM_INFO: libc::c_long = 14;
+    const SEM_STAT: libc::c_long = 18;
+    const SEM_INFO: libc::c_long = 19;
+    let mut buf = [0u64; 64];
+    let p = buf.as_mut_ptr() as libc::c_long;
+    // SAFETY: raw *ctl calls with a 512-byte buffer, larger than every struct
+    // they fill (msqid64_ds, shmid64_ds, semid64_ds, msginfo, shm_info,
+    // seminfo); IPC_RMID takes no buffer.
+    unsafe {
+        let max = libc::syscall(libc::SYS_msgctl, 0, MSG_INFO, p);
+        for i in 0..=max.max(-1) {
+            let id = libc::syscall(libc::SYS_msgctl, i, MSG_STAT, p);
+            if id >= 0 {
+                libc::syscall(libc::SYS_msgctl, id, IPC_RMID, 0);
+            }
+        }
+        let max = libc::syscall(libc::SYS_shmctl, 0, SHM_INFO, p);
+        for i in 0..=max.max(-1) {
+            let id = libc::syscall(libc::SYS_shmctl, i, SHM_STAT, p);
+            if id >= 0 {
+                libc::syscall(libc::SYS_shmctl, id, IPC_RMID, 0);
+            }
+        }
+        let max = libc::syscall(libc::SYS_semctl, 0, 0, SEM_INFO, p);
+        for i in 0..=max.max(-1) {
+            let id = libc::syscall(libc::SYS_semctl, i, 0, SEM_STAT, p);
+            if id >= 0 {
+                libc::syscall(libc::SYS_semctl, id, 0, IPC_RMID, 0);
             }
         }
     }
 }
-
 
 /// What an exec runs, as the host asked for it.
 struct Target<'a> {
@@ -386,10 +411,13 @@ fn find_program(root: &OwnedFd, cwd: &OwnedFd, cmd: &str, env: &[String]) -> Res
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = format!("{}/{cmd}", dir.trim_end_matches('/'));
+        // Like execvp: go on past missing entries, remember a refused one,
+        // stop at anything else (a link loop, a magic link).
         match open_program(root, cwd, &candidate) {
             Ok(fd) => return Ok((fd, candidate)),
             Err(Errno::EACCES) => denied = Some(candidate),
-            Err(_) => {}
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT) => {}
+            Err(e) => return Err(format!("open {candidate:?}: {e} (resolved inside the box; magic links are not followed)")),
         }
     }
     match denied {
