@@ -3,7 +3,9 @@
 //! parent or library would leave one), then a submission and a workspace exec
 //! look for it from inside, and the host checks every process: none but the
 //! server itself (and this test) may hold it. Also: a workspace exec whose
-//! working directory or program is a `/proc` path is a 4xx naming the field.
+//! working directory or program is a `/proc` path is a 4xx naming the field,
+//! and a submission too big for the box's control channel (issue 11, item 4)
+//! is refused or ends, never stays `running`.
 
 #[path = "serve_common.rs"]
 mod common;
@@ -148,4 +150,25 @@ fn an_inherited_descriptor_of_kiln_serve_reaches_no_box() {
         assert!((400..500).contains(&code), "{body} answered {code}: {v}");
     }
     drop(fd);
+}
+
+#[test]
+fn a_submission_too_big_for_the_control_channel_never_stays_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), &["--workers", "1", "--warm-boxes", "0"]);
+    // The issue's example: 40 arguments of 4000 bytes.
+    let args: Vec<String> = (0..40).map(|_| "x".repeat(4000)).collect();
+    let body = json!({ "language": "python", "source": "import sys; print(len(sys.argv))", "args": args });
+    let (code, v) = s.request("POST", "/api/v1/submissions", Some(&body));
+    if (400..500).contains(&code) {
+        // Refused by validation: fine, as long as it says why.
+        assert!(v.to_string().contains("args"), "{v}");
+    } else {
+        assert_eq!(code, 202, "{v}");
+        let v = s.result(v["id"].as_str().unwrap(), Duration::from_secs(30));
+        assert_ne!(v["status"], "running", "{v}");
+    }
+    // The worker is not lost: the next submission runs.
+    let v = s.result(&s.submit(&json!({ "language": "python", "source": "print(42)" })), Duration::from_secs(60));
+    assert_eq!(v["stdout"], "42\n", "{v}");
 }
