@@ -127,7 +127,7 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup) -> ! {
         };
         if sig_ready {
             while let Ok(Some(_)) = sigfd.read_signal() {}
-            init.reap();
+            let _ = init.reap();
         }
         if ctl_ready {
             match protocol::recv::<Request>(init.ctl.as_fd(), &mut buf) {
@@ -183,7 +183,8 @@ impl Init {
                 Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
             },
             Request::Exec { req, argv, env, cwd, rlimits, stdio, kill_all_on_exit } => {
-                if kill_all_on_exit {
+                if kill_all_on_exit && self.running.is_empty() {
+                    self.settle();
                     self.fresh_scratch();
                 }
                 match self.exec(&argv, &env, &cwd, rlimits, stdio, fds) {
@@ -215,33 +216,54 @@ impl Init {
         reply(&self.ctl, &resp, &[], &[]);
     }
 
+    /// Before a one-shot exec, with no exec of the host's running: kills and
+    /// reaps every leftover process of the last one (orphans are init's
+    /// children), so that what they held — open files on the scratch tmpfs,
+    /// pipes — is released before it is freed. Bounded: a process that will
+    /// not die within two seconds is left to the cgroup.
+    fn settle(&mut self) {
+        let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.reap() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Before a one-shot exec: what the last program left in memory that no
     /// process holds goes away — a fresh tmpfs on `/tmp` and `/dev/shm` (the
     /// old ones are detached and freed with their last user, all killed by
     /// now), and every SysV IPC object of the box's namespace is removed.
     /// `/box` stays: it holds the submission's files.
     fn fresh_scratch(&self) {
-        // Free first, allocate after: SysV objects, then the old tmpfs mounts.
+        // Free first, allocate after: SysV objects and the old tmpfs mounts
+        // go before the new mounts are made.
         remove_sysv_ipc();
-        for (dir, size, flags) in [
+        let scratch = [
             ("/tmp", self.tmp_bytes, MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
             ("/dev/shm", self.shm_bytes, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
-        ] {
-            // Only when something is there: an empty tmpfs holds no memory.
-            let used = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true);
-            if used && umount2(dir, MntFlags::MNT_DETACH).is_ok() {
-                let _ = mount(Some("tmpfs"), dir, Some("tmpfs"), flags, Some(format!("size={size},mode=1777").as_str()));
+        ];
+        // Only what holds something: an empty tmpfs holds no memory.
+        let detached: Vec<bool> = scratch
+            .iter()
+            .map(|(dir, _, _)| std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) && umount2(*dir, MntFlags::MNT_DETACH).is_ok())
+            .collect();
+        for ((dir, size, flags), detached) in scratch.iter().zip(detached) {
+            if detached {
+                let _ = mount(Some("tmpfs"), *dir, Some("tmpfs"), *flags, Some(format!("size={size},mode=1777").as_str()));
             }
         }
     }
 
     /// Reaps every exited child; reports the ones the host started.
-    fn reap(&mut self) {
+    /// Returns whether children remain.
+    fn reap(&mut self) -> bool {
         loop {
             let (pid, code, signal) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => (pid, Some(code), None),
                 Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, None, Some(sig as i32)),
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(WaitStatus::StillAlive) => return true,
+                Err(Errno::EINTR) => continue,
+                Err(_) => return false,
                 Ok(_) => continue,
             };
             if let Some(r) = self.running.remove(&pid.as_raw()) {
