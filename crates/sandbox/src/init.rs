@@ -11,11 +11,12 @@
 //!
 //! Memory charged to the box that no process holds must never make init or
 //! the helper the OOM killer's choice: they get `oom_score_adj` -1000 where
-//! the host allows it, and every program gets +1000 (see `helper`). Before
-//! each one-shot exec init drops what the last
-//! one left in memory that no process holds: it mounts a fresh `/tmp` and
-//! `/dev/shm` and removes every SysV message queue, shared memory segment and
-//! semaphore set of the box's IPC namespace.
+//! the host allows it, and every program gets +1000 (see `helper`). When a
+//! one-shot exec ends (before its exit is reported) and again before the
+//! next one starts, init kills and reaps its leftovers and drops what it left
+//! in memory that no process holds: it mounts a fresh `/tmp` and `/dev/shm`
+//! and removes every SysV message queue, shared memory segment and semaphore
+//! set of the box's IPC namespace. `/box` stays: it holds the run's files.
 //!
 //! A packet init cannot read (too big, malformed) is answered with a failure
 //! for the request id in its prefix, so the host's waiter ends.
@@ -267,7 +268,13 @@ impl Init {
                 Ok(_) => continue,
             };
             if let Some(r) = self.running.remove(&pid.as_raw()) {
-                if r.kill_all_on_exit {
+                if r.kill_all_on_exit && self.running.is_empty() {
+                    // The run is over: its leftovers die and what they left
+                    // in memory is freed before the host hears of the exit
+                    // (and sets the next run's limits).
+                    self.settle();
+                    self.fresh_scratch();
+                } else if r.kill_all_on_exit {
                     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
                 }
                 reply(&self.ctl, &Response::Exited { pid: pid.as_raw(), code, signal }, &[], &[]);
