@@ -226,7 +226,7 @@ impl Init {
         let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while self.reap() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
 
