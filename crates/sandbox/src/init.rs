@@ -57,6 +57,8 @@ struct Init {
     shm_bytes: u64,
     filter: Vec<libc::sock_filter>,
     running: HashMap<i32, Running>,
+    /// Programs ran since the scratch memory was last freed.
+    dirty: bool,
 }
 
 fn reply(ctl: &OwnedFd, r: &Response, payload: &[u8], fds: &[RawFd]) {
@@ -101,7 +103,7 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup) -> ! {
             std::process::exit(1);
         }
     };
-    let mut init = Init { ctl, uid: setup.uid, gid: setup.gid, work, root, tmp_bytes: setup.tmp_bytes, shm_bytes: setup.shm_bytes, filter: seccomp::program(), running: HashMap::new() };
+    let mut init = Init { ctl, uid: setup.uid, gid: setup.gid, work, root, tmp_bytes: setup.tmp_bytes, shm_bytes: setup.shm_bytes, filter: seccomp::program(), running: HashMap::new(), dirty: false };
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let sigfd = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
@@ -184,10 +186,13 @@ impl Init {
                 Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
             },
             Request::Exec { req, argv, env, cwd, rlimits, stdio, kill_all_on_exit } => {
-                if kill_all_on_exit && self.running.is_empty() {
+                // Normally done when the last one-shot exec ended; here when
+                // that could not be (another exec was running then).
+                if kill_all_on_exit && self.dirty && self.running.is_empty() {
                     self.settle();
                     self.fresh_scratch();
                 }
+                self.dirty = true;
                 match self.exec(&argv, &env, &cwd, rlimits, stdio, fds) {
                     Ok((pid, master)) => {
                         let sent: Vec<RawFd> = master.iter().map(|m| m.as_raw_fd()).collect();
@@ -274,6 +279,7 @@ impl Init {
                     // (and sets the next run's limits).
                     self.settle();
                     self.fresh_scratch();
+                    self.dirty = false;
                 } else if r.kill_all_on_exit {
                     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
                 }
