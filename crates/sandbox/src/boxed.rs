@@ -43,10 +43,7 @@ impl SandboxBox {
     /// Host pids of the box's processes (helper, init, programs), from its
     /// cgroup: for diagnostics and containment tests.
     pub fn host_pids(&self) -> Vec<i32> {
-        let Some(cg) = self.cgroup.as_ref() else { return Vec::new() };
-        let files = cg.procs_files();
-        let Some(f) = files.first() else { return Vec::new() };
-        std::fs::read_to_string(f).map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
+        self.cgroup.as_ref().map(|cg| cg.pids()).unwrap_or_default()
     }
 
     /// Whether the box's init is still there.

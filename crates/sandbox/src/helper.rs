@@ -3,8 +3,9 @@
 //! First of all it closes every descriptor it inherited but its control
 //! socket (on stdin): nothing the host left open without `O_CLOEXEC` reaches
 //! a box. It makes itself (and so init) the OOM killer's last choice, reads
-//! the box's setup from the control socket, joins the box's cgroups, unshares
-//! the namespaces and forks the box's init (PID 1 of the new PID namespace);
+//! the box's setup from the control socket, joins the box's `init` cgroups
+//! (programs go to the limited `run` ones, see `cgroup`), unshares the
+//! namespaces and forks the box's init (PID 1 of the new PID namespace);
 //! then it only waits for init to exit.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -88,20 +89,26 @@ fn helper_main() -> ! {
             setup_failed(&ctl, "cgroups", format!("join {f}: {e}"));
         }
     }
-    let ns = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWNET
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWCGROUP;
+    // Opened here, in the host's mount namespace; each program writes "0"
+    // into them (joins the limited group) before it drops its privileges.
+    let mut run_groups = Vec::new();
+    for f in &setup.run_procs {
+        match nix::fcntl::open(f.as_str(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => run_groups.push(fd),
+            Err(e) => setup_failed(&ctl, "cgroups", format!("open {f}: {e}")),
+        }
+    }
+    // No cgroup namespace for init: a program joins the `run` group first,
+    // which must be visible from where it stands, then unshares its own.
+    let ns = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
     if let Err(e) = unshare(ns) {
-        setup_failed(&ctl, "namespaces", format!("unshare(mount, pid, net, ipc, uts, cgroup): {e}"));
+        setup_failed(&ctl, "namespaces", format!("unshare(mount, pid, net, ipc, uts): {e}"));
     }
     // SAFETY: the helper is single-threaded (it was just exec'd and started no
     // threads), so the child may run arbitrary code.
     match unsafe { fork() } {
         Err(e) => setup_failed(&ctl, "namespaces", format!("fork into the pid namespace: {e}")),
-        Ok(ForkResult::Child) => crate::init::run(ctl, setup),
+        Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
         Ok(ForkResult::Parent { child }) => {
             drop(ctl);
             let _ = waitpid(child, None);

@@ -1,6 +1,7 @@
 //! The init of a box: PID 1 of its PID namespace, single-threaded, root in the
-//! host's user namespace but inside the box's mount, network, IPC, UTS and
-//! cgroup namespaces. It builds the root, then serves the host's requests:
+//! host's user namespace but inside the box's mount, network, IPC and UTS
+//! namespaces (each program also gets a cgroup namespace rooted at the box's
+//! limited `run` group, which it joins first; init stays outside it). It builds the root, then serves the host's requests:
 //! files (written and read without following symlinks), and execs — each exec
 //! forks a child that sets rlimits, drops every privilege, and only then, as
 //! the box's user, resolves its working directory and program inside the box
@@ -10,8 +11,9 @@
 //! child may allocate.
 //!
 //! Memory charged to the box that no process holds must never make init or
-//! the helper the OOM killer's choice: they get `oom_score_adj` -1000 where
-//! the host allows it, and every program gets +1000 (see `helper`). When a
+//! the helper the OOM killer's choice: they are outside the limited group
+//! (see `cgroup`); they also get `oom_score_adj` -1000 where the host allows
+//! it, and every program +1000, for an OOM of the whole host. When a
 //! one-shot exec ends (before its exit is reported) and again before the
 //! next one starts, init kills and reaps its leftovers and drops what it left
 //! in memory that no process holds: it mounts a fresh `/tmp` and `/dev/shm`
@@ -57,6 +59,8 @@ struct Init {
     shm_bytes: u64,
     filter: Vec<libc::sock_filter>,
     running: HashMap<i32, Running>,
+    /// `cgroup.procs` of the box's `run` group, one per hierarchy.
+    run_groups: Vec<OwnedFd>,
     /// Programs ran since the scratch memory was last freed.
     dirty: bool,
 }
@@ -81,7 +85,7 @@ fn failed(req: u64, mut message: String) -> Response {
 }
 
 /// Runs the box. Never returns: exits when the host closes the channel.
-pub fn run(ctl: OwnedFd, setup: BoxSetup) -> ! {
+pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>) -> ! {
     // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag; it
     // keeps box processes from reading init's memory or /proc/1/exe.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
@@ -103,7 +107,7 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup) -> ! {
             std::process::exit(1);
         }
     };
-    let mut init = Init { ctl, uid: setup.uid, gid: setup.gid, work, root, tmp_bytes: setup.tmp_bytes, shm_bytes: setup.shm_bytes, filter: seccomp::program(), running: HashMap::new(), dirty: false };
+    let mut init = Init { ctl, uid: setup.uid, gid: setup.gid, work, root, tmp_bytes: setup.tmp_bytes, shm_bytes: setup.shm_bytes, filter: seccomp::program(), running: HashMap::new(), run_groups, dirty: false };
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let sigfd = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
@@ -309,7 +313,7 @@ impl Init {
             Err(e) => Err(format!("fork: {e}")),
             Ok(ForkResult::Child) => {
                 drop(err_r);
-                let target = Target { root: &self.root, argv, env, env_c: &env_c, cwd };
+                let target = Target { root: &self.root, run_groups: &self.run_groups, argv, env, env_c: &env_c, cwd };
                 let Err(msg) = child(&target, rl, &fds, slave_path.as_deref(), self.uid, self.gid, &self.filter);
                 let _ = nix::unistd::write(&err_w, msg.as_bytes());
                 // SAFETY: _exit ends the child at once without running the
@@ -386,6 +390,7 @@ fn remove_sysv_ipc() {
 /// What an exec runs, as the host asked for it.
 struct Target<'a> {
     root: &'a OwnedFd,
+    run_groups: &'a [OwnedFd],
     argv: &'a [String],
     env: &'a [String],
     env_c: &'a [CString],
@@ -503,6 +508,12 @@ fn interpret(root: &OwnedFd, cwd: &OwnedFd, mut fd: OwnedFd, mut path: String, m
 fn child(t: &Target, rl: Rlimits, fds: &[OwnedFd], slave: Option<&str>, uid: u32, gid: u32, filter: &[libc::sock_filter]) -> Result<Infallible, String> {
     let st = |stage: &'static str| move |e: Errno| format!("{stage}: {e}");
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(st("sigprocmask"))?;
+    // Into the limited group first (init and the helper stay out of it),
+    // then a cgroup namespace rooted there.
+    for g in t.run_groups {
+        nix::unistd::write(g, b"0").map_err(st("join the box's run cgroup"))?;
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(st("unshare the cgroup namespace"))?;
     nix::unistd::setsid().map_err(st("setsid"))?;
     match slave {
         Some(path) => {

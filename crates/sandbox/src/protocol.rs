@@ -57,6 +57,11 @@ pub struct BoxSetup {
     pub hostname: String,
     /// Files to write the helper's pid into (one per cgroup hierarchy).
     pub cgroup_procs: Vec<String>,
+    /// Files each program joins (writes "0" into) before it drops its
+    /// privileges: the box's `run` group, where the limits are. The helper
+    /// opens them before it leaves the host's mount namespace.
+    #[serde(default)]
+    pub run_procs: Vec<String>,
     /// Host paths bound read-only at the same path inside (dirs, files or symlinks).
     pub binds: Vec<BindSpec>,
     pub tmp_bytes: u64,

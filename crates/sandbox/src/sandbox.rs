@@ -204,6 +204,7 @@ impl Sandbox {
             gid: uid,
             hostname: self.cfg.hostname.clone(),
             cgroup_procs: cgroup.procs_files().iter().map(|p| p.display().to_string()).collect(),
+            run_procs: cgroup.run_procs_files().iter().map(|p| p.display().to_string()).collect(),
             binds,
             tmp_bytes: self.cfg.tmp_bytes,
             work_bytes: self.cfg.work_bytes,

@@ -222,6 +222,7 @@ impl RawBox {
             gid: 99_431,
             hostname: "raw".into(),
             cgroup_procs: vec![],
+            run_procs: vec![],
             binds,
             tmp_bytes: 1 << 20,
             work_bytes: 1 << 20,
@@ -433,6 +434,40 @@ async fn memory_attack(b: &SandboxBox, argv: &[&str]) {
     let o = b.exec(spec(&["./hog", "alloc", "20"], hog_limits())).await.unwrap();
     assert_eq!(text(&o.stdout), "allocated\n", "{argv:?}: the next program did not get its memory: {o:?}");
     assert_eq!(o.limit, None, "{o:?}");
+}
+
+/// The memory cgroup path of a host process.
+fn memory_cgroup(pid: i32) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            let mut p = l.splitn(3, ':');
+            let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
+            (ctrls.split(',').any(|c| c == "memory") || ctrls.is_empty()).then(|| path.to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn helper_and_init_stay_outside_the_limited_group_programs_inside() {
+    let sb = sandbox();
+    let b = sb.create_box(&[]).await.unwrap();
+    let init = init_pid(&b);
+    let mut s = spec(&["/bin/sh", "-c", "sleep 30 >/dev/null 2>&1 & cat /proc/self/cgroup"], small());
+    s.shared_box = true;
+    let o = b.exec(s).await.unwrap();
+    // Inside, a program's cgroup namespace is rooted at its own group.
+    for l in text(&o.stdout).lines() {
+        assert!(l.ends_with(":/"), "a program sees a cgroup path: {l}");
+    }
+    let pids = b.host_pids();
+    let helper = pids.iter().copied().find(|p| std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap().rsplit_once(')').unwrap().1.split_whitespace().nth(1) == Some(&p.to_string())).expect("the helper is init's parent");
+    for (pid, want) in pids.iter().map(|p| (*p, if *p == init || *p == helper { "/init" } else { "/run" })) {
+        let path = memory_cgroup(pid);
+        assert!(path.ends_with(want), "process {pid} is in {path}, not in the box's {want}");
+    }
+    assert!(pids.len() >= 3, "{pids:?}");
+    b.destroy().await;
 }
 
 async fn hog_box(shm_bytes: u64) -> SandboxBox {

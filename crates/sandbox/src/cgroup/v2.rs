@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{kill_until_empty, mkdir, own_path, read_keyed, rmdir, write, Usage};
+use super::{kill_until_empty, mkdir, own_path, read_keyed, rmdir_tree, write, Usage, INIT_GROUP, RUN_GROUP};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
 pub struct Tree {
     parent: PathBuf,
+    /// Controllers a box group hands to its children (`+memory +pids …`).
+    enable: String,
 }
 
 impl Tree {
@@ -40,17 +42,27 @@ impl Tree {
         let parent = base.join("kiln");
         mkdir(&parent).map_err(|e| e.to_string())?;
         write(&parent.join("cgroup.subtree_control"), &enable).map_err(|e| e.to_string())?;
-        Ok(Tree { parent })
+        Ok(Tree { parent, enable })
     }
 
     pub fn parent(&self) -> &Path {
         &self.parent
     }
 
+    /// Creates the box's group (no processes of its own: it hands its
+    /// controllers down) with its `init` and `run` children.
     pub fn create(&self, name: &str) -> Result<Group> {
         let dir = self.parent.join(name);
         mkdir(&dir)?;
+        let made = write(&dir.join("cgroup.subtree_control"), &self.enable)
+            .and_then(|()| mkdir(&dir.join(INIT_GROUP)))
+            .and_then(|()| mkdir(&dir.join(RUN_GROUP)));
+        if let Err(e) = made {
+            let _ = rmdir_tree(&dir);
+            return Err(e);
+        }
         let _ = write(&dir.join("memory.swap.max"), "0");
+        let _ = write(&dir.join(RUN_GROUP).join("memory.swap.max"), "0");
         Ok(Group { dir })
     }
 }
@@ -61,9 +73,14 @@ pub struct Group {
 }
 
 impl Group {
+    /// The programs' group: limits and counters.
+    fn run(&self) -> PathBuf {
+        self.dir.join(RUN_GROUP)
+    }
+
     pub fn set_limits(&self, memory_bytes: u64, pids: u32) -> Result<()> {
-        write(&self.dir.join("memory.max"), &memory_bytes.to_string())?;
-        write(&self.dir.join("pids.max"), &pids.to_string())
+        write(&self.run().join("memory.max"), &memory_bytes.to_string())?;
+        write(&self.run().join("pids.max"), &pids.to_string())
     }
 
     /// `memory.peak` is only resettable per open file on recent kernels; the
@@ -72,26 +89,29 @@ impl Group {
     pub fn reset_peak(&self) {}
 
     pub fn usage(&self) -> Result<Usage> {
-        let peak = self.dir.join("memory.peak");
-        let peak = if peak.exists() { peak } else { self.dir.join("memory.current") };
+        let run = self.run();
+        let peak = run.join("memory.peak");
+        let peak = if peak.exists() { peak } else { run.join("memory.current") };
         Ok(Usage {
-            cpu_ns: read_keyed(&self.dir.join("cpu.stat"), "usage_usec")? * 1000,
+            cpu_ns: read_keyed(&run.join("cpu.stat"), "usage_usec")? * 1000,
             memory_peak_bytes: super::read_u64(&peak)?,
-            oom_kills: read_keyed(&self.dir.join("memory.events"), "oom_kill")?,
-            limit_hits: read_keyed(&self.dir.join("memory.events"), "max")?,
+            oom_kills: read_keyed(&run.join("memory.events"), "oom_kill")?,
+            limit_hits: read_keyed(&run.join("memory.events"), "max")?,
         })
     }
 
     pub fn kill_all(&self) {
+        // cgroup.kill takes the child groups too.
         let kill = self.dir.join("cgroup.kill");
         if kill.exists() && write(&kill, "1").is_ok() {
             return;
         }
         // Kernels before 5.14 have no cgroup.kill.
-        kill_until_empty(&self.dir.join("cgroup.procs"));
+        kill_until_empty(&self.run().join("cgroup.procs"));
+        kill_until_empty(&self.dir.join(INIT_GROUP).join("cgroup.procs"));
     }
 
     pub fn remove(&self) -> Result<()> {
-        rmdir(&self.dir)
+        rmdir_tree(&self.dir)
     }
 }
