@@ -1,4 +1,5 @@
-//! cgroup v1: one hierarchy per controller (memory, pids, cpuacct, freezer).
+//! cgroup v1: one hierarchy per controller (memory, pids, cpuacct, freezer);
+//! each box's group has `init` and `run` children in every hierarchy.
 
 use std::path::{Path, PathBuf};
 

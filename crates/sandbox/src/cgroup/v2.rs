@@ -1,5 +1,7 @@
 //! cgroup v2: the unified tree. Box groups live under `<own group>/kiln`,
-//! with the memory, pids (and cpu, when available) controllers enabled.
+//! with the memory, pids (and cpu, when available) controllers enabled and
+//! handed down to each box's `init` and `run` children (a box's own group
+//! holds no process, as v2 requires of a group that distributes resources).
 
 use std::path::{Path, PathBuf};
 
@@ -113,5 +115,36 @@ impl Group {
 
     pub fn remove(&self) -> Result<()> {
         rmdir_tree(&self.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout on a plain directory (cgroupfs files are plain files here):
+    /// controllers handed down, `init` and `run` children, limits and
+    /// counters on `run`.
+    #[test]
+    fn a_box_group_has_init_and_run_children_and_limits_on_run() {
+        let d = tempfile::tempdir().unwrap();
+        let t = Tree { parent: d.path().to_path_buf(), enable: "+memory +pids".into() };
+        let g = t.create("kiln-1-0").unwrap();
+        let top = d.path().join("kiln-1-0");
+        assert_eq!(std::fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(), "+memory +pids");
+        assert!(top.join(INIT_GROUP).is_dir() && top.join(RUN_GROUP).is_dir());
+        g.set_limits(64 << 20, 10).unwrap();
+        assert_eq!(std::fs::read_to_string(top.join(RUN_GROUP).join("memory.max")).unwrap(), (64u64 << 20).to_string());
+        assert_eq!(std::fs::read_to_string(top.join(RUN_GROUP).join("pids.max")).unwrap(), "10");
+        assert!(!top.join("memory.max").exists(), "the limit must not cover init");
+        let run = top.join(RUN_GROUP);
+        std::fs::write(run.join("cpu.stat"), "usage_usec 1500\n").unwrap();
+        std::fs::write(run.join("memory.peak"), "4096\n").unwrap();
+        std::fs::write(run.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        let u = g.usage().unwrap();
+        assert_eq!((u.cpu_ns, u.memory_peak_bytes, u.oom_kills, u.limit_hits), (1_500_000, 4096, 1, 3));
+        let b = super::super::BoxCgroup::V2(g);
+        assert_eq!(b.procs_files(), vec![top.join(INIT_GROUP).join("cgroup.procs")]);
+        assert_eq!(b.run_procs_files(), vec![top.join(RUN_GROUP).join("cgroup.procs")]);
     }
 }
