@@ -610,3 +610,43 @@ async fn a_mount_below_a_read_only_bind_is_read_only_too() {
     assert_eq!(std::fs::read_to_string(sub.join("f")).unwrap(), "host");
     b.destroy().await;
 }
+
+#[test]
+fn the_startup_sweep_clears_a_dead_kiln_processs_init_and_run_groups() {
+    let dead = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    let name = format!("kiln-{dead}-0");
+    let parents = kiln_sandbox::cgroup::Cgroups::detect().unwrap().parents();
+    let mut sleepers = Vec::new();
+    for group in ["init", "run"] {
+        let s = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+        for p in &parents {
+            let d = p.join(&name).join(group);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("cgroup.procs"), s.id().to_string()).unwrap();
+        }
+        sleepers.push(s);
+    }
+    let _sb = sandbox();
+    for s in &mut sleepers {
+        let mut status = None;
+        for _ in 0..500 {
+            status = s.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if status.is_none() {
+            let _ = s.kill();
+            panic!("a process of the dead box's {name} survived the sweep");
+        }
+    }
+    for p in &parents {
+        assert!(!p.join(&name).exists(), "{} should be removed", p.join(&name).display());
+    }
+}
