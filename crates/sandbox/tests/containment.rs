@@ -539,7 +539,8 @@ async fn host_views_of_proc_are_masked_and_proc_sys_is_read_only() {
 
 #[tokio::test]
 async fn mountinfo_names_no_host_path_of_a_toolchain_or_a_home() {
-    let tool = tempfile::Builder::new().prefix("kiln-secret-toolchain-").tempdir().unwrap();
+    // Like a rustup toolchain: under /root (mode 700), bound at /opt/tool.
+    let tool = tempfile::Builder::new().prefix("kiln-secret-toolchain-").tempdir_in("/root").unwrap();
     std::fs::create_dir(tool.path().join("bin")).unwrap();
     std::fs::write(tool.path().join("bin/tool"), "#!/bin/sh\necho tool-ran\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -568,7 +569,7 @@ async fn mountinfo_names_no_host_path_of_a_toolchain_or_a_home() {
     s.shared_box = true;
     let o = b.exec(s).await.unwrap();
     let out = text(&o.stdout);
-    for secret in ["kiln-secret-toolchain-", "kiln-secret-data-", "workspaces", "0b5e6c2a", "/tmp/"] {
+    for secret in ["kiln-secret-toolchain-", "kiln-secret-data-", "workspaces", "0b5e6c2a", "/tmp/", "/root"] {
         assert!(!out.contains(secret), "mountinfo names the host path {secret:?}:\n{out}");
     }
     assert!(out.contains("tool-ran\n") && out.contains("from before\n") && out.contains("tool-ro\n"), "{out}\n{}", text(&o.stderr));
