@@ -1,7 +1,9 @@
 //! One live box: its control connection, cgroup, uid and helper process.
 //! Files go in and out through the box's init (never through host paths);
 //! destroying a box closes its channel (init kills everything and exits, the
-//! kernel unmounts its tmpfs) and removes its cgroup.
+//! kernel unmounts its tmpfs) and removes its cgroup. Every wait on the box
+//! is bounded (see `conn`); one that stops answering is killed through its
+//! cgroup and reads as gone ([`SandboxBox::is_alive`] is false).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ pub struct SandboxBox {
 
 impl SandboxBox {
     pub(crate) fn new(conn: Arc<Conn>, child: tokio::process::Child, cgroup: BoxCgroup, lease: UidLease) -> SandboxBox {
+        conn.set_killer(cgroup.killer());
         let reader = tokio::spawn(conn.clone().read_loop());
         SandboxBox { conn, cgroup: Some(cgroup), child: Some(child), lease: Some(lease), reader }
     }
@@ -35,6 +38,12 @@ impl SandboxBox {
     /// template; one-shot runs set them per exec instead).
     pub fn set_box_limits(&self, memory_bytes: u64, processes: u32) -> Result<()> {
         self.cgroup().set_limits(memory_bytes, processes)
+    }
+
+    /// Host pids of the box's processes (helper, init, programs), from its
+    /// cgroup: for diagnostics and containment tests.
+    pub fn host_pids(&self) -> Vec<i32> {
+        self.cgroup.as_ref().map(|cg| cg.pids()).unwrap_or_default()
     }
 
     /// Whether the box's init is still there.
@@ -74,7 +83,7 @@ impl SandboxBox {
         let msg = Request::ReadFile { req, path: path.to_string(), max_bytes };
         let mut rx = self.conn.request_chunks(req, &msg).await?;
         let mut out = Vec::new();
-        while let Some(chunk) = rx.recv().await {
+        while let Some(chunk) = self.conn.next_chunk(&mut rx, "ReadFile").await? {
             out.extend_from_slice(&chunk.map_err(SandboxError::Rejected)?);
         }
         if self.conn.is_gone() && out.is_empty() {
@@ -98,7 +107,8 @@ impl SandboxBox {
                     cg.kill_all();
                 }
                 let _ = child.start_kill();
-                let _ = child.wait().await;
+                // A SIGKILLed child is reaped at once; the bound is a backstop.
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
             }
         }
         if let Some(cg) = self.cgroup.take() {

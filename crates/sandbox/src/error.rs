@@ -27,6 +27,12 @@ pub enum SandboxError {
     Rejected(String),
     #[error("the box is gone (its init exited or was killed)")]
     Gone,
+    /// A request too big for one packet; nothing was sent.
+    #[error("{kind} request of {size} bytes is too large for the box's control channel (limit {limit} bytes; an exec carries at most {max_strings} bytes of argv, env and cwd together): make it smaller")]
+    TooLarge { kind: &'static str, size: usize, limit: usize, max_strings: usize },
+    /// The box did not answer in time; it has been killed.
+    #[error("the box did not answer a {kind} request within {after:?}; it was killed (a box that stops answering is treated as gone)")]
+    Unanswered { kind: &'static str, after: std::time::Duration },
     #[error("no free sandbox uid in {first}..{last}: too many boxes at once")]
     NoUid { first: u32, last: u32 },
     #[error("uid {0} is held by another live box; a workspace's uid must be free before its box starts")]

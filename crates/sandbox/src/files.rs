@@ -3,6 +3,10 @@
 //! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
 //! RESOLVE_NO_XDEV` from a descriptor of `/box` (Judge0 CVE-2024-28185,
 //! go-judge #176). Used by the box's init, which does all file work for the host.
+//!
+//! Also the one rule for where a program may run from: [`check_exec_path`]
+//! (no working directory and no program under `/proc`), which the API's
+//! validation calls and the box's init enforces again on what it resolved.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -31,6 +35,37 @@ pub fn validate(path: &str) -> Result<Vec<&str>, String> {
         }
     }
     Ok(parts)
+}
+
+/// The rule for an exec's working directory and program: neither may be a
+/// `/proc` path (`/proc/self/fd/N`, `/proc/1/root`, `/proc/self/exe` lead out
+/// of the box or to Kiln's own binary). `path` is checked after `.` and `..`
+/// are resolved lexically against `cwd` (for a relative path with a `/`); a
+/// bare command name (`python3`) is looked up in `PATH` by the box, which
+/// refuses what it finds on procfs. `field` names the request field in the
+/// error (`cwd`, `command`).
+pub fn check_exec_path(field: &str, path: &str, cwd: &str) -> Result<(), String> {
+    if path.contains('\0') {
+        return Err(format!("{field}: {path:?} contains a NUL byte"));
+    }
+    if !path.starts_with('/') && !path.contains('/') {
+        return Ok(());
+    }
+    let joined = if path.starts_with('/') { path.to_string() } else { format!("{cwd}/{path}") };
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    if parts.first() == Some(&"proc") {
+        return Err(format!("{field}: {path:?} is inside /proc; a program and its working directory may not be /proc paths"));
+    }
+    Ok(())
 }
 
 fn openat2(dir: &impl AsFd, name: &str, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
@@ -80,9 +115,8 @@ pub fn write(root: &OwnedFd, path: &str, data: &[u8], mode: u32, append: bool, o
     f.write_all(data).map_err(|e| format!("write {path:?}: {e}"))
 }
 
-/// Reads at most `max` bytes of a regular file. Returns the bytes and whether
-/// the file was longer.
-pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), String> {
+/// Opens a regular file for reading.
+pub fn open_read(root: &OwnedFd, path: &str) -> Result<File, String> {
     let parts = validate(path)?;
     let (dir, name) = parent(root, &parts, None)?;
     let fd = openat2(&dir, name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0).map_err(|e| format!("open {path:?}: {e} (symlinks are not followed)"))?;
@@ -90,8 +124,15 @@ pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), Str
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(format!("{path:?} is not a regular file"));
     }
+    Ok(File::from(fd))
+}
+
+/// Reads at most `max` bytes of a regular file. Returns the bytes and whether
+/// the file was longer.
+pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), String> {
+    let f = open_read(root, path)?;
     let mut buf = Vec::new();
-    File::from(fd).take(max + 1).read_to_end(&mut buf).map_err(|e| format!("read {path:?}: {e}"))?;
+    f.take(max + 1).read_to_end(&mut buf).map_err(|e| format!("read {path:?}: {e}"))?;
     let longer = buf.len() as u64 > max;
     buf.truncate(max as usize);
     Ok((buf, longer))
@@ -102,13 +143,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn proc_paths_are_refused_for_cwd_and_program() {
+        for (p, cwd) in [("/proc/self/fd/3", "/"), ("/proc/1/root", "/"), ("/proc", "/"), ("/proc/self/exe", "/box"), ("../proc/self/exe", "/box"), ("./self/exe", "/proc"), ("//proc/./self/../1/root", "/"), ("/box/../proc/1/root", "/")] {
+            let e = check_exec_path("cwd", p, cwd).unwrap_err();
+            assert!(e.starts_with("cwd: ") && e.contains("/proc"), "{p} in {cwd}: {e}");
+        }
+        for (p, cwd) in [("/box", "/"), ("python3", "/proc"), ("./prog", "/box"), ("/usr/bin/env", "/"), ("/procfoo/x", "/"), ("../x", "/")] {
+            assert!(check_exec_path("command", p, cwd).is_ok(), "{p} in {cwd}");
+        }
+    }
+
+    #[test]
     fn validation_refuses_escapes() {
         assert!(validate("main.py").is_ok());
         assert_eq!(validate("src/util/mod.rs").unwrap(), vec!["src", "util", "mod.rs"]);
         for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/", "a\0b"] {
             assert!(validate(bad).is_err(), "{bad:?} should be refused");
         }
-        assert!(validate(&"a/".repeat(17).trim_end_matches('/').to_string()).is_err());
+        assert!(validate("a/".repeat(17).trim_end_matches('/')).is_err());
     }
 
     fn root_of(dir: &std::path::Path) -> OwnedFd {

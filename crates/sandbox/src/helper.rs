@@ -1,8 +1,12 @@
 //! The helper process: the host re-executes its own binary as
 //! `<exe> __box` (never forking a multi-threaded process into setup code).
-//! The helper reads the box's setup from the control socket on its stdin,
-//! joins the box's cgroups, unshares the namespaces and forks the box's init
-//! (PID 1 of the new PID namespace); then it only waits for init to exit.
+//! First of all it closes every descriptor it inherited but its control
+//! socket (on stdin): nothing the host left open without `O_CLOEXEC` reaches
+//! a box. It makes itself (and so init) the OOM killer's last choice, reads
+//! the box's setup from the control socket, joins the box's `init` cgroups
+//! (programs go to the limited `run` ones, see `cgroup`), unshares the
+//! namespaces and forks the box's init (PID 1 of the new PID namespace);
+//! then it only waits for init to exit.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
@@ -28,19 +32,51 @@ fn setup_failed(ctl: &OwnedFd, layer: &str, message: impl std::fmt::Display) -> 
     std::process::exit(1)
 }
 
+/// `oom_score_adj` of the helper and init where the host allows it
+/// (`CAP_SYS_RESOURCE`; Docker's default capabilities lack it): never the
+/// OOM killer's choice. Memory charged to the box but held by no process
+/// (tmpfs files, pipe buffers, SysV messages) would otherwise make them the
+/// biggest target.
+pub(crate) const OOM_SCORE_ADJ_KILN: &str = "-1000";
+/// `oom_score_adj` of every program (set before it drops its privileges):
+/// the OOM killer's first choice, in the box's cgroup and on the host. Its
+/// score is its size plus the whole limit, more than init's or the helper's
+/// can be, so they are not chosen while a program lives even where they
+/// could not get -1000.
+pub(crate) const OOM_SCORE_ADJ_PROGRAM: &str = "1000";
+
 fn helper_main() -> ! {
+    // Before anything else: close every inherited descriptor but the control
+    // socket (fd 0). The host spawns helpers from a multi-threaded process, so
+    // any descriptor it (or a library, or whoever started it) holds without
+    // O_CLOEXEC is here; none of it may reach a box.
+    // SAFETY: close_range takes integers and only closes descriptors; nothing
+    // in this process uses descriptors above 0 yet (Rust's runtime opens none).
+    if unsafe { libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32) } != 0 {
+        std::process::exit(2);
+    }
     // The control socket arrives as stdin; move it out of the way of stdio.
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) on fd 0, which the host set to the socket.
-    let raw = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 10) };
+    let raw = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
     if raw < 0 {
         std::process::exit(2);
     }
     // SAFETY: `raw` is a fresh descriptor from fcntl that nothing else owns.
     let ctl = unsafe { OwnedFd::from_raw_fd(raw) };
+    // stdin, stdout and stderr become /dev/null (they were just closed or are the socket).
     if let Ok(null) = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
-        // SAFETY: dup2 onto fd 0 replaces the socket copy with /dev/null.
-        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+        for target in 0..3 {
+            if null.as_raw_fd() != target {
+                // SAFETY: dup2 onto 0..=2 replaces the socket copy (or a closed slot) with /dev/null.
+                unsafe { libc::dup2(null.as_raw_fd(), target) };
+            }
+        }
+        if null.as_raw_fd() < 3 {
+            std::mem::forget(null);
+        }
     }
+    // Best effort: lowering needs CAP_SYS_RESOURCE (see OOM_SCORE_ADJ_PROGRAM).
+    let _ = std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ_KILN);
     let mut buf = vec![0u8; MAX_PACKET];
     let setup: BoxSetup = match protocol::recv(ctl.as_fd(), &mut buf) {
         Ok(Recv::Packet(p)) => p.header,
@@ -53,20 +89,26 @@ fn helper_main() -> ! {
             setup_failed(&ctl, "cgroups", format!("join {f}: {e}"));
         }
     }
-    let ns = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWNET
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWCGROUP;
+    // Opened here, in the host's mount namespace; each program writes "0"
+    // into them (joins the limited group) before it drops its privileges.
+    let mut run_groups = Vec::new();
+    for f in &setup.run_procs {
+        match nix::fcntl::open(f.as_str(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => run_groups.push(fd),
+            Err(e) => setup_failed(&ctl, "cgroups", format!("open {f}: {e}")),
+        }
+    }
+    // No cgroup namespace for init: a program joins the `run` group first,
+    // which must be visible from where it stands, then unshares its own.
+    let ns = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
     if let Err(e) = unshare(ns) {
-        setup_failed(&ctl, "namespaces", format!("unshare(mount, pid, net, ipc, uts, cgroup): {e}"));
+        setup_failed(&ctl, "namespaces", format!("unshare(mount, pid, net, ipc, uts): {e}"));
     }
     // SAFETY: the helper is single-threaded (it was just exec'd and started no
     // threads), so the child may run arbitrary code.
     match unsafe { fork() } {
         Err(e) => setup_failed(&ctl, "namespaces", format!("fork into the pid namespace: {e}")),
-        Ok(ForkResult::Child) => crate::init::run(ctl, setup),
+        Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
         Ok(ForkResult::Parent { child }) => {
             drop(ctl);
             let _ = waitpid(child, None);

@@ -11,14 +11,21 @@
 //! - [`boxed`]    — one live box: files in and out, destroy.
 //! - [`exec`]     — running a program in a box: limits, output cap, measurements.
 //! - [`pty`]      — interactive programs on a pseudo-terminal.
-//! - `conn`       — the host's end of the control socket (request routing).
-//! - [`protocol`] — the messages between host and box.
-//! - [`helper`]   — the re-executed helper: joins cgroups, unshares, forks init.
-//! - `init`       — the box's PID 1: builds the root, serves requests, execs programs.
-//! - `rootfs`     — mounts and `pivot_root` of a box's root.
-//! - [`files`]    — `openat2`-based file access that never follows symlinks.
+//! - `conn`       — the host's end of the control socket (request routing); every
+//!   wait on a box has a deadline, a box that misses it is killed.
+//! - [`protocol`] — the messages between host and box; packet size limits
+//!   ([`protocol::MAX_PACKET`], [`protocol::MAX_EXEC_STRINGS_BYTES`]).
+//! - [`helper`]   — the re-executed helper: closes inherited descriptors, joins
+//!   cgroups, unshares, forks init.
+//! - `init`       — the box's PID 1: builds the root, serves requests, execs programs
+//!   (paths resolved as the box user inside the box; scratch memory freed between runs).
+//! - `rootfs`     — mounts and `pivot_root` of a box's root: recursive read-only
+//!   binds, a masked `/proc`, overlays that keep host paths out of `mountinfo`.
+//! - [`files`]    — `openat2`-based file access that never follows symlinks, and
+//!   [`files::check_exec_path`], the one rule for an exec's cwd and program.
 //! - [`seccomp`]  — the syscall filter (x86_64 BPF, x32 refused).
-//! - [`cgroup`]   — cgroup v1 and v2 behind one interface.
+//! - [`cgroup`]   — cgroup v1 and v2 behind one interface; a box's group holds an
+//!   `init` child (helper, init) and the limited `run` child (programs).
 //! - `uid`        — per-box uids, distinct across processes.
 //! - [`error`]    — the error type.
 

@@ -1,7 +1,14 @@
 //! The wire protocol between the host and a box's init, over a
-//! `SOCK_SEQPACKET` socket pair: each packet is a little-endian `u32` header
-//! length, a JSON header, then raw payload bytes; file descriptors travel as
-//! `SCM_RIGHTS`. Packets keep their boundaries, so no stream framing is needed.
+//! `SOCK_SEQPACKET` socket pair: each packet is a fixed prefix — the request
+//! id (`u64`, little-endian; 0 for messages that answer nothing) and the
+//! header length (`u32`) — then a JSON header, then raw payload bytes; file
+//! descriptors travel as `SCM_RIGHTS`. Packets keep their boundaries, so no
+//! stream framing is needed.
+//!
+//! Every packet is at most [`MAX_PACKET`] bytes: the sender refuses a bigger
+//! one ([`SendError::TooLarge`]) before anything is sent, and a receiver that
+//! still gets one (or a malformed one) knows which request it was from the
+//! prefix, which survives truncation, so it can answer that request.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -11,8 +18,35 @@ use serde::{Deserialize, Serialize};
 
 /// Largest payload of one packet; bigger files travel in chunks.
 pub const CHUNK: usize = 64 * 1024;
-/// Receive buffer: header plus one chunk, with room to spare.
+/// Largest packet (prefix, header and payload), and the receive buffer of
+/// both ends: a header plus one chunk, with room to spare. Stays below the
+/// default socket send buffer (`net.core.wmem_default`, 208 KiB).
 pub const MAX_PACKET: usize = CHUNK + 64 * 1024;
+/// Bytes before the JSON header: request id (`u64`) and header length (`u32`).
+pub const PREFIX: usize = 12;
+/// An exec (or terminal) request always fits in one packet when its argv,
+/// env and cwd hold at most this many bytes together, whatever the bytes are
+/// (JSON escapes a control byte as six: `\u0001`), and at most
+/// [`MAX_EXEC_STRINGS`] strings. Validation of API requests derives its caps
+/// from these two; [`check_exec_size`] gives the exact answer for one request.
+pub const MAX_EXEC_STRINGS_BYTES: usize = 16 * 1024;
+/// See [`MAX_EXEC_STRINGS_BYTES`].
+pub const MAX_EXEC_STRINGS: usize = 1024;
+/// Longest failure message init sends back (longer ones are cut).
+pub const MAX_MESSAGE: usize = 4096;
+
+/// Messages that belong to a request carry its id, which also travels in the
+/// packet's prefix so that a receiver can answer even an unreadable packet.
+pub trait Message: Serialize {
+    /// The request id, or 0.
+    fn req_id(&self) -> u64 {
+        0
+    }
+    /// What kind of message this is, for error messages.
+    fn kind(&self) -> &'static str {
+        "control"
+    }
+}
 
 /// Everything the helper needs to build a box, sent as the first packet.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,6 +57,11 @@ pub struct BoxSetup {
     pub hostname: String,
     /// Files to write the helper's pid into (one per cgroup hierarchy).
     pub cgroup_procs: Vec<String>,
+    /// Files each program joins (writes "0" into) before it drops its
+    /// privileges: the box's `run` group, where the limits are. The helper
+    /// opens them before it leaves the host's mount namespace.
+    #[serde(default)]
+    pub run_procs: Vec<String>,
     /// Host paths bound read-only at the same path inside (dirs, files or symlinks).
     pub binds: Vec<BindSpec>,
     pub tmp_bytes: u64,
@@ -43,6 +82,8 @@ pub struct BoxSetup {
 fn default_work_dir() -> String {
     crate::rootfs::WORK_DIR.to_string()
 }
+
+impl Message for BoxSetup {}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BindSpec {
@@ -88,6 +129,40 @@ pub enum Request {
     Resize { pid: i32, rows: u16, cols: u16 },
 }
 
+impl Message for Request {
+    fn req_id(&self) -> u64 {
+        match self {
+            Request::WriteFile { req, .. } | Request::ReadFile { req, .. } | Request::Exec { req, .. } => *req,
+            Request::Kill { .. } | Request::Resize { .. } => 0,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Request::WriteFile { .. } => "WriteFile",
+            Request::ReadFile { .. } => "ReadFile",
+            Request::Exec { .. } => "Exec",
+            Request::Kill { .. } => "Kill",
+            Request::Resize { .. } => "Resize",
+        }
+    }
+}
+
+/// Checks that an exec of `argv` with `env` in `cwd` fits in one packet;
+/// the error names the encoded size and the limit.
+pub fn check_exec_size(argv: &[String], env: &[String], cwd: &str) -> Result<(), SendError> {
+    let probe = Request::Exec {
+        req: u64::MAX,
+        argv: argv.to_vec(),
+        env: env.to_vec(),
+        cwd: cwd.to_string(),
+        rlimits: Rlimits { cpu_seconds: Some(u64::MAX), file_size_bytes: Some(u64::MAX), open_files: Some(u64::MAX), stack_bytes: Some(u64::MAX), address_space_bytes: Some(u64::MAX) },
+        stdio: Stdio::Pty { rows: u16::MAX, cols: u16::MAX },
+        kill_all_on_exit: false,
+    };
+    encode(&probe, &[]).map(|_| ())
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Response {
     /// The box is built; requests may follow.
@@ -103,19 +178,51 @@ pub enum Response {
     Exited { pid: i32, code: Option<i32>, signal: Option<i32> },
 }
 
-/// Sends one packet (blocking or not, as the socket is).
-pub fn send<T: Serialize>(
+impl Message for Response {
+    fn req_id(&self) -> u64 {
+        match self {
+            Response::Done { req } | Response::Failed { req, .. } | Response::Started { req, .. } | Response::Chunk { req, .. } => *req,
+            Response::Ready | Response::SetupFailed { .. } | Response::Exited { .. } => 0,
+        }
+    }
+}
+
+/// Why a packet was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{kind} request of {size} bytes is larger than the {limit}-byte limit of one packet to a box (exec: at most {MAX_EXEC_STRINGS_BYTES} bytes of argv, env and cwd together)")]
+    TooLarge { kind: &'static str, size: usize, limit: usize },
+    #[error("sendmsg: {0}")]
+    Sys(nix::Error),
+}
+
+/// The prefix and header of a packet, checked against [`MAX_PACKET`].
+fn encode<T: Message>(header: &T, payload: &[u8]) -> Result<Vec<u8>, SendError> {
+    let head = serde_json::to_vec(header).expect("protocol headers always serialise");
+    let size = PREFIX + head.len() + payload.len();
+    if size > MAX_PACKET {
+        return Err(SendError::TooLarge { kind: header.kind(), size, limit: MAX_PACKET });
+    }
+    let mut out = Vec::with_capacity(PREFIX + head.len());
+    out.extend_from_slice(&header.req_id().to_le_bytes());
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&head);
+    Ok(out)
+}
+
+/// Sends one packet (blocking or not, as the socket is); refuses one bigger
+/// than [`MAX_PACKET`] without sending anything.
+pub fn send<T: Message>(
     sock: BorrowedFd<'_>,
     header: &T,
     payload: &[u8],
     fds: &[RawFd],
-) -> nix::Result<()> {
-    let head = serde_json::to_vec(header).expect("protocol headers always serialise");
-    let len = (head.len() as u32).to_le_bytes();
-    let iov = [IoSlice::new(&len), IoSlice::new(&head), IoSlice::new(payload)];
+) -> Result<(), SendError> {
+    let head = encode(header, payload)?;
+    let iov = [IoSlice::new(&head), IoSlice::new(payload)];
     let cmsgs = [ControlMessage::ScmRights(fds)];
     let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsgs };
-    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map_err(SendError::Sys)?;
     Ok(())
 }
 
@@ -139,12 +246,14 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     buf: &mut [u8],
 ) -> Result<Recv<T>, RecvError> {
     let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let cap = buf.len();
     let mut iov = [IoSliceMut::new(buf)];
+    // MSG_TRUNC: the result is the packet's real length, even when longer.
     let msg = recvmsg::<()>(
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
+        MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_TRUNC,
     )
     .map_err(RecvError::Sys)?;
     let mut fds = Vec::new();
@@ -157,30 +266,38 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
             }
         }
     }
-    let n = msg.bytes;
-    let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
-    if n == 0 && fds.is_empty() {
+    let size = msg.bytes;
+    let truncated = size > cap || msg.flags.contains(MsgFlags::MSG_TRUNC);
+    if size == 0 && fds.is_empty() {
         return Ok(Recv::Closed);
     }
+    let data = &buf[..size.min(cap)];
     if truncated {
-        return Err(RecvError::Malformed("packet larger than the receive buffer".into()));
+        // The prefix survives truncation: whoever sent it learns which request failed.
+        return Err(RecvError::Malformed { req: req_of(data), message: format!("packet of {size} bytes is larger than the {cap}-byte receive buffer") });
     }
-    decode(&buf[..n], fds).map(Recv::Packet)
+    decode(data, fds).map(Recv::Packet)
+}
+
+/// The request id in a packet's prefix (0 when the packet is too short).
+fn req_of(data: &[u8]) -> u64 {
+    data.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(data: &[u8], fds: Vec<OwnedFd>) -> Result<Packet<T>, RecvError> {
-    if data.len() < 4 {
-        return Err(RecvError::Malformed(format!("packet of {} bytes has no header", data.len())));
+    let req = req_of(data);
+    let bad = |message: String| RecvError::Malformed { req, message };
+    if data.len() < PREFIX {
+        return Err(bad(format!("packet of {} bytes has no prefix", data.len())));
     }
-    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
-    let Some(head) = data.get(4..4 + len) else {
-        return Err(RecvError::Malformed(format!("header length {len} exceeds packet")));
+    let len = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes")) as usize;
+    let Some(head) = data.get(PREFIX..PREFIX.saturating_add(len)) else {
+        return Err(bad(format!("header length {len} exceeds packet")));
     };
-    let header = serde_json::from_slice(head)
-        .map_err(|e| RecvError::Malformed(format!("bad header: {e}")))?;
+    let header = serde_json::from_slice(head).map_err(|e| bad(format!("bad header: {e}")))?;
     Ok(Packet {
         header,
-        payload: data[4 + len..].to_vec(),
+        payload: data[PREFIX + len..].to_vec(),
         fds,
     })
 }
@@ -189,8 +306,9 @@ fn decode<T: for<'de> Deserialize<'de>>(data: &[u8], fds: Vec<OwnedFd>) -> Resul
 pub enum RecvError {
     #[error("recvmsg: {0}")]
     Sys(nix::Error),
-    #[error("malformed packet: {0}")]
-    Malformed(String),
+    /// An unreadable packet; `req` is the id in its prefix (0 if none).
+    #[error("malformed packet (request {req}): {message}")]
+    Malformed { req: u64, message: String },
 }
 
 #[cfg(test)]
@@ -228,7 +346,40 @@ mod tests {
     #[test]
     fn malformed_packets_are_errors() {
         assert!(decode::<Request>(b"\x01", vec![]).is_err());
-        assert!(decode::<Request>(b"\xff\x00\x00\x00{}", vec![]).is_err());
-        assert!(decode::<Request>(b"\x02\x00\x00\x00{}", vec![]).is_err());
+        let bad = decode::<Request>(b"\x07\0\0\0\0\0\0\0\xff\x00\x00\x00{}", vec![]).err().unwrap();
+        assert!(matches!(bad, RecvError::Malformed { req: 7, .. }), "{bad}");
+        assert!(decode::<Request>(b"\x07\0\0\0\0\0\0\0\x02\x00\x00\x00{}", vec![]).is_err());
+    }
+
+    #[test]
+    fn oversized_packets_are_refused_by_the_sender_and_named_by_the_receiver() {
+        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let req = Request::WriteFile { req: 9, path: "a".into(), mode: 0o644, append: false };
+        let big = vec![0u8; MAX_PACKET];
+        assert!(matches!(send(a.as_fd(), &req, &big, &[]), Err(SendError::TooLarge { kind: "WriteFile", limit: MAX_PACKET, .. })));
+        // A receiver with a smaller buffer still learns the request id.
+        send(a.as_fd(), &req, &[1u8; 1000], &[]).unwrap();
+        let mut small = vec![0u8; 64];
+        match recv::<Request>(b.as_fd(), &mut small) {
+            Err(RecvError::Malformed { req: 9, message }) => assert!(message.contains("larger than"), "{message}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a truncated packet was accepted"),
+        }
+    }
+
+    #[test]
+    fn any_exec_within_the_documented_caps_fits() {
+        // Worst case: every byte a control character (six bytes in JSON), the
+        // most strings, and the cwd too.
+        let per = MAX_EXEC_STRINGS_BYTES / MAX_EXEC_STRINGS;
+        let argv: Vec<String> = (0..MAX_EXEC_STRINGS - 1).map(|_| "\u{1}".repeat(per)).collect();
+        let used = per * (MAX_EXEC_STRINGS - 1);
+        let cwd = "\u{1}".repeat(MAX_EXEC_STRINGS_BYTES - used - 1);
+        check_exec_size(&argv, &["\u{1}".into()], &cwd).unwrap();
+        // And one long string of control characters too.
+        check_exec_size(&["\u{1}".repeat(MAX_EXEC_STRINGS_BYTES)], &[], "/").unwrap();
+        // 40 × 4000 bytes (the example) does not fit.
+        let args: Vec<String> = (0..40).map(|_| "x".repeat(4000)).collect();
+        assert!(matches!(check_exec_size(&args, &[], "/box"), Err(SendError::TooLarge { kind: "Exec", .. })));
     }
 }

@@ -3,12 +3,27 @@
 //! private `/proc`, a minimal `/dev` with its own `devpts` and `/dev/shm`, and
 //! size-capped tmpfs mounts for `/tmp` and the working directory `/box`.
 //! Runs in the box's single-threaded init, as root, before any untrusted code.
+//!
+//! - Every bind is read-only, nosuid and nodev *recursively* (`mount_setattr`
+//!   with `AT_RECURSIVE`): a mount below a bound directory is read-only too.
+//! - `/proc` shows the box, not the host: what runc masks (and `kallsyms`,
+//!   `key-users`, `config.gz`, `cmdline`, `kmsg`, …) reads empty (`/dev/null`
+//!   bound over files, an empty read-only tmpfs over directories), and
+//!   `/proc/sys`, `/proc/bus`, `/proc/fs` and `/proc/irq` are read-only.
+//! - `mountinfo` names no host path: a bind's root field is its path inside
+//!   the source filesystem, so a directory that appears elsewhere than on
+//!   the host (a toolchain under `/root/...`, a workspace's home under the
+//!   data directory) is mounted as an overlay whose layers are given as
+//!   neutral relative names (`lowerdir=0:e`) from a staging tmpfs that is
+//!   gone before the box starts. Binds at their host path (`/usr`) and file
+//!   binds stay plain binds: their root field says what the box sees anyway.
 
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::unistd::{chdir, chown, pivot_root, Gid, Uid};
@@ -40,8 +55,126 @@ fn bind_readonly(src: &Path, dst: &Path) -> Step {
     let what = format!("bind {} -> {}", src.display(), dst.display());
     mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(fail("bind mounts", &what))?;
-    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount(None::<&str>, dst, None::<&str>, ro, None::<&str>).map_err(fail("bind mounts", format!("read-only remount of {what}")))
+    readonly_recursive(dst, 0).map_err(fail("bind mounts", format!("read-only remount of {what}")))
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Makes the mount at `dst` and every mount below it read-only, nosuid and
+/// nodev (plus `extra` attributes). `MS_REMOUNT | MS_BIND` would change the
+/// top mount only. Kernels before 5.12 (no `mount_setattr`) get each mount
+/// below `dst`, found in `mountinfo`, remounted one by one.
+fn readonly_recursive(dst: &Path, extra: u64) -> Result<(), Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(dst.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | extra, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: mount_setattr reads a path string and a mount_attr that live
+    // across the call; the size passed is the struct's.
+    let r = unsafe { libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, c.as_ptr(), AT_RECURSIVE, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = Errno::last();
+    if e != Errno::ENOSYS {
+        return Err(e);
+    }
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if extra & MOUNT_ATTR_NOEXEC != 0 {
+        flags |= MsFlags::MS_NOEXEC;
+    }
+    mount(None::<&str>, dst, None::<&str>, flags, None::<&str>)?;
+    let below = format!("{}/", dst.display());
+    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|_| Errno::EIO)?;
+    for point in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
+        if point.starts_with(&below) {
+            mount(None::<&str>, point, None::<&str>, flags, None::<&str>)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where renamed directory binds are staged for their overlays: a tmpfs
+/// inside the new root, unmounted and removed before the box starts.
+struct Stage {
+    dir: PathBuf,
+    next: usize,
+}
+
+impl Stage {
+    fn new(root: &Path) -> Step<Stage> {
+        let dir = root.join(".kiln-stage");
+        mkdirs(&dir)?;
+        tmpfs(&dir, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, "size=64k,mode=700")?;
+        mkdirs(&dir.join("e"))?;
+        Ok(Stage { dir, next: 0 })
+    }
+
+    /// Binds `src` at a fresh neutral name in the stage; returns the name.
+    fn stage(&mut self, src: &Path) -> Result<String, Errno> {
+        let name = self.next.to_string();
+        self.next += 1;
+        let at = self.dir.join(&name);
+        fs::create_dir(&at).map_err(|_| Errno::EIO)?;
+        mount(Some(src), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+        Ok(name)
+    }
+
+    /// Mounts an overlay at `dst` whose options name only staged layers,
+    /// given relative to the stage (so no host path is recorded anywhere).
+    fn overlay(&self, dst: &Path, flags: MsFlags, options: &str) -> Result<(), Errno> {
+        let back = fs::File::open(".").map_err(|_| Errno::EIO)?;
+        chdir(&self.dir)?;
+        let r = mount(Some("overlay"), dst, Some("overlay"), flags, Some(options));
+        let _ = nix::unistd::fchdir(&back);
+        r
+    }
+
+    /// A read-only view of the directory `src` at `dst`, as an overlay.
+    fn readonly(&mut self, src: &Path, dst: &Path) -> Result<(), Errno> {
+        let name = self.stage(src)?;
+        // Two lower layers (an overlay without an upper one needs two): the
+        // directory over an empty one.
+        self.overlay(dst, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("lowerdir={name}:e"))
+    }
+
+    /// A writable view of the directory `home` at `dst`: an overlay whose
+    /// upper layer is `home` itself (files land there, as with a bind) and
+    /// whose work directory is a sibling `.<name>.kiln-work` (an overlay
+    /// needs one on the same mount; `home`'s parent is root-only).
+    fn writable(&mut self, home: &Path, dst: &Path) -> Result<(), Errno> {
+        let (Some(parent), Some(name)) = (home.parent(), home.file_name().and_then(|n| n.to_str())) else { return Err(Errno::EINVAL) };
+        if name.contains([',', ':', '\\']) {
+            return Err(Errno::EINVAL);
+        }
+        let work = format!(".{name}.kiln-work");
+        match fs::create_dir(parent.join(&work)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(_) => return Err(Errno::EIO),
+        }
+        let staged = self.stage(parent)?;
+        self.overlay(dst, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("lowerdir=e,upperdir={staged}/{name},workdir={staged}/{work}"))
+    }
+
+    /// Detaches the stage (the overlays keep their own references to their
+    /// layers) and removes its directory.
+    fn remove(self) -> Step {
+        umount2(&self.dir, MntFlags::MNT_DETACH).map_err(fail("bind mounts", "detach the staging tmpfs"))?;
+        fs::remove_dir(&self.dir).map_err(fail("bind mounts", "remove the staging directory"))
+    }
 }
 
 /// Binds a host directory read-write (nosuid, nodev): a workspace's home.
@@ -67,6 +200,7 @@ pub fn build(setup: &BoxSetup) -> Step {
         .map_err(fail("mount namespace", "make / private"))?;
     let root = PathBuf::from(&setup.root_dir);
     tmpfs(&root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "size=8m,mode=755")?;
+    let mut stage = Stage::new(&root)?;
 
     for b in &setup.binds {
         let src = Path::new(&b.host);
@@ -81,10 +215,17 @@ pub fn build(setup: &BoxSetup) -> Step {
             symlink(&target, &dst).map_err(fail("root filesystem", format!("symlink {}", dst.display())))?;
             continue;
         }
-        if meta.is_dir() || fs::metadata(src).map(|m| m.is_dir()).unwrap_or(false) {
+        let is_dir = meta.is_dir() || fs::metadata(src).map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir {
             mkdirs(&dst)?;
         } else {
             fs::write(&dst, b"").map_err(fail("root filesystem", format!("create {}", dst.display())))?;
+        }
+        // A directory seen elsewhere than on the host: an overlay, so that
+        // mountinfo does not name the host path (falls back to a bind where
+        // overlayfs is missing or refuses the source).
+        if is_dir && b.host.trim_end_matches('/') != b.inside.trim_end_matches('/') && stage.readonly(src, &dst).is_ok() {
+            continue;
         }
         bind_readonly(src, &dst)?;
     }
@@ -106,6 +247,7 @@ pub fn build(setup: &BoxSetup) -> Step {
         .map_err(fail("proc", "mount a private /proc"))?;
 
     build_dev(&root, setup)?;
+    mask_proc(&root)?;
 
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;
@@ -113,6 +255,7 @@ pub fn build(setup: &BoxSetup) -> Step {
     let work = inside(&root, &setup.work_dir);
     mkdirs(&work)?;
     match &setup.work_host {
+        Some(host) if stage.writable(Path::new(host), &work).is_ok() => {}
         Some(host) => bind_writable(Path::new(host), &work)?,
         None => {
             tmpfs(&work, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("size={},mode=755", setup.work_bytes))?;
@@ -121,6 +264,7 @@ pub fn build(setup: &BoxSetup) -> Step {
         }
     }
 
+    stage.remove()?;
     chdir(&root).map_err(fail("pivot_root", "chdir to the new root"))?;
     pivot_root(".", ".").map_err(fail("pivot_root", "pivot_root(., .)"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(fail("pivot_root", "detach the host's root"))?;
@@ -130,6 +274,49 @@ pub fn build(setup: &BoxSetup) -> Step {
     let dev_ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     mount(None::<&str>, "/dev", None::<&str>, dev_ro, None::<&str>)
         .map_err(fail("dev", "remount /dev read-only"))?;
+    Ok(())
+}
+
+/// `/proc` files that show the host (runc's masked paths, and more): `/dev/null`
+/// is bound over each, so it reads empty.
+const PROC_MASKED_FILES: &[&str] = &[
+    "kcore", "kallsyms", "keys", "key-users", "timer_list", "timer_stats", "sched_debug", "latency_stats",
+    "sysrq-trigger", "config.gz", "cmdline", "kmsg", "interrupts", "kpagecgroup", "kpagecount", "kpageflags",
+    "vmallocinfo", "iomem", "ioports", "modules", "buddyinfo", "pagetypeinfo", "zoneinfo", "slabinfo",
+];
+/// `/proc` directories that show the host's hardware: an empty read-only tmpfs over each.
+const PROC_MASKED_DIRS: &[&str] = &["acpi", "asound", "scsi", "driver", "dynamic_debug", "tty/driver"];
+/// `/proc` directories left visible but read-only.
+const PROC_READ_ONLY: &[&str] = &["sys", "bus", "fs", "irq"];
+
+/// Masks what `/proc` would show of the host (see the module header).
+fn mask_proc(root: &Path) -> Step {
+    let proc_dir = root.join("proc");
+    let null = root.join("dev/null");
+    for f in PROC_MASKED_FILES {
+        let t = proc_dir.join(f);
+        if fs::symlink_metadata(&t).is_err() {
+            continue;
+        }
+        mount(Some(&null), &t, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail("proc", format!("mask /proc/{f}")))?;
+        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+        mount(None::<&str>, &t, None::<&str>, ro, None::<&str>).map_err(fail("proc", format!("read-only mask of /proc/{f}")))?;
+    }
+    for d in PROC_MASKED_DIRS {
+        let t = proc_dir.join(d);
+        if !t.is_dir() {
+            continue;
+        }
+        tmpfs(&t, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, "size=4k,mode=555")?;
+    }
+    for d in PROC_READ_ONLY {
+        let t = proc_dir.join(d);
+        if !t.is_dir() {
+            continue;
+        }
+        mount(Some(&t), &t, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(fail("proc", format!("bind /proc/{d}")))?;
+        readonly_recursive(&t, MOUNT_ATTR_NOEXEC).map_err(fail("proc", format!("read-only /proc/{d}")))?;
+    }
     Ok(())
 }
 

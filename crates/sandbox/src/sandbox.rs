@@ -66,6 +66,10 @@ pub struct SandboxConfig {
     pub hostname: String,
     /// How long a box may take to build before creation fails.
     pub setup_timeout: Duration,
+    /// How long any request to a box (a file chunk, the start of an exec, a
+    /// kill) may wait for room in the channel and for its answer; a box that
+    /// takes longer is killed and reads as gone.
+    pub request_timeout: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -81,6 +85,7 @@ impl Default for SandboxConfig {
             shm_bytes: 16 << 20,
             hostname: "kiln".into(),
             setup_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -187,7 +192,7 @@ impl Sandbox {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|source| SandboxError::Spawn { program: h.program.clone(), source })?;
-        let conn = Conn::new(host_end)?;
+        let conn = Conn::new(host_end, self.cfg.request_timeout)?;
         let uid = lease.uid;
         let mut binds: Vec<BindSpec> = self.cfg.binds.iter().map(|p| BindSpec { host: p.clone(), inside: p.clone() }).collect();
         binds.extend(opts.binds.iter().cloned());
@@ -199,6 +204,7 @@ impl Sandbox {
             gid: uid,
             hostname: self.cfg.hostname.clone(),
             cgroup_procs: cgroup.procs_files().iter().map(|p| p.display().to_string()).collect(),
+            run_procs: cgroup.run_procs_files().iter().map(|p| p.display().to_string()).collect(),
             binds,
             tmp_bytes: self.cfg.tmp_bytes,
             work_bytes: self.cfg.work_bytes,

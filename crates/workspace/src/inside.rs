@@ -63,6 +63,8 @@ impl Manager {
         if !cwd.starts_with('/') || cwd.contains('\0') {
             return Err(WorkspaceError::invalid("cwd", format!("{cwd:?} must be an absolute path")));
         }
+        kiln_sandbox::files::check_exec_path("cwd", &cwd, "/").map_err(|m| WorkspaceError::invalid("cwd", m))?;
+        kiln_sandbox::files::check_exec_path("command", &argv[0], &cwd).map_err(|m| WorkspaceError::invalid("command", m))?;
         let mut env = base_env();
         for (k, v) in req.env {
             if !env_name_ok(&k) || v.contains('\0') {

@@ -4,6 +4,13 @@
 //! Every box gets its own group named `kiln-<host pid>-<n>` under a `kiln`
 //! parent nested in the cgroup of the Kiln process itself, so Kiln works the
 //! same on a bare host and inside a container with a delegated subtree.
+//!
+//! A box's group has two children: `init` holds the helper and the box's
+//! init, `run` holds every program, and the limits (memory, pids) and the
+//! counters (CPU, memory peak, OOM kills) are those of `run`. So memory the
+//! programs leave charged (tmpfs files, SysV messages) can only ever make a
+//! program the OOM killer's choice, never Kiln's own processes, on any host
+//! (no `CAP_SYS_RESOURCE` needed), and a verdict counts the programs alone.
 
 mod v1;
 mod v2;
@@ -102,7 +109,7 @@ impl Cgroups {
             let dirs: Vec<PathBuf> = parents.iter().map(|p| p.join(name)).filter(|d| d.is_dir()).collect();
             clear_group(&dirs);
             for d in &dirs {
-                if let Err(e) = rmdir(d) {
+                if let Err(e) = rmdir_tree(d) {
                     tracing::warn!(error = %e, "removing a dead Kiln process's cgroup failed");
                 }
             }
@@ -118,15 +125,30 @@ pub(crate) fn owner_pid(name: &str) -> Option<u32> {
     (digits(pid) && digits(n)).then(|| pid.parse().ok()).flatten()
 }
 
-/// Kills everything in a group given by its directory in each hierarchy.
-/// SIGKILL goes first so that a frozen task dies the moment it is thawed;
-/// then the group is thawed (v1 `freezer.state`, v2 `cgroup.freeze`) and
-/// killed again until empty.
-fn clear_group(dirs: &[PathBuf]) {
-    for d in dirs {
+/// The child group of a box that holds its helper and init.
+pub(crate) const INIT_GROUP: &str = "init";
+/// The child group of a box that holds its programs, with the limits.
+pub(crate) const RUN_GROUP: &str = "run";
+
+/// A group's directory and its child groups' (children first, for removal).
+fn with_children(d: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(d)
+        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.join("cgroup.procs").exists()).collect())
+        .unwrap_or_default();
+    out.push(d.to_path_buf());
+    out
+}
+
+/// Kills everything in a group (and its child groups) given by its directory
+/// in each hierarchy. SIGKILL goes first so that a frozen task dies the
+/// moment it is thawed; then the group is thawed (v1 `freezer.state`, v2
+/// `cgroup.freeze`) and killed again until empty.
+fn clear_group(top: &[PathBuf]) {
+    let dirs: Vec<PathBuf> = top.iter().flat_map(|d| with_children(d)).collect();
+    for d in &dirs {
         kill_listed(&d.join("cgroup.procs"));
     }
-    for d in dirs {
+    for d in &dirs {
         let v1 = d.join("freezer.state");
         if v1.exists() {
             let _ = write(&v1, "THAWED");
@@ -140,9 +162,20 @@ fn clear_group(dirs: &[PathBuf]) {
             let _ = write(&kill, "1");
         }
     }
-    for d in dirs {
+    for d in &dirs {
         kill_until_empty(&d.join("cgroup.procs"));
     }
+}
+
+/// Removes a group and its child groups.
+pub(crate) fn rmdir_tree(d: &Path) -> Result<()> {
+    let mut first_err = None;
+    for g in with_children(d) {
+        if let Err(e) = rmdir(&g) {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
 }
 
 /// The group of one box.
@@ -153,12 +186,34 @@ pub enum BoxCgroup {
 }
 
 impl BoxCgroup {
-    /// `cgroup.procs` files the box's helper writes its pid into.
+    /// `cgroup.procs` files the box's helper writes its pid into (its
+    /// `init` group in each hierarchy).
     pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.tops().iter().map(|d| d.join(INIT_GROUP).join("cgroup.procs")).collect()
+    }
+
+    /// `cgroup.procs` files each program joins before it drops its
+    /// privileges (its `run` group in each hierarchy).
+    pub fn run_procs_files(&self) -> Vec<PathBuf> {
+        self.tops().iter().map(|d| d.join(RUN_GROUP).join("cgroup.procs")).collect()
+    }
+
+    /// The box's group in each hierarchy.
+    fn tops(&self) -> Vec<PathBuf> {
         match self {
-            BoxCgroup::V1(g) => g.procs_files(),
-            BoxCgroup::V2(g) => vec![g.dir.join("cgroup.procs")],
+            BoxCgroup::V1(g) => g.dirs().to_vec(),
+            BoxCgroup::V2(g) => vec![g.dir.clone()],
         }
+    }
+
+    /// Pids of every process of the box (helper, init, programs).
+    pub fn pids(&self) -> Vec<i32> {
+        let Some(top) = self.tops().into_iter().next() else { return Vec::new() };
+        [INIT_GROUP, RUN_GROUP]
+            .iter()
+            .filter_map(|g| fs::read_to_string(top.join(g).join("cgroup.procs")).ok())
+            .flat_map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+            .collect()
     }
 
     /// Sets the memory limit (swap included, where the kernel accounts it) and
@@ -195,6 +250,13 @@ impl BoxCgroup {
         }
     }
 
+    /// A callable that kills every process of the group from any thread,
+    /// independent of this value's life (for a box that stops answering).
+    pub fn killer(&self) -> Box<dyn Fn() + Send + Sync> {
+        let dirs = self.tops();
+        Box::new(move || clear_group(&dirs))
+    }
+
     /// Kills what is left and removes the group.
     pub fn destroy(&self) -> Result<()> {
         self.kill_all();
@@ -206,9 +268,7 @@ impl BoxCgroup {
 
     /// Number of processes currently in the group.
     pub fn process_count(&self) -> usize {
-        let files = self.procs_files();
-        let Some(f) = files.first() else { return 0 };
-        fs::read_to_string(f).map(|s| s.lines().count()).unwrap_or(0)
+        self.pids().len()
     }
 }
 

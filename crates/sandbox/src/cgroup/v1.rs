@@ -1,8 +1,9 @@
-//! cgroup v1: one hierarchy per controller (memory, pids, cpuacct, freezer).
+//! cgroup v1: one hierarchy per controller (memory, pids, cpuacct, freezer);
+//! each box's group has `init` and `run` children in every hierarchy.
 
 use std::path::{Path, PathBuf};
 
-use super::{kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir, write, Usage};
+use super::{kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir_tree, write, Usage, INIT_GROUP, RUN_GROUP};
 use crate::error::{Result, SandboxError};
 
 const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuacct", "freezer"];
@@ -32,12 +33,14 @@ impl Hierarchies {
         self.parents.to_vec()
     }
 
+    /// Creates the box's group with its `init` and `run` children in every hierarchy.
     pub fn create(&self, name: &str) -> Result<Group> {
         let dirs: Vec<PathBuf> = self.parents.iter().map(|p| p.join(name)).collect();
         for (i, d) in dirs.iter().enumerate() {
-            if let Err(e) = mkdir(d) {
-                for made in &dirs[..i] {
-                    let _ = std::fs::remove_dir(made);
+            let made = mkdir(d).and_then(|()| mkdir(&d.join(INIT_GROUP))).and_then(|()| mkdir(&d.join(RUN_GROUP)));
+            if let Err(e) = made {
+                for d in &dirs[..=i] {
+                    let _ = rmdir_tree(d);
                 }
                 return Err(e);
             }
@@ -45,6 +48,7 @@ impl Hierarchies {
         let g = Group { dirs: dirs.try_into().expect("four controllers") };
         // Never swap a box's memory out: its limit is a limit on RAM.
         let _ = write(&g.memory().join("memory.swappiness"), "0");
+        let _ = write(&g.memory().join(RUN_GROUP).join("memory.swappiness"), "0");
         Ok(g)
     }
 }
@@ -74,23 +78,27 @@ impl Group {
     fn memory(&self) -> &Path {
         &self.dirs[0]
     }
-    fn pids(&self) -> &Path {
-        &self.dirs[1]
+    /// The programs' memory group: limits and counters.
+    fn run_memory(&self) -> PathBuf {
+        self.dirs[0].join(RUN_GROUP)
     }
-    fn cpuacct(&self) -> &Path {
-        &self.dirs[2]
+    fn run_pids(&self) -> PathBuf {
+        self.dirs[1].join(RUN_GROUP)
+    }
+    fn run_cpuacct(&self) -> PathBuf {
+        self.dirs[2].join(RUN_GROUP)
     }
     fn freezer(&self) -> &Path {
         &self.dirs[3]
     }
 
-    pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
     }
 
     pub fn set_limits(&self, memory_bytes: u64, pids: u32) -> Result<()> {
-        let limit = self.memory().join("memory.limit_in_bytes");
-        let memsw = self.memory().join("memory.memsw.limit_in_bytes");
+        let limit = self.run_memory().join("memory.limit_in_bytes");
+        let memsw = self.run_memory().join("memory.memsw.limit_in_bytes");
         let v = memory_bytes.to_string();
         // memsw must stay >= the RAM limit: order the writes by direction.
         if write(&limit, &v).is_err() && memsw.exists() {
@@ -99,33 +107,37 @@ impl Group {
         } else if memsw.exists() {
             write(&memsw, &v)?;
         }
-        write(&self.pids().join("pids.max"), &pids.to_string())
+        write(&self.run_pids().join("pids.max"), &pids.to_string())
     }
 
     pub fn reset_peak(&self) {
-        let _ = write(&self.memory().join("memory.max_usage_in_bytes"), "0");
-        let _ = write(&self.memory().join("memory.failcnt"), "0");
+        let _ = write(&self.run_memory().join("memory.max_usage_in_bytes"), "0");
+        let _ = write(&self.run_memory().join("memory.failcnt"), "0");
     }
 
     pub fn usage(&self) -> Result<Usage> {
+        let mem = self.run_memory();
         Ok(Usage {
-            cpu_ns: read_u64(&self.cpuacct().join("cpuacct.usage"))?,
-            memory_peak_bytes: read_u64(&self.memory().join("memory.max_usage_in_bytes"))?,
-            oom_kills: read_keyed(&self.memory().join("memory.oom_control"), "oom_kill")?,
-            limit_hits: read_u64(&self.memory().join("memory.failcnt"))?,
+            cpu_ns: read_u64(&self.run_cpuacct().join("cpuacct.usage"))?,
+            memory_peak_bytes: read_u64(&mem.join("memory.max_usage_in_bytes"))?,
+            oom_kills: read_keyed(&mem.join("memory.oom_control"), "oom_kill")?,
+            limit_hits: read_u64(&mem.join("memory.failcnt"))?,
         })
     }
 
     pub fn kill_all(&self) {
         // No freezer: a host killed between FROZEN and THAWED would leave the
-        // box frozen and unkillable (see `kill_until_empty`).
+        // box frozen and unkillable (see `kill_until_empty`). Programs first,
+        // then the helper and init.
+        kill_until_empty(&self.freezer().join(RUN_GROUP).join("cgroup.procs"));
+        kill_until_empty(&self.freezer().join(INIT_GROUP).join("cgroup.procs"));
         kill_until_empty(&self.freezer().join("cgroup.procs"));
     }
 
     pub fn remove(&self) -> Result<()> {
         let mut first_err: Option<SandboxError> = None;
         for d in &self.dirs {
-            if let Err(e) = rmdir(d) {
+            if let Err(e) = rmdir_tree(d) {
                 first_err.get_or_insert(e);
             }
         }

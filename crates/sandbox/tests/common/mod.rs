@@ -7,11 +7,28 @@ use std::sync::Arc;
 use kiln_sandbox::{ExecLimits, ExecOutcome, ExecSpec, HelperCommand, Input, Sandbox, SandboxBox, SandboxConfig};
 
 pub fn sandbox() -> Arc<Sandbox> {
-    let cfg = SandboxConfig {
+    sandbox_with(|_| {})
+}
+
+/// A sandbox whose configuration `f` adjusts (shorter deadlines, bigger tmpfs).
+pub fn sandbox_with(f: impl FnOnce(&mut SandboxConfig)) -> Arc<Sandbox> {
+    let mut cfg = SandboxConfig {
         helper: HelperCommand { program: env!("CARGO_BIN_EXE_kiln-box").into(), args: vec!["__box".into()] },
         ..SandboxConfig::default()
     };
+    f(&mut cfg);
     Sandbox::new(cfg).expect("the sandbox needs root, cgroups and namespaces")
+}
+
+/// Compiles a C program on the host and returns its bytes.
+pub fn compile_c(src: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("p.c");
+    std::fs::write(&c, src).unwrap();
+    let out = dir.path().join("prog");
+    let st = std::process::Command::new("cc").args(["-O1", "-o"]).arg(&out).arg(&c).status().unwrap();
+    assert!(st.success(), "host cc failed");
+    std::fs::read(&out).unwrap()
 }
 
 pub const PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
