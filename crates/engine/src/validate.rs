@@ -19,11 +19,12 @@ use crate::types::{Limits, Submission};
 pub const MAX_ARGS: usize = 64;
 /// Most bytes of one argument.
 pub const MAX_ARG_BYTES: usize = 4096;
-/// Most bytes of all arguments together. The program's whole argv travels to
-/// the box in one request of bounded size (`kiln_sandbox::protocol`), JSON
-/// escaping can grow a byte six-fold, and Linux caps one exec's argv and
-/// environment too; 16 KiB leaves room for all of it.
-pub const MAX_ARGS_TOTAL_BYTES: usize = 16 << 10;
+/// Most bytes of all arguments together. The program's whole argv and env
+/// travel to the box in one request of bounded size: whatever their bytes,
+/// an exec whose strings stay within `kiln_sandbox::protocol::
+/// MAX_EXEC_STRINGS_BYTES` always fits. Half of that is for the arguments, the
+/// rest for the language's own command, environment and working directory.
+pub const MAX_ARGS_TOTAL_BYTES: usize = kiln_sandbox::protocol::MAX_EXEC_STRINGS_BYTES / 2;
 /// Most bytes of one file name.
 pub const MAX_FILE_NAME_BYTES: usize = 255;
 
@@ -258,8 +259,9 @@ mod tests {
             ("65 args", |s| s.args = vec!["a".into(); 65], Some(("args", "at most 64"))),
             ("long arg", |s| s.args = vec!["a".repeat(4097)], Some(("args[0]", "4096"))),
             ("nul arg", |s| s.args = vec!["ok".into(), "a\0b".into()], Some(("args[1]", "NUL"))),
-            ("40 x 4000 args", |s| s.args = vec!["a".repeat(4000); 40], Some(("args", "16384"))),
-            ("4 x 4096 args", |s| s.args = vec!["a".repeat(4096); 4], None),
+            ("40 x 4000 args", |s| s.args = vec!["a".repeat(4000); 40], Some(("args", "8192"))),
+            ("2 x 4096 args", |s| s.args = vec!["a".repeat(4096); 2], None),
+            ("3 x 4096 args", |s| s.args = vec!["a".repeat(4096); 3], Some(("args", "8192"))),
             ("zero cpu", |s| s.limits.cpu_time_ms = 0, Some(("limits.cpu_time_ms", "at least 1"))),
             ("huge memory", |s| s.limits.memory_kb = u64::MAX, Some(("limits.memory_kb", "above the maximum"))),
             ("tiny memory", |s| s.limits.memory_kb = 100, Some(("limits.memory_kb", "4096"))),
