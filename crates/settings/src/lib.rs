@@ -293,11 +293,21 @@ mod tests {
         }
     }
 
+    crate::settings! {
+        /// A group without a prefix, with a field of the same name as TArgs'.
+        pub struct UArgs => U {
+            /// Where else.
+            data_dir: PathBuf = PathBuf::from("d"),
+        }
+    }
+
     /// The test command.
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
         t: TArgs,
+        #[command(flatten)]
+        u: UArgs,
     }
 
     #[test]
@@ -328,6 +338,11 @@ mod tests {
         assert_eq!((t.max_per_owner, t.grace_secs, t.enabled, t.names), (7, 4, true, vec!["x".to_string()]));
         let cli = Cli::parse_from(["t", "--ws-enabled", "false"]);
         assert!(!cli.t.resolve().enabled);
+        // The same field name in two groups: two flags, each to its own group.
+        let cli = Cli::parse_from(["t", "--ws-data-dir", "/w", "--data-dir", "/u"]);
+        assert_eq!(cli.t.data_dir, Some(PathBuf::from("/w")));
+        assert_eq!(cli.u.or(UArgs::default()).resolve().data_dir, PathBuf::from("/u"));
+        assert_eq!(UArgs::settings()[0].flag.as_deref(), Some("--data-dir"));
         let err = toml::from_str::<TArgs>("max_per_ownr = 3\n").unwrap_err().to_string();
         assert!(err.contains("max_per_ownr"), "{err}");
     }

@@ -128,11 +128,6 @@ impl Layers {
 /// The most submissions one batch request may carry.
 pub const MAX_BATCH: usize = 100;
 
-/// Maximum limits when none are configured (the engine's).
-pub fn builtin_max_limits() -> Limits {
-    MAX_LIMITS
-}
-
 impl Config {
     /// `kiln serve`: flags/env (already merged by clap) over the config file
     /// over the defaults.

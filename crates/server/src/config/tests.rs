@@ -38,7 +38,7 @@ fn flags_beat_file_and_file_beats_defaults() {
     assert_eq!(c.workers, 3);
     assert_eq!(c.api.queue_capacity, 5);
     assert_eq!(c.max_limits.cpu_time_ms, 9000);
-    assert_eq!(c.max_limits.memory_kb, builtin_max_limits().memory_kb);
+    assert_eq!(c.max_limits.memory_kb, MAX_LIMITS.memory_kb);
     assert_eq!(c.api.api_keys, vec!["k1".to_string()]);
     assert_eq!(c.api.max_wait(), Duration::from_secs(30));
     assert_eq!(c.workspaces.max_per_owner, 4);
@@ -124,7 +124,7 @@ fn shared_queue_and_store_go_together_and_default_to_no_workers() {
     ))
     .unwrap();
     assert_eq!(c.workers, 0, "an API node runs no workers unless asked");
-    let longest = builtin_max_limits().wall_time_ms * 64;
+    let longest = MAX_LIMITS.wall_time_ms * 64;
     assert_eq!(
         c.lease,
         Duration::from_millis(longest) + Duration::from_secs(240)
