@@ -8,7 +8,7 @@
 //!   env var `KILN_NAME` (`KILN_PREFIX_NAME`), its help ending in
 //!   `[default: …]`; and a `serde::Deserialize` struct with the TOML key `name`
 //!   (a group with a prefix is the table `[prefix]`). The flags (with their env
-//!   vars) and the file parse into the same type, and [`or`](self#layers)
+//!   vars) and the file parse into the same type, and `or` (see [Layers](#layers))
 //!   merges two layers, the first winning, without naming any field;
 //! - the *resolved* struct: the same fields with the defaults applied
 //!   (`resolve`), `Default` for it from the same defaults;
@@ -26,6 +26,14 @@
 //!
 //! `args.or(file).resolve()`: a flag or env var beats the file, the file beats
 //! the default. (clap itself puts a flag over its env var.)
+//!
+//! # Why a macro
+//!
+//! clap's `default_value` cannot be used: it would make every setting
+//! "given", and the file could never override it. So the flag is an `Option`,
+//! and the default is applied after the merge, from the same line that puts
+//! it in the help. Names (`--prefix-name`, `KILN_PREFIX_NAME`, the key) are
+//! computed from the field's name, never written by hand.
 
 use serde::Serialize;
 
