@@ -28,9 +28,9 @@ enum Command {
     /// Coder-style scale tests (create-workspaces, dashboard, workspace-traffic) against Kiln or Coder.
     Scaletest(kiln_scaletest::ScaletestArgs),
     /// Serve the code-execution HTTP API with an embedded durable queue and store.
-    Serve(kiln_server::ServeArgs),
+    Serve(Box<kiln_server::ServeArgs>),
     /// Run sandbox workers on a shared Redis queue and PostgreSQL store (scale-out).
-    Worker(kiln_server::WorkerArgs),
+    Worker(Box<kiln_server::WorkerArgs>),
 }
 
 fn main() {
@@ -55,8 +55,8 @@ fn main() {
             Command::Bench(a) => bench::run(a).await,
             Command::Loadtest(a) => kiln_loadtest::run(a).await,
             Command::Scaletest(a) => kiln_scaletest::run(a).await,
-            Command::Serve(a) => kiln_server::serve(a).await.map(|()| 0),
-            Command::Worker(a) => kiln_server::work(a).await.map(|()| 0),
+            Command::Serve(a) => kiln_server::serve(*a).await.map(|()| 0),
+            Command::Worker(a) => kiln_server::work(*a).await.map(|()| 0),
         };
         r.unwrap_or_else(|e| {
             eprintln!("kiln: {e:#}");

@@ -21,10 +21,10 @@ pub struct RunArgs {
     #[arg(long)]
     expected: Option<PathBuf>,
     /// CPU time limit in seconds (the wall-clock limit is twice that plus one second).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = Limits::default().cpu_time_ms as f64 / 1000.0)]
     time_limit: f64,
     /// Memory limit in MiB.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = Limits::default().memory_kb / 1024)]
     memory_limit: u64,
     /// Print exactly one JSON object with the result fields.
     #[arg(long)]

@@ -1,9 +1,41 @@
 //! Engine configuration: concurrency, default and maximum limits, compile
 //! limits, input size caps, and how the sandbox is started.
+//!
+//! The maxima's defaults are the constants below, the one place they are
+//! written: [`EngineConfig::default`] (`kiln run`) uses them, and so do the
+//! defaults of `kiln serve`'s settings (`kiln_server::config`), from which a
+//! server derives its engine's config. The default [`Limits`] of a submission
+//! are `Limits::default()`.
 
 use kiln_sandbox::{HelperCommand, SandboxConfig};
 
 use crate::types::Limits;
+
+/// Most bytes of source, all files together.
+pub const MAX_SOURCE_BYTES: usize = 256 << 10;
+/// Most bytes of stdin, of each test's stdin and of each expected output.
+pub const MAX_STDIN_BYTES: usize = 1 << 20;
+/// Most test cases in one submission.
+pub const MAX_TESTS: usize = 64;
+/// Most source files in one submission.
+pub const MAX_FILES: usize = 64;
+/// The most a submission may ask for: generous for compiled languages,
+/// bounded so that one submission cannot hold a worker for long.
+pub const MAX_LIMITS: Limits = Limits {
+    cpu_time_ms: 20_000,
+    wall_time_ms: 40_000,
+    memory_kb: 1024 * 1024,
+    processes: 256,
+    output_bytes: 16 << 20,
+};
+/// Limits of the compile step (per-language minimums still apply).
+pub const COMPILE_LIMITS: Limits = Limits {
+    cpu_time_ms: 30_000,
+    wall_time_ms: 60_000,
+    memory_kb: 1024 * 1024,
+    processes: 64,
+    output_bytes: 64 << 10,
+};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -31,24 +63,12 @@ impl Default for EngineConfig {
             max_boxes: cpus,
             warm_boxes: 0,
             default_limits: Limits::default(),
-            max_limits: Limits {
-                cpu_time_ms: 30_000,
-                wall_time_ms: 60_000,
-                memory_kb: 2 * 1024 * 1024,
-                processes: 256,
-                output_bytes: 16 << 20,
-            },
-            compile_limits: Limits {
-                cpu_time_ms: 30_000,
-                wall_time_ms: 60_000,
-                memory_kb: 1024 * 1024,
-                processes: 64,
-                output_bytes: 64 << 10,
-            },
-            max_source_bytes: 1 << 20,
-            max_stdin_bytes: 8 << 20,
-            max_files: 64,
-            max_tests: 100,
+            max_limits: MAX_LIMITS,
+            compile_limits: COMPILE_LIMITS,
+            max_source_bytes: MAX_SOURCE_BYTES,
+            max_stdin_bytes: MAX_STDIN_BYTES,
+            max_files: MAX_FILES,
+            max_tests: MAX_TESTS,
             helper: HelperCommand::current_exe(),
             sandbox: SandboxConfig::default(),
         }

@@ -92,14 +92,14 @@ impl App {
             workspaces,
             openapi,
             auth: Auth::new(
-                &config.api_keys,
-                config.rate_limit_per_sec,
-                config.rate_limit_burst,
+                &config.api.api_keys,
+                config.api.rate_limit_per_sec,
+                config.api.rate_limit_burst,
             ),
             callbacks: CallbackPolicy {
-                allow_private: config.allow_private_callbacks,
-                timeout: config.callback_timeout,
-                retries: config.callback_retries,
+                allow_private: config.jobs.allow_private_callbacks,
+                timeout: config.jobs.callback_timeout(),
+                retries: config.jobs.callback_retries,
             },
             // An API node without queue workers still runs interactive sessions.
             interactive: Semaphore::new(config.workers.max(1)),
@@ -146,7 +146,7 @@ fn start_workspaces(config: &Config) -> Result<Arc<kiln_workspace::Manager>, Str
         ..ec.sandbox.clone()
     })
     .map_err(|e| format!("the sandbox cannot start: {e}"))?;
-    kiln_workspace::Manager::new(sandbox, config.workspaces.clone(), &config.data_dir)
+    kiln_workspace::Manager::new(sandbox, config.workspaces.clone(), &config.api.data_dir)
         .map_err(|e| e.to_string())
         .inspect_err(|e| tracing::warn!(error = %e, "workspaces are unavailable"))
 }
@@ -180,11 +180,11 @@ async fn run(
 
     let _ = stop.wait_for(|v| *v).await;
     tracing::info!(
-        grace_secs = state.config.shutdown_grace.as_secs(),
+        grace_secs = state.config.jobs.shutdown_grace_secs,
         "draining: new submissions get 503"
     );
     state.draining.store(true, Ordering::SeqCst);
-    let drained = tokio::time::timeout(state.config.shutdown_grace, async {
+    let drained = tokio::time::timeout(state.config.jobs.shutdown_grace(), async {
         while workers.join_next().await.is_some() {}
     })
     .await;

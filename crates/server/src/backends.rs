@@ -34,17 +34,17 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// SQLite store and queue in `config.data_dir`, in-process notifications.
+    /// SQLite store and queue in `config.api.data_dir`, in-process notifications.
     /// The directory's lock makes this process the only one using it, so every
     /// job left `running` belongs to a dead process: it goes back to the queue,
     /// as does every unfinished submission that lost its job.
     pub async fn embedded(config: &Config) -> anyhow::Result<Backends> {
         let guard = lock_data_dir(config)?;
-        let pool = crate::sqlite::open(&config.data_dir, config.sqlite_synchronous)
+        let pool = crate::sqlite::open(&config.api.data_dir, config.api.sqlite_synchronous)
             .await
-            .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+            .with_context(|| format!("opening the database in {}", config.api.data_dir.display()))?;
         let store = SqliteStore::new(pool.clone());
-        let queue = SqliteQueue::new(pool, config.queue_capacity);
+        let queue = SqliteQueue::new(pool, config.api.queue_capacity);
         let unfinished = store.requeue_interrupted().await?;
         queue.recover(&unfinished, crate::now_ms()).await?;
         if !unfinished.is_empty() {
@@ -65,7 +65,7 @@ impl Backends {
     /// The backends `config` names: shared ones when it has a queue and a
     /// store URL, embedded ones otherwise.
     pub async fn from_config(config: &Config) -> anyhow::Result<Backends> {
-        match (&config.queue_url, &config.store_url) {
+        match (&config.backend.queue, &config.backend.store) {
             (Some(queue), Some(store)) => Backends::scaleout(queue, store, config).await,
             _ => Backends::embedded(config).await,
         }
@@ -80,7 +80,7 @@ impl Backends {
         config: &Config,
     ) -> anyhow::Result<Backends> {
         let queue = Arc::new(
-            RedisQueue::new(queue_url, config.queue_capacity, config.lease)
+            RedisQueue::new(queue_url, config.api.queue_capacity, config.lease)
                 .context("the --queue URL is not a valid Redis URL")?,
         );
         let store: Arc<dyn Store> = Arc::new(connect_store(store_url).await);
@@ -149,14 +149,14 @@ pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
 
 /// One process per data directory: a second one would lease the same jobs.
 fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let path = config.data_dir.join("kiln.lock");
+    std::fs::create_dir_all(&config.api.data_dir)
+        .with_context(|| format!("creating data directory {}", config.api.data_dir.display()))?;
+    let path = config.api.data_dir.join("kiln.lock");
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     file.try_lock().map_err(|_| {
         anyhow::anyhow!(
             "{} is in use by another kiln serve; give each server its own --data-dir",
-            config.data_dir.display()
+            config.api.data_dir.display()
         )
     })?;
     Ok(file)

@@ -2,7 +2,8 @@
 //! durable queue and store.
 //!
 //! Module map:
-//! - [`config`]: `ServeArgs` (flags and `KILN_…` env vars), the TOML config file,
+//! - [`config`]: every setting declared once (flag, `KILN_…` env var, TOML key,
+//!   default), grouped by who needs it; `ServeArgs`, the TOML config file,
 //!   and the resolved [`config::Config`] (flags > env > file > defaults).
 //! - [`error`]: [`error::ApiError`], the one JSON error shape `{"error":{code,message}}`.
 //! - [`model`]: the API's request and response bodies, and their validation

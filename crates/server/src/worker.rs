@@ -82,7 +82,7 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         app.queue.ack(lease).await?;
         return Ok(());
     }
-    let report = if lease.attempt > app.config.max_attempts {
+    let report = if lease.attempt > app.config.jobs.max_attempts {
         let reason = format!(
             "the job was interrupted {} times (a worker or server crashed, was killed or \
              outlived its lease while it ran); giving up",
@@ -162,7 +162,7 @@ async fn spawn_callback(app: &AppState, id: &str, url: &str) {
 
 /// Deletes finished submissions past the retention period, every minute.
 pub async fn retention(app: Arc<AppState>) {
-    let Some(keep) = app.config.retention else {
+    let Some(keep) = app.config.jobs.retention() else {
         return;
     };
     let mut tick = tokio::time::interval(Duration::from_secs(60));

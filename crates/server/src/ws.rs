@@ -40,7 +40,7 @@ pub async fn upgrade(
 ) -> Result<Response, ApiError> {
     let ws = ws?;
     Ok(ws
-        .max_message_size(app.config.max_body_bytes)
+        .max_message_size(app.config.api.max_body_bytes)
         .on_upgrade(move |socket| run(app, socket)))
 }
 

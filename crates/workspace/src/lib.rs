@@ -28,5 +28,5 @@ pub use error::WorkspaceError;
 pub use manager::{Manager, HOME};
 pub use model::{CreateRequest, ExecRequest, ExecResponse, Status, Workspace};
 pub use pty::{Attachment, PtySession};
-pub use settings::Settings;
+pub use settings::{Settings, SettingsArgs};
 pub use template::Template;

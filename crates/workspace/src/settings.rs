@@ -1,63 +1,52 @@
-//! Workspace settings: the `[workspaces]` table of `kiln serve`'s config file
-//! (every key optional, with these defaults).
+//! Workspace settings: the `[workspaces]` table of `kiln serve`'s config file,
+//! also `--workspaces-…` flags and `KILN_WORKSPACES_…` env vars (every one
+//! optional, with these defaults), declared once with `kiln_settings::settings!`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::template::TemplateSpec;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    /// Serve the workspace API at all.
-    pub enabled: bool,
-    /// Where homes and metadata live [default: `<data_dir>/workspaces`].
-    pub data_dir: Option<PathBuf>,
-    /// A TOML file of `[[template]]` tables; they replace the built-in ones
-    /// with the same name and add to the others.
-    pub templates_file: Option<PathBuf>,
-    /// Templates given inline, as `[[workspaces.templates]]`.
-    pub templates: Vec<TemplateSpec>,
-    /// Most workspaces one owner may have (any status but deleted).
-    pub max_per_owner: usize,
-    /// Most workspaces with a live box (provisioning or running) on this node; beyond, 503.
-    pub max_workspaces: usize,
-    /// A running workspace with no exec, file or terminal activity for this
-    /// long is stopped (0 = never).
-    pub idle_timeout_secs: u64,
-    /// How long a terminal whose client went away keeps its shell for a reconnect.
-    pub pty_grace_secs: u64,
-    /// Output of recent terminal output replayed on reconnect, in bytes.
-    pub pty_buffer_bytes: usize,
-    /// Workspace uids: `first_uid .. first_uid + uid_count`, apart from the
-    /// one-shot boxes' range (60000..64095), one per workspace for its life.
-    pub first_uid: u32,
-    pub uid_count: u32,
-    /// Longest `timeout_ms` an exec may ask for.
-    pub max_exec_timeout_ms: u64,
-    /// Largest file a download returns.
-    pub max_file_bytes: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            enabled: true,
-            data_dir: None,
-            templates_file: None,
-            templates: Vec::new(),
-            max_per_owner: 1100,
-            max_workspaces: 1000,
-            idle_timeout_secs: 3600,
-            pty_grace_secs: 300,
-            pty_buffer_bytes: 64 * 1024,
-            first_uid: 100_000,
-            uid_count: 100_000,
-            max_exec_timeout_ms: 600_000,
-            max_file_bytes: 64 << 20,
-        }
+kiln_settings::settings! {
+    /// Workspace settings: the `[workspaces]` table of `kiln serve`'s config
+    /// file, or the flags `--workspaces-…` and env vars `KILN_WORKSPACES_…`.
+    #[serde(deny_unknown_fields)]
+    pub struct SettingsArgs => Settings, prefix "workspaces" {
+        /// Serve the workspace API at all.
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        enabled: bool = true,
+        /// Where homes and metadata live.
+        data_dir: PathBuf => "<data-dir>/workspaces",
+        /// A TOML file of `[[template]]` tables; they replace the built-in
+        /// ones with the same name and add to the others.
+        templates_file: PathBuf => "none: the built-in templates",
+        /// Most workspaces one owner may have (any status but deleted).
+        max_per_owner: usize = 1100,
+        /// Most workspaces with a live box (provisioning or running) on this
+        /// node; beyond, 503.
+        max_workspaces: usize = 1000,
+        /// A running workspace with no exec, file or terminal activity for
+        /// this many seconds is stopped (0 = never).
+        idle_timeout_secs: u64 = 3600,
+        /// Seconds a terminal whose client went away keeps its shell for a
+        /// reconnect.
+        pty_grace_secs: u64 = 300,
+        /// Bytes of recent terminal output replayed on reconnect.
+        pty_buffer_bytes: usize = 64 * 1024,
+        /// First workspace uid: workspaces get `first_uid .. first_uid +
+        /// uid_count`, apart from the one-shot boxes' range (60000..64095),
+        /// one per workspace for its life.
+        first_uid: u32 = 100_000,
+        /// How many workspace uids (see first_uid).
+        uid_count: u32 = 100_000,
+        /// Longest `timeout_ms` an exec may ask for.
+        max_exec_timeout_ms: u64 = 600_000,
+        /// Largest file a download returns, in bytes.
+        max_file_bytes: u64 = 64 << 20,
+    }
+    file_only {
+        /// Templates given inline, as `[[workspaces.templates]]`.
+        templates: Vec<TemplateSpec> = Vec::new(),
     }
 }
 
@@ -102,11 +91,12 @@ mod tests {
 
     #[test]
     fn the_config_table_parses_and_refuses_unknown_keys() {
-        let s: Settings = toml::from_str("max_per_owner = 3\nidle_timeout_secs = 0\n[[templates]]\nname = \"t\"\ncpu = 1\nmemory_mb = 128\ndisk_mb = 8\n").unwrap();
+        let s = toml::from_str::<SettingsArgs>("max_per_owner = 3\nidle_timeout_secs = 0\n[[templates]]\nname = \"t\"\ncpu = 1\nmemory_mb = 128\ndisk_mb = 8\n").unwrap().resolve();
         assert_eq!(s.max_per_owner, 3);
         assert_eq!(s.idle_timeout(), None);
         assert_eq!(s.templates[0].name, "t");
         assert_eq!(s.max_workspaces, 1000);
-        assert!(toml::from_str::<Settings>("max_workspace = 3\n").is_err());
+        let err = toml::from_str::<SettingsArgs>("max_workspace = 3\n").unwrap_err().to_string();
+        assert!(err.contains("max_workspace"), "names the unknown key: {err}");
     }
 }

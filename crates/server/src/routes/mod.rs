@@ -72,7 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.config.api.max_body_bytes))
         .layer(from_fn(crate::metrics::track_http))
         .with_state(state)
 }

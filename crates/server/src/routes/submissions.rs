@@ -162,7 +162,7 @@ async fn accept(
     subs: Vec<ValidSubmission>,
 ) -> Result<Vec<String>, ApiError> {
     if let Some(owner) = &caller.0 {
-        let cap = app.config.max_queued_per_key;
+        let cap = app.config.api.max_queued_per_key;
         if cap > 0 && app.store.count_unfinished(owner).await? + subs.len() as u64 > cap {
             return Err(ApiError {
                 retry_after: Some(1),
@@ -200,7 +200,7 @@ async fn accept(
 /// Waits (at most `max_wait`, less if the server drains) for a result.
 async fn wait_finished(app: &AppState, id: &str) -> Result<Option<SubmissionRecord>, ApiError> {
     let mut rx = app.finished.subscribe();
-    let deadline = tokio::time::Instant::now() + app.config.max_wait;
+    let deadline = tokio::time::Instant::now() + app.config.api.max_wait();
     let mut abort = app.abort.subscribe();
     loop {
         if let Some(rec) = app.store.get(id).await? {

@@ -236,7 +236,7 @@ pub async fn pty(
         .await
         .map_err(api_error)?;
     Ok(ws
-        .max_message_size(app.config.max_body_bytes)
+        .max_message_size(app.config.api.max_body_bytes)
         .on_upgrade(move |socket| async move {
             let session = att.session.clone();
             relay(&m, &owner, id, socket, att).await;

@@ -49,7 +49,7 @@ async fn submit_then_get_and_wait() {
 
 #[tokio::test]
 async fn wait_is_bounded_by_the_server_maximum() {
-    let s = TestServer::start(|a| a.max_wait_secs = Some(1)).await;
+    let s = TestServer::start(|a| a.api.max_wait_secs = Some(1)).await;
     let start = std::time::Instant::now();
     let (code, v, _) = s
         .post("/api/v1/submissions?wait=true", fake("sleep 3000", ""))
@@ -160,7 +160,7 @@ async fn languages_health_metrics_openapi() {
 
 #[tokio::test]
 async fn a_panicking_run_is_an_internal_error_and_the_worker_lives_on() {
-    let s = TestServer::start(|a| a.workers = Some(1)).await;
+    let s = TestServer::start(|a| a.jobs.workers = Some(1)).await;
     let (code, v, _) = s
         .post("/api/v1/submissions?wait=true", fake("panic", ""))
         .await;

@@ -5,8 +5,8 @@ use crate::common::{error_code, fake, split, TestServer};
 #[tokio::test]
 async fn keys_are_required_except_on_health_and_metrics() {
     let s = TestServer::start(|a| {
-        a.api_keys = Some(vec!["k-one".into(), "k-two".into()]);
-        a.rate_limit_per_sec = Some(0.0);
+        a.api.api_keys = Some(vec!["k-one".into(), "k-two".into()]);
+        a.api.rate_limit_per_sec = Some(0.0);
     })
     .await;
     let (code, v) = s.get("/api/v1/languages").await;
@@ -43,9 +43,9 @@ async fn keys_are_required_except_on_health_and_metrics() {
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
     let s = TestServer::start(|a| {
-        a.api_keys = Some(vec!["k".into()]);
-        a.rate_limit_per_sec = Some(1.0);
-        a.rate_limit_burst = Some(3);
+        a.api.api_keys = Some(vec!["k".into()]);
+        a.api.rate_limit_per_sec = Some(1.0);
+        a.api.rate_limit_burst = Some(3);
     })
     .await;
     let mut codes = Vec::new();
@@ -70,10 +70,10 @@ async fn rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn queued_submissions_are_capped_per_key() {
     let s = TestServer::start(|a| {
-        a.api_keys = Some(vec!["a".into(), "b".into()]);
-        a.rate_limit_per_sec = Some(0.0);
-        a.max_queued_per_key = Some(2);
-        a.workers = Some(1);
+        a.api.api_keys = Some(vec!["a".into(), "b".into()]);
+        a.api.rate_limit_per_sec = Some(0.0);
+        a.api.max_queued_per_key = Some(2);
+        a.jobs.workers = Some(1);
     })
     .await;
     let submit = |key: &'static str| {

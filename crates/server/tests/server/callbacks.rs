@@ -41,7 +41,7 @@ async fn receiver(fail_first: usize) -> (String, mpsc::Receiver<Value>) {
 
 #[tokio::test]
 async fn result_is_posted_to_an_allowed_loopback_receiver_with_retries() {
-    let s = TestServer::start(|a| a.allow_private_callbacks = Some(true)).await;
+    let s = TestServer::start(|a| a.jobs.allow_private_callbacks = Some(true)).await;
     let (url, mut rx) = receiver(1).await;
     let body = serde_json::json!({ "language": "fake", "source": "echo", "stdin": "cb", "callback_url": url });
     let (code, v, _) = s.post("/api/v1/submissions", body).await;

@@ -140,13 +140,12 @@ impl Executor for FakeExecutor {
 }
 
 pub fn args(dir: &std::path::Path) -> ServeArgs {
-    ServeArgs {
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-        data_dir: Some(dir.to_path_buf()),
-        workers: Some(2),
-        shutdown_grace_secs: Some(5),
-        ..Default::default()
-    }
+    let mut a = ServeArgs::default();
+    a.api.listen = Some("127.0.0.1:0".parse().unwrap());
+    a.api.data_dir = Some(dir.to_path_buf());
+    a.jobs.workers = Some(2);
+    a.jobs.shutdown_grace_secs = Some(5);
+    a
 }
 
 pub struct TestServer {

@@ -90,8 +90,8 @@ async fn a_crashed_process_leaves_nothing_unfinished_or_finished_twice() {
 async fn sigterm_drains_finishing_what_fits_in_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(dir.path());
-    a.workers = Some(2);
-    a.shutdown_grace_secs = Some(1);
+    a.jobs.workers = Some(2);
+    a.jobs.shutdown_grace_secs = Some(1);
     let exec = Arc::new(FakeExecutor::default());
     let s = TestServer::start_with(a.clone(), exec.clone()).await;
     let (_, short, _) = s

@@ -7,15 +7,15 @@ use crate::common::{error_code, fake, split, TestServer};
 #[tokio::test]
 async fn bad_bodies_get_json_errors() {
     let s = TestServer::start(|a| {
-        a.max_source_bytes = Some(100);
-        a.max_stdin_bytes = Some(50);
-        a.max_tests = Some(2);
-        a.max_body_bytes = Some(4096);
-        a.max_limits = Some(kiln_server::config::LimitsPatch {
+        a.limits.max_source_bytes = Some(100);
+        a.limits.max_stdin_bytes = Some(50);
+        a.limits.max_tests = Some(2);
+        a.api.max_body_bytes = Some(4096);
+        a.limits.max_limits = Some(kiln_server::config::LimitsPatch {
             cpu_time_ms: Some(1000),
             ..Default::default()
         });
-        a.default_limits = Some(kiln_server::config::LimitsPatch {
+        a.limits.default_limits = Some(kiln_server::config::LimitsPatch {
             cpu_time_ms: Some(500),
             ..Default::default()
         });

@@ -5,8 +5,8 @@ use crate::common::{error_code, fake, TestServer};
 #[tokio::test]
 async fn full_queue_answers_503_with_retry_after() {
     let s = TestServer::start(|a| {
-        a.workers = Some(1);
-        a.queue_capacity = Some(2);
+        a.jobs.workers = Some(1);
+        a.api.queue_capacity = Some(2);
     })
     .await;
     // One running, two waiting: the queue is full.

@@ -15,15 +15,14 @@ use serde_json::Value;
 use crate::common::{error_code, fake, FakeExecutor, TestServer};
 
 fn args(c: &Services, workers: usize) -> ServeArgs {
-    ServeArgs {
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-        queue: Some(c.redis.url()),
-        store: Some(c.pg.url()),
-        workers: Some(workers),
-        lease_secs: Some(2),
-        shutdown_grace_secs: Some(2),
-        ..Default::default()
-    }
+    let mut a = ServeArgs::default();
+    a.api.listen = Some("127.0.0.1:0".parse().unwrap());
+    a.backend.queue = Some(c.redis.url());
+    a.backend.store = Some(c.pg.url());
+    a.backend.lease_secs = Some(2);
+    a.jobs.workers = Some(workers);
+    a.jobs.shutdown_grace_secs = Some(2);
+    a
 }
 
 /// An API node (no workers).
@@ -231,8 +230,8 @@ async fn a_job_that_keeps_losing_its_lease_lands_in_the_dead_letter_stream() {
     // Each run outlives the 1 s lease, so another worker takes it over; after
     // max_attempts runs the next holder gives up.
     let worker = worker(&c, 3, |a| {
-        a.lease_secs = Some(1);
-        a.max_attempts = Some(2);
+        a.backend.lease_secs = Some(1);
+        a.jobs.max_attempts = Some(2);
     })
     .await;
     let (code, v, _) = api

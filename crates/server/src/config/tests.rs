@@ -1,0 +1,322 @@
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use serde_json::Value;
+
+use super::*;
+
+/// `kiln serve` as the CLI parses it.
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+fn write_file(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+    let path = dir.path().join("kiln.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn flags_beat_file_and_file_beats_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(
+        &dir,
+        "workers = 7\nqueue_capacity = 5\nmax_limits = { cpu_time_ms = 9000 }\napi_keys = [\"k1\"]\n[workspaces]\nmax_per_owner = 4\n",
+    );
+    let cli = Cli::parse_from([
+        "kiln",
+        "--config",
+        path.to_str().unwrap(),
+        "--workers",
+        "3",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let c = Config::resolve(&cli.serve).unwrap();
+    assert_eq!(c.workers, 3);
+    assert_eq!(c.api.queue_capacity, 5);
+    assert_eq!(c.max_limits.cpu_time_ms, 9000);
+    assert_eq!(c.max_limits.memory_kb, MAX_LIMITS.memory_kb);
+    assert_eq!(c.api.api_keys, vec!["k1".to_string()]);
+    assert_eq!(c.api.max_wait(), Duration::from_secs(30));
+    assert_eq!(c.workspaces.max_per_owner, 4);
+    assert!(!c.jobs.allow_private_callbacks);
+}
+
+#[test]
+fn env_beats_file_and_flags_beat_env() {
+    // Keys no other test reads, so a shared process (cargo test) is safe too.
+    std::env::set_var("KILN_MAX_STDIN_BYTES", "5");
+    std::env::set_var("KILN_CALLBACK_RETRIES", "9");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(
+        &dir,
+        "max_stdin_bytes = 7\ncallback_retries = 8\nretention_secs = 3\n",
+    );
+    let cli = Cli::parse_from([
+        "kiln",
+        "--config",
+        path.to_str().unwrap(),
+        "--callback-retries",
+        "10",
+        "--workers",
+        "4",
+    ]);
+    let c = Config::resolve(&cli.serve).unwrap();
+    assert_eq!((c.limits.max_stdin_bytes, c.jobs.callback_retries), (5, 10));
+    assert_eq!(c.jobs.retention(), Some(Duration::from_secs(3)));
+    assert_eq!(c.warm_boxes, 4, "one warm box per worker by default");
+}
+
+#[test]
+fn unknown_file_keys_are_refused_by_name_and_bad_values_too() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [
+        ("wokers = 7\n", "wokers"),
+        ("workers = 2\n[workspaces]\nmax_per_ownr = 7\n", "max_per_ownr"),
+        ("[workspace]\nmax_per_owner = 7\n", "workspace"),
+        ("metrics_listen = \"0.0.0.0:1\"\nconfig = \"x\"\n", "config"),
+    ] {
+        let args = ServeArgs {
+            file: ConfigFileArg {
+                config: Some(write_file(&dir, text)),
+            },
+            ..Default::default()
+        };
+        let err = Config::resolve(&args).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::UnknownKey { .. } | ConfigError::Parse { .. }),
+            "{text}: {err}"
+        );
+        assert!(err.to_string().contains(key), "{text}: {err}");
+    }
+    let args = ServeArgs {
+        jobs: JobArgs {
+            workers: Some(0),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(matches!(
+        Config::resolve(&args),
+        Err(ConfigError::Invalid { key: "workers", .. })
+    ));
+}
+
+fn shared(queue: Option<&str>, store: Option<&str>) -> ServeArgs {
+    ServeArgs {
+        backend: BackendArgs {
+            queue: queue.map(String::from),
+            store: store.map(String::from),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn shared_queue_and_store_go_together_and_default_to_no_workers() {
+    let c = Config::resolve(&shared(
+        Some("redis://127.0.0.1:6379/0"),
+        Some("postgres://kiln@127.0.0.1/kiln"),
+    ))
+    .unwrap();
+    assert_eq!(c.workers, 0, "an API node runs no workers unless asked");
+    let longest = MAX_LIMITS.wall_time_ms * 64;
+    assert_eq!(
+        c.lease,
+        Duration::from_millis(longest) + Duration::from_secs(240)
+    );
+    for (queue, store, key) in [
+        (Some("redis://h/0"), None, "store"),
+        (None, Some("postgres://h/db"), "queue"),
+        (Some("http://h"), Some("postgres://h/db"), "queue"),
+        (Some("redis://h/0"), Some("mysql://h/db"), "store"),
+    ] {
+        let err = Config::resolve(&shared(queue, store)).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key: k, .. } if *k == key),
+            "{queue:?} {store:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_engine_and_the_server_share_their_defaults() {
+    let c = Config::resolve(&ServeArgs::default()).unwrap();
+    let engine = kiln_engine::EngineConfig::default();
+    assert_eq!(c.validation_rules(), kiln_engine::validate::Rules::from(&engine));
+    assert_eq!(c.default_limits, engine.default_limits);
+}
+
+/// Three values of a setting (`--flag` form, TOML form), each unlike the
+/// others and unlike the default. A new setting of another type needs a line here.
+fn samples(key: &str) -> [(String, String); 3] {
+    let quoted = |v: [&str; 3]| v.map(|v| (v.to_string(), format!("{v:?}")));
+    match key {
+        "queue" => quoted(["redis://h/1", "redis://h/2", "redis://h/3"]),
+        "store" => quoted(["postgres://h/1", "postgres://h/2", "postgres://h/3"]),
+        "listen" | "metrics_listen" => quoted(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]),
+        "data_dir" | "workspaces.data_dir" | "workspaces.templates_file" => quoted(["/d1", "/d2", "/d3"]),
+        "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
+        "api_keys" => ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]"))),
+        "allow_private_callbacks" => ["true", "false", "true"].map(|v| (v.to_string(), v.to_string())),
+        "workspaces.enabled" => ["false", "true", "false"].map(|v| (v.to_string(), v.to_string())),
+        "default_limits" | "max_limits" => [1001, 1002, 1003].map(|ms| {
+            (format!("{{\"cpu_time_ms\":{ms}}}"), format!("{{ cpu_time_ms = {ms} }}"))
+        }),
+        "rate_limit_per_sec" => ["7.5", "8.5", "9.5"].map(|v| (v.to_string(), v.to_string())),
+        _ => ["7", "8", "9"].map(|v| (v.to_string(), v.to_string())),
+    }
+}
+
+/// The settings of `kiln serve` (all but the worker's own).
+fn serve_settings() -> Vec<kiln_settings::Setting> {
+    let worker_only: Vec<String> = WorkerNodeArgs::settings().into_iter().map(|s| s.key).collect();
+    settings::all()
+        .into_iter()
+        .filter(|s| s.flag.is_some() && !worker_only.contains(&s.key))
+        .collect()
+}
+
+/// A TOML file giving every setting its `i`th sample.
+fn file_with(i: usize) -> String {
+    let (mut flat, mut table) = (String::new(), String::from("[workspaces]\n"));
+    for s in serve_settings() {
+        let v = &samples(&s.key)[i].1;
+        match s.key.strip_prefix("workspaces.") {
+            Some(k) => table.push_str(&format!("{k} = {v}\n")),
+            None => flat.push_str(&format!("{} = {v}\n", s.key)),
+        }
+    }
+    flat + &table
+}
+
+/// The merged layers as JSON, `workspaces` as a nested object.
+fn layers_json(args: &ServeArgs) -> Value {
+    let l = Layers::of(args).unwrap();
+    let mut all = serde_json::Map::new();
+    for group in [
+        serde_json::to_value(&l.backend).unwrap(),
+        serde_json::to_value(&l.jobs).unwrap(),
+        serde_json::to_value(&l.limits).unwrap(),
+        serde_json::to_value(&l.api).unwrap(),
+    ] {
+        all.extend(group.as_object().unwrap().clone());
+    }
+    all.insert("workspaces".into(), serde_json::to_value(&l.workspaces).unwrap());
+    Value::Object(all)
+}
+
+fn at<'a>(v: &'a Value, key: &str) -> &'a Value {
+    key.split('.').fold(v, |v, k| &v[k])
+}
+
+/// What sample `i` of every setting parses to, from a file alone.
+fn expected(dir: &tempfile::TempDir, i: usize) -> Value {
+    let path = dir.path().join(format!("expected-{i}.toml"));
+    std::fs::write(&path, file_with(i)).unwrap();
+    layers_json(&Cli::parse_from(["kiln", "--config", path.to_str().unwrap()]).serve)
+}
+
+/// Sample 2 of every setting as flags, after `--config file`.
+fn argv_with_flags(file: &std::path::Path) -> Vec<String> {
+    let mut argv = vec!["kiln".to_string(), "--config".into(), file.display().to_string()];
+    for s in serve_settings() {
+        argv.push(format!("{}={}", s.flag.unwrap(), samples(&s.key)[2].0));
+    }
+    argv
+}
+
+/// Every setting, by the one declaration: absent everywhere it is `None`
+/// (its default applies); the file gives sample 0; the env var beats it with
+/// sample 1 (in a child process, see [`precedence_child`]); a flag beats both
+/// with sample 2. And each of those resolves into a valid `Config`.
+#[test]
+fn every_setting_is_settable_by_flag_env_and_file_in_that_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = layers_json(&ServeArgs::default());
+    let file = write_file(&dir, &file_with(0));
+    let from_file = layers_json(&Cli::parse_from(["kiln", "--config", file.to_str().unwrap()]).serve);
+    let want: Vec<Value> = (0..3).map(|i| expected(&dir, i)).collect();
+    let settings = serve_settings();
+    assert!(settings.len() >= 38, "{} settings", settings.len());
+    for s in &settings {
+        assert_eq!(at(&none, &s.key), &Value::Null, "{}", s.key);
+        assert_ne!(at(&want[0], &s.key), &Value::Null, "{}: sample 0 did not parse", s.key);
+        assert_ne!(at(&want[0], &s.key), at(&want[1], &s.key), "{}: samples alike", s.key);
+        assert_ne!(at(&want[1], &s.key), at(&want[2], &s.key), "{}: samples alike", s.key);
+        assert_eq!(at(&from_file, &s.key), at(&want[0], &s.key), "{} from the file", s.key);
+    }
+    let flags = Cli::try_parse_from(argv_with_flags(&file)).unwrap();
+    let from_flags = layers_json(&flags.serve);
+    for s in &settings {
+        assert_eq!(at(&from_flags, &s.key), at(&want[2], &s.key), "{}: the flag beats the file", s.key);
+    }
+    Config::resolve(&flags.serve).unwrap();
+    // The env layer, in a process of its own: env vars are global.
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child.args(["config::tests::precedence_child", "--exact", "--ignored", "--nocapture"]);
+    child.env("KILN_TEST_CONFIG_FILE", &file).env("KILN_TEST_EXPECTED", serde_json::to_string(&want).unwrap());
+    for s in &settings {
+        child.env(s.env.as_ref().unwrap(), &samples(&s.key)[1].0);
+    }
+    let out = child.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "{text}");
+}
+
+/// Run by the test above with every `KILN_…` variable set to sample 1.
+#[test]
+#[ignore = "run by every_setting_is_settable_by_flag_env_and_file_in_that_precedence"]
+fn precedence_child() {
+    let file = PathBuf::from(std::env::var("KILN_TEST_CONFIG_FILE").unwrap());
+    let want: Vec<Value> = serde_json::from_str(&std::env::var("KILN_TEST_EXPECTED").unwrap()).unwrap();
+    let from_env = layers_json(&Cli::parse_from(["kiln", "--config", file.to_str().unwrap()]).serve);
+    let from_flags = layers_json(&Cli::parse_from(argv_with_flags(&file)).serve);
+    for s in serve_settings() {
+        assert_eq!(at(&from_env, &s.key), at(&want[1], &s.key), "{}: the env var beats the file", s.key);
+        assert_eq!(at(&from_flags, &s.key), at(&want[2], &s.key), "{}: the flag beats the env var", s.key);
+    }
+}
+
+#[test]
+fn serve_help_shows_each_setting_with_its_env_var_and_default() {
+    let help = Cli::command().render_long_help().to_string();
+    for s in serve_settings() {
+        let flag = s.flag.unwrap();
+        assert!(help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}=")), "{flag}:\n{help}");
+        assert!(help.contains(&format!("[env: {}", s.env.unwrap())), "{flag}:\n{help}");
+    }
+    for text in [
+        "[default: 0.0.0.0:3000]",
+        "[default: 262144]",
+        "[default: 64]",
+        "[default: 1100]",
+        "[default: {\"cpu_time_ms\":20000,\"wall_time_ms\":40000,",
+    ] {
+        assert!(help.contains(text), "{text}:\n{help}");
+    }
+}
+
+/// docs/api.md's settings table has a row for every flag, with its env var,
+/// and with its default where that is one word (the others are said in words).
+#[test]
+fn docs_list_every_setting() {
+    let docs = include_str!("../../../../docs/api.md");
+    for s in settings::all() {
+        let Some(flag) = s.flag else { continue };
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{flag}` |")))
+            .unwrap_or_else(|| panic!("docs/api.md has no row for {flag}"));
+        let cells: Vec<&str> = row.split('|').map(|c| c.trim().trim_matches('`')).collect();
+        assert_eq!(cells[2], s.env.unwrap(), "{row}");
+        let default = s.default.unwrap_or_default();
+        if !default.contains(' ') && !default.starts_with('{') {
+            assert_eq!(cells[3], default, "the default of {flag} in docs/api.md");
+        }
+    }
+}
