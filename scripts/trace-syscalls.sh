@@ -338,8 +338,8 @@ union=$(cat "$OUT"/*.names | sort -u)
 echo "$union"
 
 if [ $check = 1 ]; then
-  # Names the filter knows: the string literals of seccomp.rs's tables.
-  known=$(grep -o '"[a-z0-9_]*"' "$SECCOMP_RS" | tr -d '"' | sort -u)
+  # Names the filter knows: the SYS_ names in seccomp.rs's tables.
+  known=$(grep -o 'SYS_[a-z0-9_]*' "$SECCOMP_RS" | sed 's/^SYS_//' | sort -u)
   missing=$(comm -23 <(echo "$union") <(echo "$known"))
   if [ -n "$missing" ]; then
     echo "traced but neither allowed nor refused in $SECCOMP_RS:" >&2

@@ -89,7 +89,7 @@ pub const ALLOWED: &[(i64, &str)] = sys![
     SYS_openat2, SYS_creat, SYS_close, SYS_close_range, SYS_lseek, SYS_dup,
     SYS_dup2, SYS_dup3, SYS_pipe, SYS_pipe2, SYS_fcntl, SYS_flock, SYS_fsync,
     SYS_fdatasync, SYS_ftruncate, SYS_truncate, SYS_fallocate, SYS_fadvise64,
-    SYS_readahead, SYS_sendfile, SYS_copy_file_range, SYS_splice, SYS_tee,
+    SYS_sendfile, SYS_copy_file_range,
     // Files, directories and their metadata.
     SYS_stat, SYS_fstat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_statfs,
     SYS_fstatfs, SYS_access, SYS_faccessat, SYS_faccessat2, SYS_getdents,

@@ -291,3 +291,80 @@ if __name__ == "__main__":
     assert_eq!(text(&o.stdout), "python-ok\n", "{o:?}\nstderr: {}", text(&o.stderr));
     b.destroy().await;
 }
+
+/// What the filter costs per syscall, printed (not asserted: timings on a
+/// shared machine are no test). A forked child per configuration makes the
+/// same calls with no filter and with the allowlist:
+///
+/// ```sh
+/// cargo test --release -p kiln-sandbox --test seccomp_allowlist filter_cost -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore = "a measurement; run by hand (see docs/seccomp.md)"]
+fn filter_cost() {
+    const N: u32 = 1_000_000;
+    let prog = kiln_sandbox::seccomp::program();
+    for round in 0..3 {
+        for filtered in [false, true] {
+            let mut p = [0; 2];
+            // SAFETY: `p` has room for the two descriptors pipe writes.
+            assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+            // SAFETY: the child only makes syscalls, formats into a
+            // preallocated buffer and _exits.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                let mut out = String::with_capacity(512);
+                // SAFETY: integer prctls and raw syscalls on this process;
+                // `fprog` and `tio` live on this stack for the calls.
+                unsafe {
+                    libc::close(p[0]);
+                    libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                    if filtered {
+                        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut _ };
+                        if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER as libc::c_ulong, &fprog as *const _ as libc::c_ulong) != 0 {
+                            libc::_exit(1);
+                        }
+                    }
+                    let mut tio: libc::termios = std::mem::zeroed();
+                    let tio = &mut tio as *mut libc::termios;
+                    let calls: [(&str, &dyn Fn()); 3] = [
+                        ("getppid (allowed)", &|| {
+                            libc::syscall(libc::SYS_getppid);
+                        }),
+                        ("ioctl TCGETS (argument check)", &|| {
+                            libc::syscall(libc::SYS_ioctl, p[1], libc::TCGETS, tio);
+                        }),
+                        ("syscall 1000 (not listed)", &|| {
+                            libc::syscall(1000);
+                        }),
+                    ];
+                    out += if filtered { "allowlist:" } else { "no filter:" };
+                    for (name, call) in calls {
+                        let start = std::time::Instant::now();
+                        for _ in 0..N {
+                            call();
+                        }
+                        out += &format!("  {name} {:.1} ns", start.elapsed().as_nanos() as f64 / f64::from(N));
+                    }
+                    out.push('\n');
+                    libc::write(p[1], out.as_ptr().cast(), out.len());
+                    libc::_exit(0);
+                }
+            }
+            // SAFETY: closes our copy of the write end; reads into a local buffer.
+            let text = unsafe {
+                libc::close(p[1]);
+                let mut buf = vec![0u8; 1024];
+                let n = libc::read(p[0], buf.as_mut_ptr().cast(), buf.len());
+                libc::close(p[0]);
+                buf.truncate(n.max(0) as usize);
+                String::from_utf8_lossy(&buf).into_owned()
+            };
+            let mut status = 0;
+            // SAFETY: reaps the child forked above, which has written its line and exits.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            print!("round {round} {text}");
+        }
+    }
+}
