@@ -23,10 +23,12 @@
 //! action cache then recognises every allowed number without an argument
 //! check as always allowed and skips the filter for it altogether.
 //!
-//! Written as raw BPF rather than with `seccompiler` because the x32 range
-//! check needs a `JGE` on the number that its rule model cannot express (it
-//! matches numbers by equality only); the program is pure and unit-tested
-//! with a small BPF interpreter and in the kernel (a forked child).
+//! Written as raw BPF rather than with `seccompiler`: its filters check the
+//! architecture but not the x32 bit, take one match and one mismatch action
+//! for the whole filter (so not `EPERM` here, `ENOSYS` there and
+//! `EAFNOSUPPORT` on a socket family), and compare the number against each
+//! listed syscall in turn. The program is pure and unit-tested with a small
+//! BPF interpreter and in the kernel (a forked child).
 
 use libc::sock_filter;
 

@@ -239,10 +239,11 @@ async fn the_ordinary_posix_surface_works_under_the_filter() {
     b.destroy().await;
 }
 
-/// What a workspace terminal runs: bash, coreutils, git and Python's
-/// standard library (threads, processes, sockets, asyncio, sqlite).
+/// What a workspace terminal runs: bash, coreutils, git, and Python's and
+/// Node's standard libraries (threads, processes, sockets, asyncio, sqlite,
+/// workers).
 #[tokio::test]
-async fn shell_coreutils_git_and_python_work_under_the_filter() {
+async fn shell_coreutils_git_python_and_node_work_under_the_filter() {
     let sb = sandbox();
     let b = sb.create_box(&[]).await.unwrap();
     let shell = r#"
@@ -289,6 +290,19 @@ if __name__ == "__main__":
 "#;
     let o = b.exec(spec(&["/usr/bin/python3", "-c", py], limits())).await.unwrap();
     assert_eq!(text(&o.stdout), "python-ok\n", "{o:?}\nstderr: {}", text(&o.stderr));
+    let js = r#"
+const fs = require("fs"), cp = require("child_process"), os = require("os"), crypto = require("crypto");
+const { Worker } = require("worker_threads");
+process.chdir("/tmp");
+fs.writeFileSync("n.txt", "x".repeat(100000)); fs.copyFileSync("n.txt", "m.txt"); fs.readdirSync(".");
+if (cp.execSync("echo sub").toString() !== "sub\n") throw new Error("child_process");
+crypto.randomBytes(16); os.cpus(); os.totalmem(); os.hostname();
+new Worker("require('worker_threads').parentPort.postMessage(6 * 7)", { eval: true }).on("message", (m) => {
+  fs.promises.readFile("m.txt").then((d) => console.log(`node-ok ${m} ${d.length}`));
+});
+"#;
+    let o = b.exec(spec(&["/usr/bin/node", "-e", js], limits())).await.unwrap();
+    assert_eq!(text(&o.stdout), "node-ok 42 100000\n", "{o:?}\nstderr: {}", text(&o.stderr));
     b.destroy().await;
 }
 
