@@ -177,11 +177,6 @@ pub const DENIED: &[(i64, &str)] = sys![
     SYS_uselib, SYS_sethostname, SYS_setdomainname, SYS_kcmp, SYS_pidfd_getfd,
 ];
 
-/// A table entry's name without libc's `SYS_` prefix ("SYS_read" → "read").
-pub fn name(sys: &'static str) -> &'static str {
-    sys.strip_prefix("SYS_").unwrap_or(sys)
-}
-
 /// What the number tree decides for one syscall number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Leaf {
@@ -194,8 +189,9 @@ enum Leaf {
 /// Code of the number tree before the argument checks' addresses are known.
 #[derive(Clone, Copy, Debug)]
 enum Op {
-    /// `JGE k`: to `ge` (relative) when the number is at least `k`, else next.
-    Jge { k: u32, ge: usize },
+    /// `JGE k`: on to the next op (the "below" subtree, `below` ops long)
+    /// when the number is under `k`, past that subtree when it is at least `k`.
+    Jge { k: u32, below: usize },
     Ret(u32),
     /// A jump to the argument check of a [`Leaf`].
     To(Leaf),
@@ -248,10 +244,10 @@ fn tree(ranges: &[(u32, Leaf)], code: &mut Vec<Op>) {
     }
     let mid = ranges.len() / 2;
     let node = code.len();
-    code.push(Op::Jge { k: ranges[mid].0, ge: 0 });
+    code.push(Op::Jge { k: ranges[mid].0, below: 0 });
     tree(&ranges[..mid], code);
     let below = code.len() - node - 1;
-    code[node] = Op::Jge { k: ranges[mid].0, ge: below };
+    code[node] = Op::Jge { k: ranges[mid].0, below };
     tree(&ranges[mid..], code);
 }
 
@@ -278,22 +274,23 @@ fn assemble(ranges: &[(u32, Leaf)]) -> Vec<sock_filter> {
     // sizes are settled from the last op backwards.
     let mut size = vec![1usize; ops.len()];
     for i in (0..ops.len()).rev() {
-        if let Op::Jge { ge, .. } = ops[i] {
-            let below: usize = size[i + 1..=i + ge].iter().sum();
-            size[i] = if below > 255 { 2 } else { 1 };
+        if let Op::Jge { below, .. } = ops[i] {
+            let len: usize = size[i + 1..=i + below].iter().sum();
+            size[i] = if len > 255 { 2 } else { 1 };
         }
     }
     let checks_at = p.len() + size.iter().sum::<usize>();
     let checks = arg_checks();
     for (i, op) in ops.iter().enumerate() {
         match *op {
-            Op::Jge { k, ge } => {
-                let below: usize = size[i + 1..=i + ge].iter().sum();
+            Op::Jge { k, below } => {
+                let len: usize = size[i + 1..=i + below].iter().sum();
                 if size[i] == 1 {
-                    p.push(jump(JGE_K, k, below as u8, 0));
+                    p.push(jump(JGE_K, k, len as u8, 0));
                 } else {
+                    // JGE true → the JA over the "below" subtree; false → past the JA.
                     p.push(jump(JGE_K, k, 0, 1));
-                    p.push(stmt(JA, below as u32));
+                    p.push(stmt(JA, len as u32));
                 }
             }
             Op::Ret(r) => p.push(stmt(RET_K, r)),
@@ -461,7 +458,7 @@ mod tests {
         let mut seen = HashSet::new();
         for e in ALLOWED.iter().chain(ARG_CHECKED).chain(DENIED) {
             assert!(seen.insert(e.0), "{} ({}) is listed twice", e.1, e.0);
-            assert!(e.1.starts_with("SYS_") && !name(e.1).is_empty());
+            assert!(e.1.starts_with("SYS_"), "{}", e.1);
         }
     }
 
