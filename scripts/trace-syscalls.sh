@@ -118,9 +118,6 @@ else
       ruby) echo rb ;; php) echo php ;; perl) echo pl ;; lua) echo lua ;;
     esac
   }
-  example_name() { # examples/ uses hello.pl for perl etc.: same extensions
-    echo "hello.$(ext_of "$1")"
-  }
 
   # The catalogue's commands (crates/lang/src/builtin.rs); $main is the main
   # file, $files every source file of the language.
@@ -158,7 +155,7 @@ else
     esac
   }
 
-  # One program: SRC_DIR holds its files (and maybe input.txt).
+  # One program: $src holds its files (and maybe the corpus's input.txt).
   trace_program() {
     local lang=$1 step=$2 src=$3 main=$4
     local dir="$SCRATCH/work/$step"
@@ -199,10 +196,11 @@ else
       local main="main.$ext"; [ "$lang" = java ] && main=Main.java
       trace_program "$lang" "$lang.corpus.$(basename "$d")" "$d" "$main"
     done
-    local ex; ex="$ROOT/examples/$(example_name "$lang")"
+    local ex="$ROOT/examples/hello.$ext"
     if [ -f "$ex" ]; then
       local s="$SCRATCH/src/$lang-example"; rm -rf "$s"; mkdir -p "$s"
-      local main="main.$ext"; [ "$lang" = java ] && main=Main.java
+      # Java's public class is named like its file (examples/hello.java: hello).
+      local main="main.$ext"; [ "$lang" = java ] && main=hello.java
       cp "$ex" "$s/$main"; trace_program "$lang" "$lang.example.hello" "$s" "$main"
     fi
   }
