@@ -81,8 +81,8 @@ async fn dangerous_syscalls_stay_refused_and_change_nothing() {
         #include <sys/socket.h>
         #include <sys/ioctl.h>
         int main(void) {{
-            t("mount", mount("none", "/tmp", "tmpfs", 0, 0));
-            t("umount", umount2("/tmp", MNT_DETACH));
+            t("mount", mount("none", "/box", "tmpfs", 0, 0));
+            t("umount", umount2("/box", MNT_DETACH));
             t("ptrace", ptrace(PTRACE_TRACEME, 0, 0, 0));
             t("ptrace_attach", ptrace(PTRACE_ATTACH, getppid(), 0, 0));
             t("unshare", unshare(CLONE_NEWUSER | CLONE_NEWNS));
@@ -103,8 +103,9 @@ async fn dangerous_syscalls_stay_refused_and_change_nothing() {
         }}
     "#);
     let b = with_c_program(&sb, &src).await;
-    // A marker in the box's /tmp: a mount over /tmp would hide it.
-    sh(&b, "echo here > /tmp/marker", ExecLimits::default()).await;
+    // A marker in the box's /box (kept between one-shot execs, unlike /tmp):
+    // a mount over /box would hide it.
+    sh(&b, "echo here > /box/marker", ExecLimits::default()).await;
     let o = b.exec(spec(&["./prog"], limits())).await.unwrap();
     let out = text(&o.stdout);
     let want = "mount EPERM\numount EPERM\nptrace EPERM\nptrace_attach EPERM\nunshare EPERM\n\
@@ -112,8 +113,8 @@ async fn dangerous_syscalls_stay_refused_and_change_nothing() {
         vsock EAFNOSUPPORT\nnetlink EAFNOSUPPORT\npacket EAFNOSUPPORT\nalg_pair EAFNOSUPPORT\ntiocsti EPERM\nsurvived\n";
     assert_eq!(out, want, "stderr: {}", text(&o.stderr));
     assert_eq!(o.exit_code, Some(0), "{o:?}");
-    let o = sh(&b, "cat /tmp/marker", ExecLimits::default()).await;
-    assert_eq!(text(&o.stdout), "here\n", "/tmp changed under the box: {o:?}");
+    let o = sh(&b, "cat /box/marker", ExecLimits::default()).await;
+    assert_eq!(text(&o.stdout), "here\n", "/box changed under the box: {o:?}");
     b.destroy().await;
 }
 
