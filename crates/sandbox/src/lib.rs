@@ -23,7 +23,7 @@
 //!   binds, a masked `/proc`, overlays that keep host paths out of `mountinfo`.
 //! - [`files`]    — `openat2`-based file access that never follows symlinks, and
 //!   [`files::check_exec_path`], the one rule for an exec's cwd and program.
-//! - [`seccomp`]  — the syscall filter (x86_64 BPF, x32 refused).
+//! - [`seccomp`]  — the syscall allowlist (x86_64 BPF; x32 and foreign arches killed).
 //! - [`cgroup`]   — cgroup v1 and v2 behind one interface; a box's group holds an
 //!   `init` child (helper, init) and the limited `run` child (programs).
 //! - `uid`        — per-box uids, distinct across processes.
