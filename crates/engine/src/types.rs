@@ -32,7 +32,10 @@ pub struct Limits {
     pub memory_kb: u64,
     /// Processes and threads alive at once.
     pub processes: u32,
-    /// Bytes of stdout plus stderr kept; more gives `output_limit_exceeded`.
+    /// The output budget: bytes of stdout and stderr of every test plus the
+    /// compile output, all together; a test that takes the total over it is
+    /// `output_limit_exceeded` and the tests after it are not run (see
+    /// [`Report`]).
     pub output_bytes: u64,
 }
 
@@ -136,11 +139,29 @@ pub struct RunReport {
     /// Why, for `internal_error` and for limits: a human sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The exact bytes of `stdout` when it is not valid UTF-8 (`stdout` then
+    /// has U+FFFD in place of the invalid bytes); `None` when `stdout` is exact.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stdout_bytes: Option<Vec<u8>>,
+    /// As `stdout_bytes`, for `stderr`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stderr_bytes: Option<Vec<u8>>,
 }
 
 /// The finished result of a submission. For a single-input submission the
 /// top-level fields are those of its one run; with `tests`, they are those of
 /// the first failing test (or the last one when all pass).
+///
+/// Output: the compile output and the stdout and stderr of every test share
+/// one budget, `limits.output_bytes`. A test that writes more than what is
+/// left is stopped and `output_limit_exceeded` (its output is kept up to the
+/// budget); the tests after it are not run and are listed as
+/// `output_limit_exceeded` with a message saying so. A compiler that writes
+/// more than the budget (or than the compile limit's `output_bytes`) is
+/// stopped: `compilation_error`. So the output bytes a report holds are at
+/// most twice the budget (the top-level copy of one test's), and each text
+/// field is the output as UTF-8 with invalid bytes replaced; the exact bytes
+/// are kept beside it (`*_bytes`, base64 when serialised) when that was lossy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub status: Status,
@@ -157,6 +178,57 @@ pub struct Report {
     /// Per-test results, in the order of `Submission::tests`; empty without tests.
     #[serde(default)]
     pub tests: Vec<RunReport>,
+    /// CPU time of the compile step, in milliseconds; `None` for a language
+    /// without one (or when it did not start).
+    #[serde(default)]
+    pub compile_time_ms: Option<u64>,
+    /// Wall-clock time of the compile step, in milliseconds.
+    #[serde(default)]
+    pub compile_wall_time_ms: Option<u64>,
+    /// Exact bytes of `stdout` when the text is lossy (see [`RunReport::stdout_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stdout_bytes: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stderr_bytes: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub compile_output_bytes: Option<Vec<u8>>,
+}
+
+/// Output as text: the string (invalid UTF-8 replaced by U+FFFD) and, when
+/// that was lossy, the exact bytes.
+pub fn output_text(bytes: Vec<u8>) -> (String, Option<Vec<u8>>) {
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, None),
+        Err(e) => {
+            let raw = e.into_bytes();
+            (String::from_utf8_lossy(&raw).into_owned(), Some(raw))
+        }
+    }
+}
+
+/// The exact bytes of an output field: `raw` when the text is lossy, else the text.
+pub fn exact_bytes<'a>(text: &'a str, raw: &'a Option<Vec<u8>>) -> &'a [u8] {
+    raw.as_deref().unwrap_or(text.as_bytes())
+}
+
+/// Serde for `Option<Vec<u8>>` as an optional base64 string (standard alphabet, padded).
+pub mod b64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(t) => base64::engine::general_purpose::STANDARD.decode(t).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Report {
@@ -174,6 +246,11 @@ impl Report {
             memory_kb: 0,
             message: Some(message.into()),
             tests: Vec::new(),
+            compile_time_ms: None,
+            compile_wall_time_ms: None,
+            stdout_bytes: None,
+            stderr_bytes: None,
+            compile_output_bytes: None,
         }
     }
 }
@@ -201,5 +278,28 @@ mod tests {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }
         assert!("nope".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn lossy_output_keeps_its_exact_bytes_through_json() {
+        let (text, raw) = output_text(b"ok\n".to_vec());
+        assert_eq!((text.as_str(), raw), ("ok\n", None));
+        let bad = vec![b'a', 0xff, 0xfe, b'\x1b', b'b'];
+        let (text, raw) = output_text(bad.clone());
+        assert_eq!(text, "a\u{fffd}\u{fffd}\u{1b}b");
+        assert_eq!(raw.as_deref(), Some(&bad[..]));
+        let mut r = Report::internal_error("x");
+        r.stdout = text;
+        r.stdout_bytes = raw;
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"stdout_bytes\":\"Yf/+G2I=\""), "{json}");
+        assert!(!json.contains("stderr_bytes"), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(exact_bytes(&back.stdout, &back.stdout_bytes), &bad[..]);
+        // Reports stored before these fields existed still load.
+        let old = r#"{"status":"accepted","stdout":"","stderr":"","compile_output":"","exit_code":0,"signal":null,"time_ms":1,"wall_time_ms":1,"memory_kb":1}"#;
+        let old: Report = serde_json::from_str(old).unwrap();
+        assert_eq!((old.compile_time_ms, old.stdout_bytes), (None, None));
     }
 }

@@ -8,6 +8,10 @@ use tokio::sync::mpsc;
 use super::{Executor, FieldError, LanguageInfo, OutputChunk};
 use crate::config::Config;
 
+/// Output chunks (of at most 64 KiB) in flight between the engine and the
+/// WebSocket of an interactive run.
+pub const STREAM_CHUNKS: usize = 4;
+
 /// The engine's settings from the server's: one box per worker, the server's
 /// limits and input maxima.
 pub fn engine_config(config: &Config) -> EngineConfig {
@@ -59,9 +63,17 @@ impl Executor for Engine {
         stdin: mpsc::Receiver<Bytes>,
         output: mpsc::Sender<OutputChunk>,
     ) -> Report {
-        let (events_tx, mut events) = mpsc::channel::<StreamEvent>(64);
+        // Bounded (chunks are at most 64 KiB): a slow client slows the program
+        // down (see kiln_sandbox::exec); when the client goes away (`output`
+        // closes) the events' receiver is dropped, which stops the run.
+        let (events_tx, mut events) = mpsc::channel::<StreamEvent>(STREAM_CHUNKS);
         let forward = async move {
-            while let Some(ev) = events.recv().await {
+            loop {
+                let ev = tokio::select! {
+                    ev = events.recv() => ev,
+                    () = output.closed() => break,
+                };
+                let Some(ev) = ev else { break };
                 let chunk = match ev {
                     StreamEvent::Stdout(b) => OutputChunk::Stdout(b),
                     StreamEvent::Stderr(b) => OutputChunk::Stderr(b),

@@ -54,4 +54,4 @@ pub trait Executor: Send + Sync + 'static {
 
 mod engine;
 
-pub use engine::engine_config;
+pub use engine::{engine_config, STREAM_CHUNKS};
