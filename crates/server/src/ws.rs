@@ -165,6 +165,7 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
     let mut pending: Option<Bytes> = None;
     let mut eof_after = false;
     let mut ping = tokio::time::interval(PING_PERIOD);
+    let mut writer_done = false;
     let complain = |msg: String| {
         let bad = ApiError::bad_request("invalid_message", msg);
         // A client that does not read its errors does not get them all.
@@ -176,7 +177,10 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
         let delivering = deliver.is_some();
         tokio::select! {
             done = &mut exec => break Some(done),
-            _ = &mut writer => break None,
+            _ = &mut writer => {
+                writer_done = true;
+                break None;
+            }
             permit = async move { deliver.expect("guarded").reserve_owned().await }, if delivering => match permit {
                 Ok(permit) => {
                     let p = pending.as_mut().expect("guarded");
@@ -239,8 +243,10 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
         None => {
             // Nobody reads the output: dropping the writer's receiver makes
             // the engine stop the run and kill its box.
-            writer.abort();
-            let _ = writer.await;
+            if !writer_done {
+                writer.abort();
+                let _ = writer.await;
+            }
             if tokio::time::timeout(STOP_DEADLINE, &mut exec).await.is_err() {
                 tracing::warn!("an interactive run did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it");
                 exec.abort();

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use kiln_engine::{Engine, EngineConfig, Report, StreamEvent, Submission};
+use kiln_engine::{Engine, EngineConfig, Report, Submission};
 use tokio::sync::mpsc;
 
 use super::{Executor, FieldError, LanguageInfo, OutputChunk};
@@ -63,30 +63,9 @@ impl Executor for Engine {
         stdin: mpsc::Receiver<Bytes>,
         output: mpsc::Sender<OutputChunk>,
     ) -> Report {
-        // Bounded (chunks are at most 64 KiB): a slow client slows the program
-        // down (see kiln_sandbox::exec); when the client goes away (`output`
-        // closes) the events' receiver is dropped, which stops the run.
-        let (events_tx, mut events) = mpsc::channel::<StreamEvent>(STREAM_CHUNKS);
-        let forward = async move {
-            loop {
-                let ev = tokio::select! {
-                    ev = events.recv() => ev,
-                    () = output.closed() => break,
-                };
-                let Some(ev) = ev else { break };
-                let chunk = match ev {
-                    StreamEvent::Stdout(b) => OutputChunk::Stdout(b),
-                    StreamEvent::Stderr(b) => OutputChunk::Stderr(b),
-                };
-                if output.send(chunk).await.is_err() {
-                    break;
-                }
-            }
-        };
-        let (report, ()) = tokio::join!(
-            Engine::execute_streaming(self, sub, stdin, events_tx),
-            forward
-        );
-        report
+        // `output` is bounded (chunks are at most 64 KiB): a slow client
+        // slows the program down (see kiln_sandbox::exec); when the client
+        // goes away its receiver is dropped, which stops the run.
+        Engine::execute_streaming(self, sub, stdin, output).await
     }
 }
