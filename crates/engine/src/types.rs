@@ -255,6 +255,215 @@ impl Report {
     }
 }
 
+/// The compact form a report is stored in (the server's store): each output
+/// field is a JSON string when that is exact and costs at most 4/3 of its
+/// bytes, else `{"base64": "…"}` of its exact bytes. So a stored report is at
+/// most 8/3 × the output budget (plus the fixed fields), where the text form
+/// with every control byte escaped as `\u00XX` would be 12 ×. Reading accepts
+/// this form and the plain serde form of [`Report`] (reports stored before).
+pub mod stored {
+    use base64::Engine as _;
+    use serde::{Deserialize, Serialize};
+
+    use super::{output_text, Report, RunReport, Status};
+
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Out<'a> {
+        Text(&'a str),
+        Bytes { base64: String },
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum In {
+        Text(String),
+        Bytes { base64: String },
+    }
+
+    /// Bytes of `s` as a JSON string's content.
+    fn escaped_len(s: &str) -> usize {
+        s.bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                0..=0x1f => 6,
+                _ => 1,
+            })
+            .sum()
+    }
+
+    fn out<'a>(text: &'a str, raw: &'a Option<Vec<u8>>) -> Out<'a> {
+        let b64 = |b: &[u8]| Out::Bytes { base64: base64::engine::general_purpose::STANDARD.encode(b) };
+        match raw {
+            Some(b) => b64(b),
+            None if escaped_len(text) > text.len().div_ceil(3) * 4 => b64(text.as_bytes()),
+            None => Out::Text(text),
+        }
+    }
+
+    fn input<E: serde::de::Error>(v: In, legacy_raw: Option<String>) -> Result<(String, Option<Vec<u8>>), E> {
+        let decode = |t: String| base64::engine::general_purpose::STANDARD.decode(t).map_err(E::custom);
+        match (v, legacy_raw) {
+            (In::Bytes { base64 }, _) => Ok(output_text(decode(base64)?)),
+            (In::Text(text), Some(raw)) => Ok((text, Some(decode(raw)?))),
+            (In::Text(text), None) => Ok((text, None)),
+        }
+    }
+
+    #[derive(Serialize)]
+    struct RunOut<'a> {
+        status: Status,
+        stdout: Out<'a>,
+        stderr: Out<'a>,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a str>,
+    }
+
+    #[derive(Serialize)]
+    struct ReportOut<'a> {
+        status: Status,
+        stdout: Out<'a>,
+        stderr: Out<'a>,
+        compile_output: Out<'a>,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a str>,
+        tests: Vec<RunOut<'a>>,
+        compile_time_ms: Option<u64>,
+        compile_wall_time_ms: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    struct RunIn {
+        status: Status,
+        stdout: In,
+        stderr: In,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        stdout_bytes: Option<String>,
+        #[serde(default)]
+        stderr_bytes: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct ReportIn {
+        status: Status,
+        stdout: In,
+        stderr: In,
+        compile_output: In,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        tests: Vec<RunIn>,
+        #[serde(default)]
+        compile_time_ms: Option<u64>,
+        #[serde(default)]
+        compile_wall_time_ms: Option<u64>,
+        #[serde(default)]
+        stdout_bytes: Option<String>,
+        #[serde(default)]
+        stderr_bytes: Option<String>,
+        #[serde(default)]
+        compile_output_bytes: Option<String>,
+    }
+
+    pub fn to_json(r: &Report) -> serde_json::Result<String> {
+        serde_json::to_string(&ReportOut {
+            status: r.status,
+            stdout: out(&r.stdout, &r.stdout_bytes),
+            stderr: out(&r.stderr, &r.stderr_bytes),
+            compile_output: out(&r.compile_output, &r.compile_output_bytes),
+            exit_code: r.exit_code,
+            signal: r.signal,
+            time_ms: r.time_ms,
+            wall_time_ms: r.wall_time_ms,
+            memory_kb: r.memory_kb,
+            message: r.message.as_deref(),
+            tests: r
+                .tests
+                .iter()
+                .map(|t| RunOut {
+                    status: t.status,
+                    stdout: out(&t.stdout, &t.stdout_bytes),
+                    stderr: out(&t.stderr, &t.stderr_bytes),
+                    exit_code: t.exit_code,
+                    signal: t.signal,
+                    time_ms: t.time_ms,
+                    wall_time_ms: t.wall_time_ms,
+                    memory_kb: t.memory_kb,
+                    message: t.message.as_deref(),
+                })
+                .collect(),
+            compile_time_ms: r.compile_time_ms,
+            compile_wall_time_ms: r.compile_wall_time_ms,
+        })
+    }
+
+    pub fn from_json(s: &str) -> serde_json::Result<Report> {
+        use serde_json::Error as E;
+        let r: ReportIn = serde_json::from_str(s)?;
+        let (stdout, stdout_bytes) = input::<E>(r.stdout, r.stdout_bytes)?;
+        let (stderr, stderr_bytes) = input::<E>(r.stderr, r.stderr_bytes)?;
+        let (compile_output, compile_output_bytes) = input::<E>(r.compile_output, r.compile_output_bytes)?;
+        let mut tests = Vec::with_capacity(r.tests.len());
+        for t in r.tests {
+            let (stdout, stdout_bytes) = input::<E>(t.stdout, t.stdout_bytes)?;
+            let (stderr, stderr_bytes) = input::<E>(t.stderr, t.stderr_bytes)?;
+            tests.push(RunReport {
+                status: t.status,
+                stdout,
+                stderr,
+                exit_code: t.exit_code,
+                signal: t.signal,
+                time_ms: t.time_ms,
+                wall_time_ms: t.wall_time_ms,
+                memory_kb: t.memory_kb,
+                message: t.message,
+                stdout_bytes,
+                stderr_bytes,
+            });
+        }
+        Ok(Report {
+            status: r.status,
+            stdout,
+            stderr,
+            compile_output,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            time_ms: r.time_ms,
+            wall_time_ms: r.wall_time_ms,
+            memory_kb: r.memory_kb,
+            message: r.message,
+            tests,
+            compile_time_ms: r.compile_time_ms,
+            compile_wall_time_ms: r.compile_wall_time_ms,
+            stdout_bytes,
+            stderr_bytes,
+            compile_output_bytes,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +510,42 @@ mod tests {
         let old = r#"{"status":"accepted","stdout":"","stderr":"","compile_output":"","exit_code":0,"signal":null,"time_ms":1,"wall_time_ms":1,"memory_kb":1}"#;
         let old: Report = serde_json::from_str(old).unwrap();
         assert_eq!((old.compile_time_ms, old.stdout_bytes), (None, None));
+    }
+
+    #[test]
+    fn the_stored_form_is_compact_and_exact() {
+        let mut r = Report::internal_error("why");
+        let controls = vec![0u8, 27, 1, 2].repeat(1000);
+        r.stdout = String::from_utf8(controls.clone()).unwrap();
+        let invalid = vec![b'a', 0xff, 0xfe].repeat(1000);
+        (r.stderr, r.stderr_bytes) = output_text(invalid.clone());
+        r.compile_output = "warning: x\n".into();
+        let mut t = RunReport {
+            status: Status::Accepted,
+            stdout: r.stdout.clone(),
+            stderr: "plain".into(),
+            exit_code: Some(0),
+            signal: None,
+            time_ms: 1,
+            wall_time_ms: 2,
+            memory_kb: 3,
+            message: None,
+            stdout_bytes: None,
+            stderr_bytes: None,
+        };
+        r.tests = vec![t.clone()];
+        let json = stored::to_json(&r).unwrap();
+        // 4000 control bytes and 3000 invalid ones, twice as text would be ~60 KB.
+        assert!(json.len() < 4 * 7000 / 3 + 8000 / 3 * 2 + 1000, "{} bytes", json.len());
+        assert!(json.contains("\"compile_output\":\"warning: x\\n\""), "cheap text stays text: {json}");
+        let back = stored::from_json(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(exact_bytes(&back.stderr, &back.stderr_bytes), &invalid[..]);
+        // Reports stored in the plain form still load, lossy fields included.
+        t.stdout_bytes = Some(vec![0xff]);
+        t.stdout = "\u{fffd}".into();
+        r.tests = vec![t];
+        let plain = serde_json::to_string(&r).unwrap();
+        assert_eq!(stored::from_json(&plain).unwrap(), r);
     }
 }
