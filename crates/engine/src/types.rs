@@ -515,9 +515,9 @@ mod tests {
     #[test]
     fn the_stored_form_is_compact_and_exact() {
         let mut r = Report::internal_error("why");
-        let controls = vec![0u8, 27, 1, 2].repeat(1000);
+        let controls = [0u8, 27, 1, 2].repeat(1000);
         r.stdout = String::from_utf8(controls.clone()).unwrap();
-        let invalid = vec![b'a', 0xff, 0xfe].repeat(1000);
+        let invalid = [b'a', 0xff, 0xfe].repeat(1000);
         (r.stderr, r.stderr_bytes) = output_text(invalid.clone());
         r.compile_output = "warning: x\n".into();
         let mut t = RunReport {
