@@ -255,6 +255,18 @@ impl Report {
     }
 }
 
+/// Bytes of `s` inside a JSON string (serde_json's escapes: two bytes for
+/// `"`, `\\` and the short control escapes, six for other control bytes).
+pub fn json_escaped_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The compact form a report is stored in (the server's store): each output
 /// field is a JSON string when that is exact and costs at most 4/3 of its
 /// bytes, else `{"base64": "…"}` of its exact bytes. So a stored report is at
@@ -274,23 +286,44 @@ pub mod stored {
         Bytes { base64: String },
     }
 
-    #[derive(Deserialize)]
-    #[serde(untagged)]
+    /// A stored output field: a string, or `{"base64": "…"}`. (By hand, not
+    /// `untagged`, which would first copy the whole field into a buffer.)
     enum In {
         Text(String),
         Bytes { base64: String },
     }
 
-    /// Bytes of `s` as a JSON string's content.
-    fn escaped_len(s: &str) -> usize {
-        s.bytes()
-            .map(|b| match b {
-                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-                0..=0x1f => 6,
-                _ => 1,
-            })
-            .sum()
+    impl<'de> Deserialize<'de> for In {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<In, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = In;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str(r#"a string or {"base64": "…"}"#)
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<In, E> {
+                    Ok(In::Text(v.to_owned()))
+                }
+                fn visit_string<E: serde::de::Error>(self, v: String) -> Result<In, E> {
+                    Ok(In::Text(v))
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<In, A::Error> {
+                    let mut base64 = None;
+                    while let Some(k) = m.next_key::<String>()? {
+                        if k == "base64" {
+                            base64 = Some(m.next_value::<String>()?);
+                        } else {
+                            return Err(serde::de::Error::unknown_field(&k, &["base64"]));
+                        }
+                    }
+                    base64.map(|base64| In::Bytes { base64 }).ok_or_else(|| serde::de::Error::missing_field("base64"))
+                }
+            }
+            d.deserialize_any(V)
+        }
     }
+
+    use super::json_escaped_len as escaped_len;
 
     fn out<'a>(text: &'a str, raw: &'a Option<Vec<u8>>) -> Out<'a> {
         let b64 = |b: &[u8]| Out::Bytes { base64: base64::engine::general_purpose::STANDARD.encode(b) };

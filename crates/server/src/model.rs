@@ -3,7 +3,8 @@
 //! client reads back ([`SubmissionView`]).
 
 use kiln_engine::{
-    exact_bytes, Limits, Report, RunReport, SourceFile, Status, Submission, TestCase,
+    exact_bytes, json_escaped_len, Limits, Report, RunReport, SourceFile, Status, Submission,
+    TestCase,
 };
 use serde::{Deserialize, Serialize};
 
@@ -448,6 +449,24 @@ impl SubmissionView {
         SubmissionView::with_encoding(rec, Encoding::Text)
     }
 
+    /// Bytes of this view as JSON, closely (to size the answer's buffer once:
+    /// a result can be many MiB, and a growing buffer would briefly need
+    /// one and a half times that).
+    pub fn json_len_hint(&self) -> usize {
+        let field = |s: &Option<String>| s.as_deref().map_or(0, json_escaped_len);
+        let tests: usize = self
+            .tests
+            .iter()
+            .map(|t| 400 + json_escaped_len(&t.stdout) + json_escaped_len(&t.stderr) + t.message.as_deref().map_or(0, json_escaped_len))
+            .sum();
+        1024 + field(&self.stdout) + field(&self.stderr) + field(&self.compile_output) + field(&self.message) + tests
+    }
+
+    /// The view as a JSON answer, written into a buffer sized once.
+    pub fn into_response(self, status: axum::http::StatusCode) -> axum::response::Response {
+        json_response(status, &self, self.json_len_hint())
+    }
+
     pub fn with_encoding(rec: &crate::store::SubmissionRecord, enc: Encoding) -> Self {
         let r: Option<&Report> = rec.report.as_ref();
         SubmissionView {
@@ -479,6 +498,16 @@ impl SubmissionView {
                 .started_at_ms
                 .map(|s| (s - rec.created_at_ms).max(0) as u64),
         }
+    }
+}
+
+/// `value` as a JSON answer, serialized into a buffer of `capacity` bytes.
+pub fn json_response<T: Serialize>(status: axum::http::StatusCode, value: &T, capacity: usize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut buf = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], buf).into_response(),
+        Err(e) => ApiError::internal(format!("serializing the answer: {e}")).into_response(),
     }
 }
 

@@ -60,7 +60,8 @@ pub async fn create(
     if q.wait {
         if let Some(rec) = wait_finished(&app, &id).await? {
             let view = SubmissionView::with_encoding(&rec, q.encoding);
-            return Ok((StatusCode::OK, axum::Json(view)).into_response());
+            drop(rec);
+            return Ok(view.into_response(StatusCode::OK));
         }
     }
     Ok((
@@ -111,7 +112,9 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     match app.store.get(&id).await? {
         Some(rec) => {
-            Ok(axum::Json(SubmissionView::with_encoding(&rec, q.encoding)).into_response())
+            let view = SubmissionView::with_encoding(&rec, q.encoding);
+            drop(rec);
+            Ok(view.into_response(StatusCode::OK))
         }
         None => Err(ApiError::not_found(format!(
             "no submission with id {id:?} (results are kept for the retention period)"
@@ -139,17 +142,30 @@ pub async fn get_batch(
             ),
         ));
     }
-    let found = app.store.get_many(&ids).await?;
+    let mut found = app.store.get_many(&ids).await?;
     let list: Vec<Option<SubmissionView>> = ids
         .iter()
-        .map(|id| {
-            found
-                .iter()
-                .find(|r| &r.id == id)
-                .map(|r| SubmissionView::with_encoding(r, q.encoding))
+        .enumerate()
+        .map(|(k, id)| {
+            let i = found.iter().position(|r| &r.id == id)?;
+            // A record is dropped once its (last) view is made.
+            Some(if ids[k + 1..].contains(id) {
+                SubmissionView::with_encoding(&found[i], q.encoding)
+            } else {
+                SubmissionView::with_encoding(&found.swap_remove(i), q.encoding)
+            })
         })
         .collect();
-    Ok(axum::Json(json!({ "submissions": list })).into_response())
+    #[derive(serde::Serialize)]
+    struct Batch {
+        submissions: Vec<Option<SubmissionView>>,
+    }
+    let hint = list.iter().flatten().map(SubmissionView::json_len_hint).sum::<usize>() + 64;
+    Ok(crate::model::json_response(
+        StatusCode::OK,
+        &Batch { submissions: list },
+        hint,
+    ))
 }
 
 async fn validate(
