@@ -163,7 +163,7 @@ pub async fn get_batch(
     let hint = list.iter().flatten().map(SubmissionView::json_len_hint).sum::<usize>() + 64;
     Ok(crate::model::json_response(
         StatusCode::OK,
-        &Batch { submissions: list },
+        Batch { submissions: list },
         hint,
     ))
 }

@@ -201,3 +201,19 @@ async fn output_bytes_are_exact_in_base64_and_flagged_when_lossy() {
     assert_eq!(code, 200, "{w}");
     assert_eq!(w["stdout"], "aGk=");
 }
+
+/// A result of megabytes (3 MiB of control bytes: 18 MiB of JSON as text) is
+/// streamed, whole and well-formed, in both encodings and in a batch.
+#[tokio::test]
+async fn a_large_result_is_streamed_whole() {
+    let s = TestServer::start(|_| {}).await;
+    let (code, v, _) = s.post("/api/v1/submissions", fake("big", "")).await;
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let r = s.result(&id).await;
+    assert_eq!(r["stdout"].as_str().map(str::len), Some(3 << 20));
+    let (_, b) = s.get(&format!("/api/v1/submissions/{id}?encoding=base64")).await;
+    assert_eq!(b["stdout"].as_str().map(str::len), Some((3 << 20) / 3 * 4));
+    let (_, batch) = s.get(&format!("/api/v1/submissions/batch?ids={id},{id}")).await;
+    assert_eq!(batch["submissions"][1]["stdout"].as_str().map(str::len), Some(3 << 20));
+}

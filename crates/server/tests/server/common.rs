@@ -2,7 +2,7 @@
 //!
 //! The executor runs language `fake`, whose source is a tiny script:
 //! `echo` prints stdin; `sleep MS` sleeps then prints stdin; `fail` is a
-//! compilation error; `panic` panics; `binary` prints bytes that are not UTF-8. `expected_output` gives accepted or wrong_answer.
+//! compilation error; `panic` panics; `binary` prints bytes that are not UTF-8; `big` prints 3 MiB of control bytes. `expected_output` gives accepted or wrong_answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -118,6 +118,10 @@ impl Executor for FakeExecutor {
             let mut run = run_report(Status::Accepted, text);
             run.stdout_bytes = raw;
             return report_of(vec![run], String::new());
+        }
+        if script == "big" {
+            // 3 MiB of control bytes: 18 MiB of JSON as text, a streamed answer.
+            return report_of(vec![run_report(Status::Accepted, "\u{1}".repeat(3 << 20))], String::new());
         }
         if let Some(ms) = script.strip_prefix("sleep ") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
