@@ -279,11 +279,35 @@ pub mod stored {
 
     use super::{output_text, Report, RunReport, Status};
 
-    #[derive(Serialize)]
-    #[serde(untagged)]
+    /// A stored output field: exact text, or the exact bytes, written as
+    /// `{"base64": "…"}` when serialized (one field's base64 at a time).
     enum Out<'a> {
         Text(&'a str),
-        Bytes { base64: String },
+        Bytes(&'a [u8]),
+    }
+
+    impl Out<'_> {
+        /// Bytes of this field in the JSON, closely.
+        fn json_len(&self) -> usize {
+            match self {
+                Out::Text(t) => escaped_len(t) + 2,
+                Out::Bytes(b) => b.len().div_ceil(3) * 4 + 14,
+            }
+        }
+    }
+
+    impl Serialize for Out<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            match self {
+                Out::Text(t) => s.serialize_str(t),
+                Out::Bytes(b) => {
+                    let mut m = s.serialize_map(Some(1))?;
+                    m.serialize_entry("base64", &base64::engine::general_purpose::STANDARD.encode(b))?;
+                    m.end()
+                }
+            }
+        }
     }
 
     /// A stored output field: a string, or `{"base64": "…"}`. (By hand, not
@@ -326,10 +350,9 @@ pub mod stored {
     use super::json_escaped_len as escaped_len;
 
     fn out<'a>(text: &'a str, raw: &'a Option<Vec<u8>>) -> Out<'a> {
-        let b64 = |b: &[u8]| Out::Bytes { base64: base64::engine::general_purpose::STANDARD.encode(b) };
         match raw {
-            Some(b) => b64(b),
-            None if escaped_len(text) > text.len().div_ceil(3) * 4 => b64(text.as_bytes()),
+            Some(b) => Out::Bytes(b),
+            None if escaped_len(text) > text.len().div_ceil(3) * 4 => Out::Bytes(text.as_bytes()),
             None => Out::Text(text),
         }
     }
@@ -421,7 +444,7 @@ pub mod stored {
     }
 
     pub fn to_json(r: &Report) -> serde_json::Result<String> {
-        serde_json::to_string(&ReportOut {
+        let out = ReportOut {
             status: r.status,
             stdout: out(&r.stdout, &r.stdout_bytes),
             stderr: out(&r.stderr, &r.stderr_bytes),
@@ -449,7 +472,13 @@ pub mod stored {
                 .collect(),
             compile_time_ms: r.compile_time_ms,
             compile_wall_time_ms: r.compile_wall_time_ms,
-        })
+        };
+        // Sized once: a stored report can be many MiB.
+        let fields = [&out.stdout, &out.stderr, &out.compile_output].map(Out::json_len).iter().sum::<usize>()
+            + out.tests.iter().map(|t| 300 + t.stdout.json_len() + t.stderr.json_len() + t.message.map_or(0, escaped_len)).sum::<usize>();
+        let mut buf = Vec::with_capacity(fields + 1024 + r.message.as_deref().map_or(0, escaped_len));
+        serde_json::to_writer(&mut buf, &out)?;
+        String::from_utf8(buf).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(format!("stored report is not UTF-8: {e}")))
     }
 
     pub fn from_json(s: &str) -> serde_json::Result<Report> {
