@@ -302,6 +302,14 @@ impl Encoding {
         }
     }
 
+    /// As [`Encoding::render`], taking the field (no copy of the text).
+    pub fn render_owned(self, text: String, raw: Option<Vec<u8>>) -> String {
+        match self {
+            Encoding::Text => text,
+            Encoding::Base64 => self.render(&text, &raw),
+        }
+    }
+
     /// Raw output bytes of a streamed chunk in this encoding.
     pub fn render_bytes(self, data: &[u8]) -> String {
         match self {
@@ -336,6 +344,23 @@ pub struct TestView {
 }
 
 impl TestView {
+    /// As [`TestView::new`], taking the report (its text is not copied).
+    pub fn from_report(r: RunReport, enc: Encoding) -> TestView {
+        TestView {
+            status: r.status,
+            stdout_lossy: r.stdout_bytes.is_some(),
+            stdout: enc.render_owned(r.stdout, r.stdout_bytes),
+            stderr_lossy: r.stderr_bytes.is_some(),
+            stderr: enc.render_owned(r.stderr, r.stderr_bytes),
+            exit_code: r.exit_code,
+            signal: r.signal,
+            time_ms: r.time_ms,
+            wall_time_ms: r.wall_time_ms,
+            memory_kb: r.memory_kb,
+            message: r.message,
+        }
+    }
+
     pub fn new(r: &RunReport, enc: Encoding) -> TestView {
         TestView {
             status: r.status,
@@ -466,6 +491,31 @@ impl SubmissionView {
     pub fn into_response(self, status: axum::http::StatusCode) -> axum::response::Response {
         let hint = self.json_len_hint();
         json_response(status, self, hint)
+    }
+
+    /// As [`SubmissionView::with_encoding`], taking the record: the output
+    /// is moved, not copied (a result can be many MiB).
+    pub fn from_record(mut rec: crate::store::SubmissionRecord, enc: Encoding) -> Self {
+        let Some(r) = rec.report.take() else {
+            return SubmissionView::with_encoding(&rec, enc);
+        };
+        let mut view = SubmissionView::with_encoding(&rec, enc);
+        view.stdout_lossy = Some(r.stdout_bytes.is_some());
+        view.stdout = Some(enc.render_owned(r.stdout, r.stdout_bytes));
+        view.stderr_lossy = Some(r.stderr_bytes.is_some());
+        view.stderr = Some(enc.render_owned(r.stderr, r.stderr_bytes));
+        view.compile_output_lossy = Some(r.compile_output_bytes.is_some());
+        view.compile_output = Some(enc.render_owned(r.compile_output, r.compile_output_bytes));
+        view.exit_code = r.exit_code;
+        view.signal = r.signal;
+        view.time_ms = Some(r.time_ms);
+        view.wall_time_ms = Some(r.wall_time_ms);
+        view.memory_kb = Some(r.memory_kb);
+        view.compile_time_ms = r.compile_time_ms;
+        view.compile_wall_time_ms = r.compile_wall_time_ms;
+        view.message = r.message;
+        view.tests = r.tests.into_iter().map(|t| TestView::from_report(t, enc)).collect();
+        view
     }
 
     pub fn with_encoding(rec: &crate::store::SubmissionRecord, enc: Encoding) -> Self {

@@ -59,8 +59,7 @@ pub async fn create(
     let id = ids.into_iter().next().expect("one id per submission");
     if q.wait {
         if let Some(rec) = wait_finished(&app, &id).await? {
-            let view = SubmissionView::with_encoding(&rec, q.encoding);
-            drop(rec);
+            let view = SubmissionView::from_record(rec, q.encoding);
             return Ok(view.into_response(StatusCode::OK));
         }
     }
@@ -112,8 +111,7 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     match app.store.get(&id).await? {
         Some(rec) => {
-            let view = SubmissionView::with_encoding(&rec, q.encoding);
-            drop(rec);
+            let view = SubmissionView::from_record(rec, q.encoding);
             Ok(view.into_response(StatusCode::OK))
         }
         None => Err(ApiError::not_found(format!(
@@ -152,7 +150,7 @@ pub async fn get_batch(
             Some(if ids[k + 1..].contains(id) {
                 SubmissionView::with_encoding(&found[i], q.encoding)
             } else {
-                SubmissionView::with_encoding(&found.swap_remove(i), q.encoding)
+                SubmissionView::from_record(found.swap_remove(i), q.encoding)
             })
         })
         .collect();
