@@ -1,6 +1,6 @@
 //! `kiln bench sandbox`: what the sandbox costs, measured against the same
 //! work without it, in one invocation. (`kiln bench workspaces` lives in
-//! bench_workspaces.rs.)
+//! bench_workspaces.rs, `kiln bench hostile` in bench_hostile.rs.)
 //!
 //! 1. Overhead per run: a trivial C program (compiled once on the host) run
 //!    N times directly (spawn + wait), N times in a pre-built box ("warm":
@@ -37,6 +37,30 @@ enum BenchWhat {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// The worst cases of issue 11 items 3-5 at once against a `kiln serve`: peak RSS, every submission ended.
+    Hostile {
+        /// Workers of the server (and interactive slots).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Queued submissions.
+        #[arg(long, default_value_t = 16)]
+        submissions: usize,
+        /// Tests per submission.
+        #[arg(long, default_value_t = 16)]
+        tests: usize,
+        /// Each submission's output budget (limits.output_bytes).
+        #[arg(long, default_value_t = 16 << 20)]
+        output_bytes: u64,
+        /// Interactive clients of each hostile kind.
+        #[arg(long, default_value_t = 4)]
+        interactive: usize,
+        /// Give up on submissions still unfinished after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Provisioning P50/P95 and memory per idle workspace for many workspaces at once.
     Workspaces {
         /// Workspaces to create (all running at once at the end).
@@ -68,6 +92,10 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
 pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let (runs, python_runs, json) = match a.what {
         BenchWhat::Sandbox { runs, python_runs, json } => (runs, python_runs, json),
+        BenchWhat::Hostile { workers, submissions, tests, output_bytes, interactive, timeout_secs, json } => {
+            let timeout = Duration::from_secs(timeout_secs);
+            return crate::bench_hostile::run(crate::bench_hostile::Options { workers, submissions, tests, output_bytes, interactive, timeout, json }).await;
+        }
         BenchWhat::Workspaces { count, concurrency, template, settle_secs, first_uid, json } => {
             let settle = Duration::from_secs(settle_secs);
             return crate::bench_workspaces::run(crate::bench_workspaces::Options { count, concurrency, template, settle, first_uid, json }).await;

@@ -1,19 +1,22 @@
 //! The engine: takes a submission, gets a box (from the warm pool or fresh),
-//! writes the files, compiles once, runs each test, judges, and destroys the
-//! box. At most `max_boxes` submissions run at once.
+//! writes the files, compiles once (under the compile limits, its CPU and
+//! wall time reported), runs each test, judges, and destroys the box. At most
+//! `max_boxes` submissions run at once. The compile output and every test's
+//! output share one budget (`limits.output_bytes`, see [`Report`]).
 
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use kiln_lang::{Catalog, ExpandContext, Language};
 use kiln_sandbox::{
-    BindSpec, ExecLimits, ExecSpec, Input, Output, Sandbox, SandboxBox, SandboxConfig, SandboxInfo,
+    BindSpec, ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output, Sandbox, SandboxBox,
+    SandboxConfig, SandboxInfo,
 };
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::config::EngineConfig;
 use crate::judge::{run_report, verdict};
-use crate::types::{Limits, Report, RunReport, Status, Submission};
+use crate::types::{output_text, Limits, Report, RunReport, Status, Submission};
 use crate::validate::{validate, ValidationError};
 
 /// Output chunks of an interactive run.
@@ -249,7 +252,11 @@ impl Engine {
             .collect();
         let env: Vec<String> = lang.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
 
-        let mut compile_output = String::new();
+        // One output budget for the whole submission: the compile output and
+        // every test's stdout and stderr (see `Report`).
+        let budget = sub.limits.output_bytes;
+        let mut used: u64 = 0;
+        let mut compile = CompileFacts::default();
         let cl = self.inner.cfg.compile_limits;
         if let Some(argv) = lang.compile_argv(&ExpandContext {
             files: &names,
@@ -257,6 +264,7 @@ impl Engine {
         }) {
             let mut limits = exec_limits(&cl);
             limits.processes = limits.processes.max(lang.compile_min_processes);
+            limits.output_bytes = limits.output_bytes.min(budget);
             let spec = ExecSpec::new(argv, env.clone(), limits);
             let o = match b.exec(spec).await {
                 Ok(o) => o,
@@ -264,24 +272,22 @@ impl Engine {
                     return Report::internal_error(format!("running the {} compiler: {e}", lang.id))
                 }
             };
-            compile_output = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            if !o.success() {
-                let (status, why) = verdict(&o, None);
-                let mut r = Report::internal_error("");
+            used += (o.stdout.len() + o.stderr.len()) as u64;
+            compile.time_ms = Some(o.cpu_ms);
+            compile.wall_time_ms = Some(o.wall_ms);
+            let failed = (!o.success()).then(|| compile_failure(&o, &cl, limits.output_bytes));
+            let (exit_code, cpu_ms, wall_ms, memory_kb) = (o.exit_code, o.cpu_ms, o.wall_ms, o.memory_peak_kb);
+            let mut all = o.stdout;
+            all.extend_from_slice(&o.stderr);
+            (compile.output, compile.output_bytes) = output_text(all);
+            if let Some(message) = failed {
+                let mut r = Report::internal_error(message);
                 r.status = Status::CompilationError;
-                r.message = Some(match status {
-                    Status::RuntimeError => "the compiler reported errors".to_string(),
-                    _ => format!("the compiler stopped: {}", why.unwrap_or_default()),
-                });
-                r.compile_output = compile_output;
-                r.exit_code = o.exit_code;
-                r.time_ms = o.cpu_ms;
-                r.wall_time_ms = o.wall_ms;
-                r.memory_kb = o.memory_peak_kb;
+                r.exit_code = exit_code;
+                r.time_ms = cpu_ms;
+                r.wall_time_ms = wall_ms;
+                r.memory_kb = memory_kb;
+                compile.fill(&mut r);
                 return r;
             }
         }
@@ -317,15 +323,34 @@ impl Engine {
                 .collect(),
         };
         let mut runs: Vec<RunReport> = Vec::with_capacity(cases.len());
-        for (input, expected) in cases {
+        // The test that used the budget up; the ones after it are not run.
+        let mut spent_by: Option<usize> = None;
+        for (i, (input, expected)) in cases.into_iter().enumerate() {
+            if let Some(k) = spent_by {
+                runs.push(not_run(budget, k));
+                continue;
+            }
             let mut spec = ExecSpec::new(argv.clone(), env.clone(), limits);
+            spec.limits.output_bytes = budget.saturating_sub(used);
             spec.stdin = input;
             spec.stream = events.clone();
             match b.exec(spec).await {
-                Ok(o) => runs.push(run_report(&o, expected.as_deref())),
+                Ok(o) => {
+                    used += (o.stdout.len() + o.stderr.len()) as u64;
+                    if o.limit == Some(LimitHit::Output) {
+                        spent_by = Some(i);
+                    }
+                    let mut r = run_report(o, expected.as_deref());
+                    if r.status == Status::OutputLimitExceeded && !sub.tests.is_empty() {
+                        r.message = Some(format!(
+                            "the output of all tests together went over the submission's output budget ({budget} bytes, limits.output_bytes)"
+                        ));
+                    }
+                    runs.push(r);
+                }
                 Err(e) => {
                     let mut r = Report::internal_error(format!("running the program: {e}"));
-                    r.compile_output = compile_output;
+                    compile.fill(&mut r);
                     return r;
                 }
             }
@@ -336,11 +361,11 @@ impl Engine {
             .or(runs.last())
             .expect("at least one run")
             .clone();
-        Report {
+        let mut report = Report {
             status: main.status,
             stdout: main.stdout,
             stderr: main.stderr,
-            compile_output,
+            compile_output: String::new(),
             exit_code: main.exit_code,
             signal: main.signal,
             time_ms: main.time_ms,
@@ -352,7 +377,81 @@ impl Engine {
             } else {
                 runs
             },
-        }
+            compile_time_ms: None,
+            compile_wall_time_ms: None,
+            stdout_bytes: main.stdout_bytes,
+            stderr_bytes: main.stderr_bytes,
+            compile_output_bytes: None,
+        };
+        compile.fill(&mut report);
+        report
+    }
+}
+
+/// What the compile step leaves in the report.
+#[derive(Default)]
+struct CompileFacts {
+    output: String,
+    output_bytes: Option<Vec<u8>>,
+    time_ms: Option<u64>,
+    wall_time_ms: Option<u64>,
+}
+
+impl CompileFacts {
+    fn fill(self, r: &mut Report) {
+        r.compile_output = self.output;
+        r.compile_output_bytes = self.output_bytes;
+        r.compile_time_ms = self.time_ms;
+        r.compile_wall_time_ms = self.wall_time_ms;
+    }
+}
+
+/// Why a compile failed, for `compilation_error`'s message. A compile that
+/// runs over its CPU or wall-clock limit is a `compilation_error` saying so
+/// (as Judge0's "Compilation time limit exceeded"), never a run verdict.
+fn compile_failure(o: &ExecOutcome, cl: &Limits, output_cap: u64) -> String {
+    match o.limit {
+        Some(LimitHit::CpuTime) => format!(
+            "the compile step went over its CPU time limit ({} ms used, limit {} ms)",
+            o.cpu_ms, cl.cpu_time_ms
+        ),
+        Some(LimitHit::WallTime) => format!(
+            "the compile step went over its wall-clock limit ({} ms)",
+            cl.wall_time_ms
+        ),
+        Some(LimitHit::Memory) => format!(
+            "the compile step went over its memory limit ({} KiB)",
+            cl.memory_kb
+        ),
+        Some(LimitHit::Output) => format!(
+            "the compiler wrote more than {output_cap} bytes of output (the smaller of the compile limit and the submission's output budget, limits.output_bytes)"
+        ),
+        Some(LimitHit::StreamClosed) => "stopped: the client went away".to_string(),
+        None => match verdict(o, None) {
+            (Status::RuntimeError, _) if o.signal.is_none() => {
+                "the compiler reported errors".to_string()
+            }
+            (_, why) => format!("the compiler stopped: {}", why.unwrap_or_default()),
+        },
+    }
+}
+
+/// A test after the one that used the output budget up.
+fn not_run(budget: u64, by: usize) -> RunReport {
+    RunReport {
+        status: Status::OutputLimitExceeded,
+        stdout: String::new(),
+        stderr: String::new(),
+        exit_code: None,
+        signal: None,
+        time_ms: 0,
+        wall_time_ms: 0,
+        memory_kb: 0,
+        message: Some(format!(
+            "not run: tests[{by}] used up the submission's output budget ({budget} bytes for all tests, limits.output_bytes)"
+        )),
+        stdout_bytes: None,
+        stderr_bytes: None,
     }
 }
 

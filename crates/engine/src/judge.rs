@@ -3,7 +3,7 @@
 
 use kiln_sandbox::{ExecOutcome, LimitHit};
 
-use crate::types::{RunReport, Status};
+use crate::types::{output_text, RunReport, Status};
 
 /// Compares outputs ignoring whitespace at line ends and trailing blank lines
 /// (so a missing or extra final newline, or CRLF line ends, do not matter).
@@ -47,6 +47,12 @@ pub fn verdict(o: &ExecOutcome, expected: Option<&str>) -> (Status, Option<Strin
                 )),
             )
         }
+        Some(LimitHit::StreamClosed) => {
+            return (
+                Status::InternalError,
+                Some("stopped: the client went away (nobody read the output)".into()),
+            )
+        }
         None => {}
     }
     if let Some(sig) = o.signal {
@@ -69,18 +75,22 @@ pub fn verdict(o: &ExecOutcome, expected: Option<&str>) -> (Status, Option<Strin
     }
 }
 
-pub fn run_report(o: &ExecOutcome, expected: Option<&str>) -> RunReport {
-    let (status, message) = verdict(o, expected);
+pub fn run_report(o: ExecOutcome, expected: Option<&str>) -> RunReport {
+    let (status, message) = verdict(&o, expected);
+    let (stdout, stdout_bytes) = output_text(o.stdout);
+    let (stderr, stderr_bytes) = output_text(o.stderr);
     RunReport {
         status,
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        stdout,
+        stderr,
         exit_code: o.exit_code,
         signal: o.signal,
         time_ms: o.cpu_ms,
         wall_time_ms: o.wall_ms,
         memory_kb: o.memory_peak_kb,
         message,
+        stdout_bytes,
+        stderr_bytes,
     }
 }
 

@@ -32,7 +32,10 @@ pub struct Limits {
     pub memory_kb: u64,
     /// Processes and threads alive at once.
     pub processes: u32,
-    /// Bytes of stdout plus stderr kept; more gives `output_limit_exceeded`.
+    /// The output budget: bytes of stdout and stderr of every test plus the
+    /// compile output, all together; a test that takes the total over it is
+    /// `output_limit_exceeded` and the tests after it are not run (see
+    /// [`Report`]).
     pub output_bytes: u64,
 }
 
@@ -136,11 +139,29 @@ pub struct RunReport {
     /// Why, for `internal_error` and for limits: a human sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The exact bytes of `stdout` when it is not valid UTF-8 (`stdout` then
+    /// has U+FFFD in place of the invalid bytes); `None` when `stdout` is exact.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stdout_bytes: Option<Vec<u8>>,
+    /// As `stdout_bytes`, for `stderr`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stderr_bytes: Option<Vec<u8>>,
 }
 
 /// The finished result of a submission. For a single-input submission the
 /// top-level fields are those of its one run; with `tests`, they are those of
 /// the first failing test (or the last one when all pass).
+///
+/// Output: the compile output and the stdout and stderr of every test share
+/// one budget, `limits.output_bytes`. A test that writes more than what is
+/// left is stopped and `output_limit_exceeded` (its output is kept up to the
+/// budget); the tests after it are not run and are listed as
+/// `output_limit_exceeded` with a message saying so. A compiler that writes
+/// more than the budget (or than the compile limit's `output_bytes`) is
+/// stopped: `compilation_error`. So the output bytes a report holds are at
+/// most twice the budget (the top-level copy of one test's), and each text
+/// field is the output as UTF-8 with invalid bytes replaced; the exact bytes
+/// are kept beside it (`*_bytes`, base64 when serialised) when that was lossy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub status: Status,
@@ -157,6 +178,57 @@ pub struct Report {
     /// Per-test results, in the order of `Submission::tests`; empty without tests.
     #[serde(default)]
     pub tests: Vec<RunReport>,
+    /// CPU time of the compile step, in milliseconds; `None` for a language
+    /// without one (or when it did not start).
+    #[serde(default)]
+    pub compile_time_ms: Option<u64>,
+    /// Wall-clock time of the compile step, in milliseconds.
+    #[serde(default)]
+    pub compile_wall_time_ms: Option<u64>,
+    /// Exact bytes of `stdout` when the text is lossy (see [`RunReport::stdout_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stdout_bytes: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub stderr_bytes: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
+    pub compile_output_bytes: Option<Vec<u8>>,
+}
+
+/// Output as text: the string (invalid UTF-8 replaced by U+FFFD) and, when
+/// that was lossy, the exact bytes.
+pub fn output_text(bytes: Vec<u8>) -> (String, Option<Vec<u8>>) {
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, None),
+        Err(e) => {
+            let raw = e.into_bytes();
+            (String::from_utf8_lossy(&raw).into_owned(), Some(raw))
+        }
+    }
+}
+
+/// The exact bytes of an output field: `raw` when the text is lossy, else the text.
+pub fn exact_bytes<'a>(text: &'a str, raw: &'a Option<Vec<u8>>) -> &'a [u8] {
+    raw.as_deref().unwrap_or(text.as_bytes())
+}
+
+/// Serde for `Option<Vec<u8>>` as an optional base64 string (standard alphabet, padded).
+pub mod b64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(t) => base64::engine::general_purpose::STANDARD.decode(t).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Report {
@@ -174,7 +246,283 @@ impl Report {
             memory_kb: 0,
             message: Some(message.into()),
             tests: Vec::new(),
+            compile_time_ms: None,
+            compile_wall_time_ms: None,
+            stdout_bytes: None,
+            stderr_bytes: None,
+            compile_output_bytes: None,
         }
+    }
+}
+
+/// Bytes of `s` inside a JSON string (serde_json's escapes: two bytes for
+/// `"`, `\\` and the short control escapes, six for other control bytes).
+pub fn json_escaped_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The compact form a report is stored in (the server's store): each output
+/// field is a JSON string when that is exact and costs at most 4/3 of its
+/// bytes, else `{"base64": "…"}` of its exact bytes. So a stored report is at
+/// most 8/3 × the output budget (plus the fixed fields), where the text form
+/// with every control byte escaped as `\u00XX` would be 12 ×. Reading accepts
+/// this form and the plain serde form of [`Report`] (reports stored before).
+pub mod stored {
+    use base64::Engine as _;
+    use serde::{Deserialize, Serialize};
+
+    use super::{output_text, Report, RunReport, Status};
+
+    /// A stored output field: exact text, or the exact bytes, written as
+    /// `{"base64": "…"}` when serialized (one field's base64 at a time).
+    enum Out<'a> {
+        Text(&'a str),
+        Bytes(&'a [u8]),
+    }
+
+    impl Out<'_> {
+        /// Bytes of this field in the JSON, closely.
+        fn json_len(&self) -> usize {
+            match self {
+                Out::Text(t) => escaped_len(t) + 2,
+                Out::Bytes(b) => b.len().div_ceil(3) * 4 + 14,
+            }
+        }
+    }
+
+    impl Serialize for Out<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            match self {
+                Out::Text(t) => s.serialize_str(t),
+                Out::Bytes(b) => {
+                    let mut m = s.serialize_map(Some(1))?;
+                    m.serialize_entry("base64", &base64::engine::general_purpose::STANDARD.encode(b))?;
+                    m.end()
+                }
+            }
+        }
+    }
+
+    /// A stored output field: a string, or `{"base64": "…"}`. (By hand, not
+    /// `untagged`, which would first copy the whole field into a buffer.)
+    enum In {
+        Text(String),
+        Bytes { base64: String },
+    }
+
+    impl<'de> Deserialize<'de> for In {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<In, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = In;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str(r#"a string or {"base64": "…"}"#)
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<In, E> {
+                    Ok(In::Text(v.to_owned()))
+                }
+                fn visit_string<E: serde::de::Error>(self, v: String) -> Result<In, E> {
+                    Ok(In::Text(v))
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<In, A::Error> {
+                    let mut base64 = None;
+                    while let Some(k) = m.next_key::<String>()? {
+                        if k == "base64" {
+                            base64 = Some(m.next_value::<String>()?);
+                        } else {
+                            return Err(serde::de::Error::unknown_field(&k, &["base64"]));
+                        }
+                    }
+                    base64.map(|base64| In::Bytes { base64 }).ok_or_else(|| serde::de::Error::missing_field("base64"))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    use super::json_escaped_len as escaped_len;
+
+    fn out<'a>(text: &'a str, raw: &'a Option<Vec<u8>>) -> Out<'a> {
+        match raw {
+            Some(b) => Out::Bytes(b),
+            None if escaped_len(text) > text.len().div_ceil(3) * 4 => Out::Bytes(text.as_bytes()),
+            None => Out::Text(text),
+        }
+    }
+
+    fn input<E: serde::de::Error>(v: In, legacy_raw: Option<String>) -> Result<(String, Option<Vec<u8>>), E> {
+        let decode = |t: String| base64::engine::general_purpose::STANDARD.decode(t).map_err(E::custom);
+        match (v, legacy_raw) {
+            (In::Bytes { base64 }, _) => Ok(output_text(decode(base64)?)),
+            (In::Text(text), Some(raw)) => Ok((text, Some(decode(raw)?))),
+            (In::Text(text), None) => Ok((text, None)),
+        }
+    }
+
+    #[derive(Serialize)]
+    struct RunOut<'a> {
+        status: Status,
+        stdout: Out<'a>,
+        stderr: Out<'a>,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a str>,
+    }
+
+    #[derive(Serialize)]
+    struct ReportOut<'a> {
+        status: Status,
+        stdout: Out<'a>,
+        stderr: Out<'a>,
+        compile_output: Out<'a>,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a str>,
+        tests: Vec<RunOut<'a>>,
+        compile_time_ms: Option<u64>,
+        compile_wall_time_ms: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    struct RunIn {
+        status: Status,
+        stdout: In,
+        stderr: In,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        stdout_bytes: Option<String>,
+        #[serde(default)]
+        stderr_bytes: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct ReportIn {
+        status: Status,
+        stdout: In,
+        stderr: In,
+        compile_output: In,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        time_ms: u64,
+        wall_time_ms: u64,
+        memory_kb: u64,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        tests: Vec<RunIn>,
+        #[serde(default)]
+        compile_time_ms: Option<u64>,
+        #[serde(default)]
+        compile_wall_time_ms: Option<u64>,
+        #[serde(default)]
+        stdout_bytes: Option<String>,
+        #[serde(default)]
+        stderr_bytes: Option<String>,
+        #[serde(default)]
+        compile_output_bytes: Option<String>,
+    }
+
+    pub fn to_json(r: &Report) -> serde_json::Result<String> {
+        let out = ReportOut {
+            status: r.status,
+            stdout: out(&r.stdout, &r.stdout_bytes),
+            stderr: out(&r.stderr, &r.stderr_bytes),
+            compile_output: out(&r.compile_output, &r.compile_output_bytes),
+            exit_code: r.exit_code,
+            signal: r.signal,
+            time_ms: r.time_ms,
+            wall_time_ms: r.wall_time_ms,
+            memory_kb: r.memory_kb,
+            message: r.message.as_deref(),
+            tests: r
+                .tests
+                .iter()
+                .map(|t| RunOut {
+                    status: t.status,
+                    stdout: out(&t.stdout, &t.stdout_bytes),
+                    stderr: out(&t.stderr, &t.stderr_bytes),
+                    exit_code: t.exit_code,
+                    signal: t.signal,
+                    time_ms: t.time_ms,
+                    wall_time_ms: t.wall_time_ms,
+                    memory_kb: t.memory_kb,
+                    message: t.message.as_deref(),
+                })
+                .collect(),
+            compile_time_ms: r.compile_time_ms,
+            compile_wall_time_ms: r.compile_wall_time_ms,
+        };
+        // Sized once: a stored report can be many MiB.
+        let fields = [&out.stdout, &out.stderr, &out.compile_output].map(Out::json_len).iter().sum::<usize>()
+            + out.tests.iter().map(|t| 300 + t.stdout.json_len() + t.stderr.json_len() + t.message.map_or(0, escaped_len)).sum::<usize>();
+        let mut buf = Vec::with_capacity(fields + 1024 + r.message.as_deref().map_or(0, escaped_len));
+        serde_json::to_writer(&mut buf, &out)?;
+        String::from_utf8(buf).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(format!("stored report is not UTF-8: {e}")))
+    }
+
+    pub fn from_json(s: &str) -> serde_json::Result<Report> {
+        use serde_json::Error as E;
+        let r: ReportIn = serde_json::from_str(s)?;
+        let (stdout, stdout_bytes) = input::<E>(r.stdout, r.stdout_bytes)?;
+        let (stderr, stderr_bytes) = input::<E>(r.stderr, r.stderr_bytes)?;
+        let (compile_output, compile_output_bytes) = input::<E>(r.compile_output, r.compile_output_bytes)?;
+        let mut tests = Vec::with_capacity(r.tests.len());
+        for t in r.tests {
+            let (stdout, stdout_bytes) = input::<E>(t.stdout, t.stdout_bytes)?;
+            let (stderr, stderr_bytes) = input::<E>(t.stderr, t.stderr_bytes)?;
+            tests.push(RunReport {
+                status: t.status,
+                stdout,
+                stderr,
+                exit_code: t.exit_code,
+                signal: t.signal,
+                time_ms: t.time_ms,
+                wall_time_ms: t.wall_time_ms,
+                memory_kb: t.memory_kb,
+                message: t.message,
+                stdout_bytes,
+                stderr_bytes,
+            });
+        }
+        Ok(Report {
+            status: r.status,
+            stdout,
+            stderr,
+            compile_output,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            time_ms: r.time_ms,
+            wall_time_ms: r.wall_time_ms,
+            memory_kb: r.memory_kb,
+            message: r.message,
+            tests,
+            compile_time_ms: r.compile_time_ms,
+            compile_wall_time_ms: r.compile_wall_time_ms,
+            stdout_bytes,
+            stderr_bytes,
+            compile_output_bytes,
+        })
     }
 }
 
@@ -201,5 +549,65 @@ mod tests {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }
         assert!("nope".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn lossy_output_keeps_its_exact_bytes_through_json() {
+        let (text, raw) = output_text(b"ok\n".to_vec());
+        assert_eq!((text.as_str(), raw), ("ok\n", None));
+        let bad = vec![b'a', 0xff, 0xfe, b'\x1b', b'b'];
+        let (text, raw) = output_text(bad.clone());
+        assert_eq!(text, "a\u{fffd}\u{fffd}\u{1b}b");
+        assert_eq!(raw.as_deref(), Some(&bad[..]));
+        let mut r = Report::internal_error("x");
+        r.stdout = text;
+        r.stdout_bytes = raw;
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"stdout_bytes\":\"Yf/+G2I=\""), "{json}");
+        assert!(!json.contains("stderr_bytes"), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(exact_bytes(&back.stdout, &back.stdout_bytes), &bad[..]);
+        // Reports stored before these fields existed still load.
+        let old = r#"{"status":"accepted","stdout":"","stderr":"","compile_output":"","exit_code":0,"signal":null,"time_ms":1,"wall_time_ms":1,"memory_kb":1}"#;
+        let old: Report = serde_json::from_str(old).unwrap();
+        assert_eq!((old.compile_time_ms, old.stdout_bytes), (None, None));
+    }
+
+    #[test]
+    fn the_stored_form_is_compact_and_exact() {
+        let mut r = Report::internal_error("why");
+        let controls = [0u8, 27, 1, 2].repeat(1000);
+        r.stdout = String::from_utf8(controls.clone()).unwrap();
+        let invalid = [b'a', 0xff, 0xfe].repeat(1000);
+        (r.stderr, r.stderr_bytes) = output_text(invalid.clone());
+        r.compile_output = "warning: x\n".into();
+        let mut t = RunReport {
+            status: Status::Accepted,
+            stdout: r.stdout.clone(),
+            stderr: "plain".into(),
+            exit_code: Some(0),
+            signal: None,
+            time_ms: 1,
+            wall_time_ms: 2,
+            memory_kb: 3,
+            message: None,
+            stdout_bytes: None,
+            stderr_bytes: None,
+        };
+        r.tests = vec![t.clone()];
+        let json = stored::to_json(&r).unwrap();
+        // 4000 control bytes and 3000 invalid ones, twice as text would be ~60 KB.
+        assert!(json.len() < 4 * 7000 / 3 + 8000 / 3 * 2 + 1000, "{} bytes", json.len());
+        assert!(json.contains("\"compile_output\":\"warning: x\\n\""), "cheap text stays text: {json}");
+        let back = stored::from_json(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(exact_bytes(&back.stderr, &back.stderr_bytes), &invalid[..]);
+        // Reports stored in the plain form still load, lossy fields included.
+        t.stdout_bytes = Some(vec![0xff]);
+        t.stdout = "\u{fffd}".into();
+        r.tests = vec![t];
+        let plain = serde_json::to_string(&r).unwrap();
+        assert_eq!(stored::from_json(&plain).unwrap(), r);
     }
 }

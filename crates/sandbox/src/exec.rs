@@ -2,6 +2,29 @@
 //! and rlimits, a wall-clock timer and a CPU watchdog on the host, output
 //! captured up to a cap (going over stops the program and says so), and the
 //! measured CPU time, wall time and memory peak.
+//!
+//! Three parts of an exec run at once and none waits on another:
+//! - the *watcher* enforces the limits: the wall-clock timer, the CPU watchdog
+//!   (the cgroup's usage every 20 ms), the output cap, and the reader of the
+//!   output stream going away. It stops the run (the whole box, or in a
+//!   shared box the program's process group) with a deadline on the request
+//!   to init and the cgroup as backstop. Nothing it does waits on output.
+//! - the *pump* reads stdout and stderr into the capture and forwards them
+//!   to the stream, if any.
+//! - stdin is written by a task of its own (a program that never reads it
+//!   blocks only that task).
+//!
+//! Streaming policy: the stream is a bounded channel (its capacity is the
+//! caller's; chunks are at most 64 KiB). When its reader is slower than the
+//! program, the pump waits for room, the pipes fill and the program blocks in
+//! `write`: it is slowed to the reader's pace, nothing is buffered without
+//! bound, and its CPU and wall-clock limits hold all the same. Once the
+//! program has ended or been stopped, the pump waits at most
+//! [`STREAM_GRACE`] for room, then offers the rest without waiting (what a
+//! full stream cannot take is not streamed; the outcome has all of it). When
+//! the stream's reader goes away the run is stopped
+//! ([`LimitHit::StreamClosed`]). If the exec's future is dropped before the
+//! program ended (its caller went away), the program is killed all the same.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -10,7 +33,7 @@ use bytes::Bytes;
 use nix::fcntl::OFlag;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::boxed::SandboxBox;
 use crate::conn::{Exit, Reply};
@@ -89,6 +112,9 @@ pub enum LimitHit {
     WallTime,
     Memory,
     Output,
+    /// The reader of the output stream went away (the client left), so the
+    /// run was stopped.
+    StreamClosed,
 }
 
 #[derive(Debug, Clone)]
@@ -174,74 +200,67 @@ impl SandboxBox {
             Reply::Done => return Err(SandboxError::Channel("unexpected reply to exec".into())),
         };
         let started = Instant::now();
+        // From here on the program runs: should this future be dropped before
+        // it ends (the caller went away), the guard kills it.
+        let mut guard = KillOnDrop { conn: Some(self.conn.clone()), pid, all: !shared };
 
         let stdin_task = tokio::spawn(feed_stdin(in_w, spec.stdin));
-        let mut out = pipe::Receiver::from_owned_fd(out_r).map_err(|e| SandboxError::io("stdout pipe", e))?;
-        let mut err = pipe::Receiver::from_owned_fd(err_r).map_err(|e| SandboxError::io("stderr pipe", e))?;
+        let out = pipe::Receiver::from_owned_fd(out_r).map_err(|e| SandboxError::io("stdout pipe", e))?;
+        let err = pipe::Receiver::from_owned_fd(err_r).map_err(|e| SandboxError::io("stderr pipe", e))?;
         let mut cap = Capture { cap: lim.output_bytes, stdout: Vec::new(), stderr: Vec::new(), exceeded: false };
-        let (mut out_open, mut err_open) = (true, true);
-        let mut exit: Option<Exit> = None;
-        let mut exit_rx = Some(exit_rx);
-        let mut hit: Option<LimitHit> = None;
-        let wall = tokio::time::sleep(Duration::from_millis(lim.wall_ms));
-        tokio::pin!(wall);
-        let mut watchdog = tokio::time::interval(Duration::from_millis(20));
-        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut hard_stop: Option<Instant> = None;
-        let (mut obuf, mut ebuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-
-        while out_open || err_open || exit.is_none() {
-            // After the program exits, its pipes close once every holder died;
-            // after a kill, the cgroup makes sure of that.
-            let grace = hard_stop.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()));
-            tokio::select! {
-                r = out.read(&mut obuf), if out_open => match r {
-                    Ok(0) | Err(_) => out_open = false,
-                    Ok(n) => self.collect(&mut cap, false, &obuf[..n], &spec.stream, &mut hit, (shared, pid)).await,
-                },
-                r = err.read(&mut ebuf), if err_open => match r {
-                    Ok(0) | Err(_) => err_open = false,
-                    Ok(n) => self.collect(&mut cap, true, &ebuf[..n], &spec.stream, &mut hit, (shared, pid)).await,
-                },
-                e = async { exit_rx.as_mut().expect("guarded").await }, if exit_rx.is_some() => {
-                    exit_rx = None;
-                    match e {
-                        Ok(e) => exit = Some(e),
-                        Err(_) => return Err(SandboxError::Gone),
-                    }
-                    hard_stop.get_or_insert(Instant::now() + Duration::from_millis(500));
-                },
-                () = &mut wall, if hit.is_none() && exit.is_none() => {
-                    hit = Some(LimitHit::WallTime);
-                    self.stop_run(shared, pid).await;
-                    hard_stop = Some(Instant::now() + Duration::from_secs(2));
-                },
-                _ = watchdog.tick(), if !shared && hit.is_none() && exit.is_none() => {
-                    if let Ok(u) = cg.usage() {
-                        if u.cpu_ns.saturating_sub(before.cpu_ns) > lim.cpu_ms * 1_000_000 {
-                            hit = Some(LimitHit::CpuTime);
-                            self.stop_run(shared, pid).await;
-                            hard_stop = Some(Instant::now() + Duration::from_secs(2));
+        let run = RunState { hit: std::sync::Mutex::new(None), over_cap: Notify::new(), ended: watch::channel(false).0 };
+        let exit = {
+            let pump = pump(out, err, &mut cap, spec.stream.clone(), &run);
+            let watcher = self.watch(&run, lim, (shared, pid), &before, spec.stream.as_ref());
+            tokio::pin!(pump, watcher);
+            let mut exit_rx = Some(exit_rx);
+            let mut exit: Option<Exit> = None;
+            let (mut pump_done, mut watch_done) = (false, false);
+            let mut hard_stop: Option<Instant> = None;
+            loop {
+                if pump_done && exit.is_some() {
+                    break Ok(exit);
+                }
+                // After the program exits, its pipes close once every holder
+                // died; after a kill, the cgroup makes sure of that.
+                let grace = hard_stop.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()));
+                tokio::select! {
+                    () = &mut pump, if !pump_done => pump_done = true,
+                    () = &mut watcher, if !watch_done => {
+                        watch_done = true;
+                        if run.hit().is_some() {
+                            hard_stop.get_or_insert(Instant::now() + Duration::from_secs(2));
                         }
-                    }
-                },
-                () = tokio::time::sleep(grace), if hard_stop.is_some() => {
-                    // Something still holds the pipes or init stopped answering.
-                    // In a shared box a background process may keep them: leave it be.
-                    if !(shared && exit.is_some()) {
-                        cg.kill_all();
-                    }
-                    if exit.is_none() {
-                        return Err(SandboxError::Gone);
-                    }
-                    break;
-                },
+                    },
+                    e = async { exit_rx.as_mut().expect("guarded").await }, if exit_rx.is_some() => {
+                        exit_rx = None;
+                        match e {
+                            Ok(e) => exit = Some(e),
+                            Err(_) => break Err(SandboxError::Gone),
+                        }
+                        run.ended.send_replace(true);
+                        hard_stop.get_or_insert(Instant::now() + Duration::from_millis(500));
+                    },
+                    () = tokio::time::sleep(grace), if hard_stop.is_some() => {
+                        // Something still holds the pipes or init stopped answering.
+                        // In a shared box a background process may keep them: leave it be.
+                        if !(shared && exit.is_some()) {
+                            cg.kill_all();
+                        }
+                        if exit.is_none() {
+                            break Err(SandboxError::Gone);
+                        }
+                        break Ok(exit);
+                    },
+                }
             }
-        }
+        };
         stdin_task.abort();
-        let exit = exit.expect("loop ends with an exit");
+        let exit = exit?.expect("loop ends with an exit");
+        guard.conn = None;
         let after = cg.usage()?;
         let cpu_ms = after.cpu_ns.saturating_sub(before.cpu_ns) / 1_000_000;
+        let mut hit = run.hit();
         if hit.is_none() {
             hit = judge_limits(&exit, cpu_ms, lim, &before, &after);
         }
@@ -257,22 +276,47 @@ impl SandboxBox {
         })
     }
 
-    async fn collect(&self, cap: &mut Capture, is_err: bool, data: &[u8], stream: &Option<mpsc::Sender<Output>>, hit: &mut Option<LimitHit>, run: (bool, i32)) {
-        let kept = cap.take(is_err, data);
-        if let (Some(tx), true) = (stream, kept > 0) {
-            let chunk = Bytes::copy_from_slice(&data[..kept]);
-            let _ = tx.send(if is_err { Output::Stderr(chunk) } else { Output::Stdout(chunk) }).await;
-        }
-        if cap.exceeded && hit.is_none() {
-            *hit = Some(LimitHit::Output);
-            self.stop_run(run.0, run.1).await;
-        }
+    /// The watcher: returns when the program ended on its own (without
+    /// doing anything) or after it stopped the run for a limit.
+    async fn watch(&self, run: &RunState, lim: ExecLimits, (shared, pid): (bool, i32), before: &crate::cgroup::Usage, stream: Option<&mpsc::Sender<Output>>) {
+        let cg = self.cgroup();
+        let wall = tokio::time::sleep(Duration::from_millis(lim.wall_ms));
+        tokio::pin!(wall);
+        let mut watchdog = tokio::time::interval(WATCHDOG_PERIOD);
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut ended = run.ended.subscribe();
+        let stream_closed = async {
+            match stream {
+                Some(tx) => tx.closed().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stream_closed);
+        let hit = loop {
+            tokio::select! {
+                _ = ended.wait_for(|e| *e) => return,
+                () = &mut wall => break LimitHit::WallTime,
+                () = run.over_cap.notified() => break LimitHit::Output,
+                () = &mut stream_closed => break LimitHit::StreamClosed,
+                _ = watchdog.tick(), if !shared => {
+                    if let Ok(u) = cg.usage() {
+                        if u.cpu_ns.saturating_sub(before.cpu_ns) > lim.cpu_ms * 1_000_000 {
+                            break LimitHit::CpuTime;
+                        }
+                    }
+                },
+            }
+        };
+        run.set_hit(hit);
+        self.stop_run(shared, pid).await;
     }
 
     /// Stops a run: its process group in a shared box, else the whole box.
+    /// A box whose init does not take the request within [`KILL_DEADLINE`]
+    /// is killed through its cgroup.
     async fn stop_run(&self, shared: bool, pid: i32) {
         if shared {
-            let _ = self.kill(pid).await;
+            let _ = tokio::time::timeout(KILL_DEADLINE, self.kill(pid)).await;
         } else {
             self.stop().await;
         }
@@ -280,8 +324,114 @@ impl SandboxBox {
 
     /// Kills every process of the box: through init, and the cgroup as backstop.
     async fn stop(&self) {
-        if self.kill_all().await.is_err() {
+        if !matches!(tokio::time::timeout(KILL_DEADLINE, self.kill_all()).await, Ok(Ok(()))) {
             self.cgroup().kill_all();
+        }
+    }
+}
+
+/// How often the watcher reads the cgroup's CPU usage.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(20);
+/// How long a kill request to init may take before the cgroup kills instead.
+const KILL_DEADLINE: Duration = Duration::from_secs(1);
+/// How long, once the program ended or was stopped, the pump still waits for
+/// room in the stream.
+pub const STREAM_GRACE: Duration = Duration::from_millis(250);
+/// Bytes read from a pipe at once (the largest streamed chunk).
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// What the pump and the watcher of one exec share.
+struct RunState {
+    /// The limit that stopped the run (the first one wins).
+    hit: std::sync::Mutex<Option<LimitHit>>,
+    /// The pump found output over the cap.
+    over_cap: Notify,
+    /// The program exited, or a limit stopped it.
+    ended: watch::Sender<bool>,
+}
+
+impl RunState {
+    fn hit(&self) -> Option<LimitHit> {
+        *self.hit.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_hit(&self, hit: LimitHit) {
+        self.hit.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(hit);
+        self.ended.send_replace(true);
+    }
+}
+
+/// Reads both pipes to their end into `cap`, forwarding what is kept to
+/// `stream` (see the module's streaming policy).
+async fn pump(mut out: pipe::Receiver, mut err: pipe::Receiver, cap: &mut Capture, mut stream: Option<mpsc::Sender<Output>>, run: &RunState) {
+    let (mut obuf, mut ebuf) = (vec![0u8; CHUNK_BYTES], vec![0u8; CHUNK_BYTES]);
+    let (mut out_open, mut err_open) = (true, true);
+    let mut ended = run.ended.subscribe();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    while out_open || err_open {
+        let (is_err, n) = tokio::select! {
+            r = out.read(&mut obuf), if out_open => match r {
+                Ok(0) | Err(_) => { out_open = false; continue }
+                Ok(n) => (false, n),
+            },
+            r = err.read(&mut ebuf), if err_open => match r {
+                Ok(0) | Err(_) => { err_open = false; continue }
+                Ok(n) => (true, n),
+            },
+        };
+        let data = if is_err { &ebuf[..n] } else { &obuf[..n] };
+        let kept = cap.take(is_err, data);
+        if cap.exceeded && run.hit().is_none() {
+            run.over_cap.notify_one();
+        }
+        let Some(tx) = stream.as_ref().filter(|_| kept > 0) else { continue };
+        let chunk = Bytes::copy_from_slice(&data[..kept]);
+        let chunk = if is_err { Output::Stderr(chunk) } else { Output::Stdout(chunk) };
+        if *ended.borrow() {
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + STREAM_GRACE);
+        }
+        // Whether the reader went away (the watcher then stops the run).
+        let gone = {
+            let send = tx.send(chunk);
+            tokio::pin!(send);
+            let mut sent = None;
+            if deadline.is_none() {
+                // Backpressure: wait for the reader as long as the run goes on.
+                tokio::select! {
+                    r = &mut send => sent = Some(r.is_err()),
+                    _ = ended.wait_for(|e| *e) => deadline = Some(tokio::time::Instant::now() + STREAM_GRACE),
+                }
+            }
+            match sent {
+                Some(gone) => gone,
+                // The run is over: a little more time, then the chunk is not streamed.
+                None => {
+                    let d = deadline.unwrap_or_else(tokio::time::Instant::now);
+                    matches!(tokio::time::timeout_at(d, send).await, Ok(Err(_)))
+                }
+            }
+        };
+        if gone {
+            stream = None;
+        }
+    }
+}
+
+/// Kills a started program if the exec's future is dropped before it ended.
+struct KillOnDrop {
+    conn: Option<std::sync::Arc<crate::conn::Conn>>,
+    pid: i32,
+    all: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let (pid, all) = (self.pid, self.all);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = tokio::time::timeout(KILL_DEADLINE, conn.send(&Request::Kill { pid, all }, &[], &[])).await;
+            });
         }
     }
 }

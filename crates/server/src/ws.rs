@@ -1,29 +1,64 @@
-//! `GET /api/v1/run/ws`: one interactive run over a WebSocket.
+//! `GET /api/v1/run/ws[?encoding=base64]`: one interactive run over a WebSocket.
 //!
 //! Client → server: first the submission JSON (as for `POST /api/v1/submissions`,
 //! `callback_url` excepted), then `{"stdin": "…"}` messages and optionally
 //! `{"eof": true}`. Server → client: `{"type":"stdout","data":…}` and
 //! `{"type":"stderr","data":…}` as produced, then `{"type":"result", …}` with
-//! the report, then close. A bad first message gets `{"type":"error","error":{code,message}}`.
-//! Interactive runs bypass the queue but are bounded by a semaphore of one
-//! permit per worker; when none is free the client gets a `busy` error.
+//! the result fields (as `GET /api/v1/submissions/{id}` has them), then close.
+//! With `encoding=base64` the `data` of output messages and the result's
+//! output fields are base64 of the exact bytes. A bad first message gets
+//! `{"type":"error","error":{code,message}}`. Interactive runs bypass the
+//! queue but are bounded by a semaphore of one permit per worker; when none
+//! is free the client gets a `busy` error.
+//!
+//! Bounds, whatever the client does (docs/api.md, "Interactive run"):
+//! - Limits: the run's CPU and wall-clock limits are enforced by the
+//!   sandbox's watcher, which waits on nothing of this connection.
+//! - Output goes out through bounded buffers: [`STREAM_CHUNKS`] chunks of at
+//!   most 64 KiB between the engine and the writer task, one message being
+//!   written. A client that reads slower than the program writes slows the
+//!   program down (it blocks on its full pipe). A client that takes no
+//!   message for [`SEND_STALL`] is treated as gone.
+//! - Stdin: at most [`STDIN_CHUNKS`] × 64 KiB wait for the program, plus the
+//!   rest of the message being delivered. While that is full, nothing more is
+//!   read from the socket (TCP pushes back on the client), and the client is
+//!   pinged every [`PING_PERIOD`] so that one that left is still noticed.
+//!   Input never blocks output or the limits.
+//! - A client that goes away (close, error, a write that fails or stalls)
+//!   stops the run: its box is killed and the slot is free within a second.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Query};
 use crate::executor::OutputChunk;
-use crate::model::{SubmissionRequest, Validator};
+use crate::model::{Encoding, ReportView, SubmissionRequest, Validator};
+
+pub use crate::executor::STREAM_CHUNKS;
+
+/// Stdin chunks (of at most [`STDIN_CHUNK`] bytes) waiting for the program.
+pub const STDIN_CHUNKS: usize = 16;
+pub const STDIN_CHUNK: usize = 64 * 1024;
+/// A message the client does not take within this long means it is gone.
+pub const SEND_STALL: Duration = Duration::from_secs(10);
+/// How often a client whose input waits for the program is pinged.
+pub const PING_PERIOD: Duration = Duration::from_millis(250);
+/// How long the first message (the submission) may take.
+pub const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a run stopped for a departed client may take to end.
+const STOP_DEADLINE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,14 +69,22 @@ struct ClientInput {
     eof: bool,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsQuery {
+    #[serde(default)]
+    encoding: Encoding,
+}
+
 pub async fn upgrade(
     State(app): State<Arc<AppState>>,
+    Query(q): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws?;
     Ok(ws
         .max_message_size(app.config.api.max_body_bytes)
-        .on_upgrade(move |socket| run(app, socket)))
+        .on_upgrade(move |socket| run(app, socket, q.encoding)))
 }
 
 fn error_message(e: &ApiError) -> Message {
@@ -52,10 +95,32 @@ fn error_message(e: &ApiError) -> Message {
     )
 }
 
-async fn run(app: Arc<AppState>, socket: WebSocket) {
-    let (mut tx, mut rx) = socket.split();
-    let first = match rx.next().await {
-        Some(Ok(Message::Text(t))) => t,
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Sends one message, giving up after [`SEND_STALL`]; false when the client is gone.
+async fn send(sink: &mut Sink, m: Message) -> bool {
+    matches!(tokio::time::timeout(SEND_STALL, sink.send(m)).await, Ok(Ok(())))
+}
+
+/// Sends an error and closes (before a run started).
+async fn refuse(mut sink: Sink, e: &ApiError) {
+    if send(&mut sink, error_message(e)).await {
+        let _ = tokio::time::timeout(SEND_STALL, sink.close()).await;
+    }
+}
+
+/// What the connection's loop hands the writer besides the output.
+enum ToClient {
+    /// An error about a client message, or a ping.
+    Message(Message),
+    /// The result: sent after the rest of the output, then the socket closes.
+    Result(Message),
+}
+
+async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
+    let (sink, mut rx) = socket.split();
+    let first = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, rx.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t,
         _ => return,
     };
     let sub = serde_json::from_str::<SubmissionRequest>(&first)
@@ -80,77 +145,239 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
         });
     let sub = match sub {
         Ok(v) => v.submission,
-        Err(e) => {
-            let _ = tx.send(error_message(&e)).await;
-            let _ = tx.close().await;
-            return;
-        }
+        Err(e) => return refuse(sink, &e).await,
     };
-    let Ok(_permit) = app.interactive.try_acquire() else {
+    let Ok(slot) = app.interactive.try_acquire() else {
         let busy =
             ApiError::unavailable("busy", "all interactive slots are in use; retry shortly", 1);
-        let _ = tx.send(error_message(&busy)).await;
-        let _ = tx.close().await;
-        return;
+        return refuse(sink, &busy).await;
     };
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
-    let (out_tx, mut out_rx) = mpsc::channel::<OutputChunk>(64);
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(STDIN_CHUNKS);
+    let (out_tx, out_rx) = mpsc::channel::<OutputChunk>(STREAM_CHUNKS);
+    let (ctl_tx, ctl_rx) = mpsc::channel::<ToClient>(4);
     let executor = app.executor.clone();
     let mut exec =
         tokio::spawn(async move { executor.execute_streaming(sub, stdin_rx, out_tx).await });
+    let mut writer = tokio::spawn(write_loop(sink, out_rx, ctl_rx, enc));
+
     let mut stdin_tx = Some(stdin_tx);
-    let report = loop {
+    // The rest of a stdin message waiting for room, and whether EOF follows it.
+    let mut pending: Option<Bytes> = None;
+    let mut eof_after = false;
+    let mut ping = tokio::time::interval(PING_PERIOD);
+    let mut writer_done = false;
+    let complain = |msg: String| {
+        let bad = ApiError::bad_request("invalid_message", msg);
+        // A client that does not read its errors does not get them all.
+        let _ = ctl_tx.try_send(ToClient::Message(error_message(&bad)));
+    };
+    let done = loop {
+        // A sender for the pending input (a clone, so the permit borrows nothing).
+        let deliver = pending.as_ref().and(stdin_tx.clone());
+        let delivering = deliver.is_some();
         tokio::select! {
-            chunk = out_rx.recv() => if let Some(chunk) = chunk {
-                if tx.send(output_message(chunk)).await.is_err() {
-                    exec.abort();
-                    return;
-                }
-            },
-            msg = rx.next(), if stdin_tx.is_some() => match msg {
-                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientInput>(&t) {
-                    Ok(input) => {
-                        if let (Some(data), Some(s)) = (input.stdin, &stdin_tx) {
-                            let _ = s.send(Bytes::from(data)).await;
-                        }
-                        if input.eof {
+            done = &mut exec => break Some(done),
+            _ = &mut writer => {
+                writer_done = true;
+                break None;
+            }
+            permit = async move { deliver.expect("guarded").reserve_owned().await }, if delivering => match permit {
+                Ok(permit) => {
+                    let p = pending.as_mut().expect("guarded");
+                    drop(permit.send(p.split_to(p.len().min(STDIN_CHUNK))));
+                    if p.is_empty() {
+                        pending = None;
+                        if eof_after {
                             stdin_tx = None;
                         }
                     }
-                    Err(e) => {
-                        let bad = ApiError::bad_request("invalid_message", format!("expected {{\"stdin\":\"…\"}} or {{\"eof\":true}}: {e}"));
-                        let _ = tx.send(error_message(&bad)).await;
-                    }
-                },
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                    // The client left: nobody reads the output; stop the run.
-                    exec.abort();
-                    return;
                 }
+                // The program's stdin is closed: the rest has nowhere to go.
+                Err(_) => {
+                    pending = None;
+                    stdin_tx = None;
+                }
+            },
+            _ = ping.tick(), if pending.is_some() => {
+                let _ = ctl_tx.try_send(ToClient::Message(Message::Ping(Bytes::new())));
+            },
+            msg = rx.next(), if pending.is_none() => match msg {
+                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientInput>(&t) {
+                    Ok(input) => {
+                        match (input.stdin, &stdin_tx) {
+                            (Some(data), Some(_)) if !data.is_empty() => pending = Some(Bytes::from(data)),
+                            (Some(data), None) if !data.is_empty() => complain("stdin is closed (after {\"eof\":true}, or the program closed it); this input was dropped".into()),
+                            _ => {}
+                        }
+                        if input.eof {
+                            if pending.is_some() {
+                                eof_after = true;
+                            } else {
+                                stdin_tx = None;
+                            }
+                        }
+                    }
+                    Err(e) => complain(format!("expected {{\"stdin\":\"…\"}} or {{\"eof\":true}}: {e}")),
+                },
+                // The client left: the run is stopped below.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
                 Some(Ok(_)) => {}
             },
-            done = &mut exec => break done,
         }
     };
-    while let Ok(chunk) = out_rx.try_recv() {
-        let _ = tx.send(output_message(chunk)).await;
+    drop(stdin_tx);
+    match done {
+        Some(report) => {
+            drop(slot);
+            let report = report.unwrap_or_else(|e| {
+                kiln_engine::Report::internal_error(format!("the run failed: {e}"))
+            });
+            let mut body = serde_json::to_value(ReportView::new(&report, enc)).unwrap_or_default();
+            body["type"] = json!("result");
+            drop(report);
+            if ctl_tx.send(ToClient::Result(Message::Text(body.to_string().into()))).await.is_ok() {
+                // Bounded: each message the writer sends has a deadline.
+                let _ = writer.await;
+            }
+        }
+        None => {
+            // Nobody reads the output: dropping the writer's receiver makes
+            // the engine stop the run and kill its box.
+            if !writer_done {
+                writer.abort();
+                let _ = writer.await;
+            }
+            if tokio::time::timeout(STOP_DEADLINE, &mut exec).await.is_err() {
+                tracing::warn!("an interactive run did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it");
+                exec.abort();
+            }
+            drop(slot);
+        }
     }
-    let report = report
-        .unwrap_or_else(|e| kiln_engine::Report::internal_error(format!("the run failed: {e}")));
-    let mut body = serde_json::to_value(&report).unwrap_or_default();
-    body["type"] = json!("result");
-    let _ = tx.send(Message::Text(body.to_string().into())).await;
-    let _ = tx.close().await;
 }
 
-fn output_message(chunk: OutputChunk) -> Message {
-    let (kind, data) = match chunk {
-        OutputChunk::Stdout(b) => ("stdout", b),
-        OutputChunk::Stderr(b) => ("stderr", b),
+/// The only task that writes to the socket: output as it comes, messages of
+/// the connection's loop, and at the end the result. Returns when the socket
+/// is closed or the client stopped taking messages.
+async fn write_loop(
+    mut sink: Sink,
+    mut out: mpsc::Receiver<OutputChunk>,
+    mut ctl: mpsc::Receiver<ToClient>,
+    enc: Encoding,
+) {
+    let mut text = [Utf8Carry::default(), Utf8Carry::default()];
+    let mut out_open = true;
+    loop {
+        let m = tokio::select! {
+            c = out.recv(), if out_open => match c {
+                Some(c) => output_message(c, enc, &mut text),
+                None => {
+                    out_open = false;
+                    continue;
+                }
+            },
+            m = ctl.recv() => match m {
+                Some(ToClient::Message(m)) => m,
+                Some(ToClient::Result(result)) => {
+                    // The run is over: the rest of its output, then the result.
+                    while let Some(c) = out.recv().await {
+                        if !send(&mut sink, output_message(c, enc, &mut text)).await {
+                            return;
+                        }
+                    }
+                    for (i, carry) in text.iter_mut().enumerate() {
+                        if let Some(rest) = carry.finish() {
+                            if !send(&mut sink, chunk_message(if i == 0 { "stdout" } else { "stderr" }, rest)).await {
+                                return;
+                            }
+                        }
+                    }
+                    if send(&mut sink, result).await {
+                        let _ = tokio::time::timeout(SEND_STALL, sink.close()).await;
+                    }
+                    return;
+                }
+                None => return,
+            },
+        };
+        if !send(&mut sink, m).await {
+            return;
+        }
+    }
+}
+
+fn chunk_message(kind: &str, data: String) -> Message {
+    Message::Text(json!({ "type": kind, "data": data }).to_string().into())
+}
+
+fn output_message(chunk: OutputChunk, enc: Encoding, text: &mut [Utf8Carry; 2]) -> Message {
+    let (kind, i, data) = match chunk {
+        OutputChunk::Stdout(b) => ("stdout", 0, b),
+        OutputChunk::Stderr(b) => ("stderr", 1, b),
     };
-    Message::Text(
-        json!({ "type": kind, "data": String::from_utf8_lossy(&data) })
-            .to_string()
-            .into(),
-    )
+    let data = match enc {
+        Encoding::Text => text[i].take(&data),
+        Encoding::Base64 => enc.render_bytes(&data),
+    };
+    chunk_message(kind, data)
+}
+
+/// Text of a byte stream cut into chunks: a UTF-8 sequence cut in two by a
+/// chunk boundary waits for its end instead of becoming two U+FFFD.
+#[derive(Default)]
+struct Utf8Carry {
+    carry: Vec<u8>,
+}
+
+impl Utf8Carry {
+    fn take(&mut self, data: &[u8]) -> String {
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(data);
+        let keep = incomplete_tail(&buf);
+        self.carry = buf.split_off(buf.len() - keep);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    fn finish(&mut self) -> Option<String> {
+        let rest = std::mem::take(&mut self.carry);
+        (!rest.is_empty()).then(|| String::from_utf8_lossy(&rest).into_owned())
+    }
+}
+
+/// How many bytes at the end of `b` start a UTF-8 sequence that is not finished.
+fn incomplete_tail(b: &[u8]) -> usize {
+    for back in 1..=b.len().min(3) {
+        let c = b[b.len() - back];
+        if c & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match c {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 1,
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_character_cut_by_a_chunk_boundary_stays_whole() {
+        let s = "é€😀".as_bytes();
+        for cut in 0..=s.len() {
+            let mut c = Utf8Carry::default();
+            let mut out = c.take(&s[..cut]);
+            out += &c.take(&s[cut..]);
+            assert_eq!(c.finish(), None);
+            assert_eq!(out, "é€😀", "cut at {cut}");
+        }
+        let mut c = Utf8Carry::default();
+        assert_eq!(c.take(b"a\xff\xe2\x82"), "a\u{fffd}");
+        assert_eq!(c.finish().as_deref(), Some("\u{fffd}"));
+    }
 }

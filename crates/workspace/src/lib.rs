@@ -27,6 +27,6 @@ pub mod template;
 pub use error::WorkspaceError;
 pub use manager::{Manager, HOME};
 pub use model::{CreateRequest, ExecRequest, ExecResponse, Status, Workspace};
-pub use pty::{Attachment, PtySession};
+pub use pty::{Attachment, PtySession, LIVE_CHUNKS};
 pub use settings::{Settings, SettingsArgs};
 pub use template::Template;

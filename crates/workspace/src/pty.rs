@@ -3,6 +3,8 @@
 //! output, and any number of attached clients. When the last client goes
 //! away the shell is kept for a grace period; a client that comes back with
 //! the same reconnect id first gets the buffered output, then the live stream.
+//! The terminal is read by its own task that never waits on a client: output
+//! goes to the bounded replay ring and a bounded broadcast ([`LIVE_CHUNKS`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,6 +14,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use kiln_sandbox::{PtyProcess, SandboxBox};
 use tokio::sync::broadcast;
+
+/// Output chunks (reads of at most 16 KiB) a client of a terminal may fall
+/// behind by; one further behind misses output (the server then closes it, and
+/// it reconnects to get the replay buffer). So a session holds at most its
+/// replay buffer plus this many chunks, whatever its clients do.
+pub const LIVE_CHUNKS: usize = 64;
 
 /// Recent output, at most `cap` bytes.
 struct Ring {
@@ -70,7 +78,7 @@ pub struct Attachment {
 impl PtySession {
     /// Wraps a started terminal and starts reading it.
     pub fn start(id: String, process: PtyProcess, boxed: &Arc<SandboxBox>, buffer_bytes: usize) -> Arc<PtySession> {
-        let (tx, _) = broadcast::channel(1024);
+        let (tx, _) = broadcast::channel(LIVE_CHUNKS);
         let s = Arc::new(PtySession {
             id,
             pid: process.pid,

@@ -2,11 +2,15 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use kiln_engine::{Engine, EngineConfig, Report, StreamEvent, Submission};
+use kiln_engine::{Engine, EngineConfig, Report, Submission};
 use tokio::sync::mpsc;
 
 use super::{Executor, FieldError, LanguageInfo, OutputChunk};
 use crate::config::Config;
+
+/// Output chunks (of at most 64 KiB) in flight between the engine and the
+/// WebSocket of an interactive run.
+pub const STREAM_CHUNKS: usize = 4;
 
 /// The engine's settings from the server's: one box per worker, the server's
 /// limits and input maxima.
@@ -63,22 +67,9 @@ impl Executor for Engine {
         stdin: mpsc::Receiver<Bytes>,
         output: mpsc::Sender<OutputChunk>,
     ) -> Report {
-        let (events_tx, mut events) = mpsc::channel::<StreamEvent>(64);
-        let forward = async move {
-            while let Some(ev) = events.recv().await {
-                let chunk = match ev {
-                    StreamEvent::Stdout(b) => OutputChunk::Stdout(b),
-                    StreamEvent::Stderr(b) => OutputChunk::Stderr(b),
-                };
-                if output.send(chunk).await.is_err() {
-                    break;
-                }
-            }
-        };
-        let (report, ()) = tokio::join!(
-            Engine::execute_streaming(self, sub, stdin, events_tx),
-            forward
-        );
-        report
+        // `output` is bounded (chunks are at most 64 KiB): a slow client
+        // slows the program down (see kiln_sandbox::exec); when the client
+        // goes away its receiver is dropped, which stops the run.
+        Engine::execute_streaming(self, sub, stdin, output).await
     }
 }

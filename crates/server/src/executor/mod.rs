@@ -16,12 +16,10 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// A chunk of output of an interactive run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputChunk {
-    Stdout(Bytes),
-    Stderr(Bytes),
-}
+/// A chunk of output of an interactive run: the engine's own type, so its
+/// stream goes straight to the WebSocket with no task in between (a task
+/// that waits on a slow client would hold the run's result, and its slot).
+pub type OutputChunk = kiln_engine::StreamEvent;
 
 /// One language as `GET /api/v1/languages` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,4 +53,4 @@ pub trait Executor: Send + Sync + 'static {
 
 mod engine;
 
-pub use engine::engine_config;
+pub use engine::{engine_config, STREAM_CHUNKS};

@@ -1,5 +1,5 @@
 //! `POST /api/v1/submissions` (with `?wait=true`), `GET …/{id}`, and the batch
-//! forms. A submission is stored, then enqueued; a full queue removes it again
+//! forms; the result routes take `?encoding=base64` for the exact output bytes. A submission is stored, then enqueued; a full queue removes it again
 //! and answers 503, so a 202 always means "stored and queued".
 
 use std::sync::Arc;
@@ -18,7 +18,8 @@ use crate::auth::Caller;
 use crate::config::MAX_BATCH;
 use crate::error::{ApiError, Json, Path, Query};
 use crate::model::{
-    Accepted, BatchRequest, SubmissionRequest, SubmissionView, ValidSubmission, Validator,
+    Accepted, BatchRequest, Encoding, SubmissionRequest, SubmissionView, ValidSubmission,
+    Validator,
 };
 use crate::store::{NewSubmission, SubmissionRecord};
 
@@ -27,12 +28,24 @@ use crate::store::{NewSubmission, SubmissionRecord};
 pub struct CreateQuery {
     #[serde(default)]
     wait: bool,
+    /// How the output fields of a result are written (with `wait=true`).
+    #[serde(default)]
+    encoding: Encoding,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetQuery {
+    #[serde(default)]
+    encoding: Encoding,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchQuery {
     ids: String,
+    #[serde(default)]
+    encoding: Encoding,
 }
 
 pub async fn create(
@@ -46,7 +59,8 @@ pub async fn create(
     let id = ids.into_iter().next().expect("one id per submission");
     if q.wait {
         if let Some(rec) = wait_finished(&app, &id).await? {
-            return Ok((StatusCode::OK, axum::Json(SubmissionView::new(&rec))).into_response());
+            let view = SubmissionView::from_record(rec, q.encoding);
+            return Ok(view.into_response(StatusCode::OK));
         }
     }
     Ok((
@@ -93,9 +107,13 @@ pub async fn create_batch(
 pub async fn get_one(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Query(q): Query<GetQuery>,
 ) -> Result<Response, ApiError> {
     match app.store.get(&id).await? {
-        Some(rec) => Ok(axum::Json(SubmissionView::new(&rec)).into_response()),
+        Some(rec) => {
+            let view = SubmissionView::from_record(rec, q.encoding);
+            Ok(view.into_response(StatusCode::OK))
+        }
         None => Err(ApiError::not_found(format!(
             "no submission with id {id:?} (results are kept for the retention period)"
         ))),
@@ -122,12 +140,30 @@ pub async fn get_batch(
             ),
         ));
     }
-    let found = app.store.get_many(&ids).await?;
+    let mut found = app.store.get_many(&ids).await?;
     let list: Vec<Option<SubmissionView>> = ids
         .iter()
-        .map(|id| found.iter().find(|r| &r.id == id).map(SubmissionView::new))
+        .enumerate()
+        .map(|(k, id)| {
+            let i = found.iter().position(|r| &r.id == id)?;
+            // A record is dropped once its (last) view is made.
+            Some(if ids[k + 1..].contains(id) {
+                SubmissionView::with_encoding(&found[i], q.encoding)
+            } else {
+                SubmissionView::from_record(found.swap_remove(i), q.encoding)
+            })
+        })
         .collect();
-    Ok(axum::Json(json!({ "submissions": list })).into_response())
+    #[derive(serde::Serialize)]
+    struct Batch {
+        submissions: Vec<Option<SubmissionView>>,
+    }
+    let hint = list.iter().flatten().map(SubmissionView::json_len_hint).sum::<usize>() + 64;
+    Ok(crate::model::json_response(
+        StatusCode::OK,
+        Batch { submissions: list },
+        hint,
+    ))
 }
 
 async fn validate(

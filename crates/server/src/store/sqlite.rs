@@ -30,7 +30,7 @@ fn record(row: &SqliteRow) -> Result<SubmissionRecord, StoreError> {
         owner: row.try_get("owner")?,
         status: status.parse().map_err(StoreError::Status)?,
         attempt: row.try_get::<i64, _>("attempt")? as u32,
-        report: report.map(|r| serde_json::from_str(&r)).transpose()?,
+        report: report.map(|r| kiln_engine::stored::from_json(&r)).transpose()?,
         created_at_ms: row.try_get("created_at_ms")?,
         started_at_ms: row.try_get("started_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,
@@ -124,7 +124,7 @@ impl Store for SqliteStore {
              WHERE id = ? AND attempt = ? AND status IN ('queued', 'running')",
         )
         .bind(report.status.as_str())
-        .bind(serde_json::to_string(report)?)
+        .bind(kiln_engine::stored::to_json(report)?)
         .bind(now_ms)
         .bind(id)
         .bind(i64::from(attempt))

@@ -172,3 +172,48 @@ async fn a_panicking_run_is_an_internal_error_and_the_worker_lives_on() {
     assert_eq!((code, v["stdout"].as_str()), (200, Some("still here")));
     assert_eq!(s.get("/health").await.1["workers"]["alive"], 1);
 }
+
+/// Output that is not UTF-8: the text form says it is lossy, and
+/// `encoding=base64` gives the exact bytes, on every result route.
+#[tokio::test]
+async fn output_bytes_are_exact_in_base64_and_flagged_when_lossy() {
+    let s = TestServer::start(|_| {}).await;
+    let (code, v, _) = s.post("/api/v1/submissions", fake("binary", "")).await;
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let r = s.result(&id).await;
+    assert_eq!(r["encoding"], "text");
+    assert_eq!(r["stdout"], "a\u{fffd}b\u{1b}[2J");
+    assert_eq!(r["stdout_lossy"], true, "{r}");
+    assert_eq!(r["stderr_lossy"], false, "{r}");
+    assert!(r.get("stdout_bytes").is_none(), "the stored form leaked: {r}");
+    assert!(r.get("compile_time_ms").is_some(), "{r}");
+    // "a\xffb\x1b[2J" in base64.
+    let (code, b) = s.get(&format!("/api/v1/submissions/{id}?encoding=base64")).await;
+    assert_eq!(code, 200, "{b}");
+    assert_eq!((b["encoding"].as_str(), b["stdout"].as_str()), (Some("base64"), Some("Yf9iG1sySg==")));
+    assert_eq!(b["stderr"], "");
+    let (_, batch) = s.get(&format!("/api/v1/submissions/batch?ids={id}&encoding=base64")).await;
+    assert_eq!(batch["submissions"][0]["stdout"], "Yf9iG1sySg==", "{batch}");
+    let (code, bad) = s.get(&format!("/api/v1/submissions/{id}?encoding=hex")).await;
+    assert_eq!(code, 400, "{bad}");
+    let (code, w, _) = s.post("/api/v1/submissions?wait=true&encoding=base64", fake("echo", "hi")).await;
+    assert_eq!(code, 200, "{w}");
+    assert_eq!(w["stdout"], "aGk=");
+}
+
+/// A result of megabytes (3 MiB of control bytes: 18 MiB of JSON as text) is
+/// streamed, whole and well-formed, in both encodings and in a batch.
+#[tokio::test]
+async fn a_large_result_is_streamed_whole() {
+    let s = TestServer::start(|_| {}).await;
+    let (code, v, _) = s.post("/api/v1/submissions", fake("big", "")).await;
+    assert_eq!(code, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let r = s.result(&id).await;
+    assert_eq!(r["stdout"].as_str().map(str::len), Some(3 << 20));
+    let (_, b) = s.get(&format!("/api/v1/submissions/{id}?encoding=base64")).await;
+    assert_eq!(b["stdout"].as_str().map(str::len), Some((3 << 20) / 3 * 4));
+    let (_, batch) = s.get(&format!("/api/v1/submissions/batch?ids={id},{id}")).await;
+    assert_eq!(batch["submissions"][1]["stdout"].as_str().map(str::len), Some(3 << 20));
+}

@@ -2,7 +2,7 @@
 //!
 //! The executor runs language `fake`, whose source is a tiny script:
 //! `echo` prints stdin; `sleep MS` sleeps then prints stdin; `fail` is a
-//! compilation error; `panic` panics. `expected_output` gives accepted or wrong_answer.
+//! compilation error; `panic` panics; `binary` prints bytes that are not UTF-8; `big` prints 3 MiB of control bytes. `expected_output` gives accepted or wrong_answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,8 @@ fn run_report(status: Status, stdout: String) -> RunReport {
         wall_time_ms: 1,
         memory_kb: 1024,
         message: None,
+        stdout_bytes: None,
+        stderr_bytes: None,
     }
 }
 
@@ -62,6 +64,11 @@ fn report_of(runs: Vec<RunReport>, compile_output: String) -> Report {
         memory_kb: first.memory_kb,
         message: None,
         tests: if runs.len() > 1 { runs } else { Vec::new() },
+        compile_time_ms: None,
+        compile_wall_time_ms: None,
+        stdout_bytes: first.stdout_bytes,
+        stderr_bytes: first.stderr_bytes,
+        compile_output_bytes: None,
     }
 }
 
@@ -104,6 +111,17 @@ impl Executor for FakeExecutor {
             r.message = None;
             r.compile_output = "main.fake:1: syntax error".into();
             return r;
+        }
+        if script == "binary" {
+            // Output that is not UTF-8: a lossy text and the exact bytes.
+            let (text, raw) = kiln_engine::output_text(b"a\xffb\x1b[2J".to_vec());
+            let mut run = run_report(Status::Accepted, text);
+            run.stdout_bytes = raw;
+            return report_of(vec![run], String::new());
+        }
+        if script == "big" {
+            // 3 MiB of control bytes: 18 MiB of JSON as text, a streamed answer.
+            return report_of(vec![run_report(Status::Accepted, "\u{1}".repeat(3 << 20))], String::new());
         }
         if let Some(ms) = script.strip_prefix("sleep ") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
