@@ -11,8 +11,14 @@ fn small(mut s: Submission) -> Submission {
 }
 
 async fn verdict(lang: &str, name: &str, code: &str) -> kiln_engine::Report {
+    verdict_with(lang, name, code, |_| {}).await
+}
+
+async fn verdict_with(lang: &str, name: &str, code: &str, change: impl FnOnce(&mut Limits)) -> kiln_engine::Report {
     let e = engine();
-    let r = e.execute(small(submission(lang, vec![source(name, code)]))).await;
+    let mut s = small(submission(lang, vec![source(name, code)]));
+    change(&mut s.limits);
+    let r = e.execute(s).await;
     let ok = e.execute(submission("python", vec![source("main.py", "print('ok')")])).await;
     assert_eq!(ok.stdout, "ok\n", "the engine broke after a hostile run");
     r
@@ -34,7 +40,9 @@ async fn memory_bomb_is_memory_limit_exceeded() {
 
 #[tokio::test]
 async fn infinite_loop_and_sleep_are_time_limit_exceeded() {
-    let r = verdict("python", "main.py", "while True: pass").await;
+    // A wall limit far above the CPU limit: on a loaded machine the loop
+    // still reaches its CPU limit first.
+    let r = verdict_with("python", "main.py", "while True: pass", |l| l.wall_time_ms = 20_000).await;
     assert_eq!(r.status, Status::TimeLimitExceeded, "{r:?}");
     assert!(r.time_ms >= 1000, "{r:?}");
     let r = verdict("python", "main.py", "import time; time.sleep(60)").await;
