@@ -210,10 +210,15 @@ impl Init {
                 let target = if all { Pid::from_raw(-1) } else { Pid::from_raw(-pid.abs()) };
                 let _ = kill(target, Signal::SIGKILL);
             }
-            Request::Resize { pid, rows, cols } => {
-                if let Some(Running { pty_master: Some(m), .. }) = self.running.get(&pid) {
-                    set_winsize(m, rows, cols);
-                }
+            Request::Resize { req, pid, rows, cols } => {
+                let r = match self.running.get(&pid) {
+                    Some(Running { pty_master: Some(m), .. }) => {
+                        set_winsize(m, rows, cols);
+                        Ok(())
+                    }
+                    _ => Err(format!("no terminal for process {pid} (it exited, or was not started with one)")),
+                };
+                self.done(req, r);
             }
         }
     }

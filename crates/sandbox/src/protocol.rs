@@ -126,14 +126,16 @@ pub enum Request {
     },
     /// Kill one exec's process group, or every process of the box.
     Kill { pid: i32, all: bool },
-    Resize { pid: i32, rows: u16, cols: u16 },
+    /// Set the size of an exec's terminal; answered `Done` once it is set,
+    /// so what the program reads next sees the new size.
+    Resize { req: u64, pid: i32, rows: u16, cols: u16 },
 }
 
 impl Message for Request {
     fn req_id(&self) -> u64 {
         match self {
-            Request::WriteFile { req, .. } | Request::ReadFile { req, .. } | Request::Exec { req, .. } => *req,
-            Request::Kill { .. } | Request::Resize { .. } => 0,
+            Request::WriteFile { req, .. } | Request::ReadFile { req, .. } | Request::Exec { req, .. } | Request::Resize { req, .. } => *req,
+            Request::Kill { .. } => 0,
         }
     }
 

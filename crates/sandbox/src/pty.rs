@@ -59,7 +59,12 @@ impl SandboxBox {
 
     /// Changes a terminal's size.
     pub async fn resize(&self, pid: i32, rows: u16, cols: u16) -> Result<()> {
-        self.conn.send(&Request::Resize { pid, rows, cols }, &[], &[]).await
+        let req = self.conn.next_id();
+        match self.conn.request(req, &Request::Resize { req, pid, rows, cols }, &[], &[]).await? {
+            Reply::Done => Ok(()),
+            Reply::Failed(m) => Err(SandboxError::Rejected(m)),
+            Reply::Started { .. } => Err(SandboxError::Channel("unexpected reply to a resize".into())),
+        }
     }
 
     /// Kills one process group started by `exec`/`spawn_pty`.
