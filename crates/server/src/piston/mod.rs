@@ -219,6 +219,9 @@ async fn execute(
         status: StatusCode::INTERNAL_SERVER_ERROR,
         message: format!("the run failed inside Kiln: {e}"),
     })?;
+    if report.status == kiln_engine::Status::InternalError {
+        tracing::warn!(language = %p.language, message = ?report.message, "a Piston execute ended in an internal error");
+    }
     let (compile, run) = mapping::stages(report, p.compiled);
     Ok(Json(ExecuteResponse {
         language: p.language,

@@ -72,7 +72,9 @@ fn decode_file(i: usize, f: &Value) -> Result<(PistonFile, bool), PistonError> {
         .and_then(Value::as_str)
         .ok_or_else(|| PistonError::bad_request(format!("files[{i}].content is required as a string")))?;
     let name = match f.get("name") {
+        // Piston names a file without a name (or with "", as piston-rs sends) itself.
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(PistonError::bad_request(format!("files[{i}].name must be a string"))),
     };
@@ -263,7 +265,7 @@ mod tests {
     fn encodings_are_decoded() {
         let r = ExecuteRequest::parse(&json!({
             "language": "py", "version": "*",
-            "files": [{"content": "print(1)"}, {"name": "a.txt", "content": "aGk=", "encoding": "base64"}, {"name": "b.txt", "content": "6869", "encoding": "hex"}, {"name": "c", "content": "q", "encoding": "rot13"}],
+            "files": [{"name": "", "content": "print(1)"}, {"name": "a.txt", "content": "aGk=", "encoding": "base64"}, {"name": "b.txt", "content": "6869", "encoding": "hex"}, {"name": "c", "content": "q", "encoding": "rot13"}],
             "run_memory_limit": -1, "compile_timeout": 0
         }))
         .unwrap();
