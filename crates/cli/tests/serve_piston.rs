@@ -97,3 +97,28 @@ fn connect_compiles_then_runs_c() {
     assert_ne!(exit["code"], 0, "{exit}");
     assert!(ws.recv().is_none());
 }
+
+#[test]
+fn a_client_that_stops_reading_does_not_hold_the_slot_past_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--workers", "1"]);
+    // Writes without end; this client never reads a message.
+    let mut stalled = WebSocket::connect(&server.addr, "/api/v2/connect");
+    stalled.send(&json!({"type": "init", "language": "python", "version": "*", "run_timeout": 2000,
+                         "files": [{"content": "while True:\n    print('x' * 4096, flush=True)\n"}]}));
+    // The run's wall limit holds: the one slot is free again well within
+    // the limit plus the stall deadline, while the stalled client is still connected.
+    let start = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let mut ws = WebSocket::connect(&server.addr, "/api/v2/connect");
+        ws.send(&json!({"type": "init", "language": "python", "version": "*", "files": [{"content": "print('free')"}]}));
+        let first = ws.recv().unwrap();
+        if first["type"] == "runtime" {
+            break;
+        }
+        assert_eq!(first["type"], "error", "{first}");
+        assert!(start.elapsed().as_secs() < 30, "the slot was not freed: {first}");
+    }
+    drop(stalled);
+}

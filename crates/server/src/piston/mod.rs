@@ -200,6 +200,16 @@ pub async fn slot(app: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, Pi
     }
 }
 
+/// An interactive slot taken with `forget()`, given back when dropped
+/// (also when the run's task panics).
+struct HeldSlot(Arc<AppState>);
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        self.0.interactive.add_permits(1);
+    }
+}
+
 async fn execute(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -208,13 +218,18 @@ async fn execute(
     let req = ExecuteRequest::parse(&json_body(&headers, &body)?)?;
     drop(body);
     let p = prepare(&app, req, true)?;
-    let permit = slot(&app).await?;
+    // The slot goes with the run's task: a client that leaves does not cut
+    // the run short (its limits bound it) nor free its slot before it ends;
+    // a failing executor is an answer, not a dropped connection.
+    slot(&app).await?.forget();
+    let held = HeldSlot(app.clone());
     let executor = app.executor.clone();
-    // Its own task: a client that leaves does not cut a run short (its
-    // limits bound it), and a failing executor is an answer, not a dropped
-    // connection.
-    let report = tokio::spawn(async move { executor.execute(p.submission).await }).await;
-    drop(permit);
+    let sub = p.submission;
+    let report = tokio::spawn(async move {
+        let _held = held;
+        executor.execute(sub).await
+    })
+    .await;
     let report = report.map_err(|e| PistonError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         message: format!("the run failed inside Kiln: {e}"),

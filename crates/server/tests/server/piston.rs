@@ -261,3 +261,36 @@ async fn connect_close_codes() {
         assert_eq!(next(&mut ws).await, json!({"close": code}));
     }
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_does_not_free_the_slot_before_its_run_ends() {
+    let s = TestServer::start(|a| a.jobs.workers = Some(1)).await;
+    // The one slot: a run of 1.5 s whose client gives up after 200 ms.
+    let gone = s
+        .client
+        .post(s.url("/api/v2/execute"))
+        .timeout(Duration::from_millis(200))
+        .json(&body("sleep 1500", ""))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client timed out");
+    // The run still holds the slot: an interactive job is refused as busy.
+    let mut ws = connect(&s).await;
+    send(&mut ws, init()).await;
+    let refused = next(&mut ws).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("busy"), "{refused}");
+    assert_eq!(next(&mut ws).await, json!({"close": 4002}));
+    // Once the run is over, the slot is free again.
+    let mut started = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ws = connect(&s).await;
+        send(&mut ws, init()).await;
+        if next(&mut ws).await["type"] == "runtime" {
+            started = true;
+            break;
+        }
+    }
+    assert!(started, "the slot came back after the run");
+}
