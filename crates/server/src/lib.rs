@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod openapi;
+pub mod piston;
 pub mod queue;
 pub mod routes;
 pub mod sqlite;

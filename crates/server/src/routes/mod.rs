@@ -70,6 +70,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(system::openapi))
         .merge(ops_routes())
         .merge(api)
+        .merge(crate::piston::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.api.max_body_bytes))

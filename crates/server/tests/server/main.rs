@@ -9,6 +9,7 @@ mod auth;
 mod callbacks;
 mod durability;
 mod errors;
+mod piston;
 mod queue;
 mod redis_queue;
 mod scaleout;
