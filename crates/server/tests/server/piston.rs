@@ -109,6 +109,9 @@ async fn errors_have_piston_shapes() {
 
     let (status, v) = s.get("/api/v2/nothing").await;
     assert_eq!((status, &v["message"]), (404, &json!("Not Found")));
+    // A wrong method is Express's 404 too.
+    let (status, v) = s.get("/api/v2/execute").await;
+    assert_eq!((status, &v["message"]), (404, &json!("Not Found")), "{v}");
 }
 
 #[tokio::test]
@@ -293,4 +296,21 @@ async fn a_client_that_leaves_does_not_free_the_slot_before_its_run_ends() {
         }
     }
     assert!(started, "the slot came back after the run");
+}
+
+#[tokio::test]
+async fn kiln_api_keys_guard_the_piston_routes_when_configured() {
+    let s = TestServer::start(|a| a.api.api_keys = Some(vec!["k".into()])).await;
+    let (status, _) = s.get("/api/v2/runtimes").await;
+    assert_eq!(status, 401);
+    let res = s
+        .client
+        .post(s.url("/api/v2/execute"))
+        .header("x-api-key", "k")
+        .json(&body("echo", "hi"))
+        .send()
+        .await
+        .unwrap();
+    let (status, v, _) = split(res).await;
+    assert_eq!((status, &v["run"]["stdout"]), (200, &json!("hi\n")), "{v}");
 }
