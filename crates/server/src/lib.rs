@@ -28,6 +28,8 @@
 //! - [`auth`]: API keys, per-key token-bucket rate limit.
 //! - [`metrics`]: the Prometheus recorder, the plan's metric names, HTTP timings.
 //! - [`routes`]: the HTTP handlers and the router; [`ws`]: the interactive WebSocket run.
+//! - [`piston`]: the Piston API v2 dialect (`/api/v2/…`), translated into Kiln's
+//!   submissions and through the one validator (docs/piston.md).
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
 //! - [`app`]: [`app::App`], the running server: wiring, startup recovery, drain.
 
