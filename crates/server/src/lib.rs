@@ -39,6 +39,7 @@ pub mod backends;
 pub mod callback;
 pub mod config;
 pub mod error;
+pub mod judge0;
 pub mod executor;
 pub mod metrics;
 pub mod model;

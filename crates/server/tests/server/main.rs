@@ -9,6 +9,7 @@ mod auth;
 mod callbacks;
 mod durability;
 mod errors;
+mod judge0;
 mod queue;
 mod redis_queue;
 mod scaleout;
