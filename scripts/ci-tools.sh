@@ -21,3 +21,4 @@ for tag in burst mixed compilation; do
   locust -f loadtest/locust/locustfile.py --host="http://127.0.0.1:$PORT" --headless \
     -u 4 -r 4 --run-time 5s -T "$tag" --only-summary --stop-timeout 30 2>&1 | tail -n 12
 done
+KILN="$KILN" scripts/client-judge0.sh
