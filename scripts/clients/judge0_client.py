@@ -87,6 +87,10 @@ s = judge0.run(client=client, source_code="import os, signal\nos.kill(os.getpid(
 check(s.status == Status.RUNTIME_ERROR_SIGSEGV and s.exit_signal == 11, f"SIGSEGV: {s.status} signal={s.exit_signal}")
 s = judge0.run(client=client, source_code="import sys\nsys.stdout.buffer.write(b'a\\xffb')\n", language=judge0.PYTHON)
 check(s.status == Status.ACCEPTED and s.stdout == "a\\xffb", f"bytes that are not UTF-8: {s.stdout!r}")
+s = judge0.run(client=client, source_code="x = bytearray(400 * 1024 * 1024)\nprint(len(x))\n", language=judge0.PYTHON, memory_limit=65536)
+check(s.status == Status.RUNTIME_ERROR_OTHER and s.message, f"memory limit (Judge0 has no MLE status): {s.status} {s.message!r}")
+s = judge0.run(client=client, source_code="import sys\nsys.stdout.write('x' * (1 << 20))\n", language=judge0.PYTHON, max_file_size=64)
+check(s.status == Status.RUNTIME_ERROR_SIGXFSZ, f"output limit (max_file_size): {s.status} {s.message!r}")
 if judge0.C in installed:
     s = judge0.run(client=client, source_code="int main( {", language=judge0.C)
     check(s.status == Status.COMPILATION_ERROR and s.compile_output, f"compile error: {s.status}")
