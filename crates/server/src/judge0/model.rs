@@ -361,20 +361,25 @@ pub fn status_id(status: Status, report: Option<&Report>) -> u8 {
     }
 }
 
-/// Judge0's `message` for a finished record (isolate's words where Kiln has none).
+/// Judge0's `message` for a finished record: isolate's words for what
+/// isolate reports (clients parse "Exited with error status N"), Kiln's
+/// message for the rest (memory and output limits, internal errors).
 fn message(status: Status, r: &Report) -> Option<String> {
+    match status {
+        Status::TimeLimitExceeded => return Some("Time limit exceeded".into()),
+        Status::RuntimeError => match (r.signal, r.exit_code) {
+            (Some(s), _) => return Some(format!("Caught fatal signal {s}")),
+            (None, Some(c)) => return Some(format!("Exited with error status {c}")),
+            (None, None) => {}
+        },
+        _ => {}
+    }
     if let Some(m) = &r.message {
         return Some(m.clone());
     }
     match status {
-        Status::TimeLimitExceeded => Some("Time limit exceeded".into()),
         Status::MemoryLimitExceeded => Some("Memory limit exceeded".into()),
         Status::OutputLimitExceeded => Some("Output limit exceeded (max_file_size)".into()),
-        Status::RuntimeError => match (r.signal, r.exit_code) {
-            (Some(s), _) => Some(format!("Caught fatal signal {s}")),
-            (None, Some(c)) => Some(format!("Exited with error status {c}")),
-            (None, None) => None,
-        },
         _ => None,
     }
 }
