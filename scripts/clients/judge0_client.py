@@ -95,6 +95,11 @@ if judge0.C in installed:
     s = judge0.run(client=client, source_code="int main( {", language=judge0.C)
     check(s.status == Status.COMPILATION_ERROR and s.compile_output, f"compile error: {s.status}")
 
+# additional_files: the SDK zips a Filesystem; its files sit beside the source.
+fs = judge0.Filesystem(content=[judge0.File(name="data.txt", content="from the sdk zip\n"), judge0.File(name="helper.py", content="WORD = 'helped'\n")])
+s = judge0.run(client=client, source_code="import helper\nprint(open('data.txt').read().strip(), helper.WORD)\n", language=judge0.PYTHON, additional_files=fs)
+check(s.status == Status.ACCEPTED and s.stdout == "from the sdk zip helped\n", f"additional_files: {s.status} {s.stdout!r} {s.stderr!r}")
+
 # A hosted ("1.14.0") id given as a number.
 s = judge0.run(client=client, source_code=PROGRAMS[judge0.PYTHON], language=113, stdin="hosted-id\n")
 check(s.status == Status.ACCEPTED and s.stdout == "hello hosted-id\n", f"id 113: {s.status}")

@@ -60,6 +60,12 @@ fn real_programs_get_judge0_statuses() {
         }
     }
 
+    // additional_files: a zip (always base64) whose files sit beside the source.
+    let zip = kiln_server::judge0::zip::write(&[("data.txt", b"from the zip\n")], true);
+    let zip = kiln_server::judge0::model::encode64(&zip);
+    let v = run(&server, "", json!({ "language_id": 71, "source_code": "print(open('data.txt').read().strip())", "additional_files": zip }));
+    assert_eq!((v["status"]["id"].as_u64(), v["stdout"].as_str()), (Some(3), Some("from the zip\n")), "{v}");
+
     // Base64 both ways, wrapped as Ruby's Base64.encode64, exact bytes.
     let v = run(&server, "&base64_encoded=true", json!({ "language_id": 71, "source_code": "aW1wb3J0IHN5cwpzeXMuc3Rkb3V0LmJ1ZmZlci53cml0ZShiJ1x4ZmYnICogNTApCg==" }));
     let out = v["stdout"].as_str().unwrap();

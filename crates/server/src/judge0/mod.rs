@@ -11,6 +11,8 @@
 //! - [`model`]: a Judge0 request translated into Kiln's `SubmissionRequest`;
 //!   a stored record shown as Judge0's attributes (statuses, units, base64
 //!   with Ruby's line wrapping, `fields`).
+//! - [`zip`]: `additional_files`, a base64 `.zip` read into files (stored
+//!   or deflated entries, bounded).
 //! - [`routes`]: the handlers. Submissions go through the native routes' one
 //!   path ([`crate::routes::submissions`]: Kiln's validator, store, queue,
 //!   notifier); Kiln's field names in its errors are named back in Judge0's.
@@ -18,6 +20,7 @@
 pub mod languages;
 pub mod model;
 pub mod routes;
+pub mod zip;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! record shown as Judge0's attributes (statuses, units, base64, `fields`).
 
 use base64::Engine as _;
-use kiln_engine::{exact_bytes, Report, Status};
+use kiln_engine::{exact_bytes, Report, SourceFile, Status};
 use serde_json::{json, Map, Value};
 
 use super::languages::{self, Language};
@@ -127,6 +127,8 @@ pub fn seconds(ms: u64) -> String {
 pub struct Parsed {
     pub request: SubmissionRequest,
     pub callback_url: Option<String>,
+    /// The files of `additional_files`, beside the source file.
+    pub additional: Vec<SourceFile>,
 }
 
 /// Reads one Judge0 submission object. Judge0-only checks are those of
@@ -197,12 +199,11 @@ pub fn parse(
     }
 
     // What Kiln cannot do, refused as Judge0 refuses what its configuration disables.
-    if present("additional_files").is_some() {
-        return Err(Judge0Error::field(
-            "additional_files",
-            "additional files are not supported by this server (Kiln); send one source file",
-        ));
-    }
+    let additional = match present("additional_files") {
+        None => Vec::new(),
+        Some(Value::String(z)) => read_additional_files(z, config.limits.max_source_bytes)?,
+        Some(_) => return Err(Judge0Error::field("additional_files", "must be a string (a base64 .zip)")),
+    };
     if text("compiler_options")?.is_some_and(|s| !s.is_empty()) {
         return Err(Judge0Error::field("compiler_options", "setting compiler options is not allowed"));
     }
@@ -253,7 +254,6 @@ pub fn parse(
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(Judge0Error::field("callback_url", "must be a string")),
     };
-    let _ = config;
     Ok(Parsed {
         request: SubmissionRequest {
             language: lang.kiln,
@@ -273,7 +273,24 @@ pub fn parse(
             callback_url: None,
         },
         callback_url,
+        additional,
     })
+}
+
+/// `additional_files`: always base64 (whatever `base64_encoded` says) of a
+/// `.zip`; its files go beside the source file, as Judge0's `unzip -n` puts
+/// them (a file named as the source file is skipped: the source wins).
+fn read_additional_files(z: &str, max_bytes: usize) -> Result<Vec<SourceFile>, Judge0Error> {
+    let bad = |m: String| Judge0Error::field("additional_files", m);
+    let entries = super::zip::read(&decode64(z), max_bytes).map_err(bad)?;
+    entries
+        .into_iter()
+        .map(|e| {
+            String::from_utf8(e.data)
+                .map(|content| SourceFile { name: e.name.clone(), content })
+                .map_err(|_| bad(format!("{:?} is not UTF-8 text; Kiln's files are text", e.name)))
+        })
+        .collect()
 }
 
 /// The command line Judge0 appends to the run command, as a shell splits
@@ -327,6 +344,7 @@ pub fn kiln_field(field: &str) -> &'static str {
         (_, "limits.processes") => "max_processes_and_or_threads",
         (_, "limits.output_bytes") => "max_file_size",
         ("language", _) => "language_id",
+        ("files", _) if !field.starts_with("files[0]") => "additional_files",
         ("source" | "files", _) => "source_code",
         ("stdin", _) => "stdin",
         ("expected_output", _) => "expected_output",

@@ -51,7 +51,15 @@ fn text(body: impl Into<String>) -> Response {
 /// validator (and the callback's address check).
 async fn check(app: &AppState, body: &Value, base64: bool) -> Result<(ValidSubmission, Option<url::Url>), Judge0Error> {
     let installed = app.executor.languages();
-    let Parsed { request, callback_url } = model::parse(body, base64, &installed, &app.config)?;
+    let Parsed { mut request, callback_url, additional } = model::parse(body, base64, &installed, &app.config)?;
+    if !additional.is_empty() {
+        let name = app.executor.source_file_name(&request.language).unwrap_or_else(|| "main".into());
+        let source = request.source.take().unwrap_or_default();
+        let extra: Vec<_> = additional.into_iter().filter(|f| f.name != name).collect();
+        let mut files = vec![kiln_engine::SourceFile { name, content: source }];
+        files.extend(extra);
+        request.files = Some(files);
+    }
     let valid = validate(app, request, "").await?;
     let callback = match callback_url {
         None => None,
@@ -292,7 +300,7 @@ pub async fn config_info(State(app): State<Arc<AppState>>) -> Response {
         "enable_callbacks": true,
         "callbacks_max_tries": app.callbacks.retries + 1,
         "callbacks_timeout": app.callbacks.timeout.as_secs_f64(),
-        "enable_additional_files": false,
+        "enable_additional_files": true,
         "max_queue_size": c.api.queue_capacity,
         "cpu_time_limit": secs(d.cpu_time_ms),
         "max_cpu_time_limit": secs(m.cpu_time_ms),
@@ -315,7 +323,7 @@ pub async fn config_info(State(app): State<Arc<AppState>>) -> Response {
         "number_of_runs": 1,
         "max_number_of_runs": model::MAX_NUMBER_OF_RUNS,
         "redirect_stderr_to_stdout": false,
-        "max_extract_size": 0,
+        "max_extract_size": c.limits.max_source_bytes / 1024,
         "enable_batched_submissions": true,
         "max_submission_batch_size": MAX_BATCH,
         "submission_cache_duration": 0.0,

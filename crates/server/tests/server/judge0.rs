@@ -241,9 +241,14 @@ async fn refusals_have_judge0s_shape() {
         assert!(v[field][0].is_string(), "{field}: {v}");
         assert_eq!(v.as_object().unwrap().len(), 1);
     }
-    let (code, v, _) = s.post("/submissions", json!({"source_code": "echo", "language_id": id, "additional_files": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="})).await;
+    let (code, v, _) = s.post("/submissions", json!({"source_code": "echo", "language_id": id, "additional_files": b64(b"not a zip")})).await;
     assert_eq!(code, 422);
-    assert!(v["additional_files"][0].is_string());
+    assert!(v["additional_files"][0].as_str().unwrap().contains("zip"), "{v}");
+    // A file in a subdirectory: Kiln's validator refuses the name, named as Judge0's field.
+    let z = kiln_server::judge0::zip::write(&[("dir/x.txt", b"x")], false);
+    let (code, v, _) = s.post("/submissions", json!({"source_code": "echo", "language_id": id, "additional_files": b64(&z)})).await;
+    assert_eq!(code, 422, "{v}");
+    assert!(v["additional_files"][0].as_str().unwrap().contains("plain file name"), "{v}");
     // Malformed JSON: 400 with an empty body.
     assert_eq!(raw(&s, reqwest::Method::POST, "/submissions", Some("{nope")).await, (400, String::new()));
     let (code, body) = raw(&s, reqwest::Method::DELETE, "/submissions/some-token", None).await;
@@ -338,4 +343,20 @@ async fn callbacks_are_sent_with_put_and_base64() {
         .await;
     assert_eq!(code, 422, "{v}");
     assert!(v["callback_url"][0].is_string());
+}
+
+#[tokio::test]
+async fn additional_files_go_beside_the_source() {
+    let s = TestServer::start(|_| {}).await;
+    let id = fake_id(&s).await;
+    for deflate in [false, true] {
+        let z = kiln_server::judge0::zip::write(&[("data.txt", b"some data\n"), ("main.fake", b"ignored: the source wins")], deflate);
+        // Always base64, whatever base64_encoded says.
+        let (code, v, _) = s
+            .post("/submissions?wait=true&fields=status", json!({"source_code": "echo", "language_id": id, "additional_files": b64(&z)}))
+            .await;
+        assert_eq!((code, v["status"]["id"].as_u64()), (201, Some(3)), "{v}");
+    }
+    let (_, v) = s.get("/config_info").await;
+    assert_eq!(v["enable_additional_files"], true);
 }
