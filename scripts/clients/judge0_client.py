@@ -100,6 +100,10 @@ fs = judge0.Filesystem(content=[judge0.File(name="data.txt", content="from the s
 s = judge0.run(client=client, source_code="import helper\nprint(open('data.txt').read().strip(), helper.WORD)\n", language=judge0.PYTHON, additional_files=fs)
 check(s.status == Status.ACCEPTED and s.stdout == "from the sdk zip helped\n", f"additional_files: {s.status} {s.stdout!r} {s.stderr!r}")
 
+# number_of_runs: compiled once, run three times, times averaged.
+s = judge0.run(client=client, source_code=PROGRAMS[judge0.PYTHON], language=judge0.PYTHON, stdin="thrice\n", number_of_runs=3)
+check(s.status == Status.ACCEPTED and s.stdout == "hello thrice\n" and s.number_of_runs == 3, f"number_of_runs: {s.status} {s.number_of_runs}")
+
 # A hosted ("1.14.0") id given as a number.
 s = judge0.run(client=client, source_code=PROGRAMS[judge0.PYTHON], language=113, stdin="hosted-id\n")
 check(s.status == Status.ACCEPTED and s.stdout == "hello hosted-id\n", f"id 113: {s.status}")

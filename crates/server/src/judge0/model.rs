@@ -3,7 +3,7 @@
 //! record shown as Judge0's attributes (statuses, units, base64, `fields`).
 
 use base64::Engine as _;
-use kiln_engine::{exact_bytes, Report, SourceFile, Status};
+use kiln_engine::{exact_bytes, Report, SourceFile, Status, TestCase};
 use serde_json::{json, Map, Value};
 
 use super::languages::{self, Language};
@@ -224,7 +224,9 @@ pub fn parse(
     // Judge0-only limits with no Kiln counterpart: Judge0's ranges, then ignored.
     range("cpu_extra_time", number("cpu_extra_time")?, 0.0, MAX_CPU_EXTRA_TIME)?;
     range("stack_limit", number("stack_limit")?, 0.0, MAX_STACK_LIMIT_KB as f64)?;
-    range("number_of_runs", number("number_of_runs")?, 1.0, MAX_NUMBER_OF_RUNS as f64)?;
+    let runs = number("number_of_runs")?;
+    range("number_of_runs", runs, 1.0, MAX_NUMBER_OF_RUNS as f64)?;
+    let runs = runs.map_or(1, |r| r as usize);
 
     // The rest is Kiln's: translated, and checked by Kiln's validator.
     let secs_to_ms = |v: Option<f64>| v.map(|s| if s <= 0.0 { 0 } else { (s * 1000.0).round() as u64 });
@@ -254,14 +256,20 @@ pub fn parse(
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(Judge0Error::field("callback_url", "must be a string")),
     };
+    let stdin = text("stdin")?;
+    let expected_output = text("expected_output")?;
+    // Several runs: Kiln's tests, compiled once, the same input each time.
+    let tests = (runs > 1).then(|| {
+        vec![TestCase { stdin: stdin.clone().unwrap_or_default(), expected_output: expected_output.clone() }; runs]
+    });
     Ok(Parsed {
         request: SubmissionRequest {
             language: lang.kiln,
             source,
             files: None,
-            stdin: text("stdin")?,
+            stdin,
             args,
-            expected_output: text("expected_output")?,
+            expected_output,
             limits: Some(LimitsPatch {
                 cpu_time_ms: cpu_ms,
                 wall_time_ms: wall_ms,
@@ -269,7 +277,7 @@ pub fn parse(
                 processes,
                 output_bytes,
             }),
-            tests: None,
+            tests,
             callback_url: None,
         },
         callback_url,
@@ -349,6 +357,7 @@ pub fn kiln_field(field: &str) -> &'static str {
         ("stdin", _) => "stdin",
         ("expected_output", _) => "expected_output",
         ("args", _) => "command_line_arguments",
+        ("tests", _) => "number_of_runs",
         ("callback_url", _) => "callback_url",
         _ => "base",
     }
@@ -458,12 +467,12 @@ pub fn attribute(
         "status_id" => json!(sid),
         "created_at" => json!(timestamp(rec.created_at_ms)),
         "finished_at" => json!(rec.finished_at_ms.map(timestamp)),
-        "time" => json!(ran.map(|r| seconds(r.time_ms))),
-        "wall_time" => json!(ran.map(|r| seconds(r.wall_time_ms))),
-        "memory" => json!(ran.map(|r| r.memory_kb)),
+        "time" => json!(ran.map(|r| seconds(average(r, r.time_ms, |t| t.time_ms)))),
+        "wall_time" => json!(ran.map(|r| seconds(average(r, r.wall_time_ms, |t| t.wall_time_ms)))),
+        "memory" => json!(ran.map(|r| average(r, r.memory_kb, |t| t.memory_kb))),
         "exit_code" => json!(ran.map(|r| r.exit_code.unwrap_or(0))),
         "exit_signal" => json!(ran.and_then(|r| r.signal)),
-        "number_of_runs" => json!(1),
+        "number_of_runs" => json!(sub.tests.len().max(1)),
         "cpu_time_limit" => json!(seconds(l.cpu_time_ms)),
         "cpu_extra_time" => json!("0.0"),
         "wall_time_limit" => json!(seconds(l.wall_time_ms)),
@@ -483,6 +492,16 @@ pub fn attribute(
         "callback_url" => json!(rec.callback_url),
         _ => Value::Null,
     })
+}
+
+/// Judge0's average over the runs (`number_of_runs`), up to the first that
+/// was not accepted (Judge0 stops there); the one run's value without tests.
+fn average(r: &Report, one: u64, per_run: impl Fn(&kiln_engine::RunReport) -> u64) -> u64 {
+    if r.tests.is_empty() {
+        return one;
+    }
+    let n = r.tests.iter().position(|t| t.status != Status::Accepted).map_or(r.tests.len(), |i| i + 1);
+    r.tests[..n].iter().map(per_run).sum::<u64>() / n as u64
 }
 
 /// The requested attributes of a record, in the order asked.

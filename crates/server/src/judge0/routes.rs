@@ -321,7 +321,7 @@ pub async fn config_info(State(app): State<Arc<AppState>>) -> Response {
         "max_file_size": d.output_bytes / 1024,
         "max_max_file_size": m.output_bytes / 1024,
         "number_of_runs": 1,
-        "max_number_of_runs": model::MAX_NUMBER_OF_RUNS,
+        "max_number_of_runs": model::MAX_NUMBER_OF_RUNS.min(c.limits.max_tests as u64),
         "redirect_stderr_to_stdout": false,
         "max_extract_size": c.limits.max_source_bytes / 1024,
         "enable_batched_submissions": true,

@@ -360,3 +360,14 @@ async fn additional_files_go_beside_the_source() {
     let (_, v) = s.get("/config_info").await;
     assert_eq!(v["enable_additional_files"], true);
 }
+
+#[tokio::test]
+async fn number_of_runs_runs_the_program_that_many_times() {
+    let s = TestServer::start(|_| {}).await;
+    let id = fake_id(&s).await;
+    let (code, v, _) = s
+        .post("/submissions?wait=true&fields=status,stdout,number_of_runs,time,memory", json!({"source_code": "echo", "language_id": id, "stdin": "again", "number_of_runs": 3}))
+        .await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v, json!({"status": {"id": 3, "description": "Accepted"}, "stdout": "again", "number_of_runs": 3, "time": "0.001", "memory": 1024}));
+}
