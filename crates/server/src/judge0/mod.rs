@@ -42,11 +42,13 @@ pub struct Judge0Error {
     pub status: StatusCode,
     /// `Value::Null` for an empty body.
     pub body: Value,
+    /// Seconds, sent as `Retry-After` (Kiln's 503 and 429).
+    pub retry_after: Option<u64>,
 }
 
 impl Judge0Error {
     pub fn bad(message: impl Into<String>) -> Self {
-        Judge0Error { status: StatusCode::BAD_REQUEST, body: json!({ "error": message.into() }) }
+        Judge0Error { status: StatusCode::BAD_REQUEST, body: json!({ "error": message.into() }), retry_after: None }
     }
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::fields([(field, message.into())])
@@ -56,10 +58,10 @@ impl Judge0Error {
         for (f, msg) in list {
             m.insert(f.to_string(), json!([msg.into()]));
         }
-        Judge0Error { status: StatusCode::UNPROCESSABLE_ENTITY, body: Value::Object(m) }
+        Judge0Error { status: StatusCode::UNPROCESSABLE_ENTITY, body: Value::Object(m), retry_after: None }
     }
     pub fn empty(status: StatusCode) -> Self {
-        Judge0Error { status, body: Value::Null }
+        Judge0Error { status, body: Value::Null, retry_after: None }
     }
 }
 
@@ -75,18 +77,23 @@ impl From<ApiError> for Judge0Error {
             return Judge0Error::field(judge0, msg);
         }
         if e.code == "queue_full" {
-            return Judge0Error { status: StatusCode::SERVICE_UNAVAILABLE, body: json!({ "error": "queue is full" }) };
+            return Judge0Error { status: StatusCode::SERVICE_UNAVAILABLE, body: json!({ "error": "queue is full" }), retry_after: e.retry_after };
         }
-        Judge0Error { status: e.status, body: json!({ "error": e.message }) }
+        Judge0Error { status: e.status, body: json!({ "error": e.message }), retry_after: e.retry_after }
     }
 }
 
 impl IntoResponse for Judge0Error {
     fn into_response(self) -> Response {
-        if self.body.is_null() {
-            return self.status.into_response();
+        let mut res = if self.body.is_null() {
+            self.status.into_response()
+        } else {
+            (self.status, axum::Json(self.body)).into_response()
+        };
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        (self.status, axum::Json(self.body)).into_response()
+        res
     }
 }
 
@@ -161,13 +168,12 @@ pub async fn require_token(
     let caller = app.auth.identify(&headers).map_err(|_| Judge0Error::empty(StatusCode::UNAUTHORIZED))?;
     if let Some(owner) = &caller.0 {
         if let Err(secs) = app.auth.take(owner) {
-            let mut res = Judge0Error {
+            return Ok(Judge0Error {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 body: json!({ "error": "too many requests for this key; retry after the Retry-After seconds" }),
+                retry_after: Some(secs),
             }
-            .into_response();
-            res.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
-            return Ok(res);
+            .into_response());
         }
     }
     req.extensions_mut().insert(caller);

@@ -40,7 +40,7 @@ fn json_body(body: &Bytes) -> Result<Value, Judge0Error> {
 }
 
 fn not_found() -> Judge0Error {
-    Judge0Error { status: StatusCode::NOT_FOUND, body: json!({ "status": 404, "error": "Not Found" }) }
+    Judge0Error { status: StatusCode::NOT_FOUND, body: json!({ "status": 404, "error": "Not Found" }), retry_after: None }
 }
 
 fn text(body: impl Into<String>) -> Response {

@@ -371,3 +371,20 @@ async fn number_of_runs_runs_the_program_that_many_times() {
     assert_eq!(code, 201, "{v}");
     assert_eq!(v, json!({"status": {"id": 3, "description": "Accepted"}, "stdout": "again", "number_of_runs": 3, "time": "0.001", "memory": 1024}));
 }
+
+#[tokio::test]
+async fn rate_limited_keys_get_429_with_retry_after() {
+    let s = TestServer::start(|a| {
+        a.api.api_keys = Some(vec!["k".into()]);
+        a.api.rate_limit_per_sec = Some(0.001);
+        a.api.rate_limit_burst = Some(1);
+    })
+    .await;
+    let get = || s.client.get(s.url("/statuses")).header("X-Auth-Token", "k").send();
+    assert_eq!(get().await.unwrap().status(), 200);
+    let res = get().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().get("retry-after").is_some());
+    let v: Value = res.json().await.unwrap();
+    assert!(v["error"].is_string(), "{v}");
+}
