@@ -22,3 +22,4 @@ for tag in burst mixed compilation; do
     -u 4 -r 4 --run-time 5s -T "$tag" --only-summary --stop-timeout 30 2>&1 | tail -n 12
 done
 scripts/client-piston.sh  # Piston clients (npm piston-client, PyPI piston-rspy), issue 20
+KILN="$KILN" scripts/client-judge0.sh

@@ -28,6 +28,8 @@
 //! - [`auth`]: API keys, per-key token-bucket rate limit.
 //! - [`metrics`]: the Prometheus recorder, the plan's metric names, HTTP timings.
 //! - [`routes`]: the HTTP handlers and the router; [`ws`]: the interactive WebSocket run.
+//! - [`judge0`]: the Judge0 CE 1.13.1 dialect at the root (`/submissions`,
+//!   `/languages`, …), through the same validator and queue (docs/judge0.md).
 //! - [`piston`]: the Piston API v2 dialect (`/api/v2/…`), translated into Kiln's
 //!   submissions and through the one validator (docs/piston.md).
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
@@ -41,6 +43,7 @@ pub mod backends;
 pub mod callback;
 pub mod config;
 pub mod error;
+pub mod judge0;
 pub mod executor;
 pub mod metrics;
 pub mod model;

@@ -2,7 +2,7 @@
 //! open `/health`, `/metrics` and `/openapi.json`, and JSON answers for unknown
 //! paths and methods. Every route is timed by [`crate::metrics::track_http`].
 
-mod submissions;
+pub(crate) mod submissions;
 mod system;
 mod workspaces;
 
@@ -71,6 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(ops_routes())
         .merge(api)
         .merge(crate::piston::router(state.clone()))
+        .merge(crate::judge0::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.api.max_body_bytes))

@@ -166,7 +166,7 @@ pub async fn get_batch(
     ))
 }
 
-async fn validate(
+pub(crate) async fn validate(
     app: &AppState,
     req: SubmissionRequest,
     prefix: &str,
@@ -192,7 +192,7 @@ async fn validate(
 }
 
 /// Stores and enqueues; returns the new ids.
-async fn accept(
+pub(crate) async fn accept(
     app: &AppState,
     caller: &Caller,
     subs: Vec<ValidSubmission>,
@@ -234,7 +234,7 @@ async fn accept(
 }
 
 /// Waits (at most `max_wait`, less if the server drains) for a result.
-async fn wait_finished(app: &AppState, id: &str) -> Result<Option<SubmissionRecord>, ApiError> {
+pub(crate) async fn wait_finished(app: &AppState, id: &str) -> Result<Option<SubmissionRecord>, ApiError> {
     let mut rx = app.finished.subscribe();
     let deadline = tokio::time::Instant::now() + app.config.api.max_wait();
     let mut abort = app.abort.subscribe();

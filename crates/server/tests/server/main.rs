@@ -10,6 +10,7 @@ mod callbacks;
 mod durability;
 mod errors;
 mod piston;
+mod judge0;
 mod queue;
 mod redis_queue;
 mod scaleout;
