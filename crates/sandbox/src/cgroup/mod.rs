@@ -362,6 +362,35 @@ pub(crate) fn own_path(proc_cgroup: &str, matches: impl Fn(&str) -> bool) -> Opt
     })
 }
 
+/// `own` relative to `root` (both absolute paths in one hierarchy); `None`
+/// when `own` is not under `root`.
+pub(crate) fn below<'a>(root: &str, own: &'a str) -> Option<&'a str> {
+    if root == "/" {
+        return Some(own.trim_start_matches('/'));
+    }
+    let rest = own.strip_prefix(root.trim_end_matches('/'))?;
+    if rest.is_empty() {
+        Some("")
+    } else {
+        rest.strip_prefix('/')
+    }
+}
+
+/// Whether this process looks like it runs in a container (for error
+/// messages that say what to do there): `/.dockerenv`, a Kubernetes
+/// service variable, or pid 1 outside the root group of its hierarchies.
+pub(crate) fn in_container() -> bool {
+    Path::new("/.dockerenv").exists()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        || fs::read_to_string("/proc/1/cgroup").is_ok_and(|t| pid1_is_confined(&t))
+}
+
+/// Whether `/proc/1/cgroup` text puts pid 1 below the root of a hierarchy
+/// (systemd's own `/init.scope` on v2 counts as the root).
+fn pid1_is_confined(proc_1_cgroup: &str) -> bool {
+    proc_1_cgroup.lines().filter_map(|l| l.splitn(3, ':').nth(2)).any(|p| p != "/" && p != "/init.scope")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +419,13 @@ mod tests {
         assert_eq!(owner_pid("kiln-12-x"), None);
         assert_eq!(owner_pid("kiln--3"), None);
         assert_eq!(owner_pid("other-12-3"), None);
+    }
+
+    #[test]
+    fn pid_1_outside_the_root_group_means_a_container() {
+        assert!(!pid1_is_confined("12:memory:/\n1:name=systemd:/init.scope\n0::/init.scope\n"));
+        assert!(!pid1_is_confined("0::/\n"));
+        assert!(pid1_is_confined("4:memory:/kubepods/burstable/pod1/abc\n0::/\n"));
+        assert!(pid1_is_confined("0::/system.slice/docker-abc.scope\n"));
     }
 }
