@@ -3,7 +3,13 @@
 //!
 //! Every box gets its own group named `kiln-<host pid>-<n>` under a `kiln`
 //! parent nested in the cgroup of the Kiln process itself, so Kiln works the
-//! same on a bare host and inside a container with a delegated subtree.
+//! same on a bare host and inside a container with a delegated subtree. The
+//! group's path counts from the root of the cgroup mount (mountinfo's fourth
+//! field), so a container whose mounts start at its own group finds it. On
+//! v2 a group with processes cannot hand controllers down: Kiln moves the
+//! processes of its group (a systemd `Delegate=yes` unit's) into a
+//! `kiln-host` leaf first. The v2 path runs in a VM with Debian's kernel:
+//! scripts/vm-cgroup-v2.sh, docs/cgroup-v2.md.
 //!
 //! A box's group has two children: `init` holds the helper and the box's
 //! init, `run` holds every program, and the limits (memory, pids) and the
