@@ -12,6 +12,11 @@
 out=/run/vm-out
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C.UTF-8 RUST_BACKTRACE=1
+# Software emulation is several times slower than the host, and a guest
+# task's CPU time also counts the time its vCPU thread waited for a host
+# core: the tests multiply their CPU and wall limits and their deadlines by
+# this (crates/sandbox/tests/common: time_scale).
+export KILN_TEST_TIME_SCALE=${KILN_TEST_TIME_SCALE:-4}
 # Toolchains installed with rustup live under root's home.
 [ -d /root/.rustup ] && export RUSTUP_HOME=/root/.rustup CARGO_HOME=/root/.cargo
 cg=/sys/fs/cgroup
