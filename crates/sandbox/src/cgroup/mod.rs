@@ -315,18 +315,27 @@ pub(crate) fn mkdir(path: &Path) -> Result<()> {
     }
 }
 
-/// Removes a group directory, waiting briefly for exiting tasks to leave it.
+/// How long a group's removal waits for its killed tasks to leave it. A
+/// killed process leaves its group only once its memory is torn down, which
+/// took over a second for a compiler on a loaded machine under emulation
+/// (the cgroup v2 VM run left such a group behind with a one-second bound).
+const RMDIR_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Removes a group directory, waiting (up to [`RMDIR_DEADLINE`]) for exiting
+/// tasks to leave it.
 pub(crate) fn rmdir(path: &Path) -> Result<()> {
-    let mut last = None;
-    for attempt in 0..200 {
+    let deadline = std::time::Instant::now() + RMDIR_DEADLINE;
+    let mut attempt: u64 = 0;
+    loop {
         match fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => last = Some(e),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(SandboxError::Cgroup { path: path.to_path_buf(), source: e }),
+            Err(_) => {}
         }
-        std::thread::sleep(std::time::Duration::from_micros(200 * (attempt + 1).min(25)));
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_micros(200 * attempt.min(25)));
     }
-    Err(SandboxError::Cgroup { path: path.to_path_buf(), source: last.expect("set in the loop") })
 }
 
 /// SIGKILLs every pid listed in a `cgroup.procs` file; returns how many.
