@@ -132,6 +132,10 @@ for config in root delegated; do
     echo "$config$tab$name${tab}600$tab$exe --test-threads=${KILN_VM_THREADS:-1} $skip ${KILN_VM_TEST_ARGS:-}" >> "$plan"
   done <<< "$tests"
 done
+# No box group may be left behind (listed with what is in it): checked after
+# the tests and again at the end.
+leftovers="! find /sys/fs/cgroup -name 'kiln-[0-9]*-[0-9]*' -exec sh -c 'for d; do echo \$d; cat \$d/cgroup.events; cat \$d/*/cgroup.procs; done' sh {} + | grep ."
+if [ -s "$plan" ]; then echo "$(tail -n1 "$plan" | cut -f1)${tab}no-leftover-groups-after-tests${tab}30${tab}$leftovers" >> "$plan"; fi
 # Kiln's own view of itself, then the hellos and the benchmark, all in the
 # delegated subtree when that configuration ran (the worker's case).
 last=root
@@ -148,8 +152,7 @@ case " $steps " in *" bench "*)
   # mid-run must not lose the figures.
   echo "$last${tab}bench${tab}400${tab}$kiln bench sandbox --runs 30 --python-runs 10 --json /tmp/bench.json > /tmp/bench.txt 2>&1; rc=\$?; cat /tmp/bench.txt; cp /tmp/bench.json $out/ 2>/dev/null; exit \$rc" >> "$plan" ;;
 esac
-# Whatever ran, no box group may be left behind.
-echo "$last${tab}no-leftover-groups${tab}30${tab}! find /sys/fs/cgroup -name 'kiln-[0-9]*-[0-9]*' | grep ." >> "$plan"
+echo "$last${tab}no-leftover-groups${tab}30${tab}$leftovers" >> "$plan"
 
 # -- boot -----------------------------------------------------------------------------------
 accel_opts=(-accel tcg,thread=multi)
