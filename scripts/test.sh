@@ -47,6 +47,8 @@ cargo build --workspace --all-targets --locked
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
+step "the sandbox on a cgroup v2 kernel (QEMU guest, docs/cgroup-v2.md)"; scripts/vm-cgroup-v2.sh
+
 step "deployment files (offline: Kubernetes and CRD schemas, promtool, dashboard)"
 scripts/validate-deploy.sh
 

@@ -7,7 +7,8 @@ use kiln_sandbox::{ExecLimits, LimitHit};
 use std::time::{Duration, Instant};
 
 fn small() -> ExecLimits {
-    ExecLimits { cpu_ms: 1000, wall_ms: 3000, memory_bytes: 64 << 20, processes: 32, output_bytes: 64 << 10, ..ExecLimits::default() }
+    let k = common::time_scale();
+    ExecLimits { cpu_ms: 1000 * k, wall_ms: 3000 * k, memory_bytes: 64 << 20, processes: 32, output_bytes: 64 << 10, ..ExecLimits::default() }
 }
 
 async fn still_works(b: &kiln_sandbox::SandboxBox) {
@@ -50,8 +51,8 @@ async fn infinite_loop_is_cpu_time_exceeded() {
     let t = Instant::now();
     let o = sh(&b, "while :; do :; done", small()).await;
     assert_eq!(o.limit, Some(LimitHit::CpuTime), "{o:?}");
-    assert!(o.cpu_ms >= 1000, "cpu {} ms", o.cpu_ms);
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(o.cpu_ms >= 1000 * common::time_scale(), "cpu {} ms", o.cpu_ms);
+    assert!(t.elapsed() < Duration::from_secs(3 * common::time_scale()), "took {:?}", t.elapsed());
     still_works(&b).await;
     b.destroy().await;
 }
@@ -64,7 +65,7 @@ async fn sleeping_past_the_wall_limit_is_stopped() {
     let t = Instant::now();
     let o = sh(&b, "sleep 30", lim).await;
     assert_eq!(o.limit, Some(LimitHit::WallTime), "{o:?}");
-    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(2 * common::time_scale()), "took {:?}", t.elapsed());
     still_works(&b).await;
     b.destroy().await;
 }
@@ -76,7 +77,7 @@ async fn double_forked_children_die_with_the_run() {
     let t = Instant::now();
     let o = sh(&b, "(setsid sh -c 'sleep 2; echo late > /box/late' &) ; echo parent done", small()).await;
     assert_eq!(text(&o.stdout), "parent done\n");
-    assert!(t.elapsed() < Duration::from_secs(2), "the run waited for the orphan: {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(2 * common::time_scale()), "the run waited for the orphan: {:?}", t.elapsed());
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(b.read_file("late", 10).await.is_err(), "the orphan survived and wrote its file");
     let o = sh(&b, "ps -e -o pid= | wc -l", ExecLimits::default()).await;
@@ -93,7 +94,7 @@ async fn a_gigabyte_of_output_is_output_limit_exceeded() {
     let o = sh(&b, "head -c 1000000000 /dev/zero", small()).await;
     assert_eq!(o.limit, Some(LimitHit::Output), "{:?}", o.limit);
     assert_eq!(o.stdout.len(), 64 << 10);
-    assert!(t.elapsed() < Duration::from_secs(3));
+    assert!(t.elapsed() < Duration::from_secs(3 * common::time_scale()));
     still_works(&b).await;
     b.destroy().await;
 }

@@ -29,8 +29,10 @@ fn group_with_sleeper(name: &str) -> (Vec<PathBuf>, Child) {
     (dirs, sleeper)
 }
 
-/// Freezes the group (v1 freezer, v2 cgroup.freeze) and waits until it is.
-fn freeze(dirs: &[PathBuf]) {
+/// Freezes the group (v1 freezer, v2 cgroup.freeze) and waits until it is;
+/// false when the group vanished meanwhile (another test process's
+/// `Sandbox` swept it: its owner is dead, so that is the sweep's job too).
+fn freeze(dirs: &[PathBuf]) -> bool {
     for d in dirs {
         let (file, on, done) = if d.join("freezer.state").exists() {
             ("freezer.state", "FROZEN", "FROZEN")
@@ -39,20 +41,34 @@ fn freeze(dirs: &[PathBuf]) {
         } else {
             continue;
         };
-        std::fs::write(d.join(file), on).unwrap();
+        if std::fs::write(d.join(file), on).is_err() {
+            return false;
+        }
         let state = if file == "cgroup.freeze" { d.join("cgroup.events") } else { d.join(file) };
-        while !std::fs::read_to_string(&state).unwrap().contains(done) {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        loop {
+            match std::fs::read_to_string(&state) {
+                Ok(t) if t.contains(done) => break,
+                Ok(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Err(_) => return false,
+            }
         }
     }
+    true
 }
+
+/// The tests of this file one at a time within one process: a `Sandbox`
+/// made by one sweeps the dead owner's group the other is still freezing
+/// (across processes, under nextest, `freeze` copes).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn a_dead_processs_frozen_group_is_killed_and_removed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("kiln-{}-0", dead_pid());
     let (dirs, mut sleeper) = group_with_sleeper(&name);
-    freeze(&dirs);
-    assert!(sleeper.try_wait().unwrap().is_none(), "frozen, not dead yet");
+    if freeze(&dirs) {
+        assert!(sleeper.try_wait().unwrap().is_none(), "frozen, not dead yet");
+    }
     let _sb = common::sandbox();
     // The sweep returns once the group is empty and removed; the exit status
     // follows at once (bounded so a regression fails instead of hanging).
@@ -80,6 +96,7 @@ fn a_dead_processs_frozen_group_is_killed_and_removed() {
 
 #[test]
 fn a_live_processs_group_is_left_alone() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // This test process is alive: its groups belong to it.
     let name = format!("kiln-{}-987654", std::process::id());
     let (dirs, mut sleeper) = group_with_sleeper(&name);

@@ -3,7 +3,13 @@
 //!
 //! Every box gets its own group named `kiln-<host pid>-<n>` under a `kiln`
 //! parent nested in the cgroup of the Kiln process itself, so Kiln works the
-//! same on a bare host and inside a container with a delegated subtree.
+//! same on a bare host and inside a container with a delegated subtree. The
+//! group's path counts from the root of the cgroup mount (mountinfo's fourth
+//! field), so a container whose mounts start at its own group finds it. On
+//! v2 a group with processes cannot hand controllers down: Kiln moves the
+//! processes of its group (a systemd `Delegate=yes` unit's) into a
+//! `kiln-host` leaf first. The v2 path runs in a VM with Debian's kernel:
+//! scripts/vm-cgroup-v2.sh, docs/cgroup-v2.md.
 //!
 //! A box's group has two children: `init` holds the helper and the box's
 //! init, `run` holds every program, and the limits (memory, pids) and the
@@ -309,18 +315,27 @@ pub(crate) fn mkdir(path: &Path) -> Result<()> {
     }
 }
 
-/// Removes a group directory, waiting briefly for exiting tasks to leave it.
+/// How long a group's removal waits for its killed tasks to leave it. A
+/// killed process leaves its group only once its memory is torn down, which
+/// took over a second for a compiler on a loaded machine under emulation
+/// (the cgroup v2 VM run left such a group behind with a one-second bound).
+const RMDIR_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Removes a group directory, waiting (up to [`RMDIR_DEADLINE`]) for exiting
+/// tasks to leave it.
 pub(crate) fn rmdir(path: &Path) -> Result<()> {
-    let mut last = None;
-    for attempt in 0..200 {
+    let deadline = std::time::Instant::now() + RMDIR_DEADLINE;
+    let mut attempt: u64 = 0;
+    loop {
         match fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => last = Some(e),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(SandboxError::Cgroup { path: path.to_path_buf(), source: e }),
+            Err(_) => {}
         }
-        std::thread::sleep(std::time::Duration::from_micros(200 * (attempt + 1).min(25)));
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_micros(200 * attempt.min(25)));
     }
-    Err(SandboxError::Cgroup { path: path.to_path_buf(), source: last.expect("set in the loop") })
 }
 
 /// SIGKILLs every pid listed in a `cgroup.procs` file; returns how many.
@@ -362,6 +377,35 @@ pub(crate) fn own_path(proc_cgroup: &str, matches: impl Fn(&str) -> bool) -> Opt
     })
 }
 
+/// `own` relative to `root` (both absolute paths in one hierarchy); `None`
+/// when `own` is not under `root`.
+pub(crate) fn below<'a>(root: &str, own: &'a str) -> Option<&'a str> {
+    if root == "/" {
+        return Some(own.trim_start_matches('/'));
+    }
+    let rest = own.strip_prefix(root.trim_end_matches('/'))?;
+    if rest.is_empty() {
+        Some("")
+    } else {
+        rest.strip_prefix('/')
+    }
+}
+
+/// Whether this process looks like it runs in a container (for error
+/// messages that say what to do there): `/.dockerenv`, a Kubernetes
+/// service variable, or pid 1 outside the root group of its hierarchies.
+pub(crate) fn in_container() -> bool {
+    Path::new("/.dockerenv").exists()
+        || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        || fs::read_to_string("/proc/1/cgroup").is_ok_and(|t| pid1_is_confined(&t))
+}
+
+/// Whether `/proc/1/cgroup` text puts pid 1 below the root of a hierarchy
+/// (systemd's own `/init.scope` on v2 counts as the root).
+fn pid1_is_confined(proc_1_cgroup: &str) -> bool {
+    proc_1_cgroup.lines().filter_map(|l| l.splitn(3, ':').nth(2)).any(|p| p != "/" && p != "/init.scope")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +434,13 @@ mod tests {
         assert_eq!(owner_pid("kiln-12-x"), None);
         assert_eq!(owner_pid("kiln--3"), None);
         assert_eq!(owner_pid("other-12-3"), None);
+    }
+
+    #[test]
+    fn pid_1_outside_the_root_group_means_a_container() {
+        assert!(!pid1_is_confined("12:memory:/\n1:name=systemd:/init.scope\n0::/init.scope\n"));
+        assert!(!pid1_is_confined("0::/\n"));
+        assert!(pid1_is_confined("4:memory:/kubepods/burstable/pod1/abc\n0::/\n"));
+        assert!(pid1_is_confined("0::/system.slice/docker-abc.scope\n"));
     }
 }

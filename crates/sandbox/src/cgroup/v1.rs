@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir_tree, write, Usage, INIT_GROUP, RUN_GROUP};
+use super::{below, kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir_tree, write, Usage, INIT_GROUP, RUN_GROUP};
 use crate::error::{Result, SandboxError};
 
 const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuacct", "freezer"];
@@ -16,16 +16,17 @@ pub struct Hierarchies {
 
 impl Hierarchies {
     pub fn detect(mountinfo: &str, proc_cgroup: &str) -> Result<Hierarchies, String> {
-        let mut parents: Vec<PathBuf> = Vec::new();
-        for ctrl in CONTROLLERS {
-            let mount = find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
-            let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
-                .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
-            let parent = mount.join(own.trim_start_matches('/')).join("kiln");
-            mkdir(&parent).map_err(|e| e.to_string())?;
-            parents.push(parent);
+        let parents = locate(mountinfo, proc_cgroup)?;
+        for parent in &parents {
+            mkdir(parent).map_err(|e| {
+                let hint = if super::in_container() {
+                    " (in a container the v1 hierarchies are usually mounted read-only: run the pod privileged, or on a cgroup v2 node)"
+                } else {
+                    ""
+                };
+                format!("{e}{hint}")
+            })?;
         }
-        let parents: [PathBuf; 4] = parents.try_into().expect("four controllers");
         Ok(Hierarchies { parents })
     }
 
@@ -53,8 +54,31 @@ impl Hierarchies {
     }
 }
 
-/// Mount point of the v1 hierarchy that carries `ctrl`.
-fn find_mount(mountinfo: &str, ctrl: &str) -> Option<PathBuf> {
+/// The `kiln` parent group in each controller's hierarchy, where this
+/// process's group is seen through the mounts of this mount namespace.
+///
+/// `/proc/self/cgroup` names a group by its path from the hierarchy's root,
+/// while a mount may show only a subtree: a container's
+/// `/sys/fs/cgroup/memory` is its own group, mounted with that group as its
+/// root (mountinfo's fourth field). So the group's directory is the mount
+/// point joined with its path *below the mount's root*, not the host path.
+fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
+    let mut parents: Vec<PathBuf> = Vec::new();
+    for ctrl in CONTROLLERS {
+        let (mount, root) = find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
+        let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl)).ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
+        let rel = below(&root, &own).ok_or(format!(
+            "this process's {ctrl} group {own} is outside what {} shows (the mount's root is {root}); mount the hierarchy at its root or give Kiln a cgroup namespace",
+            mount.display()
+        ))?;
+        parents.push(mount.join(rel).join("kiln"));
+    }
+    Ok(parents.try_into().expect("four controllers"))
+}
+
+/// Mount point and root (the group it shows) of the v1 hierarchy that
+/// carries `ctrl`.
+fn find_mount(mountinfo: &str, ctrl: &str) -> Option<(PathBuf, String)> {
     mountinfo.lines().find_map(|l| {
         let (pre, post) = l.split_once(" - ")?;
         let mut post = post.split_whitespace();
@@ -63,8 +87,10 @@ fn find_mount(mountinfo: &str, ctrl: &str) -> Option<PathBuf> {
         }
         let _source = post.next()?;
         let opts = post.next()?;
-        let mount_point = pre.split_whitespace().nth(4)?;
-        opts.split(',').any(|o| o == ctrl).then(|| PathBuf::from(mount_point))
+        let mut pre = pre.split_whitespace();
+        let root = pre.nth(3)?;
+        let mount_point = pre.next()?;
+        opts.split(',').any(|o| o == ctrl).then(|| (PathBuf::from(mount_point), root.to_string()))
     })
 }
 
@@ -154,8 +180,48 @@ mod tests {
         let mi = "35 25 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory\n\
                   36 25 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
                   37 25 0:32 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(find_mount(mi, "memory"), Some(PathBuf::from("/sys/fs/cgroup/memory")));
-        assert_eq!(find_mount(mi, "cpuacct"), Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")));
+        let at = |p: &str| Some((PathBuf::from(p), "/".to_string()));
+        assert_eq!(find_mount(mi, "memory"), at("/sys/fs/cgroup/memory"));
+        assert_eq!(find_mount(mi, "cpuacct"), at("/sys/fs/cgroup/cpu,cpuacct"));
         assert_eq!(find_mount(mi, "pids"), None);
+    }
+
+    /// A bare host: mounts show whole hierarchies, groups by their full path.
+    #[test]
+    fn on_a_host_groups_are_found_by_their_path() {
+        let mi = "35 25 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                  36 25 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n\
+                  37 25 0:32 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+                  38 25 0:33 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
+        let pc = "9:freezer:/\n8:pids:/system.slice/kiln.service\n4:memory:/system.slice/kiln.service\n2:cpu,cpuacct:/system.slice/kiln.service\n";
+        let p = locate(mi, pc).unwrap();
+        assert_eq!(p[0], PathBuf::from("/sys/fs/cgroup/memory/system.slice/kiln.service/kiln"));
+        assert_eq!(p[3], PathBuf::from("/sys/fs/cgroup/freezer/kiln"));
+    }
+
+    /// A Kubernetes pod on a cgroup v1 node (no cgroup namespace): the
+    /// runtime mounts the pod's own group as `/sys/fs/cgroup/<ctrl>` while
+    /// `/proc/self/cgroup` gives the host path. The old code joined the two
+    /// (`/sys/fs/cgroup/memory/kubepods/…/kubepods/…`), a path that does not
+    /// exist in the container.
+    #[test]
+    fn in_a_container_groups_are_found_below_the_mounts_root() {
+        let pod = "/kubepods/burstable/pod1234/abcdef";
+        let mi = format!(
+            "1035 1030 0:30 {pod} /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n\
+             1036 1030 0:31 {pod} /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids\n\
+             1037 1030 0:32 {pod} /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n\
+             1038 1030 0:33 {pod} /sys/fs/cgroup/freezer ro,nosuid - cgroup cgroup rw,freezer\n"
+        );
+        let pc = format!("9:freezer:{pod}\n8:pids:{pod}\n4:memory:{pod}/sub\n2:cpu,cpuacct:{pod}\n");
+        let p = locate(&mi, &pc).unwrap();
+        assert_eq!(p[0], PathBuf::from("/sys/fs/cgroup/memory/sub/kiln"));
+        assert_eq!(p[1], PathBuf::from("/sys/fs/cgroup/pids/kiln"));
+        assert_eq!(p[2], PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/kiln"));
+        // A group outside what the mount shows is an error that says so.
+        let err = locate(&mi, "9:freezer:/other\n8:pids:/other\n4:memory:/other\n2:cpu,cpuacct:/other\n").unwrap_err();
+        assert!(err.contains("outside what /sys/fs/cgroup/memory shows"), "{err}");
+        assert_eq!(below("/kubepods/a", "/kubepods/ab"), None);
+        assert_eq!(below("/kubepods/a", "/kubepods/a"), Some(""));
     }
 }

@@ -60,6 +60,16 @@ pub async fn with_c_program(sb: &Sandbox, src: &str) -> SandboxBox {
     b
 }
 
+/// How many times slower than real hardware the machine running the tests
+/// is (`KILN_TEST_TIME_SCALE`, default 1): the cgroup v2 VM run
+/// (scripts/vm-cgroup-v2.sh) runs under software emulation, where a guest
+/// task's CPU time also counts the time its vCPU thread waited for a host
+/// core. Tests multiply their CPU and wall-clock limits and their liveness
+/// deadlines by it; what they assert stays the same.
+pub fn time_scale() -> u64 {
+    std::env::var("KILN_TEST_TIME_SCALE").ok().and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1)
+}
+
 pub fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
