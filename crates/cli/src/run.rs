@@ -82,6 +82,9 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
         bail!("{e}");
     }
     let report = engine.execute(sub).await;
+    // The box is torn down in the background: wait for it (and its cgroup)
+    // before this process exits.
+    engine.shutdown(std::time::Duration::from_secs(10)).await;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -108,3 +108,30 @@ fn run_never_writes_raw_control_sequences_to_the_terminal() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["stdout"].as_str().unwrap().starts_with("\u{1b}[2J"));
 }
+
+/// `kiln run` waits for its box's teardown before it exits: no cgroup of the
+/// process is left behind (the VM's cgroup v2 run found one after every run).
+#[test]
+fn run_leaves_no_cgroup_behind() {
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln")).args(["run", &example("hello.py")]).output().unwrap();
+    assert_eq!(child.status.code(), Some(0), "{}", String::from_utf8_lossy(&child.stderr));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln")).args(["run", "--json", &example("hello.py")]).spawn().unwrap();
+    let pid = c.id();
+    assert!(c.wait().unwrap().success());
+    let prefix = format!("kiln-{pid}-");
+    let mut left = Vec::new();
+    let mut dirs = vec![(std::path::PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    left.push(e.path());
+                } else if depth < 4 {
+                    dirs.push((e.path(), depth + 1));
+                }
+            }
+        }
+    }
+    assert!(left.is_empty(), "cgroups of the exited kiln run {pid} left behind: {left:?}");
+}

@@ -132,6 +132,21 @@ impl Engine {
         validate(sub, &self.inner.catalog, &self.inner.cfg)
     }
 
+    /// Waits, at most `deadline`, until no submission runs and every box torn
+    /// down in the background is gone (its cgroup removed), then destroys the
+    /// warm boxes. For a process about to exit (`kiln run`): the teardown of
+    /// the last box would otherwise die with it and leave its cgroup behind.
+    /// Returns whether everything was gone in time.
+    pub async fn shutdown(&self, deadline: std::time::Duration) -> bool {
+        let all = self.inner.cfg.max_boxes.max(1) as u32;
+        let drained = tokio::time::timeout(deadline, self.inner.slots.acquire_many(all)).await;
+        let warm: Vec<SandboxBox> = std::mem::take(&mut *self.inner.warm.lock().expect("warm pool lock"));
+        for b in warm {
+            b.destroy().await;
+        }
+        matches!(drained, Ok(Ok(_)))
+    }
+
     /// Compiles (if needed) and runs. A failure of Kiln itself is a report
     /// with `internal_error` and the reason.
     pub async fn execute(&self, sub: Submission) -> Report {
