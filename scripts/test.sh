@@ -38,7 +38,8 @@ if [ ! -x "$venv/bin/locust" ] || [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
-step "lint (clippy, warnings are errors)"
+step "lint (rustfmt, clippy with warnings as errors)"
+cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build"

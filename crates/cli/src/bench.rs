@@ -86,19 +86,58 @@ enum BenchWhat {
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(v[v.len() / 2]), ms(v[(v.len() * 9 / 10).min(v.len() - 1)]))
+    (
+        ms(v[v.len() / 2]),
+        ms(v[(v.len() * 9 / 10).min(v.len() - 1)]),
+    )
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let (runs, python_runs, json) = match a.what {
-        BenchWhat::Sandbox { runs, python_runs, json } => (runs, python_runs, json),
-        BenchWhat::Hostile { workers, submissions, tests, output_bytes, interactive, timeout_secs, json } => {
+        BenchWhat::Sandbox {
+            runs,
+            python_runs,
+            json,
+        } => (runs, python_runs, json),
+        BenchWhat::Hostile {
+            workers,
+            submissions,
+            tests,
+            output_bytes,
+            interactive,
+            timeout_secs,
+            json,
+        } => {
             let timeout = Duration::from_secs(timeout_secs);
-            return crate::bench_hostile::run(crate::bench_hostile::Options { workers, submissions, tests, output_bytes, interactive, timeout, json }).await;
+            return crate::bench_hostile::run(crate::bench_hostile::Options {
+                workers,
+                submissions,
+                tests,
+                output_bytes,
+                interactive,
+                timeout,
+                json,
+            })
+            .await;
         }
-        BenchWhat::Workspaces { count, concurrency, template, settle_secs, first_uid, json } => {
+        BenchWhat::Workspaces {
+            count,
+            concurrency,
+            template,
+            settle_secs,
+            first_uid,
+            json,
+        } => {
             let settle = Duration::from_secs(settle_secs);
-            return crate::bench_workspaces::run(crate::bench_workspaces::Options { count, concurrency, template, settle, first_uid, json }).await;
+            return crate::bench_workspaces::run(crate::bench_workspaces::Options {
+                count,
+                concurrency,
+                template,
+                settle,
+                first_uid,
+                json,
+            })
+            .await;
         }
     };
     if runs < 10 || python_runs < 2 {
@@ -109,16 +148,30 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let bin = dir.path().join("true");
     let src = dir.path().join("true.c");
     std::fs::write(&src, "int main(void) { return 0; }\n")?;
-    let ok = std::process::Command::new("cc").args(["-O2", "-o"]).arg(&bin).arg(&src).status().context("running cc")?;
+    let ok = std::process::Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .context("running cc")?;
     if !ok.success() {
         bail!("cc could not compile the trivial program");
     }
     let program = std::fs::read(&bin)?;
     let limits = ExecLimits::default();
-    let spec = || ExecSpec::new(vec!["./true".into()], vec!["PATH=/usr/bin:/bin".into()], limits);
+    let spec = || {
+        ExecSpec::new(
+            vec!["./true".into()],
+            vec!["PATH=/usr/bin:/bin".into()],
+            limits,
+        )
+    };
 
     let direct = time_n(runs, || async {
-        let st = tokio::process::Command::new(&bin).env_clear().status().await?;
+        let st = tokio::process::Command::new(&bin)
+            .env_clear()
+            .status()
+            .await?;
         anyhow::ensure!(st.success(), "direct run failed");
         Ok(())
     })
@@ -156,7 +209,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let py_direct = throughput(python_runs, cores, |_| async {
-        let st = tokio::process::Command::new("/usr/bin/python3").args(["-c", "print(1)"]).env_clear().stdout(std::process::Stdio::null()).status().await?;
+        let st = tokio::process::Command::new("/usr/bin/python3")
+            .args(["-c", "print(1)"])
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await?;
         anyhow::ensure!(st.success(), "python failed");
         Ok(())
     })
@@ -166,7 +224,13 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
         let sb = sbc.clone();
         async move {
             let b = sb.create_box(&[]).await?;
-            let o = b.exec(ExecSpec::new(vec!["/usr/bin/python3".into(), "-c".into(), "print(1)".into()], vec!["PATH=/usr/bin:/bin".into()], limits)).await?;
+            let o = b
+                .exec(ExecSpec::new(
+                    vec!["/usr/bin/python3".into(), "-c".into(), "print(1)".into()],
+                    vec!["PATH=/usr/bin:/bin".into()],
+                    limits,
+                ))
+                .await?;
             anyhow::ensure!(o.success(), "python in the sandbox failed: {o:?}");
             b.destroy().await;
             Ok(())
@@ -177,13 +241,32 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let (d50, d90) = stats(direct);
     let (w50, w90) = stats(warm);
     let (c50, c90) = stats(cold);
-    println!("kiln bench sandbox — {runs} runs each, cgroup {:?}, {cores} cores", sb.info().cgroup_version);
-    println!("{:<44} {:>10} {:>10}", "trivial C program", "median ms", "p90 ms");
-    println!("{:<44} {:>10.3} {:>10.3}", "direct (spawn + wait, no sandbox)", d50, d90);
-    println!("{:<44} {:>10.3} {:>10.3}", "sandbox, warm box (exec only)", w50, w90);
-    println!("{:<44} {:>10.3} {:>10.3}", "sandbox, fresh box (create+exec+destroy)", c50, c90);
+    println!(
+        "kiln bench sandbox — {runs} runs each, cgroup {:?}, {cores} cores",
+        sb.info().cgroup_version
+    );
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "trivial C program", "median ms", "p90 ms"
+    );
+    println!(
+        "{:<44} {:>10.3} {:>10.3}",
+        "direct (spawn + wait, no sandbox)", d50, d90
+    );
+    println!(
+        "{:<44} {:>10.3} {:>10.3}",
+        "sandbox, warm box (exec only)", w50, w90
+    );
+    println!(
+        "{:<44} {:>10.3} {:>10.3}",
+        "sandbox, fresh box (create+exec+destroy)", c50, c90
+    );
     println!("  of which: create box {create50:.3} ms, destroy box {destroy50:.3} ms (medians)");
-    println!("overhead per run (median): warm {:+.3} ms, fresh box {:+.3} ms", w50 - d50, c50 - d50);
+    println!(
+        "overhead per run (median): warm {:+.3} ms, fresh box {:+.3} ms",
+        w50 - d50,
+        c50 - d50
+    );
     println!("python3 -c 'print(1)', {python_runs} runs, {cores} at once:");
     println!("  direct {py_direct:.1} runs/s, sandbox (fresh box each) {py_boxed:.1} runs/s, ratio {:.2}", py_boxed / py_direct);
     if let Some(path) = json {
@@ -202,7 +285,8 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
-    std::fs::write(path, serde_json::to_string_pretty(v)?).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, serde_json::to_string_pretty(v)?)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 async fn time_n<F, Fut>(n: usize, mut f: F) -> anyhow::Result<Vec<Duration>>

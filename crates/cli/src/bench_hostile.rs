@@ -40,7 +40,12 @@ pub struct Options {
 fn status_kb(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -49,9 +54,19 @@ fn box_processes(root: u32) -> usize {
     let mut parent = std::collections::HashMap::new();
     let mut nonroot = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
-        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u32>().ok());
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u32>().ok())
+        };
         if let (Some(pp), Some(uid)) = (field("PPid:"), field("Uid:")) {
             parent.insert(pid, pp);
             if uid != 0 {
@@ -89,7 +104,18 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
     let mut child = tokio::process::Command::new(&exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
-        .args(["--workers", &o.workers.to_string(), "--max-tests", &o.tests.max(64).to_string(), "--max-limits", &max.to_string(), "--rate-limit-per-sec", "0", "--queue-capacity", "10000"])
+        .args([
+            "--workers",
+            &o.workers.to_string(),
+            "--max-tests",
+            &o.tests.max(64).to_string(),
+            "--max-limits",
+            &max.to_string(),
+            "--rate-limit-per-sec",
+            "0",
+            "--queue-capacity",
+            "10000",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -113,7 +139,10 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
             }
         }
     });
-    let addr = tokio::time::timeout(Duration::from_secs(60), addr_rx).await.context("kiln serve did not say where it listens")?.context("kiln serve exited")?;
+    let addr = tokio::time::timeout(Duration::from_secs(60), addr_rx)
+        .await
+        .context("kiln serve did not say where it listens")?
+        .context("kiln serve exited")?;
     let base = format!("http://{addr}");
     let start_rss = status_kb(pid, "VmRSS:");
 
@@ -128,7 +157,9 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
             }
         })
     };
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?;
     let started = Instant::now();
 
     // Queued submissions.
@@ -138,14 +169,27 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         let tests: Vec<Value> = (0..o.tests)
             .map(|t| {
                 // Every other submission: the first test alone goes past the budget.
-                let n = if i % 2 == 1 && t == 0 { o.output_bytes * 2 } else { per_test };
+                let n = if i % 2 == 1 && t == 0 {
+                    o.output_bytes * 2
+                } else {
+                    per_test
+                };
                 json!({"stdin": n.to_string()})
             })
             .collect();
         let body = json!({"language": "python", "source": WRITER, "tests": tests, "limits": {"output_bytes": o.output_bytes, "cpu_time_ms": 5000, "wall_time_ms": 20000}});
-        let r = http.post(format!("{base}/api/v1/submissions")).json(&body).send().await?;
+        let r = http
+            .post(format!("{base}/api/v1/submissions"))
+            .json(&body)
+            .send()
+            .await?;
         let v: Value = r.json().await?;
-        ids.push(v["id"].as_str().with_context(|| format!("no id in {v}"))?.to_string());
+        ids.push(
+            v["id"]
+                .as_str()
+                .with_context(|| format!("no id in {v}"))?
+                .to_string(),
+        );
     }
 
     // Hostile interactive clients, all at once.
@@ -162,7 +206,12 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
     let mut largest = 0usize;
     for id in &ids {
         loop {
-            let body = http.get(format!("{base}/api/v1/submissions/{id}")).send().await?.bytes().await?;
+            let body = http
+                .get(format!("{base}/api/v1/submissions/{id}"))
+                .send()
+                .await?
+                .bytes()
+                .await?;
             let v: Value = serde_json::from_slice(&body)?;
             if !matches!(v["status"].as_str(), Some("queued" | "running")) {
                 largest = largest.max(body.len());
@@ -201,8 +250,19 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
     let max_held = held.last().copied().unwrap_or_default();
     let hostile_total = 3 * o.interactive;
     println!("kiln bench hostile ({} build): {} workers, {} submissions x {} tests, output budget {} bytes; {} interactive clients of each kind (flood stdin, stop reading, disconnect)", if cfg!(debug_assertions) { "debug" } else { "release" }, o.workers, o.submissions, o.tests, o.output_bytes, o.interactive);
-    println!("  submissions ended: {finished}/{} (stuck: {})", ids.len(), if stuck.is_empty() { "none".to_string() } else { stuck.join(", ") });
-    println!("  largest result (text JSON): {largest} bytes ({:.1} x the budget)", largest as f64 / o.output_bytes as f64);
+    println!(
+        "  submissions ended: {finished}/{} (stuck: {})",
+        ids.len(),
+        if stuck.is_empty() {
+            "none".to_string()
+        } else {
+            stuck.join(", ")
+        }
+    );
+    println!(
+        "  largest result (text JSON): {largest} bytes ({:.1} x the budget)",
+        largest as f64 / o.output_bytes as f64
+    );
     println!("  hostile interactive clients done: {}/{hostile_total} (the longest, waiting for a slot included, {max_held:?}); box processes left: {boxes_left}; a new interactive run got a slot: {slot_ok}", held.len());
     println!("  server RSS: {start_rss} KiB at start, peak {hwm} KiB (VmHWM; sampled peak {sampled} KiB), in {:.1} s", elapsed.as_secs_f64());
     let report = json!({
@@ -213,18 +273,38 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         "rss_start_kb": start_rss, "rss_peak_kb": hwm, "rss_sampled_peak_kb": sampled, "seconds": elapsed.as_secs_f64(),
     });
     if let Some(path) = &o.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("write {}", path.display()))?;
     }
-    Ok(if stuck.is_empty() && finished == ids.len() && boxes_left == 0 && slot_ok && held.len() == hostile_total { 0 } else { 1 })
+    Ok(
+        if stuck.is_empty()
+            && finished == ids.len()
+            && boxes_left == 0
+            && slot_ok
+            && held.len() == hostile_total
+        {
+            0
+        } else {
+            1
+        },
+    )
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens an interactive run, retrying while every slot is busy; returns the
 /// socket once the run has started (its first message is not `busy`).
-async fn open_run(addr: &str, program: &str, cpu_ms: u64, wall_ms: u64, deadline: Instant) -> anyhow::Result<(Ws, Option<Message>)> {
+async fn open_run(
+    addr: &str,
+    program: &str,
+    cpu_ms: u64,
+    wall_ms: u64,
+    deadline: Instant,
+) -> anyhow::Result<(Ws, Option<Message>)> {
     loop {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/run/ws")).await?;
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/run/ws")).await?;
         let sub = json!({"language": "python", "source": program, "limits": {"cpu_time_ms": cpu_ms, "wall_time_ms": wall_ms, "output_bytes": 16 << 20}});
         ws.send(Message::Text(sub.to_string().into())).await?;
         // A busy answer comes at once; a started run says nothing this fast or prints.
@@ -254,7 +334,12 @@ async fn hostile_client(addr: String, kind: &'static str) -> anyhow::Result<Dura
             let (mut ws, _) = open_run(&addr, printer, 2_000, 4_000, deadline).await?;
             let msg = json!({"stdin": "x".repeat(60_000)}).to_string();
             // Flood until the server stops taking input, never reading.
-            while let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), ws.send(Message::Text(msg.clone().into()))).await {}
+            while let Ok(Ok(())) = tokio::time::timeout(
+                Duration::from_secs(1),
+                ws.send(Message::Text(msg.clone().into())),
+            )
+            .await
+            {}
             // Keep the socket open (and unread) past the run's limits.
             tokio::time::sleep(Duration::from_secs(6)).await;
             drop(ws);
@@ -275,13 +360,17 @@ async fn hostile_client(addr: String, kind: &'static str) -> anyhow::Result<Dura
 
 /// A well-behaved interactive run, retrying while slots are busy.
 async fn polite_run(addr: &str, within: Duration) -> anyhow::Result<()> {
-    let (mut ws, first) = open_run(addr, "print('ok')", 2_000, 4_000, Instant::now() + within).await?;
-    ws.send(Message::Text(json!({"eof": true}).to_string().into())).await?;
+    let (mut ws, first) =
+        open_run(addr, "print('ok')", 2_000, 4_000, Instant::now() + within).await?;
+    ws.send(Message::Text(json!({"eof": true}).to_string().into()))
+        .await?;
     let mut msgs: Vec<Message> = first.into_iter().collect();
     while let Ok(Some(Ok(m))) = tokio::time::timeout(within, ws.next()).await {
         msgs.push(m);
     }
-    if msgs.iter().any(|m| matches!(m, Message::Text(t) if t.contains("\"result\"") && t.contains("\"accepted\""))) {
+    if msgs.iter().any(
+        |m| matches!(m, Message::Text(t) if t.contains("\"result\"") && t.contains("\"accepted\"")),
+    ) {
         Ok(())
     } else {
         bail!("no accepted result: {msgs:?}")

@@ -30,7 +30,12 @@ pub struct Options {
 fn meminfo(key: &str) -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |kb| kb * 1024)
 }
 
@@ -46,9 +51,12 @@ fn box_processes() -> Vec<u32> {
     let me = std::env::current_exe().ok();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let is_helper = cmd.split(|b| *b == 0).nth(1) == Some(kiln_sandbox::helper::HELPER_ARG.as_bytes());
+        let is_helper =
+            cmd.split(|b| *b == 0).nth(1) == Some(kiln_sandbox::helper::HELPER_ARG.as_bytes());
         if is_helper && std::fs::read_link(e.path().join("exe")).ok() == me {
             out.push(pid);
         }
@@ -59,7 +67,12 @@ fn box_processes() -> Vec<u32> {
 fn smaps_kb(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -68,12 +81,24 @@ fn cgroup_bytes(pids: &[u32]) -> Option<u64> {
     let mut seen = HashSet::new();
     let mut total = 0;
     for pid in pids {
-        let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { continue };
-        let v1 = cg.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| format!("/sys/fs/cgroup/memory{p}/memory.usage_in_bytes")));
-        let v2 = cg.lines().find_map(|l| l.strip_prefix("0::").map(|p| format!("/sys/fs/cgroup{p}/memory.current")));
+        let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            continue;
+        };
+        let v1 = cg.lines().find_map(|l| {
+            l.split_once(":memory:")
+                .map(|(_, p)| format!("/sys/fs/cgroup/memory{p}/memory.usage_in_bytes"))
+        });
+        let v2 = cg.lines().find_map(|l| {
+            l.strip_prefix("0::")
+                .map(|p| format!("/sys/fs/cgroup{p}/memory.current"))
+        });
         let Some(file) = v1.or(v2) else { continue };
         if seen.insert(file.clone()) {
-            total += std::fs::read_to_string(&file).ok()?.trim().parse::<u64>().ok()?;
+            total += std::fs::read_to_string(&file)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()?;
         }
     }
     Some(total)
@@ -95,11 +120,16 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         ..Settings::default()
     };
     let sandbox = Sandbox::new(SandboxConfig::default()).context("the sandbox is unavailable")?;
-    let m = Manager::new(sandbox, settings, dir.path()).context("starting the workspace manager")?;
-    m.template(&o.template).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let m =
+        Manager::new(sandbox, settings, dir.path()).context("starting the workspace manager")?;
+    m.template(&o.template)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let owner = "bench";
     let avail_before = meminfo("MemAvailable:");
-    eprintln!("creating {} {} workspaces, {} at once (open-file limit {nofile})…", o.count, o.template, o.concurrency);
+    eprintln!(
+        "creating {} {} workspaces, {} at once (open-file limit {nofile})…",
+        o.count, o.template, o.concurrency
+    );
 
     let sem = Arc::new(Semaphore::new(o.concurrency));
     let started = Instant::now();
@@ -109,9 +139,16 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("open");
             let t0 = Instant::now();
-            let req = CreateRequest { name: format!("bench-{i}"), template, parameters: Default::default() };
+            let req = CreateRequest {
+                name: format!("bench-{i}"),
+                template,
+                parameters: Default::default(),
+            };
             let w = m.create(owner, req).map_err(|e| e.to_string())?;
-            let w = m.wait_for(owner, w.id, &[Status::Running]).await.map_err(|e| e.to_string())?;
+            let w = m
+                .wait_for(owner, w.id, &[Status::Running])
+                .await
+                .map_err(|e| e.to_string())?;
             if w.status != Status::Running {
                 return Err(format!("{}: {}", w.name, w.error.unwrap_or_default()));
             }
@@ -149,7 +186,10 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         .into_iter()
         .map(|(k, mut v)| {
             v.sort_by(f64::total_cmp);
-            (k, json!({"p50_ms": percentile(&v, 0.5), "p95_ms": percentile(&v, 0.95)}))
+            (
+                k,
+                json!({"p50_ms": percentile(&v, 0.5), "p95_ms": percentile(&v, 0.95)}),
+            )
         })
         .collect();
 
@@ -159,7 +199,9 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         if m.delete(owner, *id).is_ok() {
             let m = m.clone();
             let id = *id;
-            del.push(tokio::spawn(async move { m.wait_for(owner, id, &[Status::Deleted]).await }));
+            del.push(tokio::spawn(async move {
+                m.wait_for(owner, id, &[Status::Deleted]).await
+            }));
         }
     }
     for d in del {
@@ -194,7 +236,8 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     if let Some(p) = o.json {
-        std::fs::write(&p, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(&p, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(if errors.is_empty() { 0 } else { 1 })
 }

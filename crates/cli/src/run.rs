@@ -40,15 +40,24 @@ fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
 
 pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
     if !(a.time_limit > 0.0 && a.time_limit <= 3600.0) {
-        bail!("--time-limit must be between 0 and 3600 seconds, got {}", a.time_limit);
+        bail!(
+            "--time-limit must be between 0 and 3600 seconds, got {}",
+            a.time_limit
+        );
     }
     let mut files = Vec::new();
     for p in &a.files {
-        let name = p.file_name().and_then(|n| n.to_str()).with_context(|| format!("{} has no usable file name", p.display()))?;
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no usable file name", p.display()))?;
         if files.iter().any(|f: &SourceFile| f.name == name) {
             bail!("two files are named {name}: rename one");
         }
-        files.push(SourceFile { name: name.to_string(), content: read(p, "source file")? });
+        files.push(SourceFile {
+            name: name.to_string(),
+            content: read(p, "source file")?,
+        });
     }
     let catalog = kiln_lang::Catalog::detect();
     let language = match &a.lang {
@@ -59,21 +68,38 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
         },
     };
     let cpu_ms = (a.time_limit * 1000.0).round() as u64;
-    let cfg = EngineConfig { max_boxes: 1, ..EngineConfig::default() };
+    let cfg = EngineConfig {
+        max_boxes: 1,
+        ..EngineConfig::default()
+    };
     let limits = Limits {
         cpu_time_ms: cpu_ms,
         wall_time_ms: cpu_ms * 2 + 1000,
         memory_kb: a.memory_limit * 1024,
         ..cfg.default_limits
     };
-    let max_limits = Limits { cpu_time_ms: cpu_ms.max(cfg.max_limits.cpu_time_ms), wall_time_ms: limits.wall_time_ms.max(cfg.max_limits.wall_time_ms), memory_kb: limits.memory_kb.max(cfg.max_limits.memory_kb), ..cfg.max_limits };
+    let max_limits = Limits {
+        cpu_time_ms: cpu_ms.max(cfg.max_limits.cpu_time_ms),
+        wall_time_ms: limits.wall_time_ms.max(cfg.max_limits.wall_time_ms),
+        memory_kb: limits.memory_kb.max(cfg.max_limits.memory_kb),
+        ..cfg.max_limits
+    };
     let cfg = EngineConfig { max_limits, ..cfg };
     let sub = Submission {
         language,
         files,
-        stdin: a.stdin.as_ref().map(|p| read(p, "stdin file")).transpose()?.unwrap_or_default(),
+        stdin: a
+            .stdin
+            .as_ref()
+            .map(|p| read(p, "stdin file"))
+            .transpose()?
+            .unwrap_or_default(),
         args: Vec::new(),
-        expected_output: a.expected.as_ref().map(|p| read(p, "expected output file")).transpose()?,
+        expected_output: a
+            .expected
+            .as_ref()
+            .map(|p| read(p, "expected output file"))
+            .transpose()?,
         limits,
         tests: Vec::new(),
     };
@@ -90,12 +116,19 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
     } else {
         print_summary(&report);
     }
-    Ok(if report.status == Status::InternalError { 1 } else { 0 })
+    Ok(if report.status == Status::InternalError {
+        1
+    } else {
+        0
+    })
 }
 
 fn print_summary(r: &Report) {
     let mem = r.memory_kb as f64 / 1024.0;
-    println!("status: {}  (cpu {} ms, wall {} ms, memory {mem:.1} MiB)", r.status, r.time_ms, r.wall_time_ms);
+    println!(
+        "status: {}  (cpu {} ms, wall {} ms, memory {mem:.1} MiB)",
+        r.status, r.time_ms, r.wall_time_ms
+    );
     if let Some(m) = &r.message {
         println!("note: {}", terminal_safe(m));
     }
@@ -104,7 +137,11 @@ fn print_summary(r: &Report) {
         (Some(c), None) if c != 0 => println!("exit code: {c}"),
         _ => {}
     }
-    for (title, text) in [("compile output", &r.compile_output), ("stdout", &r.stdout), ("stderr", &r.stderr)] {
+    for (title, text) in [
+        ("compile output", &r.compile_output),
+        ("stdout", &r.stdout),
+        ("stderr", &r.stderr),
+    ] {
         if !text.is_empty() {
             println!("--- {title} ---");
             print!("{}", terminal_safe(text));
@@ -127,8 +164,12 @@ pub(crate) fn terminal_safe(text: &str) -> String {
         match c {
             '\n' | '\t' => out.push(c),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
-            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }

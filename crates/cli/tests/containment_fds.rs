@@ -19,9 +19,17 @@ use serde_json::{json, Value};
 fn holders(name: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
-        if fds.flatten().filter_map(|f| std::fs::read_link(f.path()).ok()).any(|t| t.to_string_lossy().contains(name)) {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .filter_map(|f| std::fs::read_link(f.path()).ok())
+            .any(|t| t.to_string_lossy().contains(name))
+        {
             out.push(pid);
         }
     }
@@ -31,7 +39,12 @@ fn holders(name: &str) -> Vec<i32> {
 /// The process's parent pid.
 fn ppid(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Whether `pid` descends from `ancestor`.
@@ -58,9 +71,18 @@ fn assert_no_box_holds(name: &str, server: i32, min_boxed: usize) {
         .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
         .filter(|p| descends(*p, server))
         .collect();
-    assert!(boxed.len() >= min_boxed, "expected live box processes under the server, found {boxed:?}");
-    let leaked: Vec<i32> = holders(name).into_iter().filter(|p| boxed.contains(p)).collect();
-    assert!(leaked.is_empty(), "box processes {leaked:?} hold the server's inherited directory");
+    assert!(
+        boxed.len() >= min_boxed,
+        "expected live box processes under the server, found {boxed:?}"
+    );
+    let leaked: Vec<i32> = holders(name)
+        .into_iter()
+        .filter(|p| boxed.contains(p))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "box processes {leaked:?} hold the server's inherited directory"
+    );
 }
 
 const PROBE: &str = r#"
@@ -82,15 +104,41 @@ time.sleep(3)
 #[test]
 fn an_inherited_descriptor_of_kiln_serve_reaches_no_box() {
     let dir = tempfile::tempdir().unwrap();
-    let leaked = tempfile::Builder::new().prefix("kiln-inherited-").tempdir().unwrap();
-    let name = leaked.path().file_name().unwrap().to_string_lossy().into_owned();
+    let leaked = tempfile::Builder::new()
+        .prefix("kiln-inherited-")
+        .tempdir()
+        .unwrap();
+    let name = leaked
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     // Without O_CLOEXEC: `kiln serve` (spawned below) inherits it.
-    let fd = nix::fcntl::open(leaked.path(), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY, nix::sys::stat::Mode::empty()).unwrap();
+    let fd = nix::fcntl::open(
+        leaked.path(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
     let cfg = dir.path().join("kiln.toml");
     std::fs::write(&cfg, "[workspaces]\nfirst_uid = 141000\nuid_count = 100\n").unwrap();
-    let s = Server::start(&dir.path().join("data"), &["--workers", "1", "--warm-boxes", "0", "--config", cfg.to_str().unwrap()]);
+    let s = Server::start(
+        &dir.path().join("data"),
+        &[
+            "--workers",
+            "1",
+            "--warm-boxes",
+            "0",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
     let server = s.child.id() as i32;
-    assert!(holders(&name).contains(&server), "the test setup is wrong: kiln serve did not inherit the directory");
+    assert!(
+        holders(&name).contains(&server),
+        "the test setup is wrong: kiln serve did not inherit the directory"
+    );
 
     // A submission: it looks from inside while the host looks from outside.
     let id = s.submit(&json!({ "language": "python", "source": PROBE }));
@@ -109,10 +157,17 @@ fn an_inherited_descriptor_of_kiln_serve_reaches_no_box() {
     let v = s.result(&id, Duration::from_secs(60));
     assert_eq!(v["status"], "accepted", "{v}");
     let inside = v["stdout"].as_str().unwrap();
-    assert!(!inside.contains(&name), "a box process holds the directory:\n{inside}");
+    assert!(
+        !inside.contains(&name),
+        "a box process holds the directory:\n{inside}"
+    );
 
     // A workspace: a background program stays, and the host checks all of it.
-    let (code, v) = s.request("POST", "/api/v1/workspaces", Some(&json!({"name": "fds", "template": "pod-swdev", "parameters": {}})));
+    let (code, v) = s.request(
+        "POST",
+        "/api/v1/workspaces",
+        Some(&json!({"name": "fds", "template": "pod-swdev", "parameters": {}})),
+    );
     assert_eq!(code, 201, "{v}");
     let ws = v["id"].as_str().unwrap().to_string();
     let start = Instant::now();
@@ -125,27 +180,50 @@ fn an_inherited_descriptor_of_kiln_serve_reaches_no_box() {
         assert!(start.elapsed() < Duration::from_secs(60), "{v}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let exec = |body: Value| s.request("POST", &format!("/api/v1/workspaces/{ws}/exec"), Some(&body));
-    let (code, v) = exec(json!({"command": "sleep 60 >/dev/null 2>&1 & ls -l /proc/self/fd/ /proc/[0-9]*/fd/ 2>&1"}));
+    let exec = |body: Value| {
+        s.request(
+            "POST",
+            &format!("/api/v1/workspaces/{ws}/exec"),
+            Some(&body),
+        )
+    };
+    let (code, v) = exec(
+        json!({"command": "sleep 60 >/dev/null 2>&1 & ls -l /proc/self/fd/ /proc/[0-9]*/fd/ 2>&1"}),
+    );
     assert_eq!(code, 200, "{v}");
     assert!(!v["stdout"].as_str().unwrap().contains(&name), "{v}");
     assert_no_box_holds(&name, server, 3);
 
     // Paths are checked by the API too: a 4xx that names the field.
     for (body, field) in [
-        (json!({"command": ["/bin/pwd"], "cwd": "/proc/self/fd/3"}), "cwd"),
-        (json!({"command": ["/bin/pwd"], "cwd": "/proc/1/root"}), "cwd"),
+        (
+            json!({"command": ["/bin/pwd"], "cwd": "/proc/self/fd/3"}),
+            "cwd",
+        ),
+        (
+            json!({"command": ["/bin/pwd"], "cwd": "/proc/1/root"}),
+            "cwd",
+        ),
         (json!({"command": ["/proc/self/exe", "serve"]}), "command"),
-        (json!({"command": ["../../proc/self/exe"], "cwd": "/home/kiln"}), "command"),
+        (
+            json!({"command": ["../../proc/self/exe"], "cwd": "/home/kiln"}),
+            "command",
+        ),
     ] {
         let (code, v) = exec(body.clone());
         assert!((400..500).contains(&code), "{body} answered {code}: {v}");
-        assert!(v.to_string().contains(field), "{body}: the answer does not name {field}: {v}");
+        assert!(
+            v.to_string().contains(field),
+            "{body}: the answer does not name {field}: {v}"
+        );
     }
     // A link planted in the home that leads to /proc is refused by the box.
     let (code, v) = exec(json!({"command": "ln -s /proc/1/root r; ln -s /proc/self/exe x"}));
     assert_eq!(code, 200, "{v}");
-    for body in [json!({"command": ["/bin/pwd"], "cwd": "/home/kiln/r"}), json!({"command": ["./x", "serve"]})] {
+    for body in [
+        json!({"command": ["/bin/pwd"], "cwd": "/home/kiln/r"}),
+        json!({"command": ["./x", "serve"]}),
+    ] {
         let (code, v) = exec(body.clone());
         assert!((400..500).contains(&code), "{body} answered {code}: {v}");
     }
@@ -155,10 +233,14 @@ fn an_inherited_descriptor_of_kiln_serve_reaches_no_box() {
 #[test]
 fn a_submission_too_big_for_the_control_channel_never_stays_running() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir.path().join("data"), &["--workers", "1", "--warm-boxes", "0"]);
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--workers", "1", "--warm-boxes", "0"],
+    );
     // The issue's example: 40 arguments of 4000 bytes.
     let args: Vec<String> = (0..40).map(|_| "x".repeat(4000)).collect();
-    let body = json!({ "language": "python", "source": "import sys; print(len(sys.argv))", "args": args });
+    let body =
+        json!({ "language": "python", "source": "import sys; print(len(sys.argv))", "args": args });
     let (code, v) = s.request("POST", "/api/v1/submissions", Some(&body));
     if (400..500).contains(&code) {
         // Refused by validation: fine.
@@ -169,6 +251,9 @@ fn a_submission_too_big_for_the_control_channel_never_stays_running() {
         assert_ne!(v["status"], "running", "{v}");
     }
     // The worker is not lost: the next submission runs.
-    let v = s.result(&s.submit(&json!({ "language": "python", "source": "print(42)" })), Duration::from_secs(60));
+    let v = s.result(
+        &s.submit(&json!({ "language": "python", "source": "print(42)" })),
+        Duration::from_secs(60),
+    );
     assert_eq!(v["stdout"], "42\n", "{v}");
 }

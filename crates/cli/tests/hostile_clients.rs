@@ -23,9 +23,19 @@ fn box_processes(root: u32) -> Vec<(u32, u32)> {
     let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut uid: HashMap<u32, u32> = HashMap::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
-        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u32>().ok());
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u32>().ok())
+        };
         if let (Some(pp), Some(u)) = (field("PPid:"), field("Uid:")) {
             parent.insert(pid, pp);
             uid.insert(pid, u);
@@ -41,7 +51,10 @@ fn box_processes(root: u32) -> Vec<(u32, u32)> {
         }
         false
     };
-    uid.iter().filter(|(p, u)| **u != 0 && under(**p)).map(|(p, u)| (*p, *u)).collect()
+    uid.iter()
+        .filter(|(p, u)| **u != 0 && under(**p))
+        .map(|(p, u)| (*p, *u))
+        .collect()
 }
 
 /// Waits until no box process of the server is left; returns how long that took.
@@ -52,7 +65,10 @@ fn boxes_gone(server: &Server, within: Duration) -> Duration {
         if left.is_empty() {
             return start.elapsed();
         }
-        assert!(start.elapsed() < within, "box processes still alive after {within:?}: {left:?}");
+        assert!(
+            start.elapsed() < within,
+            "box processes still alive after {within:?}: {left:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -66,7 +82,10 @@ fn box_running(server: &Server, c: &mut TcpStream) {
             c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
             let mut got = vec![0u8; 4096];
             let n = c.read(&mut got).unwrap_or(0);
-            panic!("the run never started; the server sent {:?}", String::from_utf8_lossy(&got[..n]));
+            panic!(
+                "the run never started; the server sent {:?}",
+                String::from_utf8_lossy(&got[..n])
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -75,7 +94,13 @@ fn box_running(server: &Server, c: &mut TcpStream) {
 /// The server's peak resident memory (VmHWM), in KiB.
 fn peak_rss_kb(server: &Server) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).unwrap().parse().unwrap()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A well-behaved interactive run; retries while the one slot is busy.
@@ -103,7 +128,10 @@ fn slot_is_free(server: &Server, within: Duration) -> Duration {
             }
         }
         assert!(busy, "the run closed without a result");
-        assert!(start.elapsed() < within, "the interactive slot was still busy after {within:?}");
+        assert!(
+            start.elapsed() < within,
+            "the interactive slot was still busy after {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -120,7 +148,11 @@ fn connect(addr: &str, path: &str) -> TcpStream {
         s.read_exact(&mut byte).unwrap();
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     s
 }
 
@@ -151,7 +183,10 @@ fn send_json(s: &mut TcpStream, v: &Value) -> std::io::Result<()> {
 /// the socket's are full) for a second; returns the bytes sent.
 fn flood_stdin(s: &mut TcpStream) -> usize {
     s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    let msg = frame(0x1, json!({"stdin": "x".repeat(60_000)}).to_string().as_bytes());
+    let msg = frame(
+        0x1,
+        json!({"stdin": "x".repeat(60_000)}).to_string().as_bytes(),
+    );
     let mut sent = 0;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
@@ -182,10 +217,15 @@ fn a_client_flooding_stdin_and_reading_nothing_does_not_suspend_the_limits() {
     let server = one_worker(dir.path());
     let mut c = connect(&server.addr, "/api/v1/run/ws");
     // Output in many small writes: far more chunks than any buffer on the way holds.
-    let source = "import time\nfor i in range(1000000):\n    print(i, flush=True)\ntime.sleep(100)\n";
+    let source =
+        "import time\nfor i in range(1000000):\n    print(i, flush=True)\ntime.sleep(100)\n";
     let mut l = limits(2_000, 3_000);
     l["output_bytes"] = json!(16 << 20);
-    send_json(&mut c, &json!({"language": "python", "source": source, "limits": l})).unwrap();
+    send_json(
+        &mut c,
+        &json!({"language": "python", "source": source, "limits": l}),
+    )
+    .unwrap();
     box_running(&server, &mut c);
     let started = Instant::now();
     let sent = flood_stdin(&mut c);
@@ -206,11 +246,18 @@ fn a_client_that_stops_reading_does_not_suspend_the_limits() {
     let server = one_worker(dir.path());
     let before = peak_rss_kb(&server);
     let mut clients = Vec::new();
-    for source in ["while True: print('x' * 100, flush=True)\n", "import sys\nwhile True: sys.stdout.write('\\x1b[2J\\x00' * 100); sys.stdout.flush()\n"] {
+    for source in [
+        "while True: print('x' * 100, flush=True)\n",
+        "import sys\nwhile True: sys.stdout.write('\\x1b[2J\\x00' * 100); sys.stdout.flush()\n",
+    ] {
         let mut c = connect(&server.addr, "/api/v1/run/ws");
         let mut l = limits(2_000, 4_000);
         l["output_bytes"] = json!(16 << 20);
-        send_json(&mut c, &json!({"language": "python", "source": source, "limits": l})).unwrap();
+        send_json(
+            &mut c,
+            &json!({"language": "python", "source": source, "limits": l}),
+        )
+        .unwrap();
         box_running(&server, &mut c);
         let gone = boxes_gone(&server, Duration::from_secs(30));
         let slot = slot_is_free(&server, Duration::from_secs(30));
@@ -219,7 +266,10 @@ fn a_client_that_stops_reading_does_not_suspend_the_limits() {
     }
     let after = peak_rss_kb(&server);
     eprintln!("server peak RSS {before} KiB before, {after} KiB after");
-    assert!(after < before + 64 * 1024, "the server grew from {before} KiB to {after} KiB");
+    assert!(
+        after < before + 64 * 1024,
+        "the server grew from {before} KiB to {after} KiB"
+    );
 }
 
 /// (c) The client disconnects mid-run, also while its stdin waits for a
@@ -233,7 +283,11 @@ fn a_client_that_disconnects_stops_its_run_at_once() {
     let source = "import time\nprint('started', flush=True)\ntime.sleep(100)\n";
     for flood in [false, true] {
         let mut c = connect(&server.addr, "/api/v1/run/ws");
-        send_json(&mut c, &json!({"language": "python", "source": source, "limits": limits(20_000, 40_000)})).unwrap();
+        send_json(
+            &mut c,
+            &json!({"language": "python", "source": source, "limits": limits(20_000, 40_000)}),
+        )
+        .unwrap();
         box_running(&server, &mut c);
         if flood {
             flood_stdin(&mut c);
@@ -251,12 +305,30 @@ fn a_client_that_disconnects_stops_its_run_at_once() {
 
 fn workspace_server(dir: &Path, first_uid: u32) -> Server {
     let cfg = dir.join("kiln.toml");
-    std::fs::write(&cfg, format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\npty_grace_secs = 1\n")).unwrap();
-    Server::start(&dir.join("data"), &["--workers", "1", "--warm-boxes", "0", "--config", cfg.to_str().unwrap()])
+    std::fs::write(
+        &cfg,
+        format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\npty_grace_secs = 1\n"),
+    )
+    .unwrap();
+    Server::start(
+        &dir.join("data"),
+        &[
+            "--workers",
+            "1",
+            "--warm-boxes",
+            "0",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    )
 }
 
 fn running_workspace(s: &Server, name: &str) -> String {
-    let (code, v) = s.request("POST", "/api/v1/workspaces", Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})));
+    let (code, v) = s.request(
+        "POST",
+        "/api/v1/workspaces",
+        Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})),
+    );
     assert_eq!(code, 201, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
     let start = Instant::now();
@@ -285,15 +357,25 @@ fn a_terminal_client_that_stops_reading_does_not_wedge_the_workspace() {
     // Not read for a while: the shell writes on.
     std::thread::sleep(Duration::from_secs(3));
     let started = Instant::now();
-    let (code, v) = s.request("POST", &format!("/api/v1/workspaces/{id}/exec"), Some(&json!({"command": "echo fine"})));
+    let (code, v) = s.request(
+        "POST",
+        &format!("/api/v1/workspaces/{id}/exec"),
+        Some(&json!({"command": "echo fine"})),
+    );
     assert_eq!((code, v["stdout"].as_str()), (200, Some("fine\n")), "{v}");
-    let mut other = WebSocket::connect(&s.addr, &format!("/api/v1/workspaces/{id}/pty?command=echo%20other-terminal"));
+    let mut other = WebSocket::connect(
+        &s.addr,
+        &format!("/api/v1/workspaces/{id}/pty?command=echo%20other-terminal"),
+    );
     let mut seen = Vec::new();
     while !String::from_utf8_lossy(&seen).contains("other-terminal") {
         let (_, p) = other.recv_frame().expect("the other terminal's output");
         seen.extend_from_slice(&p);
     }
-    eprintln!("exec and another terminal answered within {:?} while a client stalled", started.elapsed());
+    eprintln!(
+        "exec and another terminal answered within {:?} while a client stalled",
+        started.elapsed()
+    );
     std::thread::sleep(Duration::from_secs(2));
     // Now read: what was buffered, then the close.
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -322,13 +404,24 @@ fn a_terminal_client_that_stops_reading_does_not_wedge_the_workspace() {
         if h[0] & 0x0f == 0x8 {
             break Some(p);
         }
-        assert!(total < 256 << 20, "the stalled client was fed {total} bytes and never closed");
+        assert!(
+            total < 256 << 20,
+            "the stalled client was fed {total} bytes and never closed"
+        );
     };
     let close = close.expect("a close frame (the server kept the stalled client instead)");
-    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 4000, "{}", String::from_utf8_lossy(&close[2..]));
+    assert_eq!(
+        u16::from_be_bytes([close[0], close[1]]),
+        4000,
+        "{}",
+        String::from_utf8_lossy(&close[2..])
+    );
     let after = peak_rss_kb(&s);
     eprintln!("the stalled terminal client got {total} bytes, then close 4000; server peak RSS {before} -> {after} KiB");
-    assert!(after < before + 64 * 1024, "the server grew from {before} KiB to {after} KiB");
+    assert!(
+        after < before + 64 * 1024,
+        "the server grew from {before} KiB to {after} KiB"
+    );
 }
 
 /// A workspace exec whose HTTP client hangs up: the command is killed, not
@@ -341,18 +434,37 @@ fn a_workspace_exec_whose_client_leaves_is_killed() {
     let body = json!({"command": "sleep 300 && echo never", "timeout_ms": 600_000}).to_string();
     let mut c = TcpStream::connect(&s.addr).unwrap();
     write!(c, "POST /api/v1/workspaces/{id}/exec HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", s.addr, body.len()).unwrap();
-    let pgrep = || s.request("POST", &format!("/api/v1/workspaces/{id}/exec"), Some(&json!({"command": "pgrep -x sleep || true"}))).1["stdout"].as_str().unwrap_or_default().to_string();
+    let pgrep = || {
+        s.request(
+            "POST",
+            &format!("/api/v1/workspaces/{id}/exec"),
+            Some(&json!({"command": "pgrep -x sleep || true"})),
+        )
+        .1["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     let start = Instant::now();
     while pgrep().trim().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the exec never started");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the exec never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = c.shutdown(Shutdown::Both);
     drop(c);
     let left = Instant::now();
     while !pgrep().trim().is_empty() {
-        assert!(left.elapsed() < Duration::from_secs(10), "the exec's command outlived its client by 10 s");
+        assert!(
+            left.elapsed() < Duration::from_secs(10),
+            "the exec's command outlived its client by 10 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    eprintln!("the exec's command was gone {:?} after its client left", left.elapsed());
+    eprintln!(
+        "the exec's command was gone {:?} after its client left",
+        left.elapsed()
+    );
 }

@@ -30,12 +30,24 @@ fn file_names_are_data_never_options() {
     ], "limits": { "cpu_time_ms": 500 } });
     let (code, v) = wait(&server, &attack);
     assert_eq!(code, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("files[1].name"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("files[1].name"),
+        "{v}"
+    );
     for name in ["@opts", "-o", "a\u{1b}[2J.c", "x\n.c"] {
         let body = json!({ "language": "c", "files": [{ "name": "main.c", "content": main }, { "name": name, "content": "" }] });
         let (code, v) = wait(&server, &body);
         assert_eq!(code, 400, "{name:?}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().starts_with("files[1].name"), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("files[1].name"),
+            "{v}"
+        );
     }
     // A name with commas and a shell command in it is a file like any other:
     // it is compiled as `./name`, and the compile stays within its limits.
@@ -69,7 +81,10 @@ fn the_largest_args_validation_allows_run_and_more_is_refused() {
     let body = json!({ "language": "python", "source": src, "args": args });
     let (code, v) = wait(&server, &body);
     assert_eq!(code, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("args"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("args"),
+        "{v}"
+    );
     // The worker is still there.
     let id = server.submit(&json!({ "language": "python", "source": "print(1)" }));
     let v = server.result(&id, Duration::from_secs(60));

@@ -11,7 +11,11 @@ use serde_json::{json, Value};
 use common::Server;
 
 fn run(server: &Server, query: &str, body: Value) -> Value {
-    let (code, v) = server.request("POST", &format!("/submissions?wait=true{query}"), Some(&body));
+    let (code, v) = server.request(
+        "POST",
+        &format!("/submissions?wait=true{query}"),
+        Some(&body),
+    );
     assert_eq!(code, 201, "{v}");
     v
 }
@@ -25,8 +29,16 @@ fn real_programs_get_judge0_statuses() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--workers", "2"]);
 
-    let v = run(&server, "&fields=*", json!({ "language_id": 71, "source_code": "print('hello, ' + input())", "stdin": "judge0", "expected_output": "hello, judge0" }));
-    assert_eq!(v["status"], json!({"id": 3, "description": "Accepted"}), "{v}");
+    let v = run(
+        &server,
+        "&fields=*",
+        json!({ "language_id": 71, "source_code": "print('hello, ' + input())", "stdin": "judge0", "expected_output": "hello, judge0" }),
+    );
+    assert_eq!(
+        v["status"],
+        json!({"id": 3, "description": "Accepted"}),
+        "{v}"
+    );
     assert_eq!(v["stdout"], "hello, judge0\n");
     assert_eq!(v["exit_code"], 0);
     assert!(v["time"].as_str().unwrap().parse::<f64>().unwrap() >= 0.0);
@@ -34,22 +46,62 @@ fn real_programs_get_judge0_statuses() {
     assert_eq!(v["language"]["id"], 71);
 
     let cases: &[(&str, Value, u64)] = &[
-        ("wrong answer", json!({ "language_id": 71, "source_code": "print(1)", "expected_output": "2" }), 4),
+        (
+            "wrong answer",
+            json!({ "language_id": 71, "source_code": "print(1)", "expected_output": "2" }),
+            4,
+        ),
         ("non-zero exit", python("import sys\nsys.exit(3)"), 11),
-        ("SIGSEGV", python("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"), 7),
-        ("SIGFPE", python("import os, signal\nos.kill(os.getpid(), signal.SIGFPE)"), 9),
+        (
+            "SIGSEGV",
+            python("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"),
+            7,
+        ),
+        (
+            "SIGFPE",
+            python("import os, signal\nos.kill(os.getpid(), signal.SIGFPE)"),
+            9,
+        ),
         ("SIGABRT", python("import os\nos.abort()"), 10),
-        ("SIGKILL", python("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), 12),
-        ("memory limit", json!({ "language_id": 71, "source_code": "x = bytearray(400 << 20)\nprint(len(x))", "memory_limit": 65536 }), 12),
-        ("output limit", json!({ "language_id": 71, "source_code": "import sys\nsys.stdout.write('x' * (1 << 20))", "max_file_size": 64 }), 8),
-        ("time limit", json!({ "language_id": 71, "source_code": "while True:\n    pass", "cpu_time_limit": 1, "wall_time_limit": 5 }), 5),
-        ("compile error", json!({ "language_id": 50, "source_code": "int main( {" }), 6),
+        (
+            "SIGKILL",
+            python("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+            12,
+        ),
+        (
+            "memory limit",
+            json!({ "language_id": 71, "source_code": "x = bytearray(400 << 20)\nprint(len(x))", "memory_limit": 65536 }),
+            12,
+        ),
+        (
+            "output limit",
+            json!({ "language_id": 71, "source_code": "import sys\nsys.stdout.write('x' * (1 << 20))", "max_file_size": 64 }),
+            8,
+        ),
+        (
+            "time limit",
+            json!({ "language_id": 71, "source_code": "while True:\n    pass", "cpu_time_limit": 1, "wall_time_limit": 5 }),
+            5,
+        ),
+        (
+            "compile error",
+            json!({ "language_id": 50, "source_code": "int main( {" }),
+            6,
+        ),
     ];
     for (what, body, want) in cases {
-        let v = run(&server, "&fields=status,exit_code,exit_signal,message,compile_output,time", body.clone());
+        let v = run(
+            &server,
+            "&fields=status,exit_code,exit_signal,message,compile_output,time",
+            body.clone(),
+        );
         assert_eq!(v["status"]["id"], *want, "{what}: {v}");
         match *what {
-            "SIGSEGV" => assert_eq!((v["exit_code"].as_i64(), v["exit_signal"].as_i64()), (Some(0), Some(11)), "{what}: {v}"),
+            "SIGSEGV" => assert_eq!(
+                (v["exit_code"].as_i64(), v["exit_signal"].as_i64()),
+                (Some(0), Some(11)),
+                "{what}: {v}"
+            ),
             "non-zero exit" => assert_eq!(v["message"], "Exited with error status 3", "{v}"),
             "memory limit" => assert!(v["message"].as_str().unwrap().contains("memory"), "{v}"),
             "compile error" => {
@@ -63,11 +115,23 @@ fn real_programs_get_judge0_statuses() {
     // additional_files: a zip (always base64) whose files sit beside the source.
     let zip = kiln_server::judge0::zip::write(&[("data.txt", b"from the zip\n")], true);
     let zip = kiln_server::judge0::model::encode64(&zip);
-    let v = run(&server, "", json!({ "language_id": 71, "source_code": "print(open('data.txt').read().strip())", "additional_files": zip }));
-    assert_eq!((v["status"]["id"].as_u64(), v["stdout"].as_str()), (Some(3), Some("from the zip\n")), "{v}");
+    let v = run(
+        &server,
+        "",
+        json!({ "language_id": 71, "source_code": "print(open('data.txt').read().strip())", "additional_files": zip }),
+    );
+    assert_eq!(
+        (v["status"]["id"].as_u64(), v["stdout"].as_str()),
+        (Some(3), Some("from the zip\n")),
+        "{v}"
+    );
 
     // Base64 both ways, wrapped as Ruby's Base64.encode64, exact bytes.
-    let v = run(&server, "&base64_encoded=true", json!({ "language_id": 71, "source_code": "aW1wb3J0IHN5cwpzeXMuc3Rkb3V0LmJ1ZmZlci53cml0ZShiJ1x4ZmYnICogNTApCg==" }));
+    let v = run(
+        &server,
+        "&base64_encoded=true",
+        json!({ "language_id": 71, "source_code": "aW1wb3J0IHN5cwpzeXMuc3Rkb3V0LmJ1ZmZlci53cml0ZShiJ1x4ZmYnICogNTApCg==" }),
+    );
     let out = v["stdout"].as_str().unwrap();
     assert_eq!(out.split('\n').next().unwrap().len(), 60, "{out:?}");
     assert!(out.ends_with('\n'));

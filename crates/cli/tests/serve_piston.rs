@@ -28,7 +28,11 @@ fn limits_read_as_piston_statuses() {
     );
     assert_eq!(v["language"], "python");
     let run = &v["run"];
-    assert_eq!((&run["status"], &run["signal"], &run["code"]), (&json!("TO"), &json!("SIGKILL"), &Value::Null), "{v}");
+    assert_eq!(
+        (&run["status"], &run["signal"], &run["code"]),
+        (&json!("TO"), &json!("SIGKILL"), &Value::Null),
+        "{v}"
+    );
 
     let v = execute(
         &server,
@@ -38,7 +42,10 @@ fn limits_read_as_piston_statuses() {
     let run = &v["run"];
     assert_eq!(run["stdout"], "", "{v}");
     assert_eq!(run["signal"], "SIGKILL", "{v}");
-    assert!(run["memory"].as_u64().unwrap() <= 70 << 20, "memory is bytes, within the limit: {v}");
+    assert!(
+        run["memory"].as_u64().unwrap() <= 70 << 20,
+        "memory is bytes, within the limit: {v}"
+    );
 
     // Piston allows sub-directories; Kiln's validator does not.
     let (code, v) = server.request(
@@ -47,7 +54,10 @@ fn limits_read_as_piston_statuses() {
         Some(&json!({"language": "python", "version": "*", "files": [{"name": "pkg/main.py", "content": "print(1)"}]})),
     );
     assert_eq!(code, 400);
-    assert!(v["message"].as_str().unwrap().contains("pkg/main.py"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("pkg/main.py"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -58,16 +68,32 @@ fn connect_streams_an_interactive_python_job() {
     let source = "import sys\nfor line in sys.stdin:\n    print('got', line.strip(), flush=True)\n";
     ws.send(&json!({"type": "init", "language": "python", "version": "*", "files": [{"content": source}]}));
     let runtime = ws.recv().unwrap();
-    assert_eq!((&runtime["type"], &runtime["language"]), (&json!("runtime"), &json!("python")), "{runtime}");
+    assert_eq!(
+        (&runtime["type"], &runtime["language"]),
+        (&json!("runtime"), &json!("python")),
+        "{runtime}"
+    );
     assert_eq!(ws.recv().unwrap(), json!({"type": "stage", "stage": "run"}));
     ws.send(&json!({"type": "data", "stream": "stdin", "data": "one\n"}));
-    assert_eq!(ws.recv().unwrap(), json!({"type": "data", "stream": "stdout", "data": "got one\n"}));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "data", "stream": "stdout", "data": "got one\n"})
+    );
     ws.send(&json!({"type": "data", "stream": "stdin", "data": "two\n"}));
-    assert_eq!(ws.recv().unwrap(), json!({"type": "data", "stream": "stdout", "data": "got two\n"}));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "data", "stream": "stdout", "data": "got two\n"})
+    );
     // Piston has no EOF: a program that reads to the end is stopped by a signal.
     ws.send(&json!({"type": "signal", "signal": "SIGKILL"}));
-    assert_eq!(ws.recv().unwrap(), json!({"type": "exit", "stage": "run", "code": null, "signal": "SIGKILL"}));
-    assert!(ws.recv().is_none(), "the server closes after the exit (4999)");
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "exit", "stage": "run", "code": null, "signal": "SIGKILL"})
+    );
+    assert!(
+        ws.recv().is_none(),
+        "the server closes after the exit (4999)"
+    );
 }
 
 #[test]
@@ -78,22 +104,45 @@ fn connect_compiles_then_runs_c() {
     ws.send(&json!({"type": "init", "language": "gcc", "version": "*",
                     "files": [{"content": "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 2; }\n"}]}));
     assert_eq!(ws.recv().unwrap()["language"], "c");
-    assert_eq!(ws.recv().unwrap(), json!({"type": "stage", "stage": "compile"}));
-    assert_eq!(ws.recv().unwrap(), json!({"type": "exit", "stage": "compile", "code": 0, "signal": null}));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "stage", "stage": "compile"})
+    );
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "exit", "stage": "compile", "code": 0, "signal": null})
+    );
     assert_eq!(ws.recv().unwrap(), json!({"type": "stage", "stage": "run"}));
-    assert_eq!(ws.recv().unwrap(), json!({"type": "data", "stream": "stdout", "data": "hi\n"}));
-    assert_eq!(ws.recv().unwrap(), json!({"type": "exit", "stage": "run", "code": 2, "signal": null}));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "data", "stream": "stdout", "data": "hi\n"})
+    );
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "exit", "stage": "run", "code": 2, "signal": null})
+    );
     assert!(ws.recv().is_none());
 
     let mut ws = WebSocket::connect(&server.addr, "/api/v2/connect");
     ws.send(&json!({"type": "init", "language": "c", "version": "*", "files": [{"content": "int main(void) { return nope; }\n"}]}));
     assert_eq!(ws.recv().unwrap()["type"], "runtime");
-    assert_eq!(ws.recv().unwrap(), json!({"type": "stage", "stage": "compile"}));
+    assert_eq!(
+        ws.recv().unwrap(),
+        json!({"type": "stage", "stage": "compile"})
+    );
     let data = ws.recv().unwrap();
-    assert_eq!((&data["type"], &data["stream"]), (&json!("data"), &json!("stderr")), "{data}");
+    assert_eq!(
+        (&data["type"], &data["stream"]),
+        (&json!("data"), &json!("stderr")),
+        "{data}"
+    );
     assert!(data["data"].as_str().unwrap().contains("nope"), "{data}");
     let exit = ws.recv().unwrap();
-    assert_eq!((&exit["type"], &exit["stage"]), (&json!("exit"), &json!("compile")), "{exit}");
+    assert_eq!(
+        (&exit["type"], &exit["stage"]),
+        (&json!("exit"), &json!("compile")),
+        "{exit}"
+    );
     assert_ne!(exit["code"], 0, "{exit}");
     assert!(ws.recv().is_none());
 }
@@ -118,7 +167,10 @@ fn a_client_that_stops_reading_does_not_hold_the_slot_past_the_limits() {
             break;
         }
         assert_eq!(first["type"], "error", "{first}");
-        assert!(start.elapsed().as_secs() < 30, "the slot was not freed: {first}");
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the slot was not freed: {first}"
+        );
     }
     drop(stalled);
 }

@@ -15,14 +15,29 @@ use serde_json::{json, Value};
 
 fn start(dir: &Path, first_uid: u32, extra_toml: &str, flags: &[&str]) -> Server {
     let cfg = dir.join("kiln.toml");
-    std::fs::write(&cfg, format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\n{extra_toml}")).unwrap();
-    let mut args = vec!["--workers", "1", "--warm-boxes", "0", "--config", cfg.to_str().unwrap()];
+    std::fs::write(
+        &cfg,
+        format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\n{extra_toml}"),
+    )
+    .unwrap();
+    let mut args = vec![
+        "--workers",
+        "1",
+        "--warm-boxes",
+        "0",
+        "--config",
+        cfg.to_str().unwrap(),
+    ];
     args.extend_from_slice(flags);
     Server::start(&dir.join("data"), &args)
 }
 
 fn create(s: &Server, name: &str) -> String {
-    let (code, v) = s.request("POST", "/api/v1/workspaces", Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})));
+    let (code, v) = s.request(
+        "POST",
+        "/api/v1/workspaces",
+        Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})),
+    );
     assert_eq!(code, 201, "{v}");
     v["id"].as_str().unwrap().to_string()
 }
@@ -37,13 +52,20 @@ fn wait_status(s: &Server, id: &str, status: &str) -> Value {
             return v;
         }
         assert_ne!(v["status"], "failed", "{v}");
-        assert!(start.elapsed() < Duration::from_secs(60), "{id} never became {status}: {v}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{id} never became {status}: {v}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 fn exec(s: &Server, id: &str, body: Value) -> (u16, Value) {
-    s.request("POST", &format!("/api/v1/workspaces/{id}/exec"), Some(&body))
+    s.request(
+        "POST",
+        &format!("/api/v1/workspaces/{id}/exec"),
+        Some(&body),
+    )
 }
 
 fn sh(s: &Server, id: &str, script: &str) -> Value {
@@ -53,11 +75,21 @@ fn sh(s: &Server, id: &str, script: &str) -> Value {
 }
 
 fn put(s: &Server, id: &str, path: &str, data: &[u8]) -> (u16, Vec<u8>) {
-    request_raw(&s.addr, "PUT", &format!("/api/v1/workspaces/{id}/files?path={path}"), data)
+    request_raw(
+        &s.addr,
+        "PUT",
+        &format!("/api/v1/workspaces/{id}/files?path={path}"),
+        data,
+    )
 }
 
 fn get(s: &Server, id: &str, path: &str) -> (u16, Vec<u8>) {
-    request_raw(&s.addr, "GET", &format!("/api/v1/workspaces/{id}/files?path={path}"), b"")
+    request_raw(
+        &s.addr,
+        "GET",
+        &format!("/api/v1/workspaces/{id}/files?path={path}"),
+        b"",
+    )
 }
 
 #[test]
@@ -67,33 +99,71 @@ fn lifecycle_exec_files_and_persistence() {
     let id = create(&s, "dev-1");
     let w = wait_status(&s, &id, "running");
     assert_eq!(w["agent"]["status"], "connected", "{w}");
-    let steps: Vec<&str> = w["build"]["timings"].as_array().unwrap().iter().map(|t| t["step"].as_str().unwrap()).collect();
+    let steps: Vec<&str> = w["build"]["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
     assert_eq!(steps, ["allocate", "home", "sandbox", "agent"]);
-    assert!(w["build"]["duration_ms"].is_u64() && w["build"]["finished_at"].is_string(), "{w}");
+    assert!(
+        w["build"]["duration_ms"].is_u64() && w["build"]["finished_at"].is_string(),
+        "{w}"
+    );
     let uid = w["uid"].as_u64().unwrap();
 
     // exec: output, exit code, stdin, argv form, timeout.
     let v = sh(&s, &id, "echo out; echo err >&2; exit 3");
-    assert_eq!((v["stdout"].as_str(), v["stderr"].as_str(), v["exit_code"].as_i64()), (Some("out\n"), Some("err\n"), Some(3)));
+    assert_eq!(
+        (
+            v["stdout"].as_str(),
+            v["stderr"].as_str(),
+            v["exit_code"].as_i64()
+        ),
+        (Some("out\n"), Some("err\n"), Some(3))
+    );
     let (_, v) = exec(&s, &id, json!({"command": ["cat"], "stdin": "piped"}));
     assert_eq!(v["stdout"], "piped");
     let (_, v) = exec(&s, &id, json!({"command": "sleep 30", "timeout_ms": 300}));
     assert_eq!(v["timed_out"], true, "{v}");
     let (code, v) = exec(&s, &id, json!({"command": []}));
     assert_eq!(code, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("command"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("command"),
+        "{v}"
+    );
 
     // files: round trip, ownership, missing, outside the home.
-    assert_eq!(put(&s, &id, "/home/kiln/src/a.txt", b"hello\x00bytes").0, 204);
-    assert_eq!(get(&s, &id, "/home/kiln/src/a.txt"), (200, b"hello\x00bytes".to_vec()));
-    assert_eq!(sh(&s, &id, "stat -c %u src/a.txt")["stdout"], format!("{uid}\n"));
+    assert_eq!(
+        put(&s, &id, "/home/kiln/src/a.txt", b"hello\x00bytes").0,
+        204
+    );
+    assert_eq!(
+        get(&s, &id, "/home/kiln/src/a.txt"),
+        (200, b"hello\x00bytes".to_vec())
+    );
+    assert_eq!(
+        sh(&s, &id, "stat -c %u src/a.txt")["stdout"],
+        format!("{uid}\n")
+    );
     assert_eq!(get(&s, &id, "/home/kiln/missing").0, 404);
     assert_eq!(get(&s, &id, "/etc/passwd").0, 400);
 
     // A symlink planted inside is never followed by the host side.
     let secret = dir.path().join("secret.txt");
     std::fs::write(&secret, "host secret").unwrap();
-    sh(&s, &id, &format!("ln -s {p} link; ln -s {d} dirlink; ln -s /etc/passwd plink", p = secret.display(), d = dir.path().display()));
+    sh(
+        &s,
+        &id,
+        &format!(
+            "ln -s {p} link; ln -s {d} dirlink; ln -s /etc/passwd plink",
+            p = secret.display(),
+            d = dir.path().display()
+        ),
+    );
     assert_eq!(get(&s, &id, "/home/kiln/link").0, 400);
     assert_eq!(get(&s, &id, "/home/kiln/plink").0, 400);
     assert_eq!(put(&s, &id, "/home/kiln/link", b"pwned").0, 400);
@@ -106,8 +176,16 @@ fn lifecycle_exec_files_and_persistence() {
     assert_eq!(code, 202, "{v}");
     wait_status(&s, &id, "stopped");
     assert_eq!(exec(&s, &id, json!({"command": "true"})).0, 409);
-    assert_eq!(s.request("POST", &format!("/api/v1/workspaces/{id}/stop"), None).0, 409);
-    assert_eq!(s.request("POST", &format!("/api/v1/workspaces/{id}/start"), None).0, 202);
+    assert_eq!(
+        s.request("POST", &format!("/api/v1/workspaces/{id}/stop"), None)
+            .0,
+        409
+    );
+    assert_eq!(
+        s.request("POST", &format!("/api/v1/workspaces/{id}/start"), None)
+            .0,
+        202
+    );
     let w = wait_status(&s, &id, "running");
     assert_eq!(w["uid"].as_u64(), Some(uid), "a workspace keeps its uid");
     assert_eq!(get(&s, &id, "/home/kiln/src/a.txt").1, b"hello\x00bytes");
@@ -117,17 +195,35 @@ fn lifecycle_exec_files_and_persistence() {
     s = start(dir.path(), 110_000, "", &[]);
     let w = wait_status(&s, &id, "stopped");
     assert_eq!(w["agent"]["status"], "disconnected");
-    assert_eq!(s.request("POST", &format!("/api/v1/workspaces/{id}/start"), None).0, 202);
+    assert_eq!(
+        s.request("POST", &format!("/api/v1/workspaces/{id}/start"), None)
+            .0,
+        202
+    );
     wait_status(&s, &id, "running");
-    assert_eq!(sh(&s, &id, "cat src/a.txt; id -u")["stdout"], format!("hello\0bytes{uid}\n"));
+    assert_eq!(
+        sh(&s, &id, "cat src/a.txt; id -u")["stdout"],
+        format!("hello\0bytes{uid}\n")
+    );
 
     // delete removes the record and the home (and follows no link while at it).
     let home = dir.path().join("data/workspaces").join(&id).join("home");
     assert!(home.join("src/a.txt").exists());
-    assert_eq!(s.request("DELETE", &format!("/api/v1/workspaces/{id}"), None).0, 202);
+    assert_eq!(
+        s.request("DELETE", &format!("/api/v1/workspaces/{id}"), None)
+            .0,
+        202
+    );
     let start_wait = Instant::now();
-    while s.request("GET", &format!("/api/v1/workspaces/{id}"), None).0 != 404 {
-        assert!(start_wait.elapsed() < Duration::from_secs(60), "never deleted");
+    while s
+        .request("GET", &format!("/api/v1/workspaces/{id}"), None)
+        .0
+        != 404
+    {
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(60),
+            "never deleted"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!home.exists());
@@ -139,7 +235,12 @@ fn lifecycle_exec_files_and_persistence() {
 #[test]
 fn bad_requests_quotas_capacity_and_owners() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), 110_200, "max_per_owner = 2\nmax_workspaces = 2\n", &["--api-keys", "key-one,key-two"]);
+    let s = start(
+        dir.path(),
+        110_200,
+        "max_per_owner = 2\nmax_workspaces = 2\n",
+        &["--api-keys", "key-one,key-two"],
+    );
     let as_key = |key: &str, method: &str, path: &str, body: Option<Value>| -> (u16, Value) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let (code, raw) = keyed(&s.addr, key, method, path, body.as_bytes());
@@ -147,40 +248,99 @@ fn bad_requests_quotas_capacity_and_owners() {
     };
     let (code, v) = as_key("key-one", "GET", "/api/v1/templates", None);
     assert_eq!(code, 200);
-    let names: Vec<&str> = v["templates"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["ec2-datasci", "pod-swdev"]);
     assert_eq!(v["templates"][1]["memory_mb"], 2048);
     assert_eq!(v["templates"][1]["network"], false);
 
-    let make = |key: &str, name: &str, template: &str| as_key(key, "POST", "/api/v1/workspaces", Some(json!({"name": name, "template": template})));
+    let make = |key: &str, name: &str, template: &str| {
+        as_key(
+            key,
+            "POST",
+            "/api/v1/workspaces",
+            Some(json!({"name": name, "template": template})),
+        )
+    };
     let (code, v) = make("key-one", "x", "no-such-template");
-    assert_eq!((code, v["error"]["code"].as_str()), (400, Some("invalid_field")), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("template"), "{v}");
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (400, Some("invalid_field")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("template"),
+        "{v}"
+    );
     let (code, v) = make("key-one", "Bad_Name", "pod-swdev");
     assert_eq!(code, 400);
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("name"), "{v}");
-    let (code, v) = as_key("key-one", "POST", "/api/v1/workspaces", Some(json!({"name": "p", "template": "pod-swdev", "parameters": {"nope": "1"}})));
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("name"),
+        "{v}"
+    );
+    let (code, v) = as_key(
+        "key-one",
+        "POST",
+        "/api/v1/workspaces",
+        Some(json!({"name": "p", "template": "pod-swdev", "parameters": {"nope": "1"}})),
+    );
     assert_eq!(code, 400, "{v}");
     let (code, a) = make("key-one", "ws-a", "pod-swdev");
     assert_eq!(code, 201, "{a}");
     assert_eq!(make("key-one", "ws-a", "pod-swdev").0, 409);
     assert_eq!(make("key-one", "ws-b", "ec2-datasci").0, 201);
     let (code, v) = make("key-one", "ws-c", "pod-swdev");
-    assert_eq!((code, v["error"]["code"].as_str()), (403, Some("quota_exceeded")), "{v}");
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (403, Some("quota_exceeded")),
+        "{v}"
+    );
     let (code, v) = make("key-two", "ws-a", "pod-swdev");
-    assert_eq!((code, v["error"]["code"].as_str()), (503, Some("at_capacity")), "{v}");
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (503, Some("at_capacity")),
+        "{v}"
+    );
 
     // Owners see only their own workspaces.
     let id = a["id"].as_str().unwrap();
-    assert_eq!(as_key("key-two", "GET", &format!("/api/v1/workspaces/{id}"), None).0, 404);
-    assert_eq!(as_key("key-two", "POST", &format!("/api/v1/workspaces/{id}/exec"), Some(json!({"command": "id"}))).0, 404);
+    assert_eq!(
+        as_key("key-two", "GET", &format!("/api/v1/workspaces/{id}"), None).0,
+        404
+    );
+    assert_eq!(
+        as_key(
+            "key-two",
+            "POST",
+            &format!("/api/v1/workspaces/{id}/exec"),
+            Some(json!({"command": "id"}))
+        )
+        .0,
+        404
+    );
     let (_, v) = as_key("key-two", "GET", "/api/v1/workspaces", None);
     assert_eq!(v["workspaces"], json!([]));
     let (_, v) = as_key("key-one", "GET", "/api/v1/workspaces?name_prefix=ws-", None);
     assert_eq!(v["workspaces"].as_array().unwrap().len(), 2);
-    assert_eq!(as_key("key-one", "GET", "/api/v1/workspaces?status=bogus", None).0, 400);
-    assert_eq!(as_key("key-one", "GET", "/api/v1/workspaces/not-a-uuid", None).0, 404);
-    assert_eq!(keyed(&s.addr, "wrong", "GET", "/api/v1/workspaces", b"").0, 401);
+    assert_eq!(
+        as_key("key-one", "GET", "/api/v1/workspaces?status=bogus", None).0,
+        400
+    );
+    assert_eq!(
+        as_key("key-one", "GET", "/api/v1/workspaces/not-a-uuid", None).0,
+        404
+    );
+    assert_eq!(
+        keyed(&s.addr, "wrong", "GET", "/api/v1/workspaces", b"").0,
+        401
+    );
 }
 
 fn keyed(addr: &str, key: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -199,7 +359,12 @@ fn keyed(addr: &str, key: &str, method: &str, path: &str, body: &[u8]) -> (u16, 
 fn read_until(ws: &mut WebSocket, needle: &str) -> String {
     let mut seen = Vec::new();
     while !String::from_utf8_lossy(&seen).contains(needle) {
-        let (op, payload) = ws.recv_frame().unwrap_or_else(|| panic!("closed before {needle:?}: {:?}", String::from_utf8_lossy(&seen)));
+        let (op, payload) = ws.recv_frame().unwrap_or_else(|| {
+            panic!(
+                "closed before {needle:?}: {:?}",
+                String::from_utf8_lossy(&seen)
+            )
+        });
         assert_eq!(op, 0x2, "terminal output comes as binary frames");
         seen.extend_from_slice(&payload);
     }
@@ -238,11 +403,17 @@ fn pty_echo_resize_and_reconnect() {
     drop(ws);
 
     // Another id is another shell.
-    let mut other = WebSocket::connect(&s.addr, &format!("/api/v1/workspaces/{id}/pty?reconnect=another"));
+    let mut other = WebSocket::connect(
+        &s.addr,
+        &format!("/api/v1/workspaces/{id}/pty?reconnect=another"),
+    );
     other.send(&json!({"data": "echo \"other:[$X]\"\r"}));
     read_until(&mut other, "other:[]");
     // A program given as `command` runs instead of the shell; its exit closes the socket.
-    let mut cmd = WebSocket::connect(&s.addr, &format!("/api/v1/workspaces/{id}/pty?command=echo%20one-shot"));
+    let mut cmd = WebSocket::connect(
+        &s.addr,
+        &format!("/api/v1/workspaces/{id}/pty?command=echo%20one-shot"),
+    );
     read_until(&mut cmd, "one-shot");
     while cmd.recv_frame().is_some() {}
 }
@@ -271,13 +442,31 @@ fn workspaces_cannot_see_each_other() {
     wait_status(&s, &b, "running");
     assert_eq!(put(&s, &a, "/home/kiln/private.txt", b"alice only").0, 204);
     sh(&s, &a, "sleep 300 > /dev/null 2>&1 &");
-    assert_eq!(sh(&s, &a, "pgrep -c sleep")["stdout"], "1\n", "alice's background sleep runs");
+    assert_eq!(
+        sh(&s, &a, "pgrep -c sleep")["stdout"],
+        "1\n",
+        "alice's background sleep runs"
+    );
     let v = sh(&s, &b, "ls -a /home/kiln; ls /home; ps -eo comm | grep -c sleep; cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 3[0]0'");
     let out = v["stdout"].as_str().unwrap();
     assert!(!out.contains("private.txt"), "{out}");
-    assert_eq!(out.lines().filter(|l| *l == "0").count(), 2, "bob sees no process of alice: {out}");
+    assert_eq!(
+        out.lines().filter(|l| *l == "0").count(),
+        2,
+        "bob sees no process of alice: {out}"
+    );
     assert_eq!(get(&s, &b, "/home/kiln/private.txt").0, 404);
-    let ids = sh(&s, &b, "id -u")["stdout"].as_str().unwrap().trim().parse::<u32>().unwrap();
-    let ida = sh(&s, &a, "id -u")["stdout"].as_str().unwrap().trim().parse::<u32>().unwrap();
+    let ids = sh(&s, &b, "id -u")["stdout"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .parse::<u32>()
+        .unwrap();
+    let ida = sh(&s, &a, "id -u")["stdout"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .parse::<u32>()
+        .unwrap();
     assert_ne!(ids, ida, "each workspace has its own uid");
 }

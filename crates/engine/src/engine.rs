@@ -140,7 +140,8 @@ impl Engine {
     pub async fn shutdown(&self, deadline: std::time::Duration) -> bool {
         let all = self.inner.cfg.max_boxes.max(1) as u32;
         let drained = tokio::time::timeout(deadline, self.inner.slots.acquire_many(all)).await;
-        let warm: Vec<SandboxBox> = std::mem::take(&mut *self.inner.warm.lock().expect("warm pool lock"));
+        let warm: Vec<SandboxBox> =
+            std::mem::take(&mut *self.inner.warm.lock().expect("warm pool lock"));
         for b in warm {
             b.destroy().await;
         }
@@ -180,9 +181,11 @@ impl Engine {
             .clone();
         let sandbox = match &self.inner.sandbox {
             Ok(sandbox) => sandbox.clone(),
-            Err(why) => return Report::internal_error(format!(
+            Err(why) => {
+                return Report::internal_error(format!(
                 "this node runs no sandbox ({why}); submit through the queue so a worker runs it"
-            )),
+            ))
+            }
         };
         let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
             return Report::internal_error("the engine is shutting down");
@@ -291,7 +294,8 @@ impl Engine {
             compile.time_ms = Some(o.cpu_ms);
             compile.wall_time_ms = Some(o.wall_ms);
             let failed = (!o.success()).then(|| compile_failure(&o, &cl, limits.output_bytes));
-            let (exit_code, cpu_ms, wall_ms, memory_kb) = (o.exit_code, o.cpu_ms, o.wall_ms, o.memory_peak_kb);
+            let (exit_code, cpu_ms, wall_ms, memory_kb) =
+                (o.exit_code, o.cpu_ms, o.wall_ms, o.memory_peak_kb);
             let mut all = o.stdout;
             all.extend_from_slice(&o.stderr);
             (compile.output, compile.output_bytes) = output_text(all);

@@ -225,7 +225,10 @@ pub mod b64 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         match Option::<String>::deserialize(d)? {
-            Some(t) => base64::engine::general_purpose::STANDARD.decode(t).map(Some).map_err(serde::de::Error::custom),
+            Some(t) => base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
             None => Ok(None),
         }
     }
@@ -303,7 +306,10 @@ pub mod stored {
                 Out::Text(t) => s.serialize_str(t),
                 Out::Bytes(b) => {
                     let mut m = s.serialize_map(Some(1))?;
-                    m.serialize_entry("base64", &base64::engine::general_purpose::STANDARD.encode(b))?;
+                    m.serialize_entry(
+                        "base64",
+                        &base64::engine::general_purpose::STANDARD.encode(b),
+                    )?;
                     m.end()
                 }
             }
@@ -340,7 +346,9 @@ pub mod stored {
                             return Err(serde::de::Error::unknown_field(&k, &["base64"]));
                         }
                     }
-                    base64.map(|base64| In::Bytes { base64 }).ok_or_else(|| serde::de::Error::missing_field("base64"))
+                    base64
+                        .map(|base64| In::Bytes { base64 })
+                        .ok_or_else(|| serde::de::Error::missing_field("base64"))
                 }
             }
             d.deserialize_any(V)
@@ -357,8 +365,15 @@ pub mod stored {
         }
     }
 
-    fn input<E: serde::de::Error>(v: In, legacy_raw: Option<String>) -> Result<(String, Option<Vec<u8>>), E> {
-        let decode = |t: String| base64::engine::general_purpose::STANDARD.decode(t).map_err(E::custom);
+    fn input<E: serde::de::Error>(
+        v: In,
+        legacy_raw: Option<String>,
+    ) -> Result<(String, Option<Vec<u8>>), E> {
+        let decode = |t: String| {
+            base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .map_err(E::custom)
+        };
         match (v, legacy_raw) {
             (In::Bytes { base64 }, _) => Ok(output_text(decode(base64)?)),
             (In::Text(text), Some(raw)) => Ok((text, Some(decode(raw)?))),
@@ -474,11 +489,27 @@ pub mod stored {
             compile_wall_time_ms: r.compile_wall_time_ms,
         };
         // Sized once: a stored report can be many MiB.
-        let fields = [&out.stdout, &out.stderr, &out.compile_output].map(Out::json_len).iter().sum::<usize>()
-            + out.tests.iter().map(|t| 300 + t.stdout.json_len() + t.stderr.json_len() + t.message.map_or(0, escaped_len)).sum::<usize>();
-        let mut buf = Vec::with_capacity(fields + 1024 + r.message.as_deref().map_or(0, escaped_len));
+        let fields = [&out.stdout, &out.stderr, &out.compile_output]
+            .map(Out::json_len)
+            .iter()
+            .sum::<usize>()
+            + out
+                .tests
+                .iter()
+                .map(|t| {
+                    300 + t.stdout.json_len()
+                        + t.stderr.json_len()
+                        + t.message.map_or(0, escaped_len)
+                })
+                .sum::<usize>();
+        let mut buf =
+            Vec::with_capacity(fields + 1024 + r.message.as_deref().map_or(0, escaped_len));
         serde_json::to_writer(&mut buf, &out)?;
-        String::from_utf8(buf).map_err(|e| <serde_json::Error as serde::ser::Error>::custom(format!("stored report is not UTF-8: {e}")))
+        String::from_utf8(buf).map_err(|e| {
+            <serde_json::Error as serde::ser::Error>::custom(format!(
+                "stored report is not UTF-8: {e}"
+            ))
+        })
     }
 
     pub fn from_json(s: &str) -> serde_json::Result<Report> {
@@ -486,7 +517,8 @@ pub mod stored {
         let r: ReportIn = serde_json::from_str(s)?;
         let (stdout, stdout_bytes) = input::<E>(r.stdout, r.stdout_bytes)?;
         let (stderr, stderr_bytes) = input::<E>(r.stderr, r.stderr_bytes)?;
-        let (compile_output, compile_output_bytes) = input::<E>(r.compile_output, r.compile_output_bytes)?;
+        let (compile_output, compile_output_bytes) =
+            input::<E>(r.compile_output, r.compile_output_bytes)?;
         let mut tests = Vec::with_capacity(r.tests.len());
         for t in r.tests {
             let (stdout, stdout_bytes) = input::<E>(t.stdout, t.stdout_bytes)?;
@@ -598,8 +630,15 @@ mod tests {
         r.tests = vec![t.clone()];
         let json = stored::to_json(&r).unwrap();
         // 4000 control bytes and 3000 invalid ones, twice as text would be ~60 KB.
-        assert!(json.len() < 4 * 7000 / 3 + 8000 / 3 * 2 + 1000, "{} bytes", json.len());
-        assert!(json.contains("\"compile_output\":\"warning: x\\n\""), "cheap text stays text: {json}");
+        assert!(
+            json.len() < 4 * 7000 / 3 + 8000 / 3 * 2 + 1000,
+            "{} bytes",
+            json.len()
+        );
+        assert!(
+            json.contains("\"compile_output\":\"warning: x\\n\""),
+            "cheap text stays text: {json}"
+        );
         let back = stored::from_json(&json).unwrap();
         assert_eq!(back, r);
         assert_eq!(exact_bytes(&back.stderr, &back.stderr_bytes), &invalid[..]);

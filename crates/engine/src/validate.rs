@@ -37,7 +37,10 @@ pub struct ValidationError {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> ValidationError {
-    ValidationError { field: field.into(), message: message.into() }
+    ValidationError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// The maxima a submission is checked against (the server's settings, or an
@@ -72,7 +75,11 @@ impl Default for Rules {
 }
 
 /// The language and every other rule, with the maxima of `cfg`.
-pub fn validate(sub: &Submission, catalog: &Catalog, cfg: &EngineConfig) -> Result<(), ValidationError> {
+pub fn validate(
+    sub: &Submission,
+    catalog: &Catalog,
+    cfg: &EngineConfig,
+) -> Result<(), ValidationError> {
     language(&sub.language, catalog)?;
     check(sub, &Rules::from(cfg))
 }
@@ -95,12 +102,19 @@ pub fn language(id: &str, catalog: &Catalog) -> Result<(), ValidationError> {
 /// with `-` or `@` (an option, or gcc's and javac's `@file` of options).
 pub fn file_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_FILE_NAME_BYTES {
-        return Err(format!("must be a plain file name of 1 to {MAX_FILE_NAME_BYTES} bytes"));
+        return Err(format!(
+            "must be a plain file name of 1 to {MAX_FILE_NAME_BYTES} bytes"
+        ));
     }
     if name == "." || name == ".." {
-        return Err(format!("{name:?} is not a file name; use a plain name such as main.c"));
+        return Err(format!(
+            "{name:?} is not a file name; use a plain name such as main.c"
+        ));
     }
-    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\') || c.is_control()) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '/' | '\\') || c.is_control())
+    {
         return Err(format!("must be a plain file name (no `/`, `\\`, NUL or control characters); {name:?} has {c:?}"));
     }
     if name.starts_with(['-', '@']) {
@@ -119,55 +133,102 @@ pub fn check(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
 
 fn check_files(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
     if sub.files.is_empty() {
-        return Err(err("files", "a submission needs `source` or at least one entry in `files`"));
+        return Err(err(
+            "files",
+            "a submission needs `source` or at least one entry in `files`",
+        ));
     }
     if sub.files.len() > rules.max_files {
-        return Err(err("files", format!("{} files given; at most {} are allowed", sub.files.len(), rules.max_files)));
+        return Err(err(
+            "files",
+            format!(
+                "{} files given; at most {} are allowed",
+                sub.files.len(),
+                rules.max_files
+            ),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, f) in sub.files.iter().enumerate() {
         file_name(&f.name).map_err(|m| err(format!("files[{i}].name"), m))?;
         if !seen.insert(f.name.as_str()) {
-            return Err(err(format!("files[{i}].name"), format!("{:?} appears twice", f.name)));
+            return Err(err(
+                format!("files[{i}].name"),
+                format!("{:?} appears twice", f.name),
+            ));
         }
     }
     let total: usize = sub.files.iter().map(|f| f.content.len()).sum();
     if total > rules.max_source_bytes {
-        return Err(err("source", format!("source is {total} bytes; the maximum is {}", rules.max_source_bytes)));
+        return Err(err(
+            "source",
+            format!(
+                "source is {total} bytes; the maximum is {}",
+                rules.max_source_bytes
+            ),
+        ));
     }
     Ok(())
 }
 
 fn check_inputs(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
     if sub.tests.len() > rules.max_tests {
-        return Err(err("tests", format!("{} tests given; the maximum is {}", sub.tests.len(), rules.max_tests)));
+        return Err(err(
+            "tests",
+            format!(
+                "{} tests given; the maximum is {}",
+                sub.tests.len(),
+                rules.max_tests
+            ),
+        ));
     }
     let max = rules.max_stdin_bytes;
     let over = |field: String, text: &str| -> Result<(), ValidationError> {
         if text.len() > max {
-            return Err(err(field, format!("is {} bytes; the maximum is {max}", text.len())));
+            return Err(err(
+                field,
+                format!("is {} bytes; the maximum is {max}", text.len()),
+            ));
         }
         Ok(())
     };
     over("stdin".into(), &sub.stdin)?;
-    over("expected_output".into(), sub.expected_output.as_deref().unwrap_or(""))?;
+    over(
+        "expected_output".into(),
+        sub.expected_output.as_deref().unwrap_or(""),
+    )?;
     for (i, t) in sub.tests.iter().enumerate() {
         over(format!("tests[{i}].stdin"), &t.stdin)?;
-        over(format!("tests[{i}].expected_output"), t.expected_output.as_deref().unwrap_or(""))?;
+        over(
+            format!("tests[{i}].expected_output"),
+            t.expected_output.as_deref().unwrap_or(""),
+        )?;
     }
     Ok(())
 }
 
 fn check_args(args: &[String]) -> Result<(), ValidationError> {
     if args.len() > MAX_ARGS {
-        return Err(err("args", format!("has {} arguments; at most {MAX_ARGS}", args.len())));
+        return Err(err(
+            "args",
+            format!("has {} arguments; at most {MAX_ARGS}", args.len()),
+        ));
     }
-    if let Some(i) = args.iter().position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0')) {
-        return Err(err(format!("args[{i}]"), format!("must be at most {MAX_ARG_BYTES} bytes without NUL")));
+    if let Some(i) = args
+        .iter()
+        .position(|a| a.len() > MAX_ARG_BYTES || a.contains('\0'))
+    {
+        return Err(err(
+            format!("args[{i}]"),
+            format!("must be at most {MAX_ARG_BYTES} bytes without NUL"),
+        ));
     }
     let total: usize = args.iter().map(String::len).sum();
     if total > MAX_ARGS_TOTAL_BYTES {
-        return Err(err("args", format!("arguments total {total} bytes; the maximum is {MAX_ARGS_TOTAL_BYTES}")));
+        return Err(err(
+            "args",
+            format!("arguments total {total} bytes; the maximum is {MAX_ARGS_TOTAL_BYTES}"),
+        ));
     }
     Ok(())
 }
@@ -185,7 +246,10 @@ fn check_limits(l: &Limits, max: &Limits) -> Result<(), ValidationError> {
             return Err(err(field, "must be at least 1"));
         }
         if v > m {
-            return Err(err(field, format!("{v} is above the maximum {m}; ask for at most that")));
+            return Err(err(
+                field,
+                format!("{v} is above the maximum {m}; ask for at most that"),
+            ));
         }
     }
     if l.memory_kb < 4096 {
@@ -216,7 +280,10 @@ mod tests {
     fn sub() -> Submission {
         Submission {
             language: "python".into(),
-            files: vec![SourceFile { name: "main.py".into(), content: "print(1)".into() }],
+            files: vec![SourceFile {
+                name: "main.py".into(),
+                content: "print(1)".into(),
+            }],
             stdin: String::new(),
             args: Vec::new(),
             expected_output: None,
@@ -226,47 +293,216 @@ mod tests {
     }
 
     fn rules() -> Rules {
-        Rules { max_files: 3, max_source_bytes: 100, max_stdin_bytes: 10, max_tests: 2, max_limits: EngineConfig::default().max_limits }
+        Rules {
+            max_files: 3,
+            max_source_bytes: 100,
+            max_stdin_bytes: 10,
+            max_tests: 2,
+            max_limits: EngineConfig::default().max_limits,
+        }
     }
 
     /// (what the test changes, the field named, a word of the message); None: valid.
     #[test]
     fn the_rules_table() {
-        type Case = (&'static str, fn(&mut Submission), Option<(&'static str, &'static str)>);
+        type Case = (
+            &'static str,
+            fn(&mut Submission),
+            Option<(&'static str, &'static str)>,
+        );
         let cases: Vec<Case> = vec![
             ("valid", |_| {}, None),
             ("no files", |s| s.files.clear(), Some(("files", "needs"))),
-            ("four files", |s| s.files = (0..4).map(|i| SourceFile { name: format!("f{i}.py"), content: String::new() }).collect(), Some(("files", "at most 3"))),
-            ("dotdot", |s| s.files[0].name = "..".into(), Some(("files[0].name", "not a file name"))),
-            ("slash", |s| s.files[0].name = "a/b.py".into(), Some(("files[0].name", "plain file name"))),
-            ("backslash", |s| s.files[0].name = "a\\b.py".into(), Some(("files[0].name", "plain file name"))),
-            ("nul", |s| s.files[0].name = "a\0.py".into(), Some(("files[0].name", "plain file name"))),
-            ("newline", |s| s.files[0].name = "a\n.py".into(), Some(("files[0].name", "control"))),
-            ("escape", |s| s.files[0].name = "\u{1b}[2J.py".into(), Some(("files[0].name", "control"))),
-            ("dash", |s| s.files[0].name = "-wrapper".into(), Some(("files[0].name", "option"))),
-            ("at", |s| s.files[0].name = "@opts".into(), Some(("files[0].name", "option"))),
-            ("gcc wrapper pair", |s| s.files.push(SourceFile { name: "-wrapper".into(), content: String::new() }), Some(("files[1].name", "option"))),
-            ("comma names are data", |s| s.files.push(SourceFile { name: "sh,-c,id;.c".into(), content: String::new() }), None),
-            ("long name", |s| s.files[0].name = "a".repeat(256), Some(("files[0].name", "255"))),
-            ("empty name", |s| s.files[0].name = String::new(), Some(("files[0].name", "1 to 255"))),
-            ("twice", |s| s.files.push(SourceFile { name: "main.py".into(), content: String::new() }), Some(("files[1].name", "twice"))),
-            ("big source", |s| s.files[0].content = "x".repeat(101), Some(("source", "maximum is 100"))),
-            ("big stdin", |s| s.stdin = "x".repeat(11), Some(("stdin", "maximum is 10"))),
-            ("big expected", |s| s.expected_output = Some("x".repeat(11)), Some(("expected_output", "maximum is 10"))),
-            ("three tests", |s| s.tests = vec![TestCase::default(); 3], Some(("tests", "maximum is 2"))),
-            ("big test stdin", |s| s.tests = vec![TestCase::default(), TestCase { stdin: "x".repeat(11), expected_output: None }], Some(("tests[1].stdin", "maximum is 10"))),
-            ("big test expected", |s| s.tests = vec![TestCase { stdin: String::new(), expected_output: Some("x".repeat(11)) }], Some(("tests[0].expected_output", "maximum"))),
-            ("65 args", |s| s.args = vec!["a".into(); 65], Some(("args", "at most 64"))),
-            ("long arg", |s| s.args = vec!["a".repeat(4097)], Some(("args[0]", "4096"))),
-            ("nul arg", |s| s.args = vec!["ok".into(), "a\0b".into()], Some(("args[1]", "NUL"))),
-            ("40 x 4000 args", |s| s.args = vec!["a".repeat(4000); 40], Some(("args", "8192"))),
-            ("2 x 4096 args", |s| s.args = vec!["a".repeat(4096); 2], None),
-            ("3 x 4096 args", |s| s.args = vec!["a".repeat(4096); 3], Some(("args", "8192"))),
-            ("zero cpu", |s| s.limits.cpu_time_ms = 0, Some(("limits.cpu_time_ms", "at least 1"))),
-            ("huge memory", |s| s.limits.memory_kb = u64::MAX, Some(("limits.memory_kb", "above the maximum"))),
-            ("tiny memory", |s| s.limits.memory_kb = 100, Some(("limits.memory_kb", "4096"))),
-            ("zero processes", |s| s.limits.processes = 0, Some(("limits.processes", "at least 1"))),
-            ("huge output", |s| s.limits.output_bytes = 1 << 40, Some(("limits.output_bytes", "maximum"))),
+            (
+                "four files",
+                |s| {
+                    s.files = (0..4)
+                        .map(|i| SourceFile {
+                            name: format!("f{i}.py"),
+                            content: String::new(),
+                        })
+                        .collect()
+                },
+                Some(("files", "at most 3")),
+            ),
+            (
+                "dotdot",
+                |s| s.files[0].name = "..".into(),
+                Some(("files[0].name", "not a file name")),
+            ),
+            (
+                "slash",
+                |s| s.files[0].name = "a/b.py".into(),
+                Some(("files[0].name", "plain file name")),
+            ),
+            (
+                "backslash",
+                |s| s.files[0].name = "a\\b.py".into(),
+                Some(("files[0].name", "plain file name")),
+            ),
+            (
+                "nul",
+                |s| s.files[0].name = "a\0.py".into(),
+                Some(("files[0].name", "plain file name")),
+            ),
+            (
+                "newline",
+                |s| s.files[0].name = "a\n.py".into(),
+                Some(("files[0].name", "control")),
+            ),
+            (
+                "escape",
+                |s| s.files[0].name = "\u{1b}[2J.py".into(),
+                Some(("files[0].name", "control")),
+            ),
+            (
+                "dash",
+                |s| s.files[0].name = "-wrapper".into(),
+                Some(("files[0].name", "option")),
+            ),
+            (
+                "at",
+                |s| s.files[0].name = "@opts".into(),
+                Some(("files[0].name", "option")),
+            ),
+            (
+                "gcc wrapper pair",
+                |s| {
+                    s.files.push(SourceFile {
+                        name: "-wrapper".into(),
+                        content: String::new(),
+                    })
+                },
+                Some(("files[1].name", "option")),
+            ),
+            (
+                "comma names are data",
+                |s| {
+                    s.files.push(SourceFile {
+                        name: "sh,-c,id;.c".into(),
+                        content: String::new(),
+                    })
+                },
+                None,
+            ),
+            (
+                "long name",
+                |s| s.files[0].name = "a".repeat(256),
+                Some(("files[0].name", "255")),
+            ),
+            (
+                "empty name",
+                |s| s.files[0].name = String::new(),
+                Some(("files[0].name", "1 to 255")),
+            ),
+            (
+                "twice",
+                |s| {
+                    s.files.push(SourceFile {
+                        name: "main.py".into(),
+                        content: String::new(),
+                    })
+                },
+                Some(("files[1].name", "twice")),
+            ),
+            (
+                "big source",
+                |s| s.files[0].content = "x".repeat(101),
+                Some(("source", "maximum is 100")),
+            ),
+            (
+                "big stdin",
+                |s| s.stdin = "x".repeat(11),
+                Some(("stdin", "maximum is 10")),
+            ),
+            (
+                "big expected",
+                |s| s.expected_output = Some("x".repeat(11)),
+                Some(("expected_output", "maximum is 10")),
+            ),
+            (
+                "three tests",
+                |s| s.tests = vec![TestCase::default(); 3],
+                Some(("tests", "maximum is 2")),
+            ),
+            (
+                "big test stdin",
+                |s| {
+                    s.tests = vec![
+                        TestCase::default(),
+                        TestCase {
+                            stdin: "x".repeat(11),
+                            expected_output: None,
+                        },
+                    ]
+                },
+                Some(("tests[1].stdin", "maximum is 10")),
+            ),
+            (
+                "big test expected",
+                |s| {
+                    s.tests = vec![TestCase {
+                        stdin: String::new(),
+                        expected_output: Some("x".repeat(11)),
+                    }]
+                },
+                Some(("tests[0].expected_output", "maximum")),
+            ),
+            (
+                "65 args",
+                |s| s.args = vec!["a".into(); 65],
+                Some(("args", "at most 64")),
+            ),
+            (
+                "long arg",
+                |s| s.args = vec!["a".repeat(4097)],
+                Some(("args[0]", "4096")),
+            ),
+            (
+                "nul arg",
+                |s| s.args = vec!["ok".into(), "a\0b".into()],
+                Some(("args[1]", "NUL")),
+            ),
+            (
+                "40 x 4000 args",
+                |s| s.args = vec!["a".repeat(4000); 40],
+                Some(("args", "8192")),
+            ),
+            (
+                "2 x 4096 args",
+                |s| s.args = vec!["a".repeat(4096); 2],
+                None,
+            ),
+            (
+                "3 x 4096 args",
+                |s| s.args = vec!["a".repeat(4096); 3],
+                Some(("args", "8192")),
+            ),
+            (
+                "zero cpu",
+                |s| s.limits.cpu_time_ms = 0,
+                Some(("limits.cpu_time_ms", "at least 1")),
+            ),
+            (
+                "huge memory",
+                |s| s.limits.memory_kb = u64::MAX,
+                Some(("limits.memory_kb", "above the maximum")),
+            ),
+            (
+                "tiny memory",
+                |s| s.limits.memory_kb = 100,
+                Some(("limits.memory_kb", "4096")),
+            ),
+            (
+                "zero processes",
+                |s| s.limits.processes = 0,
+                Some(("limits.processes", "at least 1")),
+            ),
+            (
+                "huge output",
+                |s| s.limits.output_bytes = 1 << 40,
+                Some(("limits.output_bytes", "maximum")),
+            ),
         ];
         for (what, change, want) in cases {
             let mut s = sub();
@@ -286,6 +522,15 @@ mod tests {
     fn limit_over_max_names_the_field() {
         let max = EngineConfig::default().max_limits;
         assert_eq!(limit_over_max(&Limits::default(), &max), None);
-        assert_eq!(limit_over_max(&Limits { wall_time_ms: max.wall_time_ms + 1, ..Limits::default() }, &max), Some("wall_time_ms"));
+        assert_eq!(
+            limit_over_max(
+                &Limits {
+                    wall_time_ms: max.wall_time_ms + 1,
+                    ..Limits::default()
+                },
+                &max
+            ),
+            Some("wall_time_ms")
+        );
     }
 }

@@ -180,7 +180,17 @@ mod tests {
             memory_mb: 64,
         };
         let argv = expand(&t(&["gcc", "-o", "main", "{files}"]), &ctx);
-        assert_eq!(argv, t(&["gcc", "-o", "main", "./-wrapper", "./sh,-c,id;.c", "./@opts"]));
+        assert_eq!(
+            argv,
+            t(&[
+                "gcc",
+                "-o",
+                "main",
+                "./-wrapper",
+                "./sh,-c,id;.c",
+                "./@opts"
+            ])
+        );
         assert!(argv[3..].iter().all(|a| !a.starts_with(['-', '@'])));
     }
 

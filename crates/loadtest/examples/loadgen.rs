@@ -12,12 +12,18 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let threads = std::env::var("LOADGEN_THREADS").ok().and_then(|t| t.parse().ok());
+    let threads = std::env::var("LOADGEN_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok());
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(t) = threads {
         rt.worker_threads(t);
     }
-    let code = rt.build().expect("runtime").block_on(kiln_loadtest::run(cli.args)).unwrap_or(2);
+    let code = rt
+        .build()
+        .expect("runtime")
+        .block_on(kiln_loadtest::run(cli.args))
+        .unwrap_or(2);
     std::process::exit(code);
 }

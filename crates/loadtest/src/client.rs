@@ -29,11 +29,15 @@ pub struct Target {
 
 impl Target {
     pub fn parse(url: &str) -> Result<Self, LoadtestError> {
-        let uri: hyper::Uri = url.parse().map_err(|_| LoadtestError::BadTarget(url.to_owned()))?;
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|_| LoadtestError::BadTarget(url.to_owned()))?;
         if uri.scheme_str() != Some("http") || uri.authority().is_none() {
             return Err(LoadtestError::BadTarget(url.to_owned()));
         }
-        Ok(Target { base: url.trim_end_matches('/').to_owned() })
+        Ok(Target {
+            base: url.trim_end_matches('/').to_owned(),
+        })
     }
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -75,7 +79,12 @@ impl ApiClient {
     }
 
     /// One request; returns the status and the whole body.
-    pub async fn request(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<(StatusCode, Bytes), String> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<(StatusCode, Bytes), String> {
         let mut req = Request::builder().method(method).uri(self.target.url(path));
         if let Some(a) = &self.auth {
             req = req.header(AUTHORIZATION, a.clone());
@@ -83,16 +92,27 @@ impl ApiClient {
         if body.is_some() {
             req = req.header(CONTENT_TYPE, "application/json");
         }
-        let req = req.body(Full::new(body.unwrap_or_default())).map_err(|e| e.to_string())?;
+        let req = req
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| e.to_string())?;
         let resp = self.http.request(req).await.map_err(|e| format!("{e:?}"))?;
         let status = resp.status();
-        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
         Ok((status, bytes))
     }
 
     /// The JSON body of a submission for a corpus pick.
     pub fn submission_body(pick: &Pick) -> Bytes {
-        let files: Vec<Value> = pick.files.iter().map(|(n, c)| json!({"name": n, "content": c})).collect();
+        let files: Vec<Value> = pick
+            .files
+            .iter()
+            .map(|(n, c)| json!({"name": n, "content": c}))
+            .collect();
         let body = json!({
             "language": pick.program.language,
             "files": files,
@@ -112,7 +132,11 @@ impl ApiClient {
             Ok(o) => o,
             Err(_) => Outcome::Timeout,
         };
-        Attempt { outcome, sent_at, submit_latency }
+        Attempt {
+            outcome,
+            sent_at,
+            submit_latency,
+        }
     }
 
     async fn execute_inner(
@@ -145,7 +169,10 @@ impl ApiClient {
                 return Outcome::Transport;
             };
             tokio::time::sleep(opts.poll_interval).await;
-            doc = match self.request(Method::GET, &format!("/api/v1/submissions/{id}"), None).await {
+            doc = match self
+                .request(Method::GET, &format!("/api/v1/submissions/{id}"), None)
+                .await
+            {
                 Ok((s, b)) => match classify_http(s, &b) {
                     Ok(v) => v,
                     Err(o) => return o,
@@ -187,14 +214,26 @@ mod tests {
 
     #[test]
     fn judging() {
-        assert_eq!(judge(&json!({"status":"accepted","stdout":"hi\n"}), "hi\n"), Outcome::Success);
+        assert_eq!(
+            judge(&json!({"status":"accepted","stdout":"hi\n"}), "hi\n"),
+            Outcome::Success
+        );
         assert_eq!(
             judge(&json!({"status":"accepted","stdout":"ho\n"}), "hi\n"),
             Outcome::WrongVerdict("accepted_with_wrong_output".into())
         );
-        assert_eq!(judge(&json!({"status":"wrong_answer"}), "x"), Outcome::WrongVerdict("wrong_answer".into()));
-        assert_eq!(judge(&json!({"status":"internal_error"}), "x"), Outcome::InternalError);
+        assert_eq!(
+            judge(&json!({"status":"wrong_answer"}), "x"),
+            Outcome::WrongVerdict("wrong_answer".into())
+        );
+        assert_eq!(
+            judge(&json!({"status":"internal_error"}), "x"),
+            Outcome::InternalError
+        );
         assert!(Target::parse("https://x").is_err());
-        assert_eq!(Target::parse("http://127.0.0.1:3000/").unwrap().base, "http://127.0.0.1:3000");
+        assert_eq!(
+            Target::parse("http://127.0.0.1:3000/").unwrap().base,
+            "http://127.0.0.1:3000"
+        );
     }
 }

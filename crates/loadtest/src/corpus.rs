@@ -18,8 +18,20 @@ use rand::Rng;
 use crate::scenario::{Complexity, LangGroup};
 
 /// Every language the corpus covers (the language ids of Kiln's API).
-pub const LANGUAGES: &[&str] =
-    &["python", "javascript", "c", "cpp", "java", "rust", "go", "bash", "ruby", "php", "perl", "lua"];
+pub const LANGUAGES: &[&str] = &[
+    "python",
+    "javascript",
+    "c",
+    "cpp",
+    "java",
+    "rust",
+    "go",
+    "bash",
+    "ruby",
+    "php",
+    "perl",
+    "lua",
+];
 
 /// One program with its input and expected output.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +72,12 @@ pub static CORPUS: &[Program] = &[
     program!("cpp", Complex, "complex", ["main.cpp", "matrix.hpp"]),
     program!("java", Simple, "simple", ["Main.java"]),
     program!("java", Medium, "medium", ["Main.java"]),
-    program!("java", Complex, "complex", ["Main.java", "Matrix.java", "Ring.java", "LongRing.java"]),
+    program!(
+        "java",
+        Complex,
+        "complex",
+        ["Main.java", "Matrix.java", "Ring.java", "LongRing.java"]
+    ),
     program!("rust", Simple, "simple", ["main.rs"]),
     program!("rust", Medium, "medium", ["main.rs"]),
     program!("rust", Complex, "complex", ["main.rs", "matrix.rs"]),
@@ -95,9 +112,16 @@ impl Program {
     /// The files to send; with a nonce, the entry file ends with a comment
     /// carrying it, so the source is unique.
     pub fn files_with(&self, nonce: Option<&str>) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = self.files.iter().map(|(n, c)| ((*n).to_owned(), (*c).to_owned())).collect();
+        let mut files: Vec<(String, String)> = self
+            .files
+            .iter()
+            .map(|(n, c)| ((*n).to_owned(), (*c).to_owned()))
+            .collect();
         if let Some(n) = nonce {
-            files[0].1.push_str(&format!("\n{} kiln-loadtest nonce {n}\n", comment_prefix(self.language)));
+            files[0].1.push_str(&format!(
+                "\n{} kiln-loadtest nonce {n}\n",
+                comment_prefix(self.language)
+            ));
         }
         files
     }
@@ -129,8 +153,17 @@ pub struct Pick {
 }
 
 impl Picker {
-    pub fn new(languages: Vec<(LangGroup, f64)>, complexity: Vec<(Complexity, f64)>, unique: bool) -> Self {
-        Picker { languages, complexity, unique, nonce: AtomicU64::new(0) }
+    pub fn new(
+        languages: Vec<(LangGroup, f64)>,
+        complexity: Vec<(Complexity, f64)>,
+        unique: bool,
+    ) -> Self {
+        Picker {
+            languages,
+            complexity,
+            unique,
+            nonce: AtomicU64::new(0),
+        }
     }
 
     /// Draws a program; with unique sources, its entry file gets a fresh comment.
@@ -140,8 +173,17 @@ impl Picker {
         let language = langs[rng.gen_range(0..langs.len())];
         let complexity = weighted(&self.complexity, rng);
         let program = find(language, complexity).expect("every corpus language has programs");
-        let nonce = self.unique.then(|| format!("{}-{:016x}", self.nonce.fetch_add(1, Ordering::Relaxed), rng.gen::<u64>()));
-        Pick { program, files: program.files_with(nonce.as_deref()) }
+        let nonce = self.unique.then(|| {
+            format!(
+                "{}-{:016x}",
+                self.nonce.fetch_add(1, Ordering::Relaxed),
+                rng.gen::<u64>()
+            )
+        });
+        Pick {
+            program,
+            files: program.files_with(nonce.as_deref()),
+        }
     }
 }
 
@@ -168,17 +210,26 @@ mod tests {
                 assert!(find(l, c).is_some(), "{l} {c}");
             }
         }
-        assert_eq!(find("ruby", Complexity::Complex).unwrap().complexity, Complexity::Medium);
+        assert_eq!(
+            find("ruby", Complexity::Complex).unwrap().complexity,
+            Complexity::Medium
+        );
     }
 
     #[test]
     fn mix_is_respected_and_unique_sources_differ() {
-        let p = Picker::new(vec![(LangGroup::Cpp, 0.8), (LangGroup::Go, 0.2)], vec![(Complexity::Complex, 1.0)], true);
+        let p = Picker::new(
+            vec![(LangGroup::Cpp, 0.8), (LangGroup::Go, 0.2)],
+            vec![(Complexity::Complex, 1.0)],
+            true,
+        );
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
         let picks: Vec<Pick> = (0..1000).map(|_| p.pick(&mut rng)).collect();
         let cpp = picks.iter().filter(|x| x.program.language == "cpp").count();
         assert!((700..900).contains(&cpp), "{cpp}");
         assert_ne!(picks[0].files[0].1, picks[1].files[0].1);
-        assert!(picks.iter().all(|x| x.program.complexity == Complexity::Complex));
+        assert!(picks
+            .iter()
+            .all(|x| x.program.complexity == Complexity::Complex));
     }
 }

@@ -26,7 +26,9 @@ pub struct CriterionResult {
 impl CriterionResult {
     /// The target as written: "< 3 s", "> 95 %", "stable".
     pub fn target_text(&self) -> String {
-        self.target.map(|t| format!("{} {t} {}", self.op, self.unit)).unwrap_or_else(|| self.op.clone())
+        self.target
+            .map(|t| format!("{} {t} {}", self.op, self.unit))
+            .unwrap_or_else(|| self.op.clone())
     }
 }
 
@@ -55,9 +57,21 @@ pub fn evaluate(c: &Criterion, r: &PhaseResult) -> CriterionResult {
     };
     let scoped = c.language.is_some() || c.complexity.is_some();
     let (count, success, errors, compile_errors, latency) = match group {
-        Some(g) => (g.count, g.success, g.errors, g.compilation_errors, g.latency),
+        Some(g) => (
+            g.count,
+            g.success,
+            g.errors,
+            g.compilation_errors,
+            g.latency,
+        ),
         None if scoped => (0, 0, 0, 0, Default::default()),
-        None => (r.sent, r.outcome_count("success"), r.errors, r.outcome_count("compilation_error"), r.latency),
+        None => (
+            r.sent,
+            r.outcome_count("success"),
+            r.errors,
+            r.outcome_count("compilation_error"),
+            r.latency,
+        ),
     };
     let (measured, unit, note) = match c.metric {
         Metric::SuccessRate => (Some(pct(success, count)), "%", String::new()),
@@ -68,11 +82,22 @@ pub fn evaluate(c: &Criterion, r: &PhaseResult) -> CriterionResult {
             Some(t) => (
                 Some(t.slope),
                 "jobs/s",
-                format!("trend {:+.3} jobs/s (t = {:.1}) over {} samples", t.slope, t.t_stat, t.points),
+                format!(
+                    "trend {:+.3} jobs/s (t = {:.1}) over {} samples",
+                    t.slope, t.t_stat, t.points
+                ),
             ),
-            None => (None, "jobs/s", "no code_execution_queue_depth samples from /metrics".into()),
+            None => (
+                None,
+                "jobs/s",
+                "no code_execution_queue_depth samples from /metrics".into(),
+            ),
         },
-        m => (Some(latency.at(m.quantile().unwrap_or(0.5)) / 1000.0), "s", String::new()),
+        m => (
+            Some(latency.at(m.quantile().unwrap_or(0.5)) / 1000.0),
+            "s",
+            String::new(),
+        ),
     };
     let passed = match (c.op, measured) {
         (Op::Stable, Some(_)) => !r.queue.growing,
@@ -81,7 +106,11 @@ pub fn evaluate(c: &Criterion, r: &PhaseResult) -> CriterionResult {
         }
         _ => false,
     };
-    let note = if count == 0 && scoped { "no submissions in this group".into() } else { note };
+    let note = if count == 0 && scoped {
+        "no submissions in this group".into()
+    } else {
+        note
+    };
     CriterionResult {
         label: c.display_label(),
         metric: c.metric,
@@ -115,7 +144,10 @@ pub fn indicators(criteria: &[Criterion], r: &PhaseResult) -> Vec<Indicator> {
         name: "Queue depth growing exponentially".into(),
         triggered: r.queue.accelerating,
         detail: match &r.queue.trend {
-            Some(t) => format!("slope {:+.3} jobs/s, growing: {}, accelerating: {}", t.slope, r.queue.growing, r.queue.accelerating),
+            Some(t) => format!(
+                "slope {:+.3} jobs/s, growing: {}, accelerating: {}",
+                t.slope, r.queue.growing, r.queue.accelerating
+            ),
             None => "no queue samples".into(),
         },
     });
@@ -140,13 +172,24 @@ pub fn warnings(r: &PhaseResult) -> Vec<String> {
         w.push("queue depth growing continuously".into());
     }
     if r.queue.max_utilization.unwrap_or(0.0) > 0.9 {
-        w.push(format!("worker utilization reached {:.0}% (> 90%)", 100.0 * r.queue.max_utilization.unwrap_or(0.0)));
+        w.push(format!(
+            "worker utilization reached {:.0}% (> 90%)",
+            100.0 * r.queue.max_utilization.unwrap_or(0.0)
+        ));
     }
-    let p95: Vec<(f64, f64)> = r.seconds.iter().filter(|s| s.completed > 0).map(|s| (s.second as f64, s.p95_ms)).collect();
+    let p95: Vec<(f64, f64)> = r
+        .seconds
+        .iter()
+        .filter(|s| s.completed > 0)
+        .map(|s| (s.second as f64, s.p95_ms))
+        .collect();
     if let Some(t) = crate::metrics_scrape::trend(&p95) {
         let rise = t.slope * p95.len() as f64;
         if t.t_stat > 3.0 && rise > 0.5 * r.latency.p50_ms.max(1.0) {
-            w.push(format!("P95 latency increasing over time ({:+.1} ms/s)", t.slope));
+            w.push(format!(
+                "P95 latency increasing over time ({:+.1} ms/s)",
+                t.slope
+            ));
         }
     }
     if r.generator.overloaded {

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 pub enum LoadtestError {
     /// A scenario file could not be read.
     #[error("cannot read scenario file {path}: {source}")]
-    ReadScenario { path: PathBuf, source: std::io::Error },
+    ReadScenario {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A scenario file is malformed; `message` names the line, column and field.
     #[error("invalid scenario {origin}: {message}")]
     Scenario { origin: String, message: String },
@@ -26,8 +29,15 @@ pub enum LoadtestError {
     Spawn(String),
     /// The target never answered `GET /health` with 200.
     #[error("target {url} not healthy after {waited_s:.1} s: {last}")]
-    Unhealthy { url: String, waited_s: f64, last: String },
+    Unhealthy {
+        url: String,
+        waited_s: f64,
+        last: String,
+    },
     /// Writing the results directory failed.
     #[error("cannot write results to {path}: {source}")]
-    WriteResults { path: PathBuf, source: std::io::Error },
+    WriteResults {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }

@@ -145,14 +145,23 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
     let mut scn = scenario::load(&args.scenario)?;
     if let Some(s) = args.scale {
         if !(s.is_finite() && s > 0.0) {
-            return Err(LoadtestError::BadArgument { flag: "--scale", message: format!("{s} must be > 0") });
+            return Err(LoadtestError::BadArgument {
+                flag: "--scale",
+                message: format!("{s} must be > 0"),
+            });
         }
     }
     scn.apply(&Overrides {
         scale: args.scale,
         duration: args.duration,
         mode: args.mode,
-        unique_sources: if args.unique_sources { Some(true) } else if args.reuse_sources { Some(false) } else { None },
+        unique_sources: if args.unique_sources {
+            Some(true)
+        } else if args.reuse_sources {
+            Some(false)
+        } else {
+            None
+        },
         max_in_flight: args.max_in_flight,
         timeout: args.timeout,
     });
@@ -172,7 +181,9 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
         Some(t) => (client::Target::parse(t)?, None),
         None => {
             progress.say("kiln loadtest: starting `kiln serve` on a free loopback port …");
-            let e = serve::Embedded::start(args.kiln_bin.as_deref(), args.workers, args.health_timeout).await?;
+            let e =
+                serve::Embedded::start(args.kiln_bin.as_deref(), args.workers, args.health_timeout)
+                    .await?;
             (client::Target::parse(&e.url)?, Some(e))
         }
     };
@@ -182,7 +193,10 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
     }
     let run = result?;
     let started = SystemTime::now();
-    let dir = args.out_exact.clone().unwrap_or_else(|| args.out.join(report::dir_stamp(started)));
+    let dir = args
+        .out_exact
+        .clone()
+        .unwrap_or_else(|| args.out.join(report::dir_stamp(started)));
     report::write_all(&dir, &run)?;
     print_summary(&run, &dir, args.quiet);
     Ok((run.exit_code, dir))
@@ -212,7 +226,11 @@ async fn run_scenario(
     let mut phases: Vec<PhaseResult> = Vec::new();
     for (i, phase) in scn.phases.iter().enumerate() {
         if i > 0 && !scn.gap.is_zero() {
-            progress.say(&format!("kiln loadtest: pause {:.0} s before `{}`", scn.gap.as_secs_f64(), phase.name));
+            progress.say(&format!(
+                "kiln loadtest: pause {:.0} s before `{}`",
+                scn.gap.as_secs_f64(),
+                phase.name
+            ));
             tokio::time::sleep(scn.gap).await;
         }
         progress.say(&format!(
@@ -220,9 +238,14 @@ async fn run_scenario(
             phase.name,
             target.base,
             phase.load.duration().as_secs_f64(),
-            phase.load.expected_requests().map(|n| format!(", ~{n:.0} submissions")).unwrap_or_default()
+            phase
+                .load
+                .expected_requests()
+                .map(|n| format!(", ~{n:.0} submissions"))
+                .unwrap_or_default()
         ));
-        let raw = runner::run_phase(phase, &client, args.seed.wrapping_add(i as u64), &progress).await;
+        let raw =
+            runner::run_phase(phase, &client, args.seed.wrapping_add(i as u64), &progress).await;
         phases.push(PhaseResult::build(phase, raw));
     }
     let verdict = RunResult::verdict_of(&phases);
@@ -267,9 +290,20 @@ fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
             out.push_str(&format!("  warning: {w}\n"));
         }
     }
-    out.push_str(&format!("\nverdict: {:?} (exit {}); reports in {}\n", run.verdict, run.exit_code, dir.display()));
+    out.push_str(&format!(
+        "\nverdict: {:?} (exit {}); reports in {}\n",
+        run.verdict,
+        run.exit_code,
+        dir.display()
+    ));
     if quiet {
-        print!("{}", out.lines().last().map(|l| format!("{l}\n")).unwrap_or_default());
+        print!(
+            "{}",
+            out.lines()
+                .last()
+                .map(|l| format!("{l}\n"))
+                .unwrap_or_default()
+        );
     } else {
         print!("{out}");
     }

@@ -38,7 +38,11 @@ pub fn gauge(text: &str, name: &str) -> Option<f64> {
         } else {
             continue; // another metric with this prefix
         };
-        if let Some(v) = value_part.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) {
+        if let Some(v) = value_part
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        {
             found = Some(found.unwrap_or(0.0) + v);
         }
     }
@@ -70,7 +74,10 @@ pub async fn sample_loop(
             _ = stop.changed() => return,
         }
         let t = start.elapsed().as_secs_f64();
-        let scrape = tokio::time::timeout(every.max(Duration::from_secs(1)), client.request(Method::GET, "/metrics", None));
+        let scrape = tokio::time::timeout(
+            every.max(Duration::from_secs(1)),
+            client.request(Method::GET, "/metrics", None),
+        );
         if let Ok(Ok((status, body))) = scrape.await {
             if status.is_success() {
                 let s = parse_sample(&String::from_utf8_lossy(&body), t);
@@ -104,10 +111,23 @@ pub fn trend(points: &[(f64, f64)]) -> Option<Trend> {
         return None;
     }
     let slope = sxy / sxx;
-    let sse: f64 = points.iter().map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2)).sum();
+    let sse: f64 = points
+        .iter()
+        .map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2))
+        .sum();
     let se = (sse / (nf - 2.0) / sxx).sqrt();
-    let t_stat = if se > 0.0 { slope / se } else if slope == 0.0 { 0.0 } else { f64::INFINITY * slope.signum() };
-    Some(Trend { slope, t_stat, points: n })
+    let t_stat = if se > 0.0 {
+        slope / se
+    } else if slope == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY * slope.signum()
+    };
+    Some(Trend {
+        slope,
+        t_stat,
+        points: n,
+    })
 }
 
 /// What the queue did over the run.
@@ -133,7 +153,10 @@ pub struct QueueAnalysis {
 }
 
 pub fn analyse(samples: &[MetricSample]) -> QueueAnalysis {
-    let depth: Vec<(f64, f64)> = samples.iter().filter_map(|s| Some((s.t, s.queue_depth?))).collect();
+    let depth: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|s| Some((s.t, s.queue_depth?)))
+        .collect();
     let tr = trend(&depth);
     let span = match (depth.first(), depth.last()) {
         (Some(a), Some(b)) => b.0 - a.0,
@@ -159,7 +182,8 @@ pub fn analyse(samples: &[MetricSample]) -> QueueAnalysis {
     let fold = |v: &[f64], f: fn(f64, f64) -> f64| v.iter().copied().reduce(f);
     QueueAnalysis {
         samples: depth.len(),
-        mean_depth: (!depth.is_empty()).then(|| depth.iter().map(|p| p.1).sum::<f64>() / depth.len() as f64),
+        mean_depth: (!depth.is_empty())
+            .then(|| depth.iter().map(|p| p.1).sum::<f64>() / depth.len() as f64),
         max_depth: depth.iter().map(|p| p.1).reduce(f64::max),
         trend: tr,
         growth_over_run: growth,
@@ -198,7 +222,12 @@ mod tests {
         (0..60)
             .map(|i| {
                 let t = i as f64;
-                MetricSample { t, queue_depth: Some(f(t)), active_jobs: Some(4.0), workers: Some(8.0) }
+                MetricSample {
+                    t,
+                    queue_depth: Some(f(t)),
+                    active_jobs: Some(4.0),
+                    workers: Some(8.0),
+                }
             })
             .collect()
     }
@@ -212,7 +241,9 @@ mod tests {
 
     #[test]
     fn linear_and_exponential_growth() {
-        let a = analyse(&samples(|t| 2.0 * t + if (t as i64) % 2 == 0 { 1.0 } else { -1.0 }));
+        let a = analyse(&samples(|t| {
+            2.0 * t + if (t as i64) % 2 == 0 { 1.0 } else { -1.0 }
+        }));
         assert!(a.growing && !a.accelerating, "{a:?}");
         let b = analyse(&samples(|t| (t / 8.0).exp()));
         assert!(b.growing && b.accelerating, "{b:?}");

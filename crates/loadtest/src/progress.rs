@@ -45,7 +45,11 @@ impl Progress {
         if self == Progress::Quiet {
             return;
         }
-        let every = if self == Progress::Tty { Duration::from_secs(1) } else { Duration::from_secs(10) };
+        let every = if self == Progress::Tty {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(10)
+        };
         let mut tick = tokio::time::interval_at((start + every).into(), every);
         let total = phase.load.duration().as_secs_f64();
         loop {
@@ -58,7 +62,11 @@ impl Progress {
                 let r = rec.lock().expect("recorder");
                 let last = (t as usize).checked_sub(1).and_then(|i| r.seconds.get(i));
                 let rps = last.map(|s| s.sent).unwrap_or(0);
-                let target = phase.load.target_rate_at(t - 1.0).map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed".into());
+                let target = phase
+                    .load
+                    .target_rate_at(t - 1.0)
+                    .map(|x| format!("{x:.1}"))
+                    .unwrap_or_else(|| "closed".into());
                 let p95 = Percentiles::of_us(&r.all.latency).p95_ms;
                 let errors: u64 = r.seconds.iter().map(|s| s.errors).sum();
                 let depth = metrics

@@ -30,7 +30,11 @@ impl From<&Group> for Breakdown {
             success: g.success,
             errors: g.errors,
             compilation_errors: g.compilation_errors,
-            success_rate: if g.count == 0 { 0.0 } else { 100.0 * g.success as f64 / g.count as f64 },
+            success_rate: if g.count == 0 {
+                0.0
+            } else {
+                100.0 * g.success as f64 / g.count as f64
+            },
             latency: Percentiles::of_us(&g.latency),
         }
     }
@@ -128,13 +132,25 @@ impl PhaseResult {
     /// Judges a raw run.
     pub fn build(phase: &Phase, raw: Raw) -> Self {
         let r = &raw.recorder;
-        let pct = |x: u64| if r.sent == 0 { 0.0 } else { 100.0 * x as f64 / r.sent as f64 };
+        let pct = |x: u64| {
+            if r.sent == 0 {
+                0.0
+            } else {
+                100.0 * x as f64 / r.sent as f64
+            }
+        };
         let errors = r.all.errors;
         let scheduled = phase.load.duration();
         let window = scheduled.max(raw.elapsed).as_secs_f64().max(1e-9);
         let arrivals = r.sent + r.dropped;
-        let (late_f, drop_f) =
-            if arrivals == 0 { (0.0, 0.0) } else { (r.late as f64 / arrivals as f64, r.dropped as f64 / arrivals as f64) };
+        let (late_f, drop_f) = if arrivals == 0 {
+            (0.0, 0.0)
+        } else {
+            (
+                r.late as f64 / arrivals as f64,
+                r.dropped as f64 / arrivals as f64,
+            )
+        };
         let open = matches!(phase.load, LoadModel::Open { .. });
         let seconds = r
             .seconds
@@ -142,10 +158,16 @@ impl PhaseResult {
             .enumerate()
             .map(|(i, s)| {
                 let p = Percentiles::of_ms(&s.latency_ms);
-                let m = raw.metrics.iter().find(|m| m.t >= i as f64 && m.t < i as f64 + 1.0);
+                let m = raw
+                    .metrics
+                    .iter()
+                    .find(|m| m.t >= i as f64 && m.t < i as f64 + 1.0);
                 SecondRow {
                     second: i as u64,
-                    target_rps: phase.load.target_rate_at(i as f64 + 0.5).filter(|_| Duration::from_secs(i as u64) < scheduled),
+                    target_rps: phase
+                        .load
+                        .target_rate_at(i as f64 + 0.5)
+                        .filter(|_| Duration::from_secs(i as u64) < scheduled),
                     sent: s.sent,
                     late: s.late,
                     dropped: s.dropped,
@@ -186,8 +208,16 @@ impl PhaseResult {
             latency: Percentiles::of_us(&r.all.latency),
             service_time: Percentiles::of_us(&r.service),
             submit_latency: Percentiles::of_us(&r.submit),
-            by_language: r.by_language.iter().map(|(k, g)| ((*k).to_owned(), g.into())).collect(),
-            by_complexity: r.by_complexity.iter().map(|(k, g)| (k.as_str().to_owned(), g.into())).collect(),
+            by_language: r
+                .by_language
+                .iter()
+                .map(|(k, g)| ((*k).to_owned(), g.into()))
+                .collect(),
+            by_complexity: r
+                .by_complexity
+                .iter()
+                .map(|(k, g)| (k.as_str().to_owned(), g.into()))
+                .collect(),
             seconds,
             queue: analyse(&raw.metrics),
             metrics: raw.metrics.clone(),
@@ -204,10 +234,15 @@ impl PhaseResult {
             warnings: Vec::new(),
             passed: false,
         };
-        result.criteria = phase.criteria.iter().map(|c| criteria::evaluate(c, &result)).collect();
+        result.criteria = phase
+            .criteria
+            .iter()
+            .map(|c| criteria::evaluate(c, &result))
+            .collect();
         result.indicators = criteria::indicators(&phase.criteria, &result);
         result.warnings = criteria::warnings(&result);
-        result.passed = result.criteria.iter().all(|c| c.passed) && !result.indicators.iter().any(|i| i.triggered);
+        result.passed = result.criteria.iter().all(|c| c.passed)
+            && !result.indicators.iter().any(|i| i.triggered);
         result
     }
 }

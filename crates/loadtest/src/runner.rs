@@ -32,14 +32,30 @@ type Shared = Arc<Mutex<Recorder>>;
 pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &Progress) -> Raw {
     let rec: Shared = Arc::new(Mutex::new(Recorder::default()));
     let metrics = Arc::new(Mutex::new(Vec::new()));
-    let picker = Arc::new(Picker::new(phase.languages.clone(), phase.complexity.clone(), phase.submit.unique_sources));
+    let picker = Arc::new(Picker::new(
+        phase.languages.clone(),
+        phase.complexity.clone(),
+        phase.submit.unique_sources,
+    ));
     let started_at = std::time::SystemTime::now();
     let start = Instant::now() + Duration::from_millis(20);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sampler = tokio::spawn(sample_loop(client.clone(), start, Duration::from_secs(1), metrics.clone(), stop_rx.clone()));
-    let ticker = tokio::spawn((*progress).run(phase.clone(), start, rec.clone(), metrics.clone(), stop_rx));
+    let sampler = tokio::spawn(sample_loop(
+        client.clone(),
+        start,
+        Duration::from_secs(1),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
+    let ticker =
+        tokio::spawn((*progress).run(phase.clone(), start, rec.clone(), metrics.clone(), stop_rx));
     match &phase.load {
-        LoadModel::Open { spacing, stages, max_in_flight, late_threshold } => {
+        LoadModel::Open {
+            spacing,
+            stages,
+            max_in_flight,
+            late_threshold,
+        } => {
             let schedule = crate::schedule::Schedule::new(stages.clone(), *spacing, seed);
             let sem = Arc::new(Semaphore::new(*max_in_flight));
             let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
@@ -51,12 +67,16 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
                     rec.lock().expect("recorder").dropped(offset);
                     continue;
                 };
-                rec.lock().expect("recorder").sent(offset, lateness, lateness > *late_threshold);
+                rec.lock()
+                    .expect("recorder")
+                    .sent(offset, lateness, lateness > *late_threshold);
                 let pick = picker.pick(&mut rng);
                 let (client, rec, opts) = (client.clone(), rec.clone(), phase.submit.clone());
                 tokio::spawn(async move {
                     let body = ApiClient::submission_body(&pick);
-                    let attempt = client.execute(body, pick.program.expected_output, &opts).await;
+                    let attempt = client
+                        .execute(body, pick.program.expected_output, &opts)
+                        .await;
                     let done = Instant::now();
                     let sample = Sample {
                         language: pick.program.language,
@@ -75,12 +95,22 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
             let all = u32::try_from(*max_in_flight).unwrap_or(u32::MAX);
             let _ = sem.acquire_many(all).await;
         }
-        LoadModel::Closed { users, spawn_rate, duration, think_time } => {
+        LoadModel::Closed {
+            users,
+            spawn_rate,
+            duration,
+            think_time,
+        } => {
             let deadline = start + *duration;
             let mut handles = Vec::new();
             for u in 0..*users {
                 let spawn_at = start + Duration::from_secs_f64(u as f64 / spawn_rate.max(1e-9));
-                let (client, rec, opts, picker) = (client.clone(), rec.clone(), phase.submit.clone(), picker.clone());
+                let (client, rec, opts, picker) = (
+                    client.clone(),
+                    rec.clone(),
+                    phase.submit.clone(),
+                    picker.clone(),
+                );
                 let think = *think_time;
                 handles.push(tokio::spawn(async move {
                     let mut rng = SmallRng::seed_from_u64(seed.wrapping_add(u as u64 + 1));
@@ -89,8 +119,16 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
                         let pick = picker.pick(&mut rng);
                         let at = Instant::now();
                         let offset = at.saturating_duration_since(start);
-                        rec.lock().expect("recorder").sent(offset, Duration::ZERO, false);
-                        let attempt = client.execute(ApiClient::submission_body(&pick), pick.program.expected_output, &opts).await;
+                        rec.lock()
+                            .expect("recorder")
+                            .sent(offset, Duration::ZERO, false);
+                        let attempt = client
+                            .execute(
+                                ApiClient::submission_body(&pick),
+                                pick.program.expected_output,
+                                &opts,
+                            )
+                            .await;
                         let done = Instant::now();
                         rec.lock().expect("recorder").record(&Sample {
                             language: pick.program.language,
@@ -118,5 +156,10 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
     let _ = ticker.await;
     let recorder = std::mem::take(&mut *rec.lock().expect("recorder"));
     let metrics = std::mem::take(&mut *metrics.lock().expect("metrics"));
-    Raw { recorder, metrics, elapsed, started_at }
+    Raw {
+        recorder,
+        metrics,
+        elapsed,
+        started_at,
+    }
 }

@@ -29,7 +29,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Names of the built-in scenarios, comma separated (for messages).
 pub fn builtin_names() -> String {
-    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 // ---------------------------------------------------------------- value types
@@ -48,17 +52,22 @@ impl TryFrom<String> for Dur {
 
 /// Parses `500ms`, `60s`, `1.5s`, `10m`, `1h`, `1m30s`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration `{s}`: write e.g. \"500ms\", \"60s\", \"10m\", \"1m30s\"");
+    let bad =
+        || format!("invalid duration `{s}`: write e.g. \"500ms\", \"60s\", \"10m\", \"1m30s\"");
     let mut total = 0f64;
     let mut rest = s.trim();
     if rest.is_empty() {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_end] {
             "ms" => 0.001,
             "s" => 1.0,
@@ -400,7 +409,9 @@ impl LoadModel {
     }
     /// Scheduled arrival rate at `t` (open model), `None` for a closed model.
     pub fn target_rate_at(&self, t: f64) -> Option<f64> {
-        let LoadModel::Open { stages, .. } = self else { return None };
+        let LoadModel::Open { stages, .. } = self else {
+            return None;
+        };
         let mut start = 0.0;
         for s in stages {
             let d = s.duration.as_secs_f64();
@@ -414,8 +425,15 @@ impl LoadModel {
     }
     /// Expected number of arrivals of an open model.
     pub fn expected_requests(&self) -> Option<f64> {
-        let LoadModel::Open { stages, .. } = self else { return None };
-        Some(stages.iter().map(|s| (s.from + s.to) / 2.0 * s.duration.as_secs_f64()).sum())
+        let LoadModel::Open { stages, .. } = self else {
+            return None;
+        };
+        Some(
+            stages
+                .iter()
+                .map(|s| (s.from + s.to) / 2.0 * s.duration.as_secs_f64())
+                .sum(),
+        )
     }
 }
 
@@ -474,22 +492,31 @@ pub fn load(name_or_path: &str) -> Result<Scenario, LoadtestError> {
     }
     let path = Path::new(name_or_path);
     if !path.exists() {
-        return Err(LoadtestError::UnknownScenario(name_or_path.to_owned(), builtin_names()));
+        return Err(LoadtestError::UnknownScenario(
+            name_or_path.to_owned(),
+            builtin_names(),
+        ));
     }
     load_file(path)
 }
 
 fn load_file(path: &Path) -> Result<Scenario, LoadtestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| LoadtestError::ReadScenario { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadtestError::ReadScenario {
+        path: path.to_owned(),
+        source,
+    })?;
     parse(&text, &path.display().to_string(), path.parent())
 }
 
 /// Parses a scenario; `origin` names it in errors; `dir` resolves relative
 /// `sequence` entries (None: only built-ins).
 pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Scenario, LoadtestError> {
-    let err = |message: String| LoadtestError::Scenario { origin: origin.to_owned(), message };
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+    let err = |message: String| LoadtestError::Scenario {
+        origin: origin.to_owned(),
+        message,
+    };
+    let file: ScenarioFile =
+        toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
     let at = |span: std::ops::Range<usize>, msg: &str| {
         let (line, col) = line_col(text, span.start);
         err(format!("line {line}, column {col}: {msg}"))
@@ -503,15 +530,22 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Scenario, L
             let sub = match BUILTIN.iter().find(|(n, _)| n == entry) {
                 Some((_, t)) => parse(t, &format!("built-in `{entry}`"), None)?,
                 None => {
-                    let p: PathBuf = dir.map(|d| d.join(entry)).unwrap_or_else(|| PathBuf::from(entry));
+                    let p: PathBuf = dir
+                        .map(|d| d.join(entry))
+                        .unwrap_or_else(|| PathBuf::from(entry));
                     if !p.exists() {
-                        return Err(err(format!("field `sequence`: `{entry}` is neither a built-in ({}) nor a file", builtin_names())));
+                        return Err(err(format!(
+                            "field `sequence`: `{entry}` is neither a built-in ({}) nor a file",
+                            builtin_names()
+                        )));
                     }
                     load_file(&p)?
                 }
             };
             if sub.phases.len() != 1 {
-                return Err(err(format!("field `sequence`: `{entry}` is itself a sequence")));
+                return Err(err(format!(
+                    "field `sequence`: `{entry}` is itself a sequence"
+                )));
             }
             phases.extend(sub.phases);
         }
@@ -530,7 +564,10 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Scenario, L
     let model = match load.model {
         Model::Open => {
             if load.stages.is_empty() {
-                return Err(at(load_span, "field `load.stages`: an open model needs at least one [[load.stages]]"));
+                return Err(at(
+                    load_span,
+                    "field `load.stages`: an open model needs at least one [[load.stages]]",
+                ));
             }
             let mut prev = load.start_rate.map(|r| r.0).unwrap_or(0.0);
             let mut stages = Vec::new();
@@ -539,9 +576,15 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Scenario, L
                 let st = st.into_inner();
                 let secs = st.duration.0.as_secs_f64();
                 if secs <= 0.0 {
-                    return Err(at(span, &format!("field `load.stages[{i}].duration`: must be > 0")));
+                    return Err(at(
+                        span,
+                        &format!("field `load.stages[{i}].duration`: must be > 0"),
+                    ));
                 }
-                let given = [st.rate.is_some(), st.requests.is_some(), st.to.is_some()].iter().filter(|b| **b).count();
+                let given = [st.rate.is_some(), st.requests.is_some(), st.to.is_some()]
+                    .iter()
+                    .filter(|b| **b)
+                    .count();
                 if given != 1 || (st.from.is_some() && st.to.is_none()) {
                     return Err(at(span, &format!(
                         "field `load.stages[{i}]`: give exactly one of `rate`, `requests`, or `to` (with optional `from`)"
@@ -552,21 +595,34 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Scenario, L
                 } else if let Some(n) = st.requests {
                     (n.0 / secs, n.0 / secs)
                 } else {
-                    (st.from.map(|f| f.0).unwrap_or(prev), st.to.map(|t| t.0).unwrap_or(0.0))
+                    (
+                        st.from.map(|f| f.0).unwrap_or(prev),
+                        st.to.map(|t| t.0).unwrap_or(0.0),
+                    )
                 };
                 prev = to;
-                stages.push(Stage { duration: st.duration.0, from, to });
+                stages.push(Stage {
+                    duration: st.duration.0,
+                    from,
+                    to,
+                });
             }
             LoadModel::Open {
                 spacing: load.spacing,
                 stages,
                 max_in_flight: load.max_in_flight.unwrap_or(10_000),
-                late_threshold: load.late_threshold.map(|d| d.0).unwrap_or(Duration::from_millis(10)),
+                late_threshold: load
+                    .late_threshold
+                    .map(|d| d.0)
+                    .unwrap_or(Duration::from_millis(10)),
             }
         }
         Model::Closed => {
             let (Some(users), Some(duration)) = (load.users, load.duration) else {
-                return Err(at(load_span, "field `load`: a closed model needs `users` and `duration`"));
+                return Err(at(
+                    load_span,
+                    "field `load`: a closed model needs `users` and `duration`",
+                ));
             };
             LoadModel::Closed {
                 users,
@@ -576,38 +632,68 @@ pub fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Scenario, L
             }
         }
     };
-    let languages = mix(file.languages, vec![(LangGroup::Python, 1.0)], "languages", &at)?;
-    let complexity = mix(file.complexity, vec![(Complexity::Simple, 1.0)], "complexity", &at)?;
+    let languages = mix(
+        file.languages,
+        vec![(LangGroup::Python, 1.0)],
+        "languages",
+        &at,
+    )?;
+    let complexity = mix(
+        file.complexity,
+        vec![(Complexity::Simple, 1.0)],
+        "complexity",
+        &at,
+    )?;
     let mut criteria = Vec::new();
     for c in file.criteria {
         let span = c.span();
         let c = c.into_inner();
         match (c.op, c.metric, c.target) {
             (Op::Stable, Metric::QueueDepth, _) => {}
-            (Op::Stable, _, _) | (_, Metric::QueueDepth, _) => {
-                return Err(at(span, "field `criteria.op`: `stable` goes with metric `queue_depth` only, and only it"))
-            }
+            (Op::Stable, _, _) | (_, Metric::QueueDepth, _) => return Err(at(
+                span,
+                "field `criteria.op`: `stable` goes with metric `queue_depth` only, and only it",
+            )),
             (_, _, None) => return Err(at(span, "field `criteria.target`: missing")),
             _ => {}
         }
         if let Some(l) = &c.language {
             if !crate::corpus::LANGUAGES.contains(&l.as_str()) {
-                return Err(at(span, &format!("field `criteria.language`: unknown language `{l}`")));
+                return Err(at(
+                    span,
+                    &format!("field `criteria.language`: unknown language `{l}`"),
+                ));
             }
         }
         criteria.push(c);
     }
     let submit = SubmitOptions {
         mode: file.submit.mode.unwrap_or_default(),
-        poll_interval: file.submit.poll_interval.map(|d| d.0).unwrap_or(Duration::from_millis(200)),
-        timeout: file.submit.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(60)),
+        poll_interval: file
+            .submit
+            .poll_interval
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_millis(200)),
+        timeout: file
+            .submit
+            .timeout
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(60)),
         unique_sources: file.submit.unique_sources.unwrap_or(false),
     };
     Ok(Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
         gap: Duration::ZERO,
-        phases: vec![Phase { name: file.name, description: file.description, load: model, languages, complexity, submit, criteria }],
+        phases: vec![Phase {
+            name: file.name,
+            description: file.description,
+            load: model,
+            languages,
+            complexity,
+            submit,
+            criteria,
+        }],
     })
 }
 
@@ -619,14 +705,27 @@ fn mix<K: Copy>(
     field: &str,
     at: &At<'_>,
 ) -> Result<Vec<(K, f64)>, LoadtestError> {
-    let Some(table) = table else { return Ok(default) };
+    let Some(table) = table else {
+        return Ok(default);
+    };
     let span = table.span();
-    let entries: Vec<(K, f64)> = table.into_inner().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let entries: Vec<(K, f64)> = table
+        .into_inner()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
     let total: f64 = entries.iter().map(|(_, w)| w).sum();
     if total <= 0.0 {
-        return Err(at(span, &format!("field `{field}`: the weights must add up to more than 0")));
+        return Err(at(
+            span,
+            &format!("field `{field}`: the weights must add up to more than 0"),
+        ));
     }
-    Ok(entries.into_iter().filter(|(_, w)| *w > 0.0).map(|(k, w)| (k, w / total)).collect())
+    Ok(entries
+        .into_iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(k, w)| (k, w / total))
+        .collect())
 }
 
 /// 1-based line and column of a byte offset.
@@ -645,9 +744,15 @@ impl Scenario {
             self.gap = self.gap.mul_f64(factor);
         }
         for p in &mut self.phases {
-            let time_factor = o.duration.map(|d| d.as_secs_f64() / p.load.duration().as_secs_f64().max(1e-9));
+            let time_factor = o
+                .duration
+                .map(|d| d.as_secs_f64() / p.load.duration().as_secs_f64().max(1e-9));
             match &mut p.load {
-                LoadModel::Open { stages, max_in_flight, .. } => {
+                LoadModel::Open {
+                    stages,
+                    max_in_flight,
+                    ..
+                } => {
                     for s in stages.iter_mut() {
                         if let Some(f) = o.scale {
                             s.from *= f;
@@ -661,7 +766,12 @@ impl Scenario {
                         *max_in_flight = m;
                     }
                 }
-                LoadModel::Closed { users, spawn_rate, duration, .. } => {
+                LoadModel::Closed {
+                    users,
+                    spawn_rate,
+                    duration,
+                    ..
+                } => {
                     if let Some(f) = o.scale {
                         *users = ((*users as f64 * f).round() as usize).max(1);
                         *spawn_rate *= f;
@@ -686,7 +796,11 @@ impl Scenario {
     /// Total scheduled time including gaps.
     pub fn total_duration(&self) -> Duration {
         let n = self.phases.len() as u32;
-        self.phases.iter().map(|p| p.load.duration()).sum::<Duration>() + self.gap * n.saturating_sub(1)
+        self.phases
+            .iter()
+            .map(|p| p.load.duration())
+            .sum::<Duration>()
+            + self.gap * n.saturating_sub(1)
     }
 }
 
@@ -737,9 +851,16 @@ mod tests {
     fn overrides_scale_and_compress() {
         let mut s = load("compilation").unwrap();
         let before = s.phases[0].load.expected_requests().unwrap();
-        s.apply(&Overrides { scale: Some(0.1), duration: Some(Duration::from_secs(48)), ..Default::default() });
+        s.apply(&Overrides {
+            scale: Some(0.1),
+            duration: Some(Duration::from_secs(48)),
+            ..Default::default()
+        });
         let after = s.phases[0].load.expected_requests().unwrap();
-        assert!((after - before * 0.1 / 10.0).abs() < 1e-6, "{before} {after}");
+        assert!(
+            (after - before * 0.1 / 10.0).abs() < 1e-6,
+            "{before} {after}"
+        );
         assert_eq!(s.phases[0].load.duration(), Duration::from_secs(48));
     }
 }

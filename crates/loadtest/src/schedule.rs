@@ -86,12 +86,21 @@ mod tests {
     use super::*;
 
     fn stage(secs: u64, from: f64, to: f64) -> Stage {
-        Stage { duration: Duration::from_secs(secs), from, to }
+        Stage {
+            duration: Duration::from_secs(secs),
+            from,
+            to,
+        }
     }
 
     #[test]
     fn uniform_constant_rate_is_exact() {
-        let v: Vec<Duration> = Schedule::new(vec![stage(60, 1000.0 / 60.0, 1000.0 / 60.0)], Spacing::Uniform, 1).collect();
+        let v: Vec<Duration> = Schedule::new(
+            vec![stage(60, 1000.0 / 60.0, 1000.0 / 60.0)],
+            Spacing::Uniform,
+            1,
+        )
+        .collect();
         assert_eq!(v.len(), 1000);
         let gap = v[11].as_secs_f64() - v[10].as_secs_f64();
         assert!((gap - 0.06).abs() < 1e-9, "{gap}");
@@ -100,8 +109,12 @@ mod tests {
     #[test]
     fn ramp_counts_match_the_area() {
         // 0 -> 100 over 10 s then 100 -> 0 over 10 s: 1000 arrivals.
-        let v: Vec<Duration> =
-            Schedule::new(vec![stage(10, 0.0, 100.0), stage(10, 100.0, 0.0)], Spacing::Uniform, 1).collect();
+        let v: Vec<Duration> = Schedule::new(
+            vec![stage(10, 0.0, 100.0), stage(10, 100.0, 0.0)],
+            Spacing::Uniform,
+            1,
+        )
+        .collect();
         assert!((v.len() as i64 - 1000).abs() <= 1, "{}", v.len());
         let first_half = v.iter().filter(|t| t.as_secs_f64() < 5.0).count();
         assert!((first_half as i64 - 125).abs() <= 1, "{first_half}");
@@ -110,7 +123,8 @@ mod tests {
 
     #[test]
     fn poisson_rate_is_close() {
-        let v: Vec<Duration> = Schedule::new(vec![stage(100, 100.0, 100.0)], Spacing::Poisson, 7).collect();
+        let v: Vec<Duration> =
+            Schedule::new(vec![stage(100, 100.0, 100.0)], Spacing::Poisson, 7).collect();
         assert!((v.len() as f64 - 10_000.0).abs() < 400.0, "{}", v.len());
     }
 }

@@ -23,12 +23,18 @@ pub struct Embedded {
 
 /// A free loopback port (bind 127.0.0.1:0, read it, release it).
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Embedded {
     /// Starts `exe serve --listen 127.0.0.1:PORT --data-dir TMP [--workers N]`.
-    pub async fn start(exe: Option<&Path>, workers: Option<usize>, wait: Duration) -> Result<Self, LoadtestError> {
+    pub async fn start(
+        exe: Option<&Path>,
+        workers: Option<usize>,
+        wait: Duration,
+    ) -> Result<Self, LoadtestError> {
         let exe: PathBuf = match exe {
             Some(p) => p.to_owned(),
             None => std::env::current_exe().map_err(|e| LoadtestError::Spawn(e.to_string()))?,
@@ -39,13 +45,26 @@ impl Embedded {
             .tempdir()
             .map_err(|e| LoadtestError::Spawn(format!("temp dir: {e}")))?;
         let mut cmd = Command::new(&exe);
-        cmd.arg("serve").arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(data_dir.path());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir.path());
         if let Some(w) = workers {
             cmd.arg("--workers").arg(w.to_string());
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| LoadtestError::Spawn(format!("{}: {e}", exe.display())))?;
-        let mut me = Embedded { child, url: format!("http://127.0.0.1:{port}"), _data_dir: data_dir };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .map_err(|e| LoadtestError::Spawn(format!("{}: {e}", exe.display())))?;
+        let mut me = Embedded {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _data_dir: data_dir,
+        };
         if let Err(e) = me.wait_healthy(wait).await {
             me.stop().await;
             return Err(e);
@@ -62,7 +81,10 @@ impl Embedded {
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_ok() {
+            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
@@ -71,19 +93,38 @@ impl Embedded {
 }
 
 /// Polls `GET /health` until 200, the deadline, or the child's exit.
-pub async fn wait_healthy(client: &ApiClient, wait: Duration, mut child: Option<&mut Child>) -> Result<(), LoadtestError> {
+pub async fn wait_healthy(
+    client: &ApiClient,
+    wait: Duration,
+    mut child: Option<&mut Child>,
+) -> Result<(), LoadtestError> {
     let start = Instant::now();
     let mut last: String;
     loop {
-        match tokio::time::timeout(Duration::from_secs(2), client.request(Method::GET, "/health", None)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(2),
+            client.request(Method::GET, "/health", None),
+        )
+        .await
+        {
             Ok(Ok((s, _))) if s.is_success() => return Ok(()),
-            Ok(Ok((s, b))) => last = format!("HTTP {s}: {}", String::from_utf8_lossy(&b).chars().take(200).collect::<String>()),
+            Ok(Ok((s, b))) => {
+                last = format!(
+                    "HTTP {s}: {}",
+                    String::from_utf8_lossy(&b)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                )
+            }
             Ok(Err(e)) => last = e,
             Err(_) => last = "timed out".into(),
         }
         if let Some(c) = child.as_deref_mut() {
             if let Ok(Some(status)) = c.try_wait() {
-                return Err(LoadtestError::Spawn(format!("`kiln serve` exited with {status} before it was healthy")));
+                return Err(LoadtestError::Spawn(format!(
+                    "`kiln serve` exited with {status} before it was healthy"
+                )));
             }
         }
         if start.elapsed() >= wait {

@@ -48,7 +48,11 @@ impl Outcome {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            Outcome::InternalError | Outcome::Rejected(_) | Outcome::HttpError(_) | Outcome::Timeout | Outcome::Transport
+            Outcome::InternalError
+                | Outcome::Rejected(_)
+                | Outcome::HttpError(_)
+                | Outcome::Timeout
+                | Outcome::Transport
         )
     }
 }
@@ -92,7 +96,13 @@ pub struct Group {
 
 impl Default for Group {
     fn default() -> Self {
-        Group { count: 0, success: 0, errors: 0, compilation_errors: 0, latency: hist_us() }
+        Group {
+            count: 0,
+            success: 0,
+            errors: 0,
+            compilation_errors: 0,
+            latency: hist_us(),
+        }
     }
 }
 
@@ -123,7 +133,15 @@ pub struct Second {
 
 impl Default for Second {
     fn default() -> Self {
-        Second { sent: 0, late: 0, dropped: 0, completed: 0, success: 0, errors: 0, latency_ms: hist_ms() }
+        Second {
+            sent: 0,
+            late: 0,
+            dropped: 0,
+            completed: 0,
+            success: 0,
+            errors: 0,
+            latency_ms: hist_ms(),
+        }
     }
 }
 
@@ -201,7 +219,9 @@ impl Recorder {
         sec.completed += 1;
         sec.success += u64::from(s.outcome == Outcome::Success);
         sec.errors += u64::from(s.outcome.is_error());
-        let _ = sec.latency_ms.record((s.latency.as_millis() as u64).clamp(1, 3_600_000));
+        let _ = sec
+            .latency_ms
+            .record((s.latency.as_millis() as u64).clamp(1, 3_600_000));
     }
 }
 

@@ -48,18 +48,28 @@ struct State {
 }
 
 /// Binds `addr` and serves until the task is dropped/aborted.
-pub async fn spawn(cfg: StubConfig, addr: &str) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn spawn(
+    cfg: StubConfig,
+    addr: &str,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let state = Arc::new(State { cfg, ..Default::default() });
+    let state = Arc::new(State {
+        cfg,
+        ..Default::default()
+    });
     let handle = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let state = state.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle(state.clone(), req));
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -69,17 +79,22 @@ pub async fn spawn(cfg: StubConfig, addr: &str) -> std::io::Result<(SocketAddr, 
 fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", "application/json".parse().expect("header"));
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("header"));
     r
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let wait = req.uri().query().is_some_and(|q| q.contains("wait=true"));
     Ok(match (req.method().clone(), path.as_str()) {
         (Method::GET, "/health") => reply(StatusCode::OK, json!({"status": "ok"})),
         (Method::GET, "/metrics") => {
-            let n = state.in_flight.load(Ordering::Relaxed) + state.pending.lock().expect("stub").len() as u64;
+            let n = state.in_flight.load(Ordering::Relaxed)
+                + state.pending.lock().expect("stub").len() as u64;
             let w = state.cfg.workers;
             let text = format!(
                 "# TYPE code_execution_queue_depth gauge\ncode_execution_queue_depth {}\n# TYPE code_execution_active_jobs gauge\ncode_execution_active_jobs {}\n# TYPE code_execution_workers gauge\ncode_execution_workers {w}\n",
@@ -89,13 +104,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             Response::new(Full::new(Bytes::from(text)))
         }
         (Method::POST, "/api/v1/submissions") => {
-            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let sub: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let n = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
             let every = |k: u64| k > 0 && n.is_multiple_of(k);
             if every(state.cfg.reject_every) {
-                let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": {"code": "queue_full", "message": "queue full"}}));
-                r.headers_mut().insert("retry-after", "1".parse().expect("header"));
+                let mut r = reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": {"code": "queue_full", "message": "queue full"}}),
+                );
+                r.headers_mut()
+                    .insert("retry-after", "1".parse().expect("header"));
                 return Ok(r);
             }
             let ready = {
@@ -107,8 +131,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             };
             let delay = ready.saturating_duration_since(Instant::now());
             let id = format!("stub-{n}");
-            let expected = sub.get("expected_output").and_then(Value::as_str).unwrap_or("").to_owned();
-            let status = if every(state.cfg.wrong_every) { "wrong_answer" } else { "accepted" };
+            let expected = sub
+                .get("expected_output")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let status = if every(state.cfg.wrong_every) {
+                "wrong_answer"
+            } else {
+                "accepted"
+            };
             let result = json!({
                 "id": id, "language": sub.get("language"), "status": status, "stdout": expected,
                 "stderr": "", "compile_output": "", "exit_code": 0, "signal": null,
@@ -122,7 +154,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
                 state.in_flight.fetch_sub(1, Ordering::Relaxed);
                 reply(StatusCode::OK, result)
             } else {
-                state.pending.lock().expect("stub").insert(id.clone(), (ready, result));
+                state
+                    .pending
+                    .lock()
+                    .expect("stub")
+                    .insert(id.clone(), (ready, result));
                 reply(StatusCode::ACCEPTED, json!({"id": id, "status": "queued"}))
             }
         }
@@ -130,11 +166,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
             let id = &p["/api/v1/submissions/".len()..];
             let mut pending = state.pending.lock().expect("stub");
             match pending.get(id) {
-                Some((ready, _)) if Instant::now() < *ready => reply(StatusCode::OK, json!({"id": id, "status": "running"})),
-                Some(_) => reply(StatusCode::OK, pending.remove(id).map(|(_, v)| v).unwrap_or(Value::Null)),
-                None => reply(StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": "no such submission"}})),
+                Some((ready, _)) if Instant::now() < *ready => {
+                    reply(StatusCode::OK, json!({"id": id, "status": "running"}))
+                }
+                Some(_) => reply(
+                    StatusCode::OK,
+                    pending.remove(id).map(|(_, v)| v).unwrap_or(Value::Null),
+                ),
+                None => reply(
+                    StatusCode::NOT_FOUND,
+                    json!({"error": {"code": "not_found", "message": "no such submission"}}),
+                ),
             }
         }
-        _ => reply(StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": "no such route"}})),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            json!({"error": {"code": "not_found", "message": "no such route"}}),
+        ),
     })
 }

@@ -8,7 +8,12 @@ use std::process::{Command, Stdio};
 use kiln_loadtest::corpus::{Program, CORPUS};
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// (toolchain binary, compile command or "", run command), run by `sh -c` in the program's directory.
@@ -20,7 +25,11 @@ fn commands(language: &str) -> (&'static str, &'static str, &'static str) {
         "cpp" => ("g++", "g++ -std=c++20 -O1 -o prog main.cpp", "./prog"),
         "java" => ("javac", "javac Main.java", "java -cp . Main"),
         "rust" => ("rustc", "rustc --edition 2021 -o prog main.rs", "./prog"),
-        "go" => ("go", "GOCACHE=$PWD/.gocache GOPATH=$PWD/.gopath go build -o prog main.go", "./prog"),
+        "go" => (
+            "go",
+            "GOCACHE=$PWD/.gocache GOPATH=$PWD/.gopath go build -o prog main.go",
+            "./prog",
+        ),
         "bash" => ("bash", "", "bash main.sh"),
         "ruby" => ("ruby", "", "ruby main.rb"),
         "php" => ("php", "", "php main.php"),
@@ -41,10 +50,19 @@ fn sh(dir: &Path, cmd: &str, stdin: &str) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("`{cmd}` failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "`{cmd}` failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -72,7 +90,10 @@ fn every_program_prints_its_expected_output() {
     for p in CORPUS {
         let (tool, _, _) = commands(p.language);
         if !have(tool) {
-            eprintln!("NOTICE: skipping {} {}: `{tool}` is not installed on this host", p.language, p.complexity);
+            eprintln!(
+                "NOTICE: skipping {} {}: `{tool}` is not installed on this host",
+                p.language, p.complexity
+            );
             continue;
         }
         match check(p) {

@@ -13,7 +13,12 @@ const LENIENT: &str = "late_threshold = \"200ms\"";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_50ms_delay_gives_p50_of_50ms() {
-    let url = stub_url(StubConfig { delay: Duration::from_millis(50), workers: 4, ..Default::default() }).await;
+    let url = stub_url(StubConfig {
+        delay: Duration::from_millis(50),
+        workers: 4,
+        ..Default::default()
+    })
+    .await;
     // Up to three tries: a host busy with parallel compiles can delay timers
     // once; a bias of the generator would fail every try.
     let mut seen = Vec::new();
@@ -22,7 +27,13 @@ async fn fixed_50ms_delay_gives_p50_of_50ms() {
         let p = &r["phases"][0];
         assert_eq!(p["sent"], 120);
         assert_eq!(p["outcomes"]["success"], 120);
-        assert_eq!(code, 0, "{}\n{}", p["generator"], serde_json::to_string_pretty(&p["criteria"]).unwrap());
+        assert_eq!(
+            code,
+            0,
+            "{}\n{}",
+            p["generator"],
+            serde_json::to_string_pretty(&p["criteria"]).unwrap()
+        );
         let p50 = ms(p, &["latency", "p50_ms"]);
         if (50.0..=57.0).contains(&p50) {
             return;
@@ -45,20 +56,38 @@ async fn a_stall_every_n_requests_shows_in_p99() {
     .await;
     // Few connections in flight: a closed-loop tool would stop sending during the
     // freeze and hide it; latency from the scheduled start must not.
-    let (_code, r, _d) = run(&constant(100.0, "3s", "uniform", "max_in_flight = 1000"), &url, &[]).await;
+    let (_code, r, _d) = run(
+        &constant(100.0, "3s", "uniform", "max_in_flight = 1000"),
+        &url,
+        &[],
+    )
+    .await;
     let p = &r["phases"][0];
     let p99 = ms(p, &["latency", "p99_ms"]);
     let p50 = ms(p, &["latency", "p50_ms"]);
     let p90 = ms(p, &["latency", "p90_ms"]);
     assert!(p99 >= 900.0, "P99 {p99} ms hides a 1 s stall");
-    assert!(p90 >= 300.0, "P90 {p90} ms: ~1/3 of arrivals were scheduled during the freeze");
+    assert!(
+        p90 >= 300.0,
+        "P90 {p90} ms: ~1/3 of arrivals were scheduled during the freeze"
+    );
     assert!(p50 < 100.0, "P50 {p50} ms");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_impossible_rate_is_reported_as_generator_overload() {
-    let url = stub_url(StubConfig { delay: Duration::from_millis(20), workers: 4, ..Default::default() }).await;
-    let (code, r, dir) = run(&constant(50_000.0, "1s", "uniform", "max_in_flight = 50"), &url, &[]).await;
+    let url = stub_url(StubConfig {
+        delay: Duration::from_millis(20),
+        workers: 4,
+        ..Default::default()
+    })
+    .await;
+    let (code, r, dir) = run(
+        &constant(50_000.0, "1s", "uniform", "max_in_flight = 50"),
+        &url,
+        &[],
+    )
+    .await;
     let p = &r["phases"][0];
     assert_eq!(p["generator"]["overloaded"], true, "{}", p["generator"]);
     assert!(p["dropped"].as_u64().unwrap() > 1000);
@@ -72,13 +101,26 @@ async fn an_impossible_rate_is_reported_as_generator_overload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_verdicts_and_rejections_fail_the_criteria() {
-    let url = stub_url(StubConfig { wrong_every: 5, reject_every: 7, workers: 4, ..Default::default() }).await;
+    let url = stub_url(StubConfig {
+        wrong_every: 5,
+        reject_every: 7,
+        workers: 4,
+        ..Default::default()
+    })
+    .await;
     let scenario = constant(50.0, "2s", "poisson", LENIENT)
         + "[[criteria]]\nmetric = \"success_rate\"\nop = \">\"\ntarget = 95\n[[criteria]]\nmetric = \"error_rate\"\nop = \"<\"\ntarget = 5\n";
     let (code, r, _d) = run(&scenario, &url, &["--mode", "poll"]).await;
     let p = &r["phases"][0];
     assert_eq!(code, kiln_loadtest::EXIT_FAIL);
-    assert!(p["outcomes"]["wrong_verdict:wrong_answer"].as_u64().unwrap() > 0, "{}", p["outcomes"]);
+    assert!(
+        p["outcomes"]["wrong_verdict:wrong_answer"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{}",
+        p["outcomes"]
+    );
     assert!(p["outcomes"]["http_503"].as_u64().unwrap() > 0);
     assert_eq!(p["criteria"][0]["passed"], false);
     assert_eq!(p["criteria"][1]["passed"], false);
@@ -89,14 +131,26 @@ async fn closed_model_and_queue_samples() {
     // As many workers as users: the stub's queue stays empty, so "stable"
     // cannot be fooled by the first samples of the ramp-up (with 2 workers,
     // 4 samples over 3 s sometimes read as a queue growing by 2 jobs/s).
-    let url = stub_url(StubConfig { delay: Duration::from_millis(30), workers: 8, ..Default::default() }).await;
+    let url = stub_url(StubConfig {
+        delay: Duration::from_millis(30),
+        workers: 8,
+        ..Default::default()
+    })
+    .await;
     let scenario = "name = \"closed\"\n[load]\nmodel = \"closed\"\nusers = 8\nspawn_rate = 100\nduration = \"3s\"\n\
         [[criteria]]\nmetric = \"queue_depth\"\nop = \"stable\"\n";
     let (code, r, _d) = run(scenario, &url, &[]).await;
     let p = &r["phases"][0];
     let done = p["completed"].as_u64().unwrap();
-    assert!((400..=850).contains(&done), "8 users x 3 s / 30 ms ≈ 800, got {done}");
-    assert!(p["queue"]["samples"].as_u64().unwrap() >= 2, "{}", p["queue"]);
+    assert!(
+        (400..=850).contains(&done),
+        "8 users x 3 s / 30 ms ≈ 800, got {done}"
+    );
+    assert!(
+        p["queue"]["samples"].as_u64().unwrap() >= 2,
+        "{}",
+        p["queue"]
+    );
     assert_eq!(p["queue"]["max_workers"], 8.0);
     assert_eq!(code, 0, "{}", p["criteria"]);
 }
@@ -105,24 +159,54 @@ async fn closed_model_and_queue_samples() {
 async fn tool_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "name = \"x\"\n[load]\n[[load.stages]]\nduration = \"10s\"\nrate = \"fast\"\n").unwrap();
-    let code = kiln_loadtest::run(common::args(&["-q", "--scenario", bad.to_str().unwrap(), "--target", "http://127.0.0.1:9"]))
-        .await
-        .unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[load]\n[[load.stages]]\nduration = \"10s\"\nrate = \"fast\"\n",
+    )
+    .unwrap();
+    let code = kiln_loadtest::run(common::args(&[
+        "-q",
+        "--scenario",
+        bad.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:9",
+    ]))
+    .await
+    .unwrap();
     assert_eq!(code, kiln_loadtest::EXIT_ERROR);
-    let err = kiln_loadtest::run_inner(&common::args(&["-q", "--scenario", bad.to_str().unwrap()])).await.unwrap_err();
+    let err = kiln_loadtest::run_inner(&common::args(&["-q", "--scenario", bad.to_str().unwrap()]))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("line 5"), "{err}");
     // Unhealthy target: a clear error, not a hang.
     let port = kiln_loadtest::serve::free_port().unwrap();
-    let err = kiln_loadtest::run_inner(&common::args(&["-q", "--scenario", "smoke", "--target", &format!("http://127.0.0.1:{port}"), "--health-timeout", "1s"]))
-        .await
-        .unwrap_err();
+    let err = kiln_loadtest::run_inner(&common::args(&[
+        "-q",
+        "--scenario",
+        "smoke",
+        "--target",
+        &format!("http://127.0.0.1:{port}"),
+        "--health-timeout",
+        "1s",
+    ]))
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("not healthy"), "{err}");
 }
 
 #[test]
 fn cli_arguments_parse() {
-    let a = common::args(&["--scenario", "compilation", "--scale", "0.1", "--duration", "30s", "--mode", "poll", "--unique-sources"]);
+    let a = common::args(&[
+        "--scenario",
+        "compilation",
+        "--scale",
+        "0.1",
+        "--duration",
+        "30s",
+        "--mode",
+        "poll",
+        "--unique-sources",
+    ]);
     assert_eq!(a.scenario, "compilation");
     assert_eq!(a.scale, Some(0.1));
     assert_eq!(a.duration, Some(Duration::from_secs(30)));

@@ -23,10 +23,21 @@ pub struct SandboxBox {
 }
 
 impl SandboxBox {
-    pub(crate) fn new(conn: Arc<Conn>, child: tokio::process::Child, cgroup: BoxCgroup, lease: UidLease) -> SandboxBox {
+    pub(crate) fn new(
+        conn: Arc<Conn>,
+        child: tokio::process::Child,
+        cgroup: BoxCgroup,
+        lease: UidLease,
+    ) -> SandboxBox {
         conn.set_killer(cgroup.killer());
         let reader = tokio::spawn(conn.clone().read_loop());
-        SandboxBox { conn, cgroup: Some(cgroup), child: Some(child), lease: Some(lease), reader }
+        SandboxBox {
+            conn,
+            cgroup: Some(cgroup),
+            child: Some(child),
+            lease: Some(lease),
+            reader,
+        }
     }
 
     /// The uid programs in this box run as.
@@ -69,18 +80,29 @@ impl SandboxBox {
 
     async fn write_chunk(&self, path: &str, data: &[u8], mode: u32, append: bool) -> Result<()> {
         let req = self.conn.next_id();
-        let msg = Request::WriteFile { req, path: path.to_string(), mode, append };
+        let msg = Request::WriteFile {
+            req,
+            path: path.to_string(),
+            mode,
+            append,
+        };
         match self.conn.request(req, &msg, data, &[]).await? {
             Reply::Done => Ok(()),
             Reply::Failed(m) => Err(SandboxError::Rejected(m)),
-            Reply::Started { .. } => Err(SandboxError::Channel("unexpected reply to a file write".into())),
+            Reply::Started { .. } => Err(SandboxError::Channel(
+                "unexpected reply to a file write".into(),
+            )),
         }
     }
 
     /// Reads at most `max_bytes` of a regular file under `/box`.
     pub async fn read_file(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
         let req = self.conn.next_id();
-        let msg = Request::ReadFile { req, path: path.to_string(), max_bytes };
+        let msg = Request::ReadFile {
+            req,
+            path: path.to_string(),
+            max_bytes,
+        };
         let mut rx = self.conn.request_chunks(req, &msg).await?;
         let mut out = Vec::new();
         while let Some(chunk) = self.conn.next_chunk(&mut rx, "ReadFile").await? {
@@ -94,14 +116,19 @@ impl SandboxBox {
 
     /// Kills every process of the box (the box itself stays usable).
     pub async fn kill_all(&self) -> Result<()> {
-        self.conn.send(&Request::Kill { pid: 0, all: true }, &[], &[]).await
+        self.conn
+            .send(&Request::Kill { pid: 0, all: true }, &[], &[])
+            .await
     }
 
     /// Tears the box down and waits until its processes and cgroup are gone.
     pub async fn destroy(mut self) {
         self.conn.close();
         if let Some(mut child) = self.child.take() {
-            if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                .await
+                .is_err()
+            {
                 // init did not exit on EOF: kill through the cgroup.
                 if let Some(cg) = self.cgroup.as_ref() {
                     cg.kill_all();

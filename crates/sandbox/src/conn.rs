@@ -20,7 +20,10 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Result, SandboxError};
-use crate::protocol::{self, Message, Packet, Recv, RecvError, Request, Response, SendError, MAX_EXEC_STRINGS_BYTES, MAX_PACKET};
+use crate::protocol::{
+    self, Message, Packet, Recv, RecvError, Request, Response, SendError, MAX_EXEC_STRINGS_BYTES,
+    MAX_PACKET,
+};
 
 /// How a process of the box ended, and when the host learnt it.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +36,11 @@ pub struct Exit {
 pub(crate) enum Reply {
     Done,
     Failed(String),
-    Started { pid: i32, fds: Vec<OwnedFd>, exit: oneshot::Receiver<Exit> },
+    Started {
+        pid: i32,
+        fds: Vec<OwnedFd>,
+        exit: oneshot::Receiver<Exit>,
+    },
 }
 
 enum Pending {
@@ -69,12 +76,22 @@ fn would_block(e: nix::Error) -> io::Error {
 impl Conn {
     /// `timeout` bounds every wait on the box: sending, and each answer.
     pub fn new(fd: OwnedFd, timeout: Duration) -> Result<Arc<Conn>> {
-        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| SandboxError::Channel(format!("F_GETFL: {e}")))?;
+        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map_err(|e| SandboxError::Channel(format!("F_GETFL: {e}")))?;
         let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags)).map_err(|e| SandboxError::Channel(format!("F_SETFL: {e}")))?;
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))
+            .map_err(|e| SandboxError::Channel(format!("F_SETFL: {e}")))?;
         // SAFETY: `fd` is an open socket owned by the AsyncFd for its whole life.
-        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| SandboxError::io("register the control socket with tokio", e.into_parts().1))?;
-        Ok(Arc::new(Conn { fd, state: Mutex::default(), next: AtomicU64::new(1), timeout, killer: Mutex::new(None) }))
+        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| {
+            SandboxError::io("register the control socket with tokio", e.into_parts().1)
+        })?;
+        Ok(Arc::new(Conn {
+            fd,
+            state: Mutex::default(),
+            next: AtomicU64::new(1),
+            timeout,
+            killer: Mutex::new(None),
+        }))
     }
 
     /// How the box is killed when it stops answering.
@@ -92,7 +109,10 @@ impl Conn {
             // Killing through the cgroup may take a second; never on the runtime.
             std::thread::spawn(move || k());
         }
-        SandboxError::Unanswered { kind, after: self.timeout }
+        SandboxError::Unanswered {
+            kind,
+            after: self.timeout,
+        }
     }
 
     fn mark_gone(&self) {
@@ -114,16 +134,36 @@ impl Conn {
         }
         let sending = async {
             loop {
-                let mut guard = self.fd.writable().await.map_err(|e| SandboxError::io("wait for the control socket", e))?;
-                let r = guard.try_io(|inner| match protocol::send(inner.get_ref().as_fd(), msg, payload, fds) {
-                    Err(SendError::Sys(e)) => Err(would_block(e)),
-                    other => Ok(other),
+                let mut guard = self
+                    .fd
+                    .writable()
+                    .await
+                    .map_err(|e| SandboxError::io("wait for the control socket", e))?;
+                let r = guard.try_io(|inner| {
+                    match protocol::send(inner.get_ref().as_fd(), msg, payload, fds) {
+                        Err(SendError::Sys(e)) => Err(would_block(e)),
+                        other => Ok(other),
+                    }
                 });
                 match r {
                     Ok(Ok(Ok(()))) => return Ok(()),
-                    Ok(Ok(Err(SendError::TooLarge { kind, size, limit }))) => return Err(SandboxError::TooLarge { kind, size, limit, max_strings: MAX_EXEC_STRINGS_BYTES }),
-                    Ok(Ok(Err(SendError::Sys(e)))) => return Err(SandboxError::Channel(format!("send: {e}"))),
-                    Ok(Err(e)) if e.raw_os_error() == Some(libc::EPIPE) || e.raw_os_error() == Some(libc::ECONNRESET) => return Err(SandboxError::Gone),
+                    Ok(Ok(Err(SendError::TooLarge { kind, size, limit }))) => {
+                        return Err(SandboxError::TooLarge {
+                            kind,
+                            size,
+                            limit,
+                            max_strings: MAX_EXEC_STRINGS_BYTES,
+                        })
+                    }
+                    Ok(Ok(Err(SendError::Sys(e)))) => {
+                        return Err(SandboxError::Channel(format!("send: {e}")))
+                    }
+                    Ok(Err(e))
+                        if e.raw_os_error() == Some(libc::EPIPE)
+                            || e.raw_os_error() == Some(libc::ECONNRESET) =>
+                    {
+                        return Err(SandboxError::Gone)
+                    }
                     Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     Ok(Err(e)) => return Err(SandboxError::Channel(format!("send: {e}"))),
                     Err(_would_block) => continue,
@@ -139,10 +179,16 @@ impl Conn {
     /// Receives one packet (used for the handshake, before the reader runs).
     pub async fn recv(&self, buf: &mut [u8]) -> Result<Option<Packet<Response>>> {
         loop {
-            let mut guard = self.fd.readable().await.map_err(|e| SandboxError::io("wait for the control socket", e))?;
-            let r = guard.try_io(|inner| match protocol::recv::<Response>(inner.get_ref().as_fd(), buf) {
-                Err(RecvError::Sys(e)) => Err(would_block(e)),
-                other => Ok(other),
+            let mut guard = self
+                .fd
+                .readable()
+                .await
+                .map_err(|e| SandboxError::io("wait for the control socket", e))?;
+            let r = guard.try_io(|inner| {
+                match protocol::recv::<Response>(inner.get_ref().as_fd(), buf) {
+                    Err(RecvError::Sys(e)) => Err(would_block(e)),
+                    other => Ok(other),
+                }
             });
             match r {
                 Ok(Ok(Ok(Recv::Packet(p)))) => return Ok(Some(p)),
@@ -156,7 +202,13 @@ impl Conn {
     }
 
     /// Sends a request and waits for its reply, each at most the deadline.
-    pub async fn request(&self, req: u64, msg: &Request, payload: &[u8], fds: &[RawFd]) -> Result<Reply> {
+    pub async fn request(
+        &self,
+        req: u64,
+        msg: &Request,
+        payload: &[u8],
+        fds: &[RawFd],
+    ) -> Result<Reply> {
         let (tx, rx) = oneshot::channel();
         self.register(req, Pending::Reply(tx))?;
         if let Err(e) = self.send(msg, payload, fds).await {
@@ -183,7 +235,11 @@ impl Conn {
 
     /// The next chunk of an answer, waiting at most the deadline; `None`
     /// after the last one.
-    pub async fn next_chunk(&self, rx: &mut Chunks, kind: &'static str) -> Result<Option<std::result::Result<Vec<u8>, String>>> {
+    pub async fn next_chunk(
+        &self,
+        rx: &mut Chunks,
+        kind: &'static str,
+    ) -> Result<Option<std::result::Result<Vec<u8>, String>>> {
         match tokio::time::timeout(self.timeout, rx.recv()).await {
             Ok(c) => Ok(c),
             Err(_) => Err(self.unanswered(kind)),
@@ -191,7 +247,11 @@ impl Conn {
     }
 
     fn unregister(&self, req: u64) {
-        self.state.lock().expect("conn state lock").pending.remove(&req);
+        self.state
+            .lock()
+            .expect("conn state lock")
+            .pending
+            .remove(&req);
     }
 
     fn register(&self, req: u64, p: Pending) -> Result<()> {
@@ -205,7 +265,10 @@ impl Conn {
 
     /// Closes the channel: the box's init sees EOF, kills its processes and exits.
     pub fn close(&self) {
-        let _ = nix::sys::socket::shutdown(std::os::fd::AsRawFd::as_raw_fd(self.fd.get_ref()), nix::sys::socket::Shutdown::Both);
+        let _ = nix::sys::socket::shutdown(
+            std::os::fd::AsRawFd::as_raw_fd(self.fd.get_ref()),
+            nix::sys::socket::Shutdown::Both,
+        );
     }
 
     pub fn is_gone(&self) -> bool {
@@ -219,25 +282,43 @@ impl Conn {
             match self.recv_routed(&mut buf).await {
                 Ok(Some(p)) => self.dispatch(p),
                 // An unreadable answer fails the request it names; the box goes on.
-                Err(RecvError::Malformed { req, message }) => self.dispatch_header(Response::Failed { req, message: format!("unreadable answer from the box: {message}") }, Vec::new(), Vec::new()),
+                Err(RecvError::Malformed { req, message }) => self.dispatch_header(
+                    Response::Failed {
+                        req,
+                        message: format!("unreadable answer from the box: {message}"),
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                ),
                 Ok(None) | Err(RecvError::Sys(_)) => break,
             }
         }
         self.mark_gone();
     }
 
-    async fn recv_routed(&self, buf: &mut [u8]) -> std::result::Result<Option<Packet<Response>>, RecvError> {
+    async fn recv_routed(
+        &self,
+        buf: &mut [u8],
+    ) -> std::result::Result<Option<Packet<Response>>, RecvError> {
         loop {
-            let Ok(mut guard) = self.fd.readable().await else { return Err(RecvError::Sys(nix::errno::Errno::EBADF)) };
-            match guard.try_io(|inner| match protocol::recv::<Response>(inner.get_ref().as_fd(), buf) {
-                Err(RecvError::Sys(e)) => Err(would_block(e)),
-                other => Ok(other),
+            let Ok(mut guard) = self.fd.readable().await else {
+                return Err(RecvError::Sys(nix::errno::Errno::EBADF));
+            };
+            match guard.try_io(|inner| {
+                match protocol::recv::<Response>(inner.get_ref().as_fd(), buf) {
+                    Err(RecvError::Sys(e)) => Err(would_block(e)),
+                    other => Ok(other),
+                }
             }) {
                 Ok(Ok(Ok(Recv::Packet(p)))) => return Ok(Some(p)),
                 Ok(Ok(Ok(Recv::Closed))) => return Ok(None),
                 Ok(Ok(Err(e))) => return Err(e),
                 Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Ok(Err(e)) => return Err(RecvError::Sys(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))),
+                Ok(Err(e)) => {
+                    return Err(RecvError::Sys(nix::errno::Errno::from_raw(
+                        e.raw_os_error().unwrap_or(libc::EIO),
+                    )))
+                }
                 Err(_would_block) => continue,
             }
         }
@@ -251,17 +332,17 @@ impl Conn {
         let mut st = self.state.lock().expect("conn state lock");
         match header {
             Response::Done { req } => reply(&mut st, req, Reply::Done),
-            Response::Failed { req, message } => {
-                match st.pending.remove(&req) {
-                    Some(Pending::Reply(tx)) => {
-                        let _ = tx.send(Reply::Failed(message));
-                    }
-                    Some(Pending::Chunks(tx)) => {
-                        let _ = tx.send(Err(message));
-                    }
-                    None => tracing::warn!(req, %message, "box reported a failure for no pending request"),
+            Response::Failed { req, message } => match st.pending.remove(&req) {
+                Some(Pending::Reply(tx)) => {
+                    let _ = tx.send(Reply::Failed(message));
                 }
-            }
+                Some(Pending::Chunks(tx)) => {
+                    let _ = tx.send(Err(message));
+                }
+                None => {
+                    tracing::warn!(req, %message, "box reported a failure for no pending request")
+                }
+            },
             Response::Started { req, pid } => {
                 let (tx, rx) = oneshot::channel();
                 st.exits.insert(pid, tx);
@@ -269,7 +350,11 @@ impl Conn {
             }
             Response::Exited { pid, code, signal } => {
                 if let Some(tx) = st.exits.remove(&pid) {
-                    let _ = tx.send(Exit { code, signal, at: Instant::now() });
+                    let _ = tx.send(Exit {
+                        code,
+                        signal,
+                        at: Instant::now(),
+                    });
                 }
             }
             Response::Chunk { req, eof } => {

@@ -29,13 +29,23 @@ pub enum SandboxError {
     Gone,
     /// A request too big for one packet; nothing was sent.
     #[error("{kind} request of {size} bytes is too large for the box's control channel (limit {limit} bytes; an exec carries at most {max_strings} bytes of argv, env and cwd together): make it smaller")]
-    TooLarge { kind: &'static str, size: usize, limit: usize, max_strings: usize },
+    TooLarge {
+        kind: &'static str,
+        size: usize,
+        limit: usize,
+        max_strings: usize,
+    },
     /// The box did not answer in time; it has been killed.
     #[error("the box did not answer a {kind} request within {after:?}; it was killed (a box that stops answering is treated as gone)")]
-    Unanswered { kind: &'static str, after: std::time::Duration },
+    Unanswered {
+        kind: &'static str,
+        after: std::time::Duration,
+    },
     #[error("no free sandbox uid in {first}..{last}: too many boxes at once")]
     NoUid { first: u32, last: u32 },
-    #[error("uid {0} is held by another live box; a workspace's uid must be free before its box starts")]
+    #[error(
+        "uid {0} is held by another live box; a workspace's uid must be free before its box starts"
+    )]
     UidInUse(u32),
     #[error("sandbox needs root on the host (running as uid {0}); run `kiln` as root")]
     NotRoot(u32),

@@ -101,7 +101,15 @@ pub struct ExecSpec {
 
 impl ExecSpec {
     pub fn new(argv: Vec<String>, env: Vec<String>, limits: ExecLimits) -> ExecSpec {
-        ExecSpec { argv, env, cwd: crate::rootfs::WORK_DIR.into(), limits, stdin: Input::Bytes(Vec::new()), stream: None, shared_box: false }
+        ExecSpec {
+            argv,
+            env,
+            cwd: crate::rootfs::WORK_DIR.into(),
+            limits,
+            stdin: Input::Bytes(Vec::new()),
+            stream: None,
+            shared_box: false,
+        }
     }
 }
 
@@ -149,12 +157,19 @@ struct Capture {
 
 impl Capture {
     fn take(&mut self, is_err: bool, data: &[u8]) -> usize {
-        let room = self.cap.saturating_sub((self.stdout.len() + self.stderr.len()) as u64) as usize;
+        let room = self
+            .cap
+            .saturating_sub((self.stdout.len() + self.stderr.len()) as u64)
+            as usize;
         let n = data.len().min(room);
         if n < data.len() {
             self.exceeded = true;
         }
-        let buf = if is_err { &mut self.stderr } else { &mut self.stdout };
+        let buf = if is_err {
+            &mut self.stderr
+        } else {
+            &mut self.stdout
+        };
         buf.extend_from_slice(&data[..n]);
         n
     }
@@ -192,7 +207,15 @@ impl SandboxBox {
             stdio: Stdio::Pipes,
             kill_all_on_exit: !shared,
         };
-        let reply = self.conn.request(req, &msg, &[], &[in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]).await;
+        let reply = self
+            .conn
+            .request(
+                req,
+                &msg,
+                &[],
+                &[in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
+            )
+            .await;
         drop((in_r, out_w, err_w));
         let (pid, exit_rx) = match reply? {
             Reply::Started { exit, pid, .. } => (pid, exit),
@@ -202,13 +225,28 @@ impl SandboxBox {
         let started = Instant::now();
         // From here on the program runs: should this future be dropped before
         // it ends (the caller went away), the guard kills it.
-        let mut guard = KillOnDrop { conn: Some(self.conn.clone()), pid, all: !shared };
+        let mut guard = KillOnDrop {
+            conn: Some(self.conn.clone()),
+            pid,
+            all: !shared,
+        };
 
         let stdin_task = tokio::spawn(feed_stdin(in_w, spec.stdin));
-        let out = pipe::Receiver::from_owned_fd(out_r).map_err(|e| SandboxError::io("stdout pipe", e))?;
-        let err = pipe::Receiver::from_owned_fd(err_r).map_err(|e| SandboxError::io("stderr pipe", e))?;
-        let mut cap = Capture { cap: lim.output_bytes, stdout: Vec::new(), stderr: Vec::new(), exceeded: false };
-        let run = RunState { hit: std::sync::Mutex::new(None), over_cap: Notify::new(), ended: watch::channel(false).0 };
+        let out =
+            pipe::Receiver::from_owned_fd(out_r).map_err(|e| SandboxError::io("stdout pipe", e))?;
+        let err =
+            pipe::Receiver::from_owned_fd(err_r).map_err(|e| SandboxError::io("stderr pipe", e))?;
+        let mut cap = Capture {
+            cap: lim.output_bytes,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            exceeded: false,
+        };
+        let run = RunState {
+            hit: std::sync::Mutex::new(None),
+            over_cap: Notify::new(),
+            ended: watch::channel(false).0,
+        };
         let exit = {
             let pump = pump(out, err, &mut cap, spec.stream.clone(), &run);
             let watcher = self.watch(&run, lim, (shared, pid), &before, spec.stream.as_ref());
@@ -223,7 +261,9 @@ impl SandboxBox {
                 }
                 // After the program exits, its pipes close once every holder
                 // died; after a kill, the cgroup makes sure of that.
-                let grace = hard_stop.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()));
+                let grace = hard_stop.map_or(Duration::from_secs(3600), |t| {
+                    t.saturating_duration_since(Instant::now())
+                });
                 tokio::select! {
                     () = &mut pump, if !pump_done => pump_done = true,
                     () = &mut watcher, if !watch_done => {
@@ -278,7 +318,14 @@ impl SandboxBox {
 
     /// The watcher: returns when the program ended on its own (without
     /// doing anything) or after it stopped the run for a limit.
-    async fn watch(&self, run: &RunState, lim: ExecLimits, (shared, pid): (bool, i32), before: &crate::cgroup::Usage, stream: Option<&mpsc::Sender<Output>>) {
+    async fn watch(
+        &self,
+        run: &RunState,
+        lim: ExecLimits,
+        (shared, pid): (bool, i32),
+        before: &crate::cgroup::Usage,
+        stream: Option<&mpsc::Sender<Output>>,
+    ) {
         let cg = self.cgroup();
         let wall = tokio::time::sleep(Duration::from_millis(lim.wall_ms));
         tokio::pin!(wall);
@@ -324,7 +371,10 @@ impl SandboxBox {
 
     /// Kills every process of the box: through init, and the cgroup as backstop.
     async fn stop(&self) {
-        if !matches!(tokio::time::timeout(KILL_DEADLINE, self.kill_all()).await, Ok(Ok(()))) {
+        if !matches!(
+            tokio::time::timeout(KILL_DEADLINE, self.kill_all()).await,
+            Ok(Ok(()))
+        ) {
             self.cgroup().kill_all();
         }
     }
@@ -356,14 +406,23 @@ impl RunState {
     }
 
     fn set_hit(&self, hit: LimitHit) {
-        self.hit.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(hit);
+        self.hit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(hit);
         self.ended.send_replace(true);
     }
 }
 
 /// Reads both pipes to their end into `cap`, forwarding what is kept to
 /// `stream` (see the module's streaming policy).
-async fn pump(mut out: pipe::Receiver, mut err: pipe::Receiver, cap: &mut Capture, mut stream: Option<mpsc::Sender<Output>>, run: &RunState) {
+async fn pump(
+    mut out: pipe::Receiver,
+    mut err: pipe::Receiver,
+    cap: &mut Capture,
+    mut stream: Option<mpsc::Sender<Output>>,
+    run: &RunState,
+) {
     let (mut obuf, mut ebuf) = (vec![0u8; CHUNK_BYTES], vec![0u8; CHUNK_BYTES]);
     let (mut out_open, mut err_open) = (true, true);
     let mut ended = run.ended.subscribe();
@@ -384,9 +443,15 @@ async fn pump(mut out: pipe::Receiver, mut err: pipe::Receiver, cap: &mut Captur
         if cap.exceeded && run.hit().is_none() {
             run.over_cap.notify_one();
         }
-        let Some(tx) = stream.as_ref().filter(|_| kept > 0) else { continue };
+        let Some(tx) = stream.as_ref().filter(|_| kept > 0) else {
+            continue;
+        };
         let chunk = Bytes::copy_from_slice(&data[..kept]);
-        let chunk = if is_err { Output::Stderr(chunk) } else { Output::Stdout(chunk) };
+        let chunk = if is_err {
+            Output::Stderr(chunk)
+        } else {
+            Output::Stdout(chunk)
+        };
         if *ended.borrow() {
             deadline.get_or_insert_with(|| tokio::time::Instant::now() + STREAM_GRACE);
         }
@@ -430,31 +495,47 @@ impl Drop for KillOnDrop {
         let (pid, all) = (self.pid, self.all);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = tokio::time::timeout(KILL_DEADLINE, conn.send(&Request::Kill { pid, all }, &[], &[])).await;
+                let _ = tokio::time::timeout(
+                    KILL_DEADLINE,
+                    conn.send(&Request::Kill { pid, all }, &[], &[]),
+                )
+                .await;
             });
         }
     }
 }
 
 /// Decides which limit a program that ended on its own ran into, if any.
-fn judge_limits(exit: &Exit, cpu_ms: u64, lim: ExecLimits, before: &crate::cgroup::Usage, after: &crate::cgroup::Usage) -> Option<LimitHit> {
+fn judge_limits(
+    exit: &Exit,
+    cpu_ms: u64,
+    lim: ExecLimits,
+    before: &crate::cgroup::Usage,
+    after: &crate::cgroup::Usage,
+) -> Option<LimitHit> {
     let failed = exit.code != Some(0) || exit.signal.is_some();
     if after.oom_kills > before.oom_kills {
         return Some(LimitHit::Memory);
     }
-    if exit.signal == Some(libc::SIGXCPU) || cpu_ms > lim.cpu_ms || (exit.signal == Some(libc::SIGKILL) && cpu_ms + 50 >= lim.cpu_ms) {
+    if exit.signal == Some(libc::SIGXCPU)
+        || cpu_ms > lim.cpu_ms
+        || (exit.signal == Some(libc::SIGKILL) && cpu_ms + 50 >= lim.cpu_ms)
+    {
         return Some(LimitHit::CpuTime);
     }
     // A program that failed after hitting the memory limit (an allocation
     // that returned NULL, MemoryError, bad_alloc) ran out of memory.
-    if failed && after.limit_hits > before.limit_hits.min(after.limit_hits) && after.limit_hits > 0 {
+    if failed && after.limit_hits > before.limit_hits.min(after.limit_hits) && after.limit_hits > 0
+    {
         return Some(LimitHit::Memory);
     }
     None
 }
 
 async fn feed_stdin(fd: OwnedFd, input: Input) {
-    let Ok(mut tx) = pipe::Sender::from_owned_fd(fd) else { return };
+    let Ok(mut tx) = pipe::Sender::from_owned_fd(fd) else {
+        return;
+    };
     match input {
         Input::Bytes(b) => {
             let _ = tx.write_all(&b).await;
@@ -475,12 +556,21 @@ mod tests {
     use crate::cgroup::Usage;
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Exit {
-        Exit { code, signal, at: Instant::now() }
+        Exit {
+            code,
+            signal,
+            at: Instant::now(),
+        }
     }
 
     #[test]
     fn capture_caps_both_streams_together() {
-        let mut c = Capture { cap: 10, stdout: vec![], stderr: vec![], exceeded: false };
+        let mut c = Capture {
+            cap: 10,
+            stdout: vec![],
+            stderr: vec![],
+            exceeded: false,
+        };
         assert_eq!(c.take(false, b"123456"), 6);
         assert_eq!(c.take(true, b"abcdef"), 4);
         assert!(c.exceeded);
@@ -490,14 +580,29 @@ mod tests {
 
     #[test]
     fn limits_are_judged_from_counters() {
-        let lim = ExecLimits { cpu_ms: 1000, ..Default::default() };
+        let lim = ExecLimits {
+            cpu_ms: 1000,
+            ..Default::default()
+        };
         let u = Usage::default();
         let oom = Usage { oom_kills: 1, ..u };
-        assert_eq!(judge_limits(&exit(None, Some(9)), 10, lim, &u, &oom), Some(LimitHit::Memory));
-        assert_eq!(judge_limits(&exit(None, Some(libc::SIGXCPU)), 1000, lim, &u, &u), Some(LimitHit::CpuTime));
-        assert_eq!(judge_limits(&exit(Some(0), None), 1500, lim, &u, &u), Some(LimitHit::CpuTime));
+        assert_eq!(
+            judge_limits(&exit(None, Some(9)), 10, lim, &u, &oom),
+            Some(LimitHit::Memory)
+        );
+        assert_eq!(
+            judge_limits(&exit(None, Some(libc::SIGXCPU)), 1000, lim, &u, &u),
+            Some(LimitHit::CpuTime)
+        );
+        assert_eq!(
+            judge_limits(&exit(Some(0), None), 1500, lim, &u, &u),
+            Some(LimitHit::CpuTime)
+        );
         let hits = Usage { limit_hits: 3, ..u };
-        assert_eq!(judge_limits(&exit(Some(1), None), 10, lim, &u, &hits), Some(LimitHit::Memory));
+        assert_eq!(
+            judge_limits(&exit(Some(1), None), 10, lim, &u, &hits),
+            Some(LimitHit::Memory)
+        );
         assert_eq!(judge_limits(&exit(Some(0), None), 10, lim, &u, &hits), None);
         assert_eq!(judge_limits(&exit(Some(1), None), 10, lim, &u, &u), None);
     }

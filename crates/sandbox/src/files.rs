@@ -23,7 +23,9 @@ pub fn validate(path: &str) -> Result<Vec<&str>, String> {
         return Err(format!("path {path:?} must be 1 to 1024 bytes"));
     }
     if path.starts_with('/') || path.contains('\0') {
-        return Err(format!("path {path:?} must be relative to the working directory, without NUL bytes"));
+        return Err(format!(
+            "path {path:?} must be relative to the working directory, without NUL bytes"
+        ));
     }
     let parts: Vec<&str> = path.split('/').collect();
     if parts.len() > 16 {
@@ -51,7 +53,11 @@ pub fn check_exec_path(field: &str, path: &str, cwd: &str) -> Result<(), String>
     if !path.starts_with('/') && !path.contains('/') {
         return Ok(());
     }
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{cwd}/{path}") };
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{cwd}/{path}")
+    };
     let mut parts: Vec<&str> = Vec::new();
     for p in joined.split('/') {
         match p {
@@ -71,22 +77,42 @@ pub fn check_exec_path(field: &str, path: &str, cwd: &str) -> Result<(), String>
 fn openat2(dir: &impl AsFd, name: &str, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
     let how = OpenHow::new()
         .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
-        .mode(if flags.contains(OFlag::O_CREAT) { Mode::from_bits_truncate(mode) } else { Mode::empty() })
-        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS | ResolveFlag::RESOLVE_NO_XDEV);
+        .mode(if flags.contains(OFlag::O_CREAT) {
+            Mode::from_bits_truncate(mode)
+        } else {
+            Mode::empty()
+        })
+        .resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV,
+        );
     nix::fcntl::openat2(dir.as_fd(), name, how)
 }
 
 /// Walks to the parent directory of `parts`, creating missing directories
 /// (owned by `owner`) when `create` is set. Returns it and the last name.
-fn parent<'a>(root: &OwnedFd, parts: &[&'a str], create: Option<(u32, u32)>) -> Result<(OwnedFd, &'a str), String> {
+fn parent<'a>(
+    root: &OwnedFd,
+    parts: &[&'a str],
+    create: Option<(u32, u32)>,
+) -> Result<(OwnedFd, &'a str), String> {
     let (last, dirs) = parts.split_last().expect("validated: at least one part");
     let mut cur = root.try_clone().map_err(|e| format!("dup: {e}"))?;
     for d in dirs {
         if let Some((uid, gid)) = create {
             match nix::sys::stat::mkdirat(cur.as_fd(), *d, Mode::from_bits_truncate(0o755)) {
                 Ok(()) => {
-                    let sub = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0).map_err(|e| format!("open directory {d:?}: {e}"))?;
-                    let _ = nix::unistd::fchownat(&sub, "", Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_EMPTY_PATH);
+                    let sub = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+                        .map_err(|e| format!("open directory {d:?}: {e}"))?;
+                    let _ = nix::unistd::fchownat(
+                        &sub,
+                        "",
+                        Some(uid.into()),
+                        Some(gid.into()),
+                        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+                    );
                     cur = sub;
                     continue;
                 }
@@ -94,32 +120,48 @@ fn parent<'a>(root: &OwnedFd, parts: &[&'a str], create: Option<(u32, u32)>) -> 
                 Err(e) => return Err(format!("mkdir {d:?}: {e}")),
             }
         }
-        cur = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0).map_err(|e| format!("open directory {d:?}: {e} (symlinks are not followed)"))?;
+        cur = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+            .map_err(|e| format!("open directory {d:?}: {e} (symlinks are not followed)"))?;
     }
     Ok((cur, last))
 }
 
 /// Creates (or appends to) a regular file, owned by the box's user.
-pub fn write(root: &OwnedFd, path: &str, data: &[u8], mode: u32, append: bool, owner: (u32, u32)) -> Result<(), String> {
+pub fn write(
+    root: &OwnedFd,
+    path: &str,
+    data: &[u8],
+    mode: u32,
+    append: bool,
+    owner: (u32, u32),
+) -> Result<(), String> {
     let parts = validate(path)?;
     let (dir, name) = parent(root, &parts, Some(owner))?;
     let mut flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NONBLOCK;
-    flags |= if append { OFlag::O_APPEND } else { OFlag::O_TRUNC };
-    let fd = openat2(&dir, name, flags, mode & 0o777).map_err(|e| format!("open {path:?} for writing: {e} (symlinks are not followed)"))?;
+    flags |= if append {
+        OFlag::O_APPEND
+    } else {
+        OFlag::O_TRUNC
+    };
+    let fd = openat2(&dir, name, flags, mode & 0o777)
+        .map_err(|e| format!("open {path:?} for writing: {e} (symlinks are not followed)"))?;
     let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("fstat {path:?}: {e}"))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(format!("{path:?} is not a regular file"));
     }
-    nix::unistd::fchown(&fd, Some(owner.0.into()), Some(owner.1.into())).map_err(|e| format!("chown {path:?}: {e}"))?;
+    nix::unistd::fchown(&fd, Some(owner.0.into()), Some(owner.1.into()))
+        .map_err(|e| format!("chown {path:?}: {e}"))?;
     let mut f = File::from(fd);
-    f.write_all(data).map_err(|e| format!("write {path:?}: {e}"))
+    f.write_all(data)
+        .map_err(|e| format!("write {path:?}: {e}"))
 }
 
 /// Opens a regular file for reading.
 pub fn open_read(root: &OwnedFd, path: &str) -> Result<File, String> {
     let parts = validate(path)?;
     let (dir, name) = parent(root, &parts, None)?;
-    let fd = openat2(&dir, name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0).map_err(|e| format!("open {path:?}: {e} (symlinks are not followed)"))?;
+    let fd = openat2(&dir, name, OFlag::O_RDONLY | OFlag::O_NONBLOCK, 0)
+        .map_err(|e| format!("open {path:?}: {e} (symlinks are not followed)"))?;
     let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("fstat {path:?}: {e}"))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(format!("{path:?} is not a regular file"));
@@ -132,7 +174,9 @@ pub fn open_read(root: &OwnedFd, path: &str) -> Result<File, String> {
 pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), String> {
     let f = open_read(root, path)?;
     let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf).map_err(|e| format!("read {path:?}: {e}"))?;
+    f.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("read {path:?}: {e}"))?;
     let longer = buf.len() as u64 > max;
     buf.truncate(max as usize);
     Ok((buf, longer))
@@ -144,11 +188,30 @@ mod tests {
 
     #[test]
     fn proc_paths_are_refused_for_cwd_and_program() {
-        for (p, cwd) in [("/proc/self/fd/3", "/"), ("/proc/1/root", "/"), ("/proc", "/"), ("/proc/self/exe", "/box"), ("../proc/self/exe", "/box"), ("./self/exe", "/proc"), ("//proc/./self/../1/root", "/"), ("/box/../proc/1/root", "/")] {
+        for (p, cwd) in [
+            ("/proc/self/fd/3", "/"),
+            ("/proc/1/root", "/"),
+            ("/proc", "/"),
+            ("/proc/self/exe", "/box"),
+            ("../proc/self/exe", "/box"),
+            ("./self/exe", "/proc"),
+            ("//proc/./self/../1/root", "/"),
+            ("/box/../proc/1/root", "/"),
+        ] {
             let e = check_exec_path("cwd", p, cwd).unwrap_err();
-            assert!(e.starts_with("cwd: ") && e.contains("/proc"), "{p} in {cwd}: {e}");
+            assert!(
+                e.starts_with("cwd: ") && e.contains("/proc"),
+                "{p} in {cwd}: {e}"
+            );
         }
-        for (p, cwd) in [("/box", "/"), ("python3", "/proc"), ("./prog", "/box"), ("/usr/bin/env", "/"), ("/procfoo/x", "/"), ("../x", "/")] {
+        for (p, cwd) in [
+            ("/box", "/"),
+            ("python3", "/proc"),
+            ("./prog", "/box"),
+            ("/usr/bin/env", "/"),
+            ("/procfoo/x", "/"),
+            ("../x", "/"),
+        ] {
             assert!(check_exec_path("command", p, cwd).is_ok(), "{p} in {cwd}");
         }
     }
@@ -156,26 +219,52 @@ mod tests {
     #[test]
     fn validation_refuses_escapes() {
         assert!(validate("main.py").is_ok());
-        assert_eq!(validate("src/util/mod.rs").unwrap(), vec!["src", "util", "mod.rs"]);
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/", "a\0b"] {
+        assert_eq!(
+            validate("src/util/mod.rs").unwrap(),
+            vec!["src", "util", "mod.rs"]
+        );
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a/",
+            "a\0b",
+        ] {
             assert!(validate(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(validate("a/".repeat(17).trim_end_matches('/')).is_err());
     }
 
     fn root_of(dir: &std::path::Path) -> OwnedFd {
-        nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
+        nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn write_and_read_back() {
         let d = tempfile::tempdir().unwrap();
         let root = root_of(d.path());
-        let me = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let me = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
         write(&root, "a/b/c.txt", b"hello", 0o644, false, me).unwrap();
         write(&root, "a/b/c.txt", b" world", 0o644, true, me).unwrap();
-        assert_eq!(read(&root, "a/b/c.txt", 100).unwrap(), (b"hello world".to_vec(), false));
-        assert_eq!(read(&root, "a/b/c.txt", 5).unwrap(), (b"hello".to_vec(), true));
+        assert_eq!(
+            read(&root, "a/b/c.txt", 100).unwrap(),
+            (b"hello world".to_vec(), false)
+        );
+        assert_eq!(
+            read(&root, "a/b/c.txt", 5).unwrap(),
+            (b"hello".to_vec(), true)
+        );
     }
 
     #[test]
@@ -186,12 +275,18 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("link")).unwrap();
         std::os::unix::fs::symlink(outside.path(), d.path().join("dirlink")).unwrap();
         let root = root_of(d.path());
-        let me = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let me = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
         assert!(read(&root, "link", 100).is_err());
         assert!(read(&root, "dirlink/secret", 100).is_err());
         assert!(write(&root, "link", b"pwned", 0o644, false, me).is_err());
         assert!(write(&root, "dirlink/new", b"pwned", 0o644, false, me).is_err());
-        assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "s3cret");
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("secret")).unwrap(),
+            "s3cret"
+        );
         assert!(!outside.path().join("new").exists());
     }
 
@@ -200,6 +295,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         nix::unistd::mkfifo(&d.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
         let root = root_of(d.path());
-        assert!(read(&root, "fifo", 100).unwrap_err().contains("not a regular file"));
+        assert!(read(&root, "fifo", 100)
+            .unwrap_err()
+            .contains("not a regular file"));
     }
 }

@@ -28,7 +28,15 @@ pub fn run_if_helper() {
 }
 
 fn setup_failed(ctl: &OwnedFd, layer: &str, message: impl std::fmt::Display) -> ! {
-    let _ = protocol::send(ctl.as_fd(), &Response::SetupFailed { layer: layer.into(), message: message.to_string() }, &[], &[]);
+    let _ = protocol::send(
+        ctl.as_fd(),
+        &Response::SetupFailed {
+            layer: layer.into(),
+            message: message.to_string(),
+        },
+        &[],
+        &[],
+    );
     std::process::exit(1)
 }
 
@@ -64,7 +72,11 @@ fn helper_main() -> ! {
     // SAFETY: `raw` is a fresh descriptor from fcntl that nothing else owns.
     let ctl = unsafe { OwnedFd::from_raw_fd(raw) };
     // stdin, stdout and stderr become /dev/null (they were just closed or are the socket).
-    if let Ok(null) = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+    if let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    ) {
         for target in 0..3 {
             if null.as_raw_fd() != target {
                 // SAFETY: dup2 onto 0..=2 replaces the socket copy (or a closed slot) with /dev/null.
@@ -93,21 +105,37 @@ fn helper_main() -> ! {
     // into them (joins the limited group) before it drops its privileges.
     let mut run_groups = Vec::new();
     for f in &setup.run_procs {
-        match nix::fcntl::open(f.as_str(), nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+        match nix::fcntl::open(
+            f.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
             Ok(fd) => run_groups.push(fd),
             Err(e) => setup_failed(&ctl, "cgroups", format!("open {f}: {e}")),
         }
     }
     // No cgroup namespace for init: a program joins the `run` group first,
     // which must be visible from where it stands, then unshares its own.
-    let ns = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
+    let ns = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
     if let Err(e) = unshare(ns) {
-        setup_failed(&ctl, "namespaces", format!("unshare(mount, pid, net, ipc, uts): {e}"));
+        setup_failed(
+            &ctl,
+            "namespaces",
+            format!("unshare(mount, pid, net, ipc, uts): {e}"),
+        );
     }
     // SAFETY: the helper is single-threaded (it was just exec'd and started no
     // threads), so the child may run arbitrary code.
     match unsafe { fork() } {
-        Err(e) => setup_failed(&ctl, "namespaces", format!("fork into the pid namespace: {e}")),
+        Err(e) => setup_failed(
+            &ctl,
+            "namespaces",
+            format!("fork into the pid namespace: {e}"),
+        ),
         Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
         Ok(ForkResult::Parent { child }) => {
             drop(ctl);

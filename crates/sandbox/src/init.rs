@@ -39,7 +39,9 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 
-use crate::protocol::{self, BoxSetup, Recv, Request, Response, Rlimits, Stdio, CHUNK, MAX_MESSAGE, MAX_PACKET};
+use crate::protocol::{
+    self, BoxSetup, Recv, Request, Response, Rlimits, Stdio, CHUNK, MAX_MESSAGE, MAX_PACKET,
+};
 use crate::rootfs::{self, cstr};
 use crate::{files, seccomp};
 
@@ -90,32 +92,88 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>) -> ! {
     // keeps box processes from reading init's memory or /proc/1/exe.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     if let Err(e) = rootfs::build(&setup).and_then(|()| rootfs::set_hostname(&setup.hostname)) {
-        reply(&ctl, &Response::SetupFailed { layer: e.layer.into(), message: e.message }, &[], &[]);
+        reply(
+            &ctl,
+            &Response::SetupFailed {
+                layer: e.layer.into(),
+                message: e.message,
+            },
+            &[],
+            &[],
+        );
         std::process::exit(1);
     }
-    let work = match nix::fcntl::open(setup.work_dir.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
+    let work = match nix::fcntl::open(
+        setup.work_dir.as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(e) => {
-            reply(&ctl, &Response::SetupFailed { layer: "root filesystem".into(), message: format!("open {}: {e}", setup.work_dir) }, &[], &[]);
+            reply(
+                &ctl,
+                &Response::SetupFailed {
+                    layer: "root filesystem".into(),
+                    message: format!("open {}: {e}", setup.work_dir),
+                },
+                &[],
+                &[],
+            );
             std::process::exit(1);
         }
     };
-    let root = match nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
+    let root = match nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(e) => {
-            reply(&ctl, &Response::SetupFailed { layer: "root filesystem".into(), message: format!("open /: {e}") }, &[], &[]);
+            reply(
+                &ctl,
+                &Response::SetupFailed {
+                    layer: "root filesystem".into(),
+                    message: format!("open /: {e}"),
+                },
+                &[],
+                &[],
+            );
             std::process::exit(1);
         }
     };
-    let mut init = Init { ctl, uid: setup.uid, gid: setup.gid, work, root, tmp_bytes: setup.tmp_bytes, shm_bytes: setup.shm_bytes, filter: seccomp::program(), running: HashMap::new(), run_groups, dirty: false };
+    let mut init = Init {
+        ctl,
+        uid: setup.uid,
+        gid: setup.gid,
+        work,
+        root,
+        tmp_bytes: setup.tmp_bytes,
+        shm_bytes: setup.shm_bytes,
+        filter: seccomp::program(),
+        running: HashMap::new(),
+        run_groups,
+        dirty: false,
+    };
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
-    let sigfd = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
-        .and_then(|()| SignalFd::with_flags(&mask, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK));
+    let sigfd = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).and_then(|()| {
+        SignalFd::with_flags(
+            &mask,
+            nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+        )
+    });
     let sigfd = match sigfd {
         Ok(s) => s,
         Err(e) => {
-            reply(&init.ctl, &Response::SetupFailed { layer: "init".into(), message: format!("signalfd: {e}") }, &[], &[]);
+            reply(
+                &init.ctl,
+                &Response::SetupFailed {
+                    layer: "init".into(),
+                    message: format!("signalfd: {e}"),
+                },
+                &[],
+                &[],
+            );
             std::process::exit(1);
         }
     };
@@ -123,7 +181,10 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>) -> ! {
     let mut buf = vec![0u8; MAX_PACKET];
     loop {
         let (ctl_ready, sig_ready) = {
-            let mut fds = [PollFd::new(init.ctl.as_fd(), PollFlags::POLLIN), PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [
+                PollFd::new(init.ctl.as_fd(), PollFlags::POLLIN),
+                PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+            ];
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
@@ -140,7 +201,15 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>) -> ! {
             match protocol::recv::<Request>(init.ctl.as_fd(), &mut buf) {
                 Ok(Recv::Packet(p)) => init.handle(p.header, &p.payload, p.fds),
                 Ok(Recv::Closed) | Err(protocol::RecvError::Sys(_)) => shutdown(),
-                Err(protocol::RecvError::Malformed { req, message }) => reply(&init.ctl, &failed(req, format!("the box could not read the request: {message}")), &[], &[]),
+                Err(protocol::RecvError::Malformed { req, message }) => reply(
+                    &init.ctl,
+                    &failed(
+                        req,
+                        format!("the box could not read the request: {message}"),
+                    ),
+                    &[],
+                    &[],
+                ),
             }
         }
     }
@@ -156,11 +225,27 @@ fn shutdown() -> ! {
 impl Init {
     fn handle(&mut self, req: Request, payload: &[u8], fds: Vec<OwnedFd>) {
         match req {
-            Request::WriteFile { req, path, mode, append } => {
-                let r = files::write(&self.work, &path, payload, mode, append, (self.uid, self.gid));
+            Request::WriteFile {
+                req,
+                path,
+                mode,
+                append,
+            } => {
+                let r = files::write(
+                    &self.work,
+                    &path,
+                    payload,
+                    mode,
+                    append,
+                    (self.uid, self.gid),
+                );
                 self.done(req, r);
             }
-            Request::ReadFile { req, path, max_bytes } => match files::open_read(&self.work, &path) {
+            Request::ReadFile {
+                req,
+                path,
+                max_bytes,
+            } => match files::open_read(&self.work, &path) {
                 // Chunk by chunk: init never holds more than one chunk of a
                 // file; an empty chunk marks the end.
                 Ok(mut f) => {
@@ -169,7 +254,11 @@ impl Init {
                     let mut left = max_bytes;
                     loop {
                         let want = (CHUNK as u64).min(left) as usize;
-                        let n = if want == 0 { Ok(0) } else { f.read(&mut chunk[..want]) };
+                        let n = if want == 0 {
+                            Ok(0)
+                        } else {
+                            f.read(&mut chunk[..want])
+                        };
                         match n {
                             Ok(0) => {
                                 reply(&self.ctl, &Response::Chunk { req, eof: true }, &[], &[]);
@@ -177,11 +266,21 @@ impl Init {
                             }
                             Ok(n) => {
                                 left -= n as u64;
-                                reply(&self.ctl, &Response::Chunk { req, eof: false }, &chunk[..n], &[]);
+                                reply(
+                                    &self.ctl,
+                                    &Response::Chunk { req, eof: false },
+                                    &chunk[..n],
+                                    &[],
+                                );
                             }
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                             Err(e) => {
-                                reply(&self.ctl, &failed(req, format!("read {path:?}: {e}")), &[], &[]);
+                                reply(
+                                    &self.ctl,
+                                    &failed(req, format!("read {path:?}: {e}")),
+                                    &[],
+                                    &[],
+                                );
                                 break;
                             }
                         }
@@ -189,7 +288,15 @@ impl Init {
                 }
                 Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
             },
-            Request::Exec { req, argv, env, cwd, rlimits, stdio, kill_all_on_exit } => {
+            Request::Exec {
+                req,
+                argv,
+                env,
+                cwd,
+                rlimits,
+                stdio,
+                kill_all_on_exit,
+            } => {
                 // Normally done when the last one-shot exec ended; here when
                 // that could not be (another exec was running then).
                 if kill_all_on_exit && self.dirty && self.running.is_empty() {
@@ -200,23 +307,51 @@ impl Init {
                 match self.exec(&argv, &env, &cwd, rlimits, stdio, fds) {
                     Ok((pid, master)) => {
                         let sent: Vec<RawFd> = master.iter().map(|m| m.as_raw_fd()).collect();
-                        reply(&self.ctl, &Response::Started { req, pid: pid.as_raw() }, &[], &sent);
-                        self.running.insert(pid.as_raw(), Running { kill_all_on_exit, pty_master: master });
+                        reply(
+                            &self.ctl,
+                            &Response::Started {
+                                req,
+                                pid: pid.as_raw(),
+                            },
+                            &[],
+                            &sent,
+                        );
+                        self.running.insert(
+                            pid.as_raw(),
+                            Running {
+                                kill_all_on_exit,
+                                pty_master: master,
+                            },
+                        );
                     }
                     Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
                 }
             }
             Request::Kill { pid, all } => {
-                let target = if all { Pid::from_raw(-1) } else { Pid::from_raw(-pid.abs()) };
+                let target = if all {
+                    Pid::from_raw(-1)
+                } else {
+                    Pid::from_raw(-pid.abs())
+                };
                 let _ = kill(target, Signal::SIGKILL);
             }
-            Request::Resize { req, pid, rows, cols } => {
+            Request::Resize {
+                req,
+                pid,
+                rows,
+                cols,
+            } => {
                 let r = match self.running.get(&pid) {
-                    Some(Running { pty_master: Some(m), .. }) => {
+                    Some(Running {
+                        pty_master: Some(m),
+                        ..
+                    }) => {
                         set_winsize(m, rows, cols);
                         Ok(())
                     }
-                    _ => Err(format!("no terminal for process {pid} (it exited, or was not started with one)")),
+                    _ => Err(format!(
+                        "no terminal for process {pid} (it exited, or was not started with one)"
+                    )),
                 };
                 self.done(req, r);
             }
@@ -254,17 +389,36 @@ impl Init {
         // go before the new mounts are made.
         remove_sysv_ipc();
         let scratch = [
-            ("/tmp", self.tmp_bytes, MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
-            ("/dev/shm", self.shm_bytes, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+            (
+                "/tmp",
+                self.tmp_bytes,
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            ),
+            (
+                "/dev/shm",
+                self.shm_bytes,
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            ),
         ];
         // Only what holds something: an empty tmpfs holds no memory.
         let detached: Vec<bool> = scratch
             .iter()
-            .map(|(dir, _, _)| std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) && umount2(*dir, MntFlags::MNT_DETACH).is_ok())
+            .map(|(dir, _, _)| {
+                std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+                    && umount2(*dir, MntFlags::MNT_DETACH).is_ok()
+            })
             .collect();
         for ((dir, size, flags), detached) in scratch.iter().zip(detached) {
             if detached {
-                let _ = mount(Some("tmpfs"), *dir, Some("tmpfs"), *flags, Some(format!("size={size},mode=1777").as_str()));
+                let _ = mount(
+                    Some("tmpfs"),
+                    *dir,
+                    Some("tmpfs"),
+                    *flags,
+                    Some(format!("size={size},mode=1777").as_str()),
+                );
             }
         }
     }
@@ -292,18 +446,40 @@ impl Init {
                 } else if r.kill_all_on_exit {
                     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
                 }
-                reply(&self.ctl, &Response::Exited { pid: pid.as_raw(), code, signal }, &[], &[]);
+                reply(
+                    &self.ctl,
+                    &Response::Exited {
+                        pid: pid.as_raw(),
+                        code,
+                        signal,
+                    },
+                    &[],
+                    &[],
+                );
             }
         }
     }
 
-    fn exec(&self, argv: &[String], env: &[String], cwd: &str, rl: Rlimits, stdio: Stdio, fds: Vec<OwnedFd>) -> Result<(Pid, Option<OwnedFd>), String> {
+    fn exec(
+        &self,
+        argv: &[String],
+        env: &[String],
+        cwd: &str,
+        rl: Rlimits,
+        stdio: Stdio,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(Pid, Option<OwnedFd>), String> {
         if argv.is_empty() {
             return Err("empty command".into());
         }
         let (master, slave_path) = match stdio {
             Stdio::Pipes if fds.len() == 3 => (None, None),
-            Stdio::Pipes => return Err(format!("exec with pipes needs 3 descriptors, got {}", fds.len())),
+            Stdio::Pipes => {
+                return Err(format!(
+                    "exec with pipes needs 3 descriptors, got {}",
+                    fds.len()
+                ))
+            }
             Stdio::Pty { rows, cols } => {
                 let (m, s) = open_pty().map_err(|e| format!("open a pseudo-terminal: {e}"))?;
                 set_winsize(&m, rows, cols);
@@ -311,15 +487,31 @@ impl Init {
             }
         };
         let env_c: Vec<CString> = env.iter().map(|e| cstr(e)).collect();
-        let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+        let (err_r, err_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
         // SAFETY: init is single-threaded, so the child is a full copy of a
         // consistent process and may allocate; it ends in execve or _exit.
         match unsafe { fork() } {
             Err(e) => Err(format!("fork: {e}")),
             Ok(ForkResult::Child) => {
                 drop(err_r);
-                let target = Target { root: &self.root, run_groups: &self.run_groups, argv, env, env_c: &env_c, cwd };
-                let Err(msg) = child(&target, rl, &fds, slave_path.as_deref(), self.uid, self.gid, &self.filter);
+                let target = Target {
+                    root: &self.root,
+                    run_groups: &self.run_groups,
+                    argv,
+                    env,
+                    env_c: &env_c,
+                    cwd,
+                };
+                let Err(msg) = child(
+                    &target,
+                    rl,
+                    &fds,
+                    slave_path.as_deref(),
+                    self.uid,
+                    self.gid,
+                    &self.filter,
+                );
                 let _ = nix::unistd::write(&err_w, msg.as_bytes());
                 // SAFETY: _exit ends the child at once without running the
                 // parent's atexit handlers or flushing its copied buffers.
@@ -342,7 +534,11 @@ impl Init {
                     Ok((child, master))
                 } else {
                     let _ = waitpid(child, None);
-                    Err(format!("could not start {:?}: {}", argv[0], String::from_utf8_lossy(&msg)))
+                    Err(format!(
+                        "could not start {:?}: {}",
+                        argv[0],
+                        String::from_utf8_lossy(&msg)
+                    ))
                 }
             }
         }
@@ -404,14 +600,29 @@ struct Target<'a> {
 
 /// How paths of an exec are resolved: inside the box's root, never through
 /// a magic link (`/proc/<pid>/{root,cwd,exe,fd/N}`).
-fn open_in_box(root: &OwnedFd, cwd: Option<&OwnedFd>, path: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
+fn open_in_box(
+    root: &OwnedFd,
+    cwd: Option<&OwnedFd>,
+    path: &str,
+    flags: OFlag,
+) -> Result<OwnedFd, Errno> {
     let (dir, resolve) = match (path.starts_with('/'), cwd) {
         (false, Some(c)) => (c.as_fd(), nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS),
-        _ => (root.as_fd(), nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS),
+        _ => (
+            root.as_fd(),
+            nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT
+                | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS,
+        ),
     };
     // openat2 refuses O_PATH with other flags than O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC.
-    let extra = if flags.contains(OFlag::O_PATH) { OFlag::O_CLOEXEC } else { OFlag::O_CLOEXEC | OFlag::O_NOCTTY };
-    let how = nix::fcntl::OpenHow::new().flags(flags | extra).resolve(resolve);
+    let extra = if flags.contains(OFlag::O_PATH) {
+        OFlag::O_CLOEXEC
+    } else {
+        OFlag::O_CLOEXEC | OFlag::O_NOCTTY
+    };
+    let how = nix::fcntl::OpenHow::new()
+        .flags(flags | extra)
+        .resolve(resolve);
     nix::fcntl::openat2(dir, path, how)
 }
 
@@ -419,7 +630,9 @@ fn open_in_box(root: &OwnedFd, cwd: Option<&OwnedFd>, path: &str, flags: OFlag) 
 fn not_on_proc(fd: &OwnedFd, what: &str, path: &str) -> Result<(), String> {
     let st = nix::sys::statfs::fstatfs(fd).map_err(|e| format!("fstatfs {what} {path:?}: {e}"))?;
     if st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC {
-        return Err(format!("{what} {path:?} is on /proc, which is refused for programs and working directories"));
+        return Err(format!(
+            "{what} {path:?} is on /proc, which is refused for programs and working directories"
+        ));
     }
     Ok(())
 }
@@ -440,7 +653,12 @@ fn open_program(root: &OwnedFd, cwd: &OwnedFd, path: &str) -> Result<OwnedFd, Er
 
 /// Finds and opens the program like `execvp`, as the box's user, inside the
 /// box. Returns the descriptor and the path it was found at.
-fn find_program(root: &OwnedFd, cwd: &OwnedFd, cmd: &str, env: &[String]) -> Result<(OwnedFd, String), String> {
+fn find_program(
+    root: &OwnedFd,
+    cwd: &OwnedFd,
+    cmd: &str,
+    env: &[String],
+) -> Result<(OwnedFd, String), String> {
     if cmd.is_empty() {
         return Err("empty command".into());
     }
@@ -448,10 +666,15 @@ fn find_program(root: &OwnedFd, cwd: &OwnedFd, cmd: &str, env: &[String]) -> Res
         if cmd.starts_with('/') {
             files::check_exec_path("command", cmd, "/")?;
         }
-        let fd = open_program(root, cwd, cmd).map_err(|e| format!("open {cmd:?}: {e} (resolved inside the box; magic links are not followed)"))?;
+        let fd = open_program(root, cwd, cmd).map_err(|e| {
+            format!("open {cmd:?}: {e} (resolved inside the box; magic links are not followed)")
+        })?;
         return Ok((fd, cmd.to_string()));
     }
-    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/bin:/bin");
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/bin:/bin");
     let mut denied = None;
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
@@ -461,19 +684,33 @@ fn find_program(root: &OwnedFd, cwd: &OwnedFd, cmd: &str, env: &[String]) -> Res
         match open_program(root, cwd, &candidate) {
             Ok(fd) => return Ok((fd, candidate)),
             Err(Errno::EACCES) => denied = Some(candidate),
-            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT) => {}
-            Err(e) => return Err(format!("open {candidate:?}: {e} (resolved inside the box; magic links are not followed)")),
+            Err(
+                Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT,
+            ) => {}
+            Err(e) => {
+                return Err(format!(
+                "open {candidate:?}: {e} (resolved inside the box; magic links are not followed)"
+            ))
+            }
         }
     }
     match denied {
         Some(c) => Err(format!("{c:?} is not an executable regular file")),
-        None => Err(format!("command {cmd:?} not found in PATH {path:?} inside the box")),
+        None => Err(format!(
+            "command {cmd:?} not found in PATH {path:?} inside the box"
+        )),
     }
 }
 
 /// Follows `#!` lines like the kernel does (at most 4 levels), resolving each
 /// interpreter inside the box: returns the file to exec and its argv.
-fn interpret(root: &OwnedFd, cwd: &OwnedFd, mut fd: OwnedFd, mut path: String, mut argv: Vec<String>) -> Result<(OwnedFd, Vec<String>), String> {
+fn interpret(
+    root: &OwnedFd,
+    cwd: &OwnedFd,
+    mut fd: OwnedFd,
+    mut path: String,
+    mut argv: Vec<String>,
+) -> Result<(OwnedFd, Vec<String>), String> {
     for _ in 0..4 {
         let mut head = [0u8; 256];
         // An O_PATH descriptor cannot be read (EBADF): no `#!` to follow.
@@ -495,7 +732,8 @@ fn interpret(root: &OwnedFd, cwd: &OwnedFd, mut fd: OwnedFd, mut path: String, m
             return Err(format!("{path:?} has an empty #! line"));
         }
         files::check_exec_path("interpreter", interp, "/")?;
-        let ifd = open_program(root, cwd, interp).map_err(|e| format!("interpreter {interp:?} of {path:?}: {e}"))?;
+        let ifd = open_program(root, cwd, interp)
+            .map_err(|e| format!("interpreter {interp:?} of {path:?}: {e}"))?;
         not_on_proc(&ifd, "interpreter", interp)?;
         let mut next = vec![interp.to_string()];
         next.extend(arg.filter(|a| !a.is_empty()).map(str::to_string));
@@ -510,24 +748,37 @@ fn interpret(root: &OwnedFd, cwd: &OwnedFd, mut fd: OwnedFd, mut path: String, m
 
 /// The forked child: from init's copy to the untrusted program. Returns only
 /// on failure, with what failed.
-fn child(t: &Target, rl: Rlimits, fds: &[OwnedFd], slave: Option<&str>, uid: u32, gid: u32, filter: &[libc::sock_filter]) -> Result<Infallible, String> {
+fn child(
+    t: &Target,
+    rl: Rlimits,
+    fds: &[OwnedFd],
+    slave: Option<&str>,
+    uid: u32,
+    gid: u32,
+    filter: &[libc::sock_filter],
+) -> Result<Infallible, String> {
     let st = |stage: &'static str| move |e: Errno| format!("{stage}: {e}");
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(st("sigprocmask"))?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(st("sigprocmask"))?;
     // Into the limited group first (init and the helper stay out of it),
     // then a cgroup namespace rooted there.
     for g in t.run_groups {
         nix::unistd::write(g, b"0").map_err(st("join the box's run cgroup"))?;
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(st("unshare the cgroup namespace"))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(st("unshare the cgroup namespace"))?;
     nix::unistd::setsid().map_err(st("setsid"))?;
     match slave {
         Some(path) => {
-            let s = nix::fcntl::open(path, OFlag::O_RDWR, Mode::empty()).map_err(st("open the terminal"))?;
+            let s = nix::fcntl::open(path, OFlag::O_RDWR, Mode::empty())
+                .map_err(st("open the terminal"))?;
             // init (root) created the slave: hand it to the box's user like a
             // login does (owner rw, group w), so programs can reopen it
             // (/dev/stdin, /dev/pts/N) after the privileges are dropped.
-            nix::unistd::fchown(&s, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(st("chown the terminal"))?;
-            nix::sys::stat::fchmod(&s, Mode::from_bits_truncate(0o620)).map_err(st("chmod the terminal"))?;
+            nix::unistd::fchown(&s, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                .map_err(st("chown the terminal"))?;
+            nix::sys::stat::fchmod(&s, Mode::from_bits_truncate(0o620))
+                .map_err(st("chmod the terminal"))?;
             // SAFETY: TIOCSCTTY on a terminal we just opened, in a new session.
             if unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
                 return Err(format!("make the terminal controlling: {}", Errno::last()));
@@ -543,11 +794,23 @@ fn child(t: &Target, rl: Rlimits, fds: &[OwnedFd], slave: Option<&str>, uid: u32
         }
     }
     // SAFETY: marks every descriptor above stderr close-on-exec; no memory is touched.
-    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) } != 0 {
+    if unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    } != 0
+    {
         return Err(format!("close_range: {}", Errno::last()));
     }
     // The program is the OOM killer's first choice, never init or the helper.
-    std::fs::write("/proc/self/oom_score_adj", crate::helper::OOM_SCORE_ADJ_PROGRAM).map_err(|e| format!("set oom_score_adj: {e}"))?;
+    std::fs::write(
+        "/proc/self/oom_score_adj",
+        crate::helper::OOM_SCORE_ADJ_PROGRAM,
+    )
+    .map_err(|e| format!("set oom_score_adj: {e}"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(st("rlimit core"))?;
     let limit = |r: Resource, v: Option<u64>, name: &'static str| -> Result<(), String> {
         match v {
@@ -570,14 +833,19 @@ fn child(t: &Target, rl: Rlimits, fds: &[OwnedFd], slave: Option<&str>, uid: u32
             cap += 1;
         }
         if cap == 0 {
-            return Err(format!("drop the capability bounding set: {}", Errno::last()));
+            return Err(format!(
+                "drop the capability bounding set: {}",
+                Errno::last()
+            ));
         }
     }
     nix::unistd::setgroups(&[Gid::from_raw(gid)]).map_err(st("setgroups"))?;
-    nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid)).map_err(st("setresgid"))?;
+    nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
+        .map_err(st("setresgid"))?;
     // Leaving uid 0 without SECBIT_KEEP_CAPS clears permitted, effective and
     // ambient capabilities.
-    nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid)).map_err(st("setresuid"))?;
+    nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
+        .map_err(st("setresuid"))?;
     // SAFETY: integer-only prctl on this process. After the uid change, which
     // clears the parent-death signal.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
@@ -598,7 +866,14 @@ fn child(t: &Target, rl: Rlimits, fds: &[OwnedFd], slave: Option<&str>, uid: u32
         return Err(format!("no_new_privs: {}", Errno::last()));
     }
     seccomp::install(filter).map_err(|e| format!("seccomp: {e}"))?;
-    nix::unistd::execveat(&program, c"", &argv_c, t.env_c, nix::fcntl::AtFlags::AT_EMPTY_PATH).map_err(st("execveat"))?;
+    nix::unistd::execveat(
+        &program,
+        c"",
+        &argv_c,
+        t.env_c,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    )
+    .map_err(st("execveat"))?;
     unreachable!("execveat returns only on failure")
 }
 
@@ -620,7 +895,18 @@ fn open_pty() -> Result<(OwnedFd, String), Errno> {
 
 /// Sets a terminal's size (TIOCSWINSZ).
 pub fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a winsize struct that lives across the call.
-    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize) };
+    unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TIOCSWINSZ,
+            &ws as *const libc::winsize,
+        )
+    };
 }

@@ -112,8 +112,17 @@ pub enum Stdio {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
-    WriteFile { req: u64, path: String, mode: u32, append: bool },
-    ReadFile { req: u64, path: String, max_bytes: u64 },
+    WriteFile {
+        req: u64,
+        path: String,
+        mode: u32,
+        append: bool,
+    },
+    ReadFile {
+        req: u64,
+        path: String,
+        max_bytes: u64,
+    },
     Exec {
         req: u64,
         argv: Vec<String>,
@@ -128,13 +137,21 @@ pub enum Request {
     Kill { pid: i32, all: bool },
     /// Set the size of an exec's terminal; answered `Done` once it is set,
     /// so what the program reads next sees the new size.
-    Resize { req: u64, pid: i32, rows: u16, cols: u16 },
+    Resize {
+        req: u64,
+        pid: i32,
+        rows: u16,
+        cols: u16,
+    },
 }
 
 impl Message for Request {
     fn req_id(&self) -> u64 {
         match self {
-            Request::WriteFile { req, .. } | Request::ReadFile { req, .. } | Request::Exec { req, .. } | Request::Resize { req, .. } => *req,
+            Request::WriteFile { req, .. }
+            | Request::ReadFile { req, .. }
+            | Request::Exec { req, .. }
+            | Request::Resize { req, .. } => *req,
             Request::Kill { .. } => 0,
         }
     }
@@ -158,8 +175,17 @@ pub fn check_exec_size(argv: &[String], env: &[String], cwd: &str) -> Result<(),
         argv: argv.to_vec(),
         env: env.to_vec(),
         cwd: cwd.to_string(),
-        rlimits: Rlimits { cpu_seconds: Some(u64::MAX), file_size_bytes: Some(u64::MAX), open_files: Some(u64::MAX), stack_bytes: Some(u64::MAX), address_space_bytes: Some(u64::MAX) },
-        stdio: Stdio::Pty { rows: u16::MAX, cols: u16::MAX },
+        rlimits: Rlimits {
+            cpu_seconds: Some(u64::MAX),
+            file_size_bytes: Some(u64::MAX),
+            open_files: Some(u64::MAX),
+            stack_bytes: Some(u64::MAX),
+            address_space_bytes: Some(u64::MAX),
+        },
+        stdio: Stdio::Pty {
+            rows: u16::MAX,
+            cols: u16::MAX,
+        },
         kill_all_on_exit: false,
     };
     encode(&probe, &[]).map(|_| ())
@@ -170,20 +196,41 @@ pub enum Response {
     /// The box is built; requests may follow.
     Ready,
     /// Building the box failed at `layer`.
-    SetupFailed { layer: String, message: String },
-    Done { req: u64 },
-    Failed { req: u64, message: String },
+    SetupFailed {
+        layer: String,
+        message: String,
+    },
+    Done {
+        req: u64,
+    },
+    Failed {
+        req: u64,
+        message: String,
+    },
     /// Exec succeeded (`execve` returned into the program).
-    Started { req: u64, pid: i32 },
+    Started {
+        req: u64,
+        pid: i32,
+    },
     /// A file chunk; `eof` on the last one.
-    Chunk { req: u64, eof: bool },
-    Exited { pid: i32, code: Option<i32>, signal: Option<i32> },
+    Chunk {
+        req: u64,
+        eof: bool,
+    },
+    Exited {
+        pid: i32,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
 }
 
 impl Message for Response {
     fn req_id(&self) -> u64 {
         match self {
-            Response::Done { req } | Response::Failed { req, .. } | Response::Started { req, .. } | Response::Chunk { req, .. } => *req,
+            Response::Done { req }
+            | Response::Failed { req, .. }
+            | Response::Started { req, .. }
+            | Response::Chunk { req, .. } => *req,
             Response::Ready | Response::SetupFailed { .. } | Response::Exited { .. } => 0,
         }
     }
@@ -193,7 +240,11 @@ impl Message for Response {
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("{kind} request of {size} bytes is larger than the {limit}-byte limit of one packet to a box (exec: at most {MAX_EXEC_STRINGS_BYTES} bytes of argv, env and cwd together)")]
-    TooLarge { kind: &'static str, size: usize, limit: usize },
+    TooLarge {
+        kind: &'static str,
+        size: usize,
+        limit: usize,
+    },
     #[error("sendmsg: {0}")]
     Sys(nix::Error),
 }
@@ -203,7 +254,11 @@ fn encode<T: Message>(header: &T, payload: &[u8]) -> Result<Vec<u8>, SendError> 
     let head = serde_json::to_vec(header).expect("protocol headers always serialise");
     let size = PREFIX + head.len() + payload.len();
     if size > MAX_PACKET {
-        return Err(SendError::TooLarge { kind: header.kind(), size, limit: MAX_PACKET });
+        return Err(SendError::TooLarge {
+            kind: header.kind(),
+            size,
+            limit: MAX_PACKET,
+        });
     }
     let mut out = Vec::with_capacity(PREFIX + head.len());
     out.extend_from_slice(&header.req_id().to_le_bytes());
@@ -224,7 +279,8 @@ pub fn send<T: Message>(
     let iov = [IoSlice::new(&head), IoSlice::new(payload)];
     let cmsgs = [ControlMessage::ScmRights(fds)];
     let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsgs };
-    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map_err(SendError::Sys)?;
+    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+        .map_err(SendError::Sys)?;
     Ok(())
 }
 
@@ -276,17 +332,24 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     let data = &buf[..size.min(cap)];
     if truncated {
         // The prefix survives truncation: whoever sent it learns which request failed.
-        return Err(RecvError::Malformed { req: req_of(data), message: format!("packet of {size} bytes is larger than the {cap}-byte receive buffer") });
+        return Err(RecvError::Malformed {
+            req: req_of(data),
+            message: format!("packet of {size} bytes is larger than the {cap}-byte receive buffer"),
+        });
     }
     decode(data, fds).map(Recv::Packet)
 }
 
 /// The request id in a packet's prefix (0 when the packet is too short).
 fn req_of(data: &[u8]) -> u64 {
-    data.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    data.get(..8)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(data: &[u8], fds: Vec<OwnedFd>) -> Result<Packet<T>, RecvError> {
+fn decode<T: for<'de> Deserialize<'de>>(
+    data: &[u8],
+    fds: Vec<OwnedFd>,
+) -> Result<Packet<T>, RecvError> {
     let req = req_of(data);
     let bad = |message: String| RecvError::Malformed { req, message };
     if data.len() < PREFIX {
@@ -329,10 +392,17 @@ mod tests {
         )
         .unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
-        let req = Request::WriteFile { req: 7, path: "a.txt".into(), mode: 0o644, append: false };
+        let req = Request::WriteFile {
+            req: 7,
+            path: "a.txt".into(),
+            mode: 0o644,
+            append: false,
+        };
         send(a.as_fd(), &req, b"hello", &[w.as_raw_fd()]).unwrap();
         let mut buf = vec![0u8; MAX_PACKET];
-        let Recv::Packet(p) = recv::<Request>(b.as_fd(), &mut buf).unwrap() else { panic!("closed") };
+        let Recv::Packet(p) = recv::<Request>(b.as_fd(), &mut buf).unwrap() else {
+            panic!("closed")
+        };
         assert!(matches!(p.header, Request::WriteFile { req: 7, ref path, .. } if path == "a.txt"));
         assert_eq!(p.payload, b"hello");
         assert_eq!(p.fds.len(), 1);
@@ -342,28 +412,53 @@ mod tests {
         nix::unistd::read(&r, &mut one).unwrap();
         assert_eq!(&one, b"x");
         drop(a);
-        assert!(matches!(recv::<Request>(b.as_fd(), &mut buf).unwrap(), Recv::Closed));
+        assert!(matches!(
+            recv::<Request>(b.as_fd(), &mut buf).unwrap(),
+            Recv::Closed
+        ));
     }
 
     #[test]
     fn malformed_packets_are_errors() {
         assert!(decode::<Request>(b"\x01", vec![]).is_err());
-        let bad = decode::<Request>(b"\x07\0\0\0\0\0\0\0\xff\x00\x00\x00{}", vec![]).err().unwrap();
+        let bad = decode::<Request>(b"\x07\0\0\0\0\0\0\0\xff\x00\x00\x00{}", vec![])
+            .err()
+            .unwrap();
         assert!(matches!(bad, RecvError::Malformed { req: 7, .. }), "{bad}");
         assert!(decode::<Request>(b"\x07\0\0\0\0\0\0\0\x02\x00\x00\x00{}", vec![]).is_err());
     }
 
     #[test]
     fn oversized_packets_are_refused_by_the_sender_and_named_by_the_receiver() {
-        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
-        let req = Request::WriteFile { req: 9, path: "a".into(), mode: 0o644, append: false };
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let req = Request::WriteFile {
+            req: 9,
+            path: "a".into(),
+            mode: 0o644,
+            append: false,
+        };
         let big = vec![0u8; MAX_PACKET];
-        assert!(matches!(send(a.as_fd(), &req, &big, &[]), Err(SendError::TooLarge { kind: "WriteFile", limit: MAX_PACKET, .. })));
+        assert!(matches!(
+            send(a.as_fd(), &req, &big, &[]),
+            Err(SendError::TooLarge {
+                kind: "WriteFile",
+                limit: MAX_PACKET,
+                ..
+            })
+        ));
         // A receiver with a smaller buffer still learns the request id.
         send(a.as_fd(), &req, &[1u8; 1000], &[]).unwrap();
         let mut small = vec![0u8; 64];
         match recv::<Request>(b.as_fd(), &mut small) {
-            Err(RecvError::Malformed { req: 9, message }) => assert!(message.contains("larger than"), "{message}"),
+            Err(RecvError::Malformed { req: 9, message }) => {
+                assert!(message.contains("larger than"), "{message}")
+            }
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("a truncated packet was accepted"),
         }
@@ -374,7 +469,9 @@ mod tests {
         // Worst case: every byte a control character (six bytes in JSON), the
         // most strings, and the cwd too.
         let per = MAX_EXEC_STRINGS_BYTES / MAX_EXEC_STRINGS;
-        let argv: Vec<String> = (0..MAX_EXEC_STRINGS - 1).map(|_| "\u{1}".repeat(per)).collect();
+        let argv: Vec<String> = (0..MAX_EXEC_STRINGS - 1)
+            .map(|_| "\u{1}".repeat(per))
+            .collect();
         let used = per * (MAX_EXEC_STRINGS - 1);
         let cwd = "\u{1}".repeat(MAX_EXEC_STRINGS_BYTES - used - 1);
         check_exec_size(&argv, &["\u{1}".into()], &cwd).unwrap();
@@ -382,6 +479,9 @@ mod tests {
         check_exec_size(&["\u{1}".repeat(MAX_EXEC_STRINGS_BYTES)], &[], "/").unwrap();
         // 40 × 4000 bytes (the example) does not fit.
         let args: Vec<String> = (0..40).map(|_| "x".repeat(4000)).collect();
-        assert!(matches!(check_exec_size(&args, &[], "/box"), Err(SendError::TooLarge { kind: "Exec", .. })));
+        assert!(matches!(
+            check_exec_size(&args, &[], "/box"),
+            Err(SendError::TooLarge { kind: "Exec", .. })
+        ));
     }
 }

@@ -26,12 +26,28 @@ pub struct PtyProcess {
 impl SandboxBox {
     /// Starts `argv` on a new terminal of `rows` x `cols`. Other processes of
     /// the box keep running when it exits.
-    pub async fn spawn_pty(&self, argv: Vec<String>, env: Vec<String>, cwd: &str, rows: u16, cols: u16) -> Result<PtyProcess> {
-        self.spawn_pty_limited(argv, env, cwd, rows, cols, Rlimits::default()).await
+    pub async fn spawn_pty(
+        &self,
+        argv: Vec<String>,
+        env: Vec<String>,
+        cwd: &str,
+        rows: u16,
+        cols: u16,
+    ) -> Result<PtyProcess> {
+        self.spawn_pty_limited(argv, env, cwd, rows, cols, Rlimits::default())
+            .await
     }
 
     /// Like [`SandboxBox::spawn_pty`], with rlimits for the terminal's programs.
-    pub async fn spawn_pty_limited(&self, argv: Vec<String>, env: Vec<String>, cwd: &str, rows: u16, cols: u16, rlimits: Rlimits) -> Result<PtyProcess> {
+    pub async fn spawn_pty_limited(
+        &self,
+        argv: Vec<String>,
+        env: Vec<String>,
+        cwd: &str,
+        rows: u16,
+        cols: u16,
+        rlimits: Rlimits,
+    ) -> Result<PtyProcess> {
         let req = self.conn.next_id();
         let msg = Request::Exec {
             req,
@@ -44,13 +60,23 @@ impl SandboxBox {
         };
         match self.conn.request(req, &msg, &[], &[]).await? {
             Reply::Started { pid, mut fds, exit } => {
-                let master = fds.pop().ok_or_else(|| SandboxError::Channel("terminal started without its master".into()))?;
-                let flags = nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| SandboxError::io("F_GETFL", e.into()))?;
-                let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-                nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(flags)).map_err(|e| SandboxError::io("F_SETFL", e.into()))?;
+                let master = fds.pop().ok_or_else(|| {
+                    SandboxError::Channel("terminal started without its master".into())
+                })?;
+                let flags = nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_GETFL)
+                    .map_err(|e| SandboxError::io("F_GETFL", e.into()))?;
+                let flags =
+                    nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+                nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(flags))
+                    .map_err(|e| SandboxError::io("F_SETFL", e.into()))?;
                 // SAFETY: `master` is an open descriptor owned by the AsyncFd for its whole life.
-                let master = unsafe { AsyncFd::register(master) }.map_err(|e| SandboxError::io("register the terminal", e.into_parts().1))?;
-                Ok(PtyProcess { pid, master, exit: Some(exit) })
+                let master = unsafe { AsyncFd::register(master) }
+                    .map_err(|e| SandboxError::io("register the terminal", e.into_parts().1))?;
+                Ok(PtyProcess {
+                    pid,
+                    master,
+                    exit: Some(exit),
+                })
             }
             Reply::Failed(m) => Err(SandboxError::Rejected(m)),
             Reply::Done => Err(SandboxError::Channel("unexpected reply to exec".into())),
@@ -60,16 +86,34 @@ impl SandboxBox {
     /// Changes a terminal's size.
     pub async fn resize(&self, pid: i32, rows: u16, cols: u16) -> Result<()> {
         let req = self.conn.next_id();
-        match self.conn.request(req, &Request::Resize { req, pid, rows, cols }, &[], &[]).await? {
+        match self
+            .conn
+            .request(
+                req,
+                &Request::Resize {
+                    req,
+                    pid,
+                    rows,
+                    cols,
+                },
+                &[],
+                &[],
+            )
+            .await?
+        {
             Reply::Done => Ok(()),
             Reply::Failed(m) => Err(SandboxError::Rejected(m)),
-            Reply::Started { .. } => Err(SandboxError::Channel("unexpected reply to a resize".into())),
+            Reply::Started { .. } => {
+                Err(SandboxError::Channel("unexpected reply to a resize".into()))
+            }
         }
     }
 
     /// Kills one process group started by `exec`/`spawn_pty`.
     pub async fn kill(&self, pid: i32) -> Result<()> {
-        self.conn.send(&Request::Kill { pid, all: false }, &[], &[]).await
+        self.conn
+            .send(&Request::Kill { pid, all: false }, &[], &[])
+            .await
     }
 }
 
@@ -98,7 +142,8 @@ impl PtyProcess {
         let mut backoff = WRITE_BACKOFF_MIN;
         while !data.is_empty() {
             let mut guard = self.master.writable().await?;
-            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)) {
+            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from))
+            {
                 Ok(Ok(n)) if n > 0 => {
                     data = &data[n..];
                     backoff = WRITE_BACKOFF_MIN;

@@ -41,20 +41,34 @@ pub struct LayerError {
 
 type Step<T = ()> = Result<T, LayerError>;
 
-fn fail<E: std::fmt::Display>(layer: &'static str, what: impl std::fmt::Display) -> impl FnOnce(E) -> LayerError {
+fn fail<E: std::fmt::Display>(
+    layer: &'static str,
+    what: impl std::fmt::Display,
+) -> impl FnOnce(E) -> LayerError {
     let what = what.to_string();
-    move |e| LayerError { layer, message: format!("{what}: {e}") }
+    move |e| LayerError {
+        layer,
+        message: format!("{what}: {e}"),
+    }
 }
 
 fn tmpfs(target: &Path, flags: MsFlags, data: &str) -> Step {
-    mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(data))
-        .map_err(fail("tmpfs", format!("mount tmpfs on {} ({data})", target.display())))
+    mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(data)).map_err(fail(
+        "tmpfs",
+        format!("mount tmpfs on {} ({data})", target.display()),
+    ))
 }
 
 fn bind_readonly(src: &Path, dst: &Path) -> Step {
     let what = format!("bind {} -> {}", src.display(), dst.display());
-    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(fail("bind mounts", &what))?;
+    mount(
+        Some(src),
+        dst,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(fail("bind mounts", &what))?;
     readonly_recursive(dst, 0).map_err(fail("bind mounts", format!("read-only remount of {what}")))
 }
 
@@ -80,10 +94,24 @@ struct MountAttr {
 fn readonly_recursive(dst: &Path, extra: u64) -> Result<(), Errno> {
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(dst.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | extra, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | extra,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     // SAFETY: mount_setattr reads a path string and a mount_attr that live
     // across the call; the size passed is the struct's.
-    let r = unsafe { libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, c.as_ptr(), AT_RECURSIVE, &attr as *const MountAttr, std::mem::size_of::<MountAttr>()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
     if r == 0 {
         return Ok(());
     }
@@ -91,7 +119,11 @@ fn readonly_recursive(dst: &Path, extra: u64) -> Result<(), Errno> {
     if e != Errno::ENOSYS {
         return Err(e);
     }
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let mut flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
     if extra & MOUNT_ATTR_NOEXEC != 0 {
         flags |= MsFlags::MS_NOEXEC;
     }
@@ -117,7 +149,11 @@ impl Stage {
     fn new(root: &Path) -> Step<Stage> {
         let dir = root.join(".kiln-stage");
         mkdirs(&dir)?;
-        tmpfs(&dir, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, "size=64k,mode=700")?;
+        tmpfs(
+            &dir,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            "size=64k,mode=700",
+        )?;
         mkdirs(&dir.join("e"))?;
         Ok(Stage { dir, next: 0 })
     }
@@ -147,7 +183,11 @@ impl Stage {
         let name = self.stage(src)?;
         // Two lower layers (an overlay without an upper one needs two): the
         // directory over an empty one.
-        self.overlay(dst, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("lowerdir={name}:e"))
+        self.overlay(
+            dst,
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            &format!("lowerdir={name}:e"),
+        )
     }
 
     /// A writable view of the directory `home` at `dst`: an overlay whose
@@ -155,7 +195,10 @@ impl Stage {
     /// whose work directory is a sibling `.<name>.kiln-work` (an overlay
     /// needs one on the same mount; `home`'s parent is root-only).
     fn writable(&mut self, home: &Path, dst: &Path) -> Result<(), Errno> {
-        let (Some(parent), Some(name)) = (home.parent(), home.file_name().and_then(|n| n.to_str())) else { return Err(Errno::EINVAL) };
+        let (Some(parent), Some(name)) = (home.parent(), home.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(Errno::EINVAL);
+        };
         if name.contains([',', ':', '\\']) {
             return Err(Errno::EINVAL);
         }
@@ -166,13 +209,18 @@ impl Stage {
             Err(_) => return Err(Errno::EIO),
         }
         let staged = self.stage(parent)?;
-        self.overlay(dst, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("lowerdir=e,upperdir={staged}/{name},workdir={staged}/{work}"))
+        self.overlay(
+            dst,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            &format!("lowerdir=e,upperdir={staged}/{name},workdir={staged}/{work}"),
+        )
     }
 
     /// Detaches the stage (the overlays keep their own references to their
     /// layers) and removes its directory.
     fn remove(self) -> Step {
-        umount2(&self.dir, MntFlags::MNT_DETACH).map_err(fail("bind mounts", "detach the staging tmpfs"))?;
+        umount2(&self.dir, MntFlags::MNT_DETACH)
+            .map_err(fail("bind mounts", "detach the staging tmpfs"))?;
         fs::remove_dir(&self.dir).map_err(fail("bind mounts", "remove the staging directory"))
     }
 }
@@ -180,9 +228,11 @@ impl Stage {
 /// Binds a host directory read-write (nosuid, nodev): a workspace's home.
 fn bind_writable(src: &Path, dst: &Path) -> Step {
     let what = format!("bind {} -> {} read-write", src.display(), dst.display());
-    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail("home", &what))?;
+    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(fail("home", &what))?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount(None::<&str>, dst, None::<&str>, flags, None::<&str>).map_err(fail("home", format!("nosuid remount of {what}")))
+    mount(None::<&str>, dst, None::<&str>, flags, None::<&str>)
+        .map_err(fail("home", format!("nosuid remount of {what}")))
 }
 
 fn mkdirs(p: &Path) -> Step {
@@ -196,35 +246,57 @@ fn inside(root: &Path, path: &str) -> PathBuf {
 /// Builds the root at `setup.root_dir` and pivots into it. Afterwards `/` is
 /// the box's root and nothing of the host's tree is reachable.
 pub fn build(setup: &BoxSetup) -> Step {
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(fail("mount namespace", "make / private"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(fail("mount namespace", "make / private"))?;
     let root = PathBuf::from(&setup.root_dir);
-    tmpfs(&root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "size=8m,mode=755")?;
+    tmpfs(
+        &root,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "size=8m,mode=755",
+    )?;
     let mut stage = Stage::new(&root)?;
 
     for b in &setup.binds {
         let src = Path::new(&b.host);
         let dst = inside(&root, &b.inside);
-        let Ok(meta) = fs::symlink_metadata(src) else { continue };
+        let Ok(meta) = fs::symlink_metadata(src) else {
+            continue;
+        };
         if let Some(parent) = dst.parent() {
             mkdirs(parent)?;
         }
         if meta.file_type().is_symlink() && dst.parent() == Some(root.as_path()) {
             // Top-level merged-/usr links (/bin -> usr/bin) are recreated as links.
-            let target = fs::read_link(src).map_err(fail("root filesystem", format!("readlink {}", src.display())))?;
-            symlink(&target, &dst).map_err(fail("root filesystem", format!("symlink {}", dst.display())))?;
+            let target = fs::read_link(src).map_err(fail(
+                "root filesystem",
+                format!("readlink {}", src.display()),
+            ))?;
+            symlink(&target, &dst).map_err(fail(
+                "root filesystem",
+                format!("symlink {}", dst.display()),
+            ))?;
             continue;
         }
         let is_dir = meta.is_dir() || fs::metadata(src).map(|m| m.is_dir()).unwrap_or(false);
         if is_dir {
             mkdirs(&dst)?;
         } else {
-            fs::write(&dst, b"").map_err(fail("root filesystem", format!("create {}", dst.display())))?;
+            fs::write(&dst, b"")
+                .map_err(fail("root filesystem", format!("create {}", dst.display())))?;
         }
         // A directory seen elsewhere than on the host: an overlay, so that
         // mountinfo does not name the host path (falls back to a bind where
         // overlayfs is missing or refuses the source).
-        if is_dir && b.host.trim_end_matches('/') != b.inside.trim_end_matches('/') && stage.readonly(src, &dst).is_ok() {
+        if is_dir
+            && b.host.trim_end_matches('/') != b.inside.trim_end_matches('/')
+            && stage.readonly(src, &dst).is_ok()
+        {
             continue;
         }
         bind_readonly(src, &dst)?;
@@ -235,32 +307,59 @@ pub fn build(setup: &BoxSetup) -> Step {
         if let Some(parent) = dst.parent() {
             mkdirs(parent)?;
         }
-        fs::write(&dst, content).map_err(fail("root filesystem", format!("write {}", dst.display())))?;
+        fs::write(&dst, content)
+            .map_err(fail("root filesystem", format!("write {}", dst.display())))?;
         let _ = fs::set_permissions(&dst, fs::Permissions::from_mode(0o644));
     }
 
     let proc_dir = root.join("proc");
     mkdirs(&proc_dir)?;
     let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("proc"), &proc_dir, Some("proc"), proc_flags, Some("hidepid=invisible"))
-        .or_else(|_| mount(Some("proc"), &proc_dir, Some("proc"), proc_flags, Some("hidepid=2")))
-        .map_err(fail("proc", "mount a private /proc"))?;
+    mount(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        proc_flags,
+        Some("hidepid=invisible"),
+    )
+    .or_else(|_| {
+        mount(
+            Some("proc"),
+            &proc_dir,
+            Some("proc"),
+            proc_flags,
+            Some("hidepid=2"),
+        )
+    })
+    .map_err(fail("proc", "mount a private /proc"))?;
 
     build_dev(&root, setup)?;
     mask_proc(&root)?;
 
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;
-    tmpfs(&tmp, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("size={},mode=1777", setup.tmp_bytes))?;
+    tmpfs(
+        &tmp,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &format!("size={},mode=1777", setup.tmp_bytes),
+    )?;
     let work = inside(&root, &setup.work_dir);
     mkdirs(&work)?;
     match &setup.work_host {
         Some(host) if stage.writable(Path::new(host), &work).is_ok() => {}
         Some(host) => bind_writable(Path::new(host), &work)?,
         None => {
-            tmpfs(&work, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, &format!("size={},mode=755", setup.work_bytes))?;
-            chown(&work, Some(Uid::from_raw(setup.uid)), Some(Gid::from_raw(setup.gid)))
-                .map_err(fail("root filesystem", format!("chown {}", setup.work_dir)))?;
+            tmpfs(
+                &work,
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                &format!("size={},mode=755", setup.work_bytes),
+            )?;
+            chown(
+                &work,
+                Some(Uid::from_raw(setup.uid)),
+                Some(Gid::from_raw(setup.gid)),
+            )
+            .map_err(fail("root filesystem", format!("chown {}", setup.work_dir)))?;
         }
     }
 
@@ -269,9 +368,18 @@ pub fn build(setup: &BoxSetup) -> Step {
     pivot_root(".", ".").map_err(fail("pivot_root", "pivot_root(., .)"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(fail("pivot_root", "detach the host's root"))?;
     chdir("/").map_err(fail("pivot_root", "chdir /"))?;
-    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount(None::<&str>, "/", None::<&str>, ro, None::<&str>).map_err(fail("root filesystem", "remount / read-only"))?;
-    let dev_ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    let ro = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    mount(None::<&str>, "/", None::<&str>, ro, None::<&str>)
+        .map_err(fail("root filesystem", "remount / read-only"))?;
+    let dev_ro = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NOEXEC;
     mount(None::<&str>, "/dev", None::<&str>, dev_ro, None::<&str>)
         .map_err(fail("dev", "remount /dev read-only"))?;
     Ok(())
@@ -280,12 +388,40 @@ pub fn build(setup: &BoxSetup) -> Step {
 /// `/proc` files that show the host (runc's masked paths, and more): `/dev/null`
 /// is bound over each, so it reads empty.
 const PROC_MASKED_FILES: &[&str] = &[
-    "kcore", "kallsyms", "keys", "key-users", "timer_list", "timer_stats", "sched_debug", "latency_stats",
-    "sysrq-trigger", "config.gz", "cmdline", "kmsg", "interrupts", "kpagecgroup", "kpagecount", "kpageflags",
-    "vmallocinfo", "iomem", "ioports", "modules", "buddyinfo", "pagetypeinfo", "zoneinfo", "slabinfo",
+    "kcore",
+    "kallsyms",
+    "keys",
+    "key-users",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "latency_stats",
+    "sysrq-trigger",
+    "config.gz",
+    "cmdline",
+    "kmsg",
+    "interrupts",
+    "kpagecgroup",
+    "kpagecount",
+    "kpageflags",
+    "vmallocinfo",
+    "iomem",
+    "ioports",
+    "modules",
+    "buddyinfo",
+    "pagetypeinfo",
+    "zoneinfo",
+    "slabinfo",
 ];
 /// `/proc` directories that show the host's hardware: an empty read-only tmpfs over each.
-const PROC_MASKED_DIRS: &[&str] = &["acpi", "asound", "scsi", "driver", "dynamic_debug", "tty/driver"];
+const PROC_MASKED_DIRS: &[&str] = &[
+    "acpi",
+    "asound",
+    "scsi",
+    "driver",
+    "dynamic_debug",
+    "tty/driver",
+];
 /// `/proc` directories left visible but read-only.
 const PROC_READ_ONLY: &[&str] = &["sys", "bus", "fs", "irq"];
 
@@ -298,24 +434,48 @@ fn mask_proc(root: &Path) -> Step {
         if fs::symlink_metadata(&t).is_err() {
             continue;
         }
-        mount(Some(&null), &t, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail("proc", format!("mask /proc/{f}")))?;
-        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-        mount(None::<&str>, &t, None::<&str>, ro, None::<&str>).map_err(fail("proc", format!("read-only mask of /proc/{f}")))?;
+        mount(
+            Some(&null),
+            &t,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(fail("proc", format!("mask /proc/{f}")))?;
+        let ro = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NOEXEC;
+        mount(None::<&str>, &t, None::<&str>, ro, None::<&str>)
+            .map_err(fail("proc", format!("read-only mask of /proc/{f}")))?;
     }
     for d in PROC_MASKED_DIRS {
         let t = proc_dir.join(d);
         if !t.is_dir() {
             continue;
         }
-        tmpfs(&t, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, "size=4k,mode=555")?;
+        tmpfs(
+            &t,
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            "size=4k,mode=555",
+        )?;
     }
     for d in PROC_READ_ONLY {
         let t = proc_dir.join(d);
         if !t.is_dir() {
             continue;
         }
-        mount(Some(&t), &t, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(fail("proc", format!("bind /proc/{d}")))?;
-        readonly_recursive(&t, MOUNT_ATTR_NOEXEC).map_err(fail("proc", format!("read-only /proc/{d}")))?;
+        mount(
+            Some(&t),
+            &t,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(fail("proc", format!("bind /proc/{d}")))?;
+        readonly_recursive(&t, MOUNT_ATTR_NOEXEC)
+            .map_err(fail("proc", format!("read-only /proc/{d}")))?;
     }
     Ok(())
 }
@@ -323,24 +483,56 @@ fn mask_proc(root: &Path) -> Step {
 fn build_dev(root: &Path, setup: &BoxSetup) -> Step {
     let dev = root.join("dev");
     mkdirs(&dev)?;
-    tmpfs(&dev, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "size=64k,mode=755")?;
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    tmpfs(
+        &dev,
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        "size=64k,mode=755",
+    )?;
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let p = dev.join(name);
-        mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
-            .map_err(fail("dev", format!("mknod /dev/{name}")))?;
+        mknod(
+            &p,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(fail("dev", format!("mknod /dev/{name}")))?;
         // mknod honours the umask; make the mode exact.
         let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o666));
     }
-    for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")] {
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
         symlink(target, dev.join(link)).map_err(fail("dev", format!("symlink /dev/{link}")))?;
     }
     let pts = dev.join("pts");
     mkdirs(&pts)?;
-    mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620"))
-        .map_err(fail("dev", "mount a private devpts"))?;
+    mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(fail("dev", "mount a private devpts"))?;
     let shm = dev.join("shm");
     mkdirs(&shm)?;
-    tmpfs(&shm, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, &format!("size={},mode=1777", setup.shm_bytes))
+    tmpfs(
+        &shm,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        &format!("size={},mode=1777", setup.shm_bytes),
+    )
 }
 
 /// Sets the box's hostname (its own UTS namespace).

@@ -30,7 +30,10 @@ impl HelperCommand {
     /// This very executable, re-executed as `<exe> __box`.
     pub fn current_exe() -> HelperCommand {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-        HelperCommand { program, args: vec![crate::helper::HELPER_ARG.into()] }
+        HelperCommand {
+            program,
+            args: vec![crate::helper::HELPER_ARG.into()],
+        }
     }
 }
 
@@ -128,13 +131,22 @@ impl Sandbox {
             return Err(SandboxError::NotRoot(euid));
         }
         let root_dir = cfg.state_dir.join("root");
-        std::fs::create_dir_all(&root_dir).map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
+        std::fs::create_dir_all(&root_dir)
+            .map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::symlink_metadata(&cfg.state_dir).map_err(|e| SandboxError::io(format!("stat {}", cfg.state_dir.display()), e))?;
+        let meta = std::fs::symlink_metadata(&cfg.state_dir)
+            .map_err(|e| SandboxError::io(format!("stat {}", cfg.state_dir.display()), e))?;
         if !meta.is_dir() {
-            return Err(SandboxError::layer("state directory", format!("{} must be a real directory, not a link", cfg.state_dir.display())));
+            return Err(SandboxError::layer(
+                "state directory",
+                format!(
+                    "{} must be a real directory, not a link",
+                    cfg.state_dir.display()
+                ),
+            ));
         }
-        std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| SandboxError::io(format!("chmod {}", cfg.state_dir.display()), e))?;
+        std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| SandboxError::io(format!("chmod {}", cfg.state_dir.display()), e))?;
         let cgroups = Cgroups::detect()?;
         let cleared = cgroups.sweep_stale();
         if !cleared.is_empty() {
@@ -145,7 +157,10 @@ impl Sandbox {
     }
 
     pub fn info(&self) -> SandboxInfo {
-        SandboxInfo { cgroup_version: self.cgroups.version(), helper: self.cfg.helper.program.display().to_string() }
+        SandboxInfo {
+            cgroup_version: self.cgroups.version(),
+            helper: self.cfg.helper.program.display().to_string(),
+        }
     }
 
     /// Whether no live box (of any Kiln process on the host) holds `uid` now.
@@ -160,7 +175,11 @@ impl Sandbox {
     /// Builds a fresh box. `extra_binds` adds read-only binds (a language's
     /// toolchain outside /usr, for instance).
     pub async fn create_box(&self, extra_binds: &[BindSpec]) -> Result<SandboxBox> {
-        self.create_box_with(&BoxOptions { binds: extra_binds.to_vec(), ..BoxOptions::default() }).await
+        self.create_box_with(&BoxOptions {
+            binds: extra_binds.to_vec(),
+            ..BoxOptions::default()
+        })
+        .await
     }
 
     /// Builds a fresh box with the given options (a workspace's box).
@@ -169,7 +188,11 @@ impl Sandbox {
             Some(uid) => self.uids.acquire_exact(uid)?,
             None => self.uids.acquire()?,
         };
-        let name = format!("kiln-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "kiln-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
         let cgroup = self.cgroups.create(&name)?;
         match self.start(&lease, &cgroup, opts).await {
             Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, lease)),
@@ -180,9 +203,19 @@ impl Sandbox {
         }
     }
 
-    async fn start(&self, lease: &crate::uid::UidLease, cgroup: &crate::cgroup::BoxCgroup, opts: &BoxOptions) -> Result<(Arc<Conn>, tokio::process::Child)> {
-        let (host_end, box_end): (OwnedFd, OwnedFd) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-            .map_err(|e| SandboxError::Channel(format!("socketpair: {e}")))?;
+    async fn start(
+        &self,
+        lease: &crate::uid::UidLease,
+        cgroup: &crate::cgroup::BoxCgroup,
+        opts: &BoxOptions,
+    ) -> Result<(Arc<Conn>, tokio::process::Child)> {
+        let (host_end, box_end): (OwnedFd, OwnedFd) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| SandboxError::Channel(format!("socketpair: {e}")))?;
         let h = &self.cfg.helper;
         let mut child = tokio::process::Command::new(&h.program)
             .args(&h.args)
@@ -191,13 +224,31 @@ impl Sandbox {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|source| SandboxError::Spawn { program: h.program.clone(), source })?;
+            .map_err(|source| SandboxError::Spawn {
+                program: h.program.clone(),
+                source,
+            })?;
         let conn = Conn::new(host_end, self.cfg.request_timeout)?;
         let uid = lease.uid;
-        let mut binds: Vec<BindSpec> = self.cfg.binds.iter().map(|p| BindSpec { host: p.clone(), inside: p.clone() }).collect();
+        let mut binds: Vec<BindSpec> = self
+            .cfg
+            .binds
+            .iter()
+            .map(|p| BindSpec {
+                host: p.clone(),
+                inside: p.clone(),
+            })
+            .collect();
         binds.extend(opts.binds.iter().cloned());
-        let work_dir = opts.work_dir.clone().unwrap_or_else(|| crate::rootfs::WORK_DIR.to_string());
-        let home = if opts.home.is_some() { work_dir.as_str() } else { "/tmp" };
+        let work_dir = opts
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| crate::rootfs::WORK_DIR.to_string());
+        let home = if opts.home.is_some() {
+            work_dir.as_str()
+        } else {
+            "/tmp"
+        };
         let setup = BoxSetup {
             root_dir: self.cfg.state_dir.join("root").display().to_string(),
             uid,
@@ -224,15 +275,25 @@ impl Sandbox {
             match conn.recv(&mut buf).await? {
                 Some(p) => match p.header {
                     Response::Ready => Ok(()),
-                    Response::SetupFailed { layer, message } => Err(SandboxError::Layer { layer, message }),
-                    other => Err(SandboxError::Channel(format!("unexpected first message {other:?}"))),
+                    Response::SetupFailed { layer, message } => {
+                        Err(SandboxError::Layer { layer, message })
+                    }
+                    other => Err(SandboxError::Channel(format!(
+                        "unexpected first message {other:?}"
+                    ))),
                 },
-                None => Err(SandboxError::layer("helper", "the helper exited before the box was ready")),
+                None => Err(SandboxError::layer(
+                    "helper",
+                    "the helper exited before the box was ready",
+                )),
             }
         };
         let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake).await {
             Ok(r) => r,
-            Err(_) => Err(SandboxError::layer("helper", format!("box not ready within {:?}", self.cfg.setup_timeout))),
+            Err(_) => Err(SandboxError::layer(
+                "helper",
+                format!("box not ready within {:?}", self.cfg.setup_timeout),
+            )),
         };
         match r {
             Ok(()) => Ok((conn, child)),

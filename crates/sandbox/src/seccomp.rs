@@ -86,95 +86,326 @@ macro_rules! sys {
 /// docs/seccomp.md explains each group and how to extend the list.
 pub const ALLOWED: &[(i64, &str)] = sys![
     // Descriptors and I/O.
-    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64, SYS_pwrite64,
-    SYS_preadv, SYS_pwritev, SYS_preadv2, SYS_pwritev2, SYS_open, SYS_openat,
-    SYS_openat2, SYS_creat, SYS_close, SYS_close_range, SYS_lseek, SYS_dup,
-    SYS_dup2, SYS_dup3, SYS_pipe, SYS_pipe2, SYS_fcntl, SYS_flock, SYS_fsync,
-    SYS_fdatasync, SYS_ftruncate, SYS_truncate, SYS_fallocate, SYS_fadvise64,
-    SYS_sendfile, SYS_copy_file_range,
+    SYS_read,
+    SYS_write,
+    SYS_readv,
+    SYS_writev,
+    SYS_pread64,
+    SYS_pwrite64,
+    SYS_preadv,
+    SYS_pwritev,
+    SYS_preadv2,
+    SYS_pwritev2,
+    SYS_open,
+    SYS_openat,
+    SYS_openat2,
+    SYS_creat,
+    SYS_close,
+    SYS_close_range,
+    SYS_lseek,
+    SYS_dup,
+    SYS_dup2,
+    SYS_dup3,
+    SYS_pipe,
+    SYS_pipe2,
+    SYS_fcntl,
+    SYS_flock,
+    SYS_fsync,
+    SYS_fdatasync,
+    SYS_ftruncate,
+    SYS_truncate,
+    SYS_fallocate,
+    SYS_fadvise64,
+    SYS_sendfile,
+    SYS_copy_file_range,
     // Files, directories and their metadata.
-    SYS_stat, SYS_fstat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_statfs,
-    SYS_fstatfs, SYS_access, SYS_faccessat, SYS_faccessat2, SYS_getdents,
-    SYS_getdents64, SYS_getcwd, SYS_chdir, SYS_fchdir, SYS_mkdir, SYS_mkdirat,
-    SYS_rmdir, SYS_rename, SYS_renameat, SYS_renameat2, SYS_link, SYS_linkat,
-    SYS_unlink, SYS_unlinkat, SYS_symlink, SYS_symlinkat, SYS_readlink,
-    SYS_readlinkat, SYS_chmod, SYS_fchmod, SYS_fchmodat, SYS_chown, SYS_fchown,
-    SYS_lchown, SYS_fchownat, SYS_umask, SYS_utime, SYS_utimes, SYS_utimensat,
-    SYS_futimesat, SYS_mknod, SYS_mknodat, SYS_getxattr, SYS_lgetxattr,
-    SYS_fgetxattr, SYS_listxattr, SYS_llistxattr, SYS_flistxattr, SYS_setxattr,
-    SYS_lsetxattr, SYS_fsetxattr, SYS_removexattr, SYS_lremovexattr,
-    SYS_fremovexattr, SYS_inotify_init, SYS_inotify_init1,
-    SYS_inotify_add_watch, SYS_inotify_rm_watch,
+    SYS_stat,
+    SYS_fstat,
+    SYS_lstat,
+    SYS_newfstatat,
+    SYS_statx,
+    SYS_statfs,
+    SYS_fstatfs,
+    SYS_access,
+    SYS_faccessat,
+    SYS_faccessat2,
+    SYS_getdents,
+    SYS_getdents64,
+    SYS_getcwd,
+    SYS_chdir,
+    SYS_fchdir,
+    SYS_mkdir,
+    SYS_mkdirat,
+    SYS_rmdir,
+    SYS_rename,
+    SYS_renameat,
+    SYS_renameat2,
+    SYS_link,
+    SYS_linkat,
+    SYS_unlink,
+    SYS_unlinkat,
+    SYS_symlink,
+    SYS_symlinkat,
+    SYS_readlink,
+    SYS_readlinkat,
+    SYS_chmod,
+    SYS_fchmod,
+    SYS_fchmodat,
+    SYS_chown,
+    SYS_fchown,
+    SYS_lchown,
+    SYS_fchownat,
+    SYS_umask,
+    SYS_utime,
+    SYS_utimes,
+    SYS_utimensat,
+    SYS_futimesat,
+    SYS_mknod,
+    SYS_mknodat,
+    SYS_getxattr,
+    SYS_lgetxattr,
+    SYS_fgetxattr,
+    SYS_listxattr,
+    SYS_llistxattr,
+    SYS_flistxattr,
+    SYS_setxattr,
+    SYS_lsetxattr,
+    SYS_fsetxattr,
+    SYS_removexattr,
+    SYS_lremovexattr,
+    SYS_fremovexattr,
+    SYS_inotify_init,
+    SYS_inotify_init1,
+    SYS_inotify_add_watch,
+    SYS_inotify_rm_watch,
     // Waiting for events.
-    SYS_select, SYS_pselect6, SYS_poll, SYS_ppoll, SYS_epoll_create,
-    SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait,
-    SYS_epoll_pwait2, SYS_eventfd, SYS_eventfd2, SYS_signalfd, SYS_signalfd4,
-    SYS_timerfd_create, SYS_timerfd_settime, SYS_timerfd_gettime,
+    SYS_select,
+    SYS_pselect6,
+    SYS_poll,
+    SYS_ppoll,
+    SYS_epoll_create,
+    SYS_epoll_create1,
+    SYS_epoll_ctl,
+    SYS_epoll_wait,
+    SYS_epoll_pwait,
+    SYS_epoll_pwait2,
+    SYS_eventfd,
+    SYS_eventfd2,
+    SYS_signalfd,
+    SYS_signalfd4,
+    SYS_timerfd_create,
+    SYS_timerfd_settime,
+    SYS_timerfd_gettime,
     // Memory.
-    SYS_brk, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise,
-    SYS_msync, SYS_mincore, SYS_mlock, SYS_mlock2, SYS_munlock, SYS_mlockall,
-    SYS_munlockall, SYS_membarrier, SYS_memfd_create, SYS_pkey_alloc,
-    SYS_pkey_free, SYS_pkey_mprotect, SYS_get_mempolicy, SYS_set_mempolicy,
+    SYS_brk,
+    SYS_mmap,
+    SYS_munmap,
+    SYS_mprotect,
+    SYS_mremap,
+    SYS_madvise,
+    SYS_msync,
+    SYS_mincore,
+    SYS_mlock,
+    SYS_mlock2,
+    SYS_munlock,
+    SYS_mlockall,
+    SYS_munlockall,
+    SYS_membarrier,
+    SYS_memfd_create,
+    SYS_pkey_alloc,
+    SYS_pkey_free,
+    SYS_pkey_mprotect,
+    SYS_get_mempolicy,
+    SYS_set_mempolicy,
     SYS_mbind,
     // Processes and threads.
-    SYS_execve, SYS_execveat, SYS_fork, SYS_vfork, SYS_exit, SYS_exit_group,
-    SYS_wait4, SYS_waitid, SYS_kill, SYS_tkill, SYS_tgkill, SYS_getpid,
-    SYS_getppid, SYS_gettid, SYS_getpgid, SYS_getpgrp, SYS_setpgid, SYS_getsid,
-    SYS_setsid, SYS_set_tid_address, SYS_set_robust_list, SYS_futex, SYS_rseq,
-    SYS_arch_prctl, SYS_prctl, SYS_sched_yield, SYS_sched_getaffinity,
-    SYS_sched_setaffinity, SYS_sched_getparam, SYS_sched_setparam,
-    SYS_sched_getscheduler, SYS_sched_setscheduler, SYS_sched_getattr,
-    SYS_sched_setattr, SYS_sched_get_priority_max, SYS_sched_get_priority_min,
-    SYS_sched_rr_get_interval, SYS_getpriority, SYS_setpriority, SYS_getrlimit,
-    SYS_setrlimit, SYS_prlimit64, SYS_getrusage, SYS_pidfd_open,
-    SYS_pidfd_send_signal, SYS_capget, SYS_getuid, SYS_geteuid, SYS_getgid,
-    SYS_getegid, SYS_getgroups, SYS_getresuid, SYS_getresgid,
+    SYS_execve,
+    SYS_execveat,
+    SYS_fork,
+    SYS_vfork,
+    SYS_exit,
+    SYS_exit_group,
+    SYS_wait4,
+    SYS_waitid,
+    SYS_kill,
+    SYS_tkill,
+    SYS_tgkill,
+    SYS_getpid,
+    SYS_getppid,
+    SYS_gettid,
+    SYS_getpgid,
+    SYS_getpgrp,
+    SYS_setpgid,
+    SYS_getsid,
+    SYS_setsid,
+    SYS_set_tid_address,
+    SYS_set_robust_list,
+    SYS_futex,
+    SYS_rseq,
+    SYS_arch_prctl,
+    SYS_prctl,
+    SYS_sched_yield,
+    SYS_sched_getaffinity,
+    SYS_sched_setaffinity,
+    SYS_sched_getparam,
+    SYS_sched_setparam,
+    SYS_sched_getscheduler,
+    SYS_sched_setscheduler,
+    SYS_sched_getattr,
+    SYS_sched_setattr,
+    SYS_sched_get_priority_max,
+    SYS_sched_get_priority_min,
+    SYS_sched_rr_get_interval,
+    SYS_getpriority,
+    SYS_setpriority,
+    SYS_getrlimit,
+    SYS_setrlimit,
+    SYS_prlimit64,
+    SYS_getrusage,
+    SYS_pidfd_open,
+    SYS_pidfd_send_signal,
+    SYS_capget,
+    SYS_getuid,
+    SYS_geteuid,
+    SYS_getgid,
+    SYS_getegid,
+    SYS_getgroups,
+    SYS_getresuid,
+    SYS_getresgid,
     // Signals.
-    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_rt_sigsuspend,
-    SYS_rt_sigpending, SYS_rt_sigtimedwait, SYS_rt_sigqueueinfo,
-    SYS_rt_tgsigqueueinfo, SYS_sigaltstack, SYS_pause, SYS_alarm,
+    SYS_rt_sigaction,
+    SYS_rt_sigprocmask,
+    SYS_rt_sigreturn,
+    SYS_rt_sigsuspend,
+    SYS_rt_sigpending,
+    SYS_rt_sigtimedwait,
+    SYS_rt_sigqueueinfo,
+    SYS_rt_tgsigqueueinfo,
+    SYS_sigaltstack,
+    SYS_pause,
+    SYS_alarm,
     SYS_restart_syscall,
     // Time.
-    SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep,
-    SYS_gettimeofday, SYS_time, SYS_times, SYS_getitimer, SYS_setitimer,
-    SYS_timer_create, SYS_timer_settime, SYS_timer_gettime,
-    SYS_timer_getoverrun, SYS_timer_delete,
+    SYS_clock_gettime,
+    SYS_clock_getres,
+    SYS_clock_nanosleep,
+    SYS_nanosleep,
+    SYS_gettimeofday,
+    SYS_time,
+    SYS_times,
+    SYS_getitimer,
+    SYS_setitimer,
+    SYS_timer_create,
+    SYS_timer_settime,
+    SYS_timer_gettime,
+    SYS_timer_getoverrun,
+    SYS_timer_delete,
     // Sockets (`socket` and `socketpair` are in ARG_CHECKED).
-    SYS_bind, SYS_listen, SYS_accept, SYS_accept4, SYS_connect,
-    SYS_getsockname, SYS_getpeername, SYS_sendto, SYS_recvfrom, SYS_sendmsg,
-    SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg, SYS_shutdown, SYS_setsockopt,
+    SYS_bind,
+    SYS_listen,
+    SYS_accept,
+    SYS_accept4,
+    SYS_connect,
+    SYS_getsockname,
+    SYS_getpeername,
+    SYS_sendto,
+    SYS_recvfrom,
+    SYS_sendmsg,
+    SYS_recvmsg,
+    SYS_sendmmsg,
+    SYS_recvmmsg,
+    SYS_shutdown,
+    SYS_setsockopt,
     SYS_getsockopt,
     // SysV and POSIX IPC (the box's own IPC namespace).
-    SYS_shmget, SYS_shmat, SYS_shmdt, SYS_shmctl, SYS_semget, SYS_semop,
-    SYS_semtimedop, SYS_semctl, SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl,
-    SYS_mq_open, SYS_mq_unlink, SYS_mq_timedsend, SYS_mq_timedreceive,
-    SYS_mq_notify, SYS_mq_getsetattr,
+    SYS_shmget,
+    SYS_shmat,
+    SYS_shmdt,
+    SYS_shmctl,
+    SYS_semget,
+    SYS_semop,
+    SYS_semtimedop,
+    SYS_semctl,
+    SYS_msgget,
+    SYS_msgsnd,
+    SYS_msgrcv,
+    SYS_msgctl,
+    SYS_mq_open,
+    SYS_mq_unlink,
+    SYS_mq_timedsend,
+    SYS_mq_timedreceive,
+    SYS_mq_notify,
+    SYS_mq_getsetattr,
     // The system, read-only.
-    SYS_uname, SYS_sysinfo, SYS_getrandom, SYS_getcpu,
+    SYS_uname,
+    SYS_sysinfo,
+    SYS_getrandom,
+    SYS_getcpu,
 ];
 
 /// Allowed after an argument check (see [`program`]); `clone3` is listed so
 /// a trace that sees it is not mistaken for a missing entry: it always gets
 /// `ENOSYS` (its flags live in memory a filter cannot read), and libc falls
 /// back to `clone`.
-pub const ARG_CHECKED: &[(i64, &str)] = sys![SYS_clone, SYS_clone3, SYS_socket, SYS_socketpair, SYS_ioctl];
+pub const ARG_CHECKED: &[(i64, &str)] =
+    sys![SYS_clone, SYS_clone3, SYS_socket, SYS_socketpair, SYS_ioctl];
 
 /// Refused with `EPERM` even if a toolchain is seen calling them: they touch
 /// the kernel, other namespaces or other processes, or are classic escape and
 /// exploitation vectors.
 pub const DENIED: &[(i64, &str)] = sys![
-    SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot, SYS_fsopen,
-    SYS_fsconfig, SYS_fsmount, SYS_fspick, SYS_move_mount, SYS_open_tree,
-    SYS_mount_setattr, SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev,
-    SYS_kexec_load, SYS_kexec_file_load, SYS_reboot, SYS_init_module,
-    SYS_finit_module, SYS_delete_module, SYS_bpf, SYS_perf_event_open,
-    SYS_keyctl, SYS_add_key, SYS_request_key, SYS_unshare, SYS_setns,
-    SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
-    SYS_userfaultfd, SYS_swapon, SYS_swapoff, SYS_acct, SYS_quotactl,
-    SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex,
-    SYS_syslog, SYS_open_by_handle_at, SYS_name_to_handle_at,
-    SYS_lookup_dcookie, SYS_fanotify_init, SYS_vhangup, SYS_iopl, SYS_ioperm,
-    SYS_uselib, SYS_sethostname, SYS_setdomainname, SYS_kcmp, SYS_pidfd_getfd,
+    SYS_mount,
+    SYS_umount2,
+    SYS_pivot_root,
+    SYS_chroot,
+    SYS_fsopen,
+    SYS_fsconfig,
+    SYS_fsmount,
+    SYS_fspick,
+    SYS_move_mount,
+    SYS_open_tree,
+    SYS_mount_setattr,
+    SYS_ptrace,
+    SYS_process_vm_readv,
+    SYS_process_vm_writev,
+    SYS_kexec_load,
+    SYS_kexec_file_load,
+    SYS_reboot,
+    SYS_init_module,
+    SYS_finit_module,
+    SYS_delete_module,
+    SYS_bpf,
+    SYS_perf_event_open,
+    SYS_keyctl,
+    SYS_add_key,
+    SYS_request_key,
+    SYS_unshare,
+    SYS_setns,
+    SYS_io_uring_setup,
+    SYS_io_uring_enter,
+    SYS_io_uring_register,
+    SYS_userfaultfd,
+    SYS_swapon,
+    SYS_swapoff,
+    SYS_acct,
+    SYS_quotactl,
+    SYS_settimeofday,
+    SYS_clock_settime,
+    SYS_clock_adjtime,
+    SYS_adjtimex,
+    SYS_syslog,
+    SYS_open_by_handle_at,
+    SYS_name_to_handle_at,
+    SYS_lookup_dcookie,
+    SYS_fanotify_init,
+    SYS_vhangup,
+    SYS_iopl,
+    SYS_ioperm,
+    SYS_uselib,
+    SYS_sethostname,
+    SYS_setdomainname,
+    SYS_kcmp,
+    SYS_pidfd_getfd,
 ];
 
 /// What the number tree decides for one syscall number.
@@ -191,14 +422,22 @@ enum Leaf {
 enum Op {
     /// `JGE k`: on to the next op (the "below" subtree, `below` ops long)
     /// when the number is under `k`, past that subtree when it is at least `k`.
-    Jge { k: u32, below: usize },
+    Jge {
+        k: u32,
+        below: usize,
+    },
     Ret(u32),
     /// A jump to the argument check of a [`Leaf`].
     To(Leaf),
 }
 
 fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter { code, jt: 0, jf: 0, k }
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
@@ -209,7 +448,13 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 /// `(first number, leaf)`, each running up to the next one's start; numbers
 /// above the last table entry get `ENOSYS`.
 fn ranges() -> Vec<(u32, Leaf)> {
-    let max = ALLOWED.iter().chain(ARG_CHECKED).chain(DENIED).map(|&(nr, _)| nr).max().unwrap_or(0) as u32;
+    let max = ALLOWED
+        .iter()
+        .chain(ARG_CHECKED)
+        .chain(DENIED)
+        .map(|&(nr, _)| nr)
+        .max()
+        .unwrap_or(0) as u32;
     let mut leaves = vec![Leaf::Ret(errno(libc::ENOSYS)); max as usize + 2];
     for &(nr, _) in ALLOWED {
         leaves[nr as usize] = Leaf::Ret(RET_ALLOW);
@@ -244,10 +489,16 @@ fn tree(ranges: &[(u32, Leaf)], code: &mut Vec<Op>) {
     }
     let mid = ranges.len() / 2;
     let node = code.len();
-    code.push(Op::Jge { k: ranges[mid].0, below: 0 });
+    code.push(Op::Jge {
+        k: ranges[mid].0,
+        below: 0,
+    });
     tree(&ranges[..mid], code);
     let below = code.len() - node - 1;
-    code[node] = Op::Jge { k: ranges[mid].0, below };
+    code[node] = Op::Jge {
+        k: ranges[mid].0,
+        below,
+    };
     tree(&ranges[mid..], code);
 }
 
@@ -295,7 +546,11 @@ fn assemble(ranges: &[(u32, Leaf)]) -> Vec<sock_filter> {
             }
             Op::Ret(r) => p.push(stmt(RET_K, r)),
             Op::To(leaf) => {
-                let off = checks.iter().find(|(l, _)| *l == leaf).map(|(_, off)| *off).expect("a check per leaf");
+                let off = checks
+                    .iter()
+                    .find(|(l, _)| *l == leaf)
+                    .map(|(_, off)| *off)
+                    .expect("a check per leaf");
                 let here = p.len();
                 p.push(stmt(JA, (checks_at + off - here - 1) as u32));
             }
@@ -359,7 +614,10 @@ pub fn install(prog: &[sock_filter]) -> std::io::Result<()> {
     if prog.len() > MAX_INSNS {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("seccomp program has {} instructions, the kernel takes at most {MAX_INSNS}", prog.len()),
+            format!(
+                "seccomp program has {} instructions, the kernel takes at most {MAX_INSNS}",
+                prog.len()
+            ),
         ));
     }
     let fprog = libc::sock_fprog {
@@ -394,7 +652,9 @@ mod tests {
         let mut pc = 0usize;
         let mut steps = 0;
         loop {
-            let i = *prog.get(pc).unwrap_or_else(|| panic!("jumped to {pc}, past the end ({})", prog.len()));
+            let i = *prog
+                .get(pc)
+                .unwrap_or_else(|| panic!("jumped to {pc}, past the end ({})", prog.len()));
             steps += 1;
             match i.code {
                 LD_W_ABS => {
@@ -465,7 +725,14 @@ mod tests {
     #[test]
     fn new_and_dangerous_syscalls_are_refused() {
         // listmount, statmount, memfd_secret, personality, modify_ldt, a future number.
-        for nr in [458, 457, libc::SYS_memfd_secret, libc::SYS_personality, libc::SYS_modify_ldt, 1000] {
+        for nr in [
+            458,
+            457,
+            libc::SYS_memfd_secret,
+            libc::SYS_personality,
+            libc::SYS_modify_ldt,
+            1000,
+        ] {
             assert_eq!(decide(nr, [0; 6]), ENOSYS, "syscall {nr}");
         }
         for &(nr, n) in DENIED {
@@ -479,28 +746,72 @@ mod tests {
         let eaf = RET_ERRNO | libc::EAFNOSUPPORT as u32;
         for sys in [libc::SYS_socket, libc::SYS_socketpair] {
             for &f in SOCKET_FAMILIES {
-                assert_eq!(decide(sys, [f as u32, 1, 0, 0, 0, 0]), RET_ALLOW, "family {f}");
+                assert_eq!(
+                    decide(sys, [f as u32, 1, 0, 0, 0, 0]),
+                    RET_ALLOW,
+                    "family {f}"
+                );
             }
-            for f in [libc::AF_VSOCK, libc::AF_NETLINK, libc::AF_PACKET, libc::AF_ALG, libc::AF_TIPC, libc::AF_KEY] {
+            for f in [
+                libc::AF_VSOCK,
+                libc::AF_NETLINK,
+                libc::AF_PACKET,
+                libc::AF_ALG,
+                libc::AF_TIPC,
+                libc::AF_KEY,
+            ] {
                 assert_eq!(decide(sys, [f as u32, 1, 0, 0, 0, 0]), eaf, "family {f}");
             }
         }
-        assert_eq!(decide(libc::SYS_clone, [libc::SIGCHLD as u32, 0, 0, 0, 0, 0]), RET_ALLOW);
-        let threads = (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD) as u32;
+        assert_eq!(
+            decide(libc::SYS_clone, [libc::SIGCHLD as u32, 0, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        let threads = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD) as u32;
         assert_eq!(decide(libc::SYS_clone, [threads, 0, 0, 0, 0, 0]), RET_ALLOW);
-        for f in [libc::CLONE_NEWUSER, libc::CLONE_NEWNS, libc::CLONE_NEWNET, libc::CLONE_NEWPID] {
-            assert_eq!(decide(libc::SYS_clone, [f as u32 | libc::SIGCHLD as u32, 0, 0, 0, 0, 0]), EPERM);
+        for f in [
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWPID,
+        ] {
+            assert_eq!(
+                decide(
+                    libc::SYS_clone,
+                    [f as u32 | libc::SIGCHLD as u32, 0, 0, 0, 0, 0]
+                ),
+                EPERM
+            );
         }
-        assert_eq!(decide(libc::SYS_ioctl, [1, libc::TCGETS as u32, 0, 0, 0, 0]), RET_ALLOW);
-        assert_eq!(decide(libc::SYS_ioctl, [0, libc::TIOCSTI as u32, 0, 0, 0, 0]), EPERM);
-        assert_eq!(decide(libc::SYS_ioctl, [0, libc::TIOCLINUX as u32, 0, 0, 0, 0]), EPERM);
+        assert_eq!(
+            decide(libc::SYS_ioctl, [1, libc::TCGETS as u32, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            decide(libc::SYS_ioctl, [0, libc::TIOCSTI as u32, 0, 0, 0, 0]),
+            EPERM
+        );
+        assert_eq!(
+            decide(libc::SYS_ioctl, [0, libc::TIOCLINUX as u32, 0, 0, 0, 0]),
+            EPERM
+        );
     }
 
     #[test]
     fn x32_and_foreign_arches_are_killed() {
         let x32_getpid = (libc::SYS_getpid as u32) | X32_SYSCALL_BIT;
-        assert_eq!(run(&program(), AUDIT_ARCH_X86_64, x32_getpid, [0; 6]), RET_KILL_PROCESS);
-        assert_eq!(run(&program(), AUDIT_ARCH_X86_64, u32::MAX, [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(
+            run(&program(), AUDIT_ARCH_X86_64, x32_getpid, [0; 6]),
+            RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(&program(), AUDIT_ARCH_X86_64, u32::MAX, [0; 6]),
+            RET_KILL_PROCESS
+        );
         let i386 = 0x4000_0003;
         assert_eq!(run(&program(), i386, 20, [0; 6]), RET_KILL_PROCESS);
     }
@@ -512,8 +823,15 @@ mod tests {
         let prog = program();
         assert!(prog.len() < MAX_INSNS, "{} instructions", prog.len());
         let depth = (usize::BITS - ranges().len().leading_zeros()) as usize;
-        let max = (0..1024u32).map(|nr| run_counted(&prog, AUDIT_ARCH_X86_64, nr, [0; 6]).1).max().unwrap();
-        assert!(max <= 5 + 2 * depth + 1 + 7, "{max} instructions for {} ranges", ranges().len());
+        let max = (0..1024u32)
+            .map(|nr| run_counted(&prog, AUDIT_ARCH_X86_64, nr, [0; 6]).1)
+            .max()
+            .unwrap();
+        assert!(
+            max <= 5 + 2 * depth + 1 + 7,
+            "{max} instructions for {} ranges",
+            ranges().len()
+        );
     }
 
     /// Long jumps (more than 255 instructions) are split into JGE + JA; a
@@ -522,9 +840,17 @@ mod tests {
     fn long_jumps_are_encoded() {
         let many: Vec<(u32, Leaf)> = (0..700).map(|n| (n, Leaf::Ret(RET_ERRNO | n))).collect();
         let prog = assemble(&many);
-        assert!(prog.iter().any(|i| i.code == JA), "no long jump in {} instructions", prog.len());
+        assert!(
+            prog.iter().any(|i| i.code == JA),
+            "no long jump in {} instructions",
+            prog.len()
+        );
         for nr in 0..800 {
-            assert_eq!(run(&prog, AUDIT_ARCH_X86_64, nr, [0; 6]), RET_ERRNO | nr.min(699), "syscall {nr}");
+            assert_eq!(
+                run(&prog, AUDIT_ARCH_X86_64, nr, [0; 6]),
+                RET_ERRNO | nr.min(699),
+                "syscall {nr}"
+            );
         }
     }
 
@@ -542,21 +868,35 @@ mod tests {
             let code = unsafe {
                 // SAFETY: integer-only prctl and raw syscalls on this process;
                 // the pointers passed are null or to `fprog` on this stack.
-                let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut sock_filter };
+                let fprog = libc::sock_fprog {
+                    len: prog.len() as u16,
+                    filter: prog.as_ptr() as *mut sock_filter,
+                };
                 let errno = || *libc::__errno_location();
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                     10
-                } else if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER as libc::c_ulong, &fprog as *const _ as libc::c_ulong) != 0 {
+                } else if libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+                    &fprog as *const _ as libc::c_ulong,
+                ) != 0
+                {
                     11
                 } else if libc::syscall(458, 0, 0, 0, 0) != -1 || errno() != libc::ENOSYS {
                     12 // listmount
                 } else if libc::syscall(1000) != -1 || errno() != libc::ENOSYS {
                     13
-                } else if libc::syscall(libc::SYS_personality, 0xffff_ffffu32) != -1 || errno() != libc::ENOSYS {
+                } else if libc::syscall(libc::SYS_personality, 0xffff_ffffu32) != -1
+                    || errno() != libc::ENOSYS
+                {
                     14
-                } else if libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER) != -1 || errno() != libc::EPERM {
+                } else if libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER) != -1
+                    || errno() != libc::EPERM
+                {
                     15
-                } else if libc::syscall(libc::SYS_socket, libc::AF_NETLINK, libc::SOCK_RAW, 0) != -1 || errno() != libc::EAFNOSUPPORT {
+                } else if libc::syscall(libc::SYS_socket, libc::AF_NETLINK, libc::SOCK_RAW, 0) != -1
+                    || errno() != libc::EAFNOSUPPORT
+                {
                     16
                 } else if libc::syscall(libc::SYS_getppid) <= 0 {
                     17

@@ -28,9 +28,15 @@ pub struct UidLease {
 
 impl UidPool {
     pub fn new(dir: PathBuf, first: u32, count: u32) -> Result<UidPool> {
-        std::fs::create_dir_all(&dir).map_err(|e| SandboxError::io(format!("create {}", dir.display()), e))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| SandboxError::io(format!("create {}", dir.display()), e))?;
         let start = std::process::id() % count.max(1);
-        Ok(UidPool { dir, first, count, cursor: AtomicU32::new(start) })
+        Ok(UidPool {
+            dir,
+            first,
+            count,
+            cursor: AtomicU32::new(start),
+        })
     }
 
     pub fn acquire(&self) -> Result<UidLease> {
@@ -42,14 +48,19 @@ impl UidPool {
                 return Ok(UidLease { uid, _lock: lock });
             }
         }
-        Err(SandboxError::NoUid { first: self.first, last: self.first + self.count - 1 })
+        Err(SandboxError::NoUid {
+            first: self.first,
+            last: self.first + self.count - 1,
+        })
     }
 
     /// Takes exactly `uid` (a workspace keeps one uid for its life), which may
     /// lie outside the pool's range; fails if a live box holds it.
     pub fn acquire_exact(&self, uid: u32) -> Result<UidLease> {
         let file = self.open_lock(uid)?;
-        Flock::lock(file, FlockArg::LockExclusiveNonblock).map(|lock| UidLease { uid, _lock: lock }).map_err(|_| SandboxError::UidInUse(uid))
+        Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map(|lock| UidLease { uid, _lock: lock })
+            .map_err(|_| SandboxError::UidInUse(uid))
     }
 
     fn open_lock(&self, uid: u32) -> Result<File> {
@@ -90,9 +101,15 @@ mod tests {
         let pool = UidPool::new(d.path().to_path_buf(), 70000, 3).unwrap();
         let a = pool.acquire_exact(90001).unwrap();
         assert_eq!(a.uid, 90001);
-        assert!(matches!(pool.acquire_exact(90001), Err(SandboxError::UidInUse(90001))));
+        assert!(matches!(
+            pool.acquire_exact(90001),
+            Err(SandboxError::UidInUse(90001))
+        ));
         let any = pool.acquire().unwrap();
-        assert!(matches!(pool.acquire_exact(any.uid), Err(SandboxError::UidInUse(_))));
+        assert!(matches!(
+            pool.acquire_exact(any.uid),
+            Err(SandboxError::UidInUse(_))
+        ));
         drop(a);
         assert_eq!(pool.acquire_exact(90001).unwrap().uid, 90001);
     }

@@ -8,8 +8,15 @@ use kiln_sandbox::ExecLimits;
 async fn runs_a_program_with_stdin_and_files() {
     let sb = sandbox();
     let b = sb.create_box(&[]).await.unwrap();
-    b.write_file("in.txt", b"from the host\n", 0o644).await.unwrap();
-    let o = sh_stdin(&b, "cat in.txt; cat; echo err >&2; echo made > out.txt; exit 3", b"from stdin\n").await;
+    b.write_file("in.txt", b"from the host\n", 0o644)
+        .await
+        .unwrap();
+    let o = sh_stdin(
+        &b,
+        "cat in.txt; cat; echo err >&2; echo made > out.txt; exit 3",
+        b"from stdin\n",
+    )
+    .await;
     assert_eq!(text(&o.stdout), "from the host\nfrom stdin\n");
     assert_eq!(text(&o.stderr), "err\n");
     assert_eq!(o.exit_code, Some(3));

@@ -24,7 +24,13 @@ const ALLOC: &str = r#"
 "#;
 
 fn limits() -> ExecLimits {
-    ExecLimits { cpu_ms: 20_000, wall_ms: 60_000, memory_bytes: 256 << 20, processes: 16, ..ExecLimits::default() }
+    ExecLimits {
+        cpu_ms: 20_000,
+        wall_ms: 60_000,
+        memory_bytes: 256 << 20,
+        processes: 16,
+        ..ExecLimits::default()
+    }
 }
 
 /// Two execs in one box: the second, smaller one reports its own peak. On
@@ -37,13 +43,25 @@ async fn each_execs_memory_peak_is_its_own() {
     let b = with_c_program(&sb, ALLOC).await;
     let big = b.exec(spec(&["./prog", "96"], limits())).await.unwrap();
     assert_eq!((big.exit_code, big.limit), (Some(0), None), "{big:?}");
-    assert!(big.memory_peak_kb >= 96 * 1024, "the first exec's peak {} KiB", big.memory_peak_kb);
+    assert!(
+        big.memory_peak_kb >= 96 * 1024,
+        "the first exec's peak {} KiB",
+        big.memory_peak_kb
+    );
     let small = b.exec(spec(&["./prog", "8"], limits())).await.unwrap();
     assert_eq!((small.exit_code, small.limit), (Some(0), None), "{small:?}");
-    assert!(small.memory_peak_kb < 48 * 1024, "the second exec's peak {} KiB is the first one's", small.memory_peak_kb);
+    assert!(
+        small.memory_peak_kb < 48 * 1024,
+        "the second exec's peak {} KiB is the first one's",
+        small.memory_peak_kb
+    );
     // And a later, bigger exec is measured in full again.
     let again = b.exec(spec(&["./prog", "128"], limits())).await.unwrap();
-    assert!(again.memory_peak_kb >= 128 * 1024, "the third exec's peak {} KiB", again.memory_peak_kb);
+    assert!(
+        again.memory_peak_kb >= 128 * 1024,
+        "the third exec's peak {} KiB",
+        again.memory_peak_kb
+    );
     b.destroy().await;
 }
 
@@ -67,9 +85,20 @@ async fn a_workspace_boxs_limits_hold_for_shared_execs() {
     assert_eq!((o.exit_code, o.limit), (Some(0), None), "{o:?}");
     // 16 processes at most, counted on the host: of 40 background sleeps
     // (left running: shared execs kill nothing) at most 16 exist.
-    let _ = b.exec(shared(&["/bin/sh", "-c", "for i in $(seq 40); do sleep 30 >/dev/null 2>&1 & done"])).await.unwrap();
+    let _ = b
+        .exec(shared(&[
+            "/bin/sh",
+            "-c",
+            "for i in $(seq 40); do sleep 30 >/dev/null 2>&1 & done",
+        ]))
+        .await
+        .unwrap();
     let pids = b.host_pids();
     // The helper and init are in the box's group too, outside the limit.
-    assert!(pids.len() > 4 && pids.len() <= 16 + 2, "{} processes in the box with a limit of 16", pids.len());
+    assert!(
+        pids.len() > 4 && pids.len() <= 16 + 2,
+        "{} processes in the box with a limit of 16",
+        pids.len()
+    );
     b.destroy().await;
 }

@@ -11,7 +11,14 @@ use common::*;
 use kiln_sandbox::ExecLimits;
 
 fn limits() -> ExecLimits {
-    ExecLimits { cpu_ms: 5_000, wall_ms: 20_000, memory_bytes: 256 << 20, processes: 32, output_bytes: 256 << 10, ..ExecLimits::default() }
+    ExecLimits {
+        cpu_ms: 5_000,
+        wall_ms: 20_000,
+        memory_bytes: 256 << 20,
+        processes: 32,
+        output_bytes: 256 << 10,
+        ..ExecLimits::default()
+    }
 }
 
 async fn still_works(b: &kiln_sandbox::SandboxBox) {
@@ -39,7 +46,8 @@ const REPORT: &str = r#"
 #[tokio::test]
 async fn syscalls_outside_the_allowlist_get_enosys_and_the_program_lives_on() {
     let sb = sandbox();
-    let src = format!(r#"{REPORT}
+    let src = format!(
+        r#"{REPORT}
         #include <sys/personality.h>
         int main(void) {{
             struct {{ unsigned size, spare; unsigned long long mnt_id, param; }} req = {{ 24, 0, 0, 0 }};
@@ -57,13 +65,15 @@ async fn syscalls_outside_the_allowlist_get_enosys_and_the_program_lives_on() {
             puts("survived");
             return 0;
         }}
-    "#);
+    "#
+    );
     let b = with_c_program(&sb, &src).await;
     let o = b.exec(spec(&["./prog"], limits())).await.unwrap();
     let out = text(&o.stdout);
     assert_eq!(o.exit_code, Some(0), "{o:?}");
     assert_eq!(o.signal, None);
-    let want = "listmount ENOSYS\nstatmount ENOSYS\nmemfd_secret ENOSYS\npersonality_query ENOSYS\n\
+    let want =
+        "listmount ENOSYS\nstatmount ENOSYS\nmemfd_secret ENOSYS\npersonality_query ENOSYS\n\
         personality_exec ENOSYS\npersonality_aslr ENOSYS\nmodify_ldt ENOSYS\nfuture_1000 ENOSYS\n\
         future_4000 ENOSYS\ngetppid OK\nsurvived\n";
     assert_eq!(out, want, "stderr: {}", text(&o.stderr));
@@ -74,7 +84,8 @@ async fn syscalls_outside_the_allowlist_get_enosys_and_the_program_lives_on() {
 #[tokio::test]
 async fn dangerous_syscalls_stay_refused_and_change_nothing() {
     let sb = sandbox();
-    let src = format!(r#"{REPORT}
+    let src = format!(
+        r#"{REPORT}
         #include <sched.h>
         #include <sys/mount.h>
         #include <sys/ptrace.h>
@@ -101,7 +112,8 @@ async fn dangerous_syscalls_stay_refused_and_change_nothing() {
             puts("survived");
             return 0;
         }}
-    "#);
+    "#
+    );
     let b = with_c_program(&sb, &src).await;
     // A marker in the box's /box (kept between one-shot execs, unlike /tmp):
     // a mount over /box would hide it.
@@ -114,14 +126,20 @@ async fn dangerous_syscalls_stay_refused_and_change_nothing() {
     assert_eq!(out, want, "stderr: {}", text(&o.stderr));
     assert_eq!(o.exit_code, Some(0), "{o:?}");
     let o = sh(&b, "cat /box/marker", ExecLimits::default()).await;
-    assert_eq!(text(&o.stdout), "here\n", "/box changed under the box: {o:?}");
+    assert_eq!(
+        text(&o.stdout),
+        "here\n",
+        "/box changed under the box: {o:?}"
+    );
     b.destroy().await;
 }
 
 #[tokio::test]
 async fn an_x32_syscall_still_kills_the_program() {
     let sb = sandbox();
-    let b = with_c_program(&sb, r#"
+    let b = with_c_program(
+        &sb,
+        r#"
         #include <stdio.h>
         #include <unistd.h>
         #include <sys/syscall.h>
@@ -134,7 +152,9 @@ async fn an_x32_syscall_still_kills_the_program() {
             printf("x32 512 returned %ld\n", r);
             return 0;
         }
-    "#).await;
+    "#,
+    )
+    .await;
     let o = b.exec(spec(&["./prog"], limits())).await.unwrap();
     assert_eq!(o.signal, Some(libc::SIGSYS), "{o:?}");
     assert_eq!(text(&o.stdout), "before\n");
@@ -149,7 +169,8 @@ async fn an_x32_syscall_still_kills_the_program() {
 #[tokio::test]
 async fn the_ordinary_posix_surface_works_under_the_filter() {
     let sb = sandbox();
-    let src = format!(r#"{REPORT}
+    let src = format!(
+        r#"{REPORT}
         #include <pthread.h>
         #include <signal.h>
         #include <stdlib.h>
@@ -228,13 +249,18 @@ async fn the_ordinary_posix_surface_works_under_the_filter() {
             puts("survived");
             return 0;
         }}
-    "#);
+    "#
+    );
     let b = with_c_program(&sb, &src).await;
     let o = b.exec(spec(&["./prog"], limits())).await.unwrap();
     let out = text(&o.stdout);
     assert_eq!(o.exit_code, Some(0), "{o:?}\n{out}");
     for line in out.lines().filter(|l| *l != "survived") {
-        assert!(line.ends_with(" OK"), "{line}\n{out}\nstderr: {}", text(&o.stderr));
+        assert!(
+            line.ends_with(" OK"),
+            "{line}\n{out}\nstderr: {}",
+            text(&o.stderr)
+        );
     }
     assert!(out.ends_with("survived\n"), "{out}");
     b.destroy().await;
@@ -263,8 +289,16 @@ async fn shell_coreutils_git_python_and_node_work_under_the_filter() {
         fi
         echo shell-ok
     "#;
-    let o = b.exec(spec(&["/bin/bash", "-c", shell], limits())).await.unwrap();
-    assert_eq!(text(&o.stdout), "shell-ok\n", "{o:?}\nstderr: {}", text(&o.stderr));
+    let o = b
+        .exec(spec(&["/bin/bash", "-c", shell], limits()))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&o.stdout),
+        "shell-ok\n",
+        "{o:?}\nstderr: {}",
+        text(&o.stderr)
+    );
     let py = r#"
 import asyncio, concurrent.futures, mmap, multiprocessing, os, select, shutil, signal, socket, sqlite3, subprocess, tempfile, time
 def sq(x): return x * x
@@ -289,8 +323,16 @@ if __name__ == "__main__":
     os.sched_getaffinity(0); os.getloadavg(); os.times()
     print("python-ok")
 "#;
-    let o = b.exec(spec(&["/usr/bin/python3", "-c", py], limits())).await.unwrap();
-    assert_eq!(text(&o.stdout), "python-ok\n", "{o:?}\nstderr: {}", text(&o.stderr));
+    let o = b
+        .exec(spec(&["/usr/bin/python3", "-c", py], limits()))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&o.stdout),
+        "python-ok\n",
+        "{o:?}\nstderr: {}",
+        text(&o.stderr)
+    );
     let js = r#"
 const fs = require("fs"), cp = require("child_process"), os = require("os"), crypto = require("crypto");
 const { Worker } = require("worker_threads");
@@ -302,8 +344,16 @@ new Worker("require('worker_threads').parentPort.postMessage(6 * 7)", { eval: tr
   fs.promises.readFile("m.txt").then((d) => console.log(`node-ok ${m} ${d.length}`));
 });
 "#;
-    let o = b.exec(spec(&["/usr/bin/node", "-e", js], limits())).await.unwrap();
-    assert_eq!(text(&o.stdout), "node-ok 42 100000\n", "{o:?}\nstderr: {}", text(&o.stderr));
+    let o = b
+        .exec(spec(&["/usr/bin/node", "-e", js], limits()))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&o.stdout),
+        "node-ok 42 100000\n",
+        "{o:?}\nstderr: {}",
+        text(&o.stderr)
+    );
     b.destroy().await;
 }
 
@@ -336,8 +386,16 @@ fn filter_cost() {
                     libc::close(p[0]);
                     libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
                     if filtered {
-                        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut _ };
-                        if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER as libc::c_ulong, &fprog as *const _ as libc::c_ulong) != 0 {
+                        let fprog = libc::sock_fprog {
+                            len: prog.len() as u16,
+                            filter: prog.as_ptr() as *mut _,
+                        };
+                        if libc::prctl(
+                            libc::PR_SET_SECCOMP,
+                            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+                            &fprog as *const _ as libc::c_ulong,
+                        ) != 0
+                        {
                             libc::_exit(1);
                         }
                     }
@@ -360,7 +418,10 @@ fn filter_cost() {
                         for _ in 0..N {
                             call();
                         }
-                        out += &format!("  {name} {:.1} ns", start.elapsed().as_nanos() as f64 / f64::from(N));
+                        out += &format!(
+                            "  {name} {:.1} ns",
+                            start.elapsed().as_nanos() as f64 / f64::from(N)
+                        );
                     }
                     out.push('\n');
                     libc::write(p[1], out.as_ptr().cast(), out.len());

@@ -44,7 +44,11 @@ fn freeze(dirs: &[PathBuf]) -> bool {
         if std::fs::write(d.join(file), on).is_err() {
             return false;
         }
-        let state = if file == "cgroup.freeze" { d.join("cgroup.events") } else { d.join(file) };
+        let state = if file == "cgroup.freeze" {
+            d.join("cgroup.events")
+        } else {
+            d.join(file)
+        };
         loop {
             match std::fs::read_to_string(&state) {
                 Ok(t) if t.contains(done) => break,
@@ -67,7 +71,10 @@ fn a_dead_processs_frozen_group_is_killed_and_removed() {
     let name = format!("kiln-{}-0", dead_pid());
     let (dirs, mut sleeper) = group_with_sleeper(&name);
     if freeze(&dirs) {
-        assert!(sleeper.try_wait().unwrap().is_none(), "frozen, not dead yet");
+        assert!(
+            sleeper.try_wait().unwrap().is_none(),
+            "frozen, not dead yet"
+        );
     }
     let _sb = common::sandbox();
     // The sweep returns once the group is empty and removed; the exit status
@@ -101,7 +108,10 @@ fn a_live_processs_group_is_left_alone() {
     let name = format!("kiln-{}-987654", std::process::id());
     let (dirs, mut sleeper) = group_with_sleeper(&name);
     let _sb = common::sandbox();
-    assert!(sleeper.try_wait().unwrap().is_none(), "the live owner's process must keep running");
+    assert!(
+        sleeper.try_wait().unwrap().is_none(),
+        "the live owner's process must keep running"
+    );
     for d in &dirs {
         assert!(d.exists(), "{} must stay", d.display());
     }

@@ -9,16 +9,31 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 fn short() -> ExecLimits {
-    ExecLimits { cpu_ms: 1000, wall_ms: 1500, memory_bytes: 64 << 20, processes: 32, output_bytes: 64 << 20, ..ExecLimits::default() }
+    ExecLimits {
+        cpu_ms: 1000,
+        wall_ms: 1500,
+        memory_bytes: 64 << 20,
+        processes: 32,
+        output_bytes: 64 << 20,
+        ..ExecLimits::default()
+    }
 }
 
 /// Host processes running as `uid` (from /proc/*/status).
 fn processes_of(uid: u32) -> Vec<u32> {
     let mut pids = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
-        let real = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().next()).and_then(|u| u.parse::<u32>().ok());
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let real = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse::<u32>().ok());
         if real == Some(uid) {
             pids.push(pid);
         }
@@ -34,7 +49,10 @@ async fn gone_within(uid: u32, within: Duration) {
         if left.is_empty() {
             return;
         }
-        assert!(start.elapsed() < within, "processes of box uid {uid} still alive after {within:?}: {left:?}");
+        assert!(
+            start.elapsed() < within,
+            "processes of box uid {uid} still alive after {within:?}: {left:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -49,14 +67,31 @@ async fn a_stream_nobody_reads_does_not_suspend_the_limits() {
     let (tx, _rx) = mpsc::channel::<Output>(1);
     let mut s = spec(&["/bin/sh", "-c", "yes 'a line of output'"], short());
     s.stream = Some(tx);
-    let o = tokio::time::timeout(Duration::from_secs(20), b.exec(s)).await.expect("the exec ended at its limit").unwrap();
-    assert!(matches!(o.limit, Some(LimitHit::WallTime | LimitHit::CpuTime)), "{:?}", o.limit);
+    let o = tokio::time::timeout(Duration::from_secs(20), b.exec(s))
+        .await
+        .expect("the exec ended at its limit")
+        .unwrap();
+    assert!(
+        matches!(o.limit, Some(LimitHit::WallTime | LimitHit::CpuTime)),
+        "{:?}",
+        o.limit
+    );
     assert!(o.wall_ms < 5_000, "{o:?}");
     gone_within(b.uid(), Duration::from_secs(2)).await;
     let (tx, _rx) = mpsc::channel::<Output>(1);
-    let mut s = spec(&["/bin/sh", "-c", "while :; do :; done"], ExecLimits { cpu_ms: 500, wall_ms: 20_000, ..short() });
+    let mut s = spec(
+        &["/bin/sh", "-c", "while :; do :; done"],
+        ExecLimits {
+            cpu_ms: 500,
+            wall_ms: 20_000,
+            ..short()
+        },
+    );
     s.stream = Some(tx);
-    let o = tokio::time::timeout(Duration::from_secs(20), b.exec(s)).await.expect("the exec ended at its limit").unwrap();
+    let o = tokio::time::timeout(Duration::from_secs(20), b.exec(s))
+        .await
+        .expect("the exec ended at its limit")
+        .unwrap();
     assert_eq!(o.limit, Some(LimitHit::CpuTime), "{o:?}");
     b.destroy().await;
 }
@@ -67,7 +102,13 @@ async fn a_reader_that_leaves_stops_the_run() {
     let sb = sandbox();
     let b = sb.create_box(&[]).await.unwrap();
     let (tx, rx) = mpsc::channel::<Output>(4);
-    let mut s = spec(&["/bin/sh", "-c", "echo started; sleep 100"], ExecLimits { wall_ms: 60_000, ..short() });
+    let mut s = spec(
+        &["/bin/sh", "-c", "echo started; sleep 100"],
+        ExecLimits {
+            wall_ms: 60_000,
+            ..short()
+        },
+    );
     s.stream = Some(tx);
     let run = tokio::spawn({
         let mut rx = rx;
@@ -77,11 +118,18 @@ async fn a_reader_that_leaves_stops_the_run() {
             (first, Instant::now())
         }
     });
-    let o = tokio::time::timeout(Duration::from_secs(10), b.exec(s)).await.expect("the exec ended").unwrap();
+    let o = tokio::time::timeout(Duration::from_secs(10), b.exec(s))
+        .await
+        .expect("the exec ended")
+        .unwrap();
     let (first, left_at) = run.await.unwrap();
     assert_eq!(first, Some(Output::Stdout("started\n".into())));
     assert_eq!(o.limit, Some(LimitHit::StreamClosed), "{o:?}");
-    assert!(left_at.elapsed() < Duration::from_secs(2), "the exec returned {:?} after the reader left", left_at.elapsed());
+    assert!(
+        left_at.elapsed() < Duration::from_secs(2),
+        "the exec returned {:?} after the reader left",
+        left_at.elapsed()
+    );
     gone_within(b.uid(), Duration::from_secs(1)).await;
     b.destroy().await;
 }
@@ -93,7 +141,13 @@ async fn a_reader_that_leaves_stops_the_run() {
 async fn a_dropped_exec_kills_its_program() {
     let sb = sandbox();
     let b = sb.create_box(&[]).await.unwrap();
-    let mut s = spec(&["/bin/sh", "-c", "sleep 100"], ExecLimits { wall_ms: 60_000, ..short() });
+    let mut s = spec(
+        &["/bin/sh", "-c", "sleep 100"],
+        ExecLimits {
+            wall_ms: 60_000,
+            ..short()
+        },
+    );
     s.shared_box = true;
     let r = tokio::time::timeout(Duration::from_millis(500), b.exec(s)).await;
     assert!(r.is_err(), "sleep 100 ended early: {r:?}");
@@ -110,7 +164,14 @@ async fn a_slow_reader_gets_all_the_output() {
     let sb = sandbox();
     let b = sb.create_box(&[]).await.unwrap();
     let (tx, mut rx) = mpsc::channel::<Output>(1);
-    let mut s = spec(&["/bin/sh", "-c", "seq 1 200000"], ExecLimits { wall_ms: 30_000, cpu_ms: 10_000, ..short() });
+    let mut s = spec(
+        &["/bin/sh", "-c", "seq 1 200000"],
+        ExecLimits {
+            wall_ms: 30_000,
+            cpu_ms: 10_000,
+            ..short()
+        },
+    );
     s.stream = Some(tx);
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();

@@ -312,7 +312,10 @@ mod tests {
         assert_eq!(c.create_workspaces, d.create_workspaces);
         assert_eq!(c.dashboard.duration.0, Duration::from_secs(60));
         assert_eq!(c.workspace_traffic.duration.0, Duration::from_secs(120));
-        assert_eq!(c.workspace_traffic.bytes_per_tick, d.workspace_traffic.bytes_per_tick);
+        assert_eq!(
+            c.workspace_traffic.bytes_per_tick,
+            d.workspace_traffic.bytes_per_tick
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ impl Backends {
         let guard = lock_data_dir(config)?;
         let pool = crate::sqlite::open(&config.api.data_dir, config.api.sqlite_synchronous)
             .await
-            .with_context(|| format!("opening the database in {}", config.api.data_dir.display()))?;
+            .with_context(|| {
+                format!("opening the database in {}", config.api.data_dir.display())
+            })?;
         let store = SqliteStore::new(pool.clone());
         let queue = SqliteQueue::new(pool, config.api.queue_capacity);
         let unfinished = store.requeue_interrupted().await?;

@@ -3,8 +3,7 @@
 //! client reads back ([`SubmissionView`]).
 
 use kiln_engine::{
-    exact_bytes, json_escaped_len, Report, RunReport, SourceFile, Status, Submission,
-    TestCase,
+    exact_bytes, json_escaped_len, Report, RunReport, SourceFile, Status, Submission, TestCase,
 };
 use serde::{Deserialize, Serialize};
 
@@ -353,9 +352,17 @@ impl SubmissionView {
         let tests: usize = self
             .tests
             .iter()
-            .map(|t| 400 + json_escaped_len(&t.stdout) + json_escaped_len(&t.stderr) + t.message.as_deref().map_or(0, json_escaped_len))
+            .map(|t| {
+                400 + json_escaped_len(&t.stdout)
+                    + json_escaped_len(&t.stderr)
+                    + t.message.as_deref().map_or(0, json_escaped_len)
+            })
             .sum();
-        1024 + field(&self.stdout) + field(&self.stderr) + field(&self.compile_output) + field(&self.message) + tests
+        1024 + field(&self.stdout)
+            + field(&self.stderr)
+            + field(&self.compile_output)
+            + field(&self.message)
+            + tests
     }
 
     /// The view as a JSON answer (streamed when large, see [`json_response`]).
@@ -385,7 +392,11 @@ impl SubmissionView {
         view.compile_time_ms = r.compile_time_ms;
         view.compile_wall_time_ms = r.compile_wall_time_ms;
         view.message = r.message;
-        view.tests = r.tests.into_iter().map(|t| TestView::from_report(t, enc)).collect();
+        view.tests = r
+            .tests
+            .into_iter()
+            .map(|t| TestView::from_report(t, enc))
+            .collect();
         view
     }
 
@@ -451,14 +462,20 @@ pub fn json_response<T: Serialize + Send + 'static>(
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
     tokio::task::spawn_blocking(move || {
-        let mut w = ChunkWriter { tx, buf: Vec::with_capacity(STREAM_CHUNK) };
-        let done = serde_json::to_writer(&mut w, &value).map_err(std::io::Error::from).and_then(|()| w.send());
+        let mut w = ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(STREAM_CHUNK),
+        };
+        let done = serde_json::to_writer(&mut w, &value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.send());
         if let Err(e) = done {
             // The body ends in an error: the client sees a cut answer, not a short one.
             let _ = w.tx.try_send(Err(e));
         }
     });
-    let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let chunks =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     (status, json, axum::body::Body::from_stream(chunks)).into_response()
 }
 
@@ -474,15 +491,23 @@ impl ChunkWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let mut chunk = Ok(bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK))));
+        let mut chunk = Ok(bytes::Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(STREAM_CHUNK),
+        )));
         let start = std::time::Instant::now();
         loop {
             match self.tx.try_send(chunk) {
                 Ok(()) => return Ok(()),
-                Err(TrySendError::Closed(_)) => return Err(std::io::Error::other("the client went away")),
+                Err(TrySendError::Closed(_)) => {
+                    return Err(std::io::Error::other("the client went away"))
+                }
                 Err(TrySendError::Full(c)) => {
                     if start.elapsed() > crate::ws::SEND_STALL {
-                        return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client took nothing for too long"));
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the client took nothing for too long",
+                        ));
                     }
                     chunk = c;
                     std::thread::sleep(std::time::Duration::from_millis(2));

@@ -26,7 +26,8 @@ pub fn document(config: &Config, languages: &[String]) -> Value {
     ] {
         schemas["Limits"]["properties"][field]["maximum"] = json!(value);
     }
-    schemas["SubmissionRequest"]["properties"]["tests"]["maxItems"] = json!(config.limits.max_tests);
+    schemas["SubmissionRequest"]["properties"]["tests"]["maxItems"] =
+        json!(config.limits.max_tests);
     doc
 }
 

@@ -121,9 +121,17 @@ mod tests {
         assert!(a.resolve().is_err());
         let mut a = shared();
         a.listen = Some("127.0.0.1:7000".parse().unwrap());
-        assert_eq!(a.resolve().unwrap().listen.port(), 7000, "--listen means --metrics-listen");
+        assert_eq!(
+            a.resolve().unwrap().listen.port(),
+            7000,
+            "--listen means --metrics-listen"
+        );
         a.node.metrics_listen = Some("127.0.0.1:7001".parse().unwrap());
-        assert_eq!(a.resolve().unwrap().listen.port(), 7001, "--metrics-listen wins over --listen");
+        assert_eq!(
+            a.resolve().unwrap().listen.port(),
+            7001,
+            "--metrics-listen wins over --listen"
+        );
     }
 
     /// The worker's flags are its groups': no API-only setting among them.
@@ -140,7 +148,10 @@ mod tests {
             .chain(kiln_workspace::SettingsArgs::settings());
         for s in api_only {
             let Some(flag) = s.flag else { continue };
-            assert!(!help.contains(&format!("{flag} ")), "{flag} in kiln worker --help:\n{help}");
+            assert!(
+                !help.contains(&format!("{flag} ")),
+                "{flag} in kiln worker --help:\n{help}"
+            );
         }
         for s in BackendArgs::settings()
             .into_iter()
@@ -149,7 +160,10 @@ mod tests {
             .chain(WorkerNodeArgs::settings())
         {
             let flag = s.flag.unwrap();
-            assert!(help.contains(&format!("{flag} ")), "{flag} missing:\n{help}");
+            assert!(
+                help.contains(&format!("{flag} ")),
+                "{flag} missing:\n{help}"
+            );
         }
         assert!(help.contains("--config "));
     }
@@ -171,6 +185,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.jobs.max_attempts, 5);
         assert_eq!(c.listen.port(), 7002);
-        assert!(c.api.api_keys.is_empty(), "API keys are the API nodes' business");
+        assert!(
+            c.api.api_keys.is_empty(),
+            "API keys are the API nodes' business"
+        );
     }
 }

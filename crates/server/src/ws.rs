@@ -99,7 +99,10 @@ type Sink = SplitSink<WebSocket, Message>;
 
 /// Sends one message, giving up after [`SEND_STALL`]; false when the client is gone.
 async fn send(sink: &mut Sink, m: Message) -> bool {
-    matches!(tokio::time::timeout(SEND_STALL, sink.send(m)).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(SEND_STALL, sink.send(m)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Sends an error and closes (before a run started).
@@ -235,7 +238,11 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
             let mut body = serde_json::to_value(ReportView::new(&report, enc)).unwrap_or_default();
             body["type"] = json!("result");
             drop(report);
-            if ctl_tx.send(ToClient::Result(Message::Text(body.to_string().into()))).await.is_ok() {
+            if ctl_tx
+                .send(ToClient::Result(Message::Text(body.to_string().into())))
+                .await
+                .is_ok()
+            {
                 // Bounded: each message the writer sends has a deadline.
                 let _ = writer.await;
             }
@@ -247,7 +254,10 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
                 writer.abort();
                 let _ = writer.await;
             }
-            if tokio::time::timeout(STOP_DEADLINE, &mut exec).await.is_err() {
+            if tokio::time::timeout(STOP_DEADLINE, &mut exec)
+                .await
+                .is_err()
+            {
                 tracing::warn!("an interactive run did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it");
                 exec.abort();
             }

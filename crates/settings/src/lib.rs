@@ -86,7 +86,11 @@ fn join(prefix: &str, name: &str, sep: &str) -> String {
 /// The help of a flag: its doc comment's lines on one line, then
 /// `[default: …]` unless `default` is `None` or empty.
 pub fn help(doc: &[&str], default: Option<String>) -> String {
-    let text: Vec<&str> = doc.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+    let text: Vec<&str> = doc
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
     let text = text.join(" ");
     match default {
         Some(d) if !d.is_empty() => format!("{text} [default: {d}]"),
@@ -322,36 +326,71 @@ mod tests {
     fn names_defaults_and_help_come_from_the_declaration() {
         let s = TArgs::settings();
         let keys: Vec<&str> = s.iter().map(|s| s.key.as_str()).collect();
-        assert_eq!(keys, ["ws.max_per_owner", "ws.data_dir", "ws.grace_secs", "ws.enabled", "ws.names"]);
+        assert_eq!(
+            keys,
+            [
+                "ws.max_per_owner",
+                "ws.data_dir",
+                "ws.grace_secs",
+                "ws.enabled",
+                "ws.names"
+            ]
+        );
         assert_eq!(s[0].flag.as_deref(), Some("--ws-max-per-owner"));
         assert_eq!(s[0].env.as_deref(), Some("KILN_WS_MAX_PER_OWNER"));
         assert_eq!(s[0].default.as_deref(), Some("1100"));
         assert_eq!(s[1].default.as_deref(), Some("<data-dir>/ws"));
         assert_eq!(s[2].default.as_deref(), Some("5 min"));
         assert_eq!((s[4].flag.as_ref(), s[4].default.as_ref()), (None, None));
-        let help = <Cli as clap::CommandFactory>::command().render_help().to_string();
-        assert!(help.contains("--ws-max-per-owner <MAX_PER_OWNER>"), "{help}");
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        assert!(
+            help.contains("--ws-max-per-owner <MAX_PER_OWNER>"),
+            "{help}"
+        );
         assert!(help.contains("Most of them. [default: 1100]"), "{help}");
         assert!(help.contains("[env: KILN_WS_MAX_PER_OWNER=]"), "{help}");
-        assert!(!help.contains("names"), "file-only settings have no flag: {help}");
+        assert!(
+            !help.contains("names"),
+            "file-only settings have no flag: {help}"
+        );
         let t = T::default();
-        assert_eq!((t.max_per_owner, t.data_dir, t.grace_secs, t.enabled, t.names), (1100, None, 300, true, vec!["a".to_string()]));
+        assert_eq!(
+            (
+                t.max_per_owner,
+                t.data_dir,
+                t.grace_secs,
+                t.enabled,
+                t.names
+            ),
+            (1100, None, 300, true, vec!["a".to_string()])
+        );
     }
 
     #[test]
     fn flags_beat_the_file_and_the_file_beats_the_defaults() {
-        let file: TArgs = toml::from_str("max_per_owner = 3\ngrace_secs = 4\nnames = [\"x\"]\n").unwrap();
+        let file: TArgs =
+            toml::from_str("max_per_owner = 3\ngrace_secs = 4\nnames = [\"x\"]\n").unwrap();
         let cli = Cli::parse_from(["t", "--ws-max-per-owner", "7", "--ws-enabled"]);
         let t = cli.t.or(file).resolve();
-        assert_eq!((t.max_per_owner, t.grace_secs, t.enabled, t.names), (7, 4, true, vec!["x".to_string()]));
+        assert_eq!(
+            (t.max_per_owner, t.grace_secs, t.enabled, t.names),
+            (7, 4, true, vec!["x".to_string()])
+        );
         let cli = Cli::parse_from(["t", "--ws-enabled", "false"]);
         assert!(!cli.t.resolve().enabled);
         // The same field name in two groups: two flags, each to its own group.
         let cli = Cli::parse_from(["t", "--ws-data-dir", "/w", "--data-dir", "/u"]);
         assert_eq!(cli.t.data_dir, Some(PathBuf::from("/w")));
-        assert_eq!(cli.u.or(UArgs::default()).resolve().data_dir, PathBuf::from("/u"));
+        assert_eq!(
+            cli.u.or(UArgs::default()).resolve().data_dir,
+            PathBuf::from("/u")
+        );
         assert_eq!(UArgs::settings()[0].flag.as_deref(), Some("--data-dir"));
-        let err = toml::from_str::<TArgs>("max_per_ownr = 3\n").unwrap_err().to_string();
+        let err = toml::from_str::<TArgs>("max_per_ownr = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("max_per_ownr"), "{err}");
     }
 }

@@ -7,7 +7,10 @@ use kiln_sandbox::SandboxError;
 pub enum WorkspaceError {
     /// A field of the request is wrong; the message names the field.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     NotFound(String),
     /// The operation is not allowed from the workspace's current status, or
@@ -29,7 +32,10 @@ pub enum WorkspaceError {
     #[error("sandbox: {0}")]
     Sandbox(#[from] SandboxError),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Config(String),
 }
@@ -38,11 +44,17 @@ pub type Result<T, E = WorkspaceError> = std::result::Result<T, E>;
 
 impl WorkspaceError {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        WorkspaceError::Io { what: what.into(), source }
+        WorkspaceError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        WorkspaceError::Invalid { field, message: message.into() }
+        WorkspaceError::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 
     /// The HTTP status this error answers with.
@@ -54,7 +66,9 @@ impl WorkspaceError {
             WorkspaceError::Conflict(_) => 409,
             WorkspaceError::TooLarge(_) => 413,
             WorkspaceError::Capacity(_) => 503,
-            WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => 500,
+            WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => {
+                500
+            }
         }
     }
 
@@ -68,7 +82,9 @@ impl WorkspaceError {
             WorkspaceError::Capacity(_) => "at_capacity",
             WorkspaceError::FileRefused(_) => "file_refused",
             WorkspaceError::TooLarge(_) => "too_large",
-            WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => "internal_error",
+            WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => {
+                "internal_error"
+            }
         }
     }
 }

@@ -18,12 +18,20 @@ const EXEC_OUTPUT_BYTES: u64 = 1 << 20;
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 fn base_env() -> Vec<String> {
-    vec![PATH.into(), format!("HOME={HOME}"), "USER=kiln".into(), "LANG=C.UTF-8".into(), "TERM=xterm-256color".into()]
+    vec![
+        PATH.into(),
+        format!("HOME={HOME}"),
+        "USER=kiln".into(),
+        "LANG=C.UTF-8".into(),
+        "TERM=xterm-256color".into(),
+    ]
 }
 
 fn env_name_ok(k: &str) -> bool {
     let mut b = k.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    b.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// `/home/kiln/a/b.txt` → `a/b.txt`; anything else is refused.
@@ -31,13 +39,20 @@ pub fn home_relative(path: &str) -> Result<&str> {
     path.strip_prefix(HOME)
         .and_then(|r| r.strip_prefix('/'))
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| WorkspaceError::invalid("path", format!("{path:?} must name a file inside {HOME}/ (an absolute path)")))
+        .ok_or_else(|| {
+            WorkspaceError::invalid(
+                "path",
+                format!("{path:?} must name a file inside {HOME}/ (an absolute path)"),
+            )
+        })
 }
 
 /// What the box said about a file, as an API error.
 fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
     match e {
-        SandboxError::Rejected(m) if m.contains("ENOENT") => WorkspaceError::FileMissing(format!("{path}: no such file")),
+        SandboxError::Rejected(m) if m.contains("ENOENT") => {
+            WorkspaceError::FileMissing(format!("{path}: no such file"))
+        }
         SandboxError::Rejected(m) => WorkspaceError::FileRefused(format!("{path}: {m}")),
         other => WorkspaceError::Sandbox(other),
     }
@@ -48,27 +63,48 @@ impl Manager {
         let e = self.entry(owner, id)?;
         let timeout = req.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         if timeout == 0 || timeout > self.settings.max_exec_timeout_ms {
-            return Err(WorkspaceError::invalid("timeout_ms", format!("must be 1 to {} (workspaces.max_exec_timeout_ms)", self.settings.max_exec_timeout_ms)));
+            return Err(WorkspaceError::invalid(
+                "timeout_ms",
+                format!(
+                    "must be 1 to {} (workspaces.max_exec_timeout_ms)",
+                    self.settings.max_exec_timeout_ms
+                ),
+            ));
         }
         let argv = match req.command {
-            Command::Argv(a) if a.is_empty() || a[0].is_empty() => return Err(WorkspaceError::invalid("command", "must not be empty")),
+            Command::Argv(a) if a.is_empty() || a[0].is_empty() => {
+                return Err(WorkspaceError::invalid("command", "must not be empty"))
+            }
             Command::Argv(a) => a,
-            Command::Shell(s) if s.trim().is_empty() => return Err(WorkspaceError::invalid("command", "must not be empty")),
+            Command::Shell(s) if s.trim().is_empty() => {
+                return Err(WorkspaceError::invalid("command", "must not be empty"))
+            }
             Command::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s],
         };
         if argv.iter().any(|a| a.contains('\0')) {
-            return Err(WorkspaceError::invalid("command", "must not contain NUL bytes"));
+            return Err(WorkspaceError::invalid(
+                "command",
+                "must not contain NUL bytes",
+            ));
         }
         let cwd = req.cwd.unwrap_or_else(|| HOME.into());
         if !cwd.starts_with('/') || cwd.contains('\0') {
-            return Err(WorkspaceError::invalid("cwd", format!("{cwd:?} must be an absolute path")));
+            return Err(WorkspaceError::invalid(
+                "cwd",
+                format!("{cwd:?} must be an absolute path"),
+            ));
         }
-        kiln_sandbox::files::check_exec_path("cwd", &cwd, "/").map_err(|m| WorkspaceError::invalid("cwd", m))?;
-        kiln_sandbox::files::check_exec_path("command", &argv[0], &cwd).map_err(|m| WorkspaceError::invalid("command", m))?;
+        kiln_sandbox::files::check_exec_path("cwd", &cwd, "/")
+            .map_err(|m| WorkspaceError::invalid("cwd", m))?;
+        kiln_sandbox::files::check_exec_path("command", &argv[0], &cwd)
+            .map_err(|m| WorkspaceError::invalid("command", m))?;
         let mut env = base_env();
         for (k, v) in req.env {
             if !env_name_ok(&k) || v.contains('\0') {
-                return Err(WorkspaceError::invalid("env", format!("{k:?} is not a valid variable name (or its value has a NUL)")));
+                return Err(WorkspaceError::invalid(
+                    "env",
+                    format!("{k:?} is not a valid variable name (or its value has a NUL)"),
+                ));
             }
             env.retain(|x| !x.starts_with(&format!("{k}=")));
             env.push(format!("{k}={v}"));
@@ -111,9 +147,14 @@ impl Manager {
         let b = e.running_box()?;
         let _busy = e.busy();
         let max = self.settings.max_file_bytes;
-        let data = b.read_file(rel, max + 1).await.map_err(|err| file_error(path, err))?;
+        let data = b
+            .read_file(rel, max + 1)
+            .await
+            .map_err(|err| file_error(path, err))?;
         if data.len() as u64 > max {
-            return Err(WorkspaceError::TooLarge(format!("{path} is larger than {max} bytes (workspaces.max_file_bytes)")));
+            return Err(WorkspaceError::TooLarge(format!(
+                "{path} is larger than {max} bytes (workspaces.max_file_bytes)"
+            )));
         }
         Ok(data)
     }
@@ -124,22 +165,48 @@ impl Manager {
         let b = e.running_box()?;
         let t = self.template(&e.snapshot().template)?;
         if data.len() as u64 > t.disk_mb << 20 {
-            return Err(WorkspaceError::TooLarge(format!("{} bytes is more than the template's disk_mb {}", data.len(), t.disk_mb)));
+            return Err(WorkspaceError::TooLarge(format!(
+                "{} bytes is more than the template's disk_mb {}",
+                data.len(),
+                t.disk_mb
+            )));
         }
         let _busy = e.busy();
-        b.write_file(rel, data, 0o644).await.map_err(|err| file_error(path, err))
+        b.write_file(rel, data, 0o644)
+            .await
+            .map_err(|err| file_error(path, err))
     }
 
     /// Attaches to the terminal `reconnect` (starting it if it is new or its
     /// program ended), sized `rows` x `cols`.
-    pub async fn attach_pty(&self, owner: &str, id: Uuid, reconnect: Option<&str>, rows: u16, cols: u16, command: Option<&str>) -> Result<Attachment> {
+    pub async fn attach_pty(
+        &self,
+        owner: &str,
+        id: Uuid,
+        reconnect: Option<&str>,
+        rows: u16,
+        cols: u16,
+        command: Option<&str>,
+    ) -> Result<Attachment> {
         let e = self.entry(owner, id)?;
         if rows == 0 || cols == 0 {
-            return Err(WorkspaceError::invalid("width", "width and height must be at least 1"));
+            return Err(WorkspaceError::invalid(
+                "width",
+                "width and height must be at least 1",
+            ));
         }
         let key = match reconnect {
-            Some(r) if r.is_empty() || r.len() > 64 || !r.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
-                return Err(WorkspaceError::invalid("reconnect", "must be 1 to 64 characters of letters, digits, - and _ (a UUID)"));
+            Some(r)
+                if r.is_empty()
+                    || r.len() > 64
+                    || !r
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+            {
+                return Err(WorkspaceError::invalid(
+                    "reconnect",
+                    "must be 1 to 64 characters of letters, digits, - and _ (a UUID)",
+                ));
             }
             Some(r) => r.to_string(),
             None => Uuid::new_v4().to_string(),
@@ -153,15 +220,27 @@ impl Manager {
         }
         let argv = match command {
             Some(c) if !c.trim().is_empty() => vec!["/bin/sh".into(), "-c".into(), c.to_string()],
-            _ => vec![e.snapshot().parameters.get("shell").cloned().unwrap_or_else(|| "/bin/sh".into())],
+            _ => vec![e
+                .snapshot()
+                .parameters
+                .get("shell")
+                .cloned()
+                .unwrap_or_else(|| "/bin/sh".into())],
         };
         let t = self.template(&e.snapshot().template)?;
         // Terminal programs get the exec rlimits that make sense without a timeout.
-        let rlimits = Rlimits { file_size_bytes: Some(t.disk_mb << 20), open_files: Some(1024), ..Rlimits::default() };
-        let p = b.spawn_pty_limited(argv, base_env(), HOME, rows, cols, rlimits).await.map_err(|err| match err {
-            SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
-            other => WorkspaceError::Sandbox(other),
-        })?;
+        let rlimits = Rlimits {
+            file_size_bytes: Some(t.disk_mb << 20),
+            open_files: Some(1024),
+            ..Rlimits::default()
+        };
+        let p = b
+            .spawn_pty_limited(argv, base_env(), HOME, rows, cols, rlimits)
+            .await
+            .map_err(|err| match err {
+                SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
+                other => WorkspaceError::Sandbox(other),
+            })?;
         let s = PtySession::start(key.clone(), p, &b, self.settings.pty_buffer_bytes);
         let old = lock(&e.ptys).insert(key, s.clone());
         if let Some(old) = old {
@@ -204,7 +283,13 @@ mod tests {
     fn paths_must_be_inside_the_home() {
         assert_eq!(home_relative("/home/kiln/a.txt").unwrap(), "a.txt");
         assert_eq!(home_relative("/home/kiln/d/e").unwrap(), "d/e");
-        for bad in ["/home/kiln", "/home/kiln/", "/etc/passwd", "a.txt", "/home/kilnx/a"] {
+        for bad in [
+            "/home/kiln",
+            "/home/kiln/",
+            "/etc/passwd",
+            "a.txt",
+            "/home/kilnx/a",
+        ] {
             let e = home_relative(bad).unwrap_err();
             assert!(e.to_string().starts_with("path:"), "{bad}: {e}");
         }

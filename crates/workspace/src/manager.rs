@@ -47,7 +47,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Entry {
     fn new(ws: Workspace) -> Arc<Entry> {
         let changed = tokio::sync::watch::channel(ws.status).0;
-        Arc::new(Entry { ws: Mutex::new(ws), boxed: Mutex::new(None), ptys: Mutex::new(HashMap::new()), last_used: Mutex::new(Instant::now()), op: tokio::sync::Mutex::new(()), changed, busy: Default::default() })
+        Arc::new(Entry {
+            ws: Mutex::new(ws),
+            boxed: Mutex::new(None),
+            ptys: Mutex::new(HashMap::new()),
+            last_used: Mutex::new(Instant::now()),
+            op: tokio::sync::Mutex::new(()),
+            changed,
+            busy: Default::default(),
+        })
     }
 
     pub(crate) fn snapshot(&self) -> Workspace {
@@ -61,7 +69,10 @@ impl Entry {
         };
         match (status, lock(&self.boxed).clone()) {
             (Status::Running, Some(b)) => Ok(b),
-            _ => Err(WorkspaceError::Conflict(format!("workspace {name:?} is {}; it must be running (POST …/start)", status.as_str()))),
+            _ => Err(WorkspaceError::Conflict(format!(
+                "workspace {name:?} is {}; it must be running (POST …/start)",
+                status.as_str()
+            ))),
         }
     }
 
@@ -82,7 +93,9 @@ pub(crate) struct Busy(Arc<Entry>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .busy
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         self.0.touch();
     }
 }
@@ -98,18 +111,29 @@ pub struct Manager {
 impl Manager {
     /// Opens the store under `data_dir`, resolves the templates and brings
     /// back the workspaces a previous process left (as `stopped`).
-    pub fn new(sandbox: Arc<Sandbox>, settings: Settings, default_data_dir: &Path) -> Result<Arc<Manager>> {
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        settings: Settings,
+        default_data_dir: &Path,
+    ) -> Result<Arc<Manager>> {
         settings.check().map_err(WorkspaceError::Config)?;
         let nofile = raise_open_files_limit();
         if nofile < 4 * settings.max_workspaces as u64 {
-            tracing::warn!(nofile, max_workspaces = settings.max_workspaces, "the open-file limit may be too low for this many workspaces");
+            tracing::warn!(
+                nofile,
+                max_workspaces = settings.max_workspaces,
+                "the open-file limit may be too low for this many workspaces"
+            );
         }
         let mut specs = settings.templates.clone();
         if let Some(f) = &settings.templates_file {
             specs.extend(crate::template::read_file(f)?);
         }
         let templates = crate::template::resolve(specs)?;
-        let dir = settings.data_dir.clone().unwrap_or_else(|| default_data_dir.join("workspaces"));
+        let dir = settings
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| default_data_dir.join("workspaces"));
         let store = Store::open(&dir)?;
         let mut entries = HashMap::new();
         for mut w in store.load_all()? {
@@ -120,7 +144,10 @@ impl Manager {
                 }
                 Status::Provisioning | Status::Running | Status::Stopping => {
                     w.status = Status::Stopped;
-                    w.agent = Agent { status: AgentStatus::Disconnected, ready_at: None };
+                    w.agent = Agent {
+                        status: AgentStatus::Disconnected,
+                        ready_at: None,
+                    };
                     w.updated_at = model::now();
                     store.save(&w)?;
                 }
@@ -128,7 +155,13 @@ impl Manager {
             }
             entries.insert(w.id, Entry::new(w));
         }
-        let m = Arc::new(Manager { sandbox, settings, templates, store, entries: Mutex::new(entries) });
+        let m = Arc::new(Manager {
+            sandbox,
+            settings,
+            templates,
+            store,
+            entries: Mutex::new(entries),
+        });
         m.update_gauges();
         if let Some(idle) = m.settings.idle_timeout() {
             tokio::spawn(reap_idle(Arc::downgrade(&m), idle));
@@ -177,40 +210,68 @@ impl Manager {
             *counts.entry(lock(&e.ws).status).or_default() += 1;
         }
         for s in Status::ALL {
-            metrics::gauge!(crate::metrics::WORKSPACES, "status" => s.as_str()).set(*counts.get(&s).unwrap_or(&0) as f64);
+            metrics::gauge!(crate::metrics::WORKSPACES, "status" => s.as_str())
+                .set(*counts.get(&s).unwrap_or(&0) as f64);
         }
     }
 
     pub fn template(&self, name: &str) -> Result<&Template> {
-        self.templates.iter().find(|t| t.name == name).ok_or_else(|| {
-            let known: Vec<&str> = self.templates.iter().map(|t| t.name.as_str()).collect();
-            WorkspaceError::invalid("template", format!("unknown template {name:?}; known: {}", known.join(", ")))
-        })
+        self.templates
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.templates.iter().map(|t| t.name.as_str()).collect();
+                WorkspaceError::invalid(
+                    "template",
+                    format!("unknown template {name:?}; known: {}", known.join(", ")),
+                )
+            })
     }
 
-    fn parameters(&self, t: &Template, given: &BTreeMap<String, serde_json::Value>) -> Result<BTreeMap<String, String>> {
+    fn parameters(
+        &self,
+        t: &Template,
+        given: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
         for (k, v) in given {
             let Some(p) = t.parameters.iter().find(|p| p.name == k) else {
                 let known: Vec<&str> = t.parameters.iter().map(|p| p.name).collect();
-                return Err(WorkspaceError::invalid("parameters", format!("template {:?} has no parameter {k:?}; it has: {}", t.name, known.join(", "))));
+                return Err(WorkspaceError::invalid(
+                    "parameters",
+                    format!(
+                        "template {:?} has no parameter {k:?}; it has: {}",
+                        t.name,
+                        known.join(", ")
+                    ),
+                ));
             };
             let Some(v) = v.as_str() else {
-                return Err(WorkspaceError::invalid("parameters", format!("{k} must be a string")));
+                return Err(WorkspaceError::invalid(
+                    "parameters",
+                    format!("{k} must be a string"),
+                ));
             };
             if !p.options.is_empty() && !p.options.iter().any(|o| o == v) {
-                return Err(WorkspaceError::invalid("parameters", format!("{k} must be one of {}", p.options.join(", "))));
+                return Err(WorkspaceError::invalid(
+                    "parameters",
+                    format!("{k} must be one of {}", p.options.join(", ")),
+                ));
             }
             out.insert(k.clone(), v.to_string());
         }
         for p in &t.parameters {
-            out.entry(p.name.to_string()).or_insert_with(|| p.default.clone());
+            out.entry(p.name.to_string())
+                .or_insert_with(|| p.default.clone());
         }
         Ok(out)
     }
 
     fn check_capacity(&self, entries: &HashMap<Uuid, Arc<Entry>>) -> Result<()> {
-        let live = entries.values().filter(|e| lock(&e.ws).status.is_live()).count();
+        let live = entries
+            .values()
+            .filter(|e| lock(&e.ws).status.is_live())
+            .count();
         if live >= self.settings.max_workspaces {
             return Err(WorkspaceError::Capacity(format!(
                 "this node runs {live} workspaces, its maximum (workspaces.max_workspaces); stop or delete one, or try another node"
@@ -227,9 +288,15 @@ impl Manager {
         let parameters = self.parameters(template, &req.parameters)?;
         let entry = {
             let mut entries = lock(&self.entries);
-            let mine: Vec<_> = entries.values().filter(|e| lock(&e.ws).owner == owner).collect();
+            let mine: Vec<_> = entries
+                .values()
+                .filter(|e| lock(&e.ws).owner == owner)
+                .collect();
             if mine.iter().any(|e| lock(&e.ws).name == req.name) {
-                return Err(WorkspaceError::Conflict(format!("you already have a workspace named {:?}", req.name)));
+                return Err(WorkspaceError::Conflict(format!(
+                    "you already have a workspace named {:?}",
+                    req.name
+                )));
             }
             if mine.len() >= self.settings.max_per_owner {
                 return Err(WorkspaceError::Quota(format!(
@@ -252,8 +319,16 @@ impl Manager {
                 updated_at: now.clone(),
                 last_used_at: now.clone(),
                 error: None,
-                build: Build { started_at: now, finished_at: None, duration_ms: None, timings: vec![] },
-                agent: Agent { status: AgentStatus::Connecting, ready_at: None },
+                build: Build {
+                    started_at: now,
+                    finished_at: None,
+                    duration_ms: None,
+                    timings: vec![],
+                },
+                agent: Agent {
+                    status: AgentStatus::Connecting,
+                    ready_at: None,
+                },
                 uid,
             };
             let e = Entry::new(ws);
@@ -285,7 +360,10 @@ impl Manager {
     /// Builds the box of a workspace: home, sandbox, agent. Ends `running` or `failed`.
     async fn provision(self: Arc<Self>, e: Arc<Entry>, started: Instant, allocate: Duration) {
         let _op = e.op.lock().await;
-        let mut timings = vec![Timing { step: "allocate".into(), duration_ms: allocate.as_millis() as u64 }];
+        let mut timings = vec![Timing {
+            step: "allocate".into(),
+            duration_ms: allocate.as_millis() as u64,
+        }];
         let result = self.build_box(&e, &mut timings).await;
         let elapsed = started.elapsed();
         let finished = model::now();
@@ -300,7 +378,10 @@ impl Manager {
                         w.status = Status::Running;
                     }
                     w.error = None;
-                    w.agent = Agent { status: AgentStatus::Connected, ready_at: Some(finished.clone()) };
+                    w.agent = Agent {
+                        status: AgentStatus::Connected,
+                        ready_at: Some(finished.clone()),
+                    };
                     w.build.finished_at = Some(finished);
                     w.build.duration_ms = Some(elapsed.as_millis() as u64);
                     w.build.timings = timings;
@@ -313,7 +394,10 @@ impl Manager {
                         w.status = Status::Failed;
                     }
                     w.error = Some(err.to_string());
-                    w.agent = Agent { status: AgentStatus::Disconnected, ready_at: None };
+                    w.agent = Agent {
+                        status: AgentStatus::Disconnected,
+                        ready_at: None,
+                    };
                     w.build.finished_at = Some(finished);
                     w.build.duration_ms = Some(elapsed.as_millis() as u64);
                     w.build.timings = timings;
@@ -327,26 +411,49 @@ impl Manager {
             let w = lock(&e.ws);
             (w.id, w.uid, w.template.clone())
         };
-        let t = self.template(&template).map_err(|_| WorkspaceError::Config(format!("template {template:?} is no longer configured")))?.clone();
+        let t = self
+            .template(&template)
+            .map_err(|_| {
+                WorkspaceError::Config(format!("template {template:?} is no longer configured"))
+            })?
+            .clone();
         let mut step = Instant::now();
         let mut record = |name: &str, timings: &mut Vec<Timing>| {
-            timings.push(Timing { step: name.into(), duration_ms: step.elapsed().as_millis() as u64 });
+            timings.push(Timing {
+                step: name.into(),
+                duration_ms: step.elapsed().as_millis() as u64,
+            });
             step = Instant::now();
         };
         let home = self.store.ensure_home(id, uid)?;
         record("home", timings);
-        let opts = BoxOptions { uid: Some(uid), home: Some(home), work_dir: Some(HOME.into()), binds: vec![] };
+        let opts = BoxOptions {
+            uid: Some(uid),
+            home: Some(home),
+            work_dir: Some(HOME.into()),
+            binds: vec![],
+        };
         let b = self.sandbox.create_box_with(&opts).await?;
         b.set_box_limits(t.memory_mb << 20, t.pids)?;
         record("sandbox", timings);
         // The agent answers when a program starts and exits inside the box.
-        let mut spec = ExecSpec::new(vec!["/bin/true".into()], vec![PATH.into()], ExecLimits { wall_ms: 10_000, ..ExecLimits::default() });
+        let mut spec = ExecSpec::new(
+            vec!["/bin/true".into()],
+            vec![PATH.into()],
+            ExecLimits {
+                wall_ms: 10_000,
+                ..ExecLimits::default()
+            },
+        );
         spec.cwd = HOME.into();
         spec.shared_box = true;
         let out = b.exec(spec).await?;
         if !out.success() {
             b.destroy().await;
-            return Err(WorkspaceError::Config(format!("the workspace agent did not answer: /bin/true exited with {:?} signal {:?}", out.exit_code, out.signal)));
+            return Err(WorkspaceError::Config(format!(
+                "the workspace agent did not answer: /bin/true exited with {:?} signal {:?}",
+                out.exit_code, out.signal
+            )));
         }
         record("agent", timings);
         Ok(Arc::new(b))
@@ -374,7 +481,9 @@ impl Manager {
     pub async fn wait_for(&self, owner: &str, id: Uuid, statuses: &[Status]) -> Result<Workspace> {
         let e = self.entry(owner, id)?;
         let mut rx = e.changed.subscribe();
-        let _ = rx.wait_for(|s| statuses.contains(s) || *s == Status::Failed).await;
+        let _ = rx
+            .wait_for(|s| statuses.contains(s) || *s == Status::Failed)
+            .await;
         Ok(e.snapshot())
     }
 
@@ -382,18 +491,31 @@ impl Manager {
         Ok(self.entry(owner, id)?.snapshot())
     }
 
-    pub fn list(&self, owner: &str, status: Option<Status>, name_prefix: Option<&str>) -> Vec<Workspace> {
+    pub fn list(
+        &self,
+        owner: &str,
+        status: Option<Status>,
+        name_prefix: Option<&str>,
+    ) -> Vec<Workspace> {
         let mut out: Vec<Workspace> = lock(&self.entries)
             .values()
             .map(|e| e.snapshot())
-            .filter(|w| w.owner == owner && status.is_none_or(|s| w.status == s) && name_prefix.is_none_or(|p| w.name.starts_with(p)))
+            .filter(|w| {
+                w.owner == owner
+                    && status.is_none_or(|s| w.status == s)
+                    && name_prefix.is_none_or(|p| w.name.starts_with(p))
+            })
             .collect();
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
         out
     }
 
     fn refuse(w: &Workspace, action: &str) -> WorkspaceError {
-        WorkspaceError::Conflict(format!("workspace {:?} is {}; it cannot {action} now", w.name, w.status.as_str()))
+        WorkspaceError::Conflict(format!(
+            "workspace {:?} is {}; it cannot {action} now",
+            w.name,
+            w.status.as_str()
+        ))
     }
 
     pub fn stop(self: &Arc<Self>, owner: &str, id: Uuid) -> Result<Workspace> {
@@ -416,7 +538,10 @@ impl Manager {
         self.teardown(e).await;
         self.transition(e, |w| {
             w.status = Status::Stopped;
-            w.agent = Agent { status: AgentStatus::Disconnected, ready_at: None };
+            w.agent = Agent {
+                status: AgentStatus::Disconnected,
+                ready_at: None,
+            };
         });
     }
 
@@ -436,8 +561,16 @@ impl Manager {
         let allocate = started.elapsed();
         self.transition(&e, |w| {
             w.error = None;
-            w.build = Build { started_at: model::now(), finished_at: None, duration_ms: None, timings: vec![] };
-            w.agent = Agent { status: AgentStatus::Connecting, ready_at: None };
+            w.build = Build {
+                started_at: model::now(),
+                finished_at: None,
+                duration_ms: None,
+                timings: vec![],
+            };
+            w.agent = Agent {
+                status: AgentStatus::Connecting,
+                ready_at: None,
+            };
         });
         let snapshot = e.snapshot();
         let me = self.clone();

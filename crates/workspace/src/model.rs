@@ -22,7 +22,15 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [Status::Provisioning, Status::Running, Status::Stopping, Status::Stopped, Status::Deleting, Status::Deleted, Status::Failed];
+    pub const ALL: [Status; 7] = [
+        Status::Provisioning,
+        Status::Running,
+        Status::Stopping,
+        Status::Stopped,
+        Status::Deleting,
+        Status::Deleted,
+        Status::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,7 +50,10 @@ impl Status {
 
     /// Holds (or is about to hold) a box on this node.
     pub fn is_live(self) -> bool {
-        matches!(self, Status::Provisioning | Status::Running | Status::Stopping)
+        matches!(
+            self,
+            Status::Provisioning | Status::Running | Status::Stopping
+        )
     }
 }
 
@@ -147,11 +158,17 @@ pub fn now() -> String {
 
 /// A workspace or template name: 1-63 characters of `a-z`, `0-9`, `-`.
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = (1..=63).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok = (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(WorkspaceError::invalid("name", format!("{name:?} must be 1 to 63 characters of a-z, 0-9 and -")))
+        Err(WorkspaceError::invalid(
+            "name",
+            format!("{name:?} must be 1 to 63 characters of a-z, 0-9 and -"),
+        ))
     }
 }
 
@@ -172,7 +189,8 @@ mod tests {
 
     #[test]
     fn commands_are_arrays_or_strings() {
-        let r: ExecRequest = serde_json::from_str(r#"{"command":["sh","-c","echo hi"],"timeout_ms":10}"#).unwrap();
+        let r: ExecRequest =
+            serde_json::from_str(r#"{"command":["sh","-c","echo hi"],"timeout_ms":10}"#).unwrap();
         assert!(matches!(r.command, Command::Argv(ref a) if a.len() == 3));
         let r: ExecRequest = serde_json::from_str(r#"{"command":"echo hi"}"#).unwrap();
         assert!(matches!(r.command, Command::Shell(ref s) if s == "echo hi"));

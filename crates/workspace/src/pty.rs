@@ -33,7 +33,9 @@ impl Ring {
         self.len += b.len();
         self.chunks.push_back(b);
         while self.len > self.cap {
-            let Some(front) = self.chunks.front_mut() else { break };
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
             let extra = self.len - self.cap;
             if front.len() <= extra {
                 self.len -= front.len();
@@ -77,14 +79,26 @@ pub struct Attachment {
 
 impl PtySession {
     /// Wraps a started terminal and starts reading it.
-    pub fn start(id: String, process: PtyProcess, boxed: &Arc<SandboxBox>, buffer_bytes: usize) -> Arc<PtySession> {
+    pub fn start(
+        id: String,
+        process: PtyProcess,
+        boxed: &Arc<SandboxBox>,
+        buffer_bytes: usize,
+    ) -> Arc<PtySession> {
         let (tx, _) = broadcast::channel(LIVE_CHUNKS);
         let s = Arc::new(PtySession {
             id,
             pid: process.pid,
             process,
             boxed: Arc::downgrade(boxed),
-            shared: Mutex::new(Shared { ring: Ring { cap: buffer_bytes, chunks: VecDeque::new(), len: 0 }, tx: Some(tx) }),
+            shared: Mutex::new(Shared {
+                ring: Ring {
+                    cap: buffer_bytes,
+                    chunks: VecDeque::new(),
+                    len: 0,
+                },
+                tx: Some(tx),
+            }),
             attached: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
         });
@@ -110,12 +124,20 @@ impl PtySession {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.attached.fetch_add(1, Ordering::SeqCst);
         let g = self.lock();
-        Attachment { session: self.clone(), replay: g.ring.snapshot(), live: g.tx.as_ref().map(|t| t.subscribe()) }
+        Attachment {
+            session: self.clone(),
+            replay: g.ring.snapshot(),
+            live: g.tx.as_ref().map(|t| t.subscribe()),
+        }
     }
 
     /// A client went away. With none left, the shell lives `grace` more
     /// unless a client comes back; then `on_expiry` runs (it kills it).
-    pub fn detach(self: &Arc<Self>, grace: Duration, on_expiry: impl FnOnce(&Arc<PtySession>) + Send + 'static) {
+    pub fn detach(
+        self: &Arc<Self>,
+        grace: Duration,
+        on_expiry: impl FnOnce(&Arc<PtySession>) + Send + 'static,
+    ) {
         if self.attached.fetch_sub(1, Ordering::SeqCst) != 1 {
             return;
         }
@@ -172,7 +194,11 @@ mod tests {
 
     #[test]
     fn ring_keeps_the_most_recent_bytes() {
-        let mut r = Ring { cap: 5, chunks: VecDeque::new(), len: 0 };
+        let mut r = Ring {
+            cap: 5,
+            chunks: VecDeque::new(),
+            len: 0,
+        };
         r.push(Bytes::from_static(b"abc"));
         r.push(Bytes::from_static(b"def"));
         assert_eq!(r.snapshot(), b"bcdef");

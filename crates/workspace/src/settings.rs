@@ -61,14 +61,23 @@ impl Settings {
 
     pub fn check(&self) -> Result<(), String> {
         if self.max_workspaces == 0 || self.max_per_owner == 0 {
-            return Err("workspaces.max_workspaces and workspaces.max_per_owner must be at least 1".into());
+            return Err(
+                "workspaces.max_workspaces and workspaces.max_per_owner must be at least 1".into(),
+            );
         }
         if self.uid_count == 0 || self.first_uid.checked_add(self.uid_count).is_none() {
-            return Err(format!("workspaces.first_uid {} + uid_count {} must be a non-empty range below 2^32", self.first_uid, self.uid_count));
+            return Err(format!(
+                "workspaces.first_uid {} + uid_count {} must be a non-empty range below 2^32",
+                self.first_uid, self.uid_count
+            ));
         }
         let oneshot = 60_000..64_096u32;
         if self.first_uid < oneshot.end && self.first_uid + self.uid_count > oneshot.start {
-            return Err(format!("workspaces uid range {}..{} overlaps the one-shot boxes' 60000..64095", self.first_uid, self.first_uid + self.uid_count));
+            return Err(format!(
+                "workspaces uid range {}..{} overlaps the one-shot boxes' 60000..64095",
+                self.first_uid,
+                self.first_uid + self.uid_count
+            ));
         }
         Ok(())
     }
@@ -81,11 +90,25 @@ mod tests {
     #[test]
     fn defaults_pass_and_bad_ranges_are_refused() {
         assert!(Settings::default().check().is_ok());
-        let overlap = Settings { first_uid: 63_000, uid_count: 5_000, ..Settings::default() };
-        assert!(overlap.check().unwrap_err().contains("overlaps the one-shot boxes"));
-        let zero = Settings { max_workspaces: 0, ..Settings::default() };
+        let overlap = Settings {
+            first_uid: 63_000,
+            uid_count: 5_000,
+            ..Settings::default()
+        };
+        assert!(overlap
+            .check()
+            .unwrap_err()
+            .contains("overlaps the one-shot boxes"));
+        let zero = Settings {
+            max_workspaces: 0,
+            ..Settings::default()
+        };
         assert!(zero.check().is_err());
-        let wrap = Settings { first_uid: u32::MAX - 1, uid_count: 10, ..Settings::default() };
+        let wrap = Settings {
+            first_uid: u32::MAX - 1,
+            uid_count: 10,
+            ..Settings::default()
+        };
         assert!(wrap.check().is_err());
     }
 
@@ -96,7 +119,12 @@ mod tests {
         assert_eq!(s.idle_timeout(), None);
         assert_eq!(s.templates[0].name, "t");
         assert_eq!(s.max_workspaces, 1000);
-        let err = toml::from_str::<SettingsArgs>("max_workspace = 3\n").unwrap_err().to_string();
-        assert!(err.contains("max_workspace"), "names the unknown key: {err}");
+        let err = toml::from_str::<SettingsArgs>("max_workspace = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_workspace"),
+            "names the unknown key: {err}"
+        );
     }
 }

@@ -19,9 +19,16 @@ pub struct Store {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| WorkspaceError::io(format!("create {}", dir.display()), e))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| WorkspaceError::io(format!("chmod {}", dir.display()), e))?;
-        Ok(Store { dir: dir.to_path_buf() })
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| WorkspaceError::io(format!("create {}", dir.display()), e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| WorkspaceError::io(format!("chmod {}", dir.display()), e))?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
     }
 
     fn ws_dir(&self, id: Uuid) -> PathBuf {
@@ -35,12 +42,18 @@ impl Store {
     /// Every workspace recorded; unreadable records are logged and skipped.
     pub fn load_all(&self) -> Result<Vec<Workspace>> {
         let mut out = Vec::new();
-        let entries = fs::read_dir(&self.dir).map_err(|e| WorkspaceError::io(format!("list {}", self.dir.display()), e))?;
+        let entries = fs::read_dir(&self.dir)
+            .map_err(|e| WorkspaceError::io(format!("list {}", self.dir.display()), e))?;
         for e in entries.flatten() {
             let path = e.path().join("workspace.json");
-            match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Workspace>(&b).map_err(|e| e.to_string())) {
+            match fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<Workspace>(&b).map_err(|e| e.to_string()))
+            {
                 Ok(w) => out.push(w),
-                Err(err) => tracing::warn!(path = %path.display(), %err, "skipping an unreadable workspace record"),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), %err, "skipping an unreadable workspace record")
+                }
             }
         }
         Ok(out)
@@ -48,7 +61,11 @@ impl Store {
 
     pub fn save(&self, w: &Workspace) -> Result<()> {
         let dir = self.ws_dir(w.id);
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| WorkspaceError::io(format!("create {}", dir.display()), e))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| WorkspaceError::io(format!("create {}", dir.display()), e))?;
         let tmp = dir.join("workspace.json.tmp");
         let body = serde_json::to_vec_pretty(w).expect("a workspace serialises");
         let write = || -> std::io::Result<()> {
@@ -57,18 +74,25 @@ impl Store {
             f.sync_all()?;
             fs::rename(&tmp, dir.join("workspace.json"))
         };
-        write().map_err(|e| WorkspaceError::io(format!("write {}", dir.join("workspace.json").display()), e))
+        write().map_err(|e| {
+            WorkspaceError::io(format!("write {}", dir.join("workspace.json").display()), e)
+        })
     }
 
     /// Creates the home (owned by `uid`) if missing.
     pub fn ensure_home(&self, id: Uuid, uid: u32) -> Result<PathBuf> {
         let home = self.home(id);
         match fs::DirBuilder::new().mode(0o755).create(&home) {
-            Ok(()) => std::os::unix::fs::chown(&home, Some(uid), Some(uid)).map_err(|e| WorkspaceError::io(format!("chown {}", home.display()), e))?,
+            Ok(()) => std::os::unix::fs::chown(&home, Some(uid), Some(uid))
+                .map_err(|e| WorkspaceError::io(format!("chown {}", home.display()), e))?,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = fs::symlink_metadata(&home).map_err(|e| WorkspaceError::io(format!("stat {}", home.display()), e))?;
+                let meta = fs::symlink_metadata(&home)
+                    .map_err(|e| WorkspaceError::io(format!("stat {}", home.display()), e))?;
                 if !meta.is_dir() {
-                    return Err(WorkspaceError::Config(format!("{} is not a directory; refusing to bind it as a home", home.display())));
+                    return Err(WorkspaceError::Config(format!(
+                        "{} is not a directory; refusing to bind it as a home",
+                        home.display()
+                    )));
                 }
             }
             Err(e) => return Err(WorkspaceError::io(format!("create {}", home.display()), e)),
@@ -106,8 +130,16 @@ mod tests {
             updated_at: "t".into(),
             last_used_at: "t".into(),
             error: None,
-            build: Build { started_at: "t".into(), finished_at: None, duration_ms: None, timings: vec![] },
-            agent: Agent { status: AgentStatus::Connected, ready_at: None },
+            build: Build {
+                started_at: "t".into(),
+                finished_at: None,
+                duration_ms: None,
+                timings: vec![],
+            },
+            agent: Agent {
+                status: AgentStatus::Connected,
+                ready_at: None,
+            },
             uid: 100_001,
         }
     }
@@ -128,7 +160,10 @@ mod tests {
         assert_eq!(all[0].id, w.id);
         store.remove(w.id).unwrap();
         assert!(store.load_all().unwrap().is_empty());
-        assert_eq!(fs::read_to_string(outside.path().join("keep")).unwrap(), "x");
+        assert_eq!(
+            fs::read_to_string(outside.path().join("keep")).unwrap(),
+            "x"
+        );
     }
 
     #[test]
@@ -138,6 +173,10 @@ mod tests {
         let w = sample();
         store.save(&w).unwrap();
         std::os::unix::fs::symlink("/etc", store.home(w.id)).unwrap();
-        assert!(store.ensure_home(w.id, 0).unwrap_err().to_string().contains("not a directory"));
+        assert!(store
+            .ensure_home(w.id, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("not a directory"));
     }
 }

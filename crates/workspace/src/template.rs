@@ -90,18 +90,31 @@ pub fn builtin() -> Vec<TemplateSpec> {
     vec![
         TemplateSpec {
             name: "pod-swdev".into(),
-            description: "Software development: the host's compilers and interpreters, 1 CPU, 2 GiB".into(),
+            description:
+                "Software development: the host's compilers and interpreters, 1 CPU, 2 GiB".into(),
             cpu: 1.0,
             memory_mb: 2048,
             disk_mb: 1024,
             pids: 256,
             network: false,
-            languages: langs(&["bash", "python", "c", "cpp", "javascript", "go", "rust", "java", "ruby", "git"]),
+            languages: langs(&[
+                "bash",
+                "python",
+                "c",
+                "cpp",
+                "javascript",
+                "go",
+                "rust",
+                "java",
+                "ruby",
+                "git",
+            ]),
             python_packages: vec![],
         },
         TemplateSpec {
             name: "ec2-datasci".into(),
-            description: "Data science: Python with its data packages when installed, 2 CPUs, 8 GiB".into(),
+            description:
+                "Data science: Python with its data packages when installed, 2 CPUs, 8 GiB".into(),
             cpu: 2.0,
             memory_mb: 8192,
             disk_mb: 4096,
@@ -121,23 +134,34 @@ pub fn read_file(path: &Path) -> Result<Vec<TemplateSpec>> {
         #[serde(default)]
         template: Vec<TemplateSpec>,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| WorkspaceError::io(format!("read templates file {}", path.display()), e))?;
-    let f: File = toml::from_str(&text).map_err(|e| WorkspaceError::Config(format!("templates file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| WorkspaceError::io(format!("read templates file {}", path.display()), e))?;
+    let f: File = toml::from_str(&text)
+        .map_err(|e| WorkspaceError::Config(format!("templates file {}: {e}", path.display())))?;
     Ok(f.template)
 }
 
 /// Built-ins, then `extra` replacing same-named ones; checks and resolves each.
 pub fn resolve(extra: Vec<TemplateSpec>) -> Result<Vec<Template>> {
-    let mut by_name: BTreeMap<String, TemplateSpec> = builtin().into_iter().map(|t| (t.name.clone(), t)).collect();
+    let mut by_name: BTreeMap<String, TemplateSpec> =
+        builtin().into_iter().map(|t| (t.name.clone(), t)).collect();
     for t in extra {
         by_name.insert(t.name.clone(), t);
     }
     let shells = available_shells();
-    by_name.into_values().map(|t| check(&t).map(|()| offer(t, &shells))).collect()
+    by_name
+        .into_values()
+        .map(|t| check(&t).map(|()| offer(t, &shells)))
+        .collect()
 }
 
 fn check(t: &TemplateSpec) -> Result<()> {
-    let bad = |m: String| Err(WorkspaceError::Config(format!("template {:?}: {m}", t.name)));
+    let bad = |m: String| {
+        Err(WorkspaceError::Config(format!(
+            "template {:?}: {m}",
+            t.name
+        )))
+    };
     if crate::model::check_name(&t.name).is_err() {
         return bad("the name must be 1-63 characters of a-z, 0-9 and -".into());
     }
@@ -149,16 +173,36 @@ fn check(t: &TemplateSpec) -> Result<()> {
     if !t.cpu.is_finite() || t.cpu <= 0.0 || t.memory_mb < 64 || t.disk_mb == 0 || t.pids < 8 {
         return bad(format!("needs cpu > 0, memory_mb >= 64, disk_mb >= 1, pids >= 8 (got cpu {}, memory_mb {}, disk_mb {}, pids {})", t.cpu, t.memory_mb, t.disk_mb, t.pids));
     }
-    if let Some(l) = t.languages.iter().find(|l| !TOOLCHAINS.iter().any(|(id, _)| id == l)) {
+    if let Some(l) = t
+        .languages
+        .iter()
+        .find(|l| !TOOLCHAINS.iter().any(|(id, _)| id == l))
+    {
         let known: Vec<&str> = TOOLCHAINS.iter().map(|(id, _)| *id).collect();
-        return bad(format!("unknown language {l:?}; known: {}", known.join(", ")));
+        return bad(format!(
+            "unknown language {l:?}; known: {}",
+            known.join(", ")
+        ));
     }
     Ok(())
 }
 
 fn offer(t: TemplateSpec, shells: &[String]) -> Template {
-    let languages = t.languages.iter().filter(|l| TOOLCHAINS.iter().any(|(id, bin)| id == l && find_binary(bin))).cloned().collect();
-    let python_packages = if t.python_packages.is_empty() { vec![] } else { importable(&t.python_packages) };
+    let languages = t
+        .languages
+        .iter()
+        .filter(|l| {
+            TOOLCHAINS
+                .iter()
+                .any(|(id, bin)| id == l && find_binary(bin))
+        })
+        .cloned()
+        .collect();
+    let python_packages = if t.python_packages.is_empty() {
+        vec![]
+    } else {
+        importable(&t.python_packages)
+    };
     Template {
         name: t.name,
         description: t.description,
@@ -183,18 +227,33 @@ fn find_binary(name: &str) -> bool {
 }
 
 fn available_shells() -> Vec<String> {
-    ["/bin/bash", "/bin/sh"].iter().filter(|p| Path::new(p).is_file()).map(|s| s.to_string()).collect()
+    ["/bin/bash", "/bin/sh"]
+        .iter()
+        .filter(|p| Path::new(p).is_file())
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// The packages of `wanted` that the host's python3 can import (none without python3).
 fn importable(wanted: &[String]) -> Vec<String> {
-    let names: Vec<&str> = wanted.iter().map(String::as_str).filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).collect();
+    let names: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
     let script = format!(
         "import importlib.util\nfor n in {:?}:\n    print(n) if importlib.util.find_spec(n) else None\n",
         names
     );
-    match std::process::Command::new("python3").args(["-c", &script]).stderr(std::process::Stdio::null()).output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect(),
+    match std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stderr(std::process::Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
         _ => vec![],
     }
 }
@@ -212,7 +271,11 @@ mod tests {
         assert_eq!(names, ["ec2-datasci", "pod-swdev"]);
         let pod = all.iter().find(|t| t.name == "pod-swdev").unwrap();
         assert_eq!(pod.memory_mb, 512);
-        assert!(pod.languages.contains(&"bash".to_string()), "bash is on every host: {:?}", pod.languages);
+        assert!(
+            pod.languages.contains(&"bash".to_string()),
+            "bash is on every host: {:?}",
+            pod.languages
+        );
         assert_eq!(pod.parameters[0].name, "shell");
     }
 
@@ -224,7 +287,10 @@ mod tests {
         assert!(e.contains("network = true is not supported"), "{e}");
         let mut lang = builtin().remove(0);
         lang.languages.push("cobol".into());
-        assert!(resolve(vec![lang]).unwrap_err().to_string().contains("unknown language \"cobol\""));
+        assert!(resolve(vec![lang])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown language \"cobol\""));
         let mut name = builtin().remove(0);
         name.name = "Bad Name".into();
         assert!(resolve(vec![name]).is_err());

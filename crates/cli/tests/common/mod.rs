@@ -6,7 +6,10 @@ use kiln_engine::{Engine, EngineConfig, HelperCommand, Limits, SourceFile, Submi
 
 pub fn engine() -> Engine {
     let cfg = EngineConfig {
-        helper: HelperCommand { program: env!("CARGO_BIN_EXE_kiln").into(), args: vec!["__box".into()] },
+        helper: HelperCommand {
+            program: env!("CARGO_BIN_EXE_kiln").into(),
+            args: vec!["__box".into()],
+        },
         max_boxes: 2,
         ..EngineConfig::default()
     };
@@ -20,11 +23,17 @@ pub fn submission(language: &str, files: Vec<SourceFile>) -> Submission {
         stdin: String::new(),
         args: vec![],
         expected_output: None,
-        limits: Limits { wall_time_ms: 20_000, ..Limits::default() },
+        limits: Limits {
+            wall_time_ms: 20_000,
+            ..Limits::default()
+        },
         tests: vec![],
     }
 }
 
 pub fn source(name: &str, content: &str) -> SourceFile {
-    SourceFile { name: name.into(), content: content.into() }
+    SourceFile {
+        name: name.into(),
+        content: content.into(),
+    }
 }

@@ -18,18 +18,29 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 .banner{background:#fce8e6;border:1px solid #c5221f;padding:8px;border-radius:6px}";
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn chart_data(p: &PhaseResult) -> serde_json::Value {
     let secs = &p.seconds;
     let series = |f: &dyn Fn(&crate::results::SecondRow) -> Option<f64>| -> Vec<[f64; 2]> {
-        secs.iter().filter_map(|s| f(s).map(|y| [s.second as f64, y])).collect()
+        secs.iter()
+            .filter_map(|s| f(s).map(|y| [s.second as f64, y]))
+            .collect()
     };
-    let metric = |f: &dyn Fn(&crate::metrics_scrape::MetricSample) -> Option<f64>| -> Vec<[f64; 2]> {
-        p.metrics.iter().filter_map(|m| f(m).map(|y| [m.t, y])).collect()
+    let metric =
+        |f: &dyn Fn(&crate::metrics_scrape::MetricSample) -> Option<f64>| -> Vec<[f64; 2]> {
+            p.metrics
+                .iter()
+                .filter_map(|m| f(m).map(|y| [m.t, y]))
+                .collect()
+        };
+    let with_done = |f: fn(&crate::results::SecondRow) -> f64| {
+        move |s: &crate::results::SecondRow| (s.completed > 0).then(|| f(s))
     };
-    let with_done = |f: fn(&crate::results::SecondRow) -> f64| move |s: &crate::results::SecondRow| (s.completed > 0).then(|| f(s));
     json!({
         "rate": [
             {"name": "target", "points": series(&|s| s.target_rps)},
@@ -137,7 +148,9 @@ fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
 
 pub fn report_html(run: &RunResult) -> String {
     let data: Vec<serde_json::Value> = run.phases.iter().map(chart_data).collect();
-    let data = serde_json::to_string(&data).expect("json").replace("</", "<\\/");
+    let data = serde_json::to_string(&data)
+        .expect("json")
+        .replace("</", "<\\/");
     let mut out = String::new();
     let _ = write!(
         out,
@@ -156,6 +169,9 @@ pub fn report_html(run: &RunResult) -> String {
     for (i, p) in run.phases.iter().enumerate() {
         phase_html(&mut out, i, p);
     }
-    let _ = write!(out, "<script>const KILN_DATA = {data};\n{SCRIPT}</script></body></html>");
+    let _ = write!(
+        out,
+        "<script>const KILN_DATA = {data};\n{SCRIPT}</script></body></html>"
+    );
     out
 }

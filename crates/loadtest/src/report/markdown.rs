@@ -5,20 +5,34 @@ use std::fmt::Write;
 use crate::report::opt;
 use crate::results::{Breakdown, PhaseResult, RunResult};
 
-fn breakdown_table(out: &mut String, title: &str, rows: &std::collections::BTreeMap<String, Breakdown>) {
+fn breakdown_table(
+    out: &mut String,
+    title: &str,
+    rows: &std::collections::BTreeMap<String, Breakdown>,
+) {
     let _ = writeln!(out, "\n#### By {title}\n\n| {title} | Requests | Success | Errors | P50 (ms) | P95 (ms) | P99 (ms) | Max (ms) |\n|---|---:|---:|---:|---:|---:|---:|---:|");
     for (k, b) in rows {
         let _ = writeln!(
             out,
             "| {k} | {} | {:.1}% | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            b.count, b.success_rate, b.errors, b.latency.p50_ms, b.latency.p95_ms, b.latency.p99_ms, b.latency.max_ms
+            b.count,
+            b.success_rate,
+            b.errors,
+            b.latency.p50_ms,
+            b.latency.p95_ms,
+            b.latency.p99_ms,
+            b.latency.max_ms
         );
     }
 }
 
 fn phase(out: &mut String, p: &PhaseResult) {
     let verdict = p.verdict_label();
-    let _ = writeln!(out, "\n## Phase `{}`: {verdict}\n\n{}\n", p.name, p.description);
+    let _ = writeln!(
+        out,
+        "\n## Phase `{}`: {verdict}\n\n{}\n",
+        p.name, p.description
+    );
     let _ = writeln!(
         out,
         "- Started {}; scheduled {:.1} s, ran {:.1} s\n- Arrivals {} (expected {}), sent {}, completed {}, late {}, dropped {}\n- Achieved {:.2} req/s; success {:.2}%, errors {:.2}%, compilation errors {:.2}%",
@@ -61,7 +75,13 @@ fn phase(out: &mut String, p: &PhaseResult) {
     }
     let _ = writeln!(out, "\n### Failure indicators\n");
     for i in &p.indicators {
-        let _ = writeln!(out, "- {} {}: {}", if i.triggered { "❌" } else { "✅" }, i.name, i.detail);
+        let _ = writeln!(
+            out,
+            "- {} {}: {}",
+            if i.triggered { "❌" } else { "✅" },
+            i.name,
+            i.detail
+        );
     }
     if !p.warnings.is_empty() {
         let _ = writeln!(out, "\n### Warning signs\n");

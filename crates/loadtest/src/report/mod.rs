@@ -17,10 +17,18 @@ pub use markdown::summary_markdown;
 
 /// Writes the four files into `dir` (created if needed).
 pub fn write_all(dir: &Path, run: &RunResult) -> Result<(), LoadtestError> {
-    let io = |path: PathBuf| move |source| LoadtestError::WriteResults { path: path.clone(), source };
+    let io = |path: PathBuf| {
+        move |source| LoadtestError::WriteResults {
+            path: path.clone(),
+            source,
+        }
+    };
     std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
     let files: [(&str, String); 4] = [
-        ("results.json", serde_json::to_string_pretty(run).expect("results serialise")),
+        (
+            "results.json",
+            serde_json::to_string_pretty(run).expect("results serialise"),
+        ),
         ("timeseries.csv", timeseries_csv(run)),
         ("summary-report.md", summary_markdown(run)),
         ("report.html", report_html(run)),
@@ -46,7 +54,10 @@ fn civil(days: i64) -> (i64, u32, u32) {
 }
 
 fn parts(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (y, m, d) = civil((secs / 86_400) as i64);
     let s = secs % 86_400;
     (y, m, d, s / 3600, s / 60 % 60, s % 60)
@@ -66,7 +77,8 @@ pub fn dir_stamp(t: SystemTime) -> String {
 
 /// Formats an optional number for tables.
 pub(crate) fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "n/a".into())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 #[cfg(test)]
@@ -79,6 +91,9 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
         assert_eq!(dir_stamp(t), "20231114-221320");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
     }
 }

@@ -27,14 +27,28 @@ pub async fn stub_url(cfg: StubConfig) -> String {
 }
 
 /// Runs `scenario_toml` against `target`; returns (exit code, results.json, dir).
-pub async fn run(scenario_toml: &str, target: &str, extra: &[&str]) -> (i32, serde_json::Value, tempfile::TempDir) {
+pub async fn run(
+    scenario_toml: &str,
+    target: &str,
+    extra: &[&str],
+) -> (i32, serde_json::Value, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let scn: PathBuf = dir.path().join("scenario.toml");
     std::fs::write(&scn, scenario_toml).expect("write scenario");
     let out = dir.path().join("out");
-    let mut argv = vec!["--quiet", "--scenario", scn.to_str().unwrap(), "--target", target, "--out-exact", out.to_str().unwrap()];
+    let mut argv = vec![
+        "--quiet",
+        "--scenario",
+        scn.to_str().unwrap(),
+        "--target",
+        target,
+        "--out-exact",
+        out.to_str().unwrap(),
+    ];
     argv.extend_from_slice(extra);
-    let (code, results_dir) = kiln_loadtest::run_inner(&args(&argv)).await.expect("run succeeds");
+    let (code, results_dir) = kiln_loadtest::run_inner(&args(&argv))
+        .await
+        .expect("run succeeds");
     let json = std::fs::read_to_string(results_dir.join("results.json")).expect("results.json");
     (code, serde_json::from_str(&json).expect("valid json"), dir)
 }
@@ -51,5 +65,6 @@ pub fn ms(v: &serde_json::Value, path: &[&str]) -> f64 {
     for p in path {
         x = &x[*p];
     }
-    x.as_f64().unwrap_or_else(|| panic!("{path:?} is not a number: {x}"))
+    x.as_f64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number: {x}"))
 }

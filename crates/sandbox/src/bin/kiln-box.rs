@@ -3,6 +3,9 @@
 
 fn main() {
     kiln_sandbox::helper::run_if_helper();
-    eprintln!("kiln-box is Kiln's sandbox helper; it is started by Kiln with `{}`", kiln_sandbox::helper::HELPER_ARG);
+    eprintln!(
+        "kiln-box is Kiln's sandbox helper; it is started by Kiln with `{}`",
+        kiln_sandbox::helper::HELPER_ARG
+    );
     std::process::exit(2);
 }

@@ -65,7 +65,9 @@ impl Cgroups {
         };
         match v1::Hierarchies::detect(&mounts, &own) {
             Ok(h) => Ok(Cgroups::V1(h)),
-            Err(v1_err) => Err(SandboxError::NoCgroups(format!("v2: {v2_err}; v1: {v1_err}"))),
+            Err(v1_err) => Err(SandboxError::NoCgroups(format!(
+                "v2: {v2_err}; v1: {v1_err}"
+            ))),
         }
     }
 
@@ -102,17 +104,25 @@ impl Cgroups {
         let parents = self.parents();
         let mut stale: Vec<String> = Vec::new();
         for parent in &parents {
-            let Ok(entries) = fs::read_dir(parent) else { continue };
+            let Ok(entries) = fs::read_dir(parent) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(pid) = owner_pid(&name) else { continue };
+                let Some(pid) = owner_pid(&name) else {
+                    continue;
+                };
                 if !Path::new("/proc").join(pid.to_string()).exists() && !stale.contains(&name) {
                     stale.push(name);
                 }
             }
         }
         for name in &stale {
-            let dirs: Vec<PathBuf> = parents.iter().map(|p| p.join(name)).filter(|d| d.is_dir()).collect();
+            let dirs: Vec<PathBuf> = parents
+                .iter()
+                .map(|p| p.join(name))
+                .filter(|d| d.is_dir())
+                .collect();
             clear_group(&dirs);
             for d in &dirs {
                 if let Err(e) = rmdir_tree(d) {
@@ -128,7 +138,9 @@ impl Cgroups {
 pub(crate) fn owner_pid(name: &str) -> Option<u32> {
     let (pid, n) = name.strip_prefix("kiln-")?.split_once('-')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(pid) && digits(n)).then(|| pid.parse().ok()).flatten()
+    (digits(pid) && digits(n))
+        .then(|| pid.parse().ok())
+        .flatten()
 }
 
 /// The child group of a box that holds its helper and init.
@@ -139,7 +151,12 @@ pub(crate) const RUN_GROUP: &str = "run";
 /// A group's directory and its child groups' (children first, for removal).
 fn with_children(d: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = fs::read_dir(d)
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.join("cgroup.procs").exists()).collect())
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("cgroup.procs").exists())
+                .collect()
+        })
         .unwrap_or_default();
     out.push(d.to_path_buf());
     out
@@ -195,13 +212,19 @@ impl BoxCgroup {
     /// `cgroup.procs` files the box's helper writes its pid into (its
     /// `init` group in each hierarchy).
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.tops().iter().map(|d| d.join(INIT_GROUP).join("cgroup.procs")).collect()
+        self.tops()
+            .iter()
+            .map(|d| d.join(INIT_GROUP).join("cgroup.procs"))
+            .collect()
     }
 
     /// `cgroup.procs` files each program joins before it drops its
     /// privileges (its `run` group in each hierarchy).
     pub fn run_procs_files(&self) -> Vec<PathBuf> {
-        self.tops().iter().map(|d| d.join(RUN_GROUP).join("cgroup.procs")).collect()
+        self.tops()
+            .iter()
+            .map(|d| d.join(RUN_GROUP).join("cgroup.procs"))
+            .collect()
     }
 
     /// The box's group in each hierarchy.
@@ -214,11 +237,17 @@ impl BoxCgroup {
 
     /// Pids of every process of the box (helper, init, programs).
     pub fn pids(&self) -> Vec<i32> {
-        let Some(top) = self.tops().into_iter().next() else { return Vec::new() };
+        let Some(top) = self.tops().into_iter().next() else {
+            return Vec::new();
+        };
         [INIT_GROUP, RUN_GROUP]
             .iter()
             .filter_map(|g| fs::read_to_string(top.join(g).join("cgroup.procs")).ok())
-            .flat_map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+            .flat_map(|s| {
+                s.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
             .collect()
     }
 
@@ -281,29 +310,41 @@ impl BoxCgroup {
 // ---- helpers shared by v1 and v2 -------------------------------------------
 
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
-    fs::write(path, value).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })
+    fs::write(path, value).map_err(|source| SandboxError::Cgroup {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 pub(crate) fn read_u64(path: &Path) -> Result<u64> {
-    let s = fs::read_to_string(path).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })?;
-    s.trim()
-        .parse()
-        .map_err(|_| SandboxError::Cgroup {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a number: {s:?}")),
-        })
+    let s = fs::read_to_string(path).map_err(|source| SandboxError::Cgroup {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    s.trim().parse().map_err(|_| SandboxError::Cgroup {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not a number: {s:?}"),
+        ),
+    })
 }
 
 /// Reads `key value` lines (memory.events, cpu.stat, memory.oom_control).
 pub(crate) fn read_keyed(path: &Path, key: &str) -> Result<u64> {
-    let s = fs::read_to_string(path).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })?;
+    let s = fs::read_to_string(path).map_err(|source| SandboxError::Cgroup {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(parse_keyed(&s, key).unwrap_or(0))
 }
 
 pub(crate) fn parse_keyed(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let mut it = l.split_whitespace();
-        (it.next() == Some(key)).then(|| it.next()?.parse().ok()).flatten()
+        (it.next() == Some(key))
+            .then(|| it.next()?.parse().ok())
+            .flatten()
     })
 }
 
@@ -311,7 +352,10 @@ pub(crate) fn mkdir(path: &Path) -> Result<()> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(SandboxError::Cgroup { path: path.to_path_buf(), source }),
+        Err(source) => Err(SandboxError::Cgroup {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -330,7 +374,12 @@ pub(crate) fn rmdir(path: &Path) -> Result<()> {
         match fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if std::time::Instant::now() >= deadline => return Err(SandboxError::Cgroup { path: path.to_path_buf(), source: e }),
+            Err(e) if std::time::Instant::now() >= deadline => {
+                return Err(SandboxError::Cgroup {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
             Err(_) => {}
         }
         attempt += 1;
@@ -340,10 +389,15 @@ pub(crate) fn rmdir(path: &Path) -> Result<()> {
 
 /// SIGKILLs every pid listed in a `cgroup.procs` file; returns how many.
 pub(crate) fn kill_listed(procs: &Path) -> usize {
-    let Ok(s) = fs::read_to_string(procs) else { return 0 };
+    let Ok(s) = fs::read_to_string(procs) else {
+        return 0;
+    };
     let mut n = 0;
     for pid in s.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         n += 1;
     }
     n
@@ -360,7 +414,9 @@ pub(crate) fn kill_until_empty(procs: &Path) -> bool {
         if kill_listed(procs) == 0 {
             return true;
         }
-        std::thread::sleep(std::time::Duration::from_micros((100 * (attempt + 1)).min(2000)));
+        std::thread::sleep(std::time::Duration::from_micros(
+            (100 * (attempt + 1)).min(2000),
+        ));
     }
     false
 }
@@ -403,7 +459,10 @@ pub(crate) fn in_container() -> bool {
 /// Whether `/proc/1/cgroup` text puts pid 1 below the root of a hierarchy
 /// (systemd's own `/init.scope` on v2 counts as the root).
 fn pid1_is_confined(proc_1_cgroup: &str) -> bool {
-    proc_1_cgroup.lines().filter_map(|l| l.splitn(3, ':').nth(2)).any(|p| p != "/" && p != "/init.scope")
+    proc_1_cgroup
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .any(|p| p != "/" && p != "/init.scope")
 }
 
 #[cfg(test)]
@@ -415,14 +474,23 @@ mod tests {
         let t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
         assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
         assert_eq!(parse_keyed(t, "missing"), None);
-        assert_eq!(parse_keyed("usage_usec 1500\nuser_usec 1000\n", "usage_usec"), Some(1500));
+        assert_eq!(
+            parse_keyed("usage_usec 1500\nuser_usec 1000\n", "usage_usec"),
+            Some(1500)
+        );
     }
 
     #[test]
     fn own_path_reads_proc_self_cgroup() {
         let t = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpuacct:/\n0::/user.slice\n";
-        assert_eq!(own_path(t, |c| c.split(',').any(|x| x == "memory")).as_deref(), Some("/process_api/abc"));
-        assert_eq!(own_path(t, |c| c.is_empty()).as_deref(), Some("/user.slice"));
+        assert_eq!(
+            own_path(t, |c| c.split(',').any(|x| x == "memory")).as_deref(),
+            Some("/process_api/abc")
+        );
+        assert_eq!(
+            own_path(t, |c| c.is_empty()).as_deref(),
+            Some("/user.slice")
+        );
         assert_eq!(own_path(t, |c| c == "pids"), None);
     }
 
@@ -438,9 +506,13 @@ mod tests {
 
     #[test]
     fn pid_1_outside_the_root_group_means_a_container() {
-        assert!(!pid1_is_confined("12:memory:/\n1:name=systemd:/init.scope\n0::/init.scope\n"));
+        assert!(!pid1_is_confined(
+            "12:memory:/\n1:name=systemd:/init.scope\n0::/init.scope\n"
+        ));
         assert!(!pid1_is_confined("0::/\n"));
-        assert!(pid1_is_confined("4:memory:/kubepods/burstable/pod1/abc\n0::/\n"));
+        assert!(pid1_is_confined(
+            "4:memory:/kubepods/burstable/pod1/abc\n0::/\n"
+        ));
         assert!(pid1_is_confined("0::/system.slice/docker-abc.scope\n"));
     }
 }

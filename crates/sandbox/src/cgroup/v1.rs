@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{below, kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir_tree, write, Usage, INIT_GROUP, RUN_GROUP};
+use super::{
+    below, kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir_tree, write, Usage,
+    INIT_GROUP, RUN_GROUP,
+};
 use crate::error::{Result, SandboxError};
 
 const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuacct", "freezer"];
@@ -38,7 +41,9 @@ impl Hierarchies {
     pub fn create(&self, name: &str) -> Result<Group> {
         let dirs: Vec<PathBuf> = self.parents.iter().map(|p| p.join(name)).collect();
         for (i, d) in dirs.iter().enumerate() {
-            let made = mkdir(d).and_then(|()| mkdir(&d.join(INIT_GROUP))).and_then(|()| mkdir(&d.join(RUN_GROUP)));
+            let made = mkdir(d)
+                .and_then(|()| mkdir(&d.join(INIT_GROUP)))
+                .and_then(|()| mkdir(&d.join(RUN_GROUP)));
             if let Err(e) = made {
                 for d in &dirs[..=i] {
                     let _ = rmdir_tree(d);
@@ -46,7 +51,9 @@ impl Hierarchies {
                 return Err(e);
             }
         }
-        let g = Group { dirs: dirs.try_into().expect("four controllers") };
+        let g = Group {
+            dirs: dirs.try_into().expect("four controllers"),
+        };
         // Never swap a box's memory out: its limit is a limit on RAM.
         let _ = write(&g.memory().join("memory.swappiness"), "0");
         let _ = write(&g.memory().join(RUN_GROUP).join("memory.swappiness"), "0");
@@ -65,8 +72,10 @@ impl Hierarchies {
 fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
     let mut parents: Vec<PathBuf> = Vec::new();
     for ctrl in CONTROLLERS {
-        let (mount, root) = find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
-        let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl)).ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
+        let (mount, root) =
+            find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
+        let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
+            .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
         let rel = below(&root, &own).ok_or(format!(
             "this process's {ctrl} group {own} is outside what {} shows (the mount's root is {root}); mount the hierarchy at its root or give Kiln a cgroup namespace",
             mount.display()
@@ -90,7 +99,9 @@ fn find_mount(mountinfo: &str, ctrl: &str) -> Option<(PathBuf, String)> {
         let mut pre = pre.split_whitespace();
         let root = pre.nth(3)?;
         let mount_point = pre.next()?;
-        opts.split(',').any(|o| o == ctrl).then(|| (PathBuf::from(mount_point), root.to_string()))
+        opts.split(',')
+            .any(|o| o == ctrl)
+            .then(|| (PathBuf::from(mount_point), root.to_string()))
     })
 }
 
@@ -177,7 +188,8 @@ mod tests {
 
     #[test]
     fn finds_controller_mounts() {
-        let mi = "35 25 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory\n\
+        let mi =
+            "35 25 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory\n\
                   36 25 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
                   37 25 0:32 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
         let at = |p: &str| Some((PathBuf::from(p), "/".to_string()));
@@ -195,7 +207,10 @@ mod tests {
                   38 25 0:33 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
         let pc = "9:freezer:/\n8:pids:/system.slice/kiln.service\n4:memory:/system.slice/kiln.service\n2:cpu,cpuacct:/system.slice/kiln.service\n";
         let p = locate(mi, pc).unwrap();
-        assert_eq!(p[0], PathBuf::from("/sys/fs/cgroup/memory/system.slice/kiln.service/kiln"));
+        assert_eq!(
+            p[0],
+            PathBuf::from("/sys/fs/cgroup/memory/system.slice/kiln.service/kiln")
+        );
         assert_eq!(p[3], PathBuf::from("/sys/fs/cgroup/freezer/kiln"));
     }
 
@@ -213,14 +228,22 @@ mod tests {
              1037 1030 0:32 {pod} /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n\
              1038 1030 0:33 {pod} /sys/fs/cgroup/freezer ro,nosuid - cgroup cgroup rw,freezer\n"
         );
-        let pc = format!("9:freezer:{pod}\n8:pids:{pod}\n4:memory:{pod}/sub\n2:cpu,cpuacct:{pod}\n");
+        let pc =
+            format!("9:freezer:{pod}\n8:pids:{pod}\n4:memory:{pod}/sub\n2:cpu,cpuacct:{pod}\n");
         let p = locate(&mi, &pc).unwrap();
         assert_eq!(p[0], PathBuf::from("/sys/fs/cgroup/memory/sub/kiln"));
         assert_eq!(p[1], PathBuf::from("/sys/fs/cgroup/pids/kiln"));
         assert_eq!(p[2], PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/kiln"));
         // A group outside what the mount shows is an error that says so.
-        let err = locate(&mi, "9:freezer:/other\n8:pids:/other\n4:memory:/other\n2:cpu,cpuacct:/other\n").unwrap_err();
-        assert!(err.contains("outside what /sys/fs/cgroup/memory shows"), "{err}");
+        let err = locate(
+            &mi,
+            "9:freezer:/other\n8:pids:/other\n4:memory:/other\n2:cpu,cpuacct:/other\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("outside what /sys/fs/cgroup/memory shows"),
+            "{err}"
+        );
         assert_eq!(below("/kubepods/a", "/kubepods/ab"), None);
         assert_eq!(below("/kubepods/a", "/kubepods/a"), Some(""));
     }

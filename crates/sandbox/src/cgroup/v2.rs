@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{below, kill_until_empty, mkdir, own_path, read_keyed, rmdir_tree, write, Usage, INIT_GROUP, RUN_GROUP};
+use super::{
+    below, kill_until_empty, mkdir, own_path, read_keyed, rmdir_tree, write, Usage, INIT_GROUP,
+    RUN_GROUP,
+};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -35,16 +38,21 @@ impl Tree {
                 let (pre, post) = l.split_once(" - ")?;
                 let mut pre = pre.split_whitespace();
                 let root = pre.nth(3)?;
-                (post.split_whitespace().next()? == "cgroup2").then(|| Some((PathBuf::from(pre.next()?), root.to_string())))?
+                (post.split_whitespace().next()? == "cgroup2")
+                    .then(|| Some((PathBuf::from(pre.next()?), root.to_string())))?
             })
             .ok_or("no cgroup2 mount")?;
-        let own = own_path(proc_cgroup, |c| c.is_empty()).ok_or("/proc/self/cgroup has no 0:: line")?;
+        let own =
+            own_path(proc_cgroup, |c| c.is_empty()).ok_or("/proc/self/cgroup has no 0:: line")?;
         // A container without its own cgroup namespace mounts its group as
         // the tree's root: the group's path counts from the mount's root.
-        let rel = below(&root, base_group(&own))
-            .ok_or(format!("this process's group {own} is outside what {} shows (the mount's root is {root})", mount.display()))?;
+        let rel = below(&root, base_group(&own)).ok_or(format!(
+            "this process's group {own} is outside what {} shows (the mount's root is {root})",
+            mount.display()
+        ))?;
         let base = mount.join(rel);
-        let available = std::fs::read_to_string(base.join("cgroup.controllers")).map_err(|e| format!("reading {}: {e}", base.join("cgroup.controllers").display()))?;
+        let available = std::fs::read_to_string(base.join("cgroup.controllers"))
+            .map_err(|e| format!("reading {}: {e}", base.join("cgroup.controllers").display()))?;
         let has = |c: &str| available.split_whitespace().any(|x| x == c);
         if !has("memory") || !has("pids") {
             return Err(format!(
@@ -59,11 +67,17 @@ impl Tree {
         for c in ["memory", "pids", "cpu"].into_iter().filter(|c| has(c)) {
             match enable_in(&base, c) {
                 Ok(()) => enabled.push(c),
-                Err(e) if c == "cpu" => tracing::warn!(error = %e, "the cpu controller could not be enabled; CPU time is still counted"),
+                Err(e) if c == "cpu" => {
+                    tracing::warn!(error = %e, "the cpu controller could not be enabled; CPU time is still counted")
+                }
                 Err(e) => return Err(e),
             }
         }
-        let enable = enabled.iter().map(|c| format!("+{c}")).collect::<Vec<_>>().join(" ");
+        let enable = enabled
+            .iter()
+            .map(|c| format!("+{c}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let parent = base.join("kiln");
         mkdir(&parent).map_err(|e| e.to_string())?;
         write(&parent.join("cgroup.subtree_control"), &enable).map_err(|e| e.to_string())?;
@@ -88,7 +102,10 @@ impl Tree {
         }
         let _ = write(&dir.join("memory.swap.max"), "0");
         let _ = write(&dir.join(RUN_GROUP).join("memory.swap.max"), "0");
-        Ok(Group { dir, peak: std::sync::Mutex::new(Peak::default()) })
+        Ok(Group {
+            dir,
+            peak: std::sync::Mutex::new(Peak::default()),
+        })
     }
 }
 
@@ -97,7 +114,13 @@ impl Tree {
 /// `kiln-host` leaf an earlier Kiln process (or this one) made.
 fn base_group(own: &str) -> &str {
     match own.rsplit_once('/') {
-        Some((up, HOST_LEAF)) => if up.is_empty() { "/" } else { up },
+        Some((up, HOST_LEAF)) => {
+            if up.is_empty() {
+                "/"
+            } else {
+                up
+            }
+        }
         _ => own,
     }
 }
@@ -121,7 +144,8 @@ fn enable_in(base: &Path, c: &str) -> Result<(), String> {
     mkdir(&leaf).map_err(|e| e.to_string())?;
     // Processes may fork meanwhile: pass after pass, bounded.
     for _ in 0..50 {
-        let procs = std::fs::read_to_string(base.join("cgroup.procs")).map_err(|e| format!("reading {}: {e}", base.join("cgroup.procs").display()))?;
+        let procs = std::fs::read_to_string(base.join("cgroup.procs"))
+            .map_err(|e| format!("reading {}: {e}", base.join("cgroup.procs").display()))?;
         let pids: Vec<&str> = procs.split_whitespace().collect();
         if pids.is_empty() {
             break;
@@ -188,9 +212,17 @@ impl Group {
         let mut p = self.peak.lock().unwrap_or_else(|e| e.into_inner());
         if p.file.is_none() {
             let path = self.run().join("memory.peak");
-            p.file = std::fs::OpenOptions::new().read(true).write(true).open(&path).or_else(|_| std::fs::File::open(&path)).ok();
+            p.file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .or_else(|_| std::fs::File::open(&path))
+                .ok();
         }
-        p.resettable = p.file.as_mut().is_some_and(|f| f.write_all(b"reset").is_ok());
+        p.resettable = p
+            .file
+            .as_mut()
+            .is_some_and(|f| f.write_all(b"reset").is_ok());
         p.base = p.file.as_ref().and_then(read_at0).unwrap_or(0);
         p.sampled = super::read_u64(&self.run().join("memory.current")).unwrap_or(0);
     }
@@ -250,22 +282,44 @@ mod tests {
     #[test]
     fn a_box_group_has_init_and_run_children_and_limits_on_run() {
         let d = tempfile::tempdir().unwrap();
-        let t = Tree { parent: d.path().to_path_buf(), enable: "+memory +pids".into() };
+        let t = Tree {
+            parent: d.path().to_path_buf(),
+            enable: "+memory +pids".into(),
+        };
         let g = t.create("kiln-1-0").unwrap();
         let top = d.path().join("kiln-1-0");
-        assert_eq!(std::fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(), "+memory +pids");
+        assert_eq!(
+            std::fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(),
+            "+memory +pids"
+        );
         assert!(top.join(INIT_GROUP).is_dir() && top.join(RUN_GROUP).is_dir());
         g.set_limits(64 << 20, 10).unwrap();
-        assert_eq!(std::fs::read_to_string(top.join(RUN_GROUP).join("memory.max")).unwrap(), (64u64 << 20).to_string());
-        assert_eq!(std::fs::read_to_string(top.join(RUN_GROUP).join("pids.max")).unwrap(), "10");
-        assert!(!top.join("memory.max").exists(), "the limit must not cover init");
+        assert_eq!(
+            std::fs::read_to_string(top.join(RUN_GROUP).join("memory.max")).unwrap(),
+            (64u64 << 20).to_string()
+        );
+        assert_eq!(
+            std::fs::read_to_string(top.join(RUN_GROUP).join("pids.max")).unwrap(),
+            "10"
+        );
+        assert!(
+            !top.join("memory.max").exists(),
+            "the limit must not cover init"
+        );
         let run = top.join(RUN_GROUP);
         std::fs::write(run.join("cpu.stat"), "usage_usec 1500\n").unwrap();
         std::fs::write(run.join("memory.peak"), "4096\n").unwrap();
         std::fs::write(run.join("memory.current"), "1024\n").unwrap();
-        std::fs::write(run.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        std::fs::write(
+            run.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
         let u = g.usage().unwrap();
-        assert_eq!((u.cpu_ns, u.memory_peak_bytes, u.oom_kills, u.limit_hits), (1_500_000, 4096, 1, 3));
+        assert_eq!(
+            (u.cpu_ns, u.memory_peak_bytes, u.oom_kills, u.limit_hits),
+            (1_500_000, 4096, 1, 3)
+        );
         // A second exec below the first one's mark reports what it used,
         // not the mark (here the "reset" written to the plain file leaves
         // no number in it, so the sampled usage counts).
@@ -273,8 +327,14 @@ mod tests {
         std::fs::write(run.join("memory.current"), "2048\n").unwrap();
         assert_eq!(g.usage().unwrap().memory_peak_bytes, 2048);
         let b = super::super::BoxCgroup::V2(g);
-        assert_eq!(b.procs_files(), vec![top.join(INIT_GROUP).join("cgroup.procs")]);
-        assert_eq!(b.run_procs_files(), vec![top.join(RUN_GROUP).join("cgroup.procs")]);
+        assert_eq!(
+            b.procs_files(),
+            vec![top.join(INIT_GROUP).join("cgroup.procs")]
+        );
+        assert_eq!(
+            b.run_procs_files(),
+            vec![top.join(RUN_GROUP).join("cgroup.procs")]
+        );
     }
 
     /// An exec's peak where memory.peak cannot be reset: the mark when the
@@ -282,11 +342,20 @@ mod tests {
     #[test]
     fn an_execs_peak_is_its_own() {
         // Raised the mark: the new mark is this exec's.
-        assert_eq!(exec_peak(false, Some(100 << 20), 50 << 20, 90 << 20), 100 << 20);
+        assert_eq!(
+            exec_peak(false, Some(100 << 20), 50 << 20, 90 << 20),
+            100 << 20
+        );
         // Below an earlier exec's mark: what was sampled.
-        assert_eq!(exec_peak(false, Some(100 << 20), 100 << 20, 10 << 20), 10 << 20);
+        assert_eq!(
+            exec_peak(false, Some(100 << 20), 100 << 20, 10 << 20),
+            10 << 20
+        );
         // Reset (Linux 6.12): the mark is this exec's.
-        assert_eq!(exec_peak(true, Some(10 << 20), 100 << 20, 1 << 20), 10 << 20);
+        assert_eq!(
+            exec_peak(true, Some(10 << 20), 100 << 20, 1 << 20),
+            10 << 20
+        );
         // No memory.peak (before Linux 5.19): sampled.
         assert_eq!(exec_peak(false, None, 0, 7), 7);
     }
@@ -296,8 +365,14 @@ mod tests {
     #[test]
     fn the_host_leaf_uses_the_group_above() {
         assert_eq!(base_group("/"), "/");
-        assert_eq!(base_group("/kiln.slice/kiln.service"), "/kiln.slice/kiln.service");
-        assert_eq!(base_group("/kiln.slice/kiln.service/kiln-host"), "/kiln.slice/kiln.service");
+        assert_eq!(
+            base_group("/kiln.slice/kiln.service"),
+            "/kiln.slice/kiln.service"
+        );
+        assert_eq!(
+            base_group("/kiln.slice/kiln.service/kiln-host"),
+            "/kiln.slice/kiln.service"
+        );
         assert_eq!(base_group("/kiln-host"), "/");
         assert_eq!(base_group("/a/kiln-hostile"), "/a/kiln-hostile");
     }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use kiln_sandbox::{ExecLimits, ExecOutcome, ExecSpec, HelperCommand, Input, Sandbox, SandboxBox, SandboxConfig};
+use kiln_sandbox::{
+    ExecLimits, ExecOutcome, ExecSpec, HelperCommand, Input, Sandbox, SandboxBox, SandboxConfig,
+};
 
 pub fn sandbox() -> Arc<Sandbox> {
     sandbox_with(|_| {})
@@ -13,7 +15,10 @@ pub fn sandbox() -> Arc<Sandbox> {
 /// A sandbox whose configuration `f` adjusts (shorter deadlines, bigger tmpfs).
 pub fn sandbox_with(f: impl FnOnce(&mut SandboxConfig)) -> Arc<Sandbox> {
     let mut cfg = SandboxConfig {
-        helper: HelperCommand { program: env!("CARGO_BIN_EXE_kiln-box").into(), args: vec!["__box".into()] },
+        helper: HelperCommand {
+            program: env!("CARGO_BIN_EXE_kiln-box").into(),
+            args: vec!["__box".into()],
+        },
         ..SandboxConfig::default()
     };
     f(&mut cfg);
@@ -26,7 +31,12 @@ pub fn compile_c(src: &str) -> Vec<u8> {
     let c = dir.path().join("p.c");
     std::fs::write(&c, src).unwrap();
     let out = dir.path().join("prog");
-    let st = std::process::Command::new("cc").args(["-O1", "-o"]).arg(&out).arg(&c).status().unwrap();
+    let st = std::process::Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .status()
+        .unwrap();
     assert!(st.success(), "host cc failed");
     std::fs::read(&out).unwrap()
 }
@@ -34,11 +44,17 @@ pub fn compile_c(src: &str) -> Vec<u8> {
 pub const PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
 
 pub fn spec(argv: &[&str], limits: ExecLimits) -> ExecSpec {
-    ExecSpec::new(argv.iter().map(|s| s.to_string()).collect(), vec![PATH.into(), "HOME=/tmp".into()], limits)
+    ExecSpec::new(
+        argv.iter().map(|s| s.to_string()).collect(),
+        vec![PATH.into(), "HOME=/tmp".into()],
+        limits,
+    )
 }
 
 pub async fn sh(b: &SandboxBox, script: &str, limits: ExecLimits) -> ExecOutcome {
-    b.exec(spec(&["/bin/sh", "-c", script], limits)).await.expect("exec")
+    b.exec(spec(&["/bin/sh", "-c", script], limits))
+        .await
+        .expect("exec")
 }
 
 pub async fn sh_stdin(b: &SandboxBox, script: &str, stdin: &[u8]) -> ExecOutcome {
@@ -53,10 +69,17 @@ pub async fn with_c_program(sb: &Sandbox, src: &str) -> SandboxBox {
     let c = dir.path().join("p.c");
     std::fs::write(&c, src).unwrap();
     let out = dir.path().join("prog");
-    let st = std::process::Command::new("cc").args(["-O1", "-o"]).arg(&out).arg(&c).status().unwrap();
+    let st = std::process::Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .status()
+        .unwrap();
     assert!(st.success(), "host cc failed");
     let b = sb.create_box(&[]).await.unwrap();
-    b.write_file("prog", &std::fs::read(&out).unwrap(), 0o755).await.unwrap();
+    b.write_file("prog", &std::fs::read(&out).unwrap(), 0o755)
+        .await
+        .unwrap();
     b
 }
 
@@ -67,7 +90,11 @@ pub async fn with_c_program(sb: &Sandbox, src: &str) -> SandboxBox {
 /// core. Tests multiply their CPU and wall-clock limits and their liveness
 /// deadlines by it; what they assert stays the same.
 pub fn time_scale() -> u64 {
-    std::env::var("KILN_TEST_TIME_SCALE").ok().and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1)
+    std::env::var("KILN_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
 }
 
 pub fn text(v: &[u8]) -> String {

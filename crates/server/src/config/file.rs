@@ -44,7 +44,10 @@ pub fn read(path: Option<&Path>) -> Result<FileLayers, ConfigError> {
 /// then every top-level key must belong to one of them.
 pub fn parse(text: &str, path: &Path) -> Result<FileLayers, ConfigError> {
     let table: toml::Table = group(text, path)?;
-    let known: BTreeSet<String> = flat_keys().into_iter().chain(["workspaces".to_string()]).collect();
+    let known: BTreeSet<String> = flat_keys()
+        .into_iter()
+        .chain(["workspaces".to_string()])
+        .collect();
     if let Some(key) = table.keys().find(|k| !known.contains(*k)) {
         return Err(ConfigError::UnknownKey {
             path: path.to_path_buf(),

@@ -75,7 +75,10 @@ fn unknown_file_keys_are_refused_by_name_and_bad_values_too() {
     let dir = tempfile::tempdir().unwrap();
     for (text, key) in [
         ("wokers = 7\n", "wokers"),
-        ("workers = 2\n[workspaces]\nmax_per_ownr = 7\n", "max_per_ownr"),
+        (
+            "workers = 2\n[workspaces]\nmax_per_ownr = 7\n",
+            "max_per_ownr",
+        ),
         ("[workspace]\nmax_per_owner = 7\n", "workspace"),
         ("metrics_listen = \"0.0.0.0:1\"\nconfig = \"x\"\n", "config"),
     ] {
@@ -87,7 +90,10 @@ fn unknown_file_keys_are_refused_by_name_and_bad_values_too() {
         };
         let err = Config::resolve(&args).unwrap_err();
         assert!(
-            matches!(err, ConfigError::UnknownKey { .. } | ConfigError::Parse { .. }),
+            matches!(
+                err,
+                ConfigError::UnknownKey { .. } | ConfigError::Parse { .. }
+            ),
             "{text}: {err}"
         );
         assert!(err.to_string().contains(key), "{text}: {err}");
@@ -147,7 +153,10 @@ fn shared_queue_and_store_go_together_and_default_to_no_workers() {
 fn the_engine_and_the_server_share_their_defaults() {
     let c = Config::resolve(&ServeArgs::default()).unwrap();
     let engine = kiln_engine::EngineConfig::default();
-    assert_eq!(c.validation_rules(), kiln_engine::validate::Rules::from(&engine));
+    assert_eq!(
+        c.validation_rules(),
+        kiln_engine::validate::Rules::from(&engine)
+    );
     assert_eq!(c.default_limits, engine.default_limits);
 }
 
@@ -159,13 +168,20 @@ fn samples(key: &str) -> [(String, String); 3] {
         "queue" => quoted(["redis://h/1", "redis://h/2", "redis://h/3"]),
         "store" => quoted(["postgres://h/1", "postgres://h/2", "postgres://h/3"]),
         "listen" | "metrics_listen" => quoted(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]),
-        "data_dir" | "workspaces.data_dir" | "workspaces.templates_file" => quoted(["/d1", "/d2", "/d3"]),
+        "data_dir" | "workspaces.data_dir" | "workspaces.templates_file" => {
+            quoted(["/d1", "/d2", "/d3"])
+        }
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
         "api_keys" => ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]"))),
-        "allow_private_callbacks" => ["true", "false", "true"].map(|v| (v.to_string(), v.to_string())),
+        "allow_private_callbacks" => {
+            ["true", "false", "true"].map(|v| (v.to_string(), v.to_string()))
+        }
         "workspaces.enabled" => ["false", "true", "false"].map(|v| (v.to_string(), v.to_string())),
         "default_limits" | "max_limits" => [1001, 1002, 1003].map(|ms| {
-            (format!("{{\"cpu_time_ms\":{ms}}}"), format!("{{ cpu_time_ms = {ms} }}"))
+            (
+                format!("{{\"cpu_time_ms\":{ms}}}"),
+                format!("{{ cpu_time_ms = {ms} }}"),
+            )
         }),
         "rate_limit_per_sec" => ["7.5", "8.5", "9.5"].map(|v| (v.to_string(), v.to_string())),
         _ => ["7", "8", "9"].map(|v| (v.to_string(), v.to_string())),
@@ -174,7 +190,10 @@ fn samples(key: &str) -> [(String, String); 3] {
 
 /// The settings of `kiln serve` (all but the worker's own).
 fn serve_settings() -> Vec<kiln_settings::Setting> {
-    let worker_only: Vec<String> = WorkerNodeArgs::settings().into_iter().map(|s| s.key).collect();
+    let worker_only: Vec<String> = WorkerNodeArgs::settings()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
     settings::all()
         .into_iter()
         .filter(|s| s.flag.is_some() && !worker_only.contains(&s.key))
@@ -206,7 +225,10 @@ fn layers_json(args: &ServeArgs) -> Value {
     ] {
         all.extend(group.as_object().unwrap().clone());
     }
-    all.insert("workspaces".into(), serde_json::to_value(&l.workspaces).unwrap());
+    all.insert(
+        "workspaces".into(),
+        serde_json::to_value(&l.workspaces).unwrap(),
+    );
     Value::Object(all)
 }
 
@@ -223,7 +245,11 @@ fn expected(dir: &tempfile::TempDir, i: usize) -> Value {
 
 /// Sample 2 of every setting as flags, after `--config file`.
 fn argv_with_flags(file: &std::path::Path) -> Vec<String> {
-    let mut argv = vec!["kiln".to_string(), "--config".into(), file.display().to_string()];
+    let mut argv = vec![
+        "kiln".to_string(),
+        "--config".into(),
+        file.display().to_string(),
+    ];
     for s in serve_settings() {
         argv.push(format!("{}={}", s.flag.unwrap(), samples(&s.key)[2].0));
     }
@@ -239,32 +265,66 @@ fn every_setting_is_settable_by_flag_env_and_file_in_that_precedence() {
     let dir = tempfile::tempdir().unwrap();
     let none = layers_json(&ServeArgs::default());
     let file = write_file(&dir, &file_with(0));
-    let from_file = layers_json(&Cli::parse_from(["kiln", "--config", file.to_str().unwrap()]).serve);
+    let from_file =
+        layers_json(&Cli::parse_from(["kiln", "--config", file.to_str().unwrap()]).serve);
     let want: Vec<Value> = (0..3).map(|i| expected(&dir, i)).collect();
     let settings = serve_settings();
     assert!(settings.len() >= 38, "{} settings", settings.len());
     for s in &settings {
         assert_eq!(at(&none, &s.key), &Value::Null, "{}", s.key);
-        assert_ne!(at(&want[0], &s.key), &Value::Null, "{}: sample 0 did not parse", s.key);
-        assert_ne!(at(&want[0], &s.key), at(&want[1], &s.key), "{}: samples alike", s.key);
-        assert_ne!(at(&want[1], &s.key), at(&want[2], &s.key), "{}: samples alike", s.key);
-        assert_eq!(at(&from_file, &s.key), at(&want[0], &s.key), "{} from the file", s.key);
+        assert_ne!(
+            at(&want[0], &s.key),
+            &Value::Null,
+            "{}: sample 0 did not parse",
+            s.key
+        );
+        assert_ne!(
+            at(&want[0], &s.key),
+            at(&want[1], &s.key),
+            "{}: samples alike",
+            s.key
+        );
+        assert_ne!(
+            at(&want[1], &s.key),
+            at(&want[2], &s.key),
+            "{}: samples alike",
+            s.key
+        );
+        assert_eq!(
+            at(&from_file, &s.key),
+            at(&want[0], &s.key),
+            "{} from the file",
+            s.key
+        );
     }
     let flags = Cli::try_parse_from(argv_with_flags(&file)).unwrap();
     let from_flags = layers_json(&flags.serve);
     for s in &settings {
-        assert_eq!(at(&from_flags, &s.key), at(&want[2], &s.key), "{}: the flag beats the file", s.key);
+        assert_eq!(
+            at(&from_flags, &s.key),
+            at(&want[2], &s.key),
+            "{}: the flag beats the file",
+            s.key
+        );
     }
     Config::resolve(&flags.serve).unwrap();
     // The env layer, in a process of its own: env vars are global.
     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-    child.args(["config::tests::precedence_child", "--exact", "--ignored", "--nocapture"]);
-    child.env("KILN_TEST_CONFIG_FILE", &file).env("KILN_TEST_EXPECTED", serde_json::to_string(&want).unwrap());
+    child.args([
+        "config::tests::precedence_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ]);
+    child
+        .env("KILN_TEST_CONFIG_FILE", &file)
+        .env("KILN_TEST_EXPECTED", serde_json::to_string(&want).unwrap());
     for s in &settings {
         child.env(s.env.as_ref().unwrap(), &samples(&s.key)[1].0);
     }
     let out = child.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && text.contains("1 passed"), "{text}");
 }
 
@@ -273,12 +333,24 @@ fn every_setting_is_settable_by_flag_env_and_file_in_that_precedence() {
 #[ignore = "run by every_setting_is_settable_by_flag_env_and_file_in_that_precedence"]
 fn precedence_child() {
     let file = PathBuf::from(std::env::var("KILN_TEST_CONFIG_FILE").unwrap());
-    let want: Vec<Value> = serde_json::from_str(&std::env::var("KILN_TEST_EXPECTED").unwrap()).unwrap();
-    let from_env = layers_json(&Cli::parse_from(["kiln", "--config", file.to_str().unwrap()]).serve);
+    let want: Vec<Value> =
+        serde_json::from_str(&std::env::var("KILN_TEST_EXPECTED").unwrap()).unwrap();
+    let from_env =
+        layers_json(&Cli::parse_from(["kiln", "--config", file.to_str().unwrap()]).serve);
     let from_flags = layers_json(&Cli::parse_from(argv_with_flags(&file)).serve);
     for s in serve_settings() {
-        assert_eq!(at(&from_env, &s.key), at(&want[1], &s.key), "{}: the env var beats the file", s.key);
-        assert_eq!(at(&from_flags, &s.key), at(&want[2], &s.key), "{}: the flag beats the env var", s.key);
+        assert_eq!(
+            at(&from_env, &s.key),
+            at(&want[1], &s.key),
+            "{}: the env var beats the file",
+            s.key
+        );
+        assert_eq!(
+            at(&from_flags, &s.key),
+            at(&want[2], &s.key),
+            "{}: the flag beats the env var",
+            s.key
+        );
     }
 }
 
@@ -287,8 +359,14 @@ fn serve_help_shows_each_setting_with_its_env_var_and_default() {
     let help = Cli::command().render_long_help().to_string();
     for s in serve_settings() {
         let flag = s.flag.unwrap();
-        assert!(help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}=")), "{flag}:\n{help}");
-        assert!(help.contains(&format!("[env: {}", s.env.unwrap())), "{flag}:\n{help}");
+        assert!(
+            help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}=")),
+            "{flag}:\n{help}"
+        );
+        assert!(
+            help.contains(&format!("[env: {}", s.env.unwrap())),
+            "{flag}:\n{help}"
+        );
     }
     for text in [
         "[default: 0.0.0.0:3000]",

@@ -22,11 +22,21 @@ pub struct Entry {
 }
 
 const fn e(id: u32, kiln: &'static str, judge0_name: &'static str) -> Entry {
-    Entry { id, kiln, judge0_name, archived: false }
+    Entry {
+        id,
+        kiln,
+        judge0_name,
+        archived: false,
+    }
 }
 
 const fn a(id: u32, kiln: &'static str, judge0_name: &'static str) -> Entry {
-    Entry { id, kiln, judge0_name, archived: true }
+    Entry {
+        id,
+        kiln,
+        judge0_name,
+        archived: true,
+    }
 }
 
 /// Every Judge0 id Kiln knows, the CE 1.13.1 one of each language first.
@@ -80,7 +90,9 @@ pub const EXTRA_BASE: u32 = 1000;
 
 /// The stable Judge0 id of a Kiln language Judge0 has no id for.
 pub fn extra_id(kiln: &str) -> u32 {
-    let hash = kiln.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = kiln.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     EXTRA_BASE + hash % 9000
 }
 
@@ -149,7 +161,12 @@ mod tests {
     use super::*;
 
     fn info(id: &str) -> LanguageInfo {
-        LanguageInfo { id: id.into(), name: id.to_uppercase(), version: Some("1".into()), compiled: false }
+        LanguageInfo {
+            id: id.into(),
+            name: id.to_uppercase(),
+            version: Some("1".into()),
+            compiled: false,
+        }
     }
 
     #[test]
@@ -160,8 +177,32 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate Judge0 ids");
         // The official SDK's ids for "1.13.1" and "1.14.0".
-        for (id, kiln) in [(71, "python"), (63, "javascript"), (50, "c"), (52, "cpp"), (62, "java"), (73, "rust"), (60, "go"), (46, "bash"), (72, "ruby"), (68, "php"), (85, "perl"), (64, "lua"), (113, "python"), (102, "javascript"), (103, "c"), (105, "cpp"), (108, "rust"), (107, "go"), (98, "php"), (91, "java")] {
-            let t = TABLE.iter().find(|t| t.id == id).unwrap_or_else(|| panic!("id {id}"));
+        for (id, kiln) in [
+            (71, "python"),
+            (63, "javascript"),
+            (50, "c"),
+            (52, "cpp"),
+            (62, "java"),
+            (73, "rust"),
+            (60, "go"),
+            (46, "bash"),
+            (72, "ruby"),
+            (68, "php"),
+            (85, "perl"),
+            (64, "lua"),
+            (113, "python"),
+            (102, "javascript"),
+            (103, "c"),
+            (105, "cpp"),
+            (108, "rust"),
+            (107, "go"),
+            (98, "php"),
+            (91, "java"),
+        ] {
+            let t = TABLE
+                .iter()
+                .find(|t| t.id == id)
+                .unwrap_or_else(|| panic!("id {id}"));
             assert_eq!((t.kiln, t.archived), (kiln, false), "id {id}");
         }
     }

@@ -48,7 +48,11 @@ pub struct Judge0Error {
 
 impl Judge0Error {
     pub fn bad(message: impl Into<String>) -> Self {
-        Judge0Error { status: StatusCode::BAD_REQUEST, body: json!({ "error": message.into() }), retry_after: None }
+        Judge0Error {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({ "error": message.into() }),
+            retry_after: None,
+        }
     }
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::fields([(field, message.into())])
@@ -58,10 +62,18 @@ impl Judge0Error {
         for (f, msg) in list {
             m.insert(f.to_string(), json!([msg.into()]));
         }
-        Judge0Error { status: StatusCode::UNPROCESSABLE_ENTITY, body: Value::Object(m), retry_after: None }
+        Judge0Error {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: Value::Object(m),
+            retry_after: None,
+        }
     }
     pub fn empty(status: StatusCode) -> Self {
-        Judge0Error { status, body: Value::Null, retry_after: None }
+        Judge0Error {
+            status,
+            body: Value::Null,
+            retry_after: None,
+        }
     }
 }
 
@@ -71,15 +83,30 @@ impl Judge0Error {
 impl From<ApiError> for Judge0Error {
     fn from(e: ApiError) -> Self {
         if e.code == "invalid_field" {
-            let (field, msg) = e.message.split_once(": ").unwrap_or(("base", e.message.as_str()));
+            let (field, msg) = e
+                .message
+                .split_once(": ")
+                .unwrap_or(("base", e.message.as_str()));
             let judge0 = model::kiln_field(field);
-            let msg = if judge0 == field { msg.to_string() } else { format!("{msg} (Kiln's `{field}`)") };
+            let msg = if judge0 == field {
+                msg.to_string()
+            } else {
+                format!("{msg} (Kiln's `{field}`)")
+            };
             return Judge0Error::field(judge0, msg);
         }
         if e.code == "queue_full" {
-            return Judge0Error { status: StatusCode::SERVICE_UNAVAILABLE, body: json!({ "error": "queue is full" }), retry_after: e.retry_after };
+            return Judge0Error {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                body: json!({ "error": "queue is full" }),
+                retry_after: e.retry_after,
+            };
         }
-        Judge0Error { status: e.status, body: json!({ "error": e.message }), retry_after: e.retry_after }
+        Judge0Error {
+            status: e.status,
+            body: json!({ "error": e.message }),
+            retry_after: e.retry_after,
+        }
     }
 }
 
@@ -91,7 +118,8 @@ impl IntoResponse for Judge0Error {
             (self.status, axum::Json(self.body)).into_response()
         };
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -123,8 +151,14 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     use axum::routing::post;
     Router::new()
         .route("/submissions", post(routes::create))
-        .route("/submissions/batch", post(routes::create_batch).get(routes::get_batch))
-        .route("/submissions/{token}", get(routes::get_one).delete(routes::delete))
+        .route(
+            "/submissions/batch",
+            post(routes::create_batch).get(routes::get_batch),
+        )
+        .route(
+            "/submissions/{token}",
+            get(routes::get_one).delete(routes::delete),
+        )
         .route("/languages", get(routes::languages))
         .route("/languages/all", get(routes::languages_all))
         .route("/languages/{id}", get(routes::language))
@@ -165,7 +199,10 @@ pub async fn require_token(
     if let Some(t) = token.and_then(|t| HeaderValue::from_str(t.trim()).ok()) {
         headers.insert("x-api-key", t);
     }
-    let caller = app.auth.identify(&headers).map_err(|_| Judge0Error::empty(StatusCode::UNAUTHORIZED))?;
+    let caller = app
+        .auth
+        .identify(&headers)
+        .map_err(|_| Judge0Error::empty(StatusCode::UNAUTHORIZED))?;
     if let Some(owner) = &caller.0 {
         if let Err(secs) = app.auth.take(owner) {
             return Ok(Judge0Error {

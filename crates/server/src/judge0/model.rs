@@ -38,19 +38,54 @@ pub fn status_json(id: u8) -> Value {
 
 /// Every attribute of a submission, in the order of Judge0's serializer.
 pub const ATTRIBUTES: &[&str] = &[
-    "source_code", "language_id", "stdin", "expected_output", "stdout", "status_id",
-    "created_at", "finished_at", "time", "memory", "stderr", "token", "number_of_runs",
-    "cpu_time_limit", "cpu_extra_time", "wall_time_limit", "memory_limit", "stack_limit",
-    "max_processes_and_or_threads", "enable_per_process_and_thread_time_limit",
-    "enable_per_process_and_thread_memory_limit", "max_file_size", "compile_output",
-    "exit_code", "exit_signal", "message", "wall_time", "compiler_options",
-    "command_line_arguments", "redirect_stderr_to_stdout", "callback_url",
-    "additional_files", "enable_network", "status", "language",
+    "source_code",
+    "language_id",
+    "stdin",
+    "expected_output",
+    "stdout",
+    "status_id",
+    "created_at",
+    "finished_at",
+    "time",
+    "memory",
+    "stderr",
+    "token",
+    "number_of_runs",
+    "cpu_time_limit",
+    "cpu_extra_time",
+    "wall_time_limit",
+    "memory_limit",
+    "stack_limit",
+    "max_processes_and_or_threads",
+    "enable_per_process_and_thread_time_limit",
+    "enable_per_process_and_thread_memory_limit",
+    "max_file_size",
+    "compile_output",
+    "exit_code",
+    "exit_signal",
+    "message",
+    "wall_time",
+    "compiler_options",
+    "command_line_arguments",
+    "redirect_stderr_to_stdout",
+    "callback_url",
+    "additional_files",
+    "enable_network",
+    "status",
+    "language",
 ];
 
 /// `SubmissionSerializer.default_fields`.
-pub const DEFAULT_FIELDS: &[&str] =
-    &["token", "time", "memory", "stdout", "stderr", "compile_output", "message", "status"];
+pub const DEFAULT_FIELDS: &[&str] = &[
+    "token",
+    "time",
+    "memory",
+    "stdout",
+    "stderr",
+    "compile_output",
+    "message",
+    "status",
+];
 
 /// Judge0's `stack_limit` default (KB); Kiln has no separate stack limit.
 pub const STACK_LIMIT_KB: u64 = 64_000;
@@ -77,7 +112,10 @@ pub fn parse_fields(fields: Option<&str>) -> Result<Vec<&'static str>, Judge0Err
         }
     }
     if !bad.is_empty() {
-        return Err(Judge0Error::bad(format!("invalid fields: [{}]", bad.join(", "))));
+        return Err(Judge0Error::bad(format!(
+            "invalid fields: [{}]",
+            bad.join(", ")
+        )));
     }
     if out.is_empty() {
         return Ok(DEFAULT_FIELDS.to_vec());
@@ -150,9 +188,14 @@ pub fn parse(
     let text = |k: &str| -> Result<Option<String>, Judge0Error> {
         match present(k) {
             None => Ok(None),
-            Some(Value::String(s)) if base64 => String::from_utf8(decode64(s))
-                .map(Some)
-                .map_err(|_| Judge0Error::field(k, "is not valid UTF-8 once decoded from base64; Kiln takes text here")),
+            Some(Value::String(s)) if base64 => {
+                String::from_utf8(decode64(s)).map(Some).map_err(|_| {
+                    Judge0Error::field(
+                        k,
+                        "is not valid UTF-8 once decoded from base64; Kiln takes text here",
+                    )
+                })
+            }
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(Judge0Error::field(k, "must be a string")),
         }
@@ -162,7 +205,11 @@ pub fn parse(
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => s.trim().parse::<f64>().map(Some).map_err(|_| Judge0Error::field(k, "is not a number")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| Judge0Error::field(k, "is not a number")),
             Some(_) => Err(Judge0Error::field(k, "is not a number")),
         }
     };
@@ -177,8 +224,14 @@ pub fn parse(
     };
     let range = |k: &str, v: Option<f64>, lo: f64, hi: f64| -> Result<(), Judge0Error> {
         match v {
-            Some(x) if x < lo => Err(Judge0Error::field(k, format!("must be greater than or equal to {lo}"))),
-            Some(x) if x > hi => Err(Judge0Error::field(k, format!("must be less than or equal to {hi}"))),
+            Some(x) if x < lo => Err(Judge0Error::field(
+                k,
+                format!("must be greater than or equal to {lo}"),
+            )),
+            Some(x) if x > hi => Err(Judge0Error::field(
+                k,
+                format!("must be less than or equal to {hi}"),
+            )),
             _ => Ok(()),
         }
     };
@@ -189,7 +242,10 @@ pub fn parse(
         Some(x) => x as u32,
     };
     let lang: Language = languages::by_id(installed, language_id).ok_or_else(|| {
-        Judge0Error::field("language_id", format!("language with id {language_id} doesn't exist"))
+        Judge0Error::field(
+            "language_id",
+            format!("language with id {language_id} doesn't exist"),
+        )
     })?;
     if lang.archived {
         return Err(Judge0Error::field(
@@ -202,13 +258,24 @@ pub fn parse(
     let additional = match present("additional_files") {
         None => Vec::new(),
         Some(Value::String(z)) => read_additional_files(z, config.limits.max_source_bytes)?,
-        Some(_) => return Err(Judge0Error::field("additional_files", "must be a string (a base64 .zip)")),
+        Some(_) => {
+            return Err(Judge0Error::field(
+                "additional_files",
+                "must be a string (a base64 .zip)",
+            ))
+        }
     };
     if text("compiler_options")?.is_some_and(|s| !s.is_empty()) {
-        return Err(Judge0Error::field("compiler_options", "setting compiler options is not allowed"));
+        return Err(Judge0Error::field(
+            "compiler_options",
+            "setting compiler options is not allowed",
+        ));
     }
     if flag("enable_network")? {
-        return Err(Judge0Error::field("enable_network", "enabling network is not allowed"));
+        return Err(Judge0Error::field(
+            "enable_network",
+            "enabling network is not allowed",
+        ));
     }
     if flag("redirect_stderr_to_stdout")? {
         return Err(Judge0Error::field(
@@ -216,25 +283,47 @@ pub fn parse(
             "redirecting stderr to stdout is not supported by this server (Kiln); read stderr",
         ));
     }
-    for k in ["enable_per_process_and_thread_time_limit", "enable_per_process_and_thread_memory_limit"] {
+    for k in [
+        "enable_per_process_and_thread_time_limit",
+        "enable_per_process_and_thread_memory_limit",
+    ] {
         if flag(k)? {
             return Err(Judge0Error::field(k, "this option cannot be enabled"));
         }
     }
     // Judge0-only limits with no Kiln counterpart: Judge0's ranges, then ignored.
-    range("cpu_extra_time", number("cpu_extra_time")?, 0.0, MAX_CPU_EXTRA_TIME)?;
-    range("stack_limit", number("stack_limit")?, 0.0, MAX_STACK_LIMIT_KB as f64)?;
+    range(
+        "cpu_extra_time",
+        number("cpu_extra_time")?,
+        0.0,
+        MAX_CPU_EXTRA_TIME,
+    )?;
+    range(
+        "stack_limit",
+        number("stack_limit")?,
+        0.0,
+        MAX_STACK_LIMIT_KB as f64,
+    )?;
     let runs = number("number_of_runs")?;
     range("number_of_runs", runs, 1.0, MAX_NUMBER_OF_RUNS as f64)?;
     let runs = runs.map_or(1, |r| r as usize);
 
     // The rest is Kiln's: translated, and checked by Kiln's validator.
-    let secs_to_ms = |v: Option<f64>| v.map(|s| if s <= 0.0 { 0 } else { (s * 1000.0).round() as u64 });
+    let secs_to_ms = |v: Option<f64>| {
+        v.map(|s| {
+            if s <= 0.0 {
+                0
+            } else {
+                (s * 1000.0).round() as u64
+            }
+        })
+    };
     let as_u64 = |v: Option<f64>| v.map(|x| if x <= 0.0 { 0 } else { x.round() as u64 });
     let cpu_ms = secs_to_ms(number("cpu_time_limit")?);
     let wall_ms = secs_to_ms(number("wall_time_limit")?);
     let memory_kb = as_u64(number("memory_limit")?);
-    let processes = as_u64(number("max_processes_and_or_threads")?).map(|p| p.min(u64::from(u32::MAX)) as u32);
+    let processes =
+        as_u64(number("max_processes_and_or_threads")?).map(|p| p.min(u64::from(u32::MAX)) as u32);
     let output_bytes = as_u64(number("max_file_size")?).map(|kb| kb.saturating_mul(1024));
     let args = match text("command_line_arguments")? {
         Some(s) if s.len() > MAX_OPTIONS_LEN => {
@@ -260,7 +349,13 @@ pub fn parse(
     let expected_output = text("expected_output")?;
     // Several runs: Kiln's tests, compiled once, the same input each time.
     let tests = (runs > 1).then(|| {
-        vec![TestCase { stdin: stdin.clone().unwrap_or_default(), expected_output: expected_output.clone() }; runs]
+        vec![
+            TestCase {
+                stdin: stdin.clone().unwrap_or_default(),
+                expected_output: expected_output.clone()
+            };
+            runs
+        ]
     });
     Ok(Parsed {
         request: SubmissionRequest {
@@ -295,8 +390,16 @@ fn read_additional_files(z: &str, max_bytes: usize) -> Result<Vec<SourceFile>, J
         .into_iter()
         .map(|e| {
             String::from_utf8(e.data)
-                .map(|content| SourceFile { name: e.name.clone(), content })
-                .map_err(|_| bad(format!("{:?} is not UTF-8 text; Kiln's files are text", e.name)))
+                .map(|content| SourceFile {
+                    name: e.name.clone(),
+                    content,
+                })
+                .map_err(|_| {
+                    bad(format!(
+                        "{:?} is not UTF-8 text; Kiln's files are text",
+                        e.name
+                    ))
+                })
         })
         .collect()
 }
@@ -457,7 +560,9 @@ pub fn attribute(
         },
         "stdout" => r.map_or(Ok(Value::Null), |r| text(&r.stdout, &r.stdout_bytes))?,
         "stderr" => r.map_or(Ok(Value::Null), |r| text(&r.stderr, &r.stderr_bytes))?,
-        "compile_output" => r.map_or(Ok(Value::Null), |r| text(&r.compile_output, &r.compile_output_bytes))?,
+        "compile_output" => r.map_or(Ok(Value::Null), |r| {
+            text(&r.compile_output, &r.compile_output_bytes)
+        })?,
         "message" => match r.and_then(|r| message(rec.status, r)) {
             Some(m) if base64 => json!(encode64(m.as_bytes())),
             Some(m) => json!(m),
@@ -500,7 +605,11 @@ fn average(r: &Report, one: u64, per_run: impl Fn(&kiln_engine::RunReport) -> u6
     if r.tests.is_empty() {
         return one;
     }
-    let n = r.tests.iter().position(|t| t.status != Status::Accepted).map_or(r.tests.len(), |i| i + 1);
+    let n = r
+        .tests
+        .iter()
+        .position(|t| t.status != Status::Accepted)
+        .map_or(r.tests.len(), |i| i + 1);
     r.tests[..n].iter().map(per_run).sum::<u64>() / n as u64
 }
 
@@ -523,7 +632,9 @@ fn primary_language(installed: &[LanguageInfo], kiln: &str) -> (u32, String) {
     languages::all(installed)
         .into_iter()
         .find(|l| l.kiln == kiln && !l.archived)
-        .map_or((languages::extra_id(kiln), kiln.to_string()), |l| (l.id, l.name))
+        .map_or((languages::extra_id(kiln), kiln.to_string()), |l| {
+            (l.id, l.name)
+        })
 }
 
 /// `2024-04-03T05:40:51.306Z`, as Judge0 (and the SDK's parser) writes it.
@@ -560,14 +671,20 @@ mod tests {
     fn fields_are_checked() {
         assert_eq!(parse_fields(None).unwrap(), DEFAULT_FIELDS);
         assert_eq!(parse_fields(Some("*")).unwrap().len(), ATTRIBUTES.len());
-        assert_eq!(parse_fields(Some("stdout,status_id")).unwrap(), ["stdout", "status_id"]);
+        assert_eq!(
+            parse_fields(Some("stdout,status_id")).unwrap(),
+            ["stdout", "status_id"]
+        );
         let e = parse_fields(Some("stdout,foo,bar")).unwrap_err();
         assert_eq!(e.body, json!({"error": "invalid fields: [foo, bar]"}));
     }
 
     #[test]
     fn arguments_split_as_a_shell_would() {
-        assert_eq!(split_args(r#"a "b c" d\ e 'f;g'"#), ["a", "b c", "d e", "fg"]);
+        assert_eq!(
+            split_args(r#"a "b c" d\ e 'f;g'"#),
+            ["a", "b c", "d e", "fg"]
+        );
         assert!(split_args("  ").is_empty());
     }
 
@@ -583,7 +700,14 @@ mod tests {
     fn statuses_map_as_judge0_reports_them() {
         let mut r = Report::internal_error("x");
         r.status = Status::RuntimeError;
-        for (sig, id) in [(Some(11), 7), (Some(25), 8), (Some(8), 9), (Some(6), 10), (Some(9), 12), (None, 11)] {
+        for (sig, id) in [
+            (Some(11), 7),
+            (Some(25), 8),
+            (Some(8), 9),
+            (Some(6), 10),
+            (Some(9), 12),
+            (None, 11),
+        ] {
             r.signal = sig;
             assert_eq!(status_id(Status::RuntimeError, Some(&r)), id);
         }

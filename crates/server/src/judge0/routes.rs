@@ -40,23 +40,45 @@ fn json_body(body: &Bytes) -> Result<Value, Judge0Error> {
 }
 
 fn not_found() -> Judge0Error {
-    Judge0Error { status: StatusCode::NOT_FOUND, body: json!({ "status": 404, "error": "Not Found" }), retry_after: None }
+    Judge0Error {
+        status: StatusCode::NOT_FOUND,
+        body: json!({ "status": 404, "error": "Not Found" }),
+        retry_after: None,
+    }
 }
 
 fn text(body: impl Into<String>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body.into()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body.into(),
+    )
+        .into_response()
 }
 
 /// One Judge0 submission through Kiln's one path: translated, then Kiln's
 /// validator (and the callback's address check).
-async fn check(app: &AppState, body: &Value, base64: bool) -> Result<(ValidSubmission, Option<url::Url>), Judge0Error> {
+async fn check(
+    app: &AppState,
+    body: &Value,
+    base64: bool,
+) -> Result<(ValidSubmission, Option<url::Url>), Judge0Error> {
     let installed = app.executor.languages();
-    let Parsed { mut request, callback_url, additional } = model::parse(body, base64, &installed, &app.config)?;
+    let Parsed {
+        mut request,
+        callback_url,
+        additional,
+    } = model::parse(body, base64, &installed, &app.config)?;
     if !additional.is_empty() {
-        let name = app.executor.source_file_name(&request.language).unwrap_or_else(|| "main".into());
+        let name = app
+            .executor
+            .source_file_name(&request.language)
+            .unwrap_or_else(|| "main".into());
         let source = request.source.take().unwrap_or_default();
         let extra: Vec<_> = additional.into_iter().filter(|f| f.name != name).collect();
-        let mut files = vec![kiln_engine::SourceFile { name, content: source }];
+        let mut files = vec![kiln_engine::SourceFile {
+            name,
+            content: source,
+        }];
         files.extend(extra);
         request.files = Some(files);
     }
@@ -64,7 +86,8 @@ async fn check(app: &AppState, body: &Value, base64: bool) -> Result<(ValidSubmi
     let callback = match callback_url {
         None => None,
         Some(u) => {
-            let url = crate::callback::parse_url(&u).map_err(|m| Judge0Error::field("callback_url", m))?;
+            let url = crate::callback::parse_url(&u)
+                .map_err(|m| Judge0Error::field("callback_url", m))?;
             crate::callback::resolve_allowed(&url, app.callbacks.allow_private)
                 .await
                 .map_err(|m| Judge0Error::field("callback_url", m))?;
@@ -84,7 +107,11 @@ pub async fn create(
 ) -> Result<Response, Judge0Error> {
     let base64 = flag(&q, "base64_encoded");
     let wait = flag(&q, "wait");
-    let fields = if wait { model::parse_fields(query_param(q.as_deref(), "fields").as_deref())? } else { Vec::new() };
+    let fields = if wait {
+        model::parse_fields(query_param(q.as_deref(), "fields").as_deref())?
+    } else {
+        Vec::new()
+    };
     let body = json_body(&body)?;
     let (valid, callback) = check(&app, &body, base64).await?;
     let token = accept(&app, &caller, vec![valid]).await?.remove(0);
@@ -94,14 +121,21 @@ pub async fn create(
     if wait {
         let rec = match wait_finished(&app, &token).await? {
             Some(rec) => rec,
-            None => app.store.get(&token).await.map_err(crate::error::ApiError::from)?.ok_or_else(not_found)?,
+            None => app
+                .store
+                .get(&token)
+                .await
+                .map_err(crate::error::ApiError::from)?
+                .ok_or_else(not_found)?,
         };
         let installed = app.executor.languages();
         return Ok(match model::view(&rec, &fields, base64, &installed) {
             Ok(m) => (StatusCode::CREATED, axum::Json(Value::Object(m))).into_response(),
-            Err(model::NotUtf8) => {
-                (StatusCode::CREATED, axum::Json(json!({ "error": NOT_UTF8_ONE, "token": token }))).into_response()
-            }
+            Err(model::NotUtf8) => (
+                StatusCode::CREATED,
+                axum::Json(json!({ "error": NOT_UTF8_ONE, "token": token })),
+            )
+                .into_response(),
         });
     }
     Ok((StatusCode::CREATED, axum::Json(json!({ "token": token }))).into_response())
@@ -117,7 +151,11 @@ pub async fn create_batch(
 ) -> Result<Response, Judge0Error> {
     let base64 = flag(&q, "base64_encoded");
     let body = json_body(&body)?;
-    let subs = body.get("submissions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let subs = body
+        .get("submissions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     check_batch_size(subs.len())?;
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(subs.len());
     let mut valid = Vec::new();
@@ -136,7 +174,10 @@ pub async fn create_batch(
         let list: Vec<Value> = answers.into_iter().map(Option::unwrap_or_default).collect();
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(list)).into_response());
     }
-    let mut tokens = accept(&app, &caller, valid).await?.into_iter().zip(callbacks);
+    let mut tokens = accept(&app, &caller, valid)
+        .await?
+        .into_iter()
+        .zip(callbacks);
     let list: Vec<Value> = answers
         .into_iter()
         .map(|a| match a {
@@ -155,7 +196,9 @@ pub async fn create_batch(
 
 fn check_batch_size(n: usize) -> Result<(), Judge0Error> {
     if n == 0 {
-        return Err(Judge0Error::bad("there should be at least one submission in a batch"));
+        return Err(Judge0Error::bad(
+            "there should be at least one submission in a batch",
+        ));
     }
     if n > MAX_BATCH {
         return Err(Judge0Error::bad(format!(
@@ -173,7 +216,12 @@ pub async fn get_one(
 ) -> Result<Response, Judge0Error> {
     let base64 = flag(&q, "base64_encoded");
     let fields = model::parse_fields(query_param(q.as_deref(), "fields").as_deref())?;
-    let rec = app.store.get(&token).await.map_err(crate::error::ApiError::from)?.ok_or_else(not_found)?;
+    let rec = app
+        .store
+        .get(&token)
+        .await
+        .map_err(crate::error::ApiError::from)?
+        .ok_or_else(not_found)?;
     let installed = app.executor.languages();
     match model::view(&rec, &fields, base64, &installed) {
         Ok(m) => Ok(axum::Json(Value::Object(m)).into_response()),
@@ -191,17 +239,32 @@ pub async fn get_batch(
     let base64 = flag(&q, "base64_encoded");
     let fields = model::parse_fields(query_param(q.as_deref(), "fields").as_deref())?;
     let raw = query_param(q.as_deref(), "tokens")
-        .or_else(|| headers.get("tokens").and_then(|v| v.to_str().ok()).map(str::to_string))
+        .or_else(|| {
+            headers
+                .get("tokens")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .unwrap_or_default();
-    let tokens: Vec<String> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    let tokens: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
     check_batch_size(tokens.len())?;
-    let found: Vec<SubmissionRecord> = app.store.get_many(&tokens).await.map_err(crate::error::ApiError::from)?;
+    let found: Vec<SubmissionRecord> = app
+        .store
+        .get_many(&tokens)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     let installed = app.executor.languages();
     let mut list = Vec::with_capacity(tokens.len());
     for t in &tokens {
         list.push(match found.iter().find(|r| &r.id == t) {
             Some(rec) => Value::Object(
-                model::view(rec, &fields, base64, &installed).map_err(|_| Judge0Error::bad(NOT_UTF8_MANY))?,
+                model::view(rec, &fields, base64, &installed)
+                    .map_err(|_| Judge0Error::bad(NOT_UTF8_MANY))?,
             ),
             None => Value::Null,
         });
@@ -244,12 +307,18 @@ pub async fn languages_all(State(app): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /languages/{id}`.
-pub async fn language(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, Judge0Error> {
+pub async fn language(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, Judge0Error> {
     let id: u32 = id.trim().parse().map_err(|_| not_found())?;
     let l = languages::by_id(&app.executor.languages(), id).ok_or_else(not_found)?;
     let source_file = app.executor.source_file_name(&l.kiln);
-    let compile_cmd = (l.compiled && l.installed).then(|| format!("(Kiln's compile step of language `{}`)", l.kiln));
-    let run_cmd = l.installed.then(|| format!("(Kiln's run step of language `{}`)", l.kiln));
+    let compile_cmd = (l.compiled && l.installed)
+        .then(|| format!("(Kiln's compile step of language `{}`)", l.kiln));
+    let run_cmd = l
+        .installed
+        .then(|| format!("(Kiln's run step of language `{}`)", l.kiln));
     Ok(axum::Json(json!({
         "id": l.id,
         "name": l.name,
@@ -337,9 +406,11 @@ pub async fn config_info(State(app): State<Arc<AppState>>) -> Response {
 /// `GET /system_info`: a few of `lscpu`'s and `free`'s lines.
 pub async fn system_info() -> Response {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mem_kb = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()));
+    let mem_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    });
     let mut m = serde_json::Map::new();
     m.insert("Architecture".into(), json!(std::env::consts::ARCH));
     m.insert("CPU(s)".into(), json!(cpus.to_string()));
@@ -390,7 +461,10 @@ pub async fn isolate() -> Response {
 
 /// `GET /license` (text/plain).
 pub async fn license() -> Response {
-    text(format!("Kiln is licensed under {}.\n", env!("CARGO_PKG_LICENSE")))
+    text(format!(
+        "Kiln is licensed under {}.\n",
+        env!("CARGO_PKG_LICENSE")
+    ))
 }
 
 /// Judge0's callback: when the submission finishes, `PUT callback_url` with
@@ -412,7 +486,9 @@ fn spawn_callback(app: Arc<AppState>, token: String, url: url::Url) {
             }
         };
         let installed = app.executor.languages();
-        let Ok(body) = model::view(&rec, model::DEFAULT_FIELDS, true, &installed) else { return };
+        let Ok(body) = model::view(&rec, model::DEFAULT_FIELDS, true, &installed) else {
+            return;
+        };
         let body = Value::Object(body);
         let mut backoff = std::time::Duration::from_millis(500);
         for attempt in 0..=app.callbacks.retries {
@@ -426,7 +502,11 @@ fn spawn_callback(app: Arc<AppState>, token: String, url: url::Url) {
     });
 }
 
-async fn put_once(url: &url::Url, body: &Value, policy: &crate::callback::CallbackPolicy) -> Result<(), String> {
+async fn put_once(
+    url: &url::Url,
+    body: &Value,
+    policy: &crate::callback::CallbackPolicy,
+) -> Result<(), String> {
     let addrs = crate::callback::resolve_allowed(url, policy.allow_private).await?;
     let host = url.host_str().unwrap_or_default().to_string();
     let client = reqwest::Client::builder()
@@ -437,5 +517,11 @@ async fn put_once(url: &url::Url, body: &Value, policy: &crate::callback::Callba
         .build()
         .map_err(|e| e.to_string())?;
     // Judge0 counts any answer as delivered.
-    client.put(url.clone()).json(body).send().await.map(drop).map_err(|e| e.to_string())
+    client
+        .put(url.clone())
+        .json(body)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }

@@ -38,14 +38,40 @@ pub fn read(zip: &[u8], max_bytes: usize) -> Result<Vec<Entry>, String> {
         if u32_at(zip, at) != Some(CENTRAL) {
             return Err(bad("broken central directory"));
         }
-        let field = |off: usize, four: bool| if four { u32_at(zip, at + off) } else { u16_at(zip, at + off) };
-        let (Some(flags), Some(method), Some(csize), Some(usize_), Some(nlen), Some(xlen), Some(clen), Some(local)) = (
-            field(8, false), field(10, false), field(20, true), field(24, true), field(28, false), field(30, false), field(32, false), field(42, true),
-        ) else {
+        let field = |off: usize, four: bool| {
+            if four {
+                u32_at(zip, at + off)
+            } else {
+                u16_at(zip, at + off)
+            }
+        };
+        let (
+            Some(flags),
+            Some(method),
+            Some(csize),
+            Some(usize_),
+            Some(nlen),
+            Some(xlen),
+            Some(clen),
+            Some(local),
+        ) = (
+            field(8, false),
+            field(10, false),
+            field(20, true),
+            field(24, true),
+            field(28, false),
+            field(30, false),
+            field(32, false),
+            field(42, true),
+        )
+        else {
             return Err(bad("short central directory entry"));
         };
-        let name_bytes = zip.get(at + 46..at + 46 + nlen).ok_or_else(|| bad("short name"))?;
-        let name = String::from_utf8(name_bytes.to_vec()).map_err(|_| bad("a file name is not UTF-8"))?;
+        let name_bytes = zip
+            .get(at + 46..at + 46 + nlen)
+            .ok_or_else(|| bad("short name"))?;
+        let name =
+            String::from_utf8(name_bytes.to_vec()).map_err(|_| bad("a file name is not UTF-8"))?;
         at += 46 + nlen + xlen + clen;
         if name.ends_with('/') {
             continue;
@@ -54,7 +80,9 @@ pub fn read(zip: &[u8], max_bytes: usize) -> Result<Vec<Entry>, String> {
             return Err(format!("entry {name:?} is encrypted; send it unencrypted"));
         }
         if usize_ > max_bytes || total + usize_ > max_bytes {
-            return Err(format!("holds more than {max_bytes} bytes uncompressed (at {name:?}); send less"));
+            return Err(format!(
+                "holds more than {max_bytes} bytes uncompressed (at {name:?}); send less"
+            ));
         }
         if u32_at(zip, local) != Some(LOCAL) {
             return Err(bad("broken local header"));
@@ -63,12 +91,20 @@ pub fn read(zip: &[u8], max_bytes: usize) -> Result<Vec<Entry>, String> {
             return Err(bad("short local header"));
         };
         let start = local + 30 + lnlen + lxlen;
-        let raw = zip.get(start..start + csize).ok_or_else(|| bad("an entry runs past the end"))?;
+        let raw = zip
+            .get(start..start + csize)
+            .ok_or_else(|| bad("an entry runs past the end"))?;
         let data = match method {
             0 => raw.to_vec(),
             8 => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, usize_.min(max_bytes))
-                .map_err(|_| format!("entry {name:?} does not inflate (or is larger than it says)"))?,
-            m => return Err(format!("entry {name:?} uses compression method {m}; use stored or deflate")),
+                .map_err(|_| {
+                    format!("entry {name:?} does not inflate (or is larger than it says)")
+                })?,
+            m => {
+                return Err(format!(
+                    "entry {name:?} uses compression method {m}; use stored or deflate"
+                ))
+            }
         };
         total += data.len();
         out.push(Entry { name, data });
@@ -82,7 +118,11 @@ pub fn write(files: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, data) in files {
-        let body = if deflate { miniz_oxide::deflate::compress_to_vec(data, 6) } else { data.to_vec() };
+        let body = if deflate {
+            miniz_oxide::deflate::compress_to_vec(data, 6)
+        } else {
+            data.to_vec()
+        };
         let local = out.len() as u32;
         let method: u16 = if deflate { 8 } else { 0 };
         let header = |sig: u32, central: bool| {
@@ -133,7 +173,10 @@ mod tests {
             let z = write(&[("a.txt", b"hello"), ("b.py", &[b'x'; 1000])], deflate);
             let e = read(&z, 1 << 20).unwrap();
             assert_eq!(e.len(), 2);
-            assert_eq!((e[0].name.as_str(), e[0].data.as_slice()), ("a.txt", &b"hello"[..]));
+            assert_eq!(
+                (e[0].name.as_str(), e[0].data.as_slice()),
+                ("a.txt", &b"hello"[..])
+            );
             assert_eq!(e[1].data.len(), 1000);
         }
     }
@@ -141,7 +184,9 @@ mod tests {
     #[test]
     fn bombs_and_garbage_are_refused() {
         let z = write(&[("big", &[0u8; 100_000])], true);
-        assert!(read(&z, 10_000).unwrap_err().contains("more than 10000 bytes"));
+        assert!(read(&z, 10_000)
+            .unwrap_err()
+            .contains("more than 10000 bytes"));
         assert!(read(b"not a zip", 100).is_err());
         assert!(read(&z[..z.len() / 2], 1 << 20).is_err());
     }

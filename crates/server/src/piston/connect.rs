@@ -60,11 +60,44 @@ pub const JOB_COMPLETED: u16 = 4999;
 
 /// Piston's `globals.SIGNALS`.
 const SIGNALS: &[&str] = &[
-    "SIGABRT", "SIGALRM", "SIGBUS", "SIGCHLD", "SIGCLD", "SIGCONT", "SIGEMT", "SIGFPE", "SIGHUP",
-    "SIGILL", "SIGINFO", "SIGINT", "SIGIO", "SIGIOT", "SIGKILL", "SIGLOST", "SIGPIPE", "SIGPOLL",
-    "SIGPROF", "SIGPWR", "SIGQUIT", "SIGSEGV", "SIGSTKFLT", "SIGSTOP", "SIGTSTP", "SIGSYS",
-    "SIGTERM", "SIGTRAP", "SIGTTIN", "SIGTTOU", "SIGUNUSED", "SIGURG", "SIGUSR1", "SIGUSR2",
-    "SIGVTALRM", "SIGXCPU", "SIGXFSZ", "SIGWINCH",
+    "SIGABRT",
+    "SIGALRM",
+    "SIGBUS",
+    "SIGCHLD",
+    "SIGCLD",
+    "SIGCONT",
+    "SIGEMT",
+    "SIGFPE",
+    "SIGHUP",
+    "SIGILL",
+    "SIGINFO",
+    "SIGINT",
+    "SIGIO",
+    "SIGIOT",
+    "SIGKILL",
+    "SIGLOST",
+    "SIGPIPE",
+    "SIGPOLL",
+    "SIGPROF",
+    "SIGPWR",
+    "SIGQUIT",
+    "SIGSEGV",
+    "SIGSTKFLT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGSYS",
+    "SIGTERM",
+    "SIGTRAP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGUNUSED",
+    "SIGURG",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGVTALRM",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGWINCH",
 ];
 
 pub async fn upgrade(
@@ -97,7 +130,10 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
 }
 
 async fn send(sink: &mut Sink, m: Message) -> bool {
-    matches!(tokio::time::timeout(SEND_STALL, sink.send(m)).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(SEND_STALL, sink.send(m)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Before a run: sends `messages` then the close frame.
@@ -156,7 +192,12 @@ fn read_input(t: &str) -> Input {
             if v.get("stream").and_then(Value::as_str) != Some("stdin") {
                 return Input::Other("Can only write to stdin", ONLY_STDIN);
             }
-            Input::Stdin(v.get("data").and_then(Value::as_str).unwrap_or("").to_string())
+            Input::Stdin(
+                v.get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )
         }
         Some("signal") => {
             let s = v.get("signal").and_then(Value::as_str).unwrap_or("");
@@ -174,7 +215,9 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
     let (sink, mut rx) = socket.split();
     let first = match tokio::time::timeout(INIT_TIMEOUT, rx.next()).await {
         Ok(Some(Ok(Message::Text(t)))) => t,
-        Ok(Some(Ok(_))) => return refuse(sink, vec![], NOT_INITIALIZED, "Not yet Initialized").await,
+        Ok(Some(Ok(_))) => {
+            return refuse(sink, vec![], NOT_INITIALIZED, "Not yet Initialized").await
+        }
         Ok(_) => return,
         Err(_) => return refuse(sink, vec![], INIT_TIMED_OUT, "Initialization Timeout").await,
     };
@@ -197,7 +240,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
         }
     };
     let Ok(slot) = app.interactive.try_acquire() else {
-        let (m, c, r) = error_and_close("every run slot of this Kiln server is busy; retry shortly");
+        let (m, c, r) =
+            error_and_close("every run slot of this Kiln server is busy; retry shortly");
         return refuse(sink, m, c, r).await;
     };
     let mut sink = sink;
@@ -216,7 +260,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
     let (ctl_tx, ctl_rx) = mpsc::channel::<ToClient>(4);
     let executor = app.executor.clone();
     let sub = p.submission;
-    let mut exec = tokio::spawn(async move { executor.execute_streaming(sub, stdin_rx, out_tx).await });
+    let mut exec =
+        tokio::spawn(async move { executor.execute_streaming(sub, stdin_rx, out_tx).await });
     let mut writer = tokio::spawn(write_loop(sink, out_rx, ctl_rx, p.compiled));
 
     let mut stdin_tx = Some(stdin_tx);
@@ -304,7 +349,9 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
                         compile_failed: None,
                         code: stage.code,
                         signal: stage.signal,
-                        error: (stage.status.as_deref() == Some("XX")).then_some(stage.message).flatten(),
+                        error: (stage.status.as_deref() == Some("XX"))
+                            .then_some(stage.message)
+                            .flatten(),
                     }
                 }
             };
@@ -318,7 +365,10 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
                 writer.abort();
                 let _ = writer.await;
             }
-            if tokio::time::timeout(STOP_DEADLINE, &mut exec).await.is_err() {
+            if tokio::time::timeout(STOP_DEADLINE, &mut exec)
+                .await
+                .is_err()
+            {
                 tracing::warn!("a Piston interactive run did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it");
                 exec.abort();
             }
@@ -396,7 +446,12 @@ fn data_message(stream: &str, data: String) -> Message {
     text(json!({"type": "data", "stream": stream, "data": data}))
 }
 
-fn exit_message(stage: &str, code: Option<i32>, signal: Option<String>, error: Option<String>) -> Message {
+fn exit_message(
+    stage: &str,
+    code: Option<i32>,
+    signal: Option<String>,
+    error: Option<String>,
+) -> Message {
     let mut m = json!({"type": "exit", "stage": stage, "code": code, "signal": signal});
     if let Some(e) = error {
         m["error"] = json!(e);
@@ -416,7 +471,11 @@ fn to_run_stage(in_compile: &mut bool) -> Vec<Message> {
     ]
 }
 
-fn output_messages(chunk: OutputChunk, carry: &mut [Vec<u8>; 2], in_compile: &mut bool) -> Vec<Message> {
+fn output_messages(
+    chunk: OutputChunk,
+    carry: &mut [Vec<u8>; 2],
+    in_compile: &mut bool,
+) -> Vec<Message> {
     let mut ms = to_run_stage(in_compile);
     let (stream, i, data) = match chunk {
         OutputChunk::Stdout(b) => ("stdout", 0, b),
@@ -485,9 +544,18 @@ mod tests {
 
     #[test]
     fn client_messages() {
-        assert!(matches!(read_input(r#"{"type":"data","stream":"stdout","data":"x"}"#), Input::Other(_, ONLY_STDIN)));
-        assert!(matches!(read_input(r#"{"type":"signal","signal":"SIGNOPE"}"#), Input::Other(_, INVALID_SIGNAL)));
-        assert!(matches!(read_input(r#"{"type":"signal","signal":"SIGTERM"}"#), Input::Signal));
+        assert!(matches!(
+            read_input(r#"{"type":"data","stream":"stdout","data":"x"}"#),
+            Input::Other(_, ONLY_STDIN)
+        ));
+        assert!(matches!(
+            read_input(r#"{"type":"signal","signal":"SIGNOPE"}"#),
+            Input::Other(_, INVALID_SIGNAL)
+        ));
+        assert!(matches!(
+            read_input(r#"{"type":"signal","signal":"SIGTERM"}"#),
+            Input::Signal
+        ));
         assert!(matches!(read_input(r#"{"type":"init"}"#), Input::Init));
     }
 }

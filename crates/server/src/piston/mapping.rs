@@ -13,8 +13,21 @@ use crate::executor::LanguageInfo;
 /// catalogue aliases), listed as `aliases` by `/api/v2/runtimes` and
 /// accepted as `language`.
 pub const ALIASES: &[(&str, &[&str])] = &[
-    ("python", &["py", "py3", "python3", "python3.10", "python3.11", "python3.12"]),
-    ("javascript", &["node-javascript", "node-js", "js", "node", "nodejs"]),
+    (
+        "python",
+        &[
+            "py",
+            "py3",
+            "python3",
+            "python3.10",
+            "python3.11",
+            "python3.12",
+        ],
+    ),
+    (
+        "javascript",
+        &["node-javascript", "node-js", "js", "node", "nodejs"],
+    ),
     ("c", &["gcc", "c17"]),
     ("cpp", &["c++", "g++", "cxx", "cpp17"]),
     ("java", &["java17", "jdk"]),
@@ -166,7 +179,10 @@ pub fn run_limits(l: &StageLimits) -> LimitsPatch {
     LimitsPatch {
         wall_time_ms: l.run_timeout.filter(|&v| v > 0.0).map(|v| v.ceil() as u64),
         cpu_time_ms: l.run_cpu_time.filter(|&v| v > 0.0).map(|v| v.ceil() as u64),
-        memory_kb: l.run_memory_limit.filter(|&v| v > 0.0).map(|v| (v / 1024.0).ceil() as u64),
+        memory_kb: l
+            .run_memory_limit
+            .filter(|&v| v > 0.0)
+            .map(|v| (v / 1024.0).ceil() as u64),
         ..LimitsPatch::default()
     }
 }
@@ -191,9 +207,9 @@ pub fn piston_error(kiln_message: &str, max: &Limits) -> String {
     };
     let (name, limit) = piston_field(field, max);
     match limit {
-        Some(n) if message.contains("above the maximum") => format!(
-            "{name} cannot exceed the configured limit of {n} (Kiln's {field}: {message})"
-        ),
+        Some(n) if message.contains("above the maximum") => {
+            format!("{name} cannot exceed the configured limit of {n} (Kiln's {field}: {message})")
+        }
         Some(_) => format!("{name}: {message} (Kiln's {field})"),
         None => format!("{name}: {message}"),
     }
@@ -258,7 +274,9 @@ fn stage(
     let code = if signal.is_some() { None } else { code };
     let message = message.or_else(|| match st {
         Some("RE") => code.map(|c| format!("Exited with error status {c}")),
-        Some("SG") => signal.as_ref().map(|s| format!("Caught fatal signal ({s})")),
+        Some("SG") => signal
+            .as_ref()
+            .map(|s| format!("Caught fatal signal ({s})")),
         Some("TO") => Some("Time limit exceeded".into()),
         Some("OL") => Some("stdout length exceeded".into()),
         _ => None,
@@ -330,10 +348,43 @@ mod tests {
     #[test]
     fn selectors_match_as_node_semver_does() {
         let v = [3, 11, 2];
-        for yes in ["*", "", "x", "3", "3.x", "3.11", "3.11.x", "3.11.2", "=3.11.2", "v3.11.2", ">=3.10", ">3.10.9", "<4", "<=3.11", "~3.11.0", "^3.1", "^3.0.0", "3.10 || 3.11", ">=3 <4", "3.*"] {
+        for yes in [
+            "*",
+            "",
+            "x",
+            "3",
+            "3.x",
+            "3.11",
+            "3.11.x",
+            "3.11.2",
+            "=3.11.2",
+            "v3.11.2",
+            ">=3.10",
+            ">3.10.9",
+            "<4",
+            "<=3.11",
+            "~3.11.0",
+            "^3.1",
+            "^3.0.0",
+            "3.10 || 3.11",
+            ">=3 <4",
+            "3.*",
+        ] {
             assert!(satisfies(v, yes), "{yes} should match 3.11.2");
         }
-        for no in ["3.10.0", "2", "4.x", ">3.11", "<3.11.2", "~3.10", "^3.12", "<=3.10", ">=3 <3.11", "nonsense", "1.2.3.4"] {
+        for no in [
+            "3.10.0",
+            "2",
+            "4.x",
+            ">3.11",
+            "<3.11.2",
+            "~3.10",
+            "^3.12",
+            "<=3.10",
+            ">=3 <3.11",
+            "nonsense",
+            "1.2.3.4",
+        ] {
             assert!(!satisfies(v, no), "{no} should not match 3.11.2");
         }
         assert!(satisfies([0, 2, 5], "^0.2.3"));
@@ -353,9 +404,18 @@ mod tests {
     #[test]
     fn kiln_errors_read_in_piston_words() {
         let max = Limits::default();
-        let m = piston_error("limits.memory_kb: 999999999 is above the maximum 262144; ask for at most that", &max);
-        assert!(m.starts_with("run_memory_limit cannot exceed the configured limit of 268435456"), "{m}");
-        let m = piston_error("files[0].name: must be a plain file name (no `/`); \"src/a.py\" has '/'", &max);
+        let m = piston_error(
+            "limits.memory_kb: 999999999 is above the maximum 262144; ask for at most that",
+            &max,
+        );
+        assert!(
+            m.starts_with("run_memory_limit cannot exceed the configured limit of 268435456"),
+            "{m}"
+        );
+        let m = piston_error(
+            "files[0].name: must be a plain file name (no `/`); \"src/a.py\" has '/'",
+            &max,
+        );
         assert!(m.starts_with("files[0].name: "), "{m}");
     }
 

@@ -62,10 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/runtimes", get(runtimes))
         .route("/execute", axum::routing::post(execute))
         .route("/connect", get(connect::upgrade))
-        .route(
-            "/packages",
-            get(packages).post(install).delete(uninstall),
-        )
+        .route("/packages", get(packages).post(install).delete(uninstall))
         .route_layer(from_fn_with_state(state, crate::auth::require_key))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
@@ -107,7 +104,11 @@ pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, PistonError>
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/json"));
+            .is_some_and(|t| {
+                t.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
         if is_json {
             PistonError::bad_request(format!("SyntaxError: the body is not valid JSON: {e}"))
         } else {
@@ -147,10 +148,12 @@ pub fn prepare(app: &AppState, req: ExecuteRequest, stdin: bool) -> Result<Prepa
         .into_iter()
         .enumerate()
         .map(|(i, f)| SourceFile {
-            name: f.name.unwrap_or_else(|| match app.executor.source_file_name(&lang.id) {
-                Some(n) if i == 0 => n,
-                _ => format!("file{i}.code"),
-            }),
+            name: f
+                .name
+                .unwrap_or_else(|| match app.executor.source_file_name(&lang.id) {
+                    Some(n) if i == 0 => n,
+                    _ => format!("file{i}.code"),
+                }),
             content: f.content,
         })
         .collect();
@@ -295,6 +298,10 @@ async fn install(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Byt
     change_package(&app, &headers, &body, "install").await
 }
 
-async fn uninstall(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> PistonError {
+async fn uninstall(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PistonError {
     change_package(&app, &headers, &body, "uninstall").await
 }

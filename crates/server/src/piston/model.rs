@@ -67,26 +67,40 @@ fn string_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, PistonError> {
 }
 
 fn decode_file(i: usize, f: &Value) -> Result<(PistonFile, bool), PistonError> {
-    let content = f
-        .get("content")
-        .and_then(Value::as_str)
-        .ok_or_else(|| PistonError::bad_request(format!("files[{i}].content is required as a string")))?;
+    let content = f.get("content").and_then(Value::as_str).ok_or_else(|| {
+        PistonError::bad_request(format!("files[{i}].content is required as a string"))
+    })?;
     let name = match f.get("name") {
         // Piston names a file without a name (or with "", as piston-rs sends) itself.
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(PistonError::bad_request(format!("files[{i}].name must be a string"))),
+        Some(_) => {
+            return Err(PistonError::bad_request(format!(
+                "files[{i}].name must be a string"
+            )))
+        }
     };
     let encoding = f.get("encoding").and_then(Value::as_str).unwrap_or("utf8");
     let bytes = match encoding {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(content.trim())
-            .map_err(|e| PistonError::bad_request(format!("files[{i}].content is not valid base64: {e}")))?,
-        "hex" => decode_hex(content.trim())
-            .ok_or_else(|| PistonError::bad_request(format!("files[{i}].content is not valid hex")))?,
+            .map_err(|e| {
+                PistonError::bad_request(format!("files[{i}].content is not valid base64: {e}"))
+            })?,
+        "hex" => decode_hex(content.trim()).ok_or_else(|| {
+            PistonError::bad_request(format!("files[{i}].content is not valid hex"))
+        })?,
         // Piston reads unknown encodings as utf8.
-        _ => return Ok((PistonFile { name, content: content.to_string() }, true)),
+        _ => {
+            return Ok((
+                PistonFile {
+                    name,
+                    content: content.to_string(),
+                },
+                true,
+            ))
+        }
     };
     let content = String::from_utf8(bytes).map_err(|_| {
         PistonError::bad_request(format!(
@@ -114,7 +128,11 @@ fn limit(v: &Value, name: &str) -> Result<Option<f64>, PistonError> {
         None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
         Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
         Some(Value::String(s)) if s.is_empty() => return Ok(None),
-        Some(_) => return Err(PistonError::bad_request(format!("If specified, {name} must be a number"))),
+        Some(_) => {
+            return Err(PistonError::bad_request(format!(
+                "If specified, {name} must be a number"
+            )))
+        }
     };
     if x == 0.0 {
         return Ok(None);
@@ -123,7 +141,9 @@ fn limit(v: &Value, name: &str) -> Result<Option<f64>, PistonError> {
         if name.ends_with("memory_limit") {
             return Ok(None);
         }
-        return Err(PistonError::bad_request(format!("{name} must be non-negative")));
+        return Err(PistonError::bad_request(format!(
+            "{name} must be non-negative"
+        )));
     }
     Ok(Some(x))
 }
@@ -150,7 +170,9 @@ impl ExecuteRequest {
             decoded.push(file);
         }
         if !any_utf8 && !decoded.is_empty() {
-            return Err(PistonError::bad_request("files must include at least one utf8 encoded file"));
+            return Err(PistonError::bad_request(
+                "files must include at least one utf8 encoded file",
+            ));
         }
         let stdin = match v.get("stdin") {
             None | Some(Value::Null) => String::new(),
@@ -165,7 +187,9 @@ impl ExecuteRequest {
                 .map(|(i, x)| match x {
                     Value::String(s) => Ok(s.clone()),
                     Value::Number(n) => Ok(n.to_string()),
-                    _ => Err(PistonError::bad_request(format!("args[{i}] must be a string"))),
+                    _ => Err(PistonError::bad_request(format!(
+                        "args[{i}] must be a string"
+                    ))),
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(PistonError::bad_request("args must be an array of strings")),
@@ -250,15 +274,36 @@ mod tests {
     fn piston_messages_for_missing_fields() {
         let e = |v: Value| ExecuteRequest::parse(&v).unwrap_err().message;
         assert_eq!(e(json!({})), "language is required as a string");
-        assert_eq!(e(json!({"language": "py"})), "version is required as a string");
-        assert_eq!(e(json!({"language": "py", "version": "*"})), "files is required as an array");
-        assert_eq!(e(json!({"language": "py", "version": "*", "files": [{}]})), "files[0].content is required as a string");
         assert_eq!(
-            e(json!({"language": "py", "version": "*", "files": [{"content": "", "encoding": "base64"}]})),
+            e(json!({"language": "py"})),
+            "version is required as a string"
+        );
+        assert_eq!(
+            e(json!({"language": "py", "version": "*"})),
+            "files is required as an array"
+        );
+        assert_eq!(
+            e(json!({"language": "py", "version": "*", "files": [{}]})),
+            "files[0].content is required as a string"
+        );
+        assert_eq!(
+            e(
+                json!({"language": "py", "version": "*", "files": [{"content": "", "encoding": "base64"}]})
+            ),
             "files must include at least one utf8 encoded file"
         );
-        assert_eq!(e(json!({"language": "py", "version": "*", "files": [{"content": "x"}], "run_timeout": "9"})), "If specified, run_timeout must be a number");
-        assert_eq!(e(json!({"language": "py", "version": "*", "files": [{"content": "x"}], "run_timeout": -5})), "run_timeout must be non-negative");
+        assert_eq!(
+            e(
+                json!({"language": "py", "version": "*", "files": [{"content": "x"}], "run_timeout": "9"})
+            ),
+            "If specified, run_timeout must be a number"
+        );
+        assert_eq!(
+            e(
+                json!({"language": "py", "version": "*", "files": [{"content": "x"}], "run_timeout": -5})
+            ),
+            "run_timeout must be non-negative"
+        );
     }
 
     #[test]

@@ -18,8 +18,7 @@ use crate::auth::Caller;
 use crate::config::MAX_BATCH;
 use crate::error::{ApiError, Json, Path, Query};
 use crate::model::{
-    Accepted, BatchRequest, Encoding, SubmissionRequest, SubmissionView, ValidSubmission,
-    Validator,
+    Accepted, BatchRequest, Encoding, SubmissionRequest, SubmissionView, ValidSubmission, Validator,
 };
 use crate::store::{NewSubmission, SubmissionRecord};
 
@@ -158,7 +157,12 @@ pub async fn get_batch(
     struct Batch {
         submissions: Vec<Option<SubmissionView>>,
     }
-    let hint = list.iter().flatten().map(SubmissionView::json_len_hint).sum::<usize>() + 64;
+    let hint = list
+        .iter()
+        .flatten()
+        .map(SubmissionView::json_len_hint)
+        .sum::<usize>()
+        + 64;
     Ok(crate::model::json_response(
         StatusCode::OK,
         Batch { submissions: list },
@@ -234,7 +238,10 @@ pub(crate) async fn accept(
 }
 
 /// Waits (at most `max_wait`, less if the server drains) for a result.
-pub(crate) async fn wait_finished(app: &AppState, id: &str) -> Result<Option<SubmissionRecord>, ApiError> {
+pub(crate) async fn wait_finished(
+    app: &AppState,
+    id: &str,
+) -> Result<Option<SubmissionRecord>, ApiError> {
     let mut rx = app.finished.subscribe();
     let deadline = tokio::time::Instant::now() + app.config.api.max_wait();
     let mut abort = app.abort.subscribe();

@@ -348,7 +348,10 @@ async fn relay(m: &Manager, owner: &str, id: Uuid, socket: WebSocket, att: Attac
 
 /// Sends one message with the stall deadline; false when the client is gone.
 async fn ws_send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, m: Message) -> bool {
-    matches!(tokio::time::timeout(crate::ws::SEND_STALL, tx.send(m)).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(crate::ws::SEND_STALL, tx.send(m)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// The most bytes of terminal output sent in one message.
@@ -360,7 +363,9 @@ fn coalesce(first: Bytes, live: &mut tokio::sync::broadcast::Receiver<Bytes>) ->
     let mut buf: Option<bytes::BytesMut> = None;
     while buf.as_ref().map_or(first.len(), |b| b.len()) < PTY_MESSAGE_BYTES {
         match live.try_recv() {
-            Ok(next) => buf.get_or_insert_with(|| bytes::BytesMut::from(&first[..])).extend_from_slice(&next),
+            Ok(next) => buf
+                .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
+                .extend_from_slice(&next),
             Err(_) => break,
         }
     }

@@ -30,7 +30,9 @@ fn record(row: &SqliteRow) -> Result<SubmissionRecord, StoreError> {
         owner: row.try_get("owner")?,
         status: status.parse().map_err(StoreError::Status)?,
         attempt: row.try_get::<i64, _>("attempt")? as u32,
-        report: report.map(|r| kiln_engine::stored::from_json(&r)).transpose()?,
+        report: report
+            .map(|r| kiln_engine::stored::from_json(&r))
+            .transpose()?,
         created_at_ms: row.try_get("created_at_ms")?,
         started_at_ms: row.try_get("started_at_ms")?,
         finished_at_ms: row.try_get("finished_at_ms")?,

@@ -186,18 +186,37 @@ async fn output_bytes_are_exact_in_base64_and_flagged_when_lossy() {
     assert_eq!(r["stdout"], "a\u{fffd}b\u{1b}[2J");
     assert_eq!(r["stdout_lossy"], true, "{r}");
     assert_eq!(r["stderr_lossy"], false, "{r}");
-    assert!(r.get("stdout_bytes").is_none(), "the stored form leaked: {r}");
+    assert!(
+        r.get("stdout_bytes").is_none(),
+        "the stored form leaked: {r}"
+    );
     assert!(r.get("compile_time_ms").is_some(), "{r}");
     // "a\xffb\x1b[2J" in base64.
-    let (code, b) = s.get(&format!("/api/v1/submissions/{id}?encoding=base64")).await;
+    let (code, b) = s
+        .get(&format!("/api/v1/submissions/{id}?encoding=base64"))
+        .await;
     assert_eq!(code, 200, "{b}");
-    assert_eq!((b["encoding"].as_str(), b["stdout"].as_str()), (Some("base64"), Some("Yf9iG1sySg==")));
+    assert_eq!(
+        (b["encoding"].as_str(), b["stdout"].as_str()),
+        (Some("base64"), Some("Yf9iG1sySg=="))
+    );
     assert_eq!(b["stderr"], "");
-    let (_, batch) = s.get(&format!("/api/v1/submissions/batch?ids={id}&encoding=base64")).await;
+    let (_, batch) = s
+        .get(&format!(
+            "/api/v1/submissions/batch?ids={id}&encoding=base64"
+        ))
+        .await;
     assert_eq!(batch["submissions"][0]["stdout"], "Yf9iG1sySg==", "{batch}");
-    let (code, bad) = s.get(&format!("/api/v1/submissions/{id}?encoding=hex")).await;
+    let (code, bad) = s
+        .get(&format!("/api/v1/submissions/{id}?encoding=hex"))
+        .await;
     assert_eq!(code, 400, "{bad}");
-    let (code, w, _) = s.post("/api/v1/submissions?wait=true&encoding=base64", fake("echo", "hi")).await;
+    let (code, w, _) = s
+        .post(
+            "/api/v1/submissions?wait=true&encoding=base64",
+            fake("echo", "hi"),
+        )
+        .await;
     assert_eq!(code, 200, "{w}");
     assert_eq!(w["stdout"], "aGk=");
 }
@@ -212,8 +231,15 @@ async fn a_large_result_is_streamed_whole() {
     let id = v["id"].as_str().unwrap().to_string();
     let r = s.result(&id).await;
     assert_eq!(r["stdout"].as_str().map(str::len), Some(3 << 20));
-    let (_, b) = s.get(&format!("/api/v1/submissions/{id}?encoding=base64")).await;
+    let (_, b) = s
+        .get(&format!("/api/v1/submissions/{id}?encoding=base64"))
+        .await;
     assert_eq!(b["stdout"].as_str().map(str::len), Some((3 << 20) / 3 * 4));
-    let (_, batch) = s.get(&format!("/api/v1/submissions/batch?ids={id},{id}")).await;
-    assert_eq!(batch["submissions"][1]["stdout"].as_str().map(str::len), Some(3 << 20));
+    let (_, batch) = s
+        .get(&format!("/api/v1/submissions/batch?ids={id},{id}"))
+        .await;
+    assert_eq!(
+        batch["submissions"][1]["stdout"].as_str().map(str::len),
+        Some(3 << 20)
+    );
 }

@@ -121,7 +121,10 @@ impl Executor for FakeExecutor {
         }
         if script == "big" {
             // 3 MiB of control bytes: 18 MiB of JSON as text, a streamed answer.
-            return report_of(vec![run_report(Status::Accepted, "\u{1}".repeat(3 << 20))], String::new());
+            return report_of(
+                vec![run_report(Status::Accepted, "\u{1}".repeat(3 << 20))],
+                String::new(),
+            );
         }
         if let Some(ms) = script.strip_prefix("sleep ") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;

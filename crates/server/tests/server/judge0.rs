@@ -17,7 +17,12 @@ fn b64(s: &[u8]) -> String {
 }
 
 fn unb64(v: &Value) -> Vec<u8> {
-    let s: String = v.as_str().expect("a base64 string").chars().filter(|c| *c != '\n').collect();
+    let s: String = v
+        .as_str()
+        .expect("a base64 string")
+        .chars()
+        .filter(|c| *c != '\n')
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
 
@@ -25,13 +30,24 @@ async fn fake_id(s: &TestServer) -> u64 {
     let (code, v) = s.get("/languages").await;
     assert_eq!(code, 200, "{v}");
     let list = v.as_array().expect("an array");
-    list.iter().find(|l| l["name"] == "Fake").expect("fake listed")["id"].as_u64().unwrap()
+    list.iter()
+        .find(|l| l["name"] == "Fake")
+        .expect("fake listed")["id"]
+        .as_u64()
+        .unwrap()
 }
 
-async fn raw(s: &TestServer, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, String) {
+async fn raw(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut req = s.client.request(method, s.url(path));
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let res = req.send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
@@ -58,18 +74,64 @@ async fn info_endpoints_answer_as_judge0() {
 
     let (code, v) = s.get("/about").await;
     assert_eq!((code, v["version"].as_str()), (200, Some("1.13.1")));
-    assert_eq!(raw(&s, reqwest::Method::GET, "/version", None).await, (200, "1.13.1".to_string()));
+    assert_eq!(
+        raw(&s, reqwest::Method::GET, "/version", None).await,
+        (200, "1.13.1".to_string())
+    );
 
     let (_, v) = s.get("/statuses").await;
     let list = v.as_array().unwrap();
     assert_eq!(list.len(), 14);
     assert_eq!(list[2], json!({"id": 3, "description": "Accepted"}));
-    assert_eq!(list[7], json!({"id": 8, "description": "Runtime Error (SIGXFSZ)"}));
+    assert_eq!(
+        list[7],
+        json!({"id": 8, "description": "Runtime Error (SIGXFSZ)"})
+    );
 
     // Every key the official SDK's Config model requires, with its type.
     let (_, c) = s.get("/config_info").await;
-    let bools = ["allow_enable_network", "allow_enable_per_process_and_thread_memory_limit", "allow_enable_per_process_and_thread_time_limit", "enable_additional_files", "enable_batched_submissions", "enable_callbacks", "enable_command_line_arguments", "enable_compiler_options", "enable_network", "enable_per_process_and_thread_memory_limit", "enable_per_process_and_thread_time_limit", "enable_submission_delete", "enable_wait_result", "maintenance_mode", "redirect_stderr_to_stdout", "use_docs_as_homepage"];
-    let numbers = ["callbacks_max_tries", "callbacks_timeout", "cpu_extra_time", "cpu_time_limit", "max_cpu_extra_time", "max_cpu_time_limit", "max_extract_size", "max_file_size", "max_max_file_size", "max_max_processes_and_or_threads", "max_memory_limit", "max_number_of_runs", "max_processes_and_or_threads", "max_queue_size", "max_stack_limit", "max_submission_batch_size", "max_wall_time_limit", "memory_limit", "number_of_runs", "stack_limit", "submission_cache_duration", "wall_time_limit"];
+    let bools = [
+        "allow_enable_network",
+        "allow_enable_per_process_and_thread_memory_limit",
+        "allow_enable_per_process_and_thread_time_limit",
+        "enable_additional_files",
+        "enable_batched_submissions",
+        "enable_callbacks",
+        "enable_command_line_arguments",
+        "enable_compiler_options",
+        "enable_network",
+        "enable_per_process_and_thread_memory_limit",
+        "enable_per_process_and_thread_time_limit",
+        "enable_submission_delete",
+        "enable_wait_result",
+        "maintenance_mode",
+        "redirect_stderr_to_stdout",
+        "use_docs_as_homepage",
+    ];
+    let numbers = [
+        "callbacks_max_tries",
+        "callbacks_timeout",
+        "cpu_extra_time",
+        "cpu_time_limit",
+        "max_cpu_extra_time",
+        "max_cpu_time_limit",
+        "max_extract_size",
+        "max_file_size",
+        "max_max_file_size",
+        "max_max_processes_and_or_threads",
+        "max_memory_limit",
+        "max_number_of_runs",
+        "max_processes_and_or_threads",
+        "max_queue_size",
+        "max_stack_limit",
+        "max_submission_batch_size",
+        "max_wall_time_limit",
+        "memory_limit",
+        "number_of_runs",
+        "stack_limit",
+        "submission_cache_duration",
+        "wall_time_limit",
+    ];
     for k in bools {
         assert!(c[k].is_boolean(), "{k}: {c}");
     }
@@ -77,14 +139,19 @@ async fn info_endpoints_answer_as_judge0() {
         assert!(c[k].is_number(), "{k}: {c}");
     }
     assert!(c["allowed_languages_for_compile_options"].is_array());
-    assert_eq!(c.as_object().unwrap().len(), bools.len() + numbers.len() + 1);
+    assert_eq!(
+        c.as_object().unwrap().len(),
+        bools.len() + numbers.len() + 1
+    );
     assert_eq!(c["cpu_time_limit"], json!(5.0));
 
     let (_, all) = s.get("/languages/all").await;
     let all = all.as_array().unwrap();
     let python = all.iter().find(|l| l["id"] == 71).expect("71 listed");
     assert_eq!(python["is_archived"], false);
-    assert!(all.iter().any(|l| l["id"] == 34 && l["is_archived"] == true));
+    assert!(all
+        .iter()
+        .any(|l| l["id"] == 34 && l["is_archived"] == true));
     // Not installed here: not in /languages.
     let (_, active) = s.get("/languages").await;
     assert!(!active.as_array().unwrap().iter().any(|l| l["id"] == 71));
@@ -137,15 +204,30 @@ async fn a_submission_runs_and_reads_back_with_fields() {
     assert_eq!(all["cpu_time_limit"], "5.0");
     assert_eq!(all["wall_time_limit"], "10.0");
     assert!(all["created_at"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(all["created_at"].as_str().unwrap().len(), "2024-04-03T05:40:51.306Z".len());
+    assert_eq!(
+        all["created_at"].as_str().unwrap().len(),
+        "2024-04-03T05:40:51.306Z".len()
+    );
     assert_eq!(all["source_code"], "echo");
 
-    let (_, some) = s.get(&format!("/submissions/{token}?fields=stdout,status_id")).await;
+    let (_, some) = s
+        .get(&format!("/submissions/{token}?fields=stdout,status_id"))
+        .await;
     assert_eq!(some, json!({"stdout": "hello\n", "status_id": 3}));
-    let (code, bad) = s.get(&format!("/submissions/{token}?fields=stdout,nope")).await;
-    assert_eq!((code, bad), (400, json!({"error": "invalid fields: [nope]"})));
-    let (code, v) = s.get("/submissions/00000000-0000-4000-8000-000000000000").await;
-    assert_eq!((code, v), (404, json!({"status": 404, "error": "Not Found"})));
+    let (code, bad) = s
+        .get(&format!("/submissions/{token}?fields=stdout,nope"))
+        .await;
+    assert_eq!(
+        (code, bad),
+        (400, json!({"error": "invalid fields: [nope]"}))
+    );
+    let (code, v) = s
+        .get("/submissions/00000000-0000-4000-8000-000000000000")
+        .await;
+    assert_eq!(
+        (code, v),
+        (404, json!({"status": 404, "error": "Not Found"}))
+    );
 }
 
 fn uuid_version(token: &str) -> Option<char> {
@@ -157,14 +239,20 @@ async fn wait_true_answers_201_with_the_verdict() {
     let s = TestServer::start(|_| {}).await;
     let id = fake_id(&s).await;
     let (code, v, _) = s
-        .post("/submissions?wait=true", json!({"source_code": "echo", "language_id": id, "stdin": "a", "expected_output": "b"}))
+        .post(
+            "/submissions?wait=true",
+            json!({"source_code": "echo", "language_id": id, "stdin": "a", "expected_output": "b"}),
+        )
         .await;
     assert_eq!(code, 201, "{v}");
     assert_eq!(v["status"], json!({"id": 4, "description": "Wrong Answer"}));
     assert!(v["token"].is_string());
 
     let (code, v, _) = s
-        .post("/submissions?wait=true&fields=status,compile_output,time,exit_code", json!({"source_code": "fail", "language_id": id.to_string()}))
+        .post(
+            "/submissions?wait=true&fields=status,compile_output,time,exit_code",
+            json!({"source_code": "fail", "language_id": id.to_string()}),
+        )
         .await;
     assert_eq!(code, 201, "{v}");
     assert_eq!(v["status"]["id"], 6);
@@ -179,7 +267,10 @@ async fn base64_in_and_out_with_ruby_line_wrapping() {
     let id = fake_id(&s).await;
     let stdin = "x".repeat(100);
     let (code, v, _) = s
-        .post("/submissions?base64_encoded=true&wait=true&fields=*", json!({"source_code": b64(b"echo"), "language_id": id, "stdin": b64(stdin.as_bytes())}))
+        .post(
+            "/submissions?base64_encoded=true&wait=true&fields=*",
+            json!({"source_code": b64(b"echo"), "language_id": id, "stdin": b64(stdin.as_bytes())}),
+        )
         .await;
     assert_eq!(code, 201, "{v}");
     let out = v["stdout"].as_str().unwrap();
@@ -195,7 +286,12 @@ async fn base64_in_and_out_with_ruby_line_wrapping() {
 async fn output_that_is_not_utf8_needs_base64() {
     let s = TestServer::start(|_| {}).await;
     let id = fake_id(&s).await;
-    let (code, v, _) = s.post("/submissions?wait=true", json!({"source_code": "binary", "language_id": id})).await;
+    let (code, v, _) = s
+        .post(
+            "/submissions?wait=true",
+            json!({"source_code": "binary", "language_id": id}),
+        )
+        .await;
     assert_eq!(code, 201);
     let token = v["token"].as_str().unwrap().to_string();
     assert_eq!(
@@ -204,16 +300,29 @@ async fn output_that_is_not_utf8_needs_base64() {
     );
     let (code, v) = s.get(&format!("/submissions/{token}")).await;
     assert_eq!(code, 400);
-    assert!(v["error"].as_str().unwrap().starts_with("some attributes for this submission"));
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("some attributes for this submission"));
     let (code, v) = s.get(&format!("/submissions/batch?tokens={token}")).await;
     assert_eq!(code, 400);
-    assert!(v["error"].as_str().unwrap().contains("one or more submissions"));
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("one or more submissions"));
     // The exact bytes with base64.
-    let (code, v) = s.get(&format!("/submissions/{token}?base64_encoded=true")).await;
+    let (code, v) = s
+        .get(&format!("/submissions/{token}?base64_encoded=true"))
+        .await;
     assert_eq!(code, 200);
     assert_eq!(unb64(&v["stdout"]), b"a\xffb\x1b[2J");
     // Fields without the output are fine as text.
-    assert_eq!(s.get(&format!("/submissions/{token}?fields=status_id")).await.0, 200);
+    assert_eq!(
+        s.get(&format!("/submissions/{token}?fields=status_id"))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -221,38 +330,92 @@ async fn refusals_have_judge0s_shape() {
     let s = TestServer::start(|_| {}).await;
     let id = fake_id(&s).await;
     let cases = [
-        (json!({"source_code": "echo"}), json!({"language_id": ["can't be blank"]})),
-        (json!({"source_code": "echo", "language_id": 999999}), json!({"language_id": ["language with id 999999 doesn't exist"]})),
-        (json!({"source_code": "echo", "language_id": 34}), json!({"language_id": ["language with id 34 is archived and cannot be used anymore"]})),
-        (json!({"language_id": id}), json!({"source_code": ["can't be blank"]})),
-        (json!({"source_code": "echo", "language_id": id, "enable_network": true}), json!({"enable_network": ["enabling network is not allowed"]})),
-        (json!({"source_code": "echo", "language_id": id, "compiler_options": "-O2"}), json!({"compiler_options": ["setting compiler options is not allowed"]})),
-        (json!({"source_code": "echo", "language_id": id, "number_of_runs": 21}), json!({"number_of_runs": ["must be less than or equal to 20"]})),
-        (json!({"source_code": "echo", "language_id": id, "cpu_time_limit": "x"}), json!({"cpu_time_limit": ["is not a number"]})),
+        (
+            json!({"source_code": "echo"}),
+            json!({"language_id": ["can't be blank"]}),
+        ),
+        (
+            json!({"source_code": "echo", "language_id": 999999}),
+            json!({"language_id": ["language with id 999999 doesn't exist"]}),
+        ),
+        (
+            json!({"source_code": "echo", "language_id": 34}),
+            json!({"language_id": ["language with id 34 is archived and cannot be used anymore"]}),
+        ),
+        (
+            json!({"language_id": id}),
+            json!({"source_code": ["can't be blank"]}),
+        ),
+        (
+            json!({"source_code": "echo", "language_id": id, "enable_network": true}),
+            json!({"enable_network": ["enabling network is not allowed"]}),
+        ),
+        (
+            json!({"source_code": "echo", "language_id": id, "compiler_options": "-O2"}),
+            json!({"compiler_options": ["setting compiler options is not allowed"]}),
+        ),
+        (
+            json!({"source_code": "echo", "language_id": id, "number_of_runs": 21}),
+            json!({"number_of_runs": ["must be less than or equal to 20"]}),
+        ),
+        (
+            json!({"source_code": "echo", "language_id": id, "cpu_time_limit": "x"}),
+            json!({"cpu_time_limit": ["is not a number"]}),
+        ),
     ];
     for (body, want) in cases {
         let (code, v, _) = s.post("/submissions", body.clone()).await;
         assert_eq!((code, &v), (422, &want), "{body}");
     }
     // Kiln's validator decides the limits; its field is named back in Judge0's words.
-    for (field, value) in [("cpu_time_limit", json!(1000)), ("memory_limit", json!(1)), ("wall_time_limit", json!(99999)), ("max_processes_and_or_threads", json!(100000))] {
-        let (code, v, _) = s.post("/submissions", json!({"source_code": "echo", "language_id": id, field: value})).await;
+    for (field, value) in [
+        ("cpu_time_limit", json!(1000)),
+        ("memory_limit", json!(1)),
+        ("wall_time_limit", json!(99999)),
+        ("max_processes_and_or_threads", json!(100000)),
+    ] {
+        let (code, v, _) = s
+            .post(
+                "/submissions",
+                json!({"source_code": "echo", "language_id": id, field: value}),
+            )
+            .await;
         assert_eq!(code, 422, "{field}: {v}");
         assert!(v[field][0].is_string(), "{field}: {v}");
         assert_eq!(v.as_object().unwrap().len(), 1);
     }
     let (code, v, _) = s.post("/submissions", json!({"source_code": "echo", "language_id": id, "additional_files": b64(b"not a zip")})).await;
     assert_eq!(code, 422);
-    assert!(v["additional_files"][0].as_str().unwrap().contains("zip"), "{v}");
+    assert!(
+        v["additional_files"][0].as_str().unwrap().contains("zip"),
+        "{v}"
+    );
     // A file in a subdirectory: Kiln's validator refuses the name, named as Judge0's field.
     let z = kiln_server::judge0::zip::write(&[("dir/x.txt", b"x")], false);
-    let (code, v, _) = s.post("/submissions", json!({"source_code": "echo", "language_id": id, "additional_files": b64(&z)})).await;
+    let (code, v, _) = s
+        .post(
+            "/submissions",
+            json!({"source_code": "echo", "language_id": id, "additional_files": b64(&z)}),
+        )
+        .await;
     assert_eq!(code, 422, "{v}");
-    assert!(v["additional_files"][0].as_str().unwrap().contains("plain file name"), "{v}");
+    assert!(
+        v["additional_files"][0]
+            .as_str()
+            .unwrap()
+            .contains("plain file name"),
+        "{v}"
+    );
     // Malformed JSON: 400 with an empty body.
-    assert_eq!(raw(&s, reqwest::Method::POST, "/submissions", Some("{nope")).await, (400, String::new()));
+    assert_eq!(
+        raw(&s, reqwest::Method::POST, "/submissions", Some("{nope")).await,
+        (400, String::new())
+    );
     let (code, body) = raw(&s, reqwest::Method::DELETE, "/submissions/some-token", None).await;
-    assert_eq!((code, serde_json::from_str::<Value>(&body).unwrap()), (400, json!({"error": "delete not allowed"})));
+    assert_eq!(
+        (code, serde_json::from_str::<Value>(&body).unwrap()),
+        (400, json!({"error": "delete not allowed"}))
+    );
 }
 
 #[tokio::test]
@@ -268,8 +431,14 @@ async fn batches_carry_tokens_and_errors_in_order() {
     assert_eq!(code, 201, "{v}");
     let list = v.as_array().unwrap();
     assert_eq!(list.len(), 3);
-    assert_eq!(list[1], json!({"language_id": ["language with id 123456789 doesn't exist"]}));
-    let (t1, t3) = (list[0]["token"].as_str().unwrap(), list[2]["token"].as_str().unwrap());
+    assert_eq!(
+        list[1],
+        json!({"language_id": ["language with id 123456789 doesn't exist"]})
+    );
+    let (t1, t3) = (
+        list[0]["token"].as_str().unwrap(),
+        list[2]["token"].as_str().unwrap(),
+    );
     finished(&s, t1, "").await;
     finished(&s, t3, "").await;
     let (code, v) = s
@@ -282,10 +451,23 @@ async fn batches_carry_tokens_and_errors_in_order() {
     assert_eq!(unb64(&subs[2]["stdout"]), b"one");
     assert_eq!(subs[2]["status"]["id"], 3);
 
-    let (code, v, _) = s.post("/submissions/batch", json!({"submissions": [{"language_id": 1}]})).await;
+    let (code, v, _) = s
+        .post(
+            "/submissions/batch",
+            json!({"submissions": [{"language_id": 1}]}),
+        )
+        .await;
     assert_eq!(code, 422, "{v}");
-    let (code, v, _) = s.post("/submissions/batch", json!({"submissions": []})).await;
-    assert_eq!((code, v), (400, json!({"error": "there should be at least one submission in a batch"})));
+    let (code, v, _) = s
+        .post("/submissions/batch", json!({"submissions": []}))
+        .await;
+    assert_eq!(
+        (code, v),
+        (
+            400,
+            json!({"error": "there should be at least one submission in a batch"})
+        )
+    );
     let (code, v) = s.get("/submissions/batch?tokens=").await;
     assert_eq!(code, 400, "{v}");
 }
@@ -297,15 +479,42 @@ async fn x_auth_token_maps_onto_kiln_keys() {
         a.api.rate_limit_per_sec = Some(0.0);
     })
     .await;
-    assert_eq!(raw(&s, reqwest::Method::GET, "/languages", None).await, (401, String::new()));
-    let res = s.client.get(s.url("/languages")).header("X-Auth-Token", "wrong").send().await.unwrap();
+    assert_eq!(
+        raw(&s, reqwest::Method::GET, "/languages", None).await,
+        (401, String::new())
+    );
+    let res = s
+        .client
+        .get(s.url("/languages"))
+        .header("X-Auth-Token", "wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    let res = s.client.get(s.url("/languages")).header("X-Auth-Token", "k-one").send().await.unwrap();
+    let res = s
+        .client
+        .get(s.url("/languages"))
+        .header("X-Auth-Token", "k-one")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(s.get("/about?X-Auth-Token=k-one").await.0, 200);
-    let res = s.client.get(s.url("/statuses")).bearer_auth("k-one").send().await.unwrap();
+    let res = s
+        .client
+        .get(s.url("/statuses"))
+        .bearer_auth("k-one")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let res = s.client.post(s.url("/authenticate")).header("X-Auth-Token", "k-one").send().await.unwrap();
+    let res = s
+        .client
+        .post(s.url("/authenticate"))
+        .header("X-Auth-Token", "k-one")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -328,10 +537,16 @@ async fn callbacks_are_sent_with_put_and_base64() {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
     let (code, v, _) = s
-        .post("/submissions", json!({"source_code": "echo", "language_id": id, "stdin": "cb", "callback_url": url}))
+        .post(
+            "/submissions",
+            json!({"source_code": "echo", "language_id": id, "stdin": "cb", "callback_url": url}),
+        )
         .await;
     assert_eq!(code, 201, "{v}");
-    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got["token"], v["token"]);
     assert_eq!(got["status"]["id"], 3);
     assert_eq!(got["stdout"], "Y2I=\n");
@@ -350,10 +565,19 @@ async fn additional_files_go_beside_the_source() {
     let s = TestServer::start(|_| {}).await;
     let id = fake_id(&s).await;
     for deflate in [false, true] {
-        let z = kiln_server::judge0::zip::write(&[("data.txt", b"some data\n"), ("main.fake", b"ignored: the source wins")], deflate);
+        let z = kiln_server::judge0::zip::write(
+            &[
+                ("data.txt", b"some data\n"),
+                ("main.fake", b"ignored: the source wins"),
+            ],
+            deflate,
+        );
         // Always base64, whatever base64_encoded says.
         let (code, v, _) = s
-            .post("/submissions?wait=true&fields=status", json!({"source_code": "echo", "language_id": id, "additional_files": b64(&z)}))
+            .post(
+                "/submissions?wait=true&fields=status",
+                json!({"source_code": "echo", "language_id": id, "additional_files": b64(&z)}),
+            )
             .await;
         assert_eq!((code, v["status"]["id"].as_u64()), (201, Some(3)), "{v}");
     }
@@ -369,7 +593,10 @@ async fn number_of_runs_runs_the_program_that_many_times() {
         .post("/submissions?wait=true&fields=status,stdout,number_of_runs,time,memory", json!({"source_code": "echo", "language_id": id, "stdin": "again", "number_of_runs": 3}))
         .await;
     assert_eq!(code, 201, "{v}");
-    assert_eq!(v, json!({"status": {"id": 3, "description": "Accepted"}, "stdout": "again", "number_of_runs": 3, "time": "0.001", "memory": 1024}));
+    assert_eq!(
+        v,
+        json!({"status": {"id": 3, "description": "Accepted"}, "stdout": "again", "number_of_runs": 3, "time": "0.001", "memory": 1024})
+    );
 }
 
 #[tokio::test]
@@ -380,7 +607,12 @@ async fn rate_limited_keys_get_429_with_retry_after() {
         a.api.rate_limit_burst = Some(1);
     })
     .await;
-    let get = || s.client.get(s.url("/statuses")).header("X-Auth-Token", "k").send();
+    let get = || {
+        s.client
+            .get(s.url("/statuses"))
+            .header("X-Auth-Token", "k")
+            .send()
+    };
     assert_eq!(get().await.unwrap().status(), 200);
     let res = get().await.unwrap();
     assert_eq!(res.status(), 429);

@@ -41,17 +41,29 @@ async fn runtimes_is_a_bare_array_with_semver_versions() {
     let s = TestServer::start(|_| {}).await;
     let (status, v) = s.get("/api/v2/runtimes").await;
     assert_eq!(status, 200);
-    assert_eq!(v, json!([{"language": "fake", "version": "0.0.0", "aliases": []}]));
+    assert_eq!(
+        v,
+        json!([{"language": "fake", "version": "0.0.0", "aliases": []}])
+    );
 }
 
 #[tokio::test]
 async fn execute_accepts_json_sent_as_text_plain_and_answers_in_piston_shape() {
     let s = TestServer::start(|_| {}).await;
-    let (status, v) = post_as(&s, "/api/v2/execute", "text/plain;charset=UTF-8", body("echo", "kiln!").to_string()).await;
+    let (status, v) = post_as(
+        &s,
+        "/api/v2/execute",
+        "text/plain;charset=UTF-8",
+        body("echo", "kiln!").to_string(),
+    )
+    .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["language"], "fake");
     assert_eq!(v["version"], "0.0.0");
-    assert!(v.get("compile").is_none(), "an interpreted runtime has no compile stage: {v}");
+    assert!(
+        v.get("compile").is_none(),
+        "an interpreted runtime has no compile stage: {v}"
+    );
     let run = &v["run"];
     // Piston appends the missing trailing newline to stdin.
     assert_eq!(run["stdout"], "kiln!\n");
@@ -62,9 +74,18 @@ async fn execute_accepts_json_sent_as_text_plain_and_answers_in_piston_shape() {
     assert_eq!(run["status"], Value::Null);
     assert_eq!(run["message"], Value::Null);
     assert_eq!(run["memory"], 1024 * 1024, "memory is in bytes");
-    assert!(run["cpu_time"].is_u64() && run["wall_time"].is_u64(), "{run}");
+    assert!(
+        run["cpu_time"].is_u64() && run["wall_time"].is_u64(),
+        "{run}"
+    );
 
-    let (status, v) = post_as(&s, "/api/v2/execute", "application/json", body("echo", "x\n").to_string()).await;
+    let (status, v) = post_as(
+        &s,
+        "/api/v2/execute",
+        "application/json",
+        body("echo", "x\n").to_string(),
+    )
+    .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["run"]["stdout"], "x\n", "a newline is not doubled");
 }
@@ -81,31 +102,68 @@ async fn version_selectors_and_aliases_resolve_the_runtime() {
     let mut b = body("echo", "");
     b["version"] = json!("1.0.0");
     let (status, v, _) = s.post("/api/v2/execute", b).await;
-    assert_eq!((status, v), (400, json!({"message": "fake-1.0.0 runtime is unknown"})));
+    assert_eq!(
+        (status, v),
+        (400, json!({"message": "fake-1.0.0 runtime is unknown"}))
+    );
     let mut b = body("echo", "");
     b["language"] = json!("cobol");
     let (status, v, _) = s.post("/api/v2/execute", b).await;
-    assert_eq!((status, v), (400, json!({"message": "cobol-* runtime is unknown"})));
+    assert_eq!(
+        (status, v),
+        (400, json!({"message": "cobol-* runtime is unknown"}))
+    );
 }
 
 #[tokio::test]
 async fn errors_have_piston_shapes() {
     let s = TestServer::start(|_| {}).await;
-    let (status, v, _) = s.post("/api/v2/execute", json!({"version": "*", "files": []})).await;
-    assert_eq!((status, v), (400, json!({"message": "language is required as a string"})));
-    let (status, v, _) = s.post("/api/v2/execute", json!({"language": "fake", "version": "*", "files": [{}]})).await;
-    assert_eq!((status, v), (400, json!({"message": "files[0].content is required as a string"})));
+    let (status, v, _) = s
+        .post("/api/v2/execute", json!({"version": "*", "files": []}))
+        .await;
+    assert_eq!(
+        (status, v),
+        (400, json!({"message": "language is required as a string"}))
+    );
+    let (status, v, _) = s
+        .post(
+            "/api/v2/execute",
+            json!({"language": "fake", "version": "*", "files": [{}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, v),
+        (
+            400,
+            json!({"message": "files[0].content is required as a string"})
+        )
+    );
     let mut b = body("echo", "");
     b["run_timeout"] = json!("soon");
     let (status, v, _) = s.post("/api/v2/execute", b).await;
-    assert_eq!((status, v), (400, json!({"message": "If specified, run_timeout must be a number"})));
+    assert_eq!(
+        (status, v),
+        (
+            400,
+            json!({"message": "If specified, run_timeout must be a number"})
+        )
+    );
 
     // Not JSON, and not claiming to be: 415; claiming to be: 400.
     let (status, v) = post_as(&s, "/api/v2/execute", "text/plain", "print(1)".into()).await;
-    assert_eq!((status, v), (415, json!({"message": "requests must be of type application/json"})));
+    assert_eq!(
+        (status, v),
+        (
+            415,
+            json!({"message": "requests must be of type application/json"})
+        )
+    );
     let (status, v) = post_as(&s, "/api/v2/execute", "application/json", "{".into()).await;
     assert_eq!(status, 400);
-    assert!(v["message"].as_str().unwrap().starts_with("SyntaxError"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().starts_with("SyntaxError"),
+        "{v}"
+    );
 
     let (status, v) = s.get("/api/v2/nothing").await;
     assert_eq!((status, &v["message"]), (404, &json!("Not Found")));
@@ -123,20 +181,32 @@ async fn kiln_validator_errors_are_named_as_piston_fields() {
     let (status, v, _) = s.post("/api/v2/execute", b).await;
     assert_eq!(status, 400, "{v}");
     let m = v["message"].as_str().unwrap();
-    assert!(m.starts_with("files[0].name: ") && m.contains("src/main.fake"), "{m}");
+    assert!(
+        m.starts_with("files[0].name: ") && m.contains("src/main.fake"),
+        "{m}"
+    );
 
     let mut b = body("echo", "");
     b["run_timeout"] = json!(10_000_000);
     let (status, v, _) = s.post("/api/v2/execute", b).await;
     assert_eq!(status, 400, "{v}");
     let m = v["message"].as_str().unwrap();
-    assert!(m.starts_with("run_timeout cannot exceed the configured limit of "), "{m}");
+    assert!(
+        m.starts_with("run_timeout cannot exceed the configured limit of "),
+        "{m}"
+    );
 
     let mut b = body("echo", "");
     b["run_memory_limit"] = json!(1u64 << 50);
     let (status, v, _) = s.post("/api/v2/execute", b).await;
     assert_eq!(status, 400, "{v}");
-    assert!(v["message"].as_str().unwrap().starts_with("run_memory_limit cannot exceed"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("run_memory_limit cannot exceed"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -154,7 +224,13 @@ async fn a_compile_error_is_the_run_stage_too() {
 async fn packages_are_listed_and_not_installed_per_request() {
     let s = TestServer::start(|_| {}).await;
     let (status, v) = s.get("/api/v2/packages").await;
-    assert_eq!((status, v), (200, json!([{"language": "fake", "language_version": "0.0.0", "installed": true}])));
+    assert_eq!(
+        (status, v),
+        (
+            200,
+            json!([{"language": "fake", "language_version": "0.0.0", "installed": true}])
+        )
+    );
     let res = s
         .client
         .post(s.url("/api/v2/packages"))
@@ -164,7 +240,13 @@ async fn packages_are_listed_and_not_installed_per_request() {
         .unwrap();
     let (status, v, _) = split(res).await;
     assert_eq!(status, 500);
-    assert!(v["message"].as_str().unwrap().contains("install-toolchains.sh"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("install-toolchains.sh"),
+        "{v}"
+    );
     let res = s
         .client
         .delete(s.url("/api/v2/packages"))
@@ -173,7 +255,13 @@ async fn packages_are_listed_and_not_installed_per_request() {
         .await
         .unwrap();
     let (status, v, _) = split(res).await;
-    assert_eq!((status, v), (404, json!({"message": "Requested package cobol-1.0.0 does not exist"})));
+    assert_eq!(
+        (status, v),
+        (
+            404,
+            json!({"message": "Requested package cobol-1.0.0 does not exist"})
+        )
+    );
 }
 
 #[tokio::test]
@@ -186,7 +274,8 @@ async fn kiln_routes_are_untouched() {
     assert_eq!(status, 200);
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(s: &TestServer) -> Ws {
     let url = format!("ws://{}/api/v2/connect", s.app.addr);
@@ -223,12 +312,28 @@ async fn connect_streams_stdin_and_a_signal_ends_the_job() {
     let s = TestServer::start(|_| {}).await;
     let mut ws = connect(&s).await;
     send(&mut ws, init()).await;
-    assert_eq!(next(&mut ws).await, json!({"type": "runtime", "language": "fake", "version": "0.0.0"}));
-    assert_eq!(next(&mut ws).await, json!({"type": "stage", "stage": "run"}));
-    send(&mut ws, json!({"type": "data", "stream": "stdin", "data": "hello\n"})).await;
-    assert_eq!(next(&mut ws).await, json!({"type": "data", "stream": "stdout", "data": "hello\n"}));
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "runtime", "language": "fake", "version": "0.0.0"})
+    );
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "stage", "stage": "run"})
+    );
+    send(
+        &mut ws,
+        json!({"type": "data", "stream": "stdin", "data": "hello\n"}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "data", "stream": "stdout", "data": "hello\n"})
+    );
     send(&mut ws, json!({"type": "signal", "signal": "SIGTERM"})).await;
-    assert_eq!(next(&mut ws).await, json!({"type": "exit", "stage": "run", "code": null, "signal": "SIGKILL"}));
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "exit", "stage": "run", "code": null, "signal": "SIGKILL"})
+    );
     assert_eq!(next(&mut ws).await, json!({"close": 4999}));
     // The slot is free again: a new job starts.
     let mut ws = connect(&s).await;
@@ -244,16 +349,30 @@ async fn connect_close_codes() {
     assert_eq!(next(&mut ws).await, json!({"close": 4001}));
     // 4003: data before init.
     let mut ws = connect(&s).await;
-    send(&mut ws, json!({"type": "data", "stream": "stdin", "data": "x"})).await;
+    send(
+        &mut ws,
+        json!({"type": "data", "stream": "stdin", "data": "x"}),
+    )
+    .await;
     assert_eq!(next(&mut ws).await, json!({"close": 4003}));
     // 4002: an error message first.
     let mut ws = connect(&s).await;
-    send(&mut ws, json!({"type": "init", "language": "cobol", "version": "*", "files": [{"content": ""}]})).await;
-    assert_eq!(next(&mut ws).await, json!({"type": "error", "message": "cobol-* runtime is unknown"}));
+    send(
+        &mut ws,
+        json!({"type": "init", "language": "cobol", "version": "*", "files": [{"content": ""}]}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "error", "message": "cobol-* runtime is unknown"})
+    );
     assert_eq!(next(&mut ws).await, json!({"close": 4002}));
     for (msg, code) in [
         (init(), 4000),
-        (json!({"type": "data", "stream": "stdout", "data": "x"}), 4004),
+        (
+            json!({"type": "data", "stream": "stdout", "data": "x"}),
+            4004,
+        ),
         (json!({"type": "signal", "signal": "SIGNOPE"}), 4005),
     ] {
         let mut ws = connect(&s).await;
@@ -282,7 +401,10 @@ async fn a_client_that_leaves_does_not_free_the_slot_before_its_run_ends() {
     send(&mut ws, init()).await;
     let refused = next(&mut ws).await;
     assert_eq!(refused["type"], "error", "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("busy"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("busy"),
+        "{refused}"
+    );
     assert_eq!(next(&mut ws).await, json!({"close": 4002}));
     // Once the run is over, the slot is free again.
     let mut started = false;

@@ -88,15 +88,35 @@ async fn base64_encoding_on_the_websocket() {
     let s = TestServer::start(|_| {}).await;
     let url = format!("ws://{}/api/v1/run/ws?encoding=base64", s.app.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.send(Message::Text(json!({ "language": "fake", "source": "cat" }).to_string().into()))
-        .await
-        .unwrap();
-    ws.send(Message::Text(json!({ "stdin": "hi", "eof": true }).to_string().into()))
-        .await
-        .unwrap();
-    assert_eq!(next_json(&mut ws).await, json!({ "type": "stdout", "data": "aGk=" }));
-    assert_eq!(next_json(&mut ws).await, json!({ "type": "stderr", "data": "ZG9uZQo=" }));
+    ws.send(Message::Text(
+        json!({ "language": "fake", "source": "cat" })
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::Text(
+        json!({ "stdin": "hi", "eof": true }).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({ "type": "stdout", "data": "aGk=" })
+    );
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({ "type": "stderr", "data": "ZG9uZQo=" })
+    );
     let result = next_json(&mut ws).await;
-    assert_eq!((result["type"].as_str(), result["encoding"].as_str(), result["stdout"].as_str()), (Some("result"), Some("base64"), Some("aGk=")), "{result}");
+    assert_eq!(
+        (
+            result["type"].as_str(),
+            result["encoding"].as_str(),
+            result["stdout"].as_str()
+        ),
+        (Some("result"), Some("base64"), Some("aGk=")),
+        "{result}"
+    );
     assert_eq!(result["stdout_lossy"], false);
 }
