@@ -248,21 +248,35 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
             }
         }
         None => {
-            // Nobody reads the output: dropping the writer's receiver makes
-            // the engine stop the run and kill its box.
-            if !writer_done {
-                writer.abort();
-                let _ = writer.await;
-            }
-            if tokio::time::timeout(STOP_DEADLINE, &mut exec)
-                .await
-                .is_err()
-            {
-                tracing::warn!("an interactive run did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it");
-                exec.abort();
-            }
+            stop_abandoned_run(writer, writer_done, exec, "an interactive run").await;
             drop(slot);
         }
+    }
+}
+
+/// Stops a run whose client left: nobody reads the output, so the writer is
+/// stopped (dropping its receiver makes the engine stop the run and kill its
+/// box), and the run gets [`STOP_DEADLINE`] to end before it is aborted.
+/// Shared by every interactive WebSocket (`/api/v1/run/ws`, Piston's
+/// `/api/v2/connect`).
+pub(crate) async fn stop_abandoned_run<W, R>(
+    writer: tokio::task::JoinHandle<W>,
+    writer_done: bool,
+    mut exec: tokio::task::JoinHandle<R>,
+    what: &str,
+) {
+    if !writer_done {
+        writer.abort();
+        let _ = writer.await;
+    }
+    if tokio::time::timeout(STOP_DEADLINE, &mut exec)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{what} did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it"
+        );
+        exec.abort();
     }
 }
 

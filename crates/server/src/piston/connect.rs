@@ -47,8 +47,6 @@ use crate::ws::{PING_PERIOD, SEND_STALL, STDIN_CHUNK, STDIN_CHUNKS, STREAM_CHUNK
 
 /// How long the `init` message may take (Piston's 1 s).
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long a run stopped by its client may take to end.
-const STOP_DEADLINE: Duration = Duration::from_secs(1);
 
 pub const ALREADY_INITIALIZED: u16 = 4000;
 pub const INIT_TIMED_OUT: u16 = 4001;
@@ -361,17 +359,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket) {
             }
         }
         None => {
-            if !writer_done {
-                writer.abort();
-                let _ = writer.await;
-            }
-            if tokio::time::timeout(STOP_DEADLINE, &mut exec)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a Piston interactive run did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it");
-                exec.abort();
-            }
+            crate::ws::stop_abandoned_run(writer, writer_done, exec, "a Piston interactive run")
+                .await;
             drop(slot);
         }
     }
