@@ -62,6 +62,14 @@ mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mount -t tmpfs -o mode=1777 tmpfs /newroot/var/tmp
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+# A repository below a directory replaced just above (a clone in /tmp, as
+# `mktemp -d` makes) would be hidden: bind the host's copy back at its path.
+repo=${guest%/scripts/vm/guest.sh}
+case "$repo" in
+  /tmp/*|/var/tmp/*|/run/*)
+    mkdir -p "/newroot$repo" && mount -o bind "/host$repo" "/newroot$repo" \
+      || echo "vm-init: binding the repository $repo back failed" ;;
+esac
 mkdir -p /newroot/run/vm-out
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none out /newroot/run/vm-out \
   || echo "vm-init: mounting the results share failed"
