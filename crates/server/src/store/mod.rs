@@ -7,6 +7,7 @@
 //! the lease that ran the job; a second finish of the same submission is a no-op.
 
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -39,10 +40,28 @@ pub struct SubmissionRecord {
     pub finished_at_ms: Option<i64>,
 }
 
+/// Which submissions [`Store::list`] returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this owner's; `None`: everyone's (keys off, or an admin key).
+    pub owner: Option<String>,
+    pub status: Option<Status>,
+    pub language: Option<String>,
+    /// Created at or after (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Created before (ms since the epoch).
+    pub until_ms: Option<i64>,
+    /// Strictly older than this `(created_at_ms, id)`: the page cursor.
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database schema migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("stored status: {0}")]
@@ -58,6 +77,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, id: &str) -> Result<Option<SubmissionRecord>, StoreError>;
     /// The submissions found among `ids`, in no particular order.
     async fn get_many(&self, ids: &[String]) -> Result<Vec<SubmissionRecord>, StoreError>;
+    /// The submissions that match `filter`, newest first, at most `filter.limit`.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<SubmissionRecord>, StoreError>;
     /// `queued`/`running` → `running` under `attempt`; false when already final.
     async fn mark_running(&self, id: &str, attempt: u32, now_ms: i64) -> Result<bool, StoreError>;
     /// Stores the final report if the submission is unfinished and `attempt`
