@@ -144,12 +144,14 @@ impl Config {
         let jobs = layers.jobs.resolve();
         let limits = layers.limits.resolve();
         let mut api = layers.api.resolve();
-        api.api_keys = api
-            .api_keys
-            .iter()
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty())
-            .collect();
+        let clean = |keys: &[String]| -> Vec<String> {
+            keys.iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect()
+        };
+        api.api_keys = clean(&api.api_keys);
+        api.admin_keys = clean(&api.admin_keys);
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let workers = match jobs.workers {
             Some(n) => n,

@@ -89,6 +89,9 @@ kiln_settings::settings! {
         /// Comma-separated API keys; when set, every endpoint but /health and /metrics needs one.
         #[arg(value_delimiter = ',', hide_env_values = true)]
         api_keys: Vec<String> = Vec::new() => "none: open to all",
+        /// Comma-separated admin API keys: valid keys that also read every key's submissions.
+        #[arg(value_delimiter = ',', hide_env_values = true)]
+        admin_keys: Vec<String> = Vec::new() => "none",
         /// Requests per second allowed per API key (token bucket; 0 = unlimited).
         rate_limit_per_sec: f64 = 50.0,
         /// Token-bucket burst per API key.

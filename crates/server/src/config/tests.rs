@@ -172,7 +172,9 @@ fn samples(key: &str) -> [(String, String); 3] {
             quoted(["/d1", "/d2", "/d3"])
         }
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
-        "api_keys" => ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]"))),
+        "api_keys" | "admin_keys" => {
+            ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]")))
+        }
         "allow_private_callbacks" => {
             ["true", "false", "true"].map(|v| (v.to_string(), v.to_string()))
         }

@@ -203,7 +203,7 @@ pub async fn require_token(
         .auth
         .identify(&headers)
         .map_err(|_| Judge0Error::empty(StatusCode::UNAUTHORIZED))?;
-    if let Some(owner) = &caller.0 {
+    if let Some(owner) = &caller.key {
         if let Err(secs) = app.auth.take(owner) {
             return Ok(Judge0Error {
                 status: StatusCode::TOO_MANY_REQUESTS,

@@ -2,6 +2,7 @@
 //! open `/health`, `/metrics` and `/openapi.json`, and JSON answers for unknown
 //! paths and methods. Every route is timed by [`crate::metrics::track_http`].
 
+mod submission_list;
 pub(crate) mod submissions;
 mod system;
 mod workspaces;
@@ -40,7 +41,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
-        .route("/api/v1/submissions", post(submissions::create))
+        .route(
+            "/api/v1/submissions",
+            post(submissions::create).get(submission_list::list),
+        )
         .route(
             "/api/v1/submissions/batch",
             post(submissions::create_batch).get(submissions::get_batch),

@@ -13,6 +13,10 @@
 pub(crate) const COLUMNS: &str = "id, request, callback_url, owner, status, attempt, report, \
      created_at_ms, started_at_ms, finished_at_ms";
 
+/// The columns of a listing, in [`summary`]'s order (no source, no output).
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "id, language, status, summary, created_at_ms, started_at_ms, finished_at_ms";
+
 /// Implements `Store` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
 macro_rules! sql_store {
     ($store:ty, $db:ty, tiebreak = $tiebreak:literal) => {
@@ -32,6 +36,23 @@ macro_rules! sql_store {
                 report: report
                     .map(|r| kiln_engine::stored::from_json(&r))
                     .transpose()?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                started_at_ms: row.try_get("started_at_ms")?,
+                finished_at_ms: row.try_get("finished_at_ms")?,
+            })
+        }
+
+        fn summary(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::SubmissionSummary, $crate::store::StoreError> {
+            use sqlx::Row;
+            let status: String = row.try_get("status")?;
+            let result: Option<String> = row.try_get("summary")?;
+            Ok($crate::store::SubmissionSummary {
+                id: row.try_get("id")?,
+                language: row.try_get("language")?,
+                status: status.parse().map_err($crate::store::StoreError::Status)?,
+                result: result.map(|r| serde_json::from_str(&r)).transpose()?,
                 created_at_ms: row.try_get("created_at_ms")?,
                 started_at_ms: row.try_get("started_at_ms")?,
                 finished_at_ms: row.try_get("finished_at_ms")?,
@@ -120,10 +141,10 @@ macro_rules! sql_store {
             async fn list(
                 &self,
                 f: &$crate::store::ListFilter,
-            ) -> Result<Vec<$crate::store::SubmissionRecord>, $crate::store::StoreError> {
+            ) -> Result<Vec<$crate::store::SubmissionSummary>, $crate::store::StoreError> {
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT {} FROM submissions WHERE 1 = 1",
-                    $crate::store::sql::COLUMNS
+                    $crate::store::sql::SUMMARY_COLUMNS
                 ));
                 if let Some(owner) = &f.owner {
                     q.push(" AND owner = ").push_bind(owner);
@@ -152,7 +173,7 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?
                     .iter()
-                    .map(record)
+                    .map(summary)
                     .collect()
             }
 
@@ -182,12 +203,13 @@ macro_rules! sql_store {
                 now_ms: i64,
             ) -> Result<bool, $crate::store::StoreError> {
                 let done = sqlx::query(
-                    "UPDATE submissions SET status = $1, report = $2, finished_at_ms = $3 \
-                     WHERE id = $4 AND attempt = $5 AND status IN ('queued', 'running')",
+                    "UPDATE submissions SET status = $1, report = $2, finished_at_ms = $3, summary = $4 \
+                     WHERE id = $5 AND attempt = $6 AND status IN ('queued', 'running')",
                 )
                 .bind(report.status.as_str())
                 .bind(kiln_engine::stored::to_json(report)?)
                 .bind(now_ms)
+                .bind(serde_json::to_string(&$crate::store::ResultSummary::of(report))?)
                 .bind(id)
                 .bind(i64::from(attempt))
                 .execute(&self.pool)

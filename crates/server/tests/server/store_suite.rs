@@ -160,7 +160,7 @@ async fn list_suite(store: &dyn Store) {
         .finish("id-l4", 1, &accepted(), 100_100)
         .await
         .unwrap());
-    let ids = |v: Vec<kiln_server::store::SubmissionRecord>| -> Vec<String> {
+    let ids = |v: Vec<kiln_server::store::SubmissionSummary>| -> Vec<String> {
         v.into_iter().map(|r| r.id).collect()
     };
     let even = |limit| ListFilter {
@@ -204,7 +204,14 @@ async fn list_suite(store: &dyn Store) {
         status: Some(Status::Accepted),
         ..even(10)
     };
-    assert_eq!(ids(store.list(&filtered).await.unwrap()), ["id-l4"]);
+    let done = store.list(&filtered).await.unwrap();
+    let summary = done[0]
+        .result
+        .as_ref()
+        .expect("a finished row has its summary");
+    assert_eq!((summary.tests, summary.exit_code), (0, None));
+    assert_eq!(done[0].finished_at_ms, Some(100_100));
+    assert_eq!(ids(done), ["id-l4"]);
     let c_only = ListFilter {
         language: Some("c".into()),
         ..even(10)
