@@ -75,10 +75,15 @@ fn script(path: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> (i32, 
     )
 }
 
-fn server(dir: &Path) -> (Server, String) {
+/// `kiln serve` with API keys on; `first_uid`: a workspace uid range of the
+/// test's own (tests run at once, in several processes).
+fn server(dir: &Path, first_uid: u32) -> (Server, String) {
     let cfg = dir.join("kiln.toml");
-    // A workspace uid range of its own (tests run at once).
-    std::fs::write(&cfg, "[workspaces]\nfirst_uid = 152000\nuid_count = 100\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\n"),
+    )
+    .unwrap();
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     let s = Server::start(
@@ -142,7 +147,7 @@ fn run_scaletest_dry_run_and_bad_flags() {
 #[test]
 fn scaletest_run_then_validate_pass_tampered_and_garbled() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_server, url) = server(tmp.path());
+    let (_server, url) = server(tmp.path(), 152_000);
     // The plan's way: the target and its token from the environment.
     let (code, out, err) = script(
         "run-scaletest.sh",
@@ -240,7 +245,7 @@ target = 95
 #[test]
 fn pre_production_validation_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_server, url) = server(tmp.path());
+    let (_server, url) = server(tmp.path(), 152_100);
     let scenario = tmp.path().join("tiny.toml");
     std::fs::write(&scenario, TINY_SCENARIO).unwrap();
     let out_dir = tmp.path().join("pp");
