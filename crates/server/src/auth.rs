@@ -170,8 +170,11 @@ pub async fn require_key(
             )
         })?;
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    req.extensions_mut().insert(caller.clone());
+    let mut res = next.run(req).await;
+    // For the access log (`metrics::track_http`): who called, as a fingerprint.
+    res.extensions_mut().insert(caller);
+    Ok(res)
 }
 
 #[cfg(test)]

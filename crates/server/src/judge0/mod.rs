@@ -213,8 +213,10 @@ pub async fn require_token(
             .into_response());
         }
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    req.extensions_mut().insert(caller.clone());
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(caller);
+    Ok(res)
 }
 
 /// One query parameter, percent-decoded.
