@@ -152,6 +152,30 @@ fn start_workspaces(config: &Config) -> Result<Arc<kiln_workspace::Manager>, Str
         .inspect_err(|e| tracing::warn!(error = %e, "workspaces are unavailable"))
 }
 
+/// A shared queue's fleet: this node's heartbeat when it runs workers, and
+/// on an API node `code_execution_workers` = the fleet's live workers. Says
+/// once, at start, when the queue would lose accepted jobs in a crash.
+async fn fleet(state: Arc<AppState>) {
+    let warned =
+        tokio::time::timeout(Duration::from_secs(5), state.queue.durability_warning()).await;
+    if let Ok(Ok(Some(warning))) = warned {
+        tracing::warn!("{warning}");
+        eprintln!("kiln: warning: {warning}");
+    }
+    let mut beat = tokio::time::interval(crate::queue::redis::ANNOUNCE_EVERY);
+    loop {
+        beat.tick().await;
+        if state.config.workers > 0 {
+            if let Err(e) = state.queue.announce(state.config.workers).await {
+                tracing::debug!(error = %e, "fleet heartbeat failed; retrying at the next beat");
+            }
+        } else if let Ok(Some(fleet)) = state.queue.fleet().await {
+            let workers: u64 = fleet.iter().map(|w| w.workers).sum();
+            metrics::gauge!(crate::metrics::WORKERS).set(workers as f64);
+        }
+    }
+}
+
 async fn run(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
@@ -165,6 +189,7 @@ async fn run(
         workers.spawn(crate::worker::run(state.clone(), i));
     }
     let retention = tokio::spawn(crate::worker::retention(state.clone()));
+    let fleet = tokio::spawn(fleet(state.clone()));
     let (http_stop, mut http_stop_rx) = watch::channel(false);
     let router = if state.config.serves_api {
         crate::routes::router(state.clone())
@@ -198,6 +223,7 @@ async fn run(
         .await;
     }
     retention.abort();
+    fleet.abort();
     for t in &tasks {
         t.abort();
     }

@@ -226,6 +226,14 @@ impl Config {
         if self.lease.is_zero() {
             return invalid("lease_secs", "must be at least 1");
         }
+        if let Some(p) = &self.backend.queue_prefix {
+            if p.len() > 64 || !p.bytes().all(|b| b.is_ascii_graphic()) {
+                return invalid(
+                    "queue_prefix",
+                    "must be at most 64 printable characters without spaces, e.g. `staging:`",
+                );
+            }
+        }
         if let Err(m) = self.workspaces.check() {
             return invalid("workspaces", &m);
         }

@@ -29,6 +29,9 @@ kiln_settings::settings! {
         /// lease (it renews every third of it while the job runs) before
         /// another worker takes the job over (its worker is presumed dead).
         lease_secs: u64 = 30,
+        /// With --queue: a prefix before every Redis key (stream, group,
+        /// channels), so that two deployments can share one Redis.
+        queue_prefix: String => "none: the plan's names (code-execution-jobs:container)",
     }
 }
 

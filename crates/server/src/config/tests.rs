@@ -172,6 +172,7 @@ fn samples(key: &str) -> [(String, String); 3] {
             quoted(["/d1", "/d2", "/d3"])
         }
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
+        "queue_prefix" => quoted(["a:", "b:", "c:"]),
         "api_keys" | "admin_keys" => {
             ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]")))
         }
