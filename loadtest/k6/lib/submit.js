@@ -18,16 +18,13 @@ import {
 } from './metrics.js';
 
 const PENDING = ['queued', 'running'];
-const ERRORS = ['internal_error', 'rejected', 'http_error', 'timeout', 'transport'];
+const ERRORS = ['internal_error', 'http_error', 'timeout', 'transport'];
 
-/** The outcome of an HTTP response: {doc} for a 2xx JSON body, else {outcome}. */
+/** The outcome of an HTTP response: {doc} for a 2xx JSON body, else {outcome} (429 and 503 are HTTP errors too). */
 export function classifyResponse(res, timeoutMs) {
   if (res.status === 0) {
     // k6 gives status 0 with error_code 1050 when the request timed out.
     return { outcome: res.error_code === 1050 || timeoutMs <= 0 ? 'timeout' : 'transport' };
-  }
-  if (res.status === 429 || res.status === 503) {
-    return { outcome: 'rejected' };
   }
   if (res.status < 200 || res.status > 299) {
     return { outcome: 'http_error' };

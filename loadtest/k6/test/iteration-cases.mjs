@@ -180,6 +180,12 @@ export const CASES = [
       assert.equal(trend([[0, 1], [1, 1]]), null);
       assert.ok(isGrowing(Array.from({ length: 60 }, (_, t) => [t, 2 * t + (t % 2 ? -1 : 1)])));
       assert.ok(!isGrowing(Array.from({ length: 60 }, (_, t) => [t, 5 + (t % 3)])));
+      // The rule's edges: t > 3 and more than 5 jobs over the run.
+      const noisy = (slope, noise) => Array.from({ length: 60 }, (_, t) => [t, slope * t + (t % 2 ? -noise : noise)]);
+      assert.ok(trend(noisy(0.1, 3)).tStat > 3 && trend(noisy(0.1, 3)).tStat < 6);
+      assert.ok(isGrowing(noisy(0.1, 3)), 't about 4.4, 5.9 jobs: growing');
+      assert.ok(!isGrowing(noisy(0.1, 5)), 't about 2.6: not a clear trend');
+      assert.ok(!isGrowing(noisy(0.08, 0)), '4.7 jobs over the run: not growing');
       const sample = (scenario, depths) => {
         state.scenario = scenario;
         for (const d of depths) {
