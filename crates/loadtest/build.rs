@@ -123,6 +123,7 @@ fn generate(m: &Manifest, dir: &Path) -> Result<String, String> {
             }
         }
     }
+    orphans(m, dir)?;
     for o in &m.others {
         if !names.contains(&o.as_str()) {
             return Err(format!("`others` names `{o}`, which is not in `languages`"));
@@ -173,4 +174,52 @@ fn program(lang: &str, level: &str, files: &[String], dir: &Path) -> Result<Stri
         path("input.txt")?,
         path("expected.txt")?,
     ))
+}
+
+/// Every directory and file under the corpus is a program of the manifest
+/// (nothing is silently left out).
+fn orphans(m: &Manifest, dir: &Path) -> Result<(), String> {
+    let listed = |lang: &str, level: &str| {
+        m.languages
+            .iter()
+            .find(|l| l.language == lang)
+            .and_then(|l| match l.levels.get(level) {
+                Some(Level::Files(files)) => Some(files),
+                _ => None,
+            })
+    };
+    let entries = |d: &Path| -> Result<Vec<(String, PathBuf)>, String> {
+        println!("cargo:rerun-if-changed={}", d.display());
+        let rd = std::fs::read_dir(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        rd.map(|e| {
+            let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
+            Ok((e.file_name().to_string_lossy().into_owned(), e.path()))
+        })
+        .collect()
+    };
+    for (lang, lang_dir) in entries(dir)? {
+        if lang == "corpus.json" || lang.starts_with('.') {
+            continue;
+        }
+        if !lang_dir.is_dir() {
+            return Err(format!("{}: not part of the manifest", lang_dir.display()));
+        }
+        for (level, level_dir) in entries(&lang_dir)? {
+            let Some(files) = listed(&lang, &level) else {
+                return Err(format!(
+                    "{}: the manifest has no program with files there",
+                    level_dir.display()
+                ));
+            };
+            for (name, path) in entries(&level_dir)? {
+                if name.starts_with('.') {
+                    continue; // editor and OS files
+                }
+                if !(files.contains(&name) || name == "input.txt" || name == "expected.txt") {
+                    return Err(format!("{}: not listed in the manifest", path.display()));
+                }
+            }
+        }
+    }
+    Ok(())
 }
