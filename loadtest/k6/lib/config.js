@@ -87,7 +87,7 @@ export const config = Object.freeze({
     ),
   ),
   mode: oneOf('MODE', { wait: 'wait', poll: 'poll' }, 'wait'),
-  pollIntervalMs: env.POLL_INTERVAL ? parseDuration(env.POLL_INTERVAL, 'POLL_INTERVAL') : 200,
+  pollIntervalMs: durationOrNull('POLL_INTERVAL') || 200,
   scale: positiveNumber('SCALE', 1),
   phaseDurationMs: durationOrNull('DURATION'),
   uniqueSources: oneOf('UNIQUE_SOURCES', { 1: true, true: true, 0: false, false: false }, null),

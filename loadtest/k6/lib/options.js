@@ -68,10 +68,13 @@ function timeUnitFor(rates) {
   return 3600;
 }
 
-function arrivalExecutor(stages) {
+function arrivalExecutor(name, stages) {
   const rates = stages.flatMap((s) => [s.from, s.to]);
   const unit = timeUnitFor(rates);
   const per = (r) => Math.round(r * unit);
+  if (Math.max(...rates.map(per)) === 0) {
+    throw new Error(`SCALE=${config.scale}: phase ${name} would get less than one arrival an hour`);
+  }
   const timeUnit = formatMs(unit * 1000);
   if (stages.length === 1 && stages[0].from === stages[0].to) {
     return {
@@ -139,7 +142,7 @@ function phase(name, startMs) {
   const timeoutMs = parseDuration(p.submit.timeout, `${name}.submit.timeout`);
   const preAllocatedVUs = Math.max(1, Math.ceil(peak * 2));
   const scenarios = {
-    [name]: Object.assign(arrivalExecutor(stages), {
+    [name]: Object.assign(arrivalExecutor(name, stages), {
       exec: name,
       startTime: formatMs(startMs),
       gracefulStop: formatMs(timeoutMs + 5000),
