@@ -20,8 +20,7 @@ const env = typeof __ENV === 'object' && __ENV !== null ? __ENV : {};
 /** Parses `500ms`, `60s`, `1.5s`, `10m`, `1h`, `1m30s` into milliseconds. */
 export function parseDuration(text, name) {
   const s = String(text).trim();
-  const bad = () =>
-    new Error(`${name}: invalid duration \`${text}\`: write e.g. "500ms", "60s", "10m", "1m30s"`);
+  const bad = () => new Error(`${name}: invalid duration \`${text}\`: write e.g. "500ms", "60s", "10m", "1m30s"`);
   if (s === '' || !/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) {
     throw bad();
   }
@@ -81,10 +80,7 @@ const apiKey = env.API_KEY || env.KILN_API_KEY || '';
 export const config = Object.freeze({
   baseUrl: baseUrl(),
   headers: Object.freeze(
-    Object.assign(
-      { 'Content-Type': 'application/json' },
-      apiKey ? { Authorization: `Bearer ${apiKey}` } : {},
-    ),
+    Object.assign({ 'Content-Type': 'application/json' }, apiKey ? { Authorization: `Bearer ${apiKey}` } : {}),
   ),
   mode: oneOf('MODE', { wait: 'wait', poll: 'poll' }, 'wait'),
   pollIntervalMs: durationOrNull('POLL_INTERVAL') || 200,

@@ -122,7 +122,10 @@ export function criterionThreshold(name, c, phaseMs) {
       return [sel('compilation_errors'), `rate${c.op}${pct()}`];
     case 'achieved_rps':
       // completed per second over the phase, as a count over its length
-      return [sel('submissions_completed'), `count${c.op}${Math.ceil(round(c.target * config.scale * (phaseMs / 1000)))}`];
+      return [
+        sel('submissions_completed'),
+        `count${c.op}${Math.ceil(round(c.target * config.scale * (phaseMs / 1000)))}`,
+      ];
     case 'queue_depth':
       return [`queue_growing{scenario:${SAMPLER_PREFIX}${name}}`, 'value<1'];
     default:
@@ -175,8 +178,7 @@ function phase(name, startMs) {
 /** k6 options running `names` one after the other, `gapMs` apart (scaled like phases). */
 export function buildOptions(names, gap = '0s') {
   const firstMs = resolveStages(PHASES[names[0]].load).reduce((sum, s) => sum + s.ms, 0);
-  const gapMs =
-    parseDuration(gap, 'gap') * (config.phaseDurationMs === null ? 1 : config.phaseDurationMs / firstMs);
+  const gapMs = parseDuration(gap, 'gap') * (config.phaseDurationMs === null ? 1 : config.phaseDurationMs / firstMs);
   const options = {
     scenarios: {},
     thresholds: {},

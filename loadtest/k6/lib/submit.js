@@ -40,7 +40,9 @@ export function classifyResponse(res, timeoutMs) {
 export function judge(doc, expected) {
   switch (doc.status) {
     case 'accepted':
-      return String(doc.stdout == null ? '' : doc.stdout).trimEnd() === expected.trimEnd() ? 'success' : 'wrong_verdict';
+      return String(doc.stdout == null ? '' : doc.stdout).trimEnd() === expected.trimEnd()
+        ? 'success'
+        : 'wrong_verdict';
     case 'compilation_error':
       return 'compilation_error';
     case 'internal_error':

@@ -70,9 +70,7 @@ export function samples(name, where = {}) {
   if (!m) {
     throw new Error(`no metric ${name}`);
   }
-  return m.samples
-    .filter((s) => Object.entries(where).every(([k, v]) => s.tags[k] === v))
-    .map((s) => s.value);
+  return m.samples.filter((s) => Object.entries(where).every(([k, v]) => s.tags[k] === v)).map((s) => s.value);
 }
 
 /** The corpus as written on disk: "language/level" -> {language, files, stdin, expected_output, comment}. */

@@ -35,7 +35,12 @@ function norm(sc) {
       return r;
     });
   }
-  assert.ok([sc.rate, sc.startRate, ...(sc.stages || []).map((s) => s.target)].every((v) => v === undefined || Number.isInteger(v)), `${sc.exec}: k6 rates must be integers`);
+  assert.ok(
+    [sc.rate, sc.startRate, ...(sc.stages || []).map((s) => s.target)].every(
+      (v) => v === undefined || Number.isInteger(v),
+    ),
+    `${sc.exec}: k6 rates must be integers`,
+  );
   out.end = out.start + out.rps.reduce((t, r) => t + r[0], 0);
   return out;
 }
@@ -47,12 +52,25 @@ function assertScenario(sc, want, where) {
   assert.ok(close(got.start, want.start), `${where}: starts at ${got.start}s, want ${want.start}s`);
   assert.equal(got.rps.length, want.rps.length, `${where}: ${JSON.stringify(got.rps)} vs ${JSON.stringify(want.rps)}`);
   got.rps.forEach((r, i) =>
-    assert.ok(r.every((v, j) => close(v, want.rps[i][j])), `${where}: stage ${i} ${JSON.stringify(r)}, want ${JSON.stringify(want.rps[i])}`),
+    assert.ok(
+      r.every((v, j) => close(v, want.rps[i][j])),
+      `${where}: stage ${i} ${JSON.stringify(r)}, want ${JSON.stringify(want.rps[i])}`,
+    ),
   );
 }
 
-const BUILTIN_METRICS = { dropped_iterations: 'counter', http_req_duration: 'trend', http_req_failed: 'rate', checks: 'rate' };
-const METHODS = { trend: /^(avg|min|max|med|p\(\d+(\.\d+)?\))$/, rate: /^rate$/, counter: /^(count|rate)$/, gauge: /^value$/ };
+const BUILTIN_METRICS = {
+  dropped_iterations: 'counter',
+  http_req_duration: 'trend',
+  http_req_failed: 'rate',
+  checks: 'rate',
+};
+const METHODS = {
+  trend: /^(avg|min|max|med|p\(\d+(\.\d+)?\))$/,
+  rate: /^rate$/,
+  counter: /^(count|rate)$/,
+  gauge: /^value$/,
+};
 
 /** Every threshold is valid k6: a known metric, a method its type has, known scenarios and tags. */
 function assertThresholdsValid(options) {
@@ -77,11 +95,27 @@ function assertThresholdsValid(options) {
 const BURST = { executor: 'constant-arrival-rate', exec: 'burst', start: 0, rps: [[60, 1000 / 60, 1000 / 60]] };
 const SUSTAINED = { executor: 'constant-arrival-rate', exec: 'sustained', start: 0, rps: [[600, 100, 100]] };
 const COMPILATION = {
-  executor: 'ramping-arrival-rate', exec: 'compilation', start: 0,
-  rps: [[60, 10, 10], [60, 10, 40], [60, 40, 60], [60, 60, 80], [60, 80, 100], [60, 100, 100], [60, 100, 60], [60, 60, 20]],
+  executor: 'ramping-arrival-rate',
+  exec: 'compilation',
+  start: 0,
+  rps: [
+    [60, 10, 10],
+    [60, 10, 40],
+    [60, 40, 60],
+    [60, 60, 80],
+    [60, 80, 100],
+    [60, 100, 100],
+    [60, 100, 60],
+    [60, 60, 20],
+  ],
 };
 const SOAK = { executor: 'constant-arrival-rate', exec: 'soak', start: 0, rps: [[1800, 50, 50]] };
-const sampler = (of) => ({ executor: 'constant-arrival-rate', exec: 'sampleQueue', start: of.start, rps: [[of.rps[0][0], 1, 1]] });
+const sampler = (of) => ({
+  executor: 'constant-arrival-rate',
+  exec: 'sampleQueue',
+  start: of.start,
+  rps: [[of.rps[0][0], 1, 1]],
+});
 const at = (sc, start) => Object.assign({}, sc, { start });
 const T = {
   burst: {
@@ -129,10 +163,19 @@ async function fullScale(script, want, thresholds) {
 /** plan.js against crates/loadtest/scenarios/*.toml (read with python3's tomllib). */
 async function planMatchesToml() {
   const dir = path.join(ROOT, 'crates/loadtest/scenarios');
-  const py = spawnSync('python3', ['-c', 'import json,sys,tomllib; print(json.dumps({a: tomllib.load(open(a, "rb")) for a in sys.argv[1:]}))',
-    ...['burst', 'sustained', 'compilation', 'soak', 'all'].map((n) => path.join(dir, `${n}.toml`))], { encoding: 'utf8' });
+  const py = spawnSync(
+    'python3',
+    [
+      '-c',
+      'import json,sys,tomllib; print(json.dumps({a: tomllib.load(open(a, "rb")) for a in sys.argv[1:]}))',
+      ...['burst', 'sustained', 'compilation', 'soak', 'all'].map((n) => path.join(dir, `${n}.toml`)),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(py.status, 0, `python3 tomllib: ${py.stderr}`);
-  const toml = Object.fromEntries(Object.entries(JSON.parse(py.stdout)).map(([f, v]) => [path.basename(f, '.toml'), v]));
+  const toml = Object.fromEntries(
+    Object.entries(JSON.parse(py.stdout)).map(([f, v]) => [path.basename(f, '.toml'), v]),
+  );
   const { PHASES, TIMELINE } = await import(path.join(K6_DIR, 'lib/plan.js'));
   assert.deepEqual(TIMELINE, { sequence: toml.all.sequence, gap: toml.all.gap }, 'TIMELINE vs all.toml');
   assert.deepEqual(Object.keys(PHASES).sort(), [...toml.all.sequence].sort(), 'phases vs all.toml');
@@ -141,11 +184,21 @@ async function planMatchesToml() {
     const submit = t.submit || {};
     const where = `lib/plan.js ${name} vs ${name}.toml`;
     assert.equal(p.description, t.description, `${where}: description`);
-    assert.deepEqual(p.load, Object.fromEntries(Object.entries({ start_rate: t.load.start_rate, stages: t.load.stages }).filter(([, v]) => v !== undefined)), `${where}: load`);
+    assert.deepEqual(
+      p.load,
+      Object.fromEntries(
+        Object.entries({ start_rate: t.load.start_rate, stages: t.load.stages }).filter(([, v]) => v !== undefined),
+      ),
+      `${where}: load`,
+    );
     assert.ok(!t.load.model || t.load.model === 'open', `${where}: an open model`);
     assert.deepEqual(p.languages, t.languages || { python: 1 }, `${where}: languages`);
     assert.deepEqual(p.complexity, t.complexity || { simple: 1 }, `${where}: complexity`);
-    assert.deepEqual(p.submit, { timeout: submit.timeout || '60s', unique_sources: submit.unique_sources || false }, `${where}: submit`);
+    assert.deepEqual(
+      p.submit,
+      { timeout: submit.timeout || '60s', unique_sources: submit.unique_sources || false },
+      `${where}: submit`,
+    );
     assert.equal(submit.mode || 'wait', 'wait', `${where}: MODE's default is wait`);
     assert.deepEqual(p.criteria, t.criteria, `${where}: criteria`);
   }
@@ -162,15 +215,22 @@ function badEnv(variable, value, message) {
 }
 
 export const CASES = [
-  { name: 'lib/plan.js equals kiln loadtest\'s TOML scenarios', run: planMatchesToml },
-  { name: 'burst-only.js: 1000 in 60 s and the burst criteria', run: () => fullScale('burst-only.js', { burst: BURST }, T.burst) },
+  { name: "lib/plan.js equals kiln loadtest's TOML scenarios", run: planMatchesToml },
+  {
+    name: 'burst-only.js: 1000 in 60 s and the burst criteria',
+    run: () => fullScale('burst-only.js', { burst: BURST }, T.burst),
+  },
   {
     name: 'sustained-100rps.js: 100 RPS for 10 m, queue sampler, sustained criteria',
-    run: () => fullScale('sustained-100rps.js', { sustained: SUSTAINED, queue_sustained: sampler(SUSTAINED) }, T.sustained),
+    run: () =>
+      fullScale('sustained-100rps.js', { sustained: SUSTAINED, queue_sustained: sampler(SUSTAINED) }, T.sustained),
   },
-  { name: 'compilation-stress.js: 10-40-60-80-100-60-20 RPS over 8 m and its criteria', run: () => fullScale('compilation-stress.js', { compilation: COMPILATION }, T.compilation) },
   {
-    name: 'scenarios.js: the 52-minute timeline (0, 2, 13, 22 m) with every phase\'s criteria',
+    name: 'compilation-stress.js: 10-40-60-80-100-60-20 RPS over 8 m and its criteria',
+    run: () => fullScale('compilation-stress.js', { compilation: COMPILATION }, T.compilation),
+  },
+  {
+    name: "scenarios.js: the 52-minute timeline (0, 2, 13, 22 m) with every phase's criteria",
     run: () =>
       fullScale(
         'scenarios.js',
@@ -190,10 +250,26 @@ export const CASES = [
     env: { SCALE: '0.05', DURATION: '8s' },
     run: async () => {
       const { options } = await importScript('scenarios.js');
-      assertScenario(options.scenarios.burst, { executor: 'constant-arrival-rate', exec: 'burst', start: 0, rps: [[8, 50 / 60, 50 / 60]] }, 'burst');
-      assertScenario(options.scenarios.sustained, { executor: 'constant-arrival-rate', exec: 'sustained', start: 16, rps: [[8, 5, 5]] }, 'sustained');
-      assertScenario(options.scenarios.compilation, Object.assign({}, COMPILATION, { start: 32, rps: COMPILATION.rps.map(([, a, b]) => [1, a * 0.05, b * 0.05]) }), 'compilation');
-      assertScenario(options.scenarios.soak, { executor: 'constant-arrival-rate', exec: 'soak', start: 48, rps: [[8, 2.5, 2.5]] }, 'soak');
+      assertScenario(
+        options.scenarios.burst,
+        { executor: 'constant-arrival-rate', exec: 'burst', start: 0, rps: [[8, 50 / 60, 50 / 60]] },
+        'burst',
+      );
+      assertScenario(
+        options.scenarios.sustained,
+        { executor: 'constant-arrival-rate', exec: 'sustained', start: 16, rps: [[8, 5, 5]] },
+        'sustained',
+      );
+      assertScenario(
+        options.scenarios.compilation,
+        Object.assign({}, COMPILATION, { start: 32, rps: COMPILATION.rps.map(([, a, b]) => [1, a * 0.05, b * 0.05]) }),
+        'compilation',
+      );
+      assertScenario(
+        options.scenarios.soak,
+        { executor: 'constant-arrival-rate', exec: 'soak', start: 48, rps: [[8, 2.5, 2.5]] },
+        'soak',
+      );
       assert.deepEqual(options.thresholds['submissions_completed{scenario:sustained}'], ['count>=38']);
       assert.deepEqual(options.thresholds['dropped_iterations{scenario:burst}'], ['count<=2']);
       assertThresholdsValid(options);
