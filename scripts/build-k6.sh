@@ -26,7 +26,9 @@ VENDORED_TABLES=vendor/golang.org/x/text/collate/tables.go
 
 die() { echo "build-k6: $*" >&2; exit 2; }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: scripts/build-k6.sh K6_SOURCE_DIR [OUTPUT]"
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  die "usage: scripts/build-k6.sh K6_SOURCE_DIR [OUTPUT]"
+fi
 SRC=$(cd "$1" 2>/dev/null && pwd) || die "no such directory: $1"
 OUT=${2:-$REPO/target/k6/k6}
 case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac
@@ -52,7 +54,9 @@ if [ ${#need[@]} -gt 0 ]; then
       apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 go_minor=$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
-[ -n "$go_minor" ] && [ "$go_minor" -ge 19 ] || die "need Go >= 1.19, have $(go env GOVERSION)"
+if [ -z "$go_minor" ] || [ "$go_minor" -lt 19 ]; then
+  die "need Go >= 1.19, have $(go env GOVERSION)"
+fi
 
 if [ ! -f "$SRC/$VENDORED_TABLES" ]; then
   echo "build-k6: $VENDORED_TABLES is missing; copying it from $X_TEXT_TABLES"
