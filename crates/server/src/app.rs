@@ -118,6 +118,7 @@ impl App {
                 allow_private: config.jobs.allow_private_callbacks,
                 timeout: config.jobs.callback_timeout(),
                 retries: config.jobs.callback_retries,
+                secret: crate::callback::secret(&config)?,
             },
             // An API node without queue workers still runs interactive sessions.
             interactive: Semaphore::new(config.workers.max(1)),
@@ -207,6 +208,7 @@ async fn run(
     }
     let retention = tokio::spawn(crate::worker::retention(state.clone()));
     let fleet = tokio::spawn(fleet(state.clone()));
+    let callbacks = tokio::spawn(crate::callback::dispatch(state.clone()));
     let (http_stop, mut http_stop_rx) = watch::channel(false);
     let router = if state.config.serves_api {
         crate::routes::router(state.clone())
@@ -244,6 +246,7 @@ async fn run(
     }
     retention.abort();
     fleet.abort();
+    callbacks.abort();
     for t in &tasks {
         t.abort();
     }

@@ -55,6 +55,10 @@ kiln_settings::settings! {
         callback_timeout_secs: u64 = 10,
         /// Retries of a failed callback POST, with exponential backoff.
         callback_retries: u32 = 3,
+        /// Secret of the callbacks' `Kiln-Signature` (HMAC-SHA256); every node
+        /// of a deployment needs the same one.
+        #[arg(hide_env_values = true)]
+        callback_secret: String => "kiln serve: one generated into <data-dir>/callback-secret; kiln worker: one per process (set it)",
     }
 }
 

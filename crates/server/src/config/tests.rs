@@ -173,6 +173,7 @@ fn samples(key: &str) -> [(String, String); 3] {
         }
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
         "queue_prefix" => quoted(["a:", "b:", "c:"]),
+        "callback_secret" => quoted(["s1", "s2", "s3"]),
         "api_keys" | "admin_keys" => {
             ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]")))
         }

@@ -234,6 +234,18 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The body of a Judge0 callback: the default fields, base64-encoded, as
+/// Judge0 sends it (`null` fields for output that cannot be shown).
+pub fn callback_body(
+    rec: &crate::store::SubmissionRecord,
+    installed: &[crate::executor::LanguageInfo],
+) -> Value {
+    match model::view(rec, model::DEFAULT_FIELDS, true, installed) {
+        Ok(m) => Value::Object(m),
+        Err(_) => json!({ "token": rec.id }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// docs/judge0.md documents every route this dialect serves.
