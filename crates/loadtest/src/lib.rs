@@ -3,7 +3,8 @@
 //!
 //! Module map:
 //! - [`scenario`]: scenario files (TOML) — stages, mixes, submission options,
-//!   success criteria — and the built-ins embedded from `scenarios/`.
+//!   success criteria — and the built-ins embedded from `scenarios/`; the
+//!   value types, the file layout and the parsing are its submodules.
 //! - [`schedule`]: open-model arrival times (constant/ramping rates, Poisson or
 //!   uniform spacing) by exact inversion of the cumulative rate.
 //! - [`corpus`]: the embedded programs (12 languages × simple/medium/complex)
@@ -29,6 +30,8 @@
 //! run), [`EXIT_OVERLOADED`] 3 (the generator could not keep its schedule, so
 //! the figures do not describe the target).
 #![forbid(unsafe_code)]
+// Functions stay short enough to hold in one's head (80 lines, clippy.toml).
+#![warn(clippy::too_many_lines)]
 
 pub mod client;
 pub mod corpus;

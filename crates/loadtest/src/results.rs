@@ -10,7 +10,7 @@ use crate::criteria::{self, CriterionResult, Indicator, OVERLOAD_FRACTION};
 use crate::metrics_scrape::{analyse, MetricSample, QueueAnalysis};
 use crate::runner::Raw;
 use crate::scenario::{LoadModel, Phase, SubmitOptions};
-use crate::stats::{Group, Percentiles};
+use crate::stats::{Group, Percentiles, Recorder};
 
 /// Counts and latency of one language or complexity.
 #[derive(Debug, Clone, Serialize)]
@@ -143,48 +143,8 @@ impl PhaseResult {
         let scheduled = phase.load.duration();
         let window = scheduled.max(raw.elapsed).as_secs_f64().max(1e-9);
         let arrivals = r.sent + r.dropped;
-        let (late_f, drop_f) = if arrivals == 0 {
-            (0.0, 0.0)
-        } else {
-            (
-                r.late as f64 / arrivals as f64,
-                r.dropped as f64 / arrivals as f64,
-            )
-        };
         let open = matches!(phase.load, LoadModel::Open { .. });
-        let seconds = r
-            .seconds
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let p = Percentiles::of_ms(&s.latency_ms);
-                let m = raw
-                    .metrics
-                    .iter()
-                    .find(|m| m.t >= i as f64 && m.t < i as f64 + 1.0);
-                SecondRow {
-                    second: i as u64,
-                    target_rps: phase
-                        .load
-                        .target_rate_at(i as f64 + 0.5)
-                        .filter(|_| Duration::from_secs(i as u64) < scheduled),
-                    sent: s.sent,
-                    late: s.late,
-                    dropped: s.dropped,
-                    completed: s.completed,
-                    success: s.success,
-                    errors: s.errors,
-                    p50_ms: p.p50_ms,
-                    p90_ms: p.p90_ms,
-                    p95_ms: p.p95_ms,
-                    p99_ms: p.p99_ms,
-                    max_ms: p.max_ms,
-                    queue_depth: m.and_then(|m| m.queue_depth),
-                    active_jobs: m.and_then(|m| m.active_jobs),
-                    workers: m.and_then(|m| m.workers),
-                }
-            })
-            .collect();
+        let seconds = second_rows(phase, &raw, scheduled);
         let mut result = PhaseResult {
             name: phase.name.clone(),
             description: phase.description.clone(),
@@ -221,14 +181,7 @@ impl PhaseResult {
             seconds,
             queue: analyse(&raw.metrics),
             metrics: raw.metrics.clone(),
-            generator: GeneratorHealth {
-                // More than 1 % and more than 2 arrivals: one late send in a tiny run is noise.
-                overloaded: open && late_f + drop_f > OVERLOAD_FRACTION && r.late + r.dropped > 2,
-                late_fraction: late_f,
-                dropped_fraction: drop_f,
-                max_lateness_ms: r.max_lateness.as_secs_f64() * 1000.0,
-                threshold_fraction: OVERLOAD_FRACTION,
-            },
+            generator: GeneratorHealth::of(r, open),
             criteria: Vec::new(),
             indicators: Vec::new(),
             warnings: Vec::new(),
@@ -244,6 +197,66 @@ impl PhaseResult {
         result.passed = result.criteria.iter().all(|c| c.passed)
             && !result.indicators.iter().any(|i| i.triggered);
         result
+    }
+}
+
+/// One row per second of the run, with the metrics sampled in it.
+fn second_rows(phase: &Phase, raw: &Raw, scheduled: Duration) -> Vec<SecondRow> {
+    raw.recorder
+        .seconds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let p = Percentiles::of_ms(&s.latency_ms);
+            let m = raw
+                .metrics
+                .iter()
+                .find(|m| m.t >= i as f64 && m.t < i as f64 + 1.0);
+            SecondRow {
+                second: i as u64,
+                target_rps: phase
+                    .load
+                    .target_rate_at(i as f64 + 0.5)
+                    .filter(|_| Duration::from_secs(i as u64) < scheduled),
+                sent: s.sent,
+                late: s.late,
+                dropped: s.dropped,
+                completed: s.completed,
+                success: s.success,
+                errors: s.errors,
+                p50_ms: p.p50_ms,
+                p90_ms: p.p90_ms,
+                p95_ms: p.p95_ms,
+                p99_ms: p.p99_ms,
+                max_ms: p.max_ms,
+                queue_depth: m.and_then(|m| m.queue_depth),
+                active_jobs: m.and_then(|m| m.active_jobs),
+                workers: m.and_then(|m| m.workers),
+            }
+        })
+        .collect()
+}
+
+impl GeneratorHealth {
+    /// Whether the generator kept its schedule (an open model's arrivals).
+    fn of(r: &Recorder, open: bool) -> GeneratorHealth {
+        let arrivals = r.sent + r.dropped;
+        let (late_f, drop_f) = if arrivals == 0 {
+            (0.0, 0.0)
+        } else {
+            (
+                r.late as f64 / arrivals as f64,
+                r.dropped as f64 / arrivals as f64,
+            )
+        };
+        GeneratorHealth {
+            // More than 1 % and more than 2 arrivals: one late send in a tiny run is noise.
+            overloaded: open && late_f + drop_f > OVERLOAD_FRACTION && r.late + r.dropped > 2,
+            late_fraction: late_f,
+            dropped_fraction: drop_f,
+            max_lateness_ms: r.max_lateness.as_secs_f64() * 1000.0,
+            threshold_fraction: OVERLOAD_FRACTION,
+        }
     }
 }
 
