@@ -13,7 +13,8 @@
 //!   sysroot in `detect::tools`, version commands run with a timeout in
 //!   `detect::command`) and turns specs into languages.
 //! - [`catalog`]: [`Catalog`] — lookup by id, alias or file extension.
-//! - `render`: `kiln languages` output, as a table or JSON.
+//! - `render`: `kiln languages` output, as a table or JSON
+//!   ([`Catalog::render_table`], [`Catalog::to_json`]).
 //! - [`testdata`]: paths of the per-language test programs in `testdata/`.
 #![forbid(unsafe_code)]
 // Functions stay short enough to hold in one's head (80 lines, clippy.toml).

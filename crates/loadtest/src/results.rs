@@ -6,11 +6,43 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::criteria::{self, CriterionResult, Indicator, OVERLOAD_FRACTION};
 use crate::metrics_scrape::{analyse, MetricSample, QueueAnalysis};
 use crate::runner::Raw;
-use crate::scenario::{LoadModel, Phase, SubmitOptions};
+use crate::scenario::{LoadModel, Metric, Phase, SubmitOptions};
 use crate::stats::{Group, Percentiles, Recorder};
+
+/// Above this fraction of late + dropped arrivals the generator is overloaded.
+pub const OVERLOAD_FRACTION: f64 = 0.01;
+
+/// One criterion's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriterionResult {
+    pub label: String,
+    pub metric: Metric,
+    pub op: String,
+    pub target: Option<f64>,
+    pub measured: Option<f64>,
+    pub unit: &'static str,
+    pub passed: bool,
+    pub note: String,
+}
+
+impl CriterionResult {
+    /// The target as written: "< 3 s", "> 95 %", "stable".
+    pub fn target_text(&self) -> String {
+        self.target
+            .map(|t| format!("{} {t} {}", self.op, self.unit))
+            .unwrap_or_else(|| self.op.clone())
+    }
+}
+
+/// One of the plan's failure indicators.
+#[derive(Debug, Clone, Serialize)]
+pub struct Indicator {
+    pub name: String,
+    pub triggered: bool,
+    pub detail: String,
+}
 
 /// Counts and latency of one language or complexity.
 #[derive(Debug, Clone, Serialize)]
@@ -129,7 +161,8 @@ impl PhaseResult {
         self.outcomes.get(key).copied().unwrap_or(0)
     }
 
-    /// Judges a raw run.
+    /// The figures of a raw run, not judged yet ([`crate::criteria::judge`]
+    /// fills in the verdicts).
     pub fn build(phase: &Phase, raw: Raw) -> Self {
         let r = &raw.recorder;
         let pct = |x: u64| {
@@ -145,12 +178,12 @@ impl PhaseResult {
         let arrivals = r.sent + r.dropped;
         let open = matches!(phase.load, LoadModel::Open { .. });
         let seconds = second_rows(phase, &raw, scheduled);
-        let mut result = PhaseResult {
+        PhaseResult {
             name: phase.name.clone(),
             description: phase.description.clone(),
             load: phase.load.clone(),
             submit: phase.submit.clone(),
-            started_at: crate::report::rfc3339(raw.started_at),
+            started_at: crate::timestamp::rfc3339(raw.started_at),
             scheduled_s: scheduled.as_secs_f64(),
             elapsed_s: raw.elapsed.as_secs_f64(),
             expected_requests: phase.load.expected_requests(),
@@ -186,17 +219,7 @@ impl PhaseResult {
             indicators: Vec::new(),
             warnings: Vec::new(),
             passed: false,
-        };
-        result.criteria = phase
-            .criteria
-            .iter()
-            .map(|c| criteria::evaluate(c, &result))
-            .collect();
-        result.indicators = criteria::indicators(&phase.criteria, &result);
-        result.warnings = criteria::warnings(&result);
-        result.passed = result.criteria.iter().all(|c| c.passed)
-            && !result.indicators.iter().any(|i| i.triggered);
-        result
+        }
     }
 }
 

@@ -40,23 +40,10 @@ fn setup_failed(ctl: &OwnedFd, layer: &str, message: impl std::fmt::Display) -> 
     std::process::exit(1)
 }
 
-/// `oom_score_adj` of the helper and init where the host allows it
-/// (`CAP_SYS_RESOURCE`; Docker's default capabilities lack it): never the
-/// OOM killer's choice. Memory charged to the box but held by no process
-/// (tmpfs files, pipe buffers, SysV messages) would otherwise make them the
-/// biggest target.
-pub(crate) const OOM_SCORE_ADJ_KILN: &str = "-1000";
-/// `oom_score_adj` of every program (set before it drops its privileges):
-/// the OOM killer's first choice, in the box's cgroup and on the host. Its
-/// score is its size plus the whole limit, more than init's or the helper's
-/// can be, so they are not chosen while a program lives even where they
-/// could not get -1000.
-pub(crate) const OOM_SCORE_ADJ_PROGRAM: &str = "1000";
-
 fn helper_main() -> ! {
     let ctl = take_control_socket();
-    // Best effort: lowering needs CAP_SYS_RESOURCE (see OOM_SCORE_ADJ_PROGRAM).
-    let _ = std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ_KILN);
+    // Best effort: lowering needs CAP_SYS_RESOURCE (see init::OOM_SCORE_ADJ_PROGRAM).
+    let _ = std::fs::write("/proc/self/oom_score_adj", crate::init::OOM_SCORE_ADJ_KILN);
     let mut buf = vec![0u8; MAX_PACKET];
     let setup: BoxSetup = match protocol::recv(ctl.as_fd(), &mut buf) {
         Ok(Recv::Packet(p)) => p.header,

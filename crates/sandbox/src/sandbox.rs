@@ -268,7 +268,7 @@ impl Sandbox {
         let work_dir = opts
             .work_dir
             .clone()
-            .unwrap_or_else(|| crate::rootfs::WORK_DIR.to_string());
+            .unwrap_or_else(|| crate::protocol::WORK_DIR.to_string());
         let home = if opts.home.is_some() {
             work_dir.as_str()
         } else {

@@ -7,8 +7,9 @@
 //! are checked while they are deserialised (so `toml` attaches the span) and
 //! cross-field checks use [`toml::Spanned`] tables.
 //!
-//! Layout: `values` holds the value types (durations, numbers, languages,
-//! metrics), `file` the TOML layout, `parse` the loading and checks; this
+//! Layout: `values` holds the value types (durations, numbers, metrics; the
+//! language groups and complexity levels come from [`crate::corpus`]),
+//! `file` the TOML layout, `parse` the loading and checks; this
 //! module holds the resolved form ([`Scenario`], [`Phase`], [`LoadModel`])
 //! and the command-line [`Overrides`].
 

@@ -1,10 +1,11 @@
 //! The value types of scenario files, checked while they are deserialised
 //! (so that `toml` attaches the line and column to an error).
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::corpus::{Complexity, LangGroup};
 
 /// A duration written as `"500ms"`, `"60s"`, `"10m"`, `"1h"` or `"1m30s"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -62,72 +63,6 @@ impl TryFrom<f64> for NonNeg {
         } else {
             Err(format!("invalid value {v}: must be a finite number >= 0"))
         }
-    }
-}
-
-/// A language of the plan's mixes; `others` spreads over bash, ruby, php, perl, lua.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LangGroup {
-    Python,
-    Javascript,
-    C,
-    Cpp,
-    Java,
-    Rust,
-    Go,
-    Bash,
-    Ruby,
-    Php,
-    Perl,
-    Lua,
-    Others,
-}
-
-impl LangGroup {
-    /// The concrete languages this entry stands for.
-    pub fn languages(self) -> &'static [&'static str] {
-        match self {
-            LangGroup::Python => &["python"],
-            LangGroup::Javascript => &["javascript"],
-            LangGroup::C => &["c"],
-            LangGroup::Cpp => &["cpp"],
-            LangGroup::Java => &["java"],
-            LangGroup::Rust => &["rust"],
-            LangGroup::Go => &["go"],
-            LangGroup::Bash => &["bash"],
-            LangGroup::Ruby => &["ruby"],
-            LangGroup::Php => &["php"],
-            LangGroup::Perl => &["perl"],
-            LangGroup::Lua => &["lua"],
-            LangGroup::Others => crate::corpus::OTHERS,
-        }
-    }
-}
-
-/// Complexity level of a corpus program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Complexity {
-    Simple,
-    Medium,
-    Complex,
-}
-
-impl Complexity {
-    pub const ALL: [Complexity; 3] = [Complexity::Simple, Complexity::Medium, Complexity::Complex];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Complexity::Simple => "simple",
-            Complexity::Medium => "medium",
-            Complexity::Complex => "complex",
-        }
-    }
-}
-
-impl fmt::Display for Complexity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -116,7 +116,7 @@ impl ExecSpec {
         ExecSpec {
             argv,
             env,
-            cwd: crate::rootfs::WORK_DIR.into(),
+            cwd: crate::protocol::WORK_DIR.into(),
             limits,
             stdin: Input::Bytes(Vec::new()),
             stream: None,

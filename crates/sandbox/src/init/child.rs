@@ -135,11 +135,8 @@ fn connect_stdio(slave: Option<&str>, fds: &[OwnedFd], uid: u32, gid: u32) -> Re
 /// The OOM score and the rlimits of the program.
 fn set_rlimits(rl: Rlimits) -> Result<(), String> {
     // The program is the OOM killer's first choice, never init or the helper.
-    std::fs::write(
-        "/proc/self/oom_score_adj",
-        crate::helper::OOM_SCORE_ADJ_PROGRAM,
-    )
-    .map_err(|e| format!("set oom_score_adj: {e}"))?;
+    std::fs::write("/proc/self/oom_score_adj", super::OOM_SCORE_ADJ_PROGRAM)
+        .map_err(|e| format!("set oom_score_adj: {e}"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(st("rlimit core"))?;
     let limit = |r: Resource, v: Option<u64>, name: &'static str| -> Result<(), String> {
         match v {

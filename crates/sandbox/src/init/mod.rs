@@ -46,6 +46,19 @@ use crate::rootfs;
 use crate::{files, seccomp};
 use spawn::set_winsize;
 
+/// `oom_score_adj` of the helper and init where the host allows it
+/// (`CAP_SYS_RESOURCE`; Docker's default capabilities lack it): never the
+/// OOM killer's choice. Memory charged to the box but held by no process
+/// (tmpfs files, pipe buffers, SysV messages) would otherwise make them the
+/// biggest target.
+pub(crate) const OOM_SCORE_ADJ_KILN: &str = "-1000";
+/// `oom_score_adj` of every program (set before it drops its privileges):
+/// the OOM killer's first choice, in the box's cgroup and on the host. Its
+/// score is its size plus the whole limit, more than init's or the helper's
+/// can be, so they are not chosen while a program lives even where they
+/// could not get -1000.
+pub(crate) const OOM_SCORE_ADJ_PROGRAM: &str = "1000";
+
 struct Running {
     kill_all_on_exit: bool,
     pty_master: Option<OwnedFd>,

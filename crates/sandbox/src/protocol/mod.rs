@@ -83,8 +83,11 @@ pub struct BoxSetup {
     pub work_host: Option<String>,
 }
 
+/// The working directory of programs inside every box.
+pub const WORK_DIR: &str = "/box";
+
 fn default_work_dir() -> String {
-    crate::rootfs::WORK_DIR.to_string()
+    WORK_DIR.to_string()
 }
 
 impl Message for BoxSetup {}

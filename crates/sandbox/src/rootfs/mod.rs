@@ -38,9 +38,6 @@ use crate::protocol::{BindSpec, BoxSetup};
 use mounts::{bind_readonly, bind_writable};
 use stage::Stage;
 
-/// The working directory of programs inside every box.
-pub const WORK_DIR: &str = "/box";
-
 /// A failed step: which layer, and what the kernel said.
 pub struct LayerError {
     pub layer: &'static str,

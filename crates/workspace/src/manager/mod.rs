@@ -34,6 +34,9 @@ use crate::template::Template;
 pub const HOME: &str = "/home/kiln";
 pub const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Transfers in flight per workspace (see [`crate::transfer`]).
+pub const MAX_TRANSFERS: usize = 4;
+
 pub(crate) struct Entry {
     pub(crate) ws: Mutex<Workspace>,
     pub(crate) boxed: Mutex<Option<Arc<SandboxBox>>>,
@@ -45,7 +48,7 @@ pub(crate) struct Entry {
     changed: tokio::sync::watch::Sender<Status>,
     /// Execs and file transfers in flight (the idle reaper leaves busy workspaces alone).
     pub(crate) busy: std::sync::atomic::AtomicUsize,
-    /// File transfers in flight may not exceed [`crate::transfer::MAX_TRANSFERS`].
+    /// File transfers in flight may not exceed [`MAX_TRANSFERS`].
     pub(crate) transfers: Arc<tokio::sync::Semaphore>,
 }
 
@@ -64,7 +67,7 @@ impl Entry {
             op: tokio::sync::Mutex::new(()),
             changed,
             busy: Default::default(),
-            transfers: Arc::new(tokio::sync::Semaphore::new(crate::transfer::MAX_TRANSFERS)),
+            transfers: Arc::new(tokio::sync::Semaphore::new(MAX_TRANSFERS)),
         })
     }
 
