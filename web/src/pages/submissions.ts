@@ -1,0 +1,209 @@
+// Submissions: the caller's recent submissions from `GET /api/v1/submissions`
+// (filters: status, language, time range; cursor pages), each opening its
+// result and its source. A server without that route still shows the
+// submissions made from this browser (by `GET /api/v1/submissions/batch`).
+
+import { ApiError, getJson, query } from "../api";
+import { badge, errorText, field, fmtDate, fmtKb, fmtMs, h, liveRegion } from "../dom";
+import type { Page } from "../main";
+import { navigate } from "../nav";
+import { renderResult } from "../results";
+import { encodeShared } from "../share";
+import { remembered, rememberedRequest } from "../store";
+import { ALL_STATUSES, type Language, type Result, type SubmissionList, type SubmissionRequest } from "../types";
+
+const PAGE_SIZES = [20, 50, 100, 200];
+
+function toRfc3339(local: string): string | undefined {
+  if (!local) return undefined;
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+function sourceOf(r: Result): SubmissionRequest | null {
+  const mine = r.id ? rememberedRequest(r.id) : null;
+  if (typeof r.source === "string") return { ...(mine ?? {}), language: r.language ?? mine?.language ?? "", source: r.source };
+  if (r.files?.length) return { language: r.language ?? "", source: r.files[0].content };
+  return mine;
+}
+
+async function detail(id: string): Promise<HTMLElement> {
+  const r = await getJson<Result>(`/api/v1/submissions/${encodeURIComponent(id)}`);
+  const req = sourceOf(r);
+  const open = h("button", { type: "button", class: "secondary" }, "Open in the playground");
+  open.addEventListener("click", async () => {
+    if (!req) return;
+    navigate(`/#${await encodeShared({ language: req.language, source: req.source, stdin: req.stdin, tests: req.tests, limits: req.limits })}`);
+  });
+  const files = r.files && r.files.length > 1 ? r.files : null;
+  return h(
+    "section",
+    { class: "submission-detail", "aria-labelledby": "detail-title", "data-testid": "submission-detail" },
+    h("h2", { id: "detail-title", tabindex: -1 }, "Submission ", h("code", null, id)),
+    h("p", { class: "hint" }, `${r.language ?? ""} · created ${fmtDate(r.created_at)} · finished ${fmtDate(r.finished_at)}`),
+    renderResult(r, req?.tests),
+    h("h3", null, "Source"),
+    files
+      ? files.map((f) => h("details", { open: true }, h("summary", null, f.name), h("pre", { class: "source" }, f.content)))
+      : req
+        ? h("pre", { class: "source", tabindex: 0 }, req.source)
+        : h("p", { class: "hint" }, "This server does not return the source of a submission, and it was not made from this browser."),
+    req ? open : null,
+  );
+}
+
+export const page: Page = {
+  title: "Submissions",
+  async mount(root, params) {
+    const status = liveRegion();
+    const params0 = new URLSearchParams(window.location.search);
+    const statusSel = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, "Any"), ALL_STATUSES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
+    const langSel = h("select", { id: "f-language", name: "language" }, h("option", { value: "" }, "Any"));
+    const since = h("input", { type: "datetime-local", id: "f-since", name: "since" });
+    const until = h("input", { type: "datetime-local", id: "f-until", name: "until" });
+    const limit = h("select", { id: "f-limit", name: "limit" }, PAGE_SIZES.map((n) => h("option", { value: n }, String(n))));
+    statusSel.value = params0.get("status") ?? "";
+    since.value = params0.get("since") ?? "";
+    until.value = params0.get("until") ?? "";
+    limit.value = params0.get("limit") ?? "50";
+    const tbody = h("tbody");
+    const more = h("button", { type: "button", class: "secondary", hidden: true }, "Load more");
+    const detailBox = h("div", { class: "detail-box" });
+    const form = h(
+      "form",
+      { class: "filters", "aria-label": "Filter submissions" },
+      field("Verdict", statusSel),
+      field("Language", langSel),
+      field("From", since),
+      field("To", until),
+      field("Show", limit),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply"), h("button", { type: "reset", class: "secondary" }, "Reset")),
+    );
+    root.append(
+      h("div", { class: "page-head" }, h("h1", null, "Submissions")),
+      form,
+      status,
+      h(
+        "div",
+        { class: "split" },
+        h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { class: "list", "data-testid": "submissions" },
+            h("caption", { class: "visually-hidden" }, "Your submissions, newest first"),
+            h("thead", null, h("tr", null, ["Created", "Submission", "Language", "Verdict", "CPU", "Memory"].map((c) => h("th", { scope: "col" }, c)))),
+            tbody,
+          ),
+          more,
+        ),
+        detailBox,
+      ),
+    );
+
+    getJson<{ languages: Language[] }>("/api/v1/languages")
+      .then(({ languages }) => {
+        for (const l of languages) langSel.append(h("option", { value: l.id }, l.name));
+        langSel.value = params0.get("language") ?? "";
+      })
+      .catch(() => {});
+
+    const row = (r: Result) => {
+      const id = r.id ?? "";
+      const link = h("a", { href: `/console/submissions/${encodeURIComponent(id)}` }, h("code", null, id.slice(0, 8)));
+      link.setAttribute("aria-label", `Submission ${id}`);
+      link.addEventListener("click", (ev) => {
+        if (ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+        ev.preventDefault();
+        window.history.pushState(null, "", `/console/submissions/${encodeURIComponent(id)}${window.location.search}`);
+        void showDetail(id);
+      });
+      return h(
+        "tr",
+        { "data-id": id },
+        h("td", null, fmtDate(r.created_at)),
+        h("th", { scope: "row" }, link),
+        h("td", null, r.language ?? ""),
+        h("td", null, badge(r.status)),
+        h("td", null, fmtMs(r.time_ms)),
+        h("td", null, fmtKb(r.memory_kb)),
+      );
+    };
+
+    let cursor: string | null = null;
+    let gen = 0;
+    async function load(append: boolean) {
+      const g = ++gen;
+      if (!append) {
+        tbody.replaceChildren();
+        cursor = null;
+      }
+      status.textContent = "Loading…";
+      const q = query({
+        status: statusSel.value,
+        language: langSel.value,
+        since: toRfc3339(since.value),
+        until: toRfc3339(until.value),
+        limit: limit.value,
+        cursor: append ? cursor : null,
+      });
+      try {
+        const list = await getJson<SubmissionList>(`/api/v1/submissions${q}`);
+        if (g !== gen) return;
+        tbody.append(...list.submissions.map(row));
+        cursor = list.next_cursor;
+        more.hidden = !cursor;
+        const n = tbody.children.length;
+        status.textContent = n ? `${n} submission${n === 1 ? "" : "s"}${cursor ? " (more below)" : ""}.` : "No submission matches.";
+      } catch (e) {
+        if (g !== gen) return;
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return loadRemembered(g);
+        status.textContent = `Cannot list the submissions: ${errorText(e)}`;
+      }
+    }
+
+    /** Without the list route: the submissions made from this browser. */
+    async function loadRemembered(g: number) {
+      const ids = remembered().map((r) => r.id).slice(0, 100);
+      more.hidden = true;
+      if (!ids.length) {
+        status.textContent = "This server does not list submissions, and none was made from this browser yet.";
+        return;
+      }
+      const { submissions } = await getJson<{ submissions: (Result | null)[] }>(`/api/v1/submissions/batch${query({ ids: ids.join(",") })}`);
+      if (g !== gen) return;
+      const wanted = (r: Result) => (!statusSel.value || r.status === statusSel.value) && (!langSel.value || r.language === langSel.value);
+      tbody.append(...submissions.filter((r): r is Result => !!r && wanted(r)).map(row));
+      status.textContent = "This server does not list submissions (GET /api/v1/submissions): showing those made from this browser.";
+    }
+
+    async function showDetail(id: string) {
+      detailBox.replaceChildren(h("p", null, "Loading…"));
+      for (const tr of tbody.querySelectorAll("tr")) tr.classList.toggle("selected", tr.dataset.id === id);
+      try {
+        const d = await detail(id);
+        detailBox.replaceChildren(d);
+        (d.querySelector("#detail-title") as HTMLElement).focus();
+      } catch (e) {
+        detailBox.replaceChildren(h("p", { role: "alert" }, `Cannot open submission ${id}: ${errorText(e)}`));
+      }
+    }
+
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const q = query({ status: statusSel.value, language: langSel.value, since: since.value, until: until.value, limit: limit.value === "50" ? "" : limit.value });
+      window.history.replaceState(null, "", `${window.location.pathname}${q}`);
+      void load(false);
+    });
+    form.addEventListener("reset", () => {
+      window.setTimeout(() => {
+        limit.value = "50";
+        form.requestSubmit();
+      });
+    });
+    more.addEventListener("click", () => void load(true));
+    await load(false);
+    if (params.id) await showDetail(decodeURIComponent(params.id));
+  },
+};
