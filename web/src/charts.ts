@@ -43,6 +43,8 @@ export interface LineOptions {
   /** x is Unix seconds (dashboard) rather than seconds from a start (reports). */
   time: boolean;
   height?: number;
+  /** A fixed x range (the dashboard's window), else the data's. */
+  xRange?: () => [number, number];
 }
 
 export function lineChart(host: HTMLElement, o: LineOptions): LineChart {
@@ -56,7 +58,10 @@ export function lineChart(host: HTMLElement, o: LineOptions): LineChart {
         {
           width,
           height,
-          scales: { x: { time: o.time }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 1, 1e-9) * 1.1] } },
+          scales: {
+            x: o.xRange ? { time: o.time, range: () => o.xRange!() } : { time: o.time },
+            y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, 1) * 1.1] },
+          },
           axes: [
             { label: o.time ? "" : "seconds", stroke: "#3d4450", grid: { stroke: "#e3e6ea" } },
             { label: o.unit, stroke: "#3d4450", grid: { stroke: "#e3e6ea" }, values: (_u, splits) => splits.map((v) => fmt(v)), size: 56 },

@@ -24,7 +24,7 @@ function figures(r: Result): HTMLElement {
     rows.push(["Compile time", `${fmtMs(r.compile_time_ms)} CPU, ${fmtMs(r.compile_wall_time_ms ?? null)} wall`]);
   }
   if (r.queue_wait_ms !== null && r.queue_wait_ms !== undefined) rows.push(["Queue wait", fmtMs(r.queue_wait_ms)]);
-  return h("dl", { class: "figures" }, rows.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
+  return h("dl", { class: "figures" }, rows.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))));
 }
 
 function testRow(i: number, t: TestResult, expected?: TestCase): HTMLElement {

@@ -60,13 +60,17 @@ export const page: Page = {
       grid,
     );
 
+    const xRange = (): [number, number] => {
+      const end = Date.now() / 1000;
+      return [end - Number(windowSel.value), end];
+    };
     const now: HTMLElement[] = [];
     const charts: LineChart[] = PANELS.map((p) => {
       const host = h("div", { class: "chart", role: "img", "aria-label": `${p.title} over time` });
       const out = h("output", { class: "now", "data-testid": `now-${p.testid}` }, "—");
       now.push(out);
       grid.append(h("section", { class: "panel", "aria-label": p.title, "data-panel": p.testid }, h("h2", null, p.title), out, host));
-      return lineChart(host, { series: p.series, unit: p.unit, time: true });
+      return lineChart(host, { series: p.series, unit: p.unit, time: true, xRange });
     });
     const langHost = h("div", { class: "chart", role: "img", "aria-label": "Jobs per language in the window" });
     const langNow = h("output", { class: "now", "data-testid": "now-languages" }, "—");
@@ -130,11 +134,13 @@ export const page: Page = {
       const last = scrapes[scrapes.length - 1];
       const a = first.by(`${JOBS}_count`, "language");
       const b = last.by(`${JOBS}_count`, "language");
-      const names = [...b.keys()].sort();
-      const counts = names.map((n) => Math.max(0, (b.get(n) ?? 0) - (scrapes.length > 1 ? (a.get(n) ?? 0) : 0)));
-      langChart.update(names, [counts]);
-      const total = counts.reduce((s, c) => s + c, 0);
-      langNow.textContent = total ? names.map((n, i) => `${n} ${counts[i]}`).filter((_, i) => counts[i] > 0).join(" · ") : "no jobs in the window";
+      const seen = [...b.keys()].sort().map((n): [string, number] => [n, Math.max(0, (b.get(n) ?? 0) - (scrapes.length > 1 ? (a.get(n) ?? 0) : 0))]);
+      const inWindow = seen.filter(([, c]) => c > 0);
+      langChart.update(
+        inWindow.map(([n]) => n),
+        [inWindow.map(([, c]) => c)],
+      );
+      langNow.textContent = inWindow.length ? inWindow.map(([n, c]) => `${n} ${c}`).join(" · ") : "no jobs in the window";
     };
 
     let failures = 0;
@@ -185,7 +191,7 @@ export const page: Page = {
     await tick();
     void readHealth();
     const t1 = window.setInterval(() => void tick(), 1000);
-    const t2 = window.setInterval(() => void readHealth(), 5000);
+    const t2 = window.setInterval(() => void readHealth(), 2000);
     windowSel.addEventListener("change", trim);
     return () => {
       window.clearInterval(t1);

@@ -77,7 +77,9 @@ export const page: Page = {
       status.textContent = `Cannot list the languages: ${errorText(e)}`;
     }
     for (const l of languages) {
-      picker.append(h("option", { value: l.id }, l.version ? `${l.name} (${l.version})` : l.name));
+      // Kiln's names carry the version ("Python 3.11.2"); say it once.
+      const label = l.version && !l.name.includes(l.version) ? `${l.name} (${l.version})` : l.name;
+      picker.append(h("option", { value: l.id }, label));
     }
 
     const drafts = loadDrafts();
@@ -208,6 +210,7 @@ export const page: Page = {
       else req.stdin = form.stdin();
       submitBtn.disabled = true;
       status.textContent = "Submitting…";
+      out.replaceChildren();
       resultBox.replaceChildren();
       try {
         const made = await (await request("/api/v1/submissions", { method: "POST", json: req })).json();

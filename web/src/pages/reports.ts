@@ -116,8 +116,8 @@ function scaletest(run: ScaleRun): HTMLElement[] {
     h(
       "dl",
       { class: "figures" },
-      ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"].filter((k) => d[k] !== undefined).map((k) => [h("dt", null, k.replace("_ms", "").toUpperCase()), h("dd", null, fmtMs(d[k]))]),
-      extra.map((k) => [h("dt", null, k.replace(/_/g, " ")), h("dd", null, String(run[k]))]),
+      ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"].filter((k) => d[k] !== undefined).map((k) => h("div", null, h("dt", null, k.replace("_ms", "").toUpperCase()), h("dd", null, fmtMs(d[k])))),
+      extra.map((k) => h("div", null, h("dt", null, k.replace(/_/g, " ")), h("dd", null, String(run[k])))),
     ),
     failed.length
       ? h(

@@ -12,7 +12,7 @@ import { WorkspaceTerminal } from "../terminal";
 import type { Workspace } from "../types";
 import { buildTimings, lifecycleButtons } from "./workspaces";
 
-function fileEditor(files: FileApi, status: HTMLElement, host: HTMLElement) {
+function fileEditor(files: FileApi, status: HTMLElement, host: HTMLElement, saved: () => void) {
   let editor: Editor | null = null;
   const close = () => {
     editor?.destroy();
@@ -45,6 +45,7 @@ function fileEditor(files: FileApi, status: HTMLElement, host: HTMLElement) {
         await files.write(e.path, editor!.getDoc());
         dirty = false;
         status.textContent = `Saved ${e.path}.`;
+        saved();
       } catch (err) {
         status.textContent = `Cannot save ${e.path}: ${errorText(err)}`;
       }
@@ -80,7 +81,8 @@ export const page: Page = {
     let shown: string | null = null;
     const files = new FileApi(id);
     const editorHost = h("section", { class: "pane file-editor", hidden: true, "aria-label": "File editor" });
-    const editor = fileEditor(files, status, editorHost);
+    let tree: FileTree | null = null;
+    const editor = fileEditor(files, status, editorHost, () => void tree?.refresh());
 
     const showBody = (w: Workspace) => {
       const ready = w.status === "running" && w.agent.status === "connected";
@@ -102,7 +104,8 @@ export const page: Page = {
       const newDir = h("button", { type: "button", class: "secondary small" }, "New folder");
       const newFile = h("button", { type: "button", class: "secondary small" }, "New file");
       const refresh = h("button", { type: "button", class: "secondary small" }, "Refresh");
-      const tree = new FileTree(files, { open: (e) => void editor.open(e), status: (t) => (status.textContent = t) });
+      const ft = new FileTree(files, { open: (e) => void editor.open(e), status: (t) => (status.textContent = t) });
+      tree = ft;
       body.replaceChildren(
         h(
           "div",
@@ -119,7 +122,7 @@ export const page: Page = {
             { class: "pane files-pane", "aria-labelledby": "files-title" },
             h("div", { class: "pane-head" }, h("h2", { id: "files-title" }, "Files")),
             h("div", { class: "row wrap" }, h("label", { for: upload.id, class: "button small", tabindex: 0, role: "button" }, "Upload files"), upload, newFile, newDir, refresh),
-            tree.element,
+            ft.element,
           ),
           editorHost,
         ),
@@ -142,7 +145,7 @@ export const page: Page = {
       upload.addEventListener("change", async () => {
         const chosen = Array.from(upload.files ?? []);
         for (const [i, f] of chosen.entries()) {
-          const path = `${tree.uploadTarget}/${f.name}`;
+          const path = `${ft.uploadTarget}/${f.name}`;
           status.textContent = `Uploading ${f.name} (${i + 1} of ${chosen.length})…`;
           try {
             await files.write(path, f);
@@ -152,28 +155,28 @@ export const page: Page = {
             return;
           }
         }
-        status.textContent = `Uploaded ${chosen.map((f) => f.name).join(", ")} to ${tree.uploadTarget}.`;
+        status.textContent = `Uploaded ${chosen.map((f) => f.name).join(", ")} to ${ft.uploadTarget}.`;
         upload.value = "";
-        await tree.refresh();
+        await ft.refresh();
       });
       const ask = async (what: string, make: (path: string) => Promise<void>) => {
-        const name = window.prompt(`${what} in ${tree.uploadTarget}:`);
+        const name = window.prompt(`${what} in ${ft.uploadTarget}:`);
         if (!name) return;
         if (name.includes("/") || name === "." || name === "..") {
           status.textContent = "A name may not hold / (pick the folder in the tree first).";
           return;
         }
         try {
-          await make(`${tree.uploadTarget}/${name}`);
-          await tree.refresh();
+          await make(`${ft.uploadTarget}/${name}`);
+          await ft.refresh();
         } catch (e) {
           status.textContent = `${what} failed: ${errorText(e)}`;
         }
       };
       newFile.addEventListener("click", () => void ask("New file", (p) => files.write(p, "")));
       newDir.addEventListener("click", () => void ask("New folder", (p) => files.mkdir(p)));
-      refresh.addEventListener("click", () => void tree.refresh());
-      void tree.refresh();
+      refresh.addEventListener("click", () => void ft.refresh());
+      void ft.refresh();
     };
 
     let headSig = "";
