@@ -2,13 +2,20 @@
 //! `/metrics` and `/openapi.json` needs `Authorization: Bearer KEY` or
 //! `X-Api-Key: KEY`; each key has a token bucket (429 + `Retry-After` when it
 //! is empty). Keys are never stored: submissions record a fingerprint.
+//!
+//! A browser cannot set headers on a WebSocket, and a key in a URL ends up in
+//! logs and history, so a WebSocket upgrade may carry the key in its
+//! subprotocol list instead: `Sec-WebSocket-Protocol: kiln,
+//! kiln.key.<base64url(KEY)>` ([`WS_PROTOCOL`], [`WS_KEY_PREFIX`]). The
+//! server then answers the `kiln` subprotocol (it does whenever a client
+//! offers it, keys or not), as a browser requires.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -72,12 +79,17 @@ impl Auth {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim);
+            .map(|k| k.trim().to_string());
+        let given = match given {
+            Some(k) => Some(k),
+            None => ws_protocol_key(headers)?,
+        };
         let Some(given) = given else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY`",
+                "an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY` \
+                 (on a WebSocket, or the subprotocol `kiln.key.<base64url(KEY)>`)",
             ));
         };
         let mut found = None;
@@ -118,13 +130,55 @@ impl Auth {
     }
 }
 
+/// The subprotocol Kiln answers on its WebSocket routes.
+pub const WS_PROTOCOL: &str = "kiln";
+/// A subprotocol `kiln.key.<base64url(KEY)>` carries the API key of a WebSocket upgrade.
+pub const WS_KEY_PREFIX: &str = "kiln.key.";
+
+/// The subprotocols a WebSocket upgrade offers (none for any other request).
+fn ws_protocols(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter(move |_| upgrade)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+/// The key a WebSocket upgrade carries in its subprotocols, if any.
+fn ws_protocol_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    use base64::Engine as _;
+    let Some(encoded) = ws_protocols(headers).find_map(|p| p.strip_prefix(WS_KEY_PREFIX)) else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .ok()
+        .and_then(|k| String::from_utf8(k).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                format!("the subprotocol {WS_KEY_PREFIX}… must hold the key in base64url"),
+            )
+        })
+}
+
 /// Middleware of the `/api` routes: identify, rate-limit, and pass the
-/// [`Caller`] on as a request extension.
+/// [`Caller`] on as a request extension. A WebSocket upgrade that offers
+/// the [`WS_PROTOCOL`] subprotocol gets it in the answer.
 pub async fn require_key(
     State(app): State<Arc<AppState>>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let kiln_protocol = ws_protocols(req.headers()).any(|p| p == WS_PROTOCOL);
     let caller = app.auth.identify(req.headers())?;
     if let Some(owner) = &caller.0 {
         app.auth.take(owner).map_err(|secs| ApiError {
@@ -137,7 +191,14 @@ pub async fn require_key(
         })?;
     }
     req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    let mut res = next.run(req).await;
+    if kiln_protocol && res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        res.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(WS_PROTOCOL),
+        );
+    }
+    Ok(res)
 }
 
 #[cfg(test)]
@@ -162,5 +223,28 @@ mod tests {
         assert!(auth.identify(&h).is_err());
         h.insert(header::AUTHORIZATION, "Bearer secret".parse().unwrap());
         assert!(auth.identify(&h).unwrap().0.is_some());
+    }
+
+    #[test]
+    fn a_websocket_upgrade_may_carry_the_key_in_its_subprotocols() {
+        let auth = Auth::new(&["sécret".into()], 0.0, 1);
+        // base64url("sécret") without padding
+        let offer = "kiln, kiln.key.c8OpY3JldA";
+        let mut h = HeaderMap::new();
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, offer.parse().unwrap());
+        assert!(auth.identify(&h).is_err(), "only on a WebSocket upgrade");
+        h.insert(header::UPGRADE, "websocket".parse().unwrap());
+        assert!(auth.identify(&h).unwrap().0.is_some());
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "kiln, kiln.key.bm9wZQ".parse().unwrap(),
+        );
+        assert!(auth.identify(&h).is_err(), "a wrong key");
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "kiln, kiln.key.*!".parse().unwrap(),
+        );
+        let e = auth.identify(&h).unwrap_err();
+        assert!(e.message.contains("base64url"), "{}", e.message);
     }
 }

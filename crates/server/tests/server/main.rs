@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod auth;
 mod callbacks;
+mod console;
 mod durability;
 mod errors;
 mod judge0;
