@@ -76,7 +76,8 @@ export async function request(path: string, opts: CallOptions = {}): Promise<Res
     }
     if (res.status === 401 && attempt < 3) {
       const err = await errorOf(res);
-      if (await askForKey(err.message)) continue;
+      const had = getKey() !== null;
+      if (await askForKey(had ? `The server refused the key this tab had: ${err.message}.` : undefined)) continue;
       throw err;
     }
     if (!res.ok) throw await errorOf(res);

@@ -1,1 +1,0 @@
-import{a,b,c}from"/console/assets/chunk-2H5UWXVR.js";import"/console/assets/chunk-CTVVSDB3.js";import"/console/assets/chunk-MZQ4LNVC.js";import"/console/assets/chunk-SCMZLO3I.js";import"/console/assets/chunk-3QHPX542.js";import"/console/assets/chunk-JPFEECSE.js";export{a as buildTimings,b as lifecycleButtons,c as page};
