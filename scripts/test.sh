@@ -20,6 +20,8 @@ export DEBIAN_FRONTEND=noninteractive
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+# The plans' shell commands (run-scaletest.sh, pre-production validation).
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # The scale-out tests start private Redis and PostgreSQL servers of their own.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)

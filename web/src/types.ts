@@ -61,14 +61,43 @@ export interface Result {
   started_at?: string | null;
   finished_at?: string | null;
   queue_wait_ms?: number | null;
-  // Echoed inputs, when the server gives them.
-  source?: string | null;
-  files?: { name: string; content: string }[] | null;
-  stdin?: string | null;
+  /** What was submitted (`?include=input`), with the limits applied. */
+  input?: SubmittedInput | null;
+}
+
+export interface SubmittedInput {
+  language: string;
+  files: { name: string; content: string }[];
+  stdin: string;
+  args: string[];
+  expected_output: string | null;
+  limits: Limits;
+  tests: { stdin: string; expected_output: string | null }[];
+}
+
+/** An item of `GET /api/v1/submissions`: no source, input or output. */
+export interface SubmissionSummary {
+  id: string;
+  language: string;
+  status: string;
+  result: {
+    exit_code: number | null;
+    signal: number | null;
+    time_ms: number;
+    wall_time_ms: number;
+    memory_kb: number;
+    compile_time_ms: number | null;
+    message?: string;
+    tests: number;
+    tests_passed: number;
+  } | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
 }
 
 export interface SubmissionList {
-  submissions: Result[];
+  submissions: SubmissionSummary[];
   next_cursor: string | null;
 }
 

@@ -109,14 +109,13 @@ test("a C++ program with two tests gets a verdict per test, and its link restore
   assertClean(problems);
 });
 
-test("submissions lists the caller's submissions and opens one with its source", { skip }, async () => {
+test("submissions lists the caller's submissions and opens one with the source the server echoes", { skip }, async () => {
   await nav("Submissions");
   const rows = page.locator("[data-testid=submissions] tbody tr");
   await rows.first().waitFor();
-  const status = await page.locator(".status-line").textContent();
-  // TODO(lead): once GET /api/v1/submissions is on main, this path reads it; until then the
-  // page falls back to the submissions made from this browser (the status line says which).
-  console.log(`# submissions page: ${status}`);
+  // The server's list (GET /api/v1/submissions), not the browser's own memory of what it sent.
+  assert.match(await page.locator(".status-line").textContent(), /^\d+ submissions?/);
+  await page.evaluate(() => localStorage.removeItem("kiln.submissions"));
   await page.selectOption("#f-language", "cpp");
   await page.getByRole("button", { name: "Apply" }).click();
   await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=submissions] tbody tr")].length > 0 && [...document.querySelectorAll("[data-testid=submissions] tbody tr td:nth-child(3)")].every((td) => td.textContent === "cpp"));

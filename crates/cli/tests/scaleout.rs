@@ -30,8 +30,8 @@ fn api(c: &Services) -> Server {
     ])
 }
 
-/// A `kiln worker` process; `lease` seconds before its jobs are reclaimed.
-fn worker(c: &Services, workers: &str, lease: &str) -> Server {
+/// A `kiln worker` process with default settings (lease included).
+fn worker(c: &Services, workers: &str) -> Server {
     let (q, s) = (c.redis.url(), c.pg.url());
     Server::spawn(&[
         "worker",
@@ -43,8 +43,6 @@ fn worker(c: &Services, workers: &str, lease: &str) -> Server {
         &s,
         "--workers",
         workers,
-        "--lease-secs",
-        lease,
     ])
 }
 
@@ -73,7 +71,7 @@ fn metric(addr: &str, name: &str) -> f64 {
 fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
     let c = Services::start();
     let api = api(&c);
-    let worker = worker(&c, "2", "60");
+    let worker = worker(&c, "2");
     let (code, v) = request(
         &api.addr,
         "POST",
@@ -99,9 +97,11 @@ fn serve_and_worker_binaries_run_python_and_c_through_redis_and_postgres() {
 
 #[test]
 fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() {
+    // Default settings: the lease is short (30 s) because workers renew it
+    // while a job runs, so a dead worker's jobs end within 90 s of its death.
     let c = Services::start();
     let api = api(&c);
-    let doomed = worker(&c, "2", "3");
+    let doomed = worker(&c, "2");
     let job = |i: usize| -> Value {
         json!({ "language": "python", "source": "import time\ntime.sleep(1)\nprint(input())", "stdin": format!("job-{i}") })
     };
@@ -112,12 +112,18 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
         std::thread::sleep(Duration::from_millis(20));
     }
     doomed.kill9();
-    let survivor = worker(&c, "2", "3");
+    let killed_at = Instant::now();
+    let survivor = worker(&c, "2");
     for (i, id) in ids.iter().enumerate() {
-        let v = api.result(id, Duration::from_secs(120));
+        let left = Duration::from_secs(90).saturating_sub(killed_at.elapsed());
+        let v = api.result(id, left);
         assert_eq!(v["status"], "accepted", "{v}");
         assert_eq!(v["stdout"], format!("job-{i}\n"));
     }
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(90),
+        "every job must end within 90 s of the kill"
+    );
     let attempts = attempts(&c, &ids);
     assert!(
         attempts.iter().any(|&a| a >= 2),
@@ -141,7 +147,7 @@ fn kill_9_of_a_worker_mid_jobs_leaves_every_job_with_exactly_one_final_result() 
 fn redis_killed_under_load_the_binaries_answer_503_recover_and_lose_nothing() {
     let mut c = Services::start();
     let api = api(&c);
-    let _worker = worker(&c, "2", "5");
+    let _worker = worker(&c, "2");
     let job =
         |tag: String| json!({ "language": "python", "source": "print(input())", "stdin": tag });
     let mut ids: Vec<(String, String)> = Vec::new();

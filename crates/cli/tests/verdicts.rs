@@ -39,10 +39,17 @@ async fn verdict_with(
 
 #[tokio::test]
 async fn fork_bomb_is_time_limit_exceeded() {
-    let r = verdict(
+    // Each fork refused at the process limit still allocates a task and a
+    // kernel stack, charged to the box's memory group and freed only after an
+    // RCU grace period. On an idle host that is 15-30 MiB in flight; on a host
+    // whose CPUs are saturated the frees lag and a 64 MiB limit was reached
+    // (then `memory_limit_exceeded` is what really happened). 256 MiB, the
+    // default limit, leaves the kernel room: the bomb spins to its CPU limit.
+    let r = verdict_with(
         "c",
         "main.c",
         "#include <unistd.h>\nint main(void){for(;;)fork();}",
+        |l| l.memory_kb = 256 * 1024,
     )
     .await;
     assert_eq!(r.status, Status::TimeLimitExceeded, "{r:?}");

@@ -74,7 +74,7 @@ pub struct LoadtestArgs {
     /// API key, sent as `Authorization: Bearer KEY`.
     #[arg(long, env = "KILN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Multiplies arrival rates and user counts (e.g. 0.1 for a small machine).
+    /// Multiplies arrival rates, user counts and `achieved_rps` targets (e.g. 0.1 for a small machine).
     #[arg(long)]
     pub scale: Option<f64>,
     /// Length of each phase (e.g. 30s, 2m); stages and gaps shrink or stretch proportionally.

@@ -473,7 +473,7 @@ pub struct Scenario {
 /// Adjustments from the command line, applied after loading.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// Multiplies arrival rates and user counts.
+    /// Multiplies arrival rates, user counts and `achieved_rps` targets.
     pub scale: Option<f64>,
     /// Length of each phase; stages shrink or stretch proportionally (gaps too).
     pub duration: Option<Duration>,
@@ -781,6 +781,14 @@ impl Scenario {
                     }
                 }
             }
+            // A rate target is the offered rate's: `--scale` scales it too.
+            if let Some(f) = o.scale {
+                for c in p.criteria.iter_mut() {
+                    if let (Metric::AchievedRps, Some(t)) = (c.metric, c.target.as_mut()) {
+                        *t *= f;
+                    }
+                }
+            }
             if let Some(m) = o.mode {
                 p.submit.mode = m;
             }
@@ -862,5 +870,29 @@ mod tests {
             "{before} {after}"
         );
         assert_eq!(s.phases[0].load.duration(), Duration::from_secs(48));
+    }
+
+    #[test]
+    fn scale_scales_the_achieved_rps_target_only() {
+        let mut s = load("sustained").unwrap();
+        let targets = |s: &Scenario| -> Vec<(Metric, Option<f64>)> {
+            s.phases[0]
+                .criteria
+                .iter()
+                .map(|c| (c.metric, c.target))
+                .collect()
+        };
+        let before = targets(&s);
+        s.apply(&Overrides {
+            scale: Some(0.1),
+            ..Default::default()
+        });
+        for ((m, b), (_, a)) in before.iter().zip(targets(&s)) {
+            match m {
+                Metric::AchievedRps => assert!((a.unwrap() - b.unwrap() * 0.1).abs() < 1e-9),
+                _ => assert_eq!(*b, a, "{m:?}"),
+            }
+        }
+        assert!(before.iter().any(|(m, _)| *m == Metric::AchievedRps));
     }
 }

@@ -20,6 +20,8 @@ use crate::platform::{listed, query_escape, ws_base, BuildState, Page, Platform,
 /// The environment variables that select Coder mode.
 pub const ENV_URL: &str = "CODER_URL";
 pub const ENV_TOKEN: &str = "CODER_SESSION_TOKEN";
+/// The header Coder reads the session token from.
+pub const TOKEN_HEADER: &str = "Coder-Session-Token";
 
 #[derive(Debug, Clone)]
 struct Me {
@@ -44,7 +46,7 @@ const AGENT_FAILED: &[&str] = &[
 
 impl Coder {
     pub fn new(base: &str, token: &str, pool: usize) -> Result<Self, PlatformError> {
-        let auth = Some(("Coder-Session-Token".to_string(), token.to_string()));
+        let auth = Some((TOKEN_HEADER.to_string(), token.to_string()));
         Ok(Coder {
             http: Http::new(base, auth, pool)?,
             me: OnceCell::new(),

@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn sample_file_parses_and_equals_the_defaults() {
-        let text = include_str!("../../../examples/scaletest-config.yaml");
+        let text = include_str!("../../../scaletest-config.yaml");
         assert_eq!(Config::parse(text, "sample").unwrap(), Config::default());
     }
 

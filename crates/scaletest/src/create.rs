@@ -143,7 +143,7 @@ pub async fn run_group(
     .await;
     let interrupted = *stop.borrow();
     let mut r = Results::build(
-        "create-workspaces",
+        crate::manifest::CREATE_WORKSPACES,
         info,
         started_at,
         runs,

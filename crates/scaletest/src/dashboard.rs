@@ -154,7 +154,14 @@ pub async fn run(
     )
     .await;
     let interrupted = *stop.borrow();
-    let mut r = Results::build("dashboard", info, started_at, runs, elapsed, interrupted);
+    let mut r = Results::build(
+        crate::manifest::DASHBOARD,
+        info,
+        started_at,
+        runs,
+        elapsed,
+        interrupted,
+    );
     let (requests, errors, latency, endpoints) = stats.summary();
     r.extra.insert("users".into(), json!(cfg.concurrency));
     r.extra.insert("requests".into(), json!(requests));

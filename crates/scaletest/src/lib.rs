@@ -15,6 +15,9 @@
 //! - [`create`]: `create-workspaces` (create → build finished → agent ready).
 //! - [`dashboard`]: simulated dashboard users, per-endpoint latency.
 //! - [`traffic`]: `workspace-traffic` through the terminal WebSocket.
+//! - [`target`]: `--platform auto|kiln|coder`, `--target`, `CODER_URL` and
+//!   `CODER_SESSION_TOKEN` → platform, URL and credential (`auto` asks the target).
+//! - [`manifest`]: `run.json`, the tests a run was asked for.
 //! - [`cleanup`]: deletes every `scaletest-` workspace and waits until gone.
 //! - [`validate`]: the acceptance criteria 14.6–14.11 (PASS/WARN/FAIL).
 //! - [`report`]: writes `summary-report.md`.
@@ -37,8 +40,10 @@ pub mod fake;
 pub mod harness;
 pub mod http;
 pub mod kiln;
+pub mod manifest;
 pub mod platform;
 pub mod report;
+pub mod target;
 pub mod traffic;
 pub mod validate;
 
@@ -51,7 +56,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use config::Config;
 pub use error::ScaletestError;
 use harness::{Results, RunInfo};
-use platform::Platform;
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
@@ -70,7 +74,7 @@ pub enum Test {
 /// Which platform the target is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlatformKind {
-    /// Coder when `CODER_URL` is set, else Kiln.
+    /// With a URL, whatever the target says it is; without, an embedded Kiln.
     Auto,
     Kiln,
     Coder,
@@ -79,15 +83,17 @@ pub enum PlatformKind {
 /// Where the tests run.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// Base URL of the target. Kiln: without it, `kiln serve` is started on a
-    /// free loopback port. Coder: defaults to `CODER_URL`.
+    /// Base URL of the target (default: `CODER_URL`). Without either, `kiln
+    /// serve` is started on a free loopback port.
     #[arg(long, env = "KILN_TARGET")]
     pub target: Option<String>,
-    /// Kiln API key (`Authorization: Bearer KEY`), or the Coder session token
-    /// (`CODER_SESSION_TOKEN` when set, else this).
+    /// Kiln API key (`Authorization: Bearer KEY`; `CODER_SESSION_TOKEN` when
+    /// unset), or the Coder session token (`CODER_SESSION_TOKEN` when set, else this).
     #[arg(long, env = "KILN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// The kind of target.
+    /// The kind of target. `auto`: with a URL (`--target` or `CODER_URL`),
+    /// asks it (`GET /api/v2/buildinfo` answers on Coder); without, an
+    /// embedded Kiln.
     #[arg(long, value_enum, default_value = "auto")]
     pub platform: PlatformKind,
     /// Log every job's steps to stderr.
@@ -156,77 +162,6 @@ pub async fn run(args: ScaletestArgs) -> anyhow::Result<i32> {
         eprintln!("kiln scaletest: error: {e}");
         EXIT_ERROR
     }))
-}
-
-/// The platform chosen by the flags and environment, or `None` for an embedded Kiln.
-struct Chosen {
-    kind: PlatformKind,
-    url: Option<String>,
-    key: Option<String>,
-}
-
-fn choose(t: &TargetArgs) -> Result<Chosen, ScaletestError> {
-    let coder_url = std::env::var(coder::ENV_URL).ok().filter(|s| !s.is_empty());
-    let kind = match t.platform {
-        PlatformKind::Auto if coder_url.is_some() => PlatformKind::Coder,
-        PlatformKind::Auto => PlatformKind::Kiln,
-        k => k,
-    };
-    if kind == PlatformKind::Coder {
-        let url = t
-            .target
-            .clone()
-            .or(coder_url)
-            .ok_or(ScaletestError::BadArgument {
-                flag: "--target",
-                message: format!(
-                    "Coder mode needs a URL: set {} or pass --target",
-                    coder::ENV_URL
-                ),
-            })?;
-        // CODER_SESSION_TOKEN first: `--api-key` also reads KILN_API_KEY, a Kiln key.
-        let key = std::env::var(coder::ENV_TOKEN)
-            .ok()
-            .filter(|s| !s.is_empty())
-            .or_else(|| t.api_key.clone())
-            .ok_or(ScaletestError::BadArgument {
-                flag: "--api-key",
-                message: format!(
-                    "Coder mode needs a session token: set {} or pass --api-key",
-                    coder::ENV_TOKEN
-                ),
-            })?;
-        return Ok(Chosen {
-            kind,
-            url: Some(url),
-            key: Some(key),
-        });
-    }
-    Ok(Chosen {
-        kind,
-        url: t.target.clone(),
-        key: t.api_key.clone(),
-    })
-}
-
-fn connect(c: &Chosen, url: &str, pool: usize) -> Result<Arc<dyn Platform>, ScaletestError> {
-    let target = |source| ScaletestError::Target {
-        target: url.to_string(),
-        source,
-    };
-    Ok(match c.kind {
-        PlatformKind::Coder => Arc::new(
-            coder::Coder::new(url, c.key.as_deref().unwrap_or_default(), pool).map_err(target)?,
-        ),
-        _ => Arc::new(kiln::Kiln::new(url, c.key.as_deref(), pool).map_err(target)?),
-    })
-}
-
-fn kind_name(k: PlatformKind) -> &'static str {
-    match k {
-        PlatformKind::Coder => "coder",
-        _ => "kiln",
-    }
 }
 
 /// Ctrl-C: the first one stops the jobs (results are written, cleanup runs);
@@ -313,8 +248,8 @@ fn plan(a: &RunArgs, cfg: &Config, target: &str, kind: &str) -> String {
 
 async fn run_tests(a: &RunArgs) -> Result<i32, ScaletestError> {
     let cfg = load_config(a)?;
-    let chosen = choose(&a.target)?;
-    let kind = kind_name(chosen.kind);
+    let chosen = target::choose(&a.target, !a.dry_run).await?;
+    let kind = target::kind_name(chosen.kind);
     if a.dry_run {
         let target = chosen
             .url
@@ -347,7 +282,7 @@ async fn run_tests(a: &RunArgs) -> Result<i32, ScaletestError> {
 async fn run_against(
     a: &RunArgs,
     cfg: &Config,
-    chosen: &Chosen,
+    chosen: &target::Chosen,
     url: &str,
 ) -> Result<i32, ScaletestError> {
     let c = &cfg.create_workspaces;
@@ -360,7 +295,7 @@ async fn run_against(
     .into_iter()
     .max()
     .unwrap_or(16);
-    let platform = connect(chosen, url, pool)?;
+    let platform = target::connect(chosen, url, pool)?;
     let info = RunInfo {
         platform: platform.kind().into(),
         target: url.into(),
@@ -390,6 +325,15 @@ async fn run_against(
     })?;
     let stop = stop_on_ctrl_c();
     let run_id: String = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
+    manifest::RunManifest {
+        tests: a.test.names().iter().map(|t| t.to_string()).collect(),
+        platform: info.platform.clone(),
+        target: info.target.clone(),
+        scale: info.scale,
+        run_id: run_id.clone(),
+        started_at: kiln_loadtest::report::rfc3339(SystemTime::now()),
+    }
+    .write(&dir)?;
     let created: create::Created = Arc::default();
     let mut done: Vec<(&str, Results)> = Vec::new();
     let mut tool_error = None;
@@ -528,12 +472,12 @@ async fn run_against(
 }
 
 async fn cleanup_only(t: &TargetArgs) -> Result<i32, ScaletestError> {
-    let chosen = choose(t)?;
+    let chosen = target::choose(t, true).await?;
     let url = chosen.url.clone().ok_or(ScaletestError::BadArgument {
         flag: "--target",
         message: "cleanup needs --target (or CODER_URL)".into(),
     })?;
-    let platform = connect(&chosen, &url, 16)?;
+    let platform = target::connect(&chosen, &url, 16)?;
     let cl = cleanup::cleanup(
         platform,
         vec![],

@@ -287,7 +287,7 @@ pub async fn run(
     });
     let interrupted = *stop.borrow();
     let mut r = Results::build(
-        "workspace-traffic",
+        crate::manifest::WORKSPACE_TRAFFIC,
         info,
         started_at,
         runs,

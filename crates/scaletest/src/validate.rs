@@ -16,6 +16,11 @@
 //! (the requirement is 1000 concurrent provisioning operations). A missing
 //! results file, a test with no successful run, or an interrupted test
 //! FAILs (the test could not complete).
+//!
+//! A run's `run.json` ([`crate::manifest`]) says which tests it was asked
+//! for; the criteria of the other tests are SKIP (not measured, not failed).
+//! A run whose tests no criterion covers (`--test workspace-traffic` alone)
+//! has nothing to validate and does not pass.
 
 use std::path::Path;
 
@@ -23,6 +28,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ScaletestError;
+use crate::manifest::{RunManifest, CREATE_WORKSPACES, DASHBOARD};
 
 pub const POD_FILE: &str = "pod-workspaces.json";
 pub const EC2_FILE: &str = "ec2-workspaces.json";
@@ -35,6 +41,8 @@ pub const CAPACITY: f64 = 1000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Verdict {
+    /// Not judged: the run did not include the criterion's test.
+    Skip,
     Pass,
     Warn,
     Fail,
@@ -43,6 +51,7 @@ pub enum Verdict {
 impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
+            Verdict::Skip => "SKIP",
             Verdict::Pass => "PASS",
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
@@ -190,6 +199,7 @@ pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
             message: "not a directory".into(),
         });
     }
+    let manifest = RunManifest::read(dir)?;
     let pod = read(dir, POD_FILE)?;
     let ec2 = read(dir, EC2_FILE)?;
     let dash = read(dir, DASHBOARD_FILE)?;
@@ -298,21 +308,51 @@ pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
             detail,
         });
     }
+    if let Some(m) = manifest {
+        for c in checks.iter_mut().filter(|c| !m.covers(test_of(c.id))) {
+            c.measured = None;
+            c.verdict = Verdict::Skip;
+            c.detail = format!(
+                "not run: this run's tests were {} ({})",
+                m.tests.join(", "),
+                crate::manifest::RUN_FILE
+            );
+        }
+    }
     Ok(checks)
 }
 
-/// `kiln scaletest validate DIR`: prints each verdict; 0 when all pass, 1 otherwise.
+/// The test whose results a criterion judges.
+fn test_of(id: &str) -> &'static str {
+    match id {
+        "14.9" | "14.10" => DASHBOARD,
+        _ => CREATE_WORKSPACES,
+    }
+}
+
+/// The overall verdict: the worst judged criterion; `Skip` when none was
+/// judged (which does not pass).
+pub fn overall(checks: &[Check]) -> Verdict {
+    checks
+        .iter()
+        .map(|c| c.verdict)
+        .max()
+        .unwrap_or(Verdict::Skip)
+}
+
+/// `kiln scaletest validate DIR`: prints each verdict; 0 when every judged
+/// criterion passes, 1 otherwise (also when none could be judged).
 pub fn run(dir: &Path) -> Result<i32, ScaletestError> {
     let checks = evaluate(dir)?;
     println!("acceptance criteria for {}:", dir.display());
     for c in &checks {
         println!("  {}", c.line());
     }
-    let worst = checks
-        .iter()
-        .map(|c| c.verdict)
-        .max()
-        .unwrap_or(Verdict::Pass);
+    let worst = overall(&checks);
+    if worst == Verdict::Skip {
+        println!("overall: FAIL (no acceptance criterion covers the tests of this run)");
+        return Ok(1);
+    }
     println!("overall: {}", worst.label());
     Ok(if worst == Verdict::Pass { 0 } else { 1 })
 }
@@ -431,5 +471,49 @@ mod tests {
         assert_eq!(verdicts(d.path())[4], ("14.11", Verdict::Fail));
         let e = evaluate(&d.path().join("nope")).unwrap_err().to_string();
         assert!(e.contains("nope"), "{e}");
+    }
+
+    fn manifest(dir: &Path, test: crate::Test) {
+        crate::manifest::RunManifest {
+            tests: test.names().iter().map(|t| t.to_string()).collect(),
+            platform: "kiln".into(),
+            target: "http://127.0.0.1:1".into(),
+            scale: 0.01,
+            run_id: "r".into(),
+            started_at: "2026-11-23T12:00:00Z".into(),
+        }
+        .write(dir)
+        .unwrap();
+    }
+
+    #[test]
+    fn criteria_of_tests_the_run_did_not_ask_for_are_skipped() {
+        use crate::Test;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(POD_FILE), group(1.0, 7, 0, 0.01).to_string()).unwrap();
+        std::fs::write(d.path().join(EC2_FILE), group(1.0, 3, 0, 0.01).to_string()).unwrap();
+        manifest(d.path(), Test::CreateWorkspaces);
+        let v = verdicts(d.path());
+        assert_eq!(
+            v,
+            vec![
+                ("14.6", Verdict::Pass),
+                ("14.7", Verdict::Pass),
+                ("14.9", Verdict::Skip),
+                ("14.10", Verdict::Skip),
+                ("14.11", Verdict::Pass)
+            ]
+        );
+        assert_eq!(run(d.path()).unwrap(), 0);
+
+        // Asked for, but its results are missing: still FAIL.
+        manifest(d.path(), Test::All);
+        assert_eq!(verdicts(d.path())[2], ("14.9", Verdict::Fail));
+        assert_eq!(run(d.path()).unwrap(), 1);
+
+        // Only traffic: no criterion judged, so no pass.
+        manifest(d.path(), Test::WorkspaceTraffic);
+        assert!(verdicts(d.path()).iter().all(|(_, v)| *v == Verdict::Skip));
+        assert_eq!(run(d.path()).unwrap(), 1);
     }
 }

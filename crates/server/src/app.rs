@@ -93,6 +93,7 @@ impl App {
             openapi,
             auth: Auth::new(
                 &config.api.api_keys,
+                &config.api.admin_keys,
                 config.api.rate_limit_per_sec,
                 config.api.rate_limit_burst,
             ),

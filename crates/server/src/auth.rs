@@ -22,9 +22,33 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// Who is calling: the fingerprint of their key, `None` when keys are off.
+/// Who is calling: the fingerprint of their key (`None` when keys are off)
+/// and whether it is an admin key.
 #[derive(Debug, Clone, Default)]
-pub struct Caller(pub Option<String>);
+pub struct Caller {
+    pub key: Option<String>,
+    /// Admin keys (`--admin-keys`) read every key's submissions.
+    pub admin: bool,
+}
+
+impl Caller {
+    /// Whether this caller may read what the key `owner` made. The one rule
+    /// of ownership: with keys off everything is everyone's; with keys on a
+    /// submission is its key's (and an admin's). Others get a 404, never a
+    /// 403, so that ids of other keys cannot be probed.
+    pub fn may_read(&self, owner: Option<&str>) -> bool {
+        self.admin || self.key.is_none() || self.key.as_deref() == owner
+    }
+
+    /// Whose submissions a listing shows: `None` for all (keys off, admin).
+    pub fn scope(&self) -> Option<String> {
+        if self.admin {
+            None
+        } else {
+            self.key.clone()
+        }
+    }
+}
 
 struct Bucket {
     tokens: f64,
@@ -32,8 +56,8 @@ struct Bucket {
 }
 
 pub struct Auth {
-    /// fingerprint of each key, by key
-    keys: Vec<(String, String)>,
+    /// Each key with its fingerprint and whether it is an admin key.
+    keys: Vec<(String, String, bool)>,
     per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -53,9 +77,16 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Auth {
-    pub fn new(keys: &[String], per_sec: f64, burst: u32) -> Self {
+    /// `admin_keys` are keys too (they need not be repeated in `keys`).
+    pub fn new(keys: &[String], admin_keys: &[String], per_sec: f64, burst: u32) -> Self {
+        let entry = |k: &String, admin| (k.clone(), fingerprint(k), admin);
         Auth {
-            keys: keys.iter().map(|k| (k.clone(), fingerprint(k))).collect(),
+            keys: keys
+                .iter()
+                .filter(|k| !admin_keys.contains(k))
+                .map(|k| entry(k, false))
+                .chain(admin_keys.iter().map(|k| entry(k, true)))
+                .collect(),
             per_sec,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
@@ -69,7 +100,7 @@ impl Auth {
     /// The caller of a request, or 401.
     pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         if !self.enabled() {
-            return Ok(Caller(None));
+            return Ok(Caller::default());
         }
         let given = headers
             .get(header::AUTHORIZATION)
@@ -93,12 +124,15 @@ impl Auth {
             ));
         };
         let mut found = None;
-        for (key, fp) in &self.keys {
+        for (key, fp, admin) in &self.keys {
             if same(key.as_bytes(), given.as_bytes()) {
-                found = Some(fp.clone());
+                found = Some(Caller {
+                    key: Some(fp.clone()),
+                    admin: *admin,
+                });
             }
         }
-        found.map(|fp| Caller(Some(fp))).ok_or_else(|| {
+        found.ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -180,7 +214,7 @@ pub async fn require_key(
 ) -> Result<Response, ApiError> {
     let kiln_protocol = ws_protocols(req.headers()).any(|p| p == WS_PROTOCOL);
     let caller = app.auth.identify(req.headers())?;
-    if let Some(owner) = &caller.0 {
+    if let Some(owner) = &caller.key {
         app.auth.take(owner).map_err(|secs| ApiError {
             retry_after: Some(secs),
             ..ApiError::new(
@@ -190,8 +224,10 @@ pub async fn require_key(
             )
         })?;
     }
-    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(caller.clone());
     let mut res = next.run(req).await;
+    // For the access log (`metrics::track_http`): who called, as a fingerprint.
+    res.extensions_mut().insert(caller);
     if kiln_protocol && res.status() == StatusCode::SWITCHING_PROTOCOLS {
         res.headers_mut().insert(
             header::SEC_WEBSOCKET_PROTOCOL,
@@ -207,7 +243,7 @@ mod tests {
 
     #[test]
     fn bucket_refills_and_refuses() {
-        let auth = Auth::new(&["k".into()], 1.0, 2);
+        let auth = Auth::new(&["k".into()], &[], 1.0, 2);
         assert!(auth.take("a").is_ok());
         assert!(auth.take("a").is_ok());
         assert_eq!(auth.take("a"), Err(1));
@@ -216,25 +252,48 @@ mod tests {
 
     #[test]
     fn keys_are_checked() {
-        let auth = Auth::new(&["secret".into()], 0.0, 1);
+        let auth = Auth::new(&["secret".into()], &["root".into()], 0.0, 1);
         let mut h = HeaderMap::new();
         assert!(auth.identify(&h).is_err());
         h.insert("x-api-key", "nope".parse().unwrap());
         assert!(auth.identify(&h).is_err());
         h.insert(header::AUTHORIZATION, "Bearer secret".parse().unwrap());
-        assert!(auth.identify(&h).unwrap().0.is_some());
+        let user = auth.identify(&h).unwrap();
+        assert!(user.key.is_some() && !user.admin);
+        h.insert(header::AUTHORIZATION, "Bearer root".parse().unwrap());
+        let admin = auth.identify(&h).unwrap();
+        assert!(admin.admin && admin.key != user.key);
+    }
+
+    #[test]
+    fn ownership_is_one_rule() {
+        let anyone = Caller::default();
+        assert!(anyone.may_read(Some("key-1")) && anyone.may_read(None));
+        assert_eq!(anyone.scope(), None);
+        let owner = Caller {
+            key: Some("key-1".into()),
+            admin: false,
+        };
+        assert!(owner.may_read(Some("key-1")));
+        assert!(!owner.may_read(Some("key-2")) && !owner.may_read(None));
+        assert_eq!(owner.scope().as_deref(), Some("key-1"));
+        let admin = Caller {
+            key: Some("key-9".into()),
+            admin: true,
+        };
+        assert!(admin.may_read(Some("key-1")) && admin.scope().is_none());
     }
 
     #[test]
     fn a_websocket_upgrade_may_carry_the_key_in_its_subprotocols() {
-        let auth = Auth::new(&["sécret".into()], 0.0, 1);
+        let auth = Auth::new(&["sécret".into()], &[], 0.0, 1);
         // base64url("sécret") without padding
         let offer = "kiln, kiln.key.c8OpY3JldA";
         let mut h = HeaderMap::new();
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, offer.parse().unwrap());
         assert!(auth.identify(&h).is_err(), "only on a WebSocket upgrade");
         h.insert(header::UPGRADE, "websocket".parse().unwrap());
-        assert!(auth.identify(&h).unwrap().0.is_some());
+        assert!(auth.identify(&h).unwrap().key.is_some());
         h.insert(
             header::SEC_WEBSOCKET_PROTOCOL,
             "kiln, kiln.key.bm9wZQ".parse().unwrap(),

@@ -337,6 +337,9 @@ pub struct SubmissionView {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub queue_wait_ms: Option<u64>,
+    /// What was submitted, with the limits applied (`?include=input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<kiln_engine::Submission>,
 }
 
 impl SubmissionView {
@@ -358,7 +361,24 @@ impl SubmissionView {
                     + t.message.as_deref().map_or(0, json_escaped_len)
             })
             .sum();
-        1024 + field(&self.stdout)
+        let input = self.input.as_ref().map_or(0, |i| {
+            let text = i
+                .files
+                .iter()
+                .map(|f| f.content.as_str())
+                .chain([i.stdin.as_str(), i.expected_output.as_deref().unwrap_or("")]);
+            let tests = i
+                .tests
+                .iter()
+                .flat_map(|t| [t.stdin.as_str(), t.expected_output.as_deref().unwrap_or("")]);
+            512 + text.chain(tests).map(json_escaped_len).sum::<usize>()
+                + i.args
+                    .iter()
+                    .map(|a| json_escaped_len(a) + 3)
+                    .sum::<usize>()
+        });
+        1024 + input
+            + field(&self.stdout)
             + field(&self.stderr)
             + field(&self.compile_output)
             + field(&self.message)
@@ -430,6 +450,7 @@ impl SubmissionView {
             queue_wait_ms: rec
                 .started_at_ms
                 .map(|s| (s - rec.created_at_ms).max(0) as u64),
+            input: None,
         }
     }
 }
@@ -531,7 +552,7 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }

@@ -11,33 +11,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-/// Versioned schema steps; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE submissions (
-    id             TEXT PRIMARY KEY,
-    language       TEXT NOT NULL,
-    request        TEXT NOT NULL,
-    callback_url   TEXT,
-    owner          TEXT,
-    status         TEXT NOT NULL,
-    attempt        INTEGER NOT NULL DEFAULT 0,
-    report         TEXT,
-    created_at_ms  INTEGER NOT NULL,
-    started_at_ms  INTEGER,
-    finished_at_ms INTEGER
-);
-CREATE INDEX submissions_unfinished ON submissions(status) WHERE status IN ('queued', 'running');
-CREATE INDEX submissions_owner ON submissions(owner, status) WHERE owner IS NOT NULL;
-CREATE INDEX submissions_finished ON submissions(finished_at_ms) WHERE finished_at_ms IS NOT NULL;
-CREATE TABLE jobs (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    submission_id  TEXT NOT NULL UNIQUE,
-    enqueued_at_ms INTEGER NOT NULL,
-    attempt        INTEGER NOT NULL DEFAULT 0,
-    leased         INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX jobs_ready ON jobs(leased, seq);
-"#];
+/// The schema's history, `migrations/sqlite/*.sql`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Opens (creating when needed) `kiln.db` in `dir` and brings its schema up to date.
 pub async fn open(dir: &Path, sync: SqliteSync) -> Result<SqlitePool, sqlx::Error> {
@@ -60,15 +35,8 @@ pub async fn open(dir: &Path, sync: SqliteSync) -> Result<SqlitePool, sqlx::Erro
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut *tx)
-        .await?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        sqlx::raw_sql(step).execute(&mut *tx).await?;
-        sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1))
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
+    MIGRATOR.run(pool).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::Execute(e) => e,
+        other => sqlx::Error::Migrate(Box::new(other)),
+    })
 }

@@ -3,7 +3,9 @@
 //! conditional [`Store::finish`](crate::store::Store::finish), and only then
 //! acknowledges the job. A crash anywhere before the ack leaves the job in the
 //! queue, and the next start runs it again; the conditional finish keeps the
-//! result exactly-once.
+//! result exactly-once. While a job runs, its worker renews the lease
+//! ([`heartbeat`]), so a shared queue's lease can be short: a dead worker's
+//! jobs are taken over within one lease, whatever their limits.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -61,6 +63,29 @@ pub async fn run(app: Arc<AppState>, index: usize) {
     }
 }
 
+/// Renews `lease` every third of the lease time while its job runs; returns
+/// only when the lease was lost (the job was reclaimed by another worker after
+/// this one failed to renew in time). A failed renewal (queue unreachable) is
+/// retried at the next beat.
+async fn heartbeat(app: &AppState, lease: &Lease) {
+    let every = (app.config.lease / 3).max(Duration::from_millis(100));
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        beat.tick().await;
+        match app.queue.renew(lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(id = %lease.id, attempt = lease.attempt, "lost the lease of a running job (it was reclaimed); stopping this run");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(id = %lease.id, error = %e, "renewing a job's lease failed; retrying at the next beat");
+            }
+        }
+    }
+}
+
 async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
     let Some(rec) = app.store.get(&lease.id).await? else {
         // Deleted by retention (or never stored): nothing to run.
@@ -103,6 +128,12 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         let deadline = run_deadline(&submission);
         let mut run = tokio::spawn(async move { executor.execute(submission).await });
         let outcome = tokio::select! {
+            () = heartbeat(app, lease) => {
+                // Another worker holds the job now; its result is the one stored.
+                run.abort();
+                gauge.decrement(1.0);
+                return Ok(());
+            }
             joined = &mut run => Some(joined.unwrap_or_else(|e| Report::internal_error(format!("the run failed: {e}")))),
             _ = tokio::time::sleep(deadline) => {
                 run.abort();

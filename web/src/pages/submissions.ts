@@ -10,7 +10,7 @@ import { navigate } from "../nav";
 import { renderResult } from "../results";
 import { encodeShared } from "../share";
 import { remembered, rememberedRequest } from "../store";
-import { ALL_STATUSES, type Language, type Result, type SubmissionList, type SubmissionRequest } from "../types";
+import { ALL_STATUSES, type Language, type Result, type SubmissionList, type SubmissionRequest, type SubmissionSummary } from "../types";
 
 const PAGE_SIZES = [20, 50, 100, 200];
 
@@ -20,22 +20,41 @@ function toRfc3339(local: string): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
-function sourceOf(r: Result): SubmissionRequest | null {
-  const mine = r.id ? rememberedRequest(r.id) : null;
-  if (typeof r.source === "string") return { ...(mine ?? {}), language: r.language ?? mine?.language ?? "", source: r.source };
-  if (r.files?.length) return { language: r.language ?? "", source: r.files[0].content };
-  return mine;
+/** What was submitted: the server's echo (`?include=input`), or what this browser remembered. */
+function inputOf(r: Result): SubmissionRequest | null {
+  const i = r.input;
+  if (i && i.files.length) {
+    return {
+      language: i.language,
+      source: i.files[0].content,
+      stdin: i.stdin || undefined,
+      limits: { cpu_time_ms: i.limits.cpu_time_ms, wall_time_ms: i.limits.wall_time_ms, memory_kb: i.limits.memory_kb },
+      tests: i.tests.length ? i.tests.map((t) => ({ stdin: t.stdin, expected_output: t.expected_output ?? "" })) : undefined,
+    };
+  }
+  return r.id ? rememberedRequest(r.id) : null;
+}
+
+/** The submission with its input; a server that cannot echo inputs answers 400 to `include`. */
+async function fetchWithInput(id: string): Promise<Result> {
+  const path = `/api/v1/submissions/${encodeURIComponent(id)}`;
+  try {
+    return await getJson<Result>(`${path}?include=input`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 400) return getJson<Result>(path);
+    throw e;
+  }
 }
 
 async function detail(id: string): Promise<HTMLElement> {
-  const r = await getJson<Result>(`/api/v1/submissions/${encodeURIComponent(id)}`);
-  const req = sourceOf(r);
+  const r = await fetchWithInput(id);
+  const req = inputOf(r);
   const open = h("button", { type: "button", class: "secondary" }, "Open in the playground");
   open.addEventListener("click", async () => {
     if (!req) return;
     navigate(`/#${await encodeShared({ language: req.language, source: req.source, stdin: req.stdin, tests: req.tests, limits: req.limits })}`);
   });
-  const files = r.files && r.files.length > 1 ? r.files : null;
+  const files = r.input && r.input.files.length > 1 ? r.input.files : null;
   return h(
     "section",
     { class: "submission-detail", "aria-labelledby": "detail-title", "data-testid": "submission-detail" },
@@ -50,6 +69,33 @@ async function detail(id: string): Promise<HTMLElement> {
         : h("p", { class: "hint" }, "This server does not return the source of a submission, and it was not made from this browser."),
     req ? open : null,
   );
+}
+
+/** A row's figures, from a list item or (without the list route) a full result. */
+function summaryOf(r: SubmissionSummary | Result): SubmissionSummary {
+  if ("result" in r) return r;
+  const done = r.status !== "queued" && r.status !== "running";
+  const tests = r.tests ?? [];
+  return {
+    id: r.id ?? "",
+    language: r.language ?? "",
+    status: r.status,
+    created_at: r.created_at ?? "",
+    started_at: r.started_at ?? null,
+    finished_at: r.finished_at ?? null,
+    result: done
+      ? {
+          exit_code: r.exit_code,
+          signal: r.signal,
+          time_ms: r.time_ms ?? 0,
+          wall_time_ms: r.wall_time_ms ?? 0,
+          memory_kb: r.memory_kb ?? 0,
+          compile_time_ms: r.compile_time_ms ?? null,
+          tests: tests.length,
+          tests_passed: tests.filter((t) => t.status === "accepted").length,
+        }
+      : null,
+  };
 }
 
 export const page: Page = {
@@ -93,7 +139,7 @@ export const page: Page = {
             "table",
             { class: "list", "data-testid": "submissions" },
             h("caption", { class: "visually-hidden" }, "Your submissions, newest first"),
-            h("thead", null, h("tr", null, ["Created", "Submission", "Language", "Verdict", "CPU", "Memory"].map((c) => h("th", { scope: "col" }, c)))),
+            h("thead", null, h("tr", null, ["Created", "Submission", "Language", "Verdict", "Tests passed", "CPU", "Memory"].map((c) => h("th", { scope: "col" }, c)))),
             tbody,
           ),
           more,
@@ -109,8 +155,9 @@ export const page: Page = {
       })
       .catch(() => {});
 
-    const row = (r: Result) => {
-      const id = r.id ?? "";
+    const row = (item: SubmissionSummary | Result) => {
+      const r = summaryOf(item);
+      const id = r.id;
       const link = h("a", { href: `/console/submissions/${encodeURIComponent(id)}` }, h("code", null, id.slice(0, 8)));
       link.setAttribute("aria-label", `Submission ${id}`);
       link.addEventListener("click", (ev) => {
@@ -119,15 +166,17 @@ export const page: Page = {
         window.history.pushState(null, "", `/console/submissions/${encodeURIComponent(id)}${window.location.search}`);
         void showDetail(id);
       });
+      const res = r.result;
       return h(
         "tr",
         { "data-id": id },
         h("td", null, fmtDate(r.created_at)),
         h("th", { scope: "row" }, link),
-        h("td", null, r.language ?? ""),
+        h("td", null, r.language),
         h("td", null, badge(r.status)),
-        h("td", null, fmtMs(r.time_ms)),
-        h("td", null, fmtKb(r.memory_kb)),
+        h("td", null, res && res.tests ? `${res.tests_passed}/${res.tests}` : "—"),
+        h("td", null, fmtMs(res?.time_ms)),
+        h("td", null, fmtKb(res?.memory_kb)),
       );
     };
 

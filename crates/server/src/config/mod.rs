@@ -144,12 +144,14 @@ impl Config {
         let jobs = layers.jobs.resolve();
         let limits = layers.limits.resolve();
         let mut api = layers.api.resolve();
-        api.api_keys = api
-            .api_keys
-            .iter()
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty())
-            .collect();
+        let clean = |keys: &[String]| -> Vec<String> {
+            keys.iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect()
+        };
+        api.api_keys = clean(&api.api_keys);
+        api.admin_keys = clean(&api.admin_keys);
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let workers = match jobs.workers {
             Some(n) => n,
@@ -157,17 +159,10 @@ impl Config {
             None => cpus,
         };
         let max_limits = limits.max_limits.unwrap_or_default().apply(MAX_LIMITS);
-        let longest_job = Duration::from_millis(
-            max_limits
-                .wall_time_ms
-                .saturating_mul(limits.max_tests as u64),
-        );
         let config = Config {
             serves_api,
             listen: api.listen,
-            lease: backend
-                .lease_secs
-                .map_or(longest_job + Duration::from_secs(240), Duration::from_secs),
+            lease: Duration::from_secs(backend.lease_secs),
             workers,
             warm_boxes: jobs.warm_boxes.unwrap_or(workers),
             default_limits: limits

@@ -25,9 +25,10 @@ kiln_settings::settings! {
         /// postgres://kiln:pw@127.0.0.1/kiln (with --queue).
         #[arg(hide_env_values = true)]
         store: String => "none: kiln serve embeds one in --data-dir; kiln worker needs one",
-        /// With --queue: seconds a running job may go without finishing before
-        /// another worker takes it over (its worker is presumed dead).
-        lease_secs: u64 => "the longest allowed job (max wall time × max tests) + 4 min",
+        /// With --queue: seconds a job's worker may go without renewing its
+        /// lease (it renews every third of it while the job runs) before
+        /// another worker takes the job over (its worker is presumed dead).
+        lease_secs: u64 = 30,
     }
 }
 
@@ -89,6 +90,9 @@ kiln_settings::settings! {
         /// Comma-separated API keys; when set, every endpoint but /health and /metrics needs one.
         #[arg(value_delimiter = ',', hide_env_values = true)]
         api_keys: Vec<String> = Vec::new() => "none: open to all",
+        /// Comma-separated admin API keys: valid keys that also read every key's submissions.
+        #[arg(value_delimiter = ',', hide_env_values = true)]
+        admin_keys: Vec<String> = Vec::new() => "none",
         /// Requests per second allowed per API key (token bucket; 0 = unlimited).
         rate_limit_per_sec: f64 = 50.0,
         /// Token-bucket burst per API key.

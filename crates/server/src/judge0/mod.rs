@@ -203,7 +203,7 @@ pub async fn require_token(
         .auth
         .identify(&headers)
         .map_err(|_| Judge0Error::empty(StatusCode::UNAUTHORIZED))?;
-    if let Some(owner) = &caller.0 {
+    if let Some(owner) = &caller.key {
         if let Err(secs) = app.auth.take(owner) {
             return Ok(Judge0Error {
                 status: StatusCode::TOO_MANY_REQUESTS,
@@ -213,8 +213,10 @@ pub async fn require_token(
             .into_response());
         }
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    req.extensions_mut().insert(caller.clone());
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(caller);
+    Ok(res)
 }
 
 /// One query parameter, percent-decoded.

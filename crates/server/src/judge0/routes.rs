@@ -211,16 +211,14 @@ fn check_batch_size(n: usize) -> Result<(), Judge0Error> {
 /// `GET /submissions/{token}?base64_encoded=&fields=`.
 pub async fn get_one(
     State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     Path(token): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Judge0Error> {
     let base64 = flag(&q, "base64_encoded");
     let fields = model::parse_fields(query_param(q.as_deref(), "fields").as_deref())?;
-    let rec = app
-        .store
-        .get(&token)
-        .await
-        .map_err(crate::error::ApiError::from)?
+    let rec = crate::routes::submissions::readable(&app, &caller, &token)
+        .await?
         .ok_or_else(not_found)?;
     let installed = app.executor.languages();
     match model::view(&rec, &fields, base64, &installed) {
@@ -233,6 +231,7 @@ pub async fn get_one(
 /// order asked, `null` for unknown tokens.
 pub async fn get_batch(
     State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Judge0Error> {
@@ -253,11 +252,8 @@ pub async fn get_batch(
         .map(String::from)
         .collect();
     check_batch_size(tokens.len())?;
-    let found: Vec<SubmissionRecord> = app
-        .store
-        .get_many(&tokens)
-        .await
-        .map_err(crate::error::ApiError::from)?;
+    let found: Vec<SubmissionRecord> =
+        crate::routes::submissions::readable_many(&app, &caller, &tokens).await?;
     let installed = app.executor.languages();
     let mut list = Vec::with_capacity(tokens.len());
     for t in &tokens {

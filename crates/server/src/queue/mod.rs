@@ -40,6 +40,12 @@ pub trait Queue: Send + Sync + 'static {
     async fn enqueue(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError>;
     /// The oldest waiting job, leased to the caller; waits up to `wait` for one.
     async fn dequeue(&self, wait: Duration) -> Result<Option<Lease>, QueueError>;
+    /// Heartbeat of the worker running `lease`: its lease starts again. False
+    /// when the delivery no longer holds the job (it was reclaimed). A queue
+    /// used by one process alone (embedded) has nothing to renew.
+    async fn renew(&self, _lease: &Lease) -> Result<bool, QueueError> {
+        Ok(true)
+    }
     /// The job is done (its result is stored): remove it.
     async fn ack(&self, lease: &Lease) -> Result<(), QueueError>;
     /// The job was not done: make it available again.

@@ -10,8 +10,10 @@
 //! - A job is acknowledged (`XACK` + `XDEL` + `SREM`) only after its result is
 //!   stored, and only by the delivery that holds it: a worker whose lease ran out
 //!   cannot ack the entry another worker has reclaimed since.
-//! - Entries idle longer than the lease (their worker died) are taken over with
-//!   `XAUTOCLAIM`; the attempt is `prior` + the entry's delivery count. Beyond the
+//! - While a job runs, its worker renews the lease (heartbeat, [`RENEW_TAIL`]:
+//!   the entry's idle time starts again), so the lease can be short whatever
+//!   a job's limits. Entries idle longer than the lease (their worker died or
+//!   stopped renewing) are taken over with `XAUTOCLAIM`; the attempt is `prior` + the entry's delivery count. Beyond the
 //!   retry limit the worker records the job in [`DEAD_LETTER`] and fails it.
 //! - Depth is the entries not yet delivered: `XLEN` − pending (acked entries are
 //!   deleted, so the stream holds only waiting and running jobs).
@@ -72,6 +74,14 @@ const ACK_TAIL: &str = r#"
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('SREM', KEYS[2], ARGV[5])
+return 1
+"#;
+
+/// Heartbeat: the holder claims its own entry again with `JUSTID`, which
+/// resets the entry's idle time without counting a delivery (so the
+/// delivery's token stays valid). KEYS, ARGV as [`ACK_TAIL`].
+const RENEW_TAIL: &str = r#"
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
 return 1
 "#;
 
@@ -392,6 +402,10 @@ impl Queue for RedisQueue {
             });
         }
         Ok(())
+    }
+
+    async fn renew(&self, lease: &Lease) -> Result<bool, QueueError> {
+        self.as_owner(lease, RENEW_TAIL, &[]).await
     }
 
     async fn dequeue(&self, wait: Duration) -> Result<Option<Lease>, QueueError> {

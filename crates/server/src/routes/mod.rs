@@ -4,6 +4,7 @@
 //! for unknown paths and methods (a browser asking for a page gets the
 //! console's instead). Every route is timed by [`crate::metrics::track_http`].
 
+mod submission_list;
 pub(crate) mod submissions;
 mod system;
 mod workspaces;
@@ -43,7 +44,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
-        .route("/api/v1/submissions", post(submissions::create))
+        .route(
+            "/api/v1/submissions",
+            post(submissions::create).get(submission_list::list),
+        )
         .route(
             "/api/v1/submissions/batch",
             post(submissions::create_batch).get(submissions::get_batch),

@@ -37,6 +37,10 @@ pub struct CreateQuery {
 pub struct GetQuery {
     #[serde(default)]
     encoding: Encoding,
+    /// `input`: the result echoes what was submitted (source files, stdin,
+    /// args, tests and the limits applied).
+    #[serde(default)]
+    include: Include,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +49,28 @@ pub struct BatchQuery {
     ids: String,
     #[serde(default)]
     encoding: Encoding,
+    #[serde(default)]
+    include: Include,
+}
+
+/// `?include=`: optional parts of a result.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    #[default]
+    Result,
+    /// The result and the submission's input.
+    Input,
+}
+
+impl Include {
+    fn view(self, rec: SubmissionRecord, enc: Encoding) -> SubmissionView {
+        let input = (self == Include::Input).then(|| rec.submission.clone());
+        SubmissionView {
+            input,
+            ..SubmissionView::from_record(rec, enc)
+        }
+    }
 }
 
 pub async fn create(
@@ -105,22 +131,46 @@ pub async fn create_batch(
 
 pub async fn get_one(
     State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<GetQuery>,
 ) -> Result<Response, ApiError> {
-    match app.store.get(&id).await? {
-        Some(rec) => {
-            let view = SubmissionView::from_record(rec, q.encoding);
-            Ok(view.into_response(StatusCode::OK))
-        }
+    match readable(&app, &caller, &id).await? {
+        Some(rec) => Ok(q.include.view(rec, q.encoding).into_response(StatusCode::OK)),
         None => Err(ApiError::not_found(format!(
-            "no submission with id {id:?} (results are kept for the retention period)"
+            "no submission with id {id:?} for this API key (results are kept for the retention period)"
         ))),
     }
 }
 
+/// The submission `id` when it exists and `caller` may read it (see
+/// [`Caller::may_read`]): every route that reads a submission by id asks here.
+pub(crate) async fn readable(
+    app: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Option<SubmissionRecord>, ApiError> {
+    Ok(app
+        .store
+        .get(id)
+        .await?
+        .filter(|r| caller.may_read(r.owner.as_deref())))
+}
+
+/// The submissions among `ids` that exist and `caller` may read.
+pub(crate) async fn readable_many(
+    app: &AppState,
+    caller: &Caller,
+    ids: &[String],
+) -> Result<Vec<SubmissionRecord>, ApiError> {
+    let mut found = app.store.get_many(ids).await?;
+    found.retain(|r| caller.may_read(r.owner.as_deref()));
+    Ok(found)
+}
+
 pub async fn get_batch(
     State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<BatchQuery>,
 ) -> Result<Response, ApiError> {
     let ids: Vec<String> = q
@@ -139,18 +189,19 @@ pub async fn get_batch(
             ),
         ));
     }
-    let mut found = app.store.get_many(&ids).await?;
+    let mut found = readable_many(&app, &caller, &ids).await?;
     let list: Vec<Option<SubmissionView>> = ids
         .iter()
         .enumerate()
         .map(|(k, id)| {
             let i = found.iter().position(|r| &r.id == id)?;
             // A record is dropped once its (last) view is made.
-            Some(if ids[k + 1..].contains(id) {
-                SubmissionView::with_encoding(&found[i], q.encoding)
+            let rec = if ids[k + 1..].contains(id) {
+                found[i].clone()
             } else {
-                SubmissionView::from_record(found.swap_remove(i), q.encoding)
-            })
+                found.swap_remove(i)
+            };
+            Some(q.include.view(rec, q.encoding))
         })
         .collect();
     #[derive(serde::Serialize)]
@@ -201,7 +252,7 @@ pub(crate) async fn accept(
     caller: &Caller,
     subs: Vec<ValidSubmission>,
 ) -> Result<Vec<String>, ApiError> {
-    if let Some(owner) = &caller.0 {
+    if let Some(owner) = &caller.key {
         let cap = app.config.api.max_queued_per_key;
         if cap > 0 && app.store.count_unfinished(owner).await? + subs.len() as u64 > cap {
             return Err(ApiError {
@@ -221,7 +272,7 @@ pub(crate) async fn accept(
             id: uuid::Uuid::new_v4().to_string(),
             submission: v.submission,
             callback_url: v.callback_url.map(String::from),
-            owner: caller.0.clone(),
+            owner: caller.key.clone(),
             created_at_ms: now,
         })
         .collect();

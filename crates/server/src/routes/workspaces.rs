@@ -25,7 +25,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Json, Path, Query};
 
 fn owner(c: &Caller) -> String {
-    c.0.clone().unwrap_or_else(|| "anonymous".into())
+    c.key.clone().unwrap_or_else(|| "anonymous".into())
 }
 
 fn manager(app: &AppState) -> Result<&Arc<Manager>, ApiError> {

@@ -91,3 +91,147 @@ async fn queued_submissions_are_capped_per_key() {
     assert!(h.get("retry-after").is_some());
     assert_eq!(submit("b").await.0, 202, "another key has its own cap");
 }
+
+/// A keyed GET with the JSON answer.
+async fn get_as(s: &TestServer, key: &str, path: &str) -> (u16, serde_json::Value) {
+    let res = s
+        .client
+        .get(s.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let (code, v, _) = split(res).await;
+    (code, v)
+}
+
+#[tokio::test]
+async fn a_submission_is_read_only_with_its_own_key_or_an_admin_key() {
+    let s = TestServer::start(|a| {
+        a.api.api_keys = Some(vec!["alice".into(), "bob".into()]);
+        a.api.admin_keys = Some(vec!["root".into()]);
+        a.api.rate_limit_per_sec = Some(0.0);
+    })
+    .await;
+    let res = s
+        .client
+        .post(s.url("/api/v1/submissions?wait=true"))
+        .bearer_auth("alice")
+        .json(&fake("echo", "secret input"))
+        .send()
+        .await
+        .unwrap();
+    let (code, v, _) = split(res).await;
+    assert_eq!(code, 200, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let one = format!("/api/v1/submissions/{id}");
+    assert_eq!(get_as(&s, "alice", &one).await.0, 200);
+    assert_eq!(get_as(&s, "root", &one).await.0, 200, "admins read all");
+    let (code, v) = get_as(&s, "bob", &one).await;
+    assert_eq!((code, error_code(&v)), (404, "not_found"), "{v}");
+    assert!(!v.to_string().contains("secret"));
+    let (code, v) = get_as(&s, "bob", &format!("/api/v1/submissions/batch?ids={id}")).await;
+    assert_eq!(code, 200);
+    assert!(v["submissions"][0].is_null(), "{v}");
+    // Judge0's dialect asks the same rule.
+    assert_eq!(
+        get_as(&s, "bob", &format!("/submissions/{id}")).await.0,
+        404
+    );
+    assert_eq!(
+        get_as(&s, "alice", &format!("/submissions/{id}")).await.0,
+        200
+    );
+    let (_, v) = get_as(&s, "bob", &format!("/submissions/batch?tokens={id}")).await;
+    assert!(v["submissions"][0].is_null(), "{v}");
+    // Listings: one's own, or all for an admin.
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&get_as(&s, "alice", "/api/v1/submissions").await.1),
+        std::slice::from_ref(&id)
+    );
+    assert!(ids(&get_as(&s, "bob", "/api/v1/submissions").await.1).is_empty());
+    assert_eq!(
+        ids(&get_as(&s, "root", "/api/v1/submissions").await.1),
+        [id]
+    );
+}
+
+#[tokio::test]
+async fn the_list_filters_pages_and_echoes_inputs_on_request() {
+    let s = TestServer::start(|a| {
+        a.api.rate_limit_per_sec = Some(0.0);
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (code, v, _) = s
+            .post(
+                "/api/v1/submissions?wait=true",
+                fake("echo", &format!("in-{i}")),
+            )
+            .await;
+        assert_eq!(code, 200, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    // Pages of two, by cursor, until the last page says so.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/submissions?limit=2".to_string();
+    loop {
+        let (code, v) = s.get(&path).await;
+        assert_eq!(code, 200, "{v}");
+        for row in v["submissions"].as_array().unwrap() {
+            assert_eq!(row["status"], "accepted");
+            assert!(row["result"]["time_ms"].is_u64(), "{row}");
+            assert!(row.get("stdout").is_none(), "a page holds no output: {row}");
+            seen.push(row["id"].as_str().unwrap().to_string());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/submissions?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, newest_first);
+    // Filters.
+    let (_, v) = s.get("/api/v1/submissions?status=queued").await;
+    assert!(v["submissions"].as_array().unwrap().is_empty());
+    let (_, v) = s
+        .get("/api/v1/submissions?language=fake&until=2000-01-01T00:00:00Z")
+        .await;
+    assert!(v["submissions"].as_array().unwrap().is_empty());
+    let (_, v) = s
+        .get("/api/v1/submissions?language=fake&since=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(v["submissions"].as_array().unwrap().len(), 5);
+    // Bad input: a clear 400 naming the field.
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("cursor=nonsense", "cursor"),
+        ("since=yesterday", "since"),
+    ] {
+        let (code, v) = s.get(&format!("/api/v1/submissions?{q}")).await;
+        assert_eq!(code, 400, "{q}: {v}");
+        assert!(v.to_string().contains(field), "{q}: {v}");
+    }
+    let (code, _) = s.get("/api/v1/submissions?status=bogus").await;
+    assert_eq!(code, 400);
+    // ?include=input echoes the source, stdin and the limits applied.
+    let (code, v) = s
+        .get(&format!("/api/v1/submissions/{}?include=input", ids[0]))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(v["input"]["stdin"], "in-0");
+    assert_eq!(v["input"]["files"][0]["content"], "echo");
+    assert!(v["input"]["limits"]["cpu_time_ms"].is_u64(), "{v}");
+    let (_, v) = s.get(&format!("/api/v1/submissions/{}", ids[0])).await;
+    assert!(v.get("input").is_none());
+}

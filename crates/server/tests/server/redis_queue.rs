@@ -74,6 +74,48 @@ async fn redis_queue_is_bounded_leases_in_order_and_acks_after_the_fact() {
 }
 
 #[tokio::test]
+async fn a_renewed_lease_is_not_reclaimed_and_a_stale_holder_cannot_renew() {
+    let redis = RedisServer::start();
+    let lease = Duration::from_millis(400);
+    let holder = RedisQueue::new(&redis.url(), 10, lease).unwrap();
+    let other = RedisQueue::new(&redis.url(), 10, lease).unwrap();
+    holder.enqueue(&ids(&["r"]), 1).await.unwrap();
+    let held = holder
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    // Renewed every 100 ms for 5 leases: never taken over.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(holder.renew(&held).await.unwrap(), "the holder renews");
+        assert!(
+            other
+                .dequeue(Duration::from_millis(1))
+                .await
+                .unwrap()
+                .is_none(),
+            "a renewed job was reclaimed"
+        );
+    }
+    // Renewal stops (the worker died): the next lease takes it over.
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    let taken = other
+        .dequeue(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("reclaimed once renewal stopped");
+    assert_eq!((taken.id.as_str(), taken.attempt), ("r", 2));
+    assert!(
+        !holder.renew(&held).await.unwrap(),
+        "the old delivery no longer holds the job"
+    );
+    assert!(other.renew(&taken).await.unwrap());
+    other.ack(&taken).await.unwrap();
+    assert_eq!(pending(&redis), 0);
+}
+
+#[tokio::test]
 async fn an_expired_lease_is_reclaimed_and_only_its_new_holder_can_ack() {
     let redis = RedisServer::start();
     let lease = Duration::from_millis(300);

@@ -2,7 +2,7 @@
 //! SQLite store and against PostgreSQL (a private cluster started by the test).
 
 use kiln_engine::{Report, Status};
-use kiln_server::store::{postgres::PgStore, sqlite::SqliteStore, Store};
+use kiln_server::store::{postgres::PgStore, sqlite::SqliteStore, ListFilter, Store};
 use kiln_server::testenv::PgServer;
 
 use crate::common::new_submission;
@@ -129,6 +129,8 @@ async fn suite(store: &dyn Store) {
         "unfinished are kept"
     );
 
+    list_suite(store).await;
+
     // delete (a refused enqueue).
     store.delete(&["id-b".into(), "id-c".into()]).await.unwrap();
     store.delete(&[]).await.unwrap();
@@ -137,6 +139,132 @@ async fn suite(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// `list`: per owner, filtered, newest first, paged by `(created_at_ms, id)`.
+async fn list_suite(store: &dyn Store) {
+    let mut subs = Vec::new();
+    for i in 0..7 {
+        let mut s = new_submission(&format!("l{i}"));
+        s.owner = Some(if i % 2 == 0 { "even" } else { "odd" }.into());
+        // Two pairs share a millisecond: the id orders them.
+        s.created_at_ms = 100_000 + (i / 2) * 10;
+        if i == 6 {
+            s.submission.language = "c".into();
+        }
+        subs.push(s);
+    }
+    store.insert(&subs).await.unwrap();
+    assert!(store.mark_running("id-l4", 1, 1).await.unwrap());
+    assert!(store
+        .finish("id-l4", 1, &accepted(), 100_100)
+        .await
+        .unwrap());
+    let ids = |v: Vec<kiln_server::store::SubmissionSummary>| -> Vec<String> {
+        v.into_iter().map(|r| r.id).collect()
+    };
+    let even = |limit| ListFilter {
+        owner: Some("even".into()),
+        limit,
+        ..Default::default()
+    };
+    let all = ids(store.list(&even(10)).await.unwrap());
+    assert_eq!(
+        all,
+        ["id-l6", "id-l4", "id-l2", "id-l0"],
+        "one owner's, newest first"
+    );
+    // Pages of two, each continuing from the last row of the one before.
+    let first = store.list(&even(2)).await.unwrap();
+    let last = first.last().unwrap();
+    let cursor = (last.created_at_ms, last.id.clone());
+    assert_eq!(ids(first), ["id-l6", "id-l4"]);
+    let next = ListFilter {
+        before: Some(cursor),
+        ..even(2)
+    };
+    assert_eq!(ids(store.list(&next).await.unwrap()), ["id-l2", "id-l0"]);
+    // The same millisecond: id l3 before l2 (ids descending) across a page edge.
+    let odd_then_even = ListFilter {
+        owner: None,
+        since_ms: Some(100_010),
+        until_ms: Some(100_020),
+        limit: 1,
+        ..Default::default()
+    };
+    let page = store.list(&odd_then_even).await.unwrap();
+    assert_eq!(ids(page.clone()), ["id-l3"]);
+    let rest = ListFilter {
+        before: Some((page[0].created_at_ms, page[0].id.clone())),
+        limit: 5,
+        ..odd_then_even
+    };
+    assert_eq!(ids(store.list(&rest).await.unwrap()), ["id-l2"]);
+    let filtered = ListFilter {
+        status: Some(Status::Accepted),
+        ..even(10)
+    };
+    let done = store.list(&filtered).await.unwrap();
+    let summary = done[0]
+        .result
+        .as_ref()
+        .expect("a finished row has its summary");
+    assert_eq!((summary.tests, summary.exit_code), (0, None));
+    assert_eq!(done[0].finished_at_ms, Some(100_100));
+    assert_eq!(ids(done), ["id-l4"]);
+    let c_only = ListFilter {
+        language: Some("c".into()),
+        ..even(10)
+    };
+    assert_eq!(ids(store.list(&c_only).await.unwrap()), ["id-l6"]);
+    assert!(store
+        .list(&ListFilter {
+            owner: Some("nobody".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    let gone: Vec<String> = (0..7).map(|i| format!("id-l{i}")).collect();
+    store.delete(&gone).await.unwrap();
+}
+
+/// A database made by the hand-written migrator of earlier releases
+/// (`PRAGMA user_version = 1`, same tables) adopts the migration files and keeps its rows.
+#[tokio::test]
+async fn sqlite_database_of_an_earlier_release_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("kiln.db").display());
+    {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let v1 =
+            include_str!("../../migrations/sqlite/0001_initial.sql").replace(" IF NOT EXISTS", "");
+        sqlx::raw_sql(&v1).execute(&pool).await.unwrap();
+        sqlx::raw_sql("PRAGMA user_version = 1; INSERT INTO submissions (id, language, request, status, created_at_ms) VALUES ('old', 'python', '{}', 'queued', 5)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let pool = kiln_server::sqlite::open(dir.path(), Default::default())
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE id = 'old'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "rows survive the upgrade");
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let files: Vec<i64> = kiln_server::sqlite::MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(applied, files);
 }
 
 #[tokio::test]
@@ -151,21 +279,42 @@ async fn sqlite_store_passes_the_store_suite() {
 #[tokio::test]
 async fn postgres_store_passes_the_store_suite() {
     let pg = PgServer::start();
+    // The schema of earlier releases (hand-written migrator, 32-bit attempt):
+    // it adopts the migration files and keeps its rows.
+    {
+        let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+        let v1 = include_str!("../../migrations/postgres/0001_initial.sql")
+            .replace(" IF NOT EXISTS", "");
+        sqlx::raw_sql(&v1).execute(&pool).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE kiln_migrations (version INTEGER PRIMARY KEY); \
+             INSERT INTO kiln_migrations VALUES (1); \
+             INSERT INTO submissions (id, language, request, status, attempt, created_at_ms, finished_at_ms) \
+             VALUES ('old', 'python', '{\"language\":\"python\",\"files\":[]}', 'accepted', 3, 5, 9000000000000)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
     let store = PgStore::connect(&pg.url()).await.unwrap();
+    let old = store.get("old").await.unwrap().expect("kept");
+    assert_eq!((old.attempt, old.status), (3, Status::Accepted));
     suite(&store).await;
     // Migrations are versioned: a second start applies nothing and keeps data.
     store.insert(&[new_submission("kept")]).await.unwrap();
     let again = PgStore::connect(&pg.url()).await.unwrap();
     assert!(again.get("id-kept").await.unwrap().is_some());
-    let versions: Vec<i32> =
-        sqlx::query_scalar("SELECT version FROM kiln_migrations ORDER BY version")
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(again.pool())
             .await
             .unwrap();
-    assert_eq!(
-        versions,
-        (1..=kiln_server::store::postgres::MIGRATIONS.len() as i32).collect::<Vec<_>>()
-    );
+    let files: Vec<i64> = kiln_server::store::postgres::MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(versions, files);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'submissions'",
     )
@@ -177,6 +326,8 @@ async fn postgres_store_passes_the_store_suite() {
         "submissions_owner",
         "submissions_finished",
         "submissions_unfinished",
+        "submissions_owner_created",
+        "submissions_created",
     ] {
         assert!(
             indexes.iter().any(|i| i == want),
