@@ -31,6 +31,7 @@ export class WorkspaceTerminal {
   private disposed = false;
   private readonly resizeObserver: ResizeObserver;
   private readonly storageKey: string;
+  private tabLeaves = false;
 
   constructor(
     private readonly host: HTMLElement,
@@ -49,6 +50,8 @@ export class WorkspaceTerminal {
     this.term.open(host);
     this.term.textarea?.setAttribute("aria-label", "Workspace terminal input");
     this.term.onData((data) => this.send({ data }));
+    // false: xterm leaves the key to the browser (focus moves on).
+    this.term.attachCustomKeyEventHandler((ev) => !(this.tabLeaves && ev.key === "Tab"));
     this.term.onResize(({ cols, rows }) => this.send({ height: rows, width: cols }));
     this.resizeObserver = new ResizeObserver(() => this.refit());
     this.resizeObserver.observe(host);
@@ -138,6 +141,11 @@ export class WorkspaceTerminal {
 
   focus(): void {
     this.term.focus();
+  }
+
+  /** Tab (and Shift-Tab) move the focus out instead of going to the shell. */
+  setTabLeaves(on: boolean): void {
+    this.tabLeaves = on;
   }
 
   setScreenReaderMode(on: boolean): void {

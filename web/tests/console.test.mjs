@@ -148,6 +148,13 @@ test("a workspace: create it, type echo hi in its terminal, upload, edit and dow
   const sawHi = () => [...document.querySelectorAll(".xterm-rows > div")].some((d) => d.textContent.trim() === "hi");
   await page.waitForFunction(sawHi, null, { timeout: 20000 });
 
+  // Keyboard users can leave the terminal: with the option on, Tab moves the focus on.
+  await page.getByLabel("Tab leaves the terminal").check();
+  await page.getByTestId("terminal").click();
+  await page.keyboard.press("Tab");
+  assert.ok(!(await page.evaluate(() => document.activeElement?.classList.contains("xterm-helper-textarea"))), "Tab left the terminal");
+  await page.getByLabel("Tab leaves the terminal").uncheck();
+
   // Reconnect: the same shell, its recent output replayed.
   await page.getByRole("button", { name: "Reconnect" }).click();
   await page.getByText("Connected", { exact: true }).waitFor();

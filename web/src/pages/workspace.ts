@@ -100,6 +100,7 @@ export const page: Page = {
       const termState = h("span", { class: "hint", role: "status" });
       const reconnect = h("button", { type: "button", class: "secondary small" }, "Reconnect");
       const sr = h("input", { type: "checkbox", id: "sr-mode" });
+      const tabOut = h("input", { type: "checkbox", id: "tab-out" });
       const upload = h("input", { type: "file", multiple: true, id: "upload", class: "visually-hidden", "data-testid": "upload" });
       const newDir = h("button", { type: "button", class: "secondary small" }, "New folder");
       const newFile = h("button", { type: "button", class: "secondary small" }, "New file");
@@ -114,8 +115,13 @@ export const page: Page = {
             "section",
             { class: "pane terminal-pane", "aria-labelledby": "term-title" },
             h("div", { class: "pane-head" }, h("h2", { id: "term-title" }, "Terminal"), termState, reconnect),
+            h(
+              "div",
+              { class: "row wrap term-options" },
+              h("div", { class: "field-inline" }, sr, h("label", { for: sr.id }, "Screen reader mode")),
+              h("div", { class: "field-inline" }, tabOut, h("label", { for: tabOut.id }, "Tab leaves the terminal")),
+            ),
             termHost,
-            h("div", { class: "field-inline" }, sr, h("label", { for: sr.id }, "Screen reader mode")),
           ),
           h(
             "section",
@@ -135,6 +141,7 @@ export const page: Page = {
         t.focus();
       });
       sr.addEventListener("change", () => t.setScreenReaderMode(sr.checked));
+      tabOut.addEventListener("change", () => t.setTabLeaves(tabOut.checked));
       const uploadLabel = upload.previousElementSibling as HTMLElement;
       uploadLabel.addEventListener("keydown", (ev) => {
         if (ev.key === "Enter" || ev.key === " ") {
