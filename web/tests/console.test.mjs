@@ -132,7 +132,7 @@ test("submissions lists the caller's submissions and opens one with the source t
 
 let workspaceId = null;
 
-test("a workspace: create it, type echo hi in its terminal, upload, edit and download a file", { skip }, async () => {
+test("a workspace: create it, type echo hi in its terminal, upload, edit and download a file; stop, start, delete", { skip }, async () => {
   await nav("Workspaces");
   const name = `console-${Date.now().toString(36)}`;
   await page.getByLabel("Name").fill(name);
@@ -182,8 +182,19 @@ test("a workspace: create it, type echo hi in its terminal, upload, edit and dow
   await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, "workspace", { fullPage: true });
   await nav("Workspaces");
-  await page.locator(`[data-testid=workspaces] tr[data-name="${name}"][data-status=running]`).waitFor();
+  const row = (status) => page.locator(`[data-testid=workspaces] tr[data-name="${name}"][data-status=${status}]`);
+  await row("running").waitFor();
   await screenshot(page, "workspaces");
+
+  // Stop, start and delete from the list (the list refreshes itself).
+  await page.getByRole("button", { name: `Stop ${name}` }).click();
+  await row("stopped").waitFor({ timeout: 20000 });
+  await page.getByRole("button", { name: `Start ${name}` }).click();
+  await row("running").waitFor({ timeout: 30000 });
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: `Delete ${name}` }).click();
+  await page.locator(`[data-testid=workspaces] tr[data-name="${name}"]`).waitFor({ state: "detached", timeout: 20000 });
+  workspaceId = null;
   assertClean(problems);
 });
 
@@ -260,5 +271,9 @@ test("on a phone's width every page fits and stays usable", { skip }, async () =
   await page.getByRole("heading", { name: "No such page" }).waitFor();
   await page.setViewportSize({ width: 1400, height: 950 });
   assertClean(problems);
-  if (workspaceId) await api(`/api/v1/workspaces/${workspaceId}`, { method: "DELETE" });
+});
+
+after(async () => {
+  // A workspace a failed test left behind.
+  if (workspaceId) await api(`/api/v1/workspaces/${workspaceId}`, { method: "DELETE" }).catch(() => {});
 });

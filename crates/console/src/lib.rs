@@ -40,10 +40,31 @@ pub const ASSETS_PATH: &str = "/console/assets/";
 /// inline or evaluated script, no plugins, no framing, no `<base>`. Inline
 /// styles are allowed because the terminal (xterm.js) and the editor
 /// (CodeMirror) write their computed styles into `<style>` elements at run
-/// time; no script can be injected through a style.
+/// time; no script can be injected through a style. [`csp`] adds this
+/// host's `ws:`/`wss:` origin to `connect-src` for browsers whose `'self'`
+/// does not cover WebSockets (before CSP Level 3).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; worker-src 'none'; \
 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// [`CSP`] for a page served to `host` (the request's `Host`): its
+/// WebSocket origins named in `connect-src`. A host that is not a plain
+/// `name[:port]` or `[v6]:port` leaves the policy as it is.
+pub fn csp(host: Option<&str>) -> String {
+    let plain = |h: &str| {
+        !h.is_empty()
+            && h.len() <= 255
+            && h.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+    };
+    match host.filter(|h| plain(h)) {
+        Some(h) => CSP.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' ws://{h} wss://{h}"),
+        ),
+        None => CSP.to_string(),
+    }
+}
 
 /// Hashed assets: a new build gives new names, so they never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -61,15 +82,15 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/console/{*page}", get(page))
 }
 
-async fn index() -> Response {
-    page_response(StatusCode::OK)
+async fn index(headers: HeaderMap) -> Response {
+    page_response(StatusCode::OK, &headers)
 }
 
-async fn page(Path(page): Path<String>) -> Response {
+async fn page(Path(page): Path<String>, headers: HeaderMap) -> Response {
     if page.starts_with("assets/") {
         return missing_asset();
     }
-    page_response(StatusCode::OK)
+    page_response(StatusCode::OK, &headers)
 }
 
 /// The page, for a request no route matched: `Some` (status 404) for a
@@ -79,10 +100,10 @@ pub fn not_found_page(method: &Method, uri: &Uri, headers: &HeaderMap) -> Option
     let browser = (method == Method::GET || method == Method::HEAD)
         && !uri.path().starts_with("/api/")
         && accepts(headers, header::ACCEPT, "text/html");
-    browser.then(|| page_response(StatusCode::NOT_FOUND))
+    browser.then(|| page_response(StatusCode::NOT_FOUND, headers))
 }
 
-fn page_response(status: StatusCode) -> Response {
+fn page_response(status: StatusCode, req: &HeaderMap) -> Response {
     let body = DIST
         .get_file("index.html")
         .map(|f| f.contents())
@@ -94,10 +115,9 @@ fn page_response(status: StatusCode) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    let host = req.get(header::HOST).and_then(|v| v.to_str().ok());
+    let policy = HeaderValue::from_str(&csp(host)).unwrap_or(HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, policy);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -47,12 +47,43 @@ async fn every_page_path_serves_the_page_with_its_policy() {
         let (status, h, body) = get(path, &[]).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
-        assert_eq!(h[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(
+            h[header::CONTENT_SECURITY_POLICY],
+            CSP,
+            "no Host, no ws origin"
+        );
         assert_eq!(h[header::CACHE_CONTROL], "no-cache");
         assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
         assert!(String::from_utf8(body)
             .unwrap()
             .contains("<main id=\"main\""));
+    }
+}
+
+#[tokio::test]
+async fn the_policy_names_this_hosts_websocket_origin_and_nothing_else() {
+    let (_, h, _) = get("/", &[("host", "kiln.example:3000")]).await;
+    let policy = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        policy.contains("connect-src 'self' ws://kiln.example:3000 wss://kiln.example:3000;"),
+        "{policy}"
+    );
+    assert_eq!(
+        csp(Some("[::1]:8080")),
+        CSP.replace(
+            "connect-src 'self'",
+            "connect-src 'self' ws://[::1]:8080 wss://[::1]:8080"
+        )
+    );
+    // A Host that could add a source or a directive is ignored.
+    for bad in [
+        "a b",
+        "x; script-src *",
+        "evil.example/'unsafe-inline'",
+        "",
+        "*",
+    ] {
+        assert_eq!(csp(Some(bad)), CSP, "{bad:?}");
     }
 }
 
@@ -130,7 +161,10 @@ fn unmatched_paths_get_the_page_only_when_a_browser_asks_for_one() {
     let uri = |p: &str| p.parse::<Uri>().unwrap();
     let page = not_found_page(&Method::GET, &uri("/nowhere"), &html).unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], CSP);
+    assert!(page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'self'; script-src 'self';"));
     assert!(not_found_page(&Method::GET, &uri("/nowhere"), &json).is_none());
     assert!(not_found_page(&Method::GET, &uri("/nowhere"), &HeaderMap::new()).is_none());
     assert!(not_found_page(&Method::GET, &uri("/api/v1/nope"), &html).is_none());
