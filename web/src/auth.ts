@@ -15,10 +15,17 @@ export function getKey(): string | null {
   }
 }
 
-function setKey(key: string | null): void {
-  if (key) sessionStorage.setItem(STORAGE, key);
-  else sessionStorage.removeItem(STORAGE);
-  updateButton();
+/** False when the browser keeps no session storage (then the key cannot be kept). */
+function setKey(key: string | null): boolean {
+  try {
+    if (key) sessionStorage.setItem(STORAGE, key);
+    else sessionStorage.removeItem(STORAGE);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    updateButton();
+  }
 }
 
 let pending: Promise<boolean> | null = null;
@@ -105,7 +112,10 @@ function showDialog(reason?: string): Promise<boolean> {
         input.focus();
         return;
       }
-      setKey(key);
+      if (!setKey(key)) {
+        error.textContent = "This browser refuses session storage, so the console cannot keep the key.";
+        return;
+      }
       finish(true);
     });
     forget.addEventListener("click", () => {

@@ -41,10 +41,12 @@ async function pipe(bytes: Uint8Array, stream: CompressionStream | Decompression
 
 export async function encodeShared(s: Shared): Promise<string> {
   const json = new TextEncoder().encode(JSON.stringify(s));
-  if (typeof CompressionStream === "function") {
+  try {
     return "z." + base64url(await pipe(json, new CompressionStream("deflate-raw"), Number.MAX_SAFE_INTEGER));
+  } catch {
+    // No CompressionStream, or one without deflate-raw: the plain form.
+    return "j." + base64url(json);
   }
-  return "j." + base64url(json);
 }
 
 function isTests(v: unknown): v is TestCase[] {

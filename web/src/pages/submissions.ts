@@ -98,136 +98,88 @@ function summaryOf(r: SubmissionSummary | Result): SubmissionSummary {
   };
 }
 
+/** The filter form, filled from the page's query string. */
+function filters() {
+  const q = new URLSearchParams(window.location.search);
+  const status = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, "Any"), ALL_STATUSES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
+  const language = h("select", { id: "f-language", name: "language" }, h("option", { value: "" }, "Any"));
+  const since = h("input", { type: "datetime-local", id: "f-since", name: "since" });
+  const until = h("input", { type: "datetime-local", id: "f-until", name: "until" });
+  const limit = h("select", { id: "f-limit", name: "limit" }, PAGE_SIZES.map((n) => h("option", { value: n }, String(n))));
+  status.value = q.get("status") ?? "";
+  since.value = q.get("since") ?? "";
+  until.value = q.get("until") ?? "";
+  limit.value = q.get("limit") ?? "50";
+  const ready = getJson<{ languages: Language[] }>("/api/v1/languages")
+    .then(({ languages }) => {
+      for (const l of languages) language.append(h("option", { value: l.id }, l.name));
+      language.value = q.get("language") ?? "";
+    })
+    .catch(() => {});
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Filter submissions" },
+    field("Verdict", status),
+    field("Language", language),
+    field("From", since),
+    field("To", until),
+    field("Show", limit),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply"), h("button", { type: "reset", class: "secondary" }, "Reset")),
+  );
+  form.addEventListener("reset", () => {
+    window.setTimeout(() => {
+      limit.value = "50";
+      form.requestSubmit();
+    });
+  });
+  return {
+    form,
+    /** Settles once the language filter has its options. */
+    ready,
+    /** The list's query (times as RFC 3339). */
+    api: (cursor: string | null) =>
+      query({ status: status.value, language: language.value, since: toRfc3339(since.value), until: toRfc3339(until.value), limit: limit.value, cursor }),
+    /** The page's own query string, to keep the filters on reload. */
+    page: () => query({ status: status.value, language: language.value, since: since.value, until: until.value, limit: limit.value === "50" ? "" : limit.value }),
+    keeps: (r: Result) => (!status.value || r.status === status.value) && (!language.value || r.language === language.value),
+  };
+}
+
+function rowOf(item: SubmissionSummary | Result, open: (id: string) => void): HTMLElement {
+  const r = summaryOf(item);
+  const link = h("a", { href: `/console/submissions/${encodeURIComponent(r.id)}`, "aria-label": `Submission ${r.id}` }, h("code", null, r.id.slice(0, 8)));
+  link.addEventListener("click", (ev) => {
+    if (ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+    ev.preventDefault();
+    open(r.id);
+  });
+  const res = r.result;
+  return h(
+    "tr",
+    { "data-id": r.id },
+    h("td", null, fmtDate(r.created_at)),
+    h("th", { scope: "row" }, link),
+    h("td", null, r.language),
+    h("td", null, badge(r.status)),
+    h("td", null, res && res.tests ? `${res.tests_passed}/${res.tests}` : "—"),
+    h("td", null, fmtMs(res?.time_ms)),
+    h("td", null, fmtKb(res?.memory_kb)),
+  );
+}
+
 export const page: Page = {
   title: "Submissions",
   async mount(root, params) {
     const status = liveRegion();
-    const params0 = new URLSearchParams(window.location.search);
-    const statusSel = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, "Any"), ALL_STATUSES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
-    const langSel = h("select", { id: "f-language", name: "language" }, h("option", { value: "" }, "Any"));
-    const since = h("input", { type: "datetime-local", id: "f-since", name: "since" });
-    const until = h("input", { type: "datetime-local", id: "f-until", name: "until" });
-    const limit = h("select", { id: "f-limit", name: "limit" }, PAGE_SIZES.map((n) => h("option", { value: n }, String(n))));
-    statusSel.value = params0.get("status") ?? "";
-    since.value = params0.get("since") ?? "";
-    until.value = params0.get("until") ?? "";
-    limit.value = params0.get("limit") ?? "50";
+    const f = filters();
     const tbody = h("tbody");
     const more = h("button", { type: "button", class: "secondary", hidden: true }, "Load more");
     const detailBox = h("div", { class: "detail-box" });
-    const form = h(
-      "form",
-      { class: "filters", "aria-label": "Filter submissions" },
-      field("Verdict", statusSel),
-      field("Language", langSel),
-      field("From", since),
-      field("To", until),
-      field("Show", limit),
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply"), h("button", { type: "reset", class: "secondary" }, "Reset")),
-    );
-    root.append(
-      h("div", { class: "page-head" }, h("h1", null, "Submissions")),
-      form,
-      status,
-      h(
-        "div",
-        { class: "split" },
-        h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { class: "list", "data-testid": "submissions" },
-            h("caption", { class: "visually-hidden" }, "Your submissions, newest first"),
-            h("thead", null, h("tr", null, ["Created", "Submission", "Language", "Verdict", "Tests passed", "CPU", "Memory"].map((c) => h("th", { scope: "col" }, c)))),
-            tbody,
-          ),
-          more,
-        ),
-        detailBox,
-      ),
-    );
+    const head = h("thead", null, h("tr", null, ["Created", "Submission", "Language", "Verdict", "Tests passed", "CPU", "Memory"].map((c) => h("th", { scope: "col" }, c))));
+    const table = h("table", { class: "list", "data-testid": "submissions" }, h("caption", { class: "visually-hidden" }, "Your submissions, newest first"), head, tbody);
+    root.append(h("div", { class: "page-head" }, h("h1", null, "Submissions")), f.form, status, h("div", { class: "split" }, h("div", { class: "table-wrap" }, table, more), detailBox));
 
-    getJson<{ languages: Language[] }>("/api/v1/languages")
-      .then(({ languages }) => {
-        for (const l of languages) langSel.append(h("option", { value: l.id }, l.name));
-        langSel.value = params0.get("language") ?? "";
-      })
-      .catch(() => {});
-
-    const row = (item: SubmissionSummary | Result) => {
-      const r = summaryOf(item);
-      const id = r.id;
-      const link = h("a", { href: `/console/submissions/${encodeURIComponent(id)}` }, h("code", null, id.slice(0, 8)));
-      link.setAttribute("aria-label", `Submission ${id}`);
-      link.addEventListener("click", (ev) => {
-        if (ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
-        ev.preventDefault();
-        window.history.pushState(null, "", `/console/submissions/${encodeURIComponent(id)}${window.location.search}`);
-        void showDetail(id);
-      });
-      const res = r.result;
-      return h(
-        "tr",
-        { "data-id": id },
-        h("td", null, fmtDate(r.created_at)),
-        h("th", { scope: "row" }, link),
-        h("td", null, r.language),
-        h("td", null, badge(r.status)),
-        h("td", null, res && res.tests ? `${res.tests_passed}/${res.tests}` : "—"),
-        h("td", null, fmtMs(res?.time_ms)),
-        h("td", null, fmtKb(res?.memory_kb)),
-      );
-    };
-
-    let cursor: string | null = null;
-    let gen = 0;
-    async function load(append: boolean) {
-      const g = ++gen;
-      if (!append) {
-        tbody.replaceChildren();
-        cursor = null;
-      }
-      status.textContent = "Loading…";
-      const q = query({
-        status: statusSel.value,
-        language: langSel.value,
-        since: toRfc3339(since.value),
-        until: toRfc3339(until.value),
-        limit: limit.value,
-        cursor: append ? cursor : null,
-      });
-      try {
-        const list = await getJson<SubmissionList>(`/api/v1/submissions${q}`);
-        if (g !== gen) return;
-        tbody.append(...list.submissions.map(row));
-        cursor = list.next_cursor;
-        more.hidden = !cursor;
-        const n = tbody.children.length;
-        status.textContent = n ? `${n} submission${n === 1 ? "" : "s"}${cursor ? " (more below)" : ""}.` : "No submission matches.";
-      } catch (e) {
-        if (g !== gen) return;
-        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return loadRemembered(g);
-        status.textContent = `Cannot list the submissions: ${errorText(e)}`;
-      }
-    }
-
-    /** Without the list route: the submissions made from this browser. */
-    async function loadRemembered(g: number) {
-      const ids = remembered().map((r) => r.id).slice(0, 100);
-      more.hidden = true;
-      if (!ids.length) {
-        status.textContent = "This server does not list submissions, and none was made from this browser yet.";
-        return;
-      }
-      const { submissions } = await getJson<{ submissions: (Result | null)[] }>(`/api/v1/submissions/batch${query({ ids: ids.join(",") })}`);
-      if (g !== gen) return;
-      const wanted = (r: Result) => (!statusSel.value || r.status === statusSel.value) && (!langSel.value || r.language === langSel.value);
-      tbody.append(...submissions.filter((r): r is Result => !!r && wanted(r)).map(row));
-      status.textContent = "This server does not list submissions (GET /api/v1/submissions): showing those made from this browser.";
-    }
-
-    async function showDetail(id: string) {
+    const showDetail = async (id: string) => {
       detailBox.replaceChildren(h("p", null, "Loading…"));
       for (const tr of tbody.querySelectorAll("tr")) tr.classList.toggle("selected", tr.dataset.id === id);
       try {
@@ -237,21 +189,56 @@ export const page: Page = {
       } catch (e) {
         detailBox.replaceChildren(h("p", { role: "alert" }, `Cannot open submission ${id}: ${errorText(e)}`));
       }
-    }
+    };
+    const open = (id: string) => {
+      window.history.pushState(null, "", `/console/submissions/${encodeURIComponent(id)}${window.location.search}`);
+      void showDetail(id);
+    };
 
-    form.addEventListener("submit", (ev) => {
+    let cursor: string | null = null;
+    let gen = 0;
+    const load = async (append: boolean) => {
+      const g = ++gen;
+      if (!append) {
+        tbody.replaceChildren();
+        cursor = null;
+      }
+      status.textContent = "Loading…";
+      try {
+        const list = await getJson<SubmissionList>(`/api/v1/submissions${f.api(append ? cursor : null)}`);
+        if (g !== gen) return;
+        tbody.append(...list.submissions.map((r) => rowOf(r, open)));
+        cursor = list.next_cursor;
+        more.hidden = !cursor;
+        const n = tbody.children.length;
+        status.textContent = n ? `${n} submission${n === 1 ? "" : "s"}${cursor ? " (more below)" : ""}.` : "No submission matches.";
+      } catch (e) {
+        if (g !== gen) return;
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return loadRemembered(g);
+        status.textContent = `Cannot list the submissions: ${errorText(e)}`;
+      }
+    };
+    /** Without the list route: the submissions made from this browser. */
+    const loadRemembered = async (g: number) => {
+      const ids = remembered().map((r) => r.id).slice(0, 100);
+      more.hidden = true;
+      if (!ids.length) {
+        status.textContent = "This server does not list submissions, and none was made from this browser yet.";
+        return;
+      }
+      const { submissions } = await getJson<{ submissions: (Result | null)[] }>(`/api/v1/submissions/batch${query({ ids: ids.join(",") })}`);
+      if (g !== gen) return;
+      tbody.append(...submissions.filter((r): r is Result => !!r && f.keeps(r)).map((r) => rowOf(r, open)));
+      status.textContent = "This server does not list submissions (GET /api/v1/submissions): showing those made from this browser.";
+    };
+
+    f.form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const q = query({ status: statusSel.value, language: langSel.value, since: since.value, until: until.value, limit: limit.value === "50" ? "" : limit.value });
-      window.history.replaceState(null, "", `${window.location.pathname}${q}`);
+      window.history.replaceState(null, "", `${window.location.pathname}${f.page()}`);
       void load(false);
     });
-    form.addEventListener("reset", () => {
-      window.setTimeout(() => {
-        limit.value = "50";
-        form.requestSubmit();
-      });
-    });
     more.addEventListener("click", () => void load(true));
+    await f.ready;
     await load(false);
     if (params.id) await showDetail(decodeURIComponent(params.id));
   },

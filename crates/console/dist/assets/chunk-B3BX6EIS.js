@@ -1,1 +1,0 @@
-import{a,b,c}from"/console/assets/chunk-RXU43NIR.js";import"/console/assets/chunk-F7JGHP4N.js";import"/console/assets/chunk-MZQ4LNVC.js";import"/console/assets/chunk-SCMZLO3I.js";import"/console/assets/chunk-3QHPX542.js";import"/console/assets/chunk-JPFEECSE.js";export{a as buildTimings,b as lifecycleButtons,c as page};
