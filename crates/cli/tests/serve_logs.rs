@@ -224,3 +224,41 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> std::p
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn listening_beyond_loopback_without_keys_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--workers",
+            "1",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        let done = line.contains("listening on http://");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = seen.join("\n");
+    assert!(
+        all.contains("no API keys") && all.contains("--api-keys"),
+        "{all}"
+    );
+}

@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::notify::{LocalNotifier, Notifier, RedisNotifier};
+use crate::queue::redis::Names;
 use crate::queue::{redis::RedisQueue, sqlite::SqliteQueue, Queue};
 use crate::store::{postgres::PgStore, sqlite::SqliteStore, Store};
 
@@ -82,8 +83,13 @@ impl Backends {
         config: &Config,
     ) -> anyhow::Result<Backends> {
         let queue = Arc::new(
-            RedisQueue::new(queue_url, config.api.queue_capacity, config.lease)
-                .context("the --queue URL is not a valid Redis URL")?,
+            RedisQueue::with_names(
+                queue_url,
+                config.api.queue_capacity,
+                config.lease,
+                Names::with_prefix(config.backend.queue_prefix.as_deref().unwrap_or("")),
+            )
+            .context("the --queue URL is not a valid Redis URL")?,
         );
         let store: Arc<dyn Store> = Arc::new(connect_store(store_url).await?);
         let notifier = Arc::new(RedisNotifier::start(queue.clone()));
@@ -169,7 +175,7 @@ pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
             ),
             Err(e) => tracing::debug!(error = %e, "sweeper: queue unavailable"),
         }
-        if let Ok(n @ 1..) = queue.forget_idle_consumers(Duration::from_secs(3600)).await {
+        if let Ok(n @ 1..) = queue.forget_dead_consumers(queue.lease()).await {
             tracing::info!(
                 consumers = n,
                 "sweeper: removed the consumers of exited workers"
