@@ -38,11 +38,13 @@ if ! curl -fs "$URL/health" >/dev/null 2>&1; then
   exit 1
 fi
 
-# Real reports for the reports page (a failed criterion still writes them: exit 1 is fine).
+# Real reports for the reports page. A failed criterion (exit 1) or an
+# overloaded generator on a busy machine (exit 3) still writes them; exit 2 is
+# the tool failing.
 rc=0
 "$KILN" loadtest --scenario web/tests/loadtest-tiny.toml --target "$URL" --api-key "$KEY" \
   --out "$DATA/reports/loadtest" --quiet >"$DATA/loadtest.log" 2>&1 || rc=$?
-[ "$rc" -le 1 ] || { echo "test-console: kiln loadtest failed ($rc)" >&2; tail -n 20 "$DATA/loadtest.log" >&2; exit 1; }
+case "$rc" in 0 | 1 | 3) ;; *) echo "test-console: kiln loadtest failed ($rc)" >&2; tail -n 20 "$DATA/loadtest.log" >&2; exit 1 ;; esac
 rc=0
 "$KILN" scaletest --test dashboard --scale 0.01 --target "$URL" --api-key "$KEY" \
   --output "$DATA/reports/scaletest" >"$DATA/scaletest.log" 2>&1 || rc=$?
