@@ -275,7 +275,7 @@ pub(crate) fn judge(
     plan: &CompilePlan,
     cl: &Limits,
     cached: bool,
-) -> Result<(CompileFacts, u64), Report> {
+) -> Result<(CompileFacts, u64), Box<Report>> {
     let used = (o.stdout.len() + o.stderr.len()) as u64;
     let failed = (!o.success()).then(|| failure(&o, cl, plan.limits.output_bytes));
     let (exit_code, cpu_ms, wall_ms, memory_kb) =
@@ -300,7 +300,7 @@ pub(crate) fn judge(
             r.wall_time_ms = wall_ms;
             r.memory_kb = memory_kb;
             facts.fill(&mut r);
-            Err(r)
+            Err(Box::new(r))
         }
     }
 }

@@ -231,7 +231,7 @@ impl Engine {
         let compile = match self.prepare_compile(&lang, &sub).await {
             Ok(c) => c,
             // A cached compilation_error: no box at all.
-            Err(report) => return report,
+            Err(report) => return *report,
         };
         let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
             return Report::internal_error("the engine is shutting down");
@@ -259,7 +259,7 @@ impl Engine {
         &self,
         lang: &Language,
         sub: &Submission,
-    ) -> Result<Option<Compile>, Report> {
+    ) -> Result<Option<Compile>, Box<Report>> {
         let cl = self.inner.cfg.compile_limits;
         let names = compile_units(lang, sub);
         let Some(plan) =
@@ -387,7 +387,7 @@ impl Engine {
                 }
                 match compile::judge(o, &plan, &self.inner.cfg.compile_limits, false) {
                     Ok((f, u)) => (facts, used) = (f, u),
-                    Err(report) => return (report, put),
+                    Err(report) => return (*report, put),
                 }
             }
         }

@@ -115,6 +115,8 @@ mod tests {
         }
     }
 
+    type Change = Box<dyn Fn(&mut Base)>;
+
     fn key_of(b: &Base, language: &str, toolchain: &str) -> Key {
         Key::derive(&KeyInputs {
             language,
@@ -142,7 +144,7 @@ mod tests {
             key_of(&base(), "cpp", "gcc 12.2.0"),
             key_of(&base(), "c", "gcc 12.3.0"),
         ];
-        let changes: Vec<Box<dyn Fn(&mut Base)>> = vec![
+        let changes: Vec<Change> = vec![
             Box::new(|b| b.files[0].content.push(' ')),
             Box::new(|b| b.files[1].content = "#pragma  once".into()),
             Box::new(|b| b.files[0].name = "Main.c".into()),

@@ -144,7 +144,7 @@ impl CompileCache {
                     .modified()
                     .ok()
                     .and_then(|m| m.elapsed().ok())
-                    .map_or(true, |age| age > TOUCH_AFTER);
+                    .is_none_or(|age| age > TOUCH_AFTER);
                 if old {
                     let _ = f.set_modified(SystemTime::now());
                 }

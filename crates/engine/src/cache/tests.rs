@@ -49,7 +49,8 @@ fn a_corrupt_entry_is_a_miss_and_is_removed() {
     let d = tempfile::tempdir().unwrap();
     let cache = cache_in(d.path(), 1 << 20);
     let key = Key([3; 32]);
-    let damages: Vec<Box<dyn Fn(&mut Vec<u8>)>> = vec![
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let damages: Vec<Damage> = vec![
         Box::new(|b| {
             let n = b.len() - 2;
             b[n] ^= 0x20;
@@ -140,8 +141,8 @@ fn concurrent_writers_of_one_key_never_expose_a_partial_entry() {
         }));
     }
     let mut readers = Vec::new();
-    for t in 0..2 {
-        let (cache, entry, stop) = (nodes[t].clone(), entry.clone(), stop.clone());
+    for node in &nodes {
+        let (cache, entry, stop) = (node.clone(), entry.clone(), stop.clone());
         readers.push(std::thread::spawn(move || {
             let mut seen = 0;
             while !stop.load(Ordering::Relaxed) {
