@@ -101,7 +101,8 @@ pub struct Config {
     /// `limits.max_limits` over the engine's `MAX_LIMITS`.
     pub max_limits: Limits,
     /// The compile cache: `jobs.compile_cache_dir`, or `compile-cache` in
-    /// the data directory; `None` when `jobs.compile_cache` is off.
+    /// the data directory (a worker, which has none: [`WORKER_COMPILE_CACHE`]);
+    /// `None` when `jobs.compile_cache` is off.
     pub compile_cache: Option<kiln_engine::CompileCacheConfig>,
 }
 
@@ -127,6 +128,9 @@ impl Layers {
         })
     }
 }
+
+/// The compile cache of `kiln worker` (which has no data directory) by default.
+pub const WORKER_COMPILE_CACHE: &str = "/var/cache/kiln/compile-cache";
 
 /// The most submissions one batch request may carry.
 pub const MAX_BATCH: usize = 100;
@@ -163,10 +167,13 @@ impl Config {
         };
         let max_limits = limits.max_limits.unwrap_or_default().apply(MAX_LIMITS);
         let compile_cache = jobs.compile_cache.then(|| kiln_engine::CompileCacheConfig {
-            dir: jobs
-                .compile_cache_dir
-                .clone()
-                .unwrap_or_else(|| api.data_dir.join("compile-cache")),
+            dir: jobs.compile_cache_dir.clone().unwrap_or_else(|| {
+                if serves_api {
+                    api.data_dir.join("compile-cache")
+                } else {
+                    PathBuf::from(WORKER_COMPILE_CACHE)
+                }
+            }),
             max_bytes: jobs.compile_cache_bytes,
         });
         let config = Config {

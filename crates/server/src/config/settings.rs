@@ -59,7 +59,7 @@ kiln_settings::settings! {
         #[arg(num_args = 0..=1, default_missing_value = "true")]
         compile_cache: bool = true,
         /// Directory of the compile cache (this node's; several nodes may share one).
-        compile_cache_dir: PathBuf => "<data-dir>/compile-cache",
+        compile_cache_dir: PathBuf => "<data-dir>/compile-cache; kiln worker: /var/cache/kiln/compile-cache",
         /// Bytes the compile cache may hold; the least recently used entries go first.
         compile_cache_bytes: u64 = COMPILE_CACHE_BYTES,
     }
