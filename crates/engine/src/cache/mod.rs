@@ -126,19 +126,17 @@ impl CompileCache {
         let path = self.path_of(key);
         let mut f = File::open(&path).ok()?;
         let meta = f.metadata().ok()?;
-        let bytes = if meta.len() > self.max_entry_bytes() + (8 << 20) {
-            Err(format!("{} bytes, over the largest entry", meta.len()))
-        } else {
-            let mut buf = Vec::with_capacity(meta.len() as usize);
-            match f.read_to_end(&mut buf) {
-                Ok(_) => Ok(buf),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "reading a compile cache entry");
-                    return None;
-                }
-            }
-        };
-        match bytes.and_then(|b| Entry::decode(&b, key)) {
+        // An entry bigger than this node would store (one written by a node
+        // with a larger budget, in a shared directory) is left alone.
+        if meta.len() > self.max_entry_bytes() + (8 << 20) {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        if let Err(e) = f.read_to_end(&mut bytes) {
+            tracing::warn!(path = %path.display(), error = %e, "reading a compile cache entry");
+            return None;
+        }
+        match Entry::decode(&bytes, key) {
             Ok(entry) => {
                 let old = meta
                     .modified()
