@@ -4,7 +4,7 @@
 # crates/sandbox/src/seccomp.rs. See docs/seccomp.md.
 #
 # Every program of the project's own corpus (crates/lang/testdata,
-# crates/loadtest/corpus, examples/) is compiled and run with the catalogue's
+# loadtest/corpus, examples/) is compiled and run with the catalogue's
 # commands (crates/lang/src/builtin.rs) under `strace -f -c`, in a scratch
 # directory, with the box's environment (PATH, HOME=TMPDIR=scratch, LANG and
 # the language's own variables); then what workspaces run interactively: a
@@ -191,7 +191,7 @@ else
         cp "$td/$kind.$ext" "$s/main.$ext"; trace_program "$lang" "$lang.testdata.$kind" "$s" "main.$ext"
       fi
     done
-    for d in "$ROOT/crates/loadtest/corpus/$lang"/*/; do
+    for d in "$ROOT/loadtest/corpus/$lang"/*/; do
       [ -d "$d" ] || continue
       local main="main.$ext"; [ "$lang" = java ] && main=Main.java
       trace_program "$lang" "$lang.corpus.$(basename "$d")" "$d" "$main"

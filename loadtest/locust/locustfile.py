@@ -1,12 +1,14 @@
 """Locust driver for Kiln's submission API, for teams that already use Locust.
 
-Tags follow the load-test plan (../../../shared/seeds/003_*.txt):
-  burst        Python 40 %, JavaScript 25 %, C++ 20 %, Java 10 %, others 5 %
-  mixed        Python 35 %, JavaScript 30 %, C++ 15 %, Java 15 %, others 5 %
-  compilation  C++ 40 %, C 25 %, Java 20 %, Rust 10 %, Go 5 %;
+Tags follow the load-test plan; their language and complexity mixes are read
+from `kiln loadtest`'s scenario files (crates/loadtest/scenarios/*.toml):
+  burst        burst.toml: Python 40 %, JavaScript 25 %, C++ 20 %, Java 10 %, others 5 %
+  mixed        sustained.toml: Python 35 %, JavaScript 30 %, C++ 15 %, Java 15 %, others 5 %
+  compilation  compilation.toml: C++ 40 %, C 25 %, Java 20 %, Rust 10 %, Go 5 %;
                simple 30 %, medium 50 %, complex 20 %; unique sources
 
-Programs come from Kiln's corpus (crates/loadtest/corpus), each with its stdin
+Programs come from Kiln's load-test corpus (loadtest/corpus/corpus.json, the
+same programs `kiln loadtest` and the k6 scripts send), each with its stdin
 and expected output, so a wrong verdict is a failure, not just a non-200.
 
     locust -f loadtest/locust/locustfile.py --host=http://localhost:3000 \
@@ -20,48 +22,56 @@ Locust runs a closed model and rounds latencies; `kiln loadtest` is the
 open-model, coordinated-omission-correct generator.
 """
 
+import json
 import os
 import random
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
 from locust import FastHttpUser, constant_pacing, tag, task
 
-CORPUS = Path(__file__).resolve().parents[2] / "crates" / "loadtest" / "corpus"
-ENTRY = {
-    "python": ["main.py", "matrix.py"],
-    "javascript": ["main.js", "matrix.js"],
-    "c": ["main.c", "matrix.h"],
-    "cpp": ["main.cpp", "matrix.hpp"],
-    "java": ["Main.java", "Matrix.java", "Ring.java", "LongRing.java"],
-    "rust": ["main.rs", "matrix.rs"],
-    "go": ["main.go"],
-    "bash": ["main.sh"],
-    "ruby": ["main.rb"],
-    "php": ["main.php"],
-    "perl": ["main.pl"],
-    "lua": ["main.lua"],
-}
-COMMENT = {"python": "#", "bash": "#", "ruby": "#", "perl": "#", "lua": "--"}
-OTHERS = ["bash", "ruby", "php", "perl", "lua"]
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "loadtest" / "corpus"
+SCENARIOS = ROOT / "crates" / "loadtest" / "scenarios"
 PENDING = {"queued", "running"}
+LEVELS = ("simple", "medium", "complex")
 
 
-def load_program(language, level):
-    d = CORPUS / language / level
-    if not d.is_dir():  # "others" have simple and medium only
-        d = CORPUS / language / "medium"
-    files = [{"name": n, "content": (d / n).read_text()} for n in ENTRY[language] if (d / n).exists()]
-    return {
-        "language": language,
-        "files": files,
-        "stdin": (d / "input.txt").read_text(),
-        "expected_output": (d / "expected.txt").read_text(),
-    }
+def load_corpus():
+    """Every (language, level) -> request body, from loadtest/corpus/corpus.json."""
+    manifest = json.loads((CORPUS / "corpus.json").read_text())
+    programs, comments = {}, {}
+    for lang in manifest["languages"]:
+        name = lang["language"]
+        comments[name] = lang["comment"]
+        for level in LEVELS:
+            spec = lang["levels"][level]
+            served = spec if isinstance(spec, str) else level  # a string: served by that level
+            d = CORPUS / name / served
+            files = lang["levels"][served]
+            programs[(name, level)] = {
+                "language": name,
+                "files": [{"name": n, "content": (d / n).read_text()} for n in files],
+                "stdin": (d / "input.txt").read_text(),
+                "expected_output": (d / "expected.txt").read_text(),
+            }
+    return programs, comments, manifest["others"]
 
 
-PROGRAMS = {(l, c): load_program(l, c) for l in ENTRY for c in ("simple", "medium", "complex")}
+PROGRAMS, COMMENT, OTHERS = load_corpus()
+
+
+def mix(scenario):
+    """(languages, complexity levels, unique sources) of a `kiln loadtest` scenario file."""
+    doc = tomllib.loads((SCENARIOS / f"{scenario}.toml").read_text())
+    languages = list(doc.get("languages", {"python": 1}).items())
+    levels = list(doc.get("complexity", {"simple": 1}).items())
+    return languages, levels, doc.get("submit", {}).get("unique_sources", False)
+
+
+MIXES = {"burst": mix("burst"), "mixed": mix("sustained"), "compilation": mix("compilation")}
 
 
 def weighted(choices):
@@ -76,7 +86,8 @@ class KilnUser(FastHttpUser):
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.mode = os.environ.get("KILN_MODE", "wait")
 
-    def submit(self, name, languages, levels, unique=False):
+    def submit(self, name):
+        languages, levels, unique = MIXES[name]
         lang = weighted(languages)
         if lang == "others":
             lang = random.choice(OTHERS)
@@ -84,7 +95,7 @@ class KilnUser(FastHttpUser):
         body = dict(PROGRAMS[(lang, level)])
         if unique:
             files = [dict(f) for f in body["files"]]
-            files[0]["content"] += f"\n{COMMENT.get(lang, '//')} locust nonce {uuid.uuid4()}\n"
+            files[0]["content"] += f"\n{COMMENT[lang]} locust nonce {uuid.uuid4()}\n"
             body["files"] = files
         path = "/api/v1/submissions?wait=true" if self.mode == "wait" else "/api/v1/submissions"
         label = f"{name} {lang}/{level}"
@@ -108,27 +119,14 @@ class KilnUser(FastHttpUser):
     @tag("burst")
     @task
     def burst(self):
-        self.submit(
-            "burst",
-            [("python", 40), ("javascript", 25), ("cpp", 20), ("java", 10), ("others", 5)],
-            [("simple", 60), ("medium", 40)],
-        )
+        self.submit("burst")
 
     @tag("mixed")
     @task
     def mixed(self):
-        self.submit(
-            "mixed",
-            [("python", 35), ("javascript", 30), ("cpp", 15), ("java", 15), ("others", 5)],
-            [("simple", 60), ("medium", 40)],
-        )
+        self.submit("mixed")
 
     @tag("compilation")
     @task
     def compilation(self):
-        self.submit(
-            "compilation",
-            [("cpp", 40), ("c", 25), ("java", 20), ("rust", 10), ("go", 5)],
-            [("simple", 30), ("medium", 50), ("complex", 20)],
-            unique=True,
-        )
+        self.submit("compilation")

@@ -17,8 +17,54 @@ use clap::{Parser, Subcommand};
     about = "Run untrusted code in a Linux sandbox, serve it over HTTP, and load-test it."
 )]
 struct Cli {
+    /// Log lines as `text` (for people) or `json` (one object per line, for
+    /// log collectors). Which lines: `RUST_LOG` (or `KILN_LOG`) filters, e.g.
+    /// `info`, `warn,kiln::access=info`; default `warn` plus the access log of
+    /// `kiln serve` and `kiln worker`.
+    #[arg(long, global = true, env = "KILN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The log filter: `KILN_LOG`, else `RUST_LOG`, else `default`. A filter that
+/// does not parse is said on stderr and the default is used.
+fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    for var in ["KILN_LOG", "RUST_LOG"] {
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => match EnvFilter::try_new(&v) {
+                Ok(f) => return f,
+                Err(e) => eprintln!("kiln: ignoring {var}={v:?}: {e}; using {default:?}"),
+            },
+            _ => {}
+        }
+    }
+    EnvFilter::new(default)
+}
+
+fn init_logging(format: LogFormat, service: bool) {
+    use std::io::IsTerminal;
+    let default = if service {
+        "warn,kiln::access=info"
+    } else {
+        "warn"
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(log_filter(default))
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file or a collector.
+        .with_ansi(format == LogFormat::Text && std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -43,13 +89,8 @@ fn main() {
     // A sandbox helper must become one before any thread exists.
     kiln_sandbox::helper::run_if_helper();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let service = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
+    init_logging(cli.log_format, service);
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

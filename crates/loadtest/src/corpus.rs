@@ -1,6 +1,8 @@
 //! The code corpus: real programs for every language of the plan at three
-//! complexity levels, each with its stdin and expected output, embedded in the
-//! binary from `crates/loadtest/corpus/<language>/<level>/`.
+//! complexity levels, each with its stdin and expected output. The list is
+//! `loadtest/corpus/corpus.json`, the programs are the files beside it; both
+//! are embedded at build time (`build.rs` generates the tables below), and the
+//! k6 scripts (`loadtest/k6`) and the Locust file read the same manifest.
 //!
 //! - simple: hello world;
 //! - medium: a sieve of Eratosthenes up to N read from stdin;
@@ -9,29 +11,13 @@
 //!   header, Go generics, Python and JavaScript modules in two files.
 //!
 //! `bash`, `ruby`, `php`, `perl` and `lua` (the plan's "others") have simple
-//! and medium programs; asking them for `complex` gives `medium`.
+//! and medium programs; the manifest serves their `complex` with `medium`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng;
 
 use crate::scenario::{Complexity, LangGroup};
-
-/// Every language the corpus covers (the language ids of Kiln's API).
-pub const LANGUAGES: &[&str] = &[
-    "python",
-    "javascript",
-    "c",
-    "cpp",
-    "java",
-    "rust",
-    "go",
-    "bash",
-    "ruby",
-    "php",
-    "perl",
-    "lua",
-];
 
 /// One program with its input and expected output.
 #[derive(Debug, Clone, Copy)]
@@ -44,68 +30,19 @@ pub struct Program {
     pub expected_output: &'static str,
 }
 
-macro_rules! program {
-    ($lang:literal, $level:ident, $dir:literal, [$($file:literal),+ $(,)?]) => {
-        Program {
-            language: $lang,
-            complexity: Complexity::$level,
-            files: &[$(($file, include_str!(concat!("../corpus/", $lang, "/", $dir, "/", $file)))),+],
-            stdin: include_str!(concat!("../corpus/", $lang, "/", $dir, "/input.txt")),
-            expected_output: include_str!(concat!("../corpus/", $lang, "/", $dir, "/expected.txt")),
-        }
-    };
-}
+// LANGUAGES, OTHERS, COMMENTS, SAME_AS and CORPUS, from loadtest/corpus/corpus.json.
+include!(concat!(env!("OUT_DIR"), "/corpus_gen.rs"));
 
-/// The whole corpus.
-pub static CORPUS: &[Program] = &[
-    program!("python", Simple, "simple", ["main.py"]),
-    program!("python", Medium, "medium", ["main.py"]),
-    program!("python", Complex, "complex", ["main.py", "matrix.py"]),
-    program!("javascript", Simple, "simple", ["main.js"]),
-    program!("javascript", Medium, "medium", ["main.js"]),
-    program!("javascript", Complex, "complex", ["main.js", "matrix.js"]),
-    program!("c", Simple, "simple", ["main.c"]),
-    program!("c", Medium, "medium", ["main.c"]),
-    program!("c", Complex, "complex", ["main.c", "matrix.h"]),
-    program!("cpp", Simple, "simple", ["main.cpp"]),
-    program!("cpp", Medium, "medium", ["main.cpp"]),
-    program!("cpp", Complex, "complex", ["main.cpp", "matrix.hpp"]),
-    program!("java", Simple, "simple", ["Main.java"]),
-    program!("java", Medium, "medium", ["Main.java"]),
-    program!(
-        "java",
-        Complex,
-        "complex",
-        ["Main.java", "Matrix.java", "Ring.java", "LongRing.java"]
-    ),
-    program!("rust", Simple, "simple", ["main.rs"]),
-    program!("rust", Medium, "medium", ["main.rs"]),
-    program!("rust", Complex, "complex", ["main.rs", "matrix.rs"]),
-    program!("go", Simple, "simple", ["main.go"]),
-    program!("go", Medium, "medium", ["main.go"]),
-    program!("go", Complex, "complex", ["main.go"]),
-    program!("bash", Simple, "simple", ["main.sh"]),
-    program!("bash", Medium, "medium", ["main.sh"]),
-    program!("ruby", Simple, "simple", ["main.rb"]),
-    program!("ruby", Medium, "medium", ["main.rb"]),
-    program!("php", Simple, "simple", ["main.php"]),
-    program!("php", Medium, "medium", ["main.php"]),
-    program!("perl", Simple, "simple", ["main.pl"]),
-    program!("perl", Medium, "medium", ["main.pl"]),
-    program!("lua", Simple, "simple", ["main.lua"]),
-    program!("lua", Medium, "medium", ["main.lua"]),
-];
-
-/// The program of `language` at `complexity`, or at the highest level below it
-/// that the language has.
+/// The program of `language` at `complexity` (or the level the manifest
+/// serves it with).
 pub fn find(language: &str, complexity: Complexity) -> Option<&'static Program> {
-    let of_lang: Vec<&Program> = CORPUS.iter().filter(|p| p.language == language).collect();
-    of_lang
+    let level = SAME_AS
         .iter()
-        .filter(|p| p.complexity <= complexity)
-        .max_by_key(|p| p.complexity)
-        .or_else(|| of_lang.first())
-        .copied()
+        .find(|(l, asked, _)| *l == language && *asked == complexity)
+        .map_or(complexity, |(_, _, served)| *served);
+    CORPUS
+        .iter()
+        .find(|p| p.language == language && p.complexity == level)
 }
 
 impl Program {
@@ -127,13 +64,13 @@ impl Program {
     }
 }
 
-/// The comment syntax of a language (used to make sources unique).
+/// The line-comment prefix of a language (used to make sources unique).
 fn comment_prefix(language: &str) -> &'static str {
-    match language {
-        "python" | "bash" | "ruby" | "perl" => "#",
-        "lua" => "--",
-        _ => "//",
-    }
+    COMMENTS
+        .iter()
+        .find(|(l, _)| *l == language)
+        .map(|(_, c)| *c)
+        .expect("build.rs gives every corpus language a comment prefix")
 }
 
 /// Picks programs by the scenario's language and complexity mixes.
@@ -214,6 +151,28 @@ mod tests {
             find("ruby", Complexity::Complex).unwrap().complexity,
             Complexity::Medium
         );
+        assert_eq!(
+            find("go", Complexity::Complex).unwrap().complexity,
+            Complexity::Complex
+        );
+        assert!(find("cobol", Complexity::Simple).is_none());
+        assert_eq!(CORPUS.len(), 31);
+        assert_eq!(comment_prefix("lua"), "--");
+        assert_eq!(comment_prefix("python"), "#");
+    }
+
+    #[test]
+    fn every_language_group_of_the_scenarios_is_in_the_corpus() {
+        use LangGroup::*;
+        let groups = [
+            Python, Javascript, C, Cpp, Java, Rust, Go, Bash, Ruby, Php, Perl, Lua, Others,
+        ];
+        for g in groups {
+            for l in g.languages() {
+                assert!(LANGUAGES.contains(l), "{g:?} names {l}, not in the corpus");
+            }
+        }
+        assert_eq!(Others.languages(), ["bash", "ruby", "php", "perl", "lua"]);
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl LangGroup {
             LangGroup::Php => &["php"],
             LangGroup::Perl => &["perl"],
             LangGroup::Lua => &["lua"],
-            LangGroup::Others => &["bash", "ruby", "php", "perl", "lua"],
+            LangGroup::Others => crate::corpus::OTHERS,
         }
     }
 }

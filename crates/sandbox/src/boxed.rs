@@ -78,7 +78,15 @@ impl SandboxBox {
         Ok(())
     }
 
-    async fn write_chunk(&self, path: &str, data: &[u8], mode: u32, append: bool) -> Result<()> {
+    /// Writes one part of a file under `/box` (at most [`CHUNK`](crate::protocol::CHUNK)
+    /// bytes): the first part creates or truncates it, the next ones `append`.
+    pub async fn write_chunk(
+        &self,
+        path: &str,
+        data: &[u8],
+        mode: u32,
+        append: bool,
+    ) -> Result<()> {
         let req = self.conn.next_id();
         let msg = Request::WriteFile {
             req,
@@ -97,11 +105,19 @@ impl SandboxBox {
 
     /// Reads at most `max_bytes` of a regular file under `/box`.
     pub async fn read_file(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
+        self.read_range(path, 0, max_bytes).await
+    }
+
+    /// Reads at most `max_bytes` of a regular file under `/box`, from
+    /// `offset` (empty at or past the end). The path is resolved again at
+    /// each call, as the box user, inside the box.
+    pub async fn read_range(&self, path: &str, offset: u64, max_bytes: u64) -> Result<Vec<u8>> {
         let req = self.conn.next_id();
         let msg = Request::ReadFile {
             req,
             path: path.to_string(),
             max_bytes,
+            offset,
         };
         let mut rx = self.conn.request_chunks(req, &msg).await?;
         let mut out = Vec::new();

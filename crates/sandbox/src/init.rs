@@ -245,7 +245,13 @@ impl Init {
                 req,
                 path,
                 max_bytes,
-            } => match files::open_read(&self.work, &path) {
+                offset,
+            } => match files::open_read(&self.work, &path).and_then(|mut f| {
+                use std::io::Seek;
+                f.seek(std::io::SeekFrom::Start(offset))
+                    .map(|_| f)
+                    .map_err(|e| format!("seek {path:?} to {offset}: {e}"))
+            }) {
                 // Chunk by chunk: init never holds more than one chunk of a
                 // file; an empty chunk marks the end.
                 Ok(mut f) => {

@@ -122,6 +122,10 @@ pub enum Request {
         req: u64,
         path: String,
         max_bytes: u64,
+        /// Where to start (a range read: the host asks for the next range
+        /// only when its client took the last one).
+        #[serde(default)]
+        offset: u64,
     },
     /// Every entry under the working directory (a [`FileInfo`] list as JSON,
     /// in chunks); fails when there are more than `max_entries`.

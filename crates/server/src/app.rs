@@ -31,6 +31,7 @@ pub struct AppState {
     pub executor: Arc<dyn Executor>,
     pub finished: Arc<dyn Notifier>,
     pub auth: Auth,
+    pub limits: crate::ratelimit::RateLimiter,
     pub callbacks: CallbackPolicy,
     pub metrics: PrometheusHandle,
     /// Interactive (WebSocket) runs at once.
@@ -85,22 +86,39 @@ impl App {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
+        if config.serves_api
+            && !addr.ip().is_loopback()
+            && config.api.api_keys.is_empty()
+            && config.api.admin_keys.is_empty()
+        {
+            let warning = format!(
+                "listening on {addr}, reachable from other machines, with no API keys: anyone who can reach it can run code and open workspaces here; set --api-keys (KILN_API_KEYS) or listen on 127.0.0.1"
+            );
+            tracing::warn!("{warning}");
+            eprintln!("kiln: warning: {warning}");
+        }
         let languages: Vec<String> = executor.languages().into_iter().map(|l| l.id).collect();
         let openapi = crate::openapi::document(&config, &languages).to_string();
         let workspaces = start_workspaces(&config);
         let state = Arc::new(AppState {
             workspaces,
             openapi,
-            auth: Auth::new(
-                &config.api.api_keys,
-                &config.api.admin_keys,
-                config.api.rate_limit_per_sec,
-                config.api.rate_limit_burst,
+            auth: Auth::new(&config.api.api_keys, &config.api.admin_keys),
+            limits: crate::ratelimit::RateLimiter::new(
+                crate::ratelimit::Rate {
+                    per_sec: config.api.rate_limit_per_sec,
+                    burst: config.api.rate_limit_burst,
+                },
+                crate::ratelimit::Rate {
+                    per_sec: config.api.ip_rate_limit_per_sec,
+                    burst: config.api.ip_rate_limit_burst,
+                },
             ),
             callbacks: CallbackPolicy {
                 allow_private: config.jobs.allow_private_callbacks,
                 timeout: config.jobs.callback_timeout(),
                 retries: config.jobs.callback_retries,
+                secret: crate::callback::secret(&config)?,
             },
             // An API node without queue workers still runs interactive sessions.
             interactive: Semaphore::new(config.workers.max(1)),
@@ -152,6 +170,30 @@ fn start_workspaces(config: &Config) -> Result<Arc<kiln_workspace::Manager>, Str
         .inspect_err(|e| tracing::warn!(error = %e, "workspaces are unavailable"))
 }
 
+/// A shared queue's fleet: this node's heartbeat when it runs workers, and
+/// on an API node `code_execution_workers` = the fleet's live workers. Says
+/// once, at start, when the queue would lose accepted jobs in a crash.
+async fn fleet(state: Arc<AppState>) {
+    let warned =
+        tokio::time::timeout(Duration::from_secs(5), state.queue.durability_warning()).await;
+    if let Ok(Ok(Some(warning))) = warned {
+        tracing::warn!("{warning}");
+        eprintln!("kiln: warning: {warning}");
+    }
+    let mut beat = tokio::time::interval(crate::queue::redis::ANNOUNCE_EVERY);
+    loop {
+        beat.tick().await;
+        if state.config.workers > 0 {
+            if let Err(e) = state.queue.announce(state.config.workers).await {
+                tracing::debug!(error = %e, "fleet heartbeat failed; retrying at the next beat");
+            }
+        } else if let Ok(Some(fleet)) = state.queue.fleet().await {
+            let workers: u64 = fleet.iter().map(|w| w.workers).sum();
+            metrics::gauge!(crate::metrics::WORKERS).set(workers as f64);
+        }
+    }
+}
+
 async fn run(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
@@ -165,6 +207,8 @@ async fn run(
         workers.spawn(crate::worker::run(state.clone(), i));
     }
     let retention = tokio::spawn(crate::worker::retention(state.clone()));
+    let fleet = tokio::spawn(fleet(state.clone()));
+    let callbacks = tokio::spawn(crate::callback::dispatch(state.clone()));
     let (http_stop, mut http_stop_rx) = watch::channel(false);
     let router = if state.config.serves_api {
         crate::routes::router(state.clone())
@@ -172,11 +216,14 @@ async fn run(
         crate::routes::ops_router(state.clone())
     };
     let http = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop_rx.wait_for(|v| *v).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop_rx.wait_for(|v| *v).await;
+        })
+        .await
     });
 
     let _ = stop.wait_for(|v| *v).await;
@@ -198,6 +245,8 @@ async fn run(
         .await;
     }
     retention.abort();
+    fleet.abort();
+    callbacks.abort();
     for t in &tasks {
         t.abort();
     }

@@ -1,19 +1,19 @@
 //! Optional API keys. With keys configured, every route but `/health`,
 //! `/metrics` and `/openapi.json` needs `Authorization: Bearer KEY` or
-//! `X-Api-Key: KEY`; each key has a token bucket (429 + `Retry-After` when it
-//! is empty). Keys are never stored: submissions record a fingerprint.
+//! `X-Api-Key: KEY`; each key (with keys off, each client address) has a token
+//! bucket ([`crate::ratelimit`]). Keys are never stored: submissions record a
+//! fingerprint.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::ratelimit::Admission;
 
 /// Who is calling: the fingerprint of their key (`None` when keys are off)
 /// and whether it is an admin key.
@@ -43,17 +43,9 @@ impl Caller {
     }
 }
 
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
 pub struct Auth {
     /// Each key with its fingerprint and whether it is an admin key.
     keys: Vec<(String, String, bool)>,
-    per_sec: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 /// FNV-1a: a stable, dependency-free fingerprint (keys are never stored).
@@ -71,7 +63,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 impl Auth {
     /// `admin_keys` are keys too (they need not be repeated in `keys`).
-    pub fn new(keys: &[String], admin_keys: &[String], per_sec: f64, burst: u32) -> Self {
+    pub fn new(keys: &[String], admin_keys: &[String]) -> Self {
         let entry = |k: &String, admin| (k.clone(), fingerprint(k), admin);
         Auth {
             keys: keys
@@ -80,9 +72,6 @@ impl Auth {
                 .map(|k| entry(k, false))
                 .chain(admin_keys.iter().map(|k| entry(k, true)))
                 .collect(),
-            per_sec,
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -128,28 +117,6 @@ impl Auth {
             )
         })
     }
-
-    /// Takes one token from the caller's bucket; `Err(seconds to wait)` when empty.
-    pub fn take(&self, owner: &str) -> Result<(), u64> {
-        if self.per_sec <= 0.0 {
-            return Ok(());
-        }
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.entry(owner.to_string()).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
-        b.tokens =
-            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - b.tokens) / self.per_sec).ceil().max(1.0) as u64)
-        }
-    }
 }
 
 /// Middleware of the `/api` routes: identify, rate-limit, and pass the
@@ -160,18 +127,42 @@ pub async fn require_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     let caller = app.auth.identify(req.headers())?;
-    if let Some(owner) = &caller.key {
-        app.auth.take(owner).map_err(|secs| ApiError {
-            retry_after: Some(secs),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests for this API key; retry after the Retry-After seconds",
-            )
-        })?;
+    let quota = match app.limits.admit(&caller, peer(&req)) {
+        Admission::Free => None,
+        Admission::Admitted(q) => Some(q),
+        Admission::Refused(q, secs) => {
+            let mut res = ApiError {
+                retry_after: Some(secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    if caller.key.is_some() {
+                        "too many requests for this API key; retry after the Retry-After seconds"
+                    } else {
+                        "too many requests from this address; retry after the Retry-After seconds"
+                    },
+                )
+            }
+            .into_response();
+            q.write(res.headers_mut());
+            return Ok(res);
+        }
+    };
+    req.extensions_mut().insert(caller.clone());
+    let mut res = next.run(req).await;
+    if let Some(q) = quota {
+        q.write(res.headers_mut());
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    // For the access log (`metrics::track_http`): who called, as a fingerprint.
+    res.extensions_mut().insert(caller);
+    Ok(res)
+}
+
+/// The client's address, when the server was started with connect info.
+pub fn peer(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 #[cfg(test)]
@@ -179,17 +170,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucket_refills_and_refuses() {
-        let auth = Auth::new(&["k".into()], &[], 1.0, 2);
-        assert!(auth.take("a").is_ok());
-        assert!(auth.take("a").is_ok());
-        assert_eq!(auth.take("a"), Err(1));
-        assert!(auth.take("b").is_ok());
-    }
-
-    #[test]
     fn keys_are_checked() {
-        let auth = Auth::new(&["secret".into()], &["root".into()], 0.0, 1);
+        let auth = Auth::new(&["secret".into()], &["root".into()]);
         let mut h = HeaderMap::new();
         assert!(auth.identify(&h).is_err());
         h.insert("x-api-key", "nope".parse().unwrap());

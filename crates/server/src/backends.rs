@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::notify::{LocalNotifier, Notifier, RedisNotifier};
+use crate::queue::redis::Names;
 use crate::queue::{redis::RedisQueue, sqlite::SqliteQueue, Queue};
 use crate::store::{postgres::PgStore, sqlite::SqliteStore, Store};
 
@@ -82,10 +83,15 @@ impl Backends {
         config: &Config,
     ) -> anyhow::Result<Backends> {
         let queue = Arc::new(
-            RedisQueue::new(queue_url, config.api.queue_capacity, config.lease)
-                .context("the --queue URL is not a valid Redis URL")?,
+            RedisQueue::with_names(
+                queue_url,
+                config.api.queue_capacity,
+                config.lease,
+                Names::with_prefix(config.backend.queue_prefix.as_deref().unwrap_or("")),
+            )
+            .context("the --queue URL is not a valid Redis URL")?,
         );
-        let store: Arc<dyn Store> = Arc::new(connect_store(store_url).await);
+        let store: Arc<dyn Store> = Arc::new(connect_store(store_url).await?);
         let notifier = Arc::new(RedisNotifier::start(queue.clone()));
         let sweeper = tokio::spawn(sweep(store.clone(), queue.clone()));
         Ok(Backends {
@@ -99,12 +105,19 @@ impl Backends {
 }
 
 /// Connects and migrates, retrying with backoff while PostgreSQL is down
-/// (a node started before its database waits for it instead of exiting).
-async fn connect_store(url: &str) -> PgStore {
+/// (a node started before its database waits for it instead of exiting). An
+/// error that waiting cannot cure (no such database, bad password, a bad URL,
+/// a migration the database refuses) fails at once with what to fix.
+async fn connect_store(url: &str) -> anyhow::Result<PgStore> {
     let mut backoff = Duration::from_millis(200);
     loop {
         match PgStore::connect(url).await {
-            Ok(store) => return store,
+            Ok(store) => return Ok(store),
+            Err(e) if is_permanent(&e) => {
+                return Err(anyhow::anyhow!(
+                    "the PostgreSQL store refused Kiln: {e}; fix --store (KILN_STORE) or the database, then start again"
+                ))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "PostgreSQL store not ready");
                 eprintln!("kiln: waiting for the PostgreSQL store: {e}");
@@ -112,6 +125,28 @@ async fn connect_store(url: &str) -> PgStore {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Whether a store error at start is one that retrying cannot fix.
+fn is_permanent(e: &crate::store::StoreError) -> bool {
+    use crate::store::StoreError;
+    match e {
+        StoreError::Db(sqlx::Error::Configuration(_)) => true,
+        StoreError::Db(sqlx::Error::Database(db)) => {
+            // invalid_catalog_name, invalid_password, invalid_authorization_specification,
+            // insufficient_privilege
+            matches!(
+                db.code().as_deref(),
+                Some("3D000" | "28P01" | "28000" | "42501")
+            )
+        }
+        StoreError::Migrate(m) => !matches!(
+            m,
+            sqlx::migrate::MigrateError::Execute(sqlx::Error::Io(_))
+                | sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut)
+        ),
+        _ => false,
     }
 }
 
@@ -140,7 +175,7 @@ pub async fn sweep(store: Arc<dyn Store>, queue: Arc<RedisQueue>) {
             ),
             Err(e) => tracing::debug!(error = %e, "sweeper: queue unavailable"),
         }
-        if let Ok(n @ 1..) = queue.forget_idle_consumers(Duration::from_secs(3600)).await {
+        if let Ok(n @ 1..) = queue.forget_dead_consumers(queue.lease()).await {
             tracing::info!(
                 consumers = n,
                 "sweeper: removed the consumers of exited workers"

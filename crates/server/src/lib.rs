@@ -25,7 +25,10 @@
 //!   in-process and over Redis pub/sub.
 //! - [`testenv`]: private Redis and PostgreSQL servers for tests (temp dirs, free ports).
 //! - [`callback`]: `callback_url` checks (no private addresses unless allowed) and delivery.
-//! - [`auth`]: API keys, per-key token-bucket rate limit.
+//! - [`auth`]: API keys, admin keys, the one ownership rule.
+//! - [`ratelimit`]: token buckets per key (per client address with keys off),
+//!   `RateLimit-*` headers.
+//! - [`browser`]: CORS allow-list and the `Origin` check of WebSocket upgrades.
 //! - [`metrics`]: the Prometheus recorder, the plan's metric names, HTTP timings.
 //! - [`routes`]: the HTTP handlers and the router; [`ws`]: the interactive WebSocket run.
 //! - [`judge0`]: the Judge0 CE 1.13.1 dialect at the root (`/submissions`,
@@ -40,6 +43,7 @@
 pub mod app;
 pub mod auth;
 pub mod backends;
+pub mod browser;
 pub mod callback;
 pub mod config;
 pub mod error;
@@ -51,6 +55,7 @@ pub mod notify;
 pub mod openapi;
 pub mod piston;
 pub mod queue;
+pub mod ratelimit;
 pub mod routes;
 pub mod sqlite;
 pub mod store;

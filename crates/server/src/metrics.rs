@@ -88,9 +88,47 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().to_string();
-    let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route, "status" => status)
-        .record(start.elapsed().as_secs_f64());
+    let id = request_id(req.headers());
+    let mut res = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    // The access log: one line per request. The key is never logged, only
+    // the fingerprint the auth middleware passed on.
+    let key = res
+        .extensions()
+        .get::<crate::auth::Caller>()
+        .and_then(|c| c.key.clone());
+    tracing::info!(
+        target: "kiln::access",
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        key = key.as_deref().unwrap_or("-"),
+        "request"
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route, "status" => status.to_string())
+        .record(elapsed.as_secs_f64());
     res
+}
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The client's `X-Request-Id` when it is a sane token (1-64 of
+/// `[A-Za-z0-9._-]`, so it cannot forge log lines), else a new one.
+fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), String::from)
 }

@@ -46,6 +46,8 @@ pub struct BatchRequest {
 pub struct ValidSubmission {
     pub submission: Submission,
     pub callback_url: Option<url::Url>,
+    /// How the callback is sent (the API dialect that asked for it).
+    pub callback_kind: crate::store::CallbackKind,
 }
 
 /// Checks requests against the configured maxima and the executor.
@@ -124,6 +126,7 @@ impl Validator<'_> {
         Ok(ValidSubmission {
             submission,
             callback_url,
+            callback_kind: crate::store::CallbackKind::Kiln,
         })
     }
 
@@ -348,6 +351,9 @@ pub struct SubmissionView {
     /// What was submitted, with the limits applied (`?include=input`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<kiln_engine::Submission>,
+    /// Where its callback stands (`pending`, `delivered`, `failed`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<crate::store::CallbackStatus>,
 }
 
 impl SubmissionView {
@@ -461,6 +467,7 @@ impl SubmissionView {
                 .started_at_ms
                 .map(|s| (s - rec.created_at_ms).max(0) as u64),
             input: None,
+            callback: rec.callback.clone(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! "Submission X finished", for `?wait=true`. [`Notifier`] is the interface:
 //! the worker that stored a result publishes its id, and waiters receive ids
 //! on a broadcast channel. [`LocalNotifier`] does it inside this process;
-//! [`RedisNotifier`] publishes on the Redis channel [`CHANNEL`] and feeds what
-//! it hears there into the same kind of channel, for every API node. A waiter
+//! [`RedisNotifier`] publishes on the Redis channel `kiln:finished` (with the
+//! deployment's prefix, see `queue::redis::Names`) and feeds what it hears
+//! there into the same kind of channel, for every API node. A waiter
 //! subscribes before it reads the store, so it cannot miss a finish between the
 //! two; when the Redis subscription was lost and is made again, [`RECHECK`] is
 //! sent so that every waiter reads the store once more.
@@ -15,8 +16,6 @@ use tokio::sync::broadcast;
 
 use crate::queue::redis::RedisQueue;
 
-/// The Redis pub/sub channel of finished submission ids.
-pub const CHANNEL: &str = "kiln:finished";
 /// Not an id: "notifications may have been missed; read the store again".
 pub const RECHECK: &str = "*";
 
@@ -62,10 +61,11 @@ pub struct RedisNotifier {
 }
 
 impl RedisNotifier {
-    /// Starts listening on [`CHANNEL`] of the queue's Redis.
+    /// Starts listening on the channel `kiln:finished` (with the deployment's prefix, see `Names`) of the queue's Redis.
     pub fn start(queue: Arc<RedisQueue>) -> RedisNotifier {
         let tx = broadcast::channel(4096).0;
-        let listener = tokio::spawn(listen(queue.client().clone(), tx.clone()));
+        let channel = queue.names().finished.clone();
+        let listener = tokio::spawn(listen(queue.client().clone(), channel, tx.clone()));
         RedisNotifier {
             tx,
             queue,
@@ -80,11 +80,11 @@ impl Drop for RedisNotifier {
     }
 }
 
-async fn listen(client: redis::Client, tx: broadcast::Sender<Arc<str>>) {
+async fn listen(client: redis::Client, channel: String, tx: broadcast::Sender<Arc<str>>) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
                     let _ = tx.send(Arc::from(RECHECK));
@@ -113,7 +113,7 @@ impl Notifier for RedisNotifier {
             let sent: Result<i64, redis::RedisError> = match queue.conn().await {
                 Ok(mut conn) => {
                     redis::cmd("PUBLISH")
-                        .arg(CHANNEL)
+                        .arg(&queue.names().finished)
                         .arg(&id)
                         .query_async(&mut conn)
                         .await

@@ -15,7 +15,6 @@ use kiln_engine::Report;
 
 use crate::app::AppState;
 use crate::metrics as m;
-use crate::model::SubmissionView;
 use crate::queue::Lease;
 
 /// Counts a worker alive for `/health` while it exists.
@@ -164,10 +163,8 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         .await?;
     app.queue.ack(lease).await?;
     if finished {
+        // Its callback, if any, is now `pending` in the store: crate::callback::dispatch sends it.
         app.finished.publish(&lease.id);
-        if let Some(url) = rec.callback_url.as_deref() {
-            spawn_callback(app, &lease.id, url).await;
-        }
     }
     Ok(())
 }
@@ -178,17 +175,6 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
 fn run_deadline(sub: &kiln_engine::Submission) -> Duration {
     let runs = sub.tests.len().max(1) as u64;
     Duration::from_millis(sub.limits.wall_time_ms.saturating_mul(runs)) + Duration::from_secs(180)
-}
-
-async fn spawn_callback(app: &AppState, id: &str, url: &str) {
-    let (Ok(Some(rec)), Ok(url)) = (app.store.get(id).await, url::Url::parse(url)) else {
-        return;
-    };
-    let body = serde_json::to_value(SubmissionView::new(&rec)).unwrap_or_default();
-    let policy = app.callbacks.clone();
-    tokio::spawn(async move {
-        crate::callback::deliver(&url, &body, &policy).await;
-    });
 }
 
 /// Deletes finished submissions past the retention period, every minute.

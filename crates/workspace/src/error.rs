@@ -29,6 +29,9 @@ pub enum WorkspaceError {
     FileMissing(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Too many transfers at once on one workspace; retry later.
+    #[error("{0}")]
+    Busy(String),
     #[error("sandbox: {0}")]
     Sandbox(#[from] SandboxError),
     #[error("{what}: {source}")]
@@ -65,6 +68,7 @@ impl WorkspaceError {
             WorkspaceError::NotFound(_) | WorkspaceError::FileMissing(_) => 404,
             WorkspaceError::Conflict(_) => 409,
             WorkspaceError::TooLarge(_) => 413,
+            WorkspaceError::Busy(_) => 429,
             WorkspaceError::Capacity(_) => 503,
             WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => {
                 500
@@ -82,6 +86,7 @@ impl WorkspaceError {
             WorkspaceError::Capacity(_) => "at_capacity",
             WorkspaceError::FileRefused(_) => "file_refused",
             WorkspaceError::TooLarge(_) => "too_large",
+            WorkspaceError::Busy(_) => "too_many_transfers",
             WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => {
                 "internal_error"
             }

@@ -48,7 +48,7 @@ pub fn home_relative(path: &str) -> Result<&str> {
 }
 
 /// What the box said about a file, as an API error.
-fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
+pub(crate) fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
     match e {
         SandboxError::Rejected(m) if m.contains("ENOENT") => {
             WorkspaceError::FileMissing(format!("{path}: no such file"))
@@ -139,42 +139,6 @@ impl Manager {
             timed_out: matches!(out.limit, Some(LimitHit::WallTime | LimitHit::CpuTime)),
             output_truncated: out.limit == Some(LimitHit::Output),
         })
-    }
-
-    pub async fn read_file(&self, owner: &str, id: Uuid, path: &str) -> Result<Vec<u8>> {
-        let e = self.entry(owner, id)?;
-        let rel = home_relative(path)?;
-        let b = e.running_box()?;
-        let _busy = e.busy();
-        let max = self.settings.max_file_bytes;
-        let data = b
-            .read_file(rel, max + 1)
-            .await
-            .map_err(|err| file_error(path, err))?;
-        if data.len() as u64 > max {
-            return Err(WorkspaceError::TooLarge(format!(
-                "{path} is larger than {max} bytes (workspaces.max_file_bytes)"
-            )));
-        }
-        Ok(data)
-    }
-
-    pub async fn write_file(&self, owner: &str, id: Uuid, path: &str, data: &[u8]) -> Result<()> {
-        let e = self.entry(owner, id)?;
-        let rel = home_relative(path)?;
-        let b = e.running_box()?;
-        let t = self.template(&e.snapshot().template)?;
-        if data.len() as u64 > t.disk_mb << 20 {
-            return Err(WorkspaceError::TooLarge(format!(
-                "{} bytes is more than the template's disk_mb {}",
-                data.len(),
-                t.disk_mb
-            )));
-        }
-        let _busy = e.busy();
-        b.write_file(rel, data, 0o644)
-            .await
-            .map_err(|err| file_error(path, err))
     }
 
     /// Attaches to the terminal `reconnect` (starting it if it is new or its

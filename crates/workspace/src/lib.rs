@@ -6,6 +6,7 @@
 //! Module map:
 //! - [`manager`]  — lifecycle, quotas, node capacity, the idle reaper.
 //! - [`inside`]   — exec, files and terminals of a running workspace.
+//! - [`transfer`] — streamed downloads and uploads, bounded per workspace.
 //! - [`pty`]      — reconnecting terminal sessions (ring buffer, grace period).
 //! - [`template`] — built-in and configured templates, toolchain detection.
 //! - [`model`]    — the workspace record and request/answer bodies.
@@ -23,6 +24,7 @@ pub mod pty;
 pub mod settings;
 pub mod store;
 pub mod template;
+pub mod transfer;
 
 pub use error::WorkspaceError;
 pub use manager::{Manager, HOME};

@@ -38,6 +38,8 @@ pub(crate) struct Entry {
     changed: tokio::sync::watch::Sender<Status>,
     /// Execs and file transfers in flight (the idle reaper leaves busy workspaces alone).
     pub(crate) busy: std::sync::atomic::AtomicUsize,
+    /// File transfers in flight may not exceed [`crate::transfer::MAX_TRANSFERS`].
+    pub(crate) transfers: Arc<tokio::sync::Semaphore>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -55,6 +57,7 @@ impl Entry {
             op: tokio::sync::Mutex::new(()),
             changed,
             busy: Default::default(),
+            transfers: Arc::new(tokio::sync::Semaphore::new(crate::transfer::MAX_TRANSFERS)),
         })
     }
 

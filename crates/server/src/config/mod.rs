@@ -244,6 +244,14 @@ impl Config {
         if self.lease.is_zero() {
             return invalid("lease_secs", "must be at least 1");
         }
+        if let Some(p) = &self.backend.queue_prefix {
+            if p.len() > 64 || !p.bytes().all(|b| b.is_ascii_graphic()) {
+                return invalid(
+                    "queue_prefix",
+                    "must be at most 64 printable characters without spaces, e.g. `staging:`",
+                );
+            }
+        }
         if let Err(m) = self.workspaces.check() {
             return invalid("workspaces", &m);
         }
@@ -261,6 +269,25 @@ impl Config {
         }
         if !(self.api.rate_limit_per_sec >= 0.0 && self.api.rate_limit_per_sec.is_finite()) {
             return invalid("rate_limit_per_sec", "must be a finite number >= 0");
+        }
+        if !(self.api.ip_rate_limit_per_sec >= 0.0 && self.api.ip_rate_limit_per_sec.is_finite()) {
+            return invalid("ip_rate_limit_per_sec", "must be a finite number >= 0");
+        }
+        for o in &self.api.cors_origins {
+            let ok = o == "*"
+                || url::Url::parse(o).is_ok_and(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.host().is_some()
+                        && u.path() == "/"
+                        && !o.ends_with('/')
+                        && u.query().is_none()
+                });
+            if !ok {
+                return invalid(
+                    "cors_origins",
+                    &format!("{o:?} is not an origin; write scheme://host[:port] like https://console.example.com, or *"),
+                );
+            }
         }
         if let Some(field) =
             kiln_engine::validate::limit_over_max(&self.default_limits, &self.max_limits)

@@ -31,6 +31,9 @@ kiln_settings::settings! {
         /// lease (it renews every third of it while the job runs) before
         /// another worker takes the job over (its worker is presumed dead).
         lease_secs: u64 = 30,
+        /// With --queue: a prefix before every Redis key (stream, group,
+        /// channels), so that two deployments can share one Redis.
+        queue_prefix: String => "none: the plan's names (code-execution-jobs:container)",
     }
 }
 
@@ -54,6 +57,10 @@ kiln_settings::settings! {
         callback_timeout_secs: u64 = 10,
         /// Retries of a failed callback POST, with exponential backoff.
         callback_retries: u32 = 3,
+        /// Secret of the callbacks' `Kiln-Signature` (HMAC-SHA256); every node
+        /// of a deployment needs the same one.
+        #[arg(hide_env_values = true)]
+        callback_secret: String => "kiln serve: one generated into <data-dir>/callback-secret; kiln worker: one per process (set it)",
         /// Cache compile results on disk: a submission compiled before
         /// skips its compiler (see docs/compile-cache.md).
         #[arg(num_args = 0..=1, default_missing_value = "true")]
@@ -107,6 +114,16 @@ kiln_settings::settings! {
         rate_limit_per_sec: f64 = 50.0,
         /// Token-bucket burst per API key.
         rate_limit_burst: u32 = 100,
+        /// With API keys off: requests per second allowed per client address
+        /// (an IPv6 /64 counts as one; loopback is never limited; 0 = unlimited).
+        ip_rate_limit_per_sec: f64 = 100.0,
+        /// Token-bucket burst per client address (with API keys off).
+        ip_rate_limit_burst: u32 = 200,
+        /// Comma-separated origins (`https://console.example.com`, or `*`) whose
+        /// browser pages may call the API and open its WebSockets; without one,
+        /// no cross-origin access and WebSockets from the same origin only.
+        #[arg(value_delimiter = ',')]
+        cors_origins: Vec<String> = Vec::new() => "none: same origin only",
         /// Most unfinished submissions per API key (0 = no cap).
         max_queued_per_key: u64 = 500,
         /// `full`: every commit is fsynced (a 202 survives power loss);

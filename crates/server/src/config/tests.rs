@@ -209,9 +209,13 @@ fn samples(key: &str) -> [(String, String); 3] {
             quoted(["/d1", "/d2", "/d3"])
         }
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
+        "queue_prefix" => quoted(["a:", "b:", "c:"]),
+        "callback_secret" => quoted(["s1", "s2", "s3"]),
         "api_keys" | "admin_keys" => {
             ["k1", "k2", "k3"].map(|k| (k.to_string(), format!("[{k:?}]")))
         }
+        "cors_origins" => ["https://a.test", "https://b.test", "https://c.test"]
+            .map(|k| (k.to_string(), format!("[{k:?}]"))),
         "allow_private_callbacks" | "compile_cache" => {
             ["true", "false", "true"].map(|v| (v.to_string(), v.to_string()))
         }
@@ -222,7 +226,9 @@ fn samples(key: &str) -> [(String, String); 3] {
                 format!("{{ cpu_time_ms = {ms} }}"),
             )
         }),
-        "rate_limit_per_sec" => ["7.5", "8.5", "9.5"].map(|v| (v.to_string(), v.to_string())),
+        "rate_limit_per_sec" | "ip_rate_limit_per_sec" => {
+            ["7.5", "8.5", "9.5"].map(|v| (v.to_string(), v.to_string()))
+        }
         // At least 1 MiB (checked).
         "compile_cache_bytes" => {
             ["2000000", "3000000", "4000000"].map(|v| (v.to_string(), v.to_string()))
@@ -439,5 +445,25 @@ fn docs_list_every_setting() {
         if !default.contains(' ') && !default.starts_with('{') {
             assert_eq!(cells[3], default, "the default of {flag} in docs/api.md");
         }
+    }
+}
+
+#[test]
+fn cors_origins_must_be_origins() {
+    for bad in [
+        "console.example.com",
+        "https://a.example/path",
+        "ftp://a.example",
+        "https://a.example/",
+    ] {
+        let mut a = ServeArgs::default();
+        a.api.cors_origins = Some(vec![bad.into()]);
+        let e = Config::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("cors_origins"), "{bad}: {e}");
+    }
+    for good in ["*", "https://a.example", "http://127.0.0.1:5173"] {
+        let mut a = ServeArgs::default();
+        a.api.cors_origins = Some(vec![good.into()]);
+        Config::resolve(&a).unwrap_or_else(|e| panic!("{good}: {e}"));
     }
 }

@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::ratelimit::Admission;
 
 /// A Judge0 error answer: `{"error": "…"}`, `{"field": ["message"]}` (422),
 /// or an empty body (401, 403, 400 for malformed JSON), as Judge0 gives them.
@@ -203,18 +204,27 @@ pub async fn require_token(
         .auth
         .identify(&headers)
         .map_err(|_| Judge0Error::empty(StatusCode::UNAUTHORIZED))?;
-    if let Some(owner) = &caller.key {
-        if let Err(secs) = app.auth.take(owner) {
-            return Ok(Judge0Error {
+    let quota = match app.limits.admit(&caller, crate::auth::peer(&req)) {
+        Admission::Free => None,
+        Admission::Admitted(q) => Some(q),
+        Admission::Refused(q, secs) => {
+            let mut res = Judge0Error {
                 status: StatusCode::TOO_MANY_REQUESTS,
-                body: json!({ "error": "too many requests for this key; retry after the Retry-After seconds" }),
+                body: json!({ "error": "too many requests; retry after the Retry-After seconds" }),
                 retry_after: Some(secs),
             }
-            .into_response());
+            .into_response();
+            q.write(res.headers_mut());
+            return Ok(res);
         }
+    };
+    req.extensions_mut().insert(caller.clone());
+    let mut res = next.run(req).await;
+    if let Some(q) = quota {
+        q.write(res.headers_mut());
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    res.extensions_mut().insert(caller);
+    Ok(res)
 }
 
 /// One query parameter, percent-decoded.
@@ -222,6 +232,18 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// The body of a Judge0 callback: the default fields, base64-encoded, as
+/// Judge0 sends it (`null` fields for output that cannot be shown).
+pub fn callback_body(
+    rec: &crate::store::SubmissionRecord,
+    installed: &[crate::executor::LanguageInfo],
+) -> Value {
+    match model::view(rec, model::DEFAULT_FIELDS, true, installed) {
+        Ok(m) => Value::Object(m),
+        Err(_) => json!({ "token": rec.id }),
+    }
 }
 
 #[cfg(test)]

@@ -57,11 +57,7 @@ fn text(body: impl Into<String>) -> Response {
 
 /// One Judge0 submission through Kiln's one path: translated, then Kiln's
 /// validator (and the callback's address check).
-async fn check(
-    app: &AppState,
-    body: &Value,
-    base64: bool,
-) -> Result<(ValidSubmission, Option<url::Url>), Judge0Error> {
+async fn check(app: &AppState, body: &Value, base64: bool) -> Result<ValidSubmission, Judge0Error> {
     let installed = app.executor.languages();
     let Parsed {
         mut request,
@@ -82,7 +78,7 @@ async fn check(
         files.extend(extra);
         request.files = Some(files);
     }
-    let valid = validate(app, request, "").await?;
+    let mut valid = validate(app, request, "").await?;
     let callback = match callback_url {
         None => None,
         Some(u) => {
@@ -94,7 +90,11 @@ async fn check(
             Some(url)
         }
     };
-    Ok((valid, callback))
+    // Sent by the durable dispatcher (crate::callback) once the result is
+    // final: `PUT` of the default fields, base64, as Judge0 does.
+    valid.callback_url = callback;
+    valid.callback_kind = crate::store::CallbackKind::Judge0;
+    Ok(valid)
 }
 
 /// `POST /submissions?base64_encoded=&wait=&fields=`: `201 {"token"}`, or
@@ -113,11 +113,8 @@ pub async fn create(
         Vec::new()
     };
     let body = json_body(&body)?;
-    let (valid, callback) = check(&app, &body, base64).await?;
+    let valid = check(&app, &body, base64).await?;
     let token = accept(&app, &caller, vec![valid]).await?.remove(0);
-    if let Some(url) = callback {
-        spawn_callback(app.clone(), token.clone(), url);
-    }
     if wait {
         let rec = match wait_finished(&app, &token).await? {
             Some(rec) => rec,
@@ -159,13 +156,11 @@ pub async fn create_batch(
     check_batch_size(subs.len())?;
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(subs.len());
     let mut valid = Vec::new();
-    let mut callbacks = Vec::new();
     for s in &subs {
         match check(&app, s, base64).await {
-            Ok((v, cb)) => {
+            Ok(v) => {
                 answers.push(None);
                 valid.push(v);
-                callbacks.push(cb);
             }
             Err(e) => answers.push(Some(e.body)),
         }
@@ -174,19 +169,13 @@ pub async fn create_batch(
         let list: Vec<Value> = answers.into_iter().map(Option::unwrap_or_default).collect();
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(list)).into_response());
     }
-    let mut tokens = accept(&app, &caller, valid)
-        .await?
-        .into_iter()
-        .zip(callbacks);
+    let mut tokens = accept(&app, &caller, valid).await?.into_iter();
     let list: Vec<Value> = answers
         .into_iter()
         .map(|a| match a {
             Some(err) => err,
             None => {
-                let (token, cb) = tokens.next().expect("one token per valid submission");
-                if let Some(url) = cb {
-                    spawn_callback(app.clone(), token.clone(), url);
-                }
+                let token = tokens.next().expect("one token per valid submission");
                 json!({ "token": token })
             }
         })
@@ -461,63 +450,4 @@ pub async fn license() -> Response {
         "Kiln is licensed under {}.\n",
         env!("CARGO_PKG_LICENSE")
     ))
-}
-
-/// Judge0's callback: when the submission finishes, `PUT callback_url` with
-/// the default fields, base64-encoded (as Judge0 sends it), retried as Kiln's
-/// callbacks are. The address is checked again at each try.
-fn spawn_callback(app: Arc<AppState>, token: String, url: url::Url) {
-    tokio::spawn(async move {
-        // A submission still unfinished after this long gets no callback.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
-        let rec = loop {
-            match wait_finished(&app, &token).await {
-                Ok(Some(rec)) => break rec,
-                Ok(None) if app.is_draining() || tokio::time::Instant::now() > deadline => return,
-                Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
-                Err(e) => {
-                    tracing::warn!(%token, error = %e, "judge0 callback: reading the submission failed");
-                    return;
-                }
-            }
-        };
-        let installed = app.executor.languages();
-        let Ok(body) = model::view(&rec, model::DEFAULT_FIELDS, true, &installed) else {
-            return;
-        };
-        let body = Value::Object(body);
-        let mut backoff = std::time::Duration::from_millis(500);
-        for attempt in 0..=app.callbacks.retries {
-            match put_once(&url, &body, &app.callbacks).await {
-                Ok(()) => return,
-                Err(e) => tracing::warn!(url = %url, attempt, error = %e, "judge0 callback failed"),
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
-        }
-    });
-}
-
-async fn put_once(
-    url: &url::Url,
-    body: &Value,
-    policy: &crate::callback::CallbackPolicy,
-) -> Result<(), String> {
-    let addrs = crate::callback::resolve_allowed(url, policy.allow_private).await?;
-    let host = url.host_str().unwrap_or_default().to_string();
-    let client = reqwest::Client::builder()
-        .timeout(policy.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(&host, &addrs)
-        .no_proxy()
-        .build()
-        .map_err(|e| e.to_string())?;
-    // Judge0 counts any answer as delivered.
-    client
-        .put(url.clone())
-        .json(body)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
 }

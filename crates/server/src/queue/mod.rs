@@ -24,6 +24,19 @@ pub struct Lease {
     pub token: String,
 }
 
+/// One live worker process of a shared queue, as its last heartbeat said.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FleetWorker {
+    /// Its consumer name in the group (`host-pid-tag`).
+    pub consumer: String,
+    pub host: String,
+    pub pid: u32,
+    /// Workers (job slots) it runs.
+    pub workers: u64,
+    /// Its last heartbeat (ms since the epoch).
+    pub at_ms: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("the queue is full ({capacity} jobs waiting)")]
@@ -54,6 +67,20 @@ pub trait Queue: Send + Sync + 'static {
     /// of a previous process are given back, and every unfinished submission in
     /// `ids` gets a job if it lost its own.
     async fn recover(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError>;
+    /// The live workers of the whole fleet (their heartbeats); `None` when
+    /// this queue has no fleet (embedded: the process's own workers are all).
+    async fn fleet(&self) -> Result<Option<Vec<FleetWorker>>, QueueError> {
+        Ok(None)
+    }
+    /// Heartbeat of this process, which runs `workers` workers.
+    async fn announce(&self, _workers: usize) -> Result<(), QueueError> {
+        Ok(())
+    }
+    /// A sentence when the queue cannot keep an accepted job through its own
+    /// crash (for the start-up log and `/health`).
+    async fn durability_warning(&self) -> Result<Option<String>, QueueError> {
+        Ok(None)
+    }
     /// Jobs waiting (not leased).
     async fn depth(&self) -> Result<u64, QueueError>;
     fn capacity(&self) -> u64;

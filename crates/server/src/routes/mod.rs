@@ -70,7 +70,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/workspaces/{id}/pty", get(workspaces::pty))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::require_key));
-    Router::new()
+    let router = Router::new()
         .route("/openapi.json", get(system::openapi))
         .merge(ops_routes())
         .merge(api)
@@ -78,7 +78,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::judge0::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.api.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.config.api.max_body_bytes));
+    let allowed = Arc::new(state.config.api.cors_origins.clone());
+    let router = router.layer(from_fn(move |req, next| {
+        crate::browser::check_ws_origin(allowed.clone(), req, next)
+    }));
+    let router = match crate::browser::cors(&state.config.api.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(from_fn(crate::metrics::track_http))
         .with_state(state)
 }

@@ -272,6 +272,7 @@ pub(crate) async fn accept(
             id: uuid::Uuid::new_v4().to_string(),
             submission: v.submission,
             callback_url: v.callback_url.map(String::from),
+            callback_kind: v.callback_kind,
             owner: caller.key.clone(),
             created_at_ms: now,
         })

@@ -46,6 +46,8 @@ pub(crate) fn api_error(e: WorkspaceError) -> ApiError {
     let mut err = ApiError::new(status, e.code(), e.to_string());
     if status == StatusCode::SERVICE_UNAVAILABLE {
         err.retry_after = Some(5);
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        err.retry_after = Some(1);
     }
     err
 }
@@ -157,30 +159,57 @@ pub struct FileQuery {
     path: String,
 }
 
+/// Streams the file: the next part is read from the box only when the
+/// client took the last one (see `kiln_workspace::transfer`).
 pub async fn get_file(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
 ) -> Result<Response, ApiError> {
-    let data = manager(&app)?
-        .read_file(&owner(&caller), workspace_id(&id)?, &q.path)
+    let download = manager(&app)?
+        .download(&owner(&caller), workspace_id(&id)?, &q.path)
         .await
         .map_err(api_error)?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
+    let parts = futures_util::stream::unfold(download, |mut d| async move {
+        match d.next().await {
+            Ok(Some(part)) => Some((Ok(Bytes::from(part)), d)),
+            Ok(None) => None,
+            Err(e) => {
+                // Headers are sent: all that is left is to cut the body short.
+                tracing::warn!(error = %e, "a workspace download failed midway");
+                Some((Err(std::io::Error::other(e.to_string())), d))
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response())
 }
 
+/// Writes the body into the file as it arrives (never the whole body in memory).
 pub async fn put_file(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    manager(&app)?
-        .write_file(&owner(&caller), workspace_id(&id)?, &q.path, &body)
+    use futures_util::StreamExt;
+    let mut upload = manager(&app)?
+        .upload(&owner(&caller), workspace_id(&id)?, &q.path)
         .await
         .map_err(api_error)?;
+    let mut data = body.into_data_stream();
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::invalid_field("body", format!("the upload was cut short: {e}"))
+        })?;
+        upload.write(&chunk).await.map_err(api_error)?;
+    }
+    upload.finish().await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

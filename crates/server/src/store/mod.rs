@@ -13,12 +13,79 @@ pub mod sqlite;
 use async_trait::async_trait;
 use kiln_engine::{Report, Status, Submission};
 
+/// Which API's callback a submission asked for: how it is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CallbackKind {
+    /// `POST` of Kiln's result JSON.
+    #[default]
+    Kiln,
+    /// `PUT` of Judge0's submission JSON (default fields, base64), as Judge0 does.
+    Judge0,
+}
+
+impl CallbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackKind::Kiln => "kiln",
+            CallbackKind::Judge0 => "judge0",
+        }
+    }
+
+    pub fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("judge0") => CallbackKind::Judge0,
+            _ => CallbackKind::Kiln,
+        }
+    }
+}
+
+/// Where a submission's callback stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallbackStatus {
+    /// `pending` (to be sent, or between retries), `delivered` or `failed`.
+    pub state: String,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    /// The last failure, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it was delivered, or given up (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<i64>,
+}
+
+/// A callback due now, claimed by this node for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackJob {
+    pub id: String,
+    pub url: String,
+    pub kind: CallbackKind,
+    /// Deliveries tried before this one.
+    pub attempts: u32,
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Delivered,
+    /// Failed; try again at `next_at_ms`.
+    Retry {
+        error: String,
+        next_at_ms: i64,
+    },
+    /// Failed for the last time.
+    Failed {
+        error: String,
+    },
+}
+
 /// A submission about to be stored (status `queued`).
 #[derive(Debug, Clone)]
 pub struct NewSubmission {
     pub id: String,
     pub submission: Submission,
     pub callback_url: Option<String>,
+    pub callback_kind: CallbackKind,
     /// Fingerprint of the API key that submitted it, if keys are on.
     pub owner: Option<String>,
     pub created_at_ms: i64,
@@ -30,6 +97,9 @@ pub struct SubmissionRecord {
     pub id: String,
     pub submission: Submission,
     pub callback_url: Option<String>,
+    pub callback_kind: CallbackKind,
+    /// `None` without a callback, or before the result is final.
+    pub callback: Option<CallbackStatus>,
     pub owner: Option<String>,
     pub status: Status,
     /// The attempt that last started running it (0 = never started).
@@ -137,6 +207,22 @@ pub trait Store: Send + Sync + 'static {
         report: &Report,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Callbacks due at `now_ms`, oldest first, at most `limit`, each claimed
+    /// for `hold_ms` (another node skips it meanwhile; a node that dies
+    /// holding one only delays it by `hold_ms`).
+    async fn claim_callbacks(
+        &self,
+        now_ms: i64,
+        hold_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CallbackJob>, StoreError>;
+    /// Records the outcome of one delivery attempt of `id`'s callback.
+    async fn callback_done(
+        &self,
+        id: &str,
+        outcome: &CallbackOutcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// `running` under `attempt` → `queued` again (drain: the job was not finished).
     async fn release(&self, id: &str, attempt: u32) -> Result<(), StoreError>;
     /// At start, when this process alone uses the store (embedded mode): every

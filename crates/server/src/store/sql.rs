@@ -11,7 +11,8 @@
 
 /// The columns every read selects, in [`record`]'s order.
 pub(crate) const COLUMNS: &str = "id, request, callback_url, owner, status, attempt, report, \
-     created_at_ms, started_at_ms, finished_at_ms";
+     created_at_ms, started_at_ms, finished_at_ms, callback_kind, callback_state, \
+     callback_attempts, callback_error, callback_at_ms";
 
 /// The columns of a listing, in [`summary`]'s order (no source, no output).
 pub(crate) const SUMMARY_COLUMNS: &str =
@@ -26,10 +27,24 @@ macro_rules! sql_store {
             use sqlx::Row;
             let status: String = row.try_get("status")?;
             let report: Option<String> = row.try_get("report")?;
+            let kind: Option<String> = row.try_get("callback_kind")?;
+            let state: Option<String> = row.try_get("callback_state")?;
+            let callback = match state {
+                Some(state) => Some($crate::store::CallbackStatus {
+                    state,
+                    attempts: u32::try_from(row.try_get::<i64, _>("callback_attempts")?)
+                        .unwrap_or(u32::MAX),
+                    last_error: row.try_get("callback_error")?,
+                    at_ms: row.try_get("callback_at_ms")?,
+                }),
+                None => None,
+            };
             Ok($crate::store::SubmissionRecord {
                 id: row.try_get("id")?,
                 submission: serde_json::from_str(row.try_get::<&str, _>("request")?)?,
                 callback_url: row.try_get("callback_url")?,
+                callback_kind: $crate::store::CallbackKind::parse(kind.as_deref()),
+                callback,
                 owner: row.try_get("owner")?,
                 status: status.parse().map_err($crate::store::StoreError::Status)?,
                 attempt: u32::try_from(row.try_get::<i64, _>("attempt")?).unwrap_or(u32::MAX),
@@ -85,8 +100,8 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 for s in subs {
                     sqlx::query(
-                        "INSERT INTO submissions (id, language, request, callback_url, owner, status, created_at_ms) \
-                         VALUES ($1, $2, $3, $4, $5, 'queued', $6)",
+                        "INSERT INTO submissions (id, language, request, callback_url, owner, status, created_at_ms, callback_kind) \
+                         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7)",
                     )
                     .bind(&s.id)
                     .bind(&s.submission.language)
@@ -94,6 +109,7 @@ macro_rules! sql_store {
                     .bind(&s.callback_url)
                     .bind(&s.owner)
                     .bind(s.created_at_ms)
+                    .bind(s.callback_kind.as_str())
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -203,7 +219,9 @@ macro_rules! sql_store {
                 now_ms: i64,
             ) -> Result<bool, $crate::store::StoreError> {
                 let done = sqlx::query(
-                    "UPDATE submissions SET status = $1, report = $2, finished_at_ms = $3, summary = $4 \
+                    "UPDATE submissions SET status = $1, report = $2, finished_at_ms = $3, summary = $4, \
+                     callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, \
+                     callback_next_at_ms = $3 \
                      WHERE id = $5 AND attempt = $6 AND status IN ('queued', 'running')",
                 )
                 .bind(report.status.as_str())
@@ -215,6 +233,79 @@ macro_rules! sql_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_callbacks(
+                &self,
+                now_ms: i64,
+                hold_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::CallbackJob>, $crate::store::StoreError> {
+                use sqlx::Row;
+                let due = sqlx::query(
+                    "SELECT id, callback_url, callback_kind, callback_attempts, callback_next_at_ms \
+                     FROM submissions WHERE callback_state = 'pending' AND callback_next_at_ms <= $1 \
+                     ORDER BY callback_next_at_ms LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = Vec::with_capacity(due.len());
+                for row in &due {
+                    let id: String = row.try_get("id")?;
+                    let at: i64 = row.try_get("callback_next_at_ms")?;
+                    // Claimed by whoever moves the due time first.
+                    let won = sqlx::query(
+                        "UPDATE submissions SET callback_next_at_ms = $1 \
+                         WHERE id = $2 AND callback_state = 'pending' AND callback_next_at_ms = $3",
+                    )
+                    .bind(now_ms + hold_ms)
+                    .bind(&id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if won {
+                        let kind: Option<String> = row.try_get("callback_kind")?;
+                        claimed.push($crate::store::CallbackJob {
+                            id,
+                            url: row.try_get::<Option<String>, _>("callback_url")?.unwrap_or_default(),
+                            kind: $crate::store::CallbackKind::parse(kind.as_deref()),
+                            attempts: u32::try_from(row.try_get::<i64, _>("callback_attempts")?)
+                                .unwrap_or(u32::MAX),
+                        });
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn callback_done(
+                &self,
+                id: &str,
+                outcome: &$crate::store::CallbackOutcome,
+                now_ms: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::CallbackOutcome as O;
+                let (state, error, next, at) = match outcome {
+                    O::Delivered => ("delivered", None, None, Some(now_ms)),
+                    O::Retry { error, next_at_ms } => ("pending", Some(error.as_str()), Some(*next_at_ms), None),
+                    O::Failed { error } => ("failed", Some(error.as_str()), None, Some(now_ms)),
+                };
+                sqlx::query(
+                    "UPDATE submissions SET callback_state = $1, callback_error = COALESCE($2, callback_error), \
+                     callback_next_at_ms = $3, callback_at_ms = $4, callback_attempts = callback_attempts + 1 \
+                     WHERE id = $5 AND callback_state = 'pending'",
+                )
+                .bind(state)
+                .bind(error)
+                .bind(next)
+                .bind(at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn release(&self, id: &str, attempt: u32) -> Result<(), $crate::store::StoreError> {

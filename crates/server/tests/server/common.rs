@@ -280,6 +280,7 @@ pub fn new_submission(stdin: &str) -> kiln_server::store::NewSubmission {
             tests: vec![],
         },
         callback_url: None,
+        callback_kind: Default::default(),
         owner: None,
         created_at_ms: kiln_server::now_ms(),
     }

@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod auth;
+mod browser;
 mod callbacks;
 mod durability;
 mod errors;

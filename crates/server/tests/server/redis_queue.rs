@@ -158,13 +158,21 @@ async fn an_expired_lease_is_reclaimed_and_only_its_new_holder_can_ack() {
     dead.ack(&third).await.unwrap();
     assert_eq!(redis.int(&["XLEN", STREAM]), 0);
     assert_eq!(pending(&redis), 0);
+    // The consumer of a live worker (it announces itself) is kept, however idle.
+    dead.announce(1).await.unwrap();
+    assert_eq!(
+        alive.forget_dead_consumers(Duration::ZERO).await.unwrap(),
+        0,
+        "a live worker's consumer was removed"
+    );
+    redis.cmd(&["DEL", "code-execution-jobs:workers"]).unwrap();
     // The consumer of an exited process is forgotten once idle (never our own).
     assert_eq!(
-        alive.forget_idle_consumers(Duration::ZERO).await.unwrap(),
+        alive.forget_dead_consumers(Duration::ZERO).await.unwrap(),
         1
     );
     assert_eq!(
-        alive.forget_idle_consumers(Duration::ZERO).await.unwrap(),
+        alive.forget_dead_consumers(Duration::ZERO).await.unwrap(),
         0
     );
 }

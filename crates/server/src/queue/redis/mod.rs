@@ -13,8 +13,12 @@
 //! - While a job runs, its worker renews the lease (heartbeat, [`RENEW_TAIL`]:
 //!   the entry's idle time starts again), so the lease can be short whatever
 //!   a job's limits. Entries idle longer than the lease (their worker died or
-//!   stopped renewing) are taken over with `XAUTOCLAIM`; the attempt is `prior` + the entry's delivery count. Beyond the
-//!   retry limit the worker records the job in [`DEAD_LETTER`] and fails it.
+//!   stopped renewing) are taken over with `XAUTOCLAIM`; the attempt is
+//!   `prior` + the entry's delivery count. Beyond the retry limit the worker records the job in [`DEAD_LETTER`] and fails it.
+//! - Every node with workers announces itself every few seconds
+//!   ([`fleet`]): API nodes report the fleet's live workers, and the consumers
+//!   of dead workers leave the group once they hold no job.
+//! - All keys take an optional prefix ([`Names`]), so deployments can share a Redis.
 //! - Depth is the entries not yet delivered: `XLEN` − pending (acked entries are
 //!   deleted, so the stream holds only waiting and running jobs).
 
@@ -23,76 +27,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::streams::{
-    StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamPendingCountReply,
-    StreamReadReply,
-};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError};
 use tokio::sync::Mutex;
 
 use super::{Lease, Queue, QueueError};
 
-pub const STREAM: &str = "code-execution-jobs:container";
-pub const GROUP: &str = "kiln-workers";
-pub const DEAD_LETTER: &str = "code-execution-jobs:dead-letter";
-/// Submissions that have an entry in [`STREAM`].
-pub const IDS: &str = "code-execution-jobs:ids";
+mod fleet;
+mod names;
+mod scripts;
 
-/// KEYS: stream, ids set. ARGV: group, capacity (0 = no check), now, ids…
-/// Adds an entry for each id not already in the set; -1 when they do not fit.
-const ENQUEUE: &str = r#"
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-local waiting = redis.call('XLEN', KEYS[1]) - pending
-local n = #ARGV - 3
-local cap = tonumber(ARGV[2])
-if cap > 0 and waiting + n > cap then return -1 end
-local added = 0
-for i = 4, #ARGV do
-  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[1], '*', 'id', ARGV[i], 'enqueued_at_ms', ARGV[3], 'prior', '0')
-    added = added + 1
-  end
-end
-return added
-"#;
-
-/// KEYS: stream. ARGV: group. Entries not yet delivered to the group.
-const DEPTH: &str = r#"
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-return redis.call('XLEN', KEYS[1]) - pending
-"#;
-
-/// Whether the delivery (entry ARGV[2], consumer ARGV[3], delivery count
-/// ARGV[4]) still holds its entry. Shared head of [`ACK`] and [`REQUEUE`].
-const OWNS: &str = r#"
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 0 or p[1][2] ~= ARGV[3] or tonumber(p[1][4]) ~= tonumber(ARGV[4]) then return 0 end
-"#;
-
-/// KEYS: stream, ids set. ARGV: group, entry, consumer, deliveries, submission id.
-const ACK_TAIL: &str = r#"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('SREM', KEYS[2], ARGV[5])
-return 1
-"#;
-
-/// Heartbeat: the holder claims its own entry again with `JUSTID`, which
-/// resets the entry's idle time without counting a delivery (so the
-/// delivery's token stays valid). KEYS, ARGV as [`ACK_TAIL`].
-const RENEW_TAIL: &str = r#"
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-return 1
-"#;
-
-/// KEYS: stream. ARGV: group, entry, consumer, deliveries, submission id,
-/// enqueued_at_ms, attempts to count before it. A fresh entry replaces the held one.
-const REQUEUE_TAIL: &str = r#"
-redis.call('XADD', KEYS[1], '*', 'id', ARGV[5], 'enqueued_at_ms', ARGV[6], 'prior', ARGV[7])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-return 1
-"#;
+pub use fleet::{ANNOUNCE_EVERY, LIVE_WITHIN};
+pub use names::{Names, DEAD_LETTER, GROUP, IDS, STREAM};
+use scripts::{ACK_TAIL, DEPTH, ENQUEUE, OWNS, RENEW_TAIL, REQUEUE_TAIL};
 
 pub struct RedisQueue {
     client: Client,
@@ -101,17 +48,32 @@ pub struct RedisQueue {
     lease: Duration,
     /// This process's consumer name in the group.
     consumer: String,
+    /// This machine's host name (for the fleet listing).
+    host: String,
     shared: Mutex<Option<ConnectionManager>>,
     /// Idle blocking connections, one per concurrent `dequeue`.
     blocking: Mutex<Vec<MultiplexedConnection>>,
     /// When this process last looked for expired leases (ms since the epoch).
     last_claim_ms: AtomicI64,
+    /// The keys of this deployment (an optional prefix before each).
+    names: Names,
 }
 
 impl RedisQueue {
     /// A queue on `url` (`redis://host:6379/0`). Connects lazily: a Redis that is
     /// down makes calls fail (and `/health` say so), not the start.
     pub fn new(url: &str, capacity: u64, lease: Duration) -> Result<RedisQueue, RedisError> {
+        RedisQueue::with_names(url, capacity, lease, Names::default())
+    }
+
+    /// As [`RedisQueue::new`], with the keys of a deployment that shares its
+    /// Redis with others ([`Names::with_prefix`]).
+    pub fn with_names(
+        url: &str,
+        capacity: u64,
+        lease: Duration,
+        names: Names,
+    ) -> Result<RedisQueue, RedisError> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "host".into());
@@ -121,9 +83,11 @@ impl RedisQueue {
             capacity,
             lease,
             consumer: format!("{host}-{}-{}", std::process::id(), &tag[..8]),
+            host,
             shared: Mutex::new(None),
             blocking: Mutex::new(Vec::new()),
             last_claim_ms: AtomicI64::new(0),
+            names,
         })
     }
 
@@ -133,6 +97,15 @@ impl RedisQueue {
 
     pub fn consumer(&self) -> &str {
         &self.consumer
+    }
+
+    /// How long a job's holder may go without renewing it.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
     }
 
     /// The connection for short commands (reconnects by itself once made).
@@ -150,7 +123,7 @@ impl RedisQueue {
             .client
             .get_connection_manager_with_config(config)
             .await?;
-        ensure_group(&mut c).await?;
+        ensure_group(&mut c, &self.names).await?;
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -165,7 +138,7 @@ impl RedisQueue {
         let mut c = self.conn().await?;
         match f(c.clone()).await {
             Err(e) if is_nogroup(&e) => {
-                ensure_group(&mut c).await?;
+                ensure_group(&mut c, &self.names).await?;
                 Ok(f(c).await?)
             }
             other => Ok(other?),
@@ -200,8 +173,8 @@ impl RedisQueue {
                 let consumer = consumer.clone();
                 async move {
                     redis::cmd("XAUTOCLAIM")
-                        .arg(STREAM)
-                        .arg(GROUP)
+                        .arg(&self.names.stream)
+                        .arg(&self.names.group)
                         .arg(&consumer)
                         .arg(lease_ms)
                         .arg("0-0")
@@ -222,8 +195,8 @@ impl RedisQueue {
                 let entry_id = entry_id.clone();
                 async move {
                     redis::cmd("XPENDING")
-                        .arg(STREAM)
-                        .arg(GROUP)
+                        .arg(&self.names.stream)
+                        .arg(&self.names.group)
                         .arg(&entry_id)
                         .arg(&entry_id)
                         .arg(1)
@@ -239,46 +212,6 @@ impl RedisQueue {
             .unwrap_or(2);
         tracing::warn!(entry = %entry.id, deliveries, "reclaimed a job whose lease ran out (its worker died or stalled)");
         Ok(lease_of(&entry, deliveries))
-    }
-
-    /// Removes from the group the consumers (dead processes) that hold no job
-    /// and were idle longer than `idle`; returns how many.
-    pub async fn forget_idle_consumers(&self, idle: Duration) -> Result<u64, QueueError> {
-        let info: StreamInfoConsumersReply = self
-            .with_conn(|mut c| async move {
-                redis::cmd("XINFO")
-                    .arg("CONSUMERS")
-                    .arg(STREAM)
-                    .arg(GROUP)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        let mut forgotten = 0;
-        for consumer in info.consumers {
-            if consumer.pending > 0
-                || (consumer.idle as u128) < idle.as_millis()
-                || consumer.name == self.consumer
-            {
-                continue;
-            }
-            let _: i64 = self
-                .with_conn(|mut c| {
-                    let name = consumer.name.clone();
-                    async move {
-                        redis::cmd("XGROUP")
-                            .arg("DELCONSUMER")
-                            .arg(STREAM)
-                            .arg(GROUP)
-                            .arg(&name)
-                            .query_async(&mut c)
-                            .await
-                    }
-                })
-                .await?;
-            forgotten += 1;
-        }
-        Ok(forgotten)
     }
 
     /// Adds jobs for those of `ids` that have none (capacity not checked);
@@ -302,9 +235,9 @@ impl RedisQueue {
             redis::cmd("EVAL")
                 .arg(ENQUEUE)
                 .arg(2)
-                .arg(STREAM)
-                .arg(IDS)
-                .arg(GROUP)
+                .arg(&self.names.stream)
+                .arg(&self.names.ids)
+                .arg(&self.names.group)
                 .arg(capacity)
                 .arg(now_ms)
                 .arg(ids)
@@ -330,9 +263,9 @@ impl RedisQueue {
                     redis::cmd("EVAL")
                         .arg(script)
                         .arg(2)
-                        .arg(STREAM)
-                        .arg(IDS)
-                        .arg(GROUP)
+                        .arg(&self.names.stream)
+                        .arg(&self.names.ids)
+                        .arg(&self.names.group)
                         .arg(entry)
                         .arg(&self.consumer)
                         .arg(deliveries)
@@ -347,11 +280,11 @@ impl RedisQueue {
     }
 }
 
-async fn ensure_group(c: &mut ConnectionManager) -> Result<(), RedisError> {
+async fn ensure_group(c: &mut ConnectionManager, names: &Names) -> Result<(), RedisError> {
     let created: Result<(), RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
-        .arg(STREAM)
-        .arg(GROUP)
+        .arg(&names.stream)
+        .arg(&names.group)
         .arg("0")
         .arg("MKSTREAM")
         .query_async(c)
@@ -404,6 +337,18 @@ impl Queue for RedisQueue {
         Ok(())
     }
 
+    async fn fleet(&self) -> Result<Option<Vec<super::FleetWorker>>, QueueError> {
+        self.live_workers().await.map(Some)
+    }
+
+    async fn announce(&self, workers: usize) -> Result<(), QueueError> {
+        self.announce_workers(workers).await
+    }
+
+    async fn durability_warning(&self) -> Result<Option<String>, QueueError> {
+        self.persistence_warning().await
+    }
+
     async fn renew(&self, lease: &Lease) -> Result<bool, QueueError> {
         self.as_owner(lease, RENEW_TAIL, &[]).await
     }
@@ -417,14 +362,14 @@ impl Queue for RedisQueue {
         let mut c = self.blocking_conn(wait).await?;
         let read: Result<Option<StreamReadReply>, RedisError> = redis::cmd("XREADGROUP")
             .arg("GROUP")
-            .arg(GROUP)
+            .arg(&self.names.group)
             .arg(&self.consumer)
             .arg("COUNT")
             .arg(1)
             .arg("BLOCK")
             .arg(wait.as_millis().max(1) as u64)
             .arg("STREAMS")
-            .arg(STREAM)
+            .arg(&self.names.stream)
             .arg(">")
             .query_async(&mut c)
             .await;
@@ -435,7 +380,7 @@ impl Queue for RedisQueue {
             }
             Err(e) => {
                 if is_nogroup(&e) {
-                    ensure_group(&mut self.conn().await?).await?;
+                    ensure_group(&mut self.conn().await?, &self.names).await?;
                 }
                 return Err(e.into());
             }
@@ -455,11 +400,11 @@ impl Queue for RedisQueue {
                             redis::pipe()
                                 .atomic()
                                 .cmd("XACK")
-                                .arg(STREAM)
-                                .arg(GROUP)
+                                .arg(&self.names.stream)
+                                .arg(&self.names.group)
                                 .arg(&id)
                                 .cmd("XDEL")
-                                .arg(STREAM)
+                                .arg(&self.names.stream)
                                 .arg(&id)
                                 .query_async::<()>(&mut c)
                                 .await
@@ -500,8 +445,8 @@ impl Queue for RedisQueue {
                 redis::cmd("EVAL")
                     .arg(DEPTH)
                     .arg(1)
-                    .arg(STREAM)
-                    .arg(GROUP)
+                    .arg(&self.names.stream)
+                    .arg(&self.names.group)
                     .query_async(&mut c)
                     .await
             })
@@ -517,7 +462,7 @@ impl Queue for RedisQueue {
         let entry: String = self
             .with_conn(|mut c| async move {
                 redis::cmd("XADD")
-                    .arg(DEAD_LETTER)
+                    .arg(&self.names.dead_letter)
                     .arg("MAXLEN")
                     .arg("~")
                     .arg(100_000)
@@ -537,7 +482,8 @@ impl Queue for RedisQueue {
             })
             .await?;
         Ok(Some(format!(
-            "the job was moved to the dead-letter stream {DEAD_LETTER} (entry {entry})"
+            "the job was moved to the dead-letter stream {} (entry {entry})",
+            self.names.dead_letter
         )))
     }
 }
