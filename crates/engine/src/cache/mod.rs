@@ -49,11 +49,13 @@ const STALE_TMP: Duration = Duration::from_secs(3600);
 /// A hit refreshes an entry's mtime only when it is older than this.
 const TOUCH_AFTER: Duration = Duration::from_secs(60);
 
+/// The cache directory could not be made ready (the message says why; the
+/// I/O error is part of it, not a separate cause).
 #[derive(Debug, thiserror::Error)]
-#[error("compile cache directory {dir}: {source}")]
+#[error("compile cache directory {dir}: {error}")]
 pub struct CacheError {
     dir: PathBuf,
-    source: std::io::Error,
+    error: std::io::Error,
 }
 
 /// One node's handle on a cache directory. Its methods do blocking file
@@ -74,9 +76,9 @@ pub struct CompileCache {
 impl CompileCache {
     /// Opens (creating) the cache directory.
     pub fn open(cfg: &CompileCacheConfig) -> Result<CompileCache, CacheError> {
-        let err = |source| CacheError {
+        let err = |error| CacheError {
             dir: cfg.dir.clone(),
-            source,
+            error,
         };
         for sub in ["entries", "tmp"] {
             std::fs::create_dir_all(cfg.dir.join(sub)).map_err(err)?;
