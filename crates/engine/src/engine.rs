@@ -413,7 +413,13 @@ impl Engine {
             (Vec::new(), Vec::new())
         };
         let entry: Entry = compile::entry_of(o, artifacts, removed)?;
-        Some(tokio::task::spawn_blocking(move || cache.put(&key, &entry)))
+        Some(tokio::task::spawn_blocking(move || {
+            if cache.put(&key, &entry) {
+                // Not awaited with the submission: a scan of a large cache
+                // must not hold its slot.
+                tokio::task::spawn_blocking(move || cache.scan_and_evict());
+            }
+        }))
     }
 }
 

@@ -164,33 +164,31 @@ impl CompileCache {
         }
     }
 
-    /// Stores `entry` under `key` (temporary file, then rename), then
-    /// evicts if the budget is exceeded. An entry over
-    /// [`CompileCache::max_entry_bytes`] is not stored. Errors are logged:
-    /// a cache that cannot write only misses.
-    pub fn put(&self, key: &Key, entry: &Entry) {
+    /// Stores `entry` under `key` (temporary file, then rename). An entry
+    /// over [`CompileCache::max_entry_bytes`] is not stored. Errors are
+    /// logged: a cache that cannot write only misses. Returns whether a
+    /// [`CompileCache::scan_and_evict`] is due (never scanned yet, over the
+    /// budget, or a sixteenth of it written since the last scan), which the
+    /// caller runs when it suits it (the engine: after the submission's slot
+    /// is free).
+    #[must_use = "a due scan keeps the cache within its budget"]
+    pub fn put(&self, key: &Key, entry: &Entry) -> bool {
         if entry.payload_len() > self.max_entry_bytes() {
-            return;
+            return false;
         }
         let bytes = entry.encode(key);
-        match self.write(key, &bytes) {
-            Ok(()) => {
-                let len = bytes.len() as u64;
-                let total = self.bytes.fetch_add(len, Ordering::Relaxed) + len;
-                let since = self.written_since_scan.fetch_add(len, Ordering::Relaxed) + len;
-                self.stats.stored();
-                metrics::bytes(total);
-                if !self.scanned.load(Ordering::Relaxed)
-                    || total > self.max_bytes
-                    || since > self.max_bytes / 16
-                {
-                    self.scan_and_evict();
-                }
-            }
-            Err(e) => {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "writing a compile cache entry")
-            }
+        if let Err(e) = self.write(key, &bytes) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "writing a compile cache entry");
+            return false;
         }
+        let len = bytes.len() as u64;
+        let total = self.bytes.fetch_add(len, Ordering::Relaxed) + len;
+        let since = self.written_since_scan.fetch_add(len, Ordering::Relaxed) + len;
+        self.stats.stored();
+        metrics::bytes(total);
+        !self.scanned.load(Ordering::Relaxed)
+            || total > self.max_bytes
+            || since > self.max_bytes / 16
     }
 
     fn write(&self, key: &Key, bytes: &[u8]) -> std::io::Result<()> {

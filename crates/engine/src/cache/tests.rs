@@ -12,6 +12,13 @@ fn cache_in(dir: &Path, max_bytes: u64) -> CompileCache {
     .unwrap()
 }
 
+/// Stores, then scans and evicts when that is due (as the engine does).
+fn store(cache: &CompileCache, key: &Key, entry: &Entry) {
+    if cache.put(key, entry) {
+        cache.scan_and_evict();
+    }
+}
+
 fn tmp_files(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("tmp")).unwrap().count()
 }
@@ -30,7 +37,7 @@ fn an_entry_is_found_again_after_a_restart() {
     let key = Key([1; 32]);
     let cache = cache_in(d.path(), 1 << 20);
     assert_eq!(cache.get(&key), None);
-    cache.put(&key, &sample(1));
+    store(&cache, &key, &sample(1));
     assert_eq!(cache.get(&key), Some(sample(1)));
     assert_eq!(tmp_files(d.path()), 0, "the temporary file was renamed");
     drop(cache);
@@ -60,7 +67,7 @@ fn a_corrupt_entry_is_a_miss_and_is_removed() {
         Box::new(|b| b.clear()),
     ];
     for (i, damage) in damages.iter().enumerate() {
-        cache.put(&key, &sample(2));
+        store(&cache, &key, &sample(2));
         let path = cache.path_of(&key);
         let mut bytes = std::fs::read(&path).unwrap();
         damage(&mut bytes);
@@ -69,7 +76,7 @@ fn a_corrupt_entry_is_a_miss_and_is_removed() {
         assert!(!path.exists(), "damage {i}: the entry was not removed");
         assert_eq!(cache.stats().corrupt, i as u64 + 1);
     }
-    cache.put(&key, &sample(2));
+    store(&cache, &key, &sample(2));
     assert_eq!(cache.get(&key), Some(sample(2)), "rewritten after removal");
 }
 
@@ -83,7 +90,7 @@ fn the_least_recently_used_entries_are_evicted_under_the_budget() {
     let cache = cache_in(d.path(), one * 4 + one / 2);
     let keys: Vec<Key> = (10..14).map(|i| Key([i; 32])).collect();
     for (i, k) in keys.iter().enumerate() {
-        cache.put(k, &sample(i as u8));
+        store(&cache, k, &sample(i as u8));
         // Oldest first: keys[0] used 40 minutes ago, keys[3] 10.
         set_age(&cache, k, Duration::from_secs(600 * (4 - i as u64)));
     }
@@ -91,7 +98,7 @@ fn the_least_recently_used_entries_are_evicted_under_the_budget() {
     // A hit on the oldest makes it the most recent.
     assert!(cache.get(&keys[0]).is_some());
     let fifth = Key([20; 32]);
-    cache.put(&fifth, &sample(5));
+    store(&cache, &fifth, &sample(5));
     let left: Vec<bool> = keys.iter().map(|k| cache.get(k).is_some()).collect();
     // 5 entries > budget; down to 90 % (4.05 entries): one goes, the least
     // recently used: keys[1].
@@ -110,7 +117,7 @@ fn an_entry_over_the_size_cap_is_not_stored() {
     let cache = cache_in(d.path(), 8 * 1024);
     let mut big = sample(1);
     big.artifacts[0].data = vec![0; 2048];
-    cache.put(&Key([5; 32]), &big);
+    store(&cache, &Key([5; 32]), &big);
     assert_eq!(cache.get(&Key([5; 32])), None);
     assert_eq!(cache.stats().stores, 0);
 }
@@ -136,7 +143,7 @@ fn concurrent_writers_of_one_key_never_expose_a_partial_entry() {
         let (cache, entry) = (nodes[t % 2].clone(), entry.clone());
         writers.push(std::thread::spawn(move || {
             for _ in 0..10 {
-                cache.put(&key, &entry);
+                store(&cache, &key, &entry);
             }
         }));
     }
