@@ -16,6 +16,8 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 
+use crate::protocol::{FileInfo, FileKind};
+
 /// Checks a path relative to the working directory: no absolute paths, no
 /// `..`, no empty or `.` components, no NUL, bounded length and depth.
 pub fn validate(path: &str) -> Result<Vec<&str>, String> {
@@ -182,6 +184,70 @@ pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), Str
     Ok((buf, longer))
 }
 
+/// Every entry under `root`, depth first, at most `max_entries` of them
+/// (more is an error, as is a path deeper or longer than [`validate`]
+/// accepts): each directory is opened with the same `openat2` rules as a
+/// file, and each entry is looked at with `fstatat(AT_SYMLINK_NOFOLLOW)`, so
+/// a symlink is listed as one and never followed.
+pub fn list(root: &OwnedFd, max_entries: usize) -> Result<Vec<FileInfo>, String> {
+    let top = openat2(root, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+        .map_err(|e| format!("open the working directory: {e}"))?;
+    let mut out = Vec::new();
+    // (directory, its path with a trailing `/` or empty, depth of its entries)
+    let mut todo: Vec<(OwnedFd, String, usize)> = vec![(top, String::new(), 1)];
+    while let Some((fd, prefix, depth)) = todo.pop() {
+        let dirfd = fd.try_clone().map_err(|e| format!("dup: {e}"))?;
+        let mut dir =
+            nix::dir::Dir::from_fd(dirfd).map_err(|e| format!("read directory {prefix:?}: {e}"))?;
+        for entry in dir.iter() {
+            let entry = entry.map_err(|e| format!("read directory {prefix:?}: {e}"))?;
+            let raw = entry.file_name().to_bytes();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let name = String::from_utf8_lossy(raw);
+            let path = format!("{prefix}{name}");
+            if out.len() == max_entries {
+                return Err(format!("more than {max_entries} entries"));
+            }
+            if depth > 16 || path.len() > 1024 {
+                return Err(format!(
+                    "{path:?} is nested deeper than 16 levels or longer than 1024 bytes"
+                ));
+            }
+            let st = nix::sys::stat::fstatat(
+                &fd,
+                entry.file_name(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| format!("stat {path:?}: {e}"))?;
+            let kind = match st.st_mode & libc::S_IFMT {
+                _ if std::str::from_utf8(raw).is_err() => FileKind::Other,
+                libc::S_IFREG => FileKind::File,
+                libc::S_IFDIR => FileKind::Dir,
+                libc::S_IFLNK => FileKind::Symlink,
+                _ => FileKind::Other,
+            };
+            if kind == FileKind::Dir {
+                let sub = openat2(&fd, &name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+                    .map_err(|e| format!("open directory {path:?}: {e}"))?;
+                todo.push((sub, format!("{path}/"), depth + 1));
+            }
+            out.push(FileInfo {
+                size: if kind == FileKind::File {
+                    st.st_size as u64
+                } else {
+                    0
+                },
+                mode: st.st_mode & 0o7777,
+                path,
+                kind,
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +364,43 @@ mod tests {
         assert!(read(&root, "fifo", 100)
             .unwrap_err()
             .contains("not a regular file"));
+    }
+
+    #[test]
+    fn listing_shows_every_entry_and_follows_no_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
+        std::fs::create_dir_all(d.path().join("pkg/inner")).unwrap();
+        std::fs::write(d.path().join("main"), "\x7fELF").unwrap();
+        std::fs::set_permissions(
+            d.path().join("main"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::write(d.path().join("pkg/inner/A.class"), "cafe").unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("out")).unwrap();
+        nix::unistd::mkfifo(&d.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let root = root_of(d.path());
+        let mut got = list(&root, 100).unwrap();
+        got.sort_by(|a, b| a.path.cmp(&b.path));
+        let summary: Vec<(&str, FileKind, u64)> = got
+            .iter()
+            .map(|f| (f.path.as_str(), f.kind, f.size))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("fifo", FileKind::Other, 0),
+                ("main", FileKind::File, 4),
+                ("out", FileKind::Symlink, 0),
+                ("pkg", FileKind::Dir, 0),
+                ("pkg/inner", FileKind::Dir, 0),
+                ("pkg/inner/A.class", FileKind::File, 4),
+            ]
+        );
+        assert_eq!(got[1].mode, 0o755);
+        assert!(list(&root, 5).unwrap_err().contains("more than 5 entries"));
     }
 }

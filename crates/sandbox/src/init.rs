@@ -294,6 +294,19 @@ impl Init {
                 }
                 Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
             },
+            Request::ListFiles { req, max_entries } => {
+                match files::list(&self.work, max_entries as usize) {
+                    Ok(list) => {
+                        let json = serde_json::to_vec(&list).expect("a listing serialises");
+                        for c in json.chunks(CHUNK) {
+                            let header = Response::Chunk { req, eof: false };
+                            reply(&self.ctl, &header, c, &[]);
+                        }
+                        reply(&self.ctl, &Response::Chunk { req, eof: true }, &[], &[]);
+                    }
+                    Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
+                }
+            }
             Request::Exec {
                 req,
                 argv,

@@ -48,7 +48,7 @@ pub use boxed::SandboxBox;
 pub use cgroup::Version as CgroupVersion;
 pub use error::SandboxError;
 pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
-pub use protocol::BindSpec;
+pub use protocol::{BindSpec, FileInfo, FileKind};
 pub use pty::PtyProcess;
 pub use rootfs::WORK_DIR;
 pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};
