@@ -3,7 +3,8 @@
 #  - schemathesis fuzzes `kiln serve` from its /openapi.json;
 #  - real Locust drives the API with the load plan's tags for a few seconds each;
 #  - the plan's k6 scripts are checked in Node with stubbed k6 modules (CI cannot
-#    build k6; scripts/build-k6.sh builds it where its source is at hand).
+#    build k6; scripts/build-k6.sh builds it where its source is at hand);
+#  - the web console: its committed assets match web/, and it works in Chromium.
 # Needs a built kiln (target/debug/kiln), `st` and `locust` on PATH (scripts/test.sh
 # installs them in target/pyenv).
 set -euo pipefail
@@ -27,3 +28,5 @@ for tag in burst mixed compilation; do
 done
 scripts/client-piston.sh  # Piston clients (npm piston-client, PyPI piston-rspy), issue 20
 KILN="$KILN" scripts/client-judge0.sh
+scripts/build-console.sh --check  # crates/console/dist is what web/ builds (issue 14)
+scripts/test-console.sh "$KILN"   # the console in Debian's chromium via playwright-core

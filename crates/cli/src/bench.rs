@@ -1,6 +1,7 @@
 //! `kiln bench sandbox`: what the sandbox costs, measured against the same
 //! work without it, in one invocation. (`kiln bench workspaces` lives in
-//! bench_workspaces.rs, `kiln bench hostile` in bench_hostile.rs.)
+//! bench_workspaces.rs, `kiln bench hostile` in bench_hostile.rs,
+//! `kiln bench compile-cache` in bench_compile_cache.rs.)
 //!
 //! 1. Overhead per run: a trivial C program (compiled once on the host) run
 //!    N times directly (spawn + wait), N times in a pre-built box ("warm":
@@ -61,6 +62,18 @@ enum BenchWhat {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// CPU and wall time of the corpus's C++ and Java programs without the compile cache, on a miss and on a hit.
+    CompileCache {
+        /// Rounds (each with a fresh cache); medians are reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Languages of the load-test corpus to measure.
+        #[arg(long, value_delimiter = ',', default_value = "cpp,java")]
+        languages: Vec<String>,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Provisioning P50/P95 and memory per idle workspace for many workspaces at once.
     Workspaces {
         /// Workspaces to create (all running at once at the end).
@@ -116,6 +129,18 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
                 output_bytes,
                 interactive,
                 timeout,
+                json,
+            })
+            .await;
+        }
+        BenchWhat::CompileCache {
+            rounds,
+            languages,
+            json,
+        } => {
+            return crate::bench_compile_cache::run(crate::bench_compile_cache::Options {
+                rounds,
+                languages,
                 json,
             })
             .await;

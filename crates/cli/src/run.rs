@@ -2,12 +2,20 @@
 //! Exit code 0 whenever the program was judged; 1 when Kiln itself failed
 //! while running it (`internal_error`); 2 for bad arguments or a host that
 //! cannot sandbox.
+//!
+//! Only the program's language is detected (one version probe, not twelve).
+//! Compile results are cached in `$XDG_CACHE_HOME/kiln/compile-cache` (or
+//! `~/.cache/…`; none when neither is set, or with `--no-cache`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use kiln_engine::{Engine, EngineConfig, Limits, Report, SourceFile, Status, Submission};
+use kiln_engine::config::COMPILE_CACHE_BYTES;
+use kiln_engine::{
+    Catalog, CompileCacheConfig, Engine, EngineConfig, EngineError, Limits, Report, SourceFile,
+    Status, Submission,
+};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -29,6 +37,9 @@ pub struct RunArgs {
     /// Print exactly one JSON object with the result fields.
     #[arg(long)]
     json: bool,
+    /// Compile even when this program was compiled before (and cache nothing).
+    #[arg(long)]
+    no_cache: bool,
     /// Source files; the first one is the entry point.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -59,17 +70,33 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
             content: read(p, "source file")?,
         });
     }
-    let catalog = kiln_lang::Catalog::detect();
+    let cannot_tell = || {
+        anyhow::anyhow!(
+            "cannot tell the language of {} from its extension; pass --lang (see `kiln languages`)",
+            a.files[0].display()
+        )
+    };
+    let name = match &a.lang {
+        Some(l) => l.clone(),
+        None => a.files[0]
+            .extension()
+            .and_then(|e| e.to_str())
+            .ok_or_else(cannot_tell)?
+            .to_string(),
+    };
+    // An unknown name: every toolchain, so that the error lists them.
+    let catalog = Catalog::detect_language(&name).unwrap_or_else(Catalog::detect);
     let language = match &a.lang {
         Some(l) => l.clone(),
         None => match catalog.for_file(&a.files[0]) {
             Some(l) => l.id.clone(),
-            None => bail!("cannot tell the language of {} from its extension; pass --lang (see `kiln languages`)", a.files[0].display()),
+            None => return Err(cannot_tell()),
         },
     };
     let cpu_ms = (a.time_limit * 1000.0).round() as u64;
     let cfg = EngineConfig {
         max_boxes: 1,
+        compile_cache: (!a.no_cache).then(user_cache).flatten(),
         ..EngineConfig::default()
     };
     let limits = Limits {
@@ -103,7 +130,18 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
         limits,
         tests: Vec::new(),
     };
-    let engine = Engine::with_catalog(cfg, catalog).context("cannot start the sandbox")?;
+    let engine = match Engine::with_catalog(cfg.clone(), catalog.clone()) {
+        Err(EngineError::Cache(e)) => {
+            eprintln!("kiln: running without the compile cache: {e}");
+            let cfg = EngineConfig {
+                compile_cache: None,
+                ..cfg
+            };
+            Engine::with_catalog(cfg, catalog)
+        }
+        other => other,
+    }
+    .context("cannot start the sandbox")?;
     if let Err(e) = engine.validate(&sub) {
         bail!("{e}");
     }
@@ -123,12 +161,35 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
     })
 }
 
+/// `kiln run`'s cache: `$XDG_CACHE_HOME/kiln/compile-cache`, else
+/// `$HOME/.cache/kiln/compile-cache`, a quarter of a server's budget.
+fn user_cache() -> Option<CompileCacheConfig> {
+    let var = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = var("XDG_CACHE_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))?;
+    Some(CompileCacheConfig {
+        dir: Path::new(&base).join("kiln/compile-cache"),
+        max_bytes: COMPILE_CACHE_BYTES / 4,
+    })
+}
+
 fn print_summary(r: &Report) {
     let mem = r.memory_kb as f64 / 1024.0;
     println!(
         "status: {}  (cpu {} ms, wall {} ms, memory {mem:.1} MiB)",
         r.status, r.time_ms, r.wall_time_ms
     );
+    if r.compile_cached == Some(true) {
+        println!(
+            "compile: cached (compiled before in {} ms of CPU)",
+            r.compile_time_ms.unwrap_or(0)
+        );
+    }
     if let Some(m) = &r.message {
         println!("note: {}", terminal_safe(m));
     }

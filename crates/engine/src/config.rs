@@ -7,6 +7,8 @@
 //! server derives its engine's config. The default [`Limits`] of a submission
 //! are `Limits::default()`.
 
+use std::path::PathBuf;
+
 use kiln_sandbox::{HelperCommand, SandboxConfig};
 
 use crate::types::Limits;
@@ -37,6 +39,19 @@ pub const COMPILE_LIMITS: Limits = Limits {
     output_bytes: 64 << 10,
 };
 
+/// Bytes the compile cache may hold on disk by default.
+pub const COMPILE_CACHE_BYTES: u64 = 1 << 30;
+
+/// Where compile results are cached and how much they may take (see
+/// [`crate::cache`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileCacheConfig {
+    /// The cache's directory (created, mode 0700); several nodes may share one.
+    pub dir: PathBuf,
+    /// Bytes of entries on disk before the least recently used are evicted.
+    pub max_bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Boxes running at once; further submissions wait for a slot.
@@ -52,6 +67,8 @@ pub struct EngineConfig {
     pub max_stdin_bytes: usize,
     pub max_files: usize,
     pub max_tests: usize,
+    /// The compile cache; `None`: every submission is compiled.
+    pub compile_cache: Option<CompileCacheConfig>,
     pub helper: HelperCommand,
     pub sandbox: SandboxConfig,
 }
@@ -69,6 +86,7 @@ impl Default for EngineConfig {
             max_stdin_bytes: MAX_STDIN_BYTES,
             max_files: MAX_FILES,
             max_tests: MAX_TESTS,
+            compile_cache: None,
             helper: HelperCommand::current_exe(),
             sandbox: SandboxConfig::default(),
         }

@@ -3,20 +3,27 @@
 //! wall time reported), runs each test, judges, and destroys the box. At most
 //! `max_boxes` submissions run at once. The compile output and every test's
 //! output share one budget (`limits.output_bytes`, see [`Report`]).
+//!
+//! With the compile cache (see [`crate::cache`]), a submission whose compile
+//! inputs were compiled before skips the compile box: a cached
+//! `compilation_error` needs no box at all, and a cached success writes the
+//! compiler's artifacts into the run's box. A compile that runs is cached
+//! (in the background, while the program runs) when its outcome depends on
+//! its inputs alone.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use kiln_lang::{Catalog, ExpandContext, Language};
-use kiln_sandbox::{
-    BindSpec, ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output, Sandbox, SandboxBox,
-    SandboxConfig, SandboxInfo,
-};
+use kiln_lang::{Catalog, Language};
+use kiln_sandbox::{BindSpec, ExecSpec, Output, Sandbox, SandboxBox, SandboxConfig, SandboxInfo};
 use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
 
+use crate::cache::{CacheError, CacheStats, CompileCache, Entry, Key};
+use crate::compile::{self, CompileFacts, CompilePlan};
 use crate::config::EngineConfig;
-use crate::judge::{run_report, verdict};
-use crate::types::{output_text, Limits, Report, RunReport, Status, Submission};
+use crate::types::{Report, Submission};
 use crate::validate::{validate, ValidationError};
 
 /// Output chunks of an interactive run.
@@ -26,6 +33,8 @@ pub type StreamEvent = Output;
 pub enum EngineError {
     #[error("the sandbox is unavailable: {0}")]
     Sandbox(#[from] kiln_sandbox::SandboxError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 struct Inner {
@@ -40,7 +49,13 @@ struct Inner {
     slots: Arc<Semaphore>,
     warm: Mutex<Vec<SandboxBox>>,
     refilling: std::sync::atomic::AtomicBool,
+    cache: Option<Arc<CompileCache>>,
+    /// [`compile::toolchain_id`] of each compiled language (with a cache).
+    toolchains: HashMap<String, String>,
 }
+
+/// A compile's cache entry being written while the program runs.
+type PendingPut = JoinHandle<()>;
 
 /// Cheap to clone; share freely.
 #[derive(Clone)]
@@ -60,7 +75,11 @@ impl Engine {
             helper: cfg.helper.clone(),
             ..cfg.sandbox.clone()
         })?;
-        Ok(Engine::build(cfg, catalog, Ok(sandbox)))
+        let cache = match &cfg.compile_cache {
+            Some(c) => Some(Arc::new(CompileCache::open(c)?)),
+            None => None,
+        };
+        Ok(Engine::build(cfg, catalog, Ok(sandbox), cache))
     }
 
     /// An engine without a sandbox, for a node that only accepts submissions
@@ -74,10 +93,16 @@ impl Engine {
             },
             Catalog::detect(),
             Err(why),
+            None,
         )
     }
 
-    fn build(cfg: EngineConfig, catalog: Catalog, sandbox: Result<Arc<Sandbox>, String>) -> Engine {
+    fn build(
+        cfg: EngineConfig,
+        catalog: Catalog,
+        sandbox: Result<Arc<Sandbox>, String>,
+        cache: Option<Arc<CompileCache>>,
+    ) -> Engine {
         let mut binds: Vec<BindSpec> = Vec::new();
         for lang in catalog.available() {
             let mounts = lang.mounts.iter().map(|m| BindSpec {
@@ -94,6 +119,15 @@ impl Engine {
                 }
             }
         }
+        let toolchains = match cache {
+            Some(_) => catalog
+                .available()
+                .iter()
+                .filter(|l| l.is_compiled())
+                .map(|l| (l.id.clone(), compile::toolchain_id(l)))
+                .collect(),
+            None => HashMap::new(),
+        };
         let slots = Arc::new(Semaphore::new(cfg.max_boxes.max(1)));
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -104,6 +138,8 @@ impl Engine {
                 slots,
                 warm: Mutex::new(Vec::new()),
                 refilling: false.into(),
+                cache,
+                toolchains,
             }),
         };
         engine.refill();
@@ -121,6 +157,11 @@ impl Engine {
     /// The sandbox's facts; `None` for an engine [`without_sandbox`](Engine::without_sandbox).
     pub fn sandbox_info(&self) -> Option<SandboxInfo> {
         self.inner.sandbox.as_ref().ok().map(|s| s.info())
+    }
+
+    /// The compile cache's counters; `None` without a cache.
+    pub fn compile_cache_stats(&self) -> Option<CacheStats> {
+        self.inner.cache.as_ref().map(|c| c.stats())
     }
 
     /// Submissions running right now.
@@ -187,6 +228,11 @@ impl Engine {
             ))
             }
         };
+        let compile = match self.prepare_compile(&lang, &sub).await {
+            Ok(c) => c,
+            // A cached compilation_error: no box at all.
+            Err(report) => return *report,
+        };
         let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
             return Report::internal_error("the engine is shutting down");
         };
@@ -194,13 +240,65 @@ impl Engine {
             Ok(b) => b,
             Err(e) => return Report::internal_error(format!("could not create a sandbox: {e}")),
         };
-        let report = self.run_in(&b, &lang, &sub, stream).await;
-        // Tear down in the background; the slot frees once the box is gone.
+        let (report, put) = self.run_in(&b, &lang, &sub, compile, stream).await;
+        // Tear down in the background; the slot frees once the box is gone
+        // and the compile's cache entry is written.
         tokio::spawn(async move {
             b.destroy().await;
+            if let Some(put) = put {
+                let _ = put.await;
+            }
             drop(permit);
         });
         report
+    }
+
+    /// The compile step's plan and, with the cache, its key and a usable
+    /// entry; `Err` is the report of a cached `compilation_error`.
+    async fn prepare_compile(
+        &self,
+        lang: &Language,
+        sub: &Submission,
+    ) -> Result<Option<Compile>, Box<Report>> {
+        let cl = self.inner.cfg.compile_limits;
+        let names = compile_units(lang, sub);
+        let Some(plan) =
+            CompilePlan::new(lang, &names, &env_of(lang), &cl, sub.limits.output_bytes)
+        else {
+            return Ok(None);
+        };
+        let (Some(cache), Some(toolchain)) = (
+            self.inner.cache.clone(),
+            self.inner.toolchains.get(&lang.id),
+        ) else {
+            return Ok(Some(Compile {
+                plan,
+                key: None,
+                hit: None,
+            }));
+        };
+        let key = plan.key(lang, toolchain, &sub.files, &self.inner.cfg.sandbox);
+        let c = cache.clone();
+        let found = tokio::task::spawn_blocking(move || c.get(&key))
+            .await
+            .ok()
+            .flatten()
+            // Over this submission's output cap, that compile would have
+            // been stopped: not a hit.
+            .filter(|e| (e.stdout.len() + e.stderr.len()) as u64 <= plan.limits.output_bytes);
+        cache.count(&lang.id, found.is_some());
+        let hit = match found {
+            None => None,
+            Some(e) => Some((
+                compile::judge(compile::outcome_of(&e), &plan, &cl, true)?,
+                e,
+            )),
+        };
+        Ok(Some(Compile {
+            plan,
+            key: Some(key),
+            hit,
+        }))
     }
 
     async fn take_box(&self, sandbox: &Sandbox) -> Result<SandboxBox, kiln_sandbox::SandboxError> {
@@ -252,245 +350,107 @@ impl Engine {
         b: &SandboxBox,
         lang: &Language,
         sub: &Submission,
+        compile: Option<Compile>,
         stream: Option<(mpsc::Receiver<Bytes>, mpsc::Sender<StreamEvent>)>,
-    ) -> Report {
-        for f in &sub.files {
-            if let Err(e) = b.write_file(&f.name, f.content.as_bytes(), 0o644).await {
-                return Report::internal_error(format!("writing {} into the sandbox: {e}", f.name));
-            }
+    ) -> (Report, Option<PendingPut>) {
+        let cached = compile.as_ref().and_then(|c| c.hit.as_ref().map(|h| &h.1));
+        if let Err(m) = compile::write_files(b, &sub.files, cached).await {
+            return (Report::internal_error(m), None);
         }
-        // The entry file, then the other files of the language: headers and
-        // data files are in /box for the program but are not compile units.
-        let names: Vec<String> = sub
-            .files
-            .iter()
-            .enumerate()
-            .filter(|(i, f)| *i == 0 || lang.matches_file(std::path::Path::new(&f.name)))
-            .map(|(_, f)| f.name.clone())
-            .collect();
-        let env: Vec<String> = lang.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-
+        let env = env_of(lang);
         // One output budget for the whole submission: the compile output and
-        // every test's stdout and stderr (see `Report`).
-        let budget = sub.limits.output_bytes;
-        let mut used: u64 = 0;
-        let mut compile = CompileFacts::default();
-        let cl = self.inner.cfg.compile_limits;
-        if let Some(argv) = lang.compile_argv(&ExpandContext {
-            files: &names,
-            memory_mb: cl.memory_kb / 1024,
-        }) {
-            let mut limits = exec_limits(&cl);
-            limits.processes = limits.processes.max(lang.compile_min_processes);
-            limits.output_bytes = limits.output_bytes.min(budget);
-            let spec = ExecSpec::new(argv, env.clone(), limits);
-            let o = match b.exec(spec).await {
-                Ok(o) => o,
-                Err(e) => {
-                    return Report::internal_error(format!("running the {} compiler: {e}", lang.id))
-                }
-            };
-            used += (o.stdout.len() + o.stderr.len()) as u64;
-            compile.time_ms = Some(o.cpu_ms);
-            compile.wall_time_ms = Some(o.wall_ms);
-            let failed = (!o.success()).then(|| compile_failure(&o, &cl, limits.output_bytes));
-            let (exit_code, cpu_ms, wall_ms, memory_kb) =
-                (o.exit_code, o.cpu_ms, o.wall_ms, o.memory_peak_kb);
-            let mut all = o.stdout;
-            all.extend_from_slice(&o.stderr);
-            (compile.output, compile.output_bytes) = output_text(all);
-            if let Some(message) = failed {
-                let mut r = Report::internal_error(message);
-                r.status = Status::CompilationError;
-                r.exit_code = exit_code;
-                r.time_ms = cpu_ms;
-                r.wall_time_ms = wall_ms;
-                r.memory_kb = memory_kb;
-                compile.fill(&mut r);
-                return r;
-            }
-        }
-
-        let run_argv = lang.run_argv(&ExpandContext {
-            files: &names,
-            memory_mb: sub.limits.memory_kb / 1024,
-        });
-        let mut argv = run_argv;
-        argv.extend(sub.args.iter().cloned());
-        let mut limits = exec_limits(&sub.limits);
-        limits.processes = limits.processes.max(lang.min_processes);
-
-        let (stdin, events) = match stream {
-            Some((rx, tx)) => (Some(rx), Some(tx)),
-            None => (None, None),
-        };
-        let cases: Vec<(Input, Option<String>)> = match stdin {
-            Some(stdin) => vec![(Input::Stream(stdin), sub.expected_output.clone())],
-            None if sub.tests.is_empty() => vec![(
-                Input::Bytes(sub.stdin.clone().into_bytes()),
-                sub.expected_output.clone(),
-            )],
-            None => sub
-                .tests
-                .iter()
-                .map(|t| {
-                    (
-                        Input::Bytes(t.stdin.clone().into_bytes()),
-                        t.expected_output.clone(),
-                    )
-                })
-                .collect(),
-        };
-        let mut runs: Vec<RunReport> = Vec::with_capacity(cases.len());
-        // The test that used the budget up; the ones after it are not run.
-        let mut spent_by: Option<usize> = None;
-        for (i, (input, expected)) in cases.into_iter().enumerate() {
-            if let Some(k) = spent_by {
-                runs.push(not_run(budget, k));
-                continue;
-            }
-            let mut spec = ExecSpec::new(argv.clone(), env.clone(), limits);
-            spec.limits.output_bytes = budget.saturating_sub(used);
-            spec.stdin = input;
-            spec.stream = events.clone();
-            match b.exec(spec).await {
-                Ok(o) => {
-                    used += (o.stdout.len() + o.stderr.len()) as u64;
-                    if o.limit == Some(LimitHit::Output) {
-                        spent_by = Some(i);
+        // every test's stdout and stderr (see `Report`); `used` is what the
+        // compile output took of it.
+        let (mut facts, mut used) = (CompileFacts::default(), 0u64);
+        let mut put = None;
+        match compile {
+            None => {}
+            Some(Compile {
+                hit: Some(((f, u), _)),
+                ..
+            }) => (facts, used) = (f, u),
+            Some(Compile {
+                plan,
+                key,
+                hit: None,
+            }) => {
+                let spec = ExecSpec::new(plan.argv.clone(), plan.env.clone(), plan.limits);
+                let o = match b.exec(spec).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let m = format!("running the {} compiler: {e}", lang.id);
+                        return (Report::internal_error(m), None);
                     }
-                    let mut r = run_report(o, expected.as_deref());
-                    if r.status == Status::OutputLimitExceeded && !sub.tests.is_empty() {
-                        r.message = Some(format!(
-                            "the output of all tests together went over the submission's output budget ({budget} bytes, limits.output_bytes)"
-                        ));
-                    }
-                    runs.push(r);
+                };
+                if let Some(key) = key {
+                    put = self.store(b, key, &o, &sub.files).await;
                 }
-                Err(e) => {
-                    let mut r = Report::internal_error(format!("running the program: {e}"));
-                    compile.fill(&mut r);
-                    return r;
+                match compile::judge(o, &plan, &self.inner.cfg.compile_limits, false) {
+                    Ok((f, u)) => (facts, used) = (f, u),
+                    Err(report) => return (*report, put),
                 }
             }
         }
-        let main = runs
-            .iter()
-            .find(|r| r.status != Status::Accepted)
-            .or(runs.last())
-            .expect("at least one run")
-            .clone();
-        let mut report = Report {
-            status: main.status,
-            stdout: main.stdout,
-            stderr: main.stderr,
-            compile_output: String::new(),
-            exit_code: main.exit_code,
-            signal: main.signal,
-            time_ms: main.time_ms,
-            wall_time_ms: main.wall_time_ms,
-            memory_kb: main.memory_kb,
-            message: main.message,
-            tests: if sub.tests.is_empty() {
-                Vec::new()
-            } else {
-                runs
-            },
-            compile_time_ms: None,
-            compile_wall_time_ms: None,
-            stdout_bytes: main.stdout_bytes,
-            stderr_bytes: main.stderr_bytes,
-            compile_output_bytes: None,
+        let mut report = crate::run_step::run_tests(b, lang, sub, env, used, stream).await;
+        facts.fill(&mut report);
+        (report, put)
+    }
+
+    /// Caches a compile's outcome (and, after a success, its artifacts,
+    /// read from the box before any program runs): the entry is written in
+    /// the background.
+    async fn store(
+        &self,
+        b: &SandboxBox,
+        key: Key,
+        o: &kiln_sandbox::ExecOutcome,
+        files: &[crate::types::SourceFile],
+    ) -> Option<PendingPut> {
+        let cache = self.inner.cache.clone()?;
+        let (artifacts, removed) = if o.success() {
+            compile::collect(b, files, cache.max_entry_bytes()).await?
+        } else {
+            (Vec::new(), Vec::new())
         };
-        compile.fill(&mut report);
-        report
-    }
-}
-
-/// What the compile step leaves in the report.
-#[derive(Default)]
-struct CompileFacts {
-    output: String,
-    output_bytes: Option<Vec<u8>>,
-    time_ms: Option<u64>,
-    wall_time_ms: Option<u64>,
-}
-
-impl CompileFacts {
-    fn fill(self, r: &mut Report) {
-        r.compile_output = self.output;
-        r.compile_output_bytes = self.output_bytes;
-        r.compile_time_ms = self.time_ms;
-        r.compile_wall_time_ms = self.wall_time_ms;
-    }
-}
-
-/// Why a compile failed, for `compilation_error`'s message. A compile that
-/// runs over its CPU or wall-clock limit is a `compilation_error` saying so
-/// (as Judge0's "Compilation time limit exceeded"), never a run verdict.
-fn compile_failure(o: &ExecOutcome, cl: &Limits, output_cap: u64) -> String {
-    match o.limit {
-        Some(LimitHit::CpuTime) => format!(
-            "the compile step went over its CPU time limit ({} ms used, limit {} ms)",
-            o.cpu_ms, cl.cpu_time_ms
-        ),
-        Some(LimitHit::WallTime) => format!(
-            "the compile step went over its wall-clock limit ({} ms)",
-            cl.wall_time_ms
-        ),
-        Some(LimitHit::Memory) => format!(
-            "the compile step went over its memory limit ({} KiB)",
-            cl.memory_kb
-        ),
-        Some(LimitHit::Output) => format!(
-            "the compiler wrote more than {output_cap} bytes of output (the smaller of the compile limit and the submission's output budget, limits.output_bytes)"
-        ),
-        Some(LimitHit::StreamClosed) => "stopped: the client went away".to_string(),
-        None => match verdict(o, None) {
-            (Status::RuntimeError, _) if o.signal.is_none() => {
-                "the compiler reported errors".to_string()
+        let entry: Entry = compile::entry_of(o, artifacts, removed)?;
+        Some(tokio::task::spawn_blocking(move || {
+            if cache.put(&key, &entry) {
+                // Not awaited with the submission: a scan of a large cache
+                // must not hold its slot.
+                tokio::task::spawn_blocking(move || cache.scan_and_evict());
             }
-            (_, why) => format!("the compiler stopped: {}", why.unwrap_or_default()),
-        },
+        }))
     }
 }
 
-/// A test after the one that used the output budget up.
-fn not_run(budget: u64, by: usize) -> RunReport {
-    RunReport {
-        status: Status::OutputLimitExceeded,
-        stdout: String::new(),
-        stderr: String::new(),
-        exit_code: None,
-        signal: None,
-        time_ms: 0,
-        wall_time_ms: 0,
-        memory_kb: 0,
-        message: Some(format!(
-            "not run: tests[{by}] used up the submission's output budget ({budget} bytes for all tests, limits.output_bytes)"
-        )),
-        stdout_bytes: None,
-        stderr_bytes: None,
-    }
+/// How the compile step goes for one submission.
+struct Compile {
+    plan: CompilePlan,
+    /// Its cache key, with a cache.
+    key: Option<Key>,
+    /// A usable cached success: its facts and output used, and the entry.
+    hit: Option<((CompileFacts, u64), Entry)>,
 }
 
-fn exec_limits(l: &Limits) -> ExecLimits {
-    let memory = l.memory_kb * 1024;
-    ExecLimits {
-        cpu_ms: l.cpu_time_ms,
-        wall_ms: l.wall_time_ms,
-        memory_bytes: memory,
-        processes: l.processes,
-        output_bytes: l.output_bytes,
-        file_size_bytes: 64 << 20,
-        open_files: 256,
-        stack_bytes: memory.min(256 << 20),
-    }
+/// The entry file, then the other files of the language: headers and data
+/// files are in /box for the program but are not compile units.
+pub(crate) fn compile_units(lang: &Language, sub: &Submission) -> Vec<String> {
+    sub.files
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| *i == 0 || lang.matches_file(std::path::Path::new(&f.name)))
+        .map(|(_, f)| f.name.clone())
+        .collect()
+}
+
+fn env_of(lang: &Language) -> Vec<String> {
+    lang.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Status;
 
     /// An API-only node: validation and the language list work without a
     /// sandbox, and a run says why it cannot happen here.

@@ -6,14 +6,23 @@
 //! - [`config`]   — [`EngineConfig`]: concurrency, limits and their maxima.
 //! - [`validate`] — checks a submission before it is queued, naming the bad field.
 //! - [`judge`]    — from a run's outcome to its verdict; output comparison.
+//! - [`cache`]    — the compile cache: keys, entries on disk, LRU, metrics.
+//! - `compile`    — the compile step: its plan (what the box is fed and the
+//!   key names), which files are its artifacts, its report facts.
+//! - `run_step`   — the run step: each test run and judged, one output budget.
 
+pub mod cache;
+mod compile;
 pub mod config;
 pub mod engine;
 pub mod judge;
+mod run_step;
 pub mod types;
 pub mod validate;
 
-pub use config::EngineConfig;
+pub use cache::CacheStats;
+pub use compile::toolchain_id;
+pub use config::{CompileCacheConfig, EngineConfig};
 pub use engine::{Engine, EngineError, StreamEvent};
 pub use kiln_lang::Catalog;
 pub use kiln_sandbox::HelperCommand;

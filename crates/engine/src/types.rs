@@ -185,6 +185,13 @@ pub struct Report {
     /// Wall-clock time of the compile step, in milliseconds.
     #[serde(default)]
     pub compile_wall_time_ms: Option<u64>,
+    /// Whether the compile step's result came from the compile cache (then
+    /// no compiler ran for this submission, and `compile_output`,
+    /// `compile_time_ms` and `compile_wall_time_ms` are those of the compile
+    /// that made the cached entry: the report is the one a compile would
+    /// have given); `None` for a language without a compile step.
+    #[serde(default)]
+    pub compile_cached: Option<bool>,
     /// Exact bytes of `stdout` when the text is lossy (see [`RunReport::stdout_bytes`]).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
     pub stdout_bytes: Option<Vec<u8>>,
@@ -251,6 +258,7 @@ impl Report {
             tests: Vec::new(),
             compile_time_ms: None,
             compile_wall_time_ms: None,
+            compile_cached: None,
             stdout_bytes: None,
             stderr_bytes: None,
             compile_output_bytes: None,
@@ -411,6 +419,8 @@ pub mod stored {
         tests: Vec<RunOut<'a>>,
         compile_time_ms: Option<u64>,
         compile_wall_time_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        compile_cached: Option<bool>,
     }
 
     #[derive(Deserialize)]
@@ -451,6 +461,8 @@ pub mod stored {
         #[serde(default)]
         compile_wall_time_ms: Option<u64>,
         #[serde(default)]
+        compile_cached: Option<bool>,
+        #[serde(default)]
         stdout_bytes: Option<String>,
         #[serde(default)]
         stderr_bytes: Option<String>,
@@ -487,6 +499,7 @@ pub mod stored {
                 .collect(),
             compile_time_ms: r.compile_time_ms,
             compile_wall_time_ms: r.compile_wall_time_ms,
+            compile_cached: r.compile_cached,
         };
         // Sized once: a stored report can be many MiB.
         let fields = [&out.stdout, &out.stderr, &out.compile_output]
@@ -551,6 +564,7 @@ pub mod stored {
             tests,
             compile_time_ms: r.compile_time_ms,
             compile_wall_time_ms: r.compile_wall_time_ms,
+            compile_cached: r.compile_cached,
             stdout_bytes,
             stderr_bytes,
             compile_output_bytes,
@@ -614,6 +628,7 @@ mod tests {
         let invalid = [b'a', 0xff, 0xfe].repeat(1000);
         (r.stderr, r.stderr_bytes) = output_text(invalid.clone());
         r.compile_output = "warning: x\n".into();
+        r.compile_cached = Some(true);
         let mut t = RunReport {
             status: Status::Accepted,
             stdout: r.stdout.clone(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::builtin::spec_for;
-use crate::detect::detect_all;
+use crate::detect::{detect_all, detect_one};
 use crate::language::{Language, Missing};
 
 /// Every known language, split into available and missing on this host.
@@ -22,6 +22,16 @@ impl Catalog {
     pub fn detect() -> Catalog {
         let (available, missing) = detect_all();
         Catalog { available, missing }
+    }
+
+    /// Probes only the language that `name` (an id, alias or file
+    /// extension, as [`Catalog::get`] takes) names, so that one program does
+    /// not wait for every toolchain's version command; `None` when no known
+    /// language has that name. The catalogue holds that language, available
+    /// or missing, and nothing else.
+    pub fn detect_language(name: &str) -> Option<Catalog> {
+        let (available, missing) = detect_one(spec_for(name)?);
+        Some(Catalog { available, missing })
     }
 
     /// A catalogue from explicit parts (tests, or a catalogue shipped by a

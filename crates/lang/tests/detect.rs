@@ -139,3 +139,18 @@ fn json_lists_every_language_once() {
         assert!(lang["extensions"].as_array().is_some_and(|e| !e.is_empty()));
     }
 }
+
+/// One language alone, by id, alias or extension, is what full detection
+/// finds for it; an unknown name is `None`.
+#[test]
+fn one_language_is_detected_alone_as_in_the_full_catalogue() {
+    let full = Catalog::detect();
+    for name in ["python", "py", "cpp", "cc", "Java"] {
+        let one = Catalog::detect_language(name).unwrap();
+        let lang = one.get(name).unwrap_or_else(|| panic!("{name} not found"));
+        assert_eq!(Some(lang), full.get(name), "{name}");
+        assert_eq!(one.available().len(), 1, "{name}: only that language");
+        assert!(one.missing().is_empty());
+    }
+    assert!(Catalog::detect_language("cobol").is_none());
+}

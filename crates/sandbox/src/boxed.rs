@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::cgroup::BoxCgroup;
 use crate::conn::{Conn, Reply};
 use crate::error::{Result, SandboxError};
-use crate::protocol::{Request, CHUNK};
+use crate::protocol::{FileInfo, Request, CHUNK};
 use crate::uid::UidLease;
 
 pub struct SandboxBox {
@@ -128,6 +128,23 @@ impl SandboxBox {
             return Err(SandboxError::Gone);
         }
         Ok(out)
+    }
+
+    /// Every entry under `/box` (symlinks listed, never followed); fails
+    /// when there are more than `max_entries`.
+    pub async fn list_files(&self, max_entries: u32) -> Result<Vec<FileInfo>> {
+        let req = self.conn.next_id();
+        let msg = Request::ListFiles { req, max_entries };
+        let mut rx = self.conn.request_chunks(req, &msg).await?;
+        let mut json = Vec::new();
+        while let Some(chunk) = self.conn.next_chunk(&mut rx, "ListFiles").await? {
+            json.extend_from_slice(&chunk.map_err(SandboxError::Rejected)?);
+        }
+        if self.conn.is_gone() && json.is_empty() {
+            return Err(SandboxError::Gone);
+        }
+        serde_json::from_slice(&json)
+            .map_err(|e| SandboxError::Channel(format!("unreadable file listing: {e}")))
     }
 
     /// Kills every process of the box (the box itself stays usable).

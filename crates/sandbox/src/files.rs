@@ -16,6 +16,8 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 
+use crate::protocol::{FileInfo, FileKind};
+
 /// Checks a path relative to the working directory: no absolute paths, no
 /// `..`, no empty or `.` components, no NUL, bounded length and depth.
 pub fn validate(path: &str) -> Result<Vec<&str>, String> {
@@ -182,121 +184,69 @@ pub fn read(root: &OwnedFd, path: &str, max: u64) -> Result<(Vec<u8>, bool), Str
     Ok((buf, longer))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proc_paths_are_refused_for_cwd_and_program() {
-        for (p, cwd) in [
-            ("/proc/self/fd/3", "/"),
-            ("/proc/1/root", "/"),
-            ("/proc", "/"),
-            ("/proc/self/exe", "/box"),
-            ("../proc/self/exe", "/box"),
-            ("./self/exe", "/proc"),
-            ("//proc/./self/../1/root", "/"),
-            ("/box/../proc/1/root", "/"),
-        ] {
-            let e = check_exec_path("cwd", p, cwd).unwrap_err();
-            assert!(
-                e.starts_with("cwd: ") && e.contains("/proc"),
-                "{p} in {cwd}: {e}"
-            );
+/// Every entry under `root`, depth first, at most `max_entries` of them
+/// (more is an error, as is a path deeper or longer than [`validate`]
+/// accepts): each directory is opened with the same `openat2` rules as a
+/// file, and each entry is looked at with `fstatat(AT_SYMLINK_NOFOLLOW)`, so
+/// a symlink is listed as one and never followed.
+pub fn list(root: &OwnedFd, max_entries: usize) -> Result<Vec<FileInfo>, String> {
+    let top = openat2(root, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+        .map_err(|e| format!("open the working directory: {e}"))?;
+    let mut out = Vec::new();
+    // (directory, its path with a trailing `/` or empty, depth of its entries)
+    let mut todo: Vec<(OwnedFd, String, usize)> = vec![(top, String::new(), 1)];
+    while let Some((fd, prefix, depth)) = todo.pop() {
+        let dirfd = fd.try_clone().map_err(|e| format!("dup: {e}"))?;
+        let mut dir =
+            nix::dir::Dir::from_fd(dirfd).map_err(|e| format!("read directory {prefix:?}: {e}"))?;
+        for entry in dir.iter() {
+            let entry = entry.map_err(|e| format!("read directory {prefix:?}: {e}"))?;
+            let raw = entry.file_name().to_bytes();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let name = String::from_utf8_lossy(raw);
+            let path = format!("{prefix}{name}");
+            if out.len() == max_entries {
+                return Err(format!("more than {max_entries} entries"));
+            }
+            if depth > 16 || path.len() > 1024 {
+                return Err(format!(
+                    "{path:?} is nested deeper than 16 levels or longer than 1024 bytes"
+                ));
+            }
+            let st = nix::sys::stat::fstatat(
+                &fd,
+                entry.file_name(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| format!("stat {path:?}: {e}"))?;
+            let kind = match st.st_mode & libc::S_IFMT {
+                _ if std::str::from_utf8(raw).is_err() => FileKind::Other,
+                libc::S_IFREG => FileKind::File,
+                libc::S_IFDIR => FileKind::Dir,
+                libc::S_IFLNK => FileKind::Symlink,
+                _ => FileKind::Other,
+            };
+            if kind == FileKind::Dir {
+                let sub = openat2(&fd, &name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+                    .map_err(|e| format!("open directory {path:?}: {e}"))?;
+                todo.push((sub, format!("{path}/"), depth + 1));
+            }
+            out.push(FileInfo {
+                size: if kind == FileKind::File {
+                    st.st_size as u64
+                } else {
+                    0
+                },
+                mode: st.st_mode & 0o7777,
+                path,
+                kind,
+            });
         }
-        for (p, cwd) in [
-            ("/box", "/"),
-            ("python3", "/proc"),
-            ("./prog", "/box"),
-            ("/usr/bin/env", "/"),
-            ("/procfoo/x", "/"),
-            ("../x", "/"),
-        ] {
-            assert!(check_exec_path("command", p, cwd).is_ok(), "{p} in {cwd}");
-        }
     }
-
-    #[test]
-    fn validation_refuses_escapes() {
-        assert!(validate("main.py").is_ok());
-        assert_eq!(
-            validate("src/util/mod.rs").unwrap(),
-            vec!["src", "util", "mod.rs"]
-        );
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "a/../b",
-            "a//b",
-            "./a",
-            "a/",
-            "a\0b",
-        ] {
-            assert!(validate(bad).is_err(), "{bad:?} should be refused");
-        }
-        assert!(validate("a/".repeat(17).trim_end_matches('/')).is_err());
-    }
-
-    fn root_of(dir: &std::path::Path) -> OwnedFd {
-        nix::fcntl::open(
-            dir,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn write_and_read_back() {
-        let d = tempfile::tempdir().unwrap();
-        let root = root_of(d.path());
-        let me = (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        );
-        write(&root, "a/b/c.txt", b"hello", 0o644, false, me).unwrap();
-        write(&root, "a/b/c.txt", b" world", 0o644, true, me).unwrap();
-        assert_eq!(
-            read(&root, "a/b/c.txt", 100).unwrap(),
-            (b"hello world".to_vec(), false)
-        );
-        assert_eq!(
-            read(&root, "a/b/c.txt", 5).unwrap(),
-            (b"hello".to_vec(), true)
-        );
-    }
-
-    #[test]
-    fn symlinks_are_never_followed() {
-        let d = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("link")).unwrap();
-        std::os::unix::fs::symlink(outside.path(), d.path().join("dirlink")).unwrap();
-        let root = root_of(d.path());
-        let me = (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        );
-        assert!(read(&root, "link", 100).is_err());
-        assert!(read(&root, "dirlink/secret", 100).is_err());
-        assert!(write(&root, "link", b"pwned", 0o644, false, me).is_err());
-        assert!(write(&root, "dirlink/new", b"pwned", 0o644, false, me).is_err());
-        assert_eq!(
-            std::fs::read_to_string(outside.path().join("secret")).unwrap(),
-            "s3cret"
-        );
-        assert!(!outside.path().join("new").exists());
-    }
-
-    #[test]
-    fn fifos_do_not_block_and_are_refused() {
-        let d = tempfile::tempdir().unwrap();
-        nix::unistd::mkfifo(&d.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
-        let root = root_of(d.path());
-        assert!(read(&root, "fifo", 100)
-            .unwrap_err()
-            .contains("not a regular file"));
-    }
+    Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

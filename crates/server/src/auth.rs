@@ -3,11 +3,18 @@
 //! `X-Api-Key: KEY`; each key (with keys off, each client address) has a token
 //! bucket ([`crate::ratelimit`]). Keys are never stored: submissions record a
 //! fingerprint.
+//!
+//! A browser cannot set headers on a WebSocket, and a key in a URL ends up in
+//! logs and history, so a WebSocket upgrade may carry the key in its
+//! subprotocol list instead: `Sec-WebSocket-Protocol: kiln,
+//! kiln.key.<base64url(KEY)>` ([`WS_PROTOCOL`], [`WS_KEY_PREFIX`]). The
+//! server then answers the `kiln` subprotocol (it does whenever a client
+//! offers it, keys or not), as a browser requires.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -92,12 +99,17 @@ impl Auth {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim);
+            .map(|k| k.trim().to_string());
+        let given = match given {
+            Some(k) => Some(k),
+            None => ws_protocol_key(headers)?,
+        };
         let Some(given) = given else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY`",
+                "an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY` \
+                 (on a WebSocket, or the subprotocol `kiln.key.<base64url(KEY)>`)",
             ));
         };
         let mut found = None;
@@ -119,13 +131,55 @@ impl Auth {
     }
 }
 
+/// The subprotocol Kiln answers on its WebSocket routes.
+pub const WS_PROTOCOL: &str = "kiln";
+/// A subprotocol `kiln.key.<base64url(KEY)>` carries the API key of a WebSocket upgrade.
+pub const WS_KEY_PREFIX: &str = "kiln.key.";
+
+/// The subprotocols a WebSocket upgrade offers (none for any other request).
+fn ws_protocols(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter(move |_| upgrade)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+/// The key a WebSocket upgrade carries in its subprotocols, if any.
+fn ws_protocol_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    use base64::Engine as _;
+    let Some(encoded) = ws_protocols(headers).find_map(|p| p.strip_prefix(WS_KEY_PREFIX)) else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .ok()
+        .and_then(|k| String::from_utf8(k).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                format!("the subprotocol {WS_KEY_PREFIX}… must hold the key in base64url"),
+            )
+        })
+}
+
 /// Middleware of the `/api` routes: identify, rate-limit, and pass the
-/// [`Caller`] on as a request extension.
+/// [`Caller`] on as a request extension. A WebSocket upgrade that offers
+/// the [`WS_PROTOCOL`] subprotocol gets it in the answer.
 pub async fn require_key(
     State(app): State<Arc<AppState>>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let kiln_protocol = ws_protocols(req.headers()).any(|p| p == WS_PROTOCOL);
     let caller = app.auth.identify(req.headers())?;
     let quota = match app.limits.admit(&caller, peer(&req)) {
         Admission::Free => None,
@@ -155,6 +209,12 @@ pub async fn require_key(
     }
     // For the access log (`metrics::track_http`): who called, as a fingerprint.
     res.extensions_mut().insert(caller);
+    if kiln_protocol && res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        res.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(WS_PROTOCOL),
+        );
+    }
     Ok(res)
 }
 
@@ -201,5 +261,28 @@ mod tests {
             admin: true,
         };
         assert!(admin.may_read(Some("key-1")) && admin.scope().is_none());
+    }
+
+    #[test]
+    fn a_websocket_upgrade_may_carry_the_key_in_its_subprotocols() {
+        let auth = Auth::new(&["sécret".into()], &[]);
+        // base64url("sécret") without padding
+        let offer = "kiln, kiln.key.c8OpY3JldA";
+        let mut h = HeaderMap::new();
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, offer.parse().unwrap());
+        assert!(auth.identify(&h).is_err(), "only on a WebSocket upgrade");
+        h.insert(header::UPGRADE, "websocket".parse().unwrap());
+        assert!(auth.identify(&h).unwrap().key.is_some());
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "kiln, kiln.key.bm9wZQ".parse().unwrap(),
+        );
+        assert!(auth.identify(&h).is_err(), "a wrong key");
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "kiln, kiln.key.*!".parse().unwrap(),
+        );
+        let e = auth.identify(&h).unwrap_err();
+        assert!(e.message.contains("base64url"), "{}", e.message);
     }
 }

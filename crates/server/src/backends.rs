@@ -46,8 +46,9 @@ impl Backends {
             .with_context(|| {
                 format!("opening the database in {}", config.api.data_dir.display())
             })?;
-        let store = SqliteStore::new(pool.clone());
-        let queue = SqliteQueue::new(pool, config.api.queue_capacity);
+        let lazy = crate::sqlite::open_lazy(&config.api.data_dir).await?;
+        let store = SqliteStore::new(pool.clone()).with_lazy(lazy.clone());
+        let queue = SqliteQueue::new(pool, config.api.queue_capacity).with_lazy(lazy);
         let unfinished = store.requeue_interrupted().await?;
         queue.recover(&unfinished, crate::now_ms()).await?;
         if !unfinished.is_empty() {

@@ -49,6 +49,7 @@ pub fn install() -> PrometheusHandle {
             }
             describe();
             kiln_workspace::metrics::describe();
+            kiln_engine::cache::describe_metrics();
             handle
         })
         .clone()

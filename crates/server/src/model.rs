@@ -269,6 +269,9 @@ pub struct ReportView {
     pub memory_kb: u64,
     pub compile_time_ms: Option<u64>,
     pub compile_wall_time_ms: Option<u64>,
+    /// Whether the compile step came from the compile cache (`null` without one).
+    #[serde(default)]
+    pub compile_cached: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub tests: Vec<TestView>,
@@ -292,6 +295,7 @@ impl ReportView {
             memory_kb: r.memory_kb,
             compile_time_ms: r.compile_time_ms,
             compile_wall_time_ms: r.compile_wall_time_ms,
+            compile_cached: r.compile_cached,
             message: r.message.clone(),
             tests: r.tests.iter().map(|t| TestView::new(t, enc)).collect(),
         }
@@ -333,6 +337,10 @@ pub struct SubmissionView {
     pub compile_time_ms: Option<u64>,
     #[serde(default)]
     pub compile_wall_time_ms: Option<u64>,
+    /// Whether the compile step came from the compile cache (`null` without
+    /// one, and while queued or running).
+    #[serde(default)]
+    pub compile_cached: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub tests: Vec<TestView>,
@@ -417,6 +425,7 @@ impl SubmissionView {
         view.memory_kb = Some(r.memory_kb);
         view.compile_time_ms = r.compile_time_ms;
         view.compile_wall_time_ms = r.compile_wall_time_ms;
+        view.compile_cached = r.compile_cached;
         view.message = r.message;
         view.tests = r
             .tests
@@ -446,6 +455,7 @@ impl SubmissionView {
             memory_kb: r.map(|r| r.memory_kb),
             compile_time_ms: r.and_then(|r| r.compile_time_ms),
             compile_wall_time_ms: r.and_then(|r| r.compile_wall_time_ms),
+            compile_cached: r.and_then(|r| r.compile_cached),
             message: r.and_then(|r| r.message.clone()),
             tests: r
                 .map(|r| r.tests.iter().map(|t| TestView::new(t, enc)).collect())

@@ -40,3 +40,18 @@ async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
         other => sqlx::Error::Migrate(Box::new(other)),
     })
 }
+
+/// A second pool on the same database whose commits do not fsync
+/// (`synchronous=NORMAL`): in WAL mode such a commit is written to the WAL and
+/// made durable by the next commit that fsyncs (see `store::Durability`).
+pub async fn open_lazy(dir: &Path) -> Result<SqlitePool, sqlx::Error> {
+    let url = format!("sqlite://{}", dir.join("kiln.db").display());
+    let options = SqliteConnectOptions::from_str(&url)?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+}

@@ -189,5 +189,10 @@ mod tests {
             c.api.api_keys.is_empty(),
             "API keys are the API nodes' business"
         );
+        // No data directory: the compile cache has a place of its own.
+        assert_eq!(
+            c.compile_cache.map(|cc| cc.dir),
+            Some(crate::config::WORKER_COMPILE_CACHE.into())
+        );
     }
 }

@@ -57,6 +57,15 @@ pub(crate) fn detect_all() -> (Vec<Language>, Vec<Missing>) {
     (available, absent)
 }
 
+/// Probes the one built-in language `spec` (`kiln run`: one program, one
+/// toolchain to find).
+pub(crate) fn detect_one(spec: &Spec) -> (Vec<Language>, Vec<Missing>) {
+    match probe(spec) {
+        Ok(lang) => (vec![lang], Vec::new()),
+        Err(m) => (Vec::new(), vec![m]),
+    }
+}
+
 /// Finds one language's toolchain and reads its version.
 fn probe(spec: &Spec) -> Result<Language, Missing> {
     let mut mounts = Vec::new();

@@ -21,12 +21,14 @@
 //! set of the box's IPC namespace. `/box` stays: it holds the run's files.
 //!
 //! A packet init cannot read (too big, malformed) is answered with a failure//!
-//! Layout: this module starts init and serves requests; `cleanup` reaps
-//! exits and frees what a run left behind; `spawn` forks an exec's child,
+//! Layout: this module starts init and serves requests; `reads` answers a
+//! file read or listing chunk by chunk; `cleanup` reaps exits and frees what
+//! a run left behind; `spawn` forks an exec's child,
 //! which `child` turns into the program, resolving its paths with `resolve`.
 
 mod child;
 mod cleanup;
+mod reads;
 mod resolve;
 mod spawn;
 
@@ -41,7 +43,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
-use crate::protocol::{self, BoxSetup, Recv, Request, Response, CHUNK, MAX_MESSAGE, MAX_PACKET};
+use crate::protocol::{self, BoxSetup, Recv, Request, Response, MAX_MESSAGE, MAX_PACKET};
 use crate::rootfs;
 use crate::{files, seccomp};
 use spawn::set_winsize;
@@ -241,6 +243,7 @@ impl Init {
                 max_bytes,
                 offset,
             } => self.read_file(req, &path, max_bytes, offset),
+            Request::ListFiles { req, max_entries } => self.list_files(req, max_entries),
             Request::Exec {
                 req,
                 argv,
@@ -297,58 +300,6 @@ impl Init {
             Err(message) => failed(req, message),
         };
         reply(&self.ctl, &resp, &[], &[]);
-    }
-
-    /// Sends a file from `offset`, at most `max_bytes` of it, chunk by chunk.
-    fn read_file(&self, req: u64, path: &str, max_bytes: u64, offset: u64) {
-        match files::open_read(&self.work, path).and_then(|mut f| {
-            use std::io::Seek;
-            f.seek(std::io::SeekFrom::Start(offset))
-                .map(|_| f)
-                .map_err(|e| format!("seek {path:?} to {offset}: {e}"))
-        }) {
-            // Chunk by chunk: init never holds more than one chunk of a
-            // file; an empty chunk marks the end.
-            Ok(mut f) => {
-                use std::io::Read;
-                let mut chunk = vec![0u8; CHUNK];
-                let mut left = max_bytes;
-                loop {
-                    let want = (CHUNK as u64).min(left) as usize;
-                    let n = if want == 0 {
-                        Ok(0)
-                    } else {
-                        f.read(&mut chunk[..want])
-                    };
-                    match n {
-                        Ok(0) => {
-                            reply(&self.ctl, &Response::Chunk { req, eof: true }, &[], &[]);
-                            break;
-                        }
-                        Ok(n) => {
-                            left -= n as u64;
-                            reply(
-                                &self.ctl,
-                                &Response::Chunk { req, eof: false },
-                                &chunk[..n],
-                                &[],
-                            );
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            reply(
-                                &self.ctl,
-                                &failed(req, format!("read {path:?}: {e}")),
-                                &[],
-                                &[],
-                            );
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(message) => reply(&self.ctl, &failed(req, message), &[], &[]),
-        }
     }
 
     /// Answers an exec request: the program's pid (and terminal), or why it

@@ -134,6 +134,9 @@ pub enum Request {
         #[serde(default)]
         offset: u64,
     },
+    /// Every entry under the working directory (a [`FileInfo`] list as JSON,
+    /// in chunks); fails when there are more than `max_entries`.
+    ListFiles { req: u64, max_entries: u32 },
     Exec {
         req: u64,
         argv: Vec<String>,
@@ -161,6 +164,7 @@ impl Message for Request {
         match self {
             Request::WriteFile { req, .. }
             | Request::ReadFile { req, .. }
+            | Request::ListFiles { req, .. }
             | Request::Exec { req, .. }
             | Request::Resize { req, .. } => *req,
             Request::Kill { .. } => 0,
@@ -171,11 +175,36 @@ impl Message for Request {
         match self {
             Request::WriteFile { .. } => "WriteFile",
             Request::ReadFile { .. } => "ReadFile",
+            Request::ListFiles { .. } => "ListFiles",
             Request::Exec { .. } => "Exec",
             Request::Kill { .. } => "Kill",
             Request::Resize { .. } => "Resize",
         }
     }
+}
+
+/// One entry of a box's working directory, as [`Request::ListFiles`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Path relative to the working directory, `/`-separated; a name that is
+    /// not UTF-8 is shown with U+FFFD and listed as [`FileKind::Other`].
+    pub path: String,
+    pub kind: FileKind,
+    /// Bytes of a regular file (0 for the rest).
+    pub size: u64,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+}
+
+/// What a listed entry is. Symbolic links are listed, never followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    /// A FIFO, socket, device, or a name that is not UTF-8.
+    Other,
 }
 
 /// Checks that an exec of `argv` with `env` in `cwd` fits in one packet;

@@ -100,6 +100,10 @@ pub struct Config {
     pub default_limits: Limits,
     /// `limits.max_limits` over the engine's `MAX_LIMITS`.
     pub max_limits: Limits,
+    /// The compile cache: `jobs.compile_cache_dir`, or `compile-cache` in
+    /// the data directory (a worker, which has none: [`WORKER_COMPILE_CACHE`]);
+    /// `None` when `jobs.compile_cache` is off.
+    pub compile_cache: Option<kiln_engine::CompileCacheConfig>,
 }
 
 /// The groups of one node, each already flags over file.
@@ -124,6 +128,9 @@ impl Layers {
         })
     }
 }
+
+/// The compile cache of `kiln worker` (which has no data directory) by default.
+pub const WORKER_COMPILE_CACHE: &str = "/var/cache/kiln/compile-cache";
 
 /// The most submissions one batch request may carry.
 pub const MAX_BATCH: usize = 100;
@@ -159,6 +166,16 @@ impl Config {
             None => cpus,
         };
         let max_limits = limits.max_limits.unwrap_or_default().apply(MAX_LIMITS);
+        let compile_cache = jobs.compile_cache.then(|| kiln_engine::CompileCacheConfig {
+            dir: jobs.compile_cache_dir.clone().unwrap_or_else(|| {
+                if serves_api {
+                    api.data_dir.join("compile-cache")
+                } else {
+                    PathBuf::from(WORKER_COMPILE_CACHE)
+                }
+            }),
+            max_bytes: jobs.compile_cache_bytes,
+        });
         let config = Config {
             serves_api,
             listen: api.listen,
@@ -170,6 +187,7 @@ impl Config {
                 .unwrap_or_default()
                 .apply(Limits::default()),
             max_limits,
+            compile_cache,
             backend,
             jobs,
             limits,
@@ -239,6 +257,12 @@ impl Config {
         }
         if self.api.queue_capacity == 0 {
             return invalid("queue_capacity", "must be at least 1");
+        }
+        if self.compile_cache.is_some() && self.jobs.compile_cache_bytes < 1 << 20 {
+            return invalid(
+                "compile_cache_bytes",
+                "must be at least 1048576 (1 MiB); turn the cache off with compile_cache = false",
+            );
         }
         if self.jobs.max_attempts == 0 {
             return invalid("max_attempts", "must be at least 1");

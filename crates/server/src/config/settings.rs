@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kiln_engine::config::{MAX_LIMITS, MAX_SOURCE_BYTES, MAX_STDIN_BYTES, MAX_TESTS};
+use kiln_engine::config::{
+    COMPILE_CACHE_BYTES, MAX_LIMITS, MAX_SOURCE_BYTES, MAX_STDIN_BYTES, MAX_TESTS,
+};
 use kiln_engine::Limits;
 use kiln_settings::show;
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,14 @@ kiln_settings::settings! {
         /// of a deployment needs the same one.
         #[arg(hide_env_values = true)]
         callback_secret: String => "kiln serve: one generated into <data-dir>/callback-secret; kiln worker: one per process (set it)",
+        /// Cache compile results on disk: a submission compiled before
+        /// skips its compiler (see docs/compile-cache.md).
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        compile_cache: bool = true,
+        /// Directory of the compile cache (this node's; several nodes may share one).
+        compile_cache_dir: PathBuf => "<data-dir>/compile-cache; kiln worker: /var/cache/kiln/compile-cache",
+        /// Bytes the compile cache may hold; the least recently used entries go first.
+        compile_cache_bytes: u64 = COMPILE_CACHE_BYTES,
     }
 }
 

@@ -162,13 +162,50 @@ fn the_engine_and_the_server_share_their_defaults() {
 
 /// Three values of a setting (`--flag` form, TOML form), each unlike the
 /// others and unlike the default. A new setting of another type needs a line here.
+/// The compile cache lives in the data directory unless placed elsewhere,
+/// can be turned off, and its budget must hold something.
+#[test]
+fn the_compile_cache_defaults_to_the_data_dir_and_can_be_turned_off() {
+    let c = Config::resolve(&Cli::parse_from(["kiln", "--data-dir", "/srv/kiln"]).serve).unwrap();
+    let cache = c.compile_cache.clone().unwrap();
+    assert_eq!(cache.dir, PathBuf::from("/srv/kiln/compile-cache"));
+    assert_eq!(cache.max_bytes, kiln_engine::config::COMPILE_CACHE_BYTES);
+    assert_eq!(
+        crate::executor::engine_config(&c).compile_cache,
+        Some(cache)
+    );
+    let c = Config::resolve(
+        &Cli::parse_from([
+            "kiln",
+            "--compile-cache-dir",
+            "/shared/cc",
+            "--compile-cache-bytes",
+            "5000000",
+        ])
+        .serve,
+    )
+    .unwrap();
+    let cache = c.compile_cache.unwrap();
+    assert_eq!(
+        (cache.dir, cache.max_bytes),
+        (PathBuf::from("/shared/cc"), 5_000_000)
+    );
+    let off =
+        Config::resolve(&Cli::parse_from(["kiln", "--compile-cache", "false"]).serve).unwrap();
+    assert_eq!(off.compile_cache, None);
+    let e = Config::resolve(&Cli::parse_from(["kiln", "--compile-cache-bytes", "1000"]).serve)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("compile_cache_bytes"), "{e}");
+}
+
 fn samples(key: &str) -> [(String, String); 3] {
     let quoted = |v: [&str; 3]| v.map(|v| (v.to_string(), format!("{v:?}")));
     match key {
         "queue" => quoted(["redis://h/1", "redis://h/2", "redis://h/3"]),
         "store" => quoted(["postgres://h/1", "postgres://h/2", "postgres://h/3"]),
         "listen" | "metrics_listen" => quoted(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]),
-        "data_dir" | "workspaces.data_dir" | "workspaces.templates_file" => {
+        "data_dir" | "workspaces.data_dir" | "workspaces.templates_file" | "compile_cache_dir" => {
             quoted(["/d1", "/d2", "/d3"])
         }
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
@@ -179,7 +216,7 @@ fn samples(key: &str) -> [(String, String); 3] {
         }
         "cors_origins" => ["https://a.test", "https://b.test", "https://c.test"]
             .map(|k| (k.to_string(), format!("[{k:?}]"))),
-        "allow_private_callbacks" => {
+        "allow_private_callbacks" | "compile_cache" => {
             ["true", "false", "true"].map(|v| (v.to_string(), v.to_string()))
         }
         "workspaces.enabled" => ["false", "true", "false"].map(|v| (v.to_string(), v.to_string())),
@@ -191,6 +228,10 @@ fn samples(key: &str) -> [(String, String); 3] {
         }),
         "rate_limit_per_sec" | "ip_rate_limit_per_sec" => {
             ["7.5", "8.5", "9.5"].map(|v| (v.to_string(), v.to_string()))
+        }
+        // At least 1 MiB (checked).
+        "compile_cache_bytes" => {
+            ["2000000", "3000000", "4000000"].map(|v| (v.to_string(), v.to_string()))
         }
         _ => ["7", "8", "9"].map(|v| (v.to_string(), v.to_string())),
     }

@@ -25,6 +25,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         max_stdin_bytes: rules.max_stdin_bytes,
         max_files: rules.max_files,
         max_tests: rules.max_tests,
+        compile_cache: config.compile_cache.clone(),
         ..EngineConfig::default()
     }
 }

@@ -11,19 +11,41 @@ use sqlx::Row;
 use tokio::sync::Notify;
 
 use super::{Lease, Queue, QueueError};
+use crate::store::Durability;
 
 pub struct SqliteQueue {
     pool: SqlitePool,
     capacity: u64,
     ready: Notify,
+    /// Connections at `synchronous=NORMAL` for the writes a crash may lose;
+    /// the same pool when none was given.
+    lazy: SqlitePool,
 }
 
 impl SqliteQueue {
+    /// A queue whose durable writes (the enqueue) are fsynced.
     pub fn new(pool: SqlitePool, capacity: u64) -> Self {
         SqliteQueue {
+            lazy: pool.clone(),
             pool,
             capacity,
             ready: Notify::new(),
+        }
+    }
+
+    /// Lazy writes go through `lazy` (`crate::sqlite::open_lazy`).
+    pub fn with_lazy(self, lazy: SqlitePool) -> Self {
+        SqliteQueue { lazy, ..self }
+    }
+
+    /// See [`crate::store::Durability`]: only the enqueue (the 202's promise)
+    /// and the recovery at start are durable; a lost lease, ack or requeue is
+    /// repaired at the next start (every lease is stale then, and a job whose
+    /// submission is final is acked again).
+    fn writer(&self, d: Durability) -> &SqlitePool {
+        match d {
+            Durability::Durable => &self.pool,
+            Durability::Lazy => &self.lazy,
         }
     }
 
@@ -33,7 +55,7 @@ impl SqliteQueue {
              WHERE seq = (SELECT seq FROM jobs WHERE leased = 0 ORDER BY seq LIMIT 1) \
              RETURNING submission_id, attempt, enqueued_at_ms",
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer(Durability::Lazy))
         .await?;
         Ok(match row {
             None => None,
@@ -59,7 +81,7 @@ impl Queue for SqliteQueue {
         let Some((first, rest)) = ids.split_first() else {
             return Ok(());
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer(Durability::Durable).begin().await?;
         // The first statement writes, so the transaction holds the write lock
         // from its start and the capacity check cannot race another enqueue.
         let fits = sqlx::query(
@@ -106,7 +128,7 @@ impl Queue for SqliteQueue {
         sqlx::query("DELETE FROM jobs WHERE submission_id = ? AND attempt = ?")
             .bind(&lease.id)
             .bind(i64::from(lease.attempt))
-            .execute(&self.pool)
+            .execute(self.writer(Durability::Lazy))
             .await?;
         Ok(())
     }
@@ -115,14 +137,14 @@ impl Queue for SqliteQueue {
         sqlx::query("UPDATE jobs SET leased = 0 WHERE submission_id = ? AND attempt = ?")
             .bind(&lease.id)
             .bind(i64::from(lease.attempt))
-            .execute(&self.pool)
+            .execute(self.writer(Durability::Lazy))
             .await?;
         self.wake(1);
         Ok(())
     }
 
     async fn recover(&self, ids: &[String], now_ms: i64) -> Result<(), QueueError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer(Durability::Durable).begin().await?;
         sqlx::query("UPDATE jobs SET leased = 0 WHERE leased = 1")
             .execute(&mut *tx)
             .await?;

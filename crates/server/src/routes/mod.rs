@@ -1,6 +1,8 @@
 //! The HTTP router: the `/api/v1` routes behind the API-key middleware, the
-//! open `/health`, `/metrics` and `/openapi.json`, and JSON answers for unknown
-//! paths and methods. Every route is timed by [`crate::metrics::track_http`].
+//! open `/health`, `/metrics` and `/openapi.json`, the web console's pages
+//! and assets (`/`, `/console/…`: the `kiln-console` crate), and JSON answers
+//! for unknown paths and methods (a browser asking for a page gets the
+//! console's instead). Every route is timed by [`crate::metrics::track_http`].
 
 mod submission_list;
 pub(crate) mod submissions;
@@ -9,9 +11,10 @@ mod workspaces;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -76,7 +79,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .merge(crate::piston::router(state.clone()))
         .merge(crate::judge0::router(state.clone()))
-        .fallback(not_found)
+        .merge(kiln_console::router())
+        .fallback(not_found_or_page)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.api.max_body_bytes));
     let allowed = Arc::new(state.config.api.cors_origins.clone());
@@ -109,8 +113,18 @@ pub fn ops_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
+fn no_route() -> ApiError {
     ApiError::not_found("no such route; see /openapi.json for the API")
+}
+
+async fn not_found() -> ApiError {
+    no_route()
+}
+
+/// The JSON 404, or the console's page for a browser asking for one.
+async fn not_found_or_page(req: Request) -> Response {
+    kiln_console::not_found_page(req.method(), req.uri(), req.headers())
+        .unwrap_or_else(|| no_route().into_response())
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -157,6 +157,23 @@ pub struct SubmissionSummary {
     pub finished_at_ms: Option<i64>,
 }
 
+/// How durable one write's commit must be. The promises: a `202` survives a
+/// crash (the enqueue that precedes it is durable and, in the embedded
+/// database, its commit also flushes the submission's row written just before
+/// it), and a result is durable before anyone can read it. Everything else a
+/// crash may lose, because a restart or a lease repairs it (a lost lease or
+/// `running` mark is requeued, a lost ack makes a finished job be acked
+/// again, a lost callback outcome is retried). The embedded SQLite database
+/// in WAL mode commits `Lazy` writes without an fsync (`synchronous=NORMAL`);
+/// the next durable commit's fsync covers them: two fsyncs per submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Fsynced before the commit returns (the configured level).
+    Durable,
+    /// May be lost in a crash of the machine.
+    Lazy,
+}
+
 /// Which submissions [`Store::list`] returns, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {

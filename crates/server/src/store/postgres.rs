@@ -35,6 +35,11 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Every PostgreSQL commit is durable (`synchronous_commit` on), lazy or not.
+    fn writer(&self, _d: super::Durability) -> &PgPool {
+        &self.pool
+    }
 }
 
 /// Runs the migrations not yet applied.

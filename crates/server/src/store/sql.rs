@@ -18,7 +18,9 @@ pub(crate) const COLUMNS: &str = "id, request, callback_url, owner, status, atte
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, language, status, summary, created_at_ms, started_at_ms, finished_at_ms";
 
-/// Implements `Store` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+/// Implements `Store` for `$store` (a struct with a `pool: sqlx::Pool<$db>`
+/// field for reads, and `fn writer(&self, Durability) -> &sqlx::Pool<$db>`
+/// giving the pool a write commits on: see [`super::Durability`]).
 macro_rules! sql_store {
     ($store:ty, $db:ty, tiebreak = $tiebreak:literal) => {
         fn record(
@@ -97,7 +99,7 @@ macro_rules! sql_store {
                 &self,
                 subs: &[$crate::store::NewSubmission],
             ) -> Result<(), $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer($crate::store::Durability::Lazy).begin().await?;
                 for s in subs {
                     sqlx::query(
                         "INSERT INTO submissions (id, language, request, callback_url, owner, status, created_at_ms, callback_kind) \
@@ -123,7 +125,7 @@ macro_rules! sql_store {
                 }
                 with_ids("DELETE FROM submissions WHERE id IN", ids, "")
                     .build()
-                    .execute(&self.pool)
+                    .execute(self.writer($crate::store::Durability::Lazy))
                     .await?;
                 Ok(())
             }
@@ -206,7 +208,7 @@ macro_rules! sql_store {
                 .bind(i64::from(attempt))
                 .bind(now_ms)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(self.writer($crate::store::Durability::Lazy))
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -230,7 +232,7 @@ macro_rules! sql_store {
                 .bind(serde_json::to_string(&$crate::store::ResultSummary::of(report))?)
                 .bind(id)
                 .bind(i64::from(attempt))
-                .execute(&self.pool)
+                .execute(self.writer($crate::store::Durability::Durable))
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -263,7 +265,7 @@ macro_rules! sql_store {
                     .bind(now_ms + hold_ms)
                     .bind(&id)
                     .bind(at)
-                    .execute(&self.pool)
+                    .execute(self.writer($crate::store::Durability::Lazy))
                     .await?
                     .rows_affected()
                         == 1;
@@ -303,7 +305,7 @@ macro_rules! sql_store {
                 .bind(next)
                 .bind(at)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(self.writer($crate::store::Durability::Lazy))
                 .await?;
                 Ok(())
             }
@@ -315,14 +317,14 @@ macro_rules! sql_store {
                 )
                 .bind(id)
                 .bind(i64::from(attempt))
-                .execute(&self.pool)
+                .execute(self.writer($crate::store::Durability::Lazy))
                 .await?;
                 Ok(())
             }
 
             async fn requeue_interrupted(&self) -> Result<Vec<String>, $crate::store::StoreError> {
                 sqlx::query("UPDATE submissions SET status = 'queued' WHERE status = 'running'")
-                    .execute(&self.pool)
+                    .execute(self.writer($crate::store::Durability::Durable))
                     .await?;
                 let ids = sqlx::query_scalar(concat!(
                     "SELECT id FROM submissions WHERE status = 'queued' ORDER BY created_at_ms, ",
@@ -364,7 +366,7 @@ macro_rules! sql_store {
                     "DELETE FROM submissions WHERE finished_at_ms IS NOT NULL AND finished_at_ms < $1",
                 )
                 .bind(cutoff_ms)
-                .execute(&self.pool)
+                .execute(self.writer($crate::store::Durability::Lazy))
                 .await?;
                 Ok(done.rows_affected())
             }

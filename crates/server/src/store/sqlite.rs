@@ -6,11 +6,29 @@ use sqlx::sqlite::SqlitePool;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Connections at `synchronous=NORMAL` for the writes a crash may lose
+    /// (see [`super::Durability`]); the same pool when none was given.
+    lazy: SqlitePool,
 }
 
 impl SqliteStore {
     pub fn new(pool: SqlitePool) -> Self {
-        SqliteStore { pool }
+        SqliteStore {
+            lazy: pool.clone(),
+            pool,
+        }
+    }
+
+    /// Lazy writes go through `lazy` (`crate::sqlite::open_lazy`).
+    pub fn with_lazy(self, lazy: SqlitePool) -> Self {
+        SqliteStore { lazy, ..self }
+    }
+
+    fn writer(&self, d: super::Durability) -> &SqlitePool {
+        match d {
+            super::Durability::Durable => &self.pool,
+            super::Durability::Lazy => &self.lazy,
+        }
     }
 }
 

@@ -66,6 +66,7 @@ fn report_of(runs: Vec<RunReport>, compile_output: String) -> Report {
         tests: if runs.len() > 1 { runs } else { Vec::new() },
         compile_time_ms: None,
         compile_wall_time_ms: None,
+        compile_cached: None,
         stdout_bytes: first.stdout_bytes,
         stderr_bytes: first.stderr_bytes,
         compile_output_bytes: None,

@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod browser;
 mod callbacks;
+mod console;
 mod durability;
 mod errors;
 mod judge0;

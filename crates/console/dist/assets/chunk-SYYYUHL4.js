@@ -1,0 +1,1 @@
+import{a,b,c}from"/console/assets/chunk-EVKD36AO.js";import"/console/assets/chunk-5QQB4PVP.js";import"/console/assets/chunk-MZQ4LNVC.js";import"/console/assets/chunk-UOPDDROA.js";import"/console/assets/chunk-HCWIT2LJ.js";import"/console/assets/chunk-JPFEECSE.js";export{a as buildTimings,b as lifecycleButtons,c as page};
