@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Traces the system calls Kiln's toolchains and workspace tools make, to derive
 # (and re-derive, or extend) the seccomp allowlist in
-# crates/sandbox/src/seccomp.rs. See docs/seccomp.md.
+# crates/sandbox/src/seccomp/tables.rs. See docs/seccomp.md.
 #
 # Every program of the project's own corpus (crates/lang/testdata,
 # loadtest/corpus, examples/) is compiled and run with the catalogue's
@@ -24,7 +24,7 @@
 #                scripts/trace-syscalls.sh -- ocamlfind ocamlopt -o hello hello.ml
 #   --keep DIR keep the per-step traces (DIR/<step>.names, .strace, .out)
 #   --check    also print, on stderr, every traced name that is neither in the
-#              allowlist nor in the refused lists of seccomp.rs; exit 1 if any
+#              allowlist nor in the refused lists of seccomp/tables.rs; exit 1 if any
 #
 # Needs strace (apt-get install -y strace) and the toolchains
 # (scripts/install-toolchains.sh). Runs as any user; nothing outside the
@@ -33,7 +33,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SECCOMP_RS="$ROOT/crates/sandbox/src/seccomp.rs"
+SECCOMP_DIR="$ROOT/crates/sandbox/src/seccomp"
 keep=""
 check=0
 groups=()
@@ -336,13 +336,13 @@ union=$(cat "$OUT"/*.names | sort -u)
 echo "$union"
 
 if [ $check = 1 ]; then
-  # Names the filter knows: the SYS_ names in seccomp.rs's tables.
-  known=$(grep -o 'SYS_[a-z0-9_]*' "$SECCOMP_RS" | sed 's/^SYS_//' | sort -u)
+  # Names the filter knows: the SYS_ names of the seccomp module (its tables).
+  known=$(grep -rho 'SYS_[a-z0-9_]*' "$SECCOMP_DIR" | sed 's/^SYS_//' | sort -u)
   missing=$(comm -23 <(echo "$union") <(echo "$known"))
   if [ -n "$missing" ]; then
-    echo "traced but neither allowed nor refused in $SECCOMP_RS:" >&2
+    echo "traced but neither allowed nor refused in $SECCOMP_DIR:" >&2
     echo "$missing" | sed 's/^/  /' >&2
     exit 1
   fi
-  echo "every traced syscall is in $SECCOMP_RS" >&2
+  echo "every traced syscall is in $SECCOMP_DIR" >&2
 fi

@@ -2,7 +2,7 @@
 # The scale-testing plan's scripts/validate-results.sh: judges a results
 # directory of ./run-scaletest.sh against the plan's performance acceptance
 # criteria with `kiln scaletest validate` (the rules live there:
-# crates/scaletest/src/validate.rs, docs/scaletest.md).
+# crates/scaletest/src/validate/, docs/scaletest.md).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

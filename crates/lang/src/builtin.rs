@@ -173,7 +173,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         aliases: &["rs", "rustc"],
         extensions: &["rs"],
         default_file: "main.rs",
-        // rustc comes from /usr/bin or from a rustup toolchain (see detect.rs);
+        // rustc comes from /usr/bin or from a rustup toolchain (see detect/tools.rs);
         // gcc is its linker.
         tools: &["rustc", "gcc"],
         version: &["{tool:rustc}", "--version"],

@@ -77,17 +77,6 @@ impl Catalog {
     pub fn ids(&self) -> Vec<&str> {
         self.available.iter().map(|l| l.id.as_str()).collect()
     }
-
-    /// Human output of `kiln languages`.
-    pub fn render_table(&self) -> String {
-        crate::render::table(self)
-    }
-
-    /// `kiln languages --json`: `{"available": [{id, name, version,
-    /// extensions, compiled}], "missing": [{id, reason, install_hint}]}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        crate::render::json(self)
-    }
 }
 
 #[cfg(test)]

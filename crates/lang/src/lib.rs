@@ -9,12 +9,16 @@
 //! - [`template`]: argv templates and their placeholders ([`ExpandContext`]).
 //! - `builtin`: the static table of the twelve known languages (commands, aliases,
 //!   packages, process needs).
-//! - `detect`: probes the host for each toolchain (binary lookup, version commands
-//!   run with a timeout, the rustup sysroot) and turns specs into languages.
+//! - `detect`: probes the host for each toolchain (binary lookup and the rustup
+//!   sysroot in `detect::tools`, version commands run with a timeout in
+//!   `detect::command`) and turns specs into languages.
 //! - [`catalog`]: [`Catalog`] — lookup by id, alias or file extension.
-//! - `render`: `kiln languages` output, as a table or JSON.
+//! - `render`: `kiln languages` output, as a table or JSON
+//!   ([`Catalog::render_table`], [`Catalog::to_json`]).
 //! - [`testdata`]: paths of the per-language test programs in `testdata/`.
 #![forbid(unsafe_code)]
+// Functions stay short enough to hold in one's head (80 lines, clippy.toml).
+#![warn(clippy::too_many_lines)]
 
 mod builtin;
 pub mod catalog;

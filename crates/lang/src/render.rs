@@ -4,7 +4,20 @@ use serde_json::{json, Value};
 
 use crate::catalog::Catalog;
 
-pub(crate) fn table(catalog: &Catalog) -> String {
+impl Catalog {
+    /// Human output of `kiln languages`.
+    pub fn render_table(&self) -> String {
+        table(self)
+    }
+
+    /// `kiln languages --json`: `{"available": [{id, name, version,
+    /// extensions, compiled}], "missing": [{id, reason, install_hint}]}`.
+    pub fn to_json(&self) -> Value {
+        json(self)
+    }
+}
+
+fn table(catalog: &Catalog) -> String {
     let mut rows = vec![[
         "ID".to_string(),
         "VERSION".to_string(),
@@ -52,7 +65,7 @@ pub(crate) fn table(catalog: &Catalog) -> String {
     out
 }
 
-pub(crate) fn json(catalog: &Catalog) -> Value {
+fn json(catalog: &Catalog) -> Value {
     let available: Vec<Value> = catalog
         .available()
         .iter()

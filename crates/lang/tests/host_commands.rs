@@ -92,6 +92,32 @@ fn run_program(lang: &Language, dir: &Path, files: &[String], stdin: &[u8]) -> O
     )
 }
 
+/// The runtime-error program: the exit the README gives, output before the
+/// error, and a reason on stderr.
+fn check_runtime_error(id: &str, lang: &Language, dir: &Path, files: &[String]) {
+    let out = run_program(lang, dir, files, b"");
+    let got = match (out.status.code(), out.status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(sig)) => Exit::Signal(sig),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        Some(got),
+        testdata::runtime_error_exit(id),
+        "{id}: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("before the error\n"),
+        "{id}: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        !out.stderr.is_empty(),
+        "{id} runtime error says why on stderr"
+    );
+}
+
 fn check_language(id: &str) {
     let Some(lang) = catalog().get(id) else {
         let why = catalog().find_missing(id);
@@ -139,29 +165,7 @@ fn check_language(id: &str) {
                     "{id} echo of nothing"
                 );
             }
-            _ => {
-                let out = run_program(lang, dir.path(), &files, b"");
-                let got = match (out.status.code(), out.status.signal()) {
-                    (Some(code), _) => Exit::Code(code),
-                    (None, Some(sig)) => Exit::Signal(sig),
-                    _ => unreachable!(),
-                };
-                assert_eq!(
-                    Some(got),
-                    testdata::runtime_error_exit(id),
-                    "{id}: {}",
-                    text(&out.stderr)
-                );
-                assert!(
-                    text(&out.stdout).starts_with("before the error\n"),
-                    "{id}: {}",
-                    text(&out.stdout)
-                );
-                assert!(
-                    !out.stderr.is_empty(),
-                    "{id} runtime error says why on stderr"
-                );
-            }
+            _ => check_runtime_error(id, lang, dir.path(), &files),
         }
     }
 

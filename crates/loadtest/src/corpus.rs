@@ -12,12 +12,81 @@
 //!
 //! `bash`, `ruby`, `php`, `perl` and `lua` (the plan's "others") have simple
 //! and medium programs; the manifest serves their `complex` with `medium`.
+//!
+//! The language groups of a plan's mixes ([`LangGroup`]) and the complexity
+//! levels ([`Complexity`]) are defined here; scenario files name them.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Complexity, LangGroup};
+/// A language of the plan's mixes; `others` spreads over bash, ruby, php, perl, lua.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LangGroup {
+    Python,
+    Javascript,
+    C,
+    Cpp,
+    Java,
+    Rust,
+    Go,
+    Bash,
+    Ruby,
+    Php,
+    Perl,
+    Lua,
+    Others,
+}
+
+impl LangGroup {
+    /// The concrete languages this entry stands for.
+    pub fn languages(self) -> &'static [&'static str] {
+        match self {
+            LangGroup::Python => &["python"],
+            LangGroup::Javascript => &["javascript"],
+            LangGroup::C => &["c"],
+            LangGroup::Cpp => &["cpp"],
+            LangGroup::Java => &["java"],
+            LangGroup::Rust => &["rust"],
+            LangGroup::Go => &["go"],
+            LangGroup::Bash => &["bash"],
+            LangGroup::Ruby => &["ruby"],
+            LangGroup::Php => &["php"],
+            LangGroup::Perl => &["perl"],
+            LangGroup::Lua => &["lua"],
+            LangGroup::Others => OTHERS,
+        }
+    }
+}
+
+/// Complexity level of a corpus program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Complexity {
+    Simple,
+    Medium,
+    Complex,
+}
+
+impl Complexity {
+    pub const ALL: [Complexity; 3] = [Complexity::Simple, Complexity::Medium, Complexity::Complex];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Complexity::Simple => "simple",
+            Complexity::Medium => "medium",
+            Complexity::Complex => "complex",
+        }
+    }
+}
+
+impl fmt::Display for Complexity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One program with its input and expected output.
 #[derive(Debug, Clone, Copy)]

@@ -2,42 +2,18 @@
 //! beside the target), the plan's failure indicators and warning signs, and
 //! whether the generator itself kept its schedule.
 
-use serde::Serialize;
-
 use crate::results::PhaseResult;
+pub use crate::results::{CriterionResult, Indicator, OVERLOAD_FRACTION};
 use crate::scenario::{Criterion, Metric, Op};
 
-/// Above this fraction of late + dropped arrivals the generator is overloaded.
-pub const OVERLOAD_FRACTION: f64 = 0.01;
-
-/// One criterion's verdict.
-#[derive(Debug, Clone, Serialize)]
-pub struct CriterionResult {
-    pub label: String,
-    pub metric: Metric,
-    pub op: String,
-    pub target: Option<f64>,
-    pub measured: Option<f64>,
-    pub unit: &'static str,
-    pub passed: bool,
-    pub note: String,
-}
-
-impl CriterionResult {
-    /// The target as written: "< 3 s", "> 95 %", "stable".
-    pub fn target_text(&self) -> String {
-        self.target
-            .map(|t| format!("{} {t} {}", self.op, self.unit))
-            .unwrap_or_else(|| self.op.clone())
-    }
-}
-
-/// One of the plan's failure indicators.
-#[derive(Debug, Clone, Serialize)]
-pub struct Indicator {
-    pub name: String,
-    pub triggered: bool,
-    pub detail: String,
+/// Judges a phase's figures: each criterion, the failure indicators, the
+/// warning signs, and whether it passed.
+pub fn judge(criteria: &[Criterion], result: &mut PhaseResult) {
+    result.criteria = criteria.iter().map(|c| evaluate(c, result)).collect();
+    result.indicators = indicators(criteria, result);
+    result.warnings = warnings(result);
+    result.passed =
+        result.criteria.iter().all(|c| c.passed) && !result.indicators.iter().any(|i| i.triggered);
 }
 
 fn pct(part: u64, whole: u64) -> f64 {

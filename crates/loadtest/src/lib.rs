@@ -3,7 +3,8 @@
 //!
 //! Module map:
 //! - [`scenario`]: scenario files (TOML) — stages, mixes, submission options,
-//!   success criteria — and the built-ins embedded from `scenarios/`.
+//!   success criteria — and the built-ins embedded from `scenarios/`; the
+//!   value types, the file layout and the parsing are its submodules.
 //! - [`schedule`]: open-model arrival times (constant/ramping rates, Poisson or
 //!   uniform spacing) by exact inversion of the cumulative rate.
 //! - [`corpus`]: the embedded programs (12 languages × simple/medium/complex)
@@ -19,6 +20,7 @@
 //! - [`criteria`]: criteria verdicts, the plan's failure indicators and warnings.
 //! - [`results`]: the figures of a phase and of a run (`results.json`).
 //! - [`report`]: `results.json`, `timeseries.csv`, `summary-report.md`, `report.html`.
+//! - [`timestamp`]: UTC timestamps of results and of the results directory.
 //! - [`progress`]: the live progress line.
 //! - [`serve`]: starts `kiln serve` as a child when no `--target` is given.
 //! - [`stub`]: a loopback stand-in of the API for tests and benchmarks.
@@ -29,6 +31,8 @@
 //! run), [`EXIT_OVERLOADED`] 3 (the generator could not keep its schedule, so
 //! the figures do not describe the target).
 #![forbid(unsafe_code)]
+// Functions stay short enough to hold in one's head (80 lines, clippy.toml).
+#![warn(clippy::too_many_lines)]
 
 pub mod client;
 pub mod corpus;
@@ -44,6 +48,7 @@ pub mod schedule;
 pub mod serve;
 pub mod stats;
 pub mod stub;
+pub mod timestamp;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -246,7 +251,9 @@ async fn run_scenario(
         ));
         let raw =
             runner::run_phase(phase, &client, args.seed.wrapping_add(i as u64), &progress).await;
-        phases.push(PhaseResult::build(phase, raw));
+        let mut result = PhaseResult::build(phase, raw);
+        criteria::judge(&phase.criteria, &mut result);
+        phases.push(result);
     }
     let verdict = RunResult::verdict_of(&phases);
     Ok(RunResult {

@@ -6,11 +6,43 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::criteria::{self, CriterionResult, Indicator, OVERLOAD_FRACTION};
 use crate::metrics_scrape::{analyse, MetricSample, QueueAnalysis};
 use crate::runner::Raw;
-use crate::scenario::{LoadModel, Phase, SubmitOptions};
-use crate::stats::{Group, Percentiles};
+use crate::scenario::{LoadModel, Metric, Phase, SubmitOptions};
+use crate::stats::{Group, Percentiles, Recorder};
+
+/// Above this fraction of late + dropped arrivals the generator is overloaded.
+pub const OVERLOAD_FRACTION: f64 = 0.01;
+
+/// One criterion's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriterionResult {
+    pub label: String,
+    pub metric: Metric,
+    pub op: String,
+    pub target: Option<f64>,
+    pub measured: Option<f64>,
+    pub unit: &'static str,
+    pub passed: bool,
+    pub note: String,
+}
+
+impl CriterionResult {
+    /// The target as written: "< 3 s", "> 95 %", "stable".
+    pub fn target_text(&self) -> String {
+        self.target
+            .map(|t| format!("{} {t} {}", self.op, self.unit))
+            .unwrap_or_else(|| self.op.clone())
+    }
+}
+
+/// One of the plan's failure indicators.
+#[derive(Debug, Clone, Serialize)]
+pub struct Indicator {
+    pub name: String,
+    pub triggered: bool,
+    pub detail: String,
+}
 
 /// Counts and latency of one language or complexity.
 #[derive(Debug, Clone, Serialize)]
@@ -129,7 +161,8 @@ impl PhaseResult {
         self.outcomes.get(key).copied().unwrap_or(0)
     }
 
-    /// Judges a raw run.
+    /// The figures of a raw run, not judged yet ([`crate::criteria::judge`]
+    /// fills in the verdicts).
     pub fn build(phase: &Phase, raw: Raw) -> Self {
         let r = &raw.recorder;
         let pct = |x: u64| {
@@ -143,54 +176,14 @@ impl PhaseResult {
         let scheduled = phase.load.duration();
         let window = scheduled.max(raw.elapsed).as_secs_f64().max(1e-9);
         let arrivals = r.sent + r.dropped;
-        let (late_f, drop_f) = if arrivals == 0 {
-            (0.0, 0.0)
-        } else {
-            (
-                r.late as f64 / arrivals as f64,
-                r.dropped as f64 / arrivals as f64,
-            )
-        };
         let open = matches!(phase.load, LoadModel::Open { .. });
-        let seconds = r
-            .seconds
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let p = Percentiles::of_ms(&s.latency_ms);
-                let m = raw
-                    .metrics
-                    .iter()
-                    .find(|m| m.t >= i as f64 && m.t < i as f64 + 1.0);
-                SecondRow {
-                    second: i as u64,
-                    target_rps: phase
-                        .load
-                        .target_rate_at(i as f64 + 0.5)
-                        .filter(|_| Duration::from_secs(i as u64) < scheduled),
-                    sent: s.sent,
-                    late: s.late,
-                    dropped: s.dropped,
-                    completed: s.completed,
-                    success: s.success,
-                    errors: s.errors,
-                    p50_ms: p.p50_ms,
-                    p90_ms: p.p90_ms,
-                    p95_ms: p.p95_ms,
-                    p99_ms: p.p99_ms,
-                    max_ms: p.max_ms,
-                    queue_depth: m.and_then(|m| m.queue_depth),
-                    active_jobs: m.and_then(|m| m.active_jobs),
-                    workers: m.and_then(|m| m.workers),
-                }
-            })
-            .collect();
-        let mut result = PhaseResult {
+        let seconds = second_rows(phase, &raw, scheduled);
+        PhaseResult {
             name: phase.name.clone(),
             description: phase.description.clone(),
             load: phase.load.clone(),
             submit: phase.submit.clone(),
-            started_at: crate::report::rfc3339(raw.started_at),
+            started_at: crate::timestamp::rfc3339(raw.started_at),
             scheduled_s: scheduled.as_secs_f64(),
             elapsed_s: raw.elapsed.as_secs_f64(),
             expected_requests: phase.load.expected_requests(),
@@ -221,29 +214,72 @@ impl PhaseResult {
             seconds,
             queue: analyse(&raw.metrics),
             metrics: raw.metrics.clone(),
-            generator: GeneratorHealth {
-                // More than 1 % and more than 2 arrivals: one late send in a tiny run is noise.
-                overloaded: open && late_f + drop_f > OVERLOAD_FRACTION && r.late + r.dropped > 2,
-                late_fraction: late_f,
-                dropped_fraction: drop_f,
-                max_lateness_ms: r.max_lateness.as_secs_f64() * 1000.0,
-                threshold_fraction: OVERLOAD_FRACTION,
-            },
+            generator: GeneratorHealth::of(r, open),
             criteria: Vec::new(),
             indicators: Vec::new(),
             warnings: Vec::new(),
             passed: false,
+        }
+    }
+}
+
+/// One row per second of the run, with the metrics sampled in it.
+fn second_rows(phase: &Phase, raw: &Raw, scheduled: Duration) -> Vec<SecondRow> {
+    raw.recorder
+        .seconds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let p = Percentiles::of_ms(&s.latency_ms);
+            let m = raw
+                .metrics
+                .iter()
+                .find(|m| m.t >= i as f64 && m.t < i as f64 + 1.0);
+            SecondRow {
+                second: i as u64,
+                target_rps: phase
+                    .load
+                    .target_rate_at(i as f64 + 0.5)
+                    .filter(|_| Duration::from_secs(i as u64) < scheduled),
+                sent: s.sent,
+                late: s.late,
+                dropped: s.dropped,
+                completed: s.completed,
+                success: s.success,
+                errors: s.errors,
+                p50_ms: p.p50_ms,
+                p90_ms: p.p90_ms,
+                p95_ms: p.p95_ms,
+                p99_ms: p.p99_ms,
+                max_ms: p.max_ms,
+                queue_depth: m.and_then(|m| m.queue_depth),
+                active_jobs: m.and_then(|m| m.active_jobs),
+                workers: m.and_then(|m| m.workers),
+            }
+        })
+        .collect()
+}
+
+impl GeneratorHealth {
+    /// Whether the generator kept its schedule (an open model's arrivals).
+    fn of(r: &Recorder, open: bool) -> GeneratorHealth {
+        let arrivals = r.sent + r.dropped;
+        let (late_f, drop_f) = if arrivals == 0 {
+            (0.0, 0.0)
+        } else {
+            (
+                r.late as f64 / arrivals as f64,
+                r.dropped as f64 / arrivals as f64,
+            )
         };
-        result.criteria = phase
-            .criteria
-            .iter()
-            .map(|c| criteria::evaluate(c, &result))
-            .collect();
-        result.indicators = criteria::indicators(&phase.criteria, &result);
-        result.warnings = criteria::warnings(&result);
-        result.passed = result.criteria.iter().all(|c| c.passed)
-            && !result.indicators.iter().any(|i| i.triggered);
-        result
+        GeneratorHealth {
+            // More than 1 % and more than 2 arrivals: one late send in a tiny run is noise.
+            overloaded: open && late_f + drop_f > OVERLOAD_FRACTION && r.late + r.dropped > 2,
+            late_fraction: late_f,
+            dropped_fraction: drop_f,
+            max_lateness_ms: r.max_lateness.as_secs_f64() * 1000.0,
+            threshold_fraction: OVERLOAD_FRACTION,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::client::ApiClient;
 use crate::corpus::Picker;
 use crate::metrics_scrape::{sample_loop, MetricSample};
 use crate::progress::Progress;
-use crate::scenario::{LoadModel, Phase};
+use crate::scenario::{LoadModel, Phase, Spacing, Stage};
 use crate::stats::{Recorder, Sample};
 
 /// What a phase run leaves behind, before it is judged.
@@ -49,106 +49,27 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
     ));
     let ticker =
         tokio::spawn((*progress).run(phase.clone(), start, rec.clone(), metrics.clone(), stop_rx));
+    let cx = Arrivals {
+        phase,
+        client,
+        rec: &rec,
+        picker: &picker,
+        start,
+        seed,
+    };
     match &phase.load {
         LoadModel::Open {
             spacing,
             stages,
             max_in_flight,
             late_threshold,
-        } => {
-            let schedule = crate::schedule::Schedule::new(stages.clone(), *spacing, seed);
-            let sem = Arc::new(Semaphore::new(*max_in_flight));
-            let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
-            for offset in schedule {
-                let at = start + offset;
-                tokio::time::sleep_until(at.into()).await;
-                let lateness = Instant::now().saturating_duration_since(at);
-                let Ok(permit) = sem.clone().try_acquire_owned() else {
-                    rec.lock().expect("recorder").dropped(offset);
-                    continue;
-                };
-                rec.lock()
-                    .expect("recorder")
-                    .sent(offset, lateness, lateness > *late_threshold);
-                let pick = picker.pick(&mut rng);
-                let (client, rec, opts) = (client.clone(), rec.clone(), phase.submit.clone());
-                tokio::spawn(async move {
-                    let body = ApiClient::submission_body(&pick);
-                    let attempt = client
-                        .execute(body, pick.program.expected_output, &opts)
-                        .await;
-                    let done = Instant::now();
-                    let sample = Sample {
-                        language: pick.program.language,
-                        complexity: pick.program.complexity,
-                        outcome: attempt.outcome,
-                        scheduled: offset,
-                        latency: done.saturating_duration_since(at),
-                        service: done.saturating_duration_since(attempt.sent_at),
-                        submit: attempt.submit_latency,
-                    };
-                    rec.lock().expect("recorder").record(&sample);
-                    drop(permit);
-                });
-            }
-            // Everything in flight finishes within its own timeout.
-            let all = u32::try_from(*max_in_flight).unwrap_or(u32::MAX);
-            let _ = sem.acquire_many(all).await;
-        }
+        } => run_open(&cx, *spacing, stages, *max_in_flight, *late_threshold).await,
         LoadModel::Closed {
             users,
             spawn_rate,
             duration,
             think_time,
-        } => {
-            let deadline = start + *duration;
-            let mut handles = Vec::new();
-            for u in 0..*users {
-                let spawn_at = start + Duration::from_secs_f64(u as f64 / spawn_rate.max(1e-9));
-                let (client, rec, opts, picker) = (
-                    client.clone(),
-                    rec.clone(),
-                    phase.submit.clone(),
-                    picker.clone(),
-                );
-                let think = *think_time;
-                handles.push(tokio::spawn(async move {
-                    let mut rng = SmallRng::seed_from_u64(seed.wrapping_add(u as u64 + 1));
-                    tokio::time::sleep_until(spawn_at.into()).await;
-                    while Instant::now() < deadline {
-                        let pick = picker.pick(&mut rng);
-                        let at = Instant::now();
-                        let offset = at.saturating_duration_since(start);
-                        rec.lock()
-                            .expect("recorder")
-                            .sent(offset, Duration::ZERO, false);
-                        let attempt = client
-                            .execute(
-                                ApiClient::submission_body(&pick),
-                                pick.program.expected_output,
-                                &opts,
-                            )
-                            .await;
-                        let done = Instant::now();
-                        rec.lock().expect("recorder").record(&Sample {
-                            language: pick.program.language,
-                            complexity: pick.program.complexity,
-                            outcome: attempt.outcome,
-                            scheduled: offset,
-                            latency: done - at,
-                            service: done.saturating_duration_since(attempt.sent_at),
-                            submit: attempt.submit_latency,
-                        });
-                        if !think.is_zero() {
-                            tokio::time::sleep(think).await;
-                        }
-                    }
-                }));
-            }
-            for h in handles {
-                let _ = h.await;
-            }
-        }
+        } => run_closed(&cx, *users, *spawn_rate, *duration, *think_time).await,
     }
     let elapsed = Instant::now().saturating_duration_since(start);
     let _ = stop_tx.send(true);
@@ -161,5 +82,125 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
         metrics,
         elapsed,
         started_at,
+    }
+}
+
+/// What the arrivals of a phase share.
+struct Arrivals<'a> {
+    phase: &'a Phase,
+    client: &'a ApiClient,
+    rec: &'a Shared,
+    picker: &'a Arc<Picker>,
+    /// When the schedule's offset 0 is.
+    start: Instant,
+    seed: u64,
+}
+
+/// The open model: arrivals on the schedule, at most `max_in_flight` at
+/// once (an arrival with no room is dropped); waits for the last one.
+async fn run_open(
+    cx: &Arrivals<'_>,
+    spacing: Spacing,
+    stages: &[Stage],
+    max_in_flight: usize,
+    late_threshold: Duration,
+) {
+    let schedule = crate::schedule::Schedule::new(stages.to_vec(), spacing, cx.seed);
+    let sem = Arc::new(Semaphore::new(max_in_flight));
+    let mut rng = SmallRng::seed_from_u64(cx.seed ^ 0x5eed);
+    for offset in schedule {
+        let at = cx.start + offset;
+        tokio::time::sleep_until(at.into()).await;
+        let lateness = Instant::now().saturating_duration_since(at);
+        let Ok(permit) = sem.clone().try_acquire_owned() else {
+            cx.rec.lock().expect("recorder").dropped(offset);
+            continue;
+        };
+        cx.rec
+            .lock()
+            .expect("recorder")
+            .sent(offset, lateness, lateness > late_threshold);
+        let pick = cx.picker.pick(&mut rng);
+        let (client, rec, opts) = (cx.client.clone(), cx.rec.clone(), cx.phase.submit.clone());
+        tokio::spawn(async move {
+            let body = ApiClient::submission_body(&pick);
+            let attempt = client
+                .execute(body, pick.program.expected_output, &opts)
+                .await;
+            let done = Instant::now();
+            let sample = Sample {
+                language: pick.program.language,
+                complexity: pick.program.complexity,
+                outcome: attempt.outcome,
+                scheduled: offset,
+                latency: done.saturating_duration_since(at),
+                service: done.saturating_duration_since(attempt.sent_at),
+                submit: attempt.submit_latency,
+            };
+            rec.lock().expect("recorder").record(&sample);
+            drop(permit);
+        });
+    }
+    // Everything in flight finishes within its own timeout.
+    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+    let _ = sem.acquire_many(all).await;
+}
+
+/// The closed model: `users` loop (submit, wait, think) until `duration`
+/// is over, started `spawn_rate` per second.
+async fn run_closed(
+    cx: &Arrivals<'_>,
+    users: usize,
+    spawn_rate: f64,
+    duration: Duration,
+    think_time: Duration,
+) {
+    let (start, seed) = (cx.start, cx.seed);
+    let deadline = start + duration;
+    let mut handles = Vec::new();
+    for u in 0..users {
+        let spawn_at = start + Duration::from_secs_f64(u as f64 / spawn_rate.max(1e-9));
+        let (client, rec, opts, picker) = (
+            cx.client.clone(),
+            cx.rec.clone(),
+            cx.phase.submit.clone(),
+            cx.picker.clone(),
+        );
+        let think = think_time;
+        handles.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(seed.wrapping_add(u as u64 + 1));
+            tokio::time::sleep_until(spawn_at.into()).await;
+            while Instant::now() < deadline {
+                let pick = picker.pick(&mut rng);
+                let at = Instant::now();
+                let offset = at.saturating_duration_since(start);
+                rec.lock()
+                    .expect("recorder")
+                    .sent(offset, Duration::ZERO, false);
+                let attempt = client
+                    .execute(
+                        ApiClient::submission_body(&pick),
+                        pick.program.expected_output,
+                        &opts,
+                    )
+                    .await;
+                let done = Instant::now();
+                rec.lock().expect("recorder").record(&Sample {
+                    language: pick.program.language,
+                    complexity: pick.program.complexity,
+                    outcome: attempt.outcome,
+                    scheduled: offset,
+                    latency: done - at,
+                    service: done.saturating_duration_since(attempt.sent_at),
+                    submit: attempt.submit_latency,
+                });
+                if !think.is_zero() {
+                    tokio::time::sleep(think).await;
+                }
+            }
+        }));
+    }
+    for h in handles {
+        let _ = h.await;
     }
 }

@@ -40,20 +40,51 @@ fn setup_failed(ctl: &OwnedFd, layer: &str, message: impl std::fmt::Display) -> 
     std::process::exit(1)
 }
 
-/// `oom_score_adj` of the helper and init where the host allows it
-/// (`CAP_SYS_RESOURCE`; Docker's default capabilities lack it): never the
-/// OOM killer's choice. Memory charged to the box but held by no process
-/// (tmpfs files, pipe buffers, SysV messages) would otherwise make them the
-/// biggest target.
-pub(crate) const OOM_SCORE_ADJ_KILN: &str = "-1000";
-/// `oom_score_adj` of every program (set before it drops its privileges):
-/// the OOM killer's first choice, in the box's cgroup and on the host. Its
-/// score is its size plus the whole limit, more than init's or the helper's
-/// can be, so they are not chosen while a program lives even where they
-/// could not get -1000.
-pub(crate) const OOM_SCORE_ADJ_PROGRAM: &str = "1000";
-
 fn helper_main() -> ! {
+    let ctl = take_control_socket();
+    // Best effort: lowering needs CAP_SYS_RESOURCE (see init::OOM_SCORE_ADJ_PROGRAM).
+    let _ = std::fs::write("/proc/self/oom_score_adj", crate::init::OOM_SCORE_ADJ_KILN);
+    let mut buf = vec![0u8; MAX_PACKET];
+    let setup: BoxSetup = match protocol::recv(ctl.as_fd(), &mut buf) {
+        Ok(Recv::Packet(p)) => p.header,
+        Ok(Recv::Closed) => std::process::exit(0),
+        Err(e) => setup_failed(&ctl, "helper", e),
+    };
+    let run_groups = join_cgroups(&ctl, &setup);
+    // No cgroup namespace for init: a program joins the `run` group first,
+    // which must be visible from where it stands, then unshares its own.
+    let ns = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
+    if let Err(e) = unshare(ns) {
+        setup_failed(
+            &ctl,
+            "namespaces",
+            format!("unshare(mount, pid, net, ipc, uts): {e}"),
+        );
+    }
+    // SAFETY: the helper is single-threaded (it was just exec'd and started no
+    // threads), so the child may run arbitrary code.
+    match unsafe { fork() } {
+        Err(e) => setup_failed(
+            &ctl,
+            "namespaces",
+            format!("fork into the pid namespace: {e}"),
+        ),
+        Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
+        Ok(ForkResult::Parent { child }) => {
+            drop(ctl);
+            let _ = waitpid(child, None);
+            std::process::exit(0)
+        }
+    }
+}
+
+/// Closes every inherited descriptor, moves the control socket (stdin) above
+/// stdio, points stdio at `/dev/null`, and returns the socket.
+fn take_control_socket() -> OwnedFd {
     // Before anything else: close every inherited descriptor but the control
     // socket (fd 0). The host spawns helpers from a multi-threaded process, so
     // any descriptor it (or a library, or whoever started it) holds without
@@ -87,18 +118,15 @@ fn helper_main() -> ! {
             std::mem::forget(null);
         }
     }
-    // Best effort: lowering needs CAP_SYS_RESOURCE (see OOM_SCORE_ADJ_PROGRAM).
-    let _ = std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ_KILN);
-    let mut buf = vec![0u8; MAX_PACKET];
-    let setup: BoxSetup = match protocol::recv(ctl.as_fd(), &mut buf) {
-        Ok(Recv::Packet(p)) => p.header,
-        Ok(Recv::Closed) => std::process::exit(0),
-        Err(e) => setup_failed(&ctl, "helper", e),
-    };
+    ctl
+}
+
+/// Joins the box's `init` groups and opens its `run` groups' `cgroup.procs`.
+fn join_cgroups(ctl: &OwnedFd, setup: &BoxSetup) -> Vec<OwnedFd> {
     let me = std::process::id().to_string();
     for f in &setup.cgroup_procs {
         if let Err(e) = std::fs::write(f, &me) {
-            setup_failed(&ctl, "cgroups", format!("join {f}: {e}"));
+            setup_failed(ctl, "cgroups", format!("join {f}: {e}"));
         }
     }
     // Opened here, in the host's mount namespace; each program writes "0"
@@ -111,36 +139,8 @@ fn helper_main() -> ! {
             nix::sys::stat::Mode::empty(),
         ) {
             Ok(fd) => run_groups.push(fd),
-            Err(e) => setup_failed(&ctl, "cgroups", format!("open {f}: {e}")),
+            Err(e) => setup_failed(ctl, "cgroups", format!("open {f}: {e}")),
         }
     }
-    // No cgroup namespace for init: a program joins the `run` group first,
-    // which must be visible from where it stands, then unshares its own.
-    let ns = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWNET
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWUTS;
-    if let Err(e) = unshare(ns) {
-        setup_failed(
-            &ctl,
-            "namespaces",
-            format!("unshare(mount, pid, net, ipc, uts): {e}"),
-        );
-    }
-    // SAFETY: the helper is single-threaded (it was just exec'd and started no
-    // threads), so the child may run arbitrary code.
-    match unsafe { fork() } {
-        Err(e) => setup_failed(
-            &ctl,
-            "namespaces",
-            format!("fork into the pid namespace: {e}"),
-        ),
-        Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
-        Ok(ForkResult::Parent { child }) => {
-            drop(ctl);
-            let _ = waitpid(child, None);
-            std::process::exit(0)
-        }
-    }
+    run_groups
 }

@@ -9,23 +9,29 @@
 //! Module map:
 //! - [`sandbox`]  — host side: checks the host, allocates uids and cgroups, starts boxes.
 //! - [`boxed`]    — one live box: files in and out, destroy.
-//! - [`exec`]     — running a program in a box: limits, output cap, measurements.
+//! - [`exec`]     — running a program in a box: limits, output cap, measurements
+//!   (the watcher, the output pump and the verdict in submodules).
 //! - [`pty`]      — interactive programs on a pseudo-terminal.
 //! - `conn`       — the host's end of the control socket (request routing); every
 //!   wait on a box has a deadline, a box that misses it is killed.
 //! - [`protocol`] — the messages between host and box; packet size limits
-//!   ([`protocol::MAX_PACKET`], [`protocol::MAX_EXEC_STRINGS_BYTES`]).
+//!   ([`protocol::MAX_PACKET`], [`protocol::MAX_EXEC_STRINGS_BYTES`]); its
+//!   `wire` submodule sends and receives packets.
 //! - [`helper`]   — the re-executed helper: closes inherited descriptors, joins
 //!   cgroups, unshares, forks init.
 //! - `init`       — the box's PID 1: builds the root, serves requests, execs programs
-//!   (paths resolved as the box user inside the box; scratch memory freed between runs).
+//!   (paths resolved as the box user inside the box; scratch memory freed between runs);
+//!   submodules `spawn`, `child` and `resolve` start a program, `cleanup` ends a run.
 //! - `rootfs`     — mounts and `pivot_root` of a box's root: recursive read-only
-//!   binds, a masked `/proc`, overlays that keep host paths out of `mountinfo`.
+//!   binds (`mounts`), a masked `/proc` and a minimal `/dev` (`procdev`), overlays
+//!   that keep host paths out of `mountinfo` (`stage`).
 //! - [`files`]    — `openat2`-based file access that never follows symlinks, and
 //!   [`files::check_exec_path`], the one rule for an exec's cwd and program.
-//! - [`seccomp`]  — the syscall allowlist (x86_64 BPF; x32 and foreign arches killed).
+//! - [`seccomp`]  — the syscall allowlist (x86_64 BPF; x32 and foreign arches killed):
+//!   the tables, and the program built from them.
 //! - [`cgroup`]   — cgroup v1 and v2 behind one interface; a box's group holds an
-//!   `init` child (helper, init) and the limited `run` child (programs).
+//!   `init` child (helper, init) and the limited `run` child (programs); v1 and
+//!   v2 share the helpers of `cgroup::files`.
 //! - `uid`        — per-box uids, distinct across processes.
 //! - [`error`]    — the error type.
 
@@ -48,7 +54,6 @@ pub use boxed::SandboxBox;
 pub use cgroup::Version as CgroupVersion;
 pub use error::SandboxError;
 pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
-pub use protocol::{BindSpec, FileInfo, FileKind};
+pub use protocol::{BindSpec, FileInfo, FileKind, WORK_DIR};
 pub use pty::PtyProcess;
-pub use rootfs::WORK_DIR;
 pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};

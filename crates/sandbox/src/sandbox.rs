@@ -229,7 +229,32 @@ impl Sandbox {
                 source,
             })?;
         let conn = Conn::new(host_end, self.cfg.request_timeout)?;
-        let uid = lease.uid;
+        let setup = self.box_setup(lease.uid, cgroup, opts);
+        let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake(&conn, &setup)).await {
+            Ok(r) => r,
+            Err(_) => Err(SandboxError::layer(
+                "helper",
+                format!("box not ready within {:?}", self.cfg.setup_timeout),
+            )),
+        };
+        match r {
+            Ok(()) => Ok((conn, child)),
+            Err(e) => {
+                conn.close();
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// What the helper needs to build a box for `uid` in `cgroup`.
+    fn box_setup(
+        &self,
+        uid: u32,
+        cgroup: &crate::cgroup::BoxCgroup,
+        opts: &BoxOptions,
+    ) -> BoxSetup {
         let mut binds: Vec<BindSpec> = self
             .cfg
             .binds
@@ -243,13 +268,13 @@ impl Sandbox {
         let work_dir = opts
             .work_dir
             .clone()
-            .unwrap_or_else(|| crate::rootfs::WORK_DIR.to_string());
+            .unwrap_or_else(|| crate::protocol::WORK_DIR.to_string());
         let home = if opts.home.is_some() {
             work_dir.as_str()
         } else {
             "/tmp"
         };
-        let setup = BoxSetup {
+        BoxSetup {
             root_dir: self.cfg.state_dir.join("root").display().to_string(),
             uid,
             gid: uid,
@@ -268,41 +293,26 @@ impl Sandbox {
             ],
             work_host: opts.home.as_ref().map(|h| h.display().to_string()),
             work_dir,
-        };
-        let handshake = async {
-            conn.send(&setup, &[], &[]).await?;
-            let mut buf = vec![0u8; crate::protocol::MAX_PACKET];
-            match conn.recv(&mut buf).await? {
-                Some(p) => match p.header {
-                    Response::Ready => Ok(()),
-                    Response::SetupFailed { layer, message } => {
-                        Err(SandboxError::Layer { layer, message })
-                    }
-                    other => Err(SandboxError::Channel(format!(
-                        "unexpected first message {other:?}"
-                    ))),
-                },
-                None => Err(SandboxError::layer(
-                    "helper",
-                    "the helper exited before the box was ready",
-                )),
-            }
-        };
-        let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake).await {
-            Ok(r) => r,
-            Err(_) => Err(SandboxError::layer(
-                "helper",
-                format!("box not ready within {:?}", self.cfg.setup_timeout),
-            )),
-        };
-        match r {
-            Ok(()) => Ok((conn, child)),
-            Err(e) => {
-                conn.close();
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-                Err(e)
-            }
         }
+    }
+}
+
+/// Sends the box's setup and waits for the helper's answer: ready, or the
+/// layer that failed.
+async fn handshake(conn: &Conn, setup: &BoxSetup) -> Result<()> {
+    conn.send(setup, &[], &[]).await?;
+    let mut buf = vec![0u8; crate::protocol::MAX_PACKET];
+    match conn.recv(&mut buf).await? {
+        Some(p) => match p.header {
+            Response::Ready => Ok(()),
+            Response::SetupFailed { layer, message } => Err(SandboxError::Layer { layer, message }),
+            other => Err(SandboxError::Channel(format!(
+                "unexpected first message {other:?}"
+            ))),
+        },
+        None => Err(SandboxError::layer(
+            "helper",
+            "the helper exited before the box was ready",
+        )),
     }
 }

@@ -18,11 +18,6 @@ fn small() -> ExecLimits {
     }
 }
 
-async fn still_works(b: &kiln_sandbox::SandboxBox) {
-    let o = sh(b, "echo alive", ExecLimits::default()).await;
-    assert_eq!(text(&o.stdout), "alive\n", "box unusable afterwards: {o:?}");
-}
-
 #[tokio::test]
 async fn fork_bomb_is_contained_by_the_pids_limit() {
     let sb = sandbox();

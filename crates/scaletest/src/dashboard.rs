@@ -16,8 +16,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::config::{fmt_dur, Dashboard};
-use crate::harness::{histogram, record, run_jobs, Limits, Results, RunInfo, Stop};
-use crate::platform::{Platform, NAME_PREFIX};
+use crate::harness::{histogram, record, run_jobs, Limits, Logs, Results, RunInfo, Stop};
+use crate::platform::{Platform, WorkspaceRef, NAME_PREFIX};
 
 #[derive(Debug)]
 struct Endpoint {
@@ -105,51 +105,7 @@ pub async fn run(
                 st.clone(),
                 workspaces.clone(),
             );
-            async move {
-                let mut rng = rand::rngs::SmallRng::seed_from_u64(i as u64 + 1);
-                let end = Instant::now() + cfg.duration.0;
-                let (mut n, mut failed) = (0u64, 0u64);
-                while Instant::now() < end {
-                    let ws: Vec<_> = if workspaces.is_empty() {
-                        vec![]
-                    } else {
-                        vec![workspaces[rng.gen_range(0..workspaces.len())].clone()]
-                    };
-                    let pages = platform.dashboard_pages(&ws).await;
-                    let page = &pages[rng.gen_range(0..pages.len())];
-                    let t0 = Instant::now();
-                    let r = platform
-                        .http()
-                        .send(Method::GET, &page.path, None, cfg.request_timeout.0)
-                        .await;
-                    let latency = t0.elapsed();
-                    let ok = matches!(&r, Ok(a) if (200..300).contains(&a.status));
-                    stats.add(page.endpoint, latency, ok);
-                    n += 1;
-                    if !ok {
-                        failed += 1;
-                        let why = match r {
-                            Ok(a) => format!("HTTP {}", a.status),
-                            Err(e) => e.to_string(),
-                        };
-                        logs.log(format!(
-                            "GET {} failed after {}: {why}",
-                            page.path,
-                            fmt_dur(latency)
-                        ));
-                    }
-                    let pause = cfg.think_time.0 + cfg.jitter.0.mul_f64(rng.gen::<f64>());
-                    tokio::time::sleep(pause.min(end.saturating_duration_since(Instant::now())))
-                        .await;
-                }
-                logs.log(format!("{n} requests, {failed} failed"));
-                let m = Some(json!({"requests": n, "errors": failed}));
-                if failed > 0 {
-                    Err(format!("{failed} of {n} requests failed"))
-                } else {
-                    Ok(m)
-                }
-            }
+            user(i, platform, cfg, stats, workspaces, logs)
         },
     )
     .await;
@@ -177,6 +133,60 @@ pub async fn run(
     r.extra.insert("latency".into(), json!(latency));
     r.extra.insert("endpoints".into(), endpoints);
     r
+}
+
+/// One simulated user: page views with think time until the test's end;
+/// fails when one of its requests failed.
+async fn user(
+    i: usize,
+    platform: Arc<dyn Platform>,
+    cfg: Dashboard,
+    stats: Stats,
+    workspaces: Arc<Vec<WorkspaceRef>>,
+    logs: Logs,
+) -> Result<Option<serde_json::Value>, String> {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(i as u64 + 1);
+    let end = Instant::now() + cfg.duration.0;
+    let (mut n, mut failed) = (0u64, 0u64);
+    while Instant::now() < end {
+        let ws: Vec<_> = if workspaces.is_empty() {
+            vec![]
+        } else {
+            vec![workspaces[rng.gen_range(0..workspaces.len())].clone()]
+        };
+        let pages = platform.dashboard_pages(&ws).await;
+        let page = &pages[rng.gen_range(0..pages.len())];
+        let t0 = Instant::now();
+        let r = platform
+            .http()
+            .send(Method::GET, &page.path, None, cfg.request_timeout.0)
+            .await;
+        let latency = t0.elapsed();
+        let ok = matches!(&r, Ok(a) if (200..300).contains(&a.status));
+        stats.add(page.endpoint, latency, ok);
+        n += 1;
+        if !ok {
+            failed += 1;
+            let why = match r {
+                Ok(a) => format!("HTTP {}", a.status),
+                Err(e) => e.to_string(),
+            };
+            logs.log(format!(
+                "GET {} failed after {}: {why}",
+                page.path,
+                fmt_dur(latency)
+            ));
+        }
+        let pause = cfg.think_time.0 + cfg.jitter.0.mul_f64(rng.gen::<f64>());
+        tokio::time::sleep(pause.min(end.saturating_duration_since(Instant::now()))).await;
+    }
+    logs.log(format!("{n} requests, {failed} failed"));
+    let m = Some(json!({"requests": n, "errors": failed}));
+    if failed > 0 {
+        Err(format!("{failed} of {n} requests failed"))
+    } else {
+        Ok(m)
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::WorkspaceTraffic;
-use crate::harness::{histogram, record, run_jobs, Limits, Logs, Results, RunInfo, Stop};
+use crate::harness::{
+    histogram, record, run_jobs, Limits, Logs, Results, RunInfo, RunResult, Stop,
+};
 use crate::platform::{ws_request, Platform, WorkspaceRef, NAME_PREFIX};
 
 /// Coder's allowed characters: printable ASCII without most control characters.
@@ -111,53 +113,121 @@ pub async fn one(
     let (socket, _) = tokio_tungstenite::connect_async(rq)
         .await
         .map_err(|e| format!("connect PTY WebSocket {url}: {e}"))?;
-    let (mut tx, mut rx) = socket.split();
+    let (mut tx, rx) = socket.split();
     let pending: Arc<Mutex<VecDeque<(u64, Instant)>>> = Arc::default();
     // Once we close, a reset instead of a closing handshake is not an error
     // (Coder's drain ignores errors after close, too).
     let closing = Arc::new(AtomicBool::new(false));
     let (p2, echo_logs, closing2) = (pending.clone(), logs.clone(), closing.clone());
-    let reader = tokio::spawn(async move {
-        let (mut read, mut errors, mut lat) = (0u64, 0u64, histogram());
-        let mut tail: VecDeque<u8> = VecDeque::new();
-        while let Some(m) = rx.next().await {
-            let n = match m {
-                Ok(Message::Binary(b)) => {
-                    keep_tail(&mut tail, &b);
-                    b.len()
-                }
-                Ok(Message::Text(t)) => {
-                    keep_tail(&mut tail, t.as_bytes());
-                    t.len()
-                }
-                Ok(Message::Close(f)) => {
-                    let reason = f
-                        .map(|f| format!("{} {}", f.code, f.reason))
-                        .unwrap_or_default();
-                    echo_logs.log(format!(
-                        "terminal closed ({reason}); last output: {:?}",
-                        String::from_utf8_lossy(tail.make_contiguous())
-                    ));
-                    break;
-                }
-                Ok(_) => 0,
-                Err(_) if closing2.load(Ordering::SeqCst) => break,
-                Err(e) => {
-                    errors += 1;
-                    echo_logs.log(format!("read: {e}"));
-                    break;
-                }
-            } as u64;
-            read += n;
-            let now = Instant::now();
-            let mut q = p2.lock().unwrap_or_else(|e| e.into_inner());
-            while q.front().is_some_and(|(upto, _)| *upto <= read) {
-                let (_, at) = q.pop_front().expect("front exists");
-                record(&mut lat, now - at);
-            }
+    let reader = tokio::spawn(read_echoes(rx, p2, echo_logs, closing2));
+    let w = write_ticks(&mut tx, cfg, seed, &pending, logs).await;
+    let (written, write_errors, wlat, ticks) = (w.written, w.errors, w.latency, w.ticks);
+    let write_error = w.error;
+    closing.store(true, Ordering::SeqCst);
+    let _ = tx.send(Message::Close(None)).await;
+    let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await
+    {
+        Ok(Ok(x)) => x,
+        _ => {
+            logs.log("reader did not finish within 5 s of closing");
+            (0, 1, histogram())
         }
-        (read, errors, lat)
+    };
+    overall.add(&wlat, &rlat);
+    logs.log(format!("{ticks} ticks, {written} bytes written, {read} bytes read, {write_errors} write / {read_errors} read errors"));
+    let m = json!({
+        "ticks": ticks,
+        // Ticks the schedule asked for; fewer means the generator (or the
+        // socket) could not keep up, and the offered load was lower.
+        "expected_ticks": expected_ticks(cfg),
+        "bytes_written": written,
+        "bytes_read": read,
+        "write_errors": write_errors,
+        "read_errors": read_errors,
+        "write_latency": Percentiles::of_us(&wlat),
+        "read_latency": Percentiles::of_us(&rlat),
     });
+    match write_error {
+        Some(e) => Err(e),
+        None => Ok(m),
+    }
+}
+
+/// Drains the terminal's output, counting bytes and errors; each time it has
+/// caught up with a tick in `pending`, records that tick's read latency.
+async fn read_echoes<S>(
+    mut rx: S,
+    pending: Arc<Mutex<VecDeque<(u64, Instant)>>>,
+    logs: Logs,
+    closing: Arc<AtomicBool>,
+) -> (u64, u64, Histogram<u64>)
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let (mut read, mut errors, mut lat) = (0u64, 0u64, histogram());
+    let mut tail: VecDeque<u8> = VecDeque::new();
+    while let Some(m) = rx.next().await {
+        let n = match m {
+            Ok(Message::Binary(b)) => {
+                keep_tail(&mut tail, &b);
+                b.len()
+            }
+            Ok(Message::Text(t)) => {
+                keep_tail(&mut tail, t.as_bytes());
+                t.len()
+            }
+            Ok(Message::Close(f)) => {
+                let reason = f
+                    .map(|f| format!("{} {}", f.code, f.reason))
+                    .unwrap_or_default();
+                logs.log(format!(
+                    "terminal closed ({reason}); last output: {:?}",
+                    String::from_utf8_lossy(tail.make_contiguous())
+                ));
+                break;
+            }
+            Ok(_) => 0,
+            Err(_) if closing.load(Ordering::SeqCst) => break,
+            Err(e) => {
+                errors += 1;
+                logs.log(format!("read: {e}"));
+                break;
+            }
+        } as u64;
+        read += n;
+        let now = Instant::now();
+        let mut q = pending.lock().unwrap_or_else(|e| e.into_inner());
+        while q.front().is_some_and(|(upto, _)| *upto <= read) {
+            let (_, at) = q.pop_front().expect("front exists");
+            record(&mut lat, now - at);
+        }
+    }
+    (read, errors, lat)
+}
+
+/// What the writer of one workspace's traffic did.
+struct Writes {
+    written: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+    ticks: u64,
+    /// The write error that ended it early.
+    error: Option<String>,
+}
+
+/// Writes a tick of random input every `tick_interval` until `duration` is
+/// over (or a write fails), noting each in `pending` for the reader.
+async fn write_ticks<S>(
+    tx: &mut S,
+    cfg: &WorkspaceTraffic,
+    seed: u64,
+    pending: &Mutex<VecDeque<(u64, Instant)>>,
+    logs: &Logs,
+) -> Writes
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Display,
+{
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let (mut written, mut write_errors, mut wlat, mut ticks) = (0u64, 0u64, histogram(), 0u64);
     let mut tick = tokio::time::interval(cfg.tick_interval.0);
@@ -195,34 +265,34 @@ pub async fn one(
             }
         }
     }
-    closing.store(true, Ordering::SeqCst);
-    let _ = tx.send(Message::Close(None)).await;
-    let (read, read_errors, rlat) = match tokio::time::timeout(Duration::from_secs(5), reader).await
-    {
-        Ok(Ok(x)) => x,
-        _ => {
-            logs.log("reader did not finish within 5 s of closing");
-            (0, 1, histogram())
-        }
-    };
-    overall.add(&wlat, &rlat);
-    logs.log(format!("{ticks} ticks, {written} bytes written, {read} bytes read, {write_errors} write / {read_errors} read errors"));
-    let m = json!({
-        "ticks": ticks,
-        // Ticks the schedule asked for; fewer means the generator (or the
-        // socket) could not keep up, and the offered load was lower.
-        "expected_ticks": expected_ticks(cfg),
-        "bytes_written": written,
-        "bytes_read": read,
-        "write_errors": write_errors,
-        "read_errors": read_errors,
-        "write_latency": Percentiles::of_us(&wlat),
-        "read_latency": Percentiles::of_us(&rlat),
-    });
-    match write_error {
-        Some(e) => Err(e),
-        None => Ok(m),
+    Writes {
+        written,
+        errors: write_errors,
+        latency: wlat,
+        ticks,
+        error: write_error,
     }
+}
+
+/// The sums over every workspace, with the overall latencies.
+fn totals(runs: &[RunResult], overall: &Overall) -> serde_json::Value {
+    let (write_latency, read_latency) = overall.percentiles();
+    let sum = |k: &str| {
+        runs.iter()
+            .filter_map(|r| r.metrics.as_ref())
+            .map(|m| m[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    json!({
+        "ticks": sum("ticks"),
+        "expected_ticks": sum("expected_ticks"),
+        "bytes_written": sum("bytes_written"),
+        "bytes_read": sum("bytes_read"),
+        "write_errors": sum("write_errors"),
+        "read_errors": sum("read_errors"),
+        "write_latency": write_latency,
+        "read_latency": read_latency,
+    })
 }
 
 /// Runs the traffic test on every running scaletest workspace.
@@ -268,23 +338,7 @@ pub async fn run(
         },
     )
     .await;
-    let (write_latency, read_latency) = overall.percentiles();
-    let sum = |k: &str| {
-        runs.iter()
-            .filter_map(|r| r.metrics.as_ref())
-            .map(|m| m[k].as_u64().unwrap_or(0))
-            .sum::<u64>()
-    };
-    let totals = json!({
-        "ticks": sum("ticks"),
-        "expected_ticks": sum("expected_ticks"),
-        "bytes_written": sum("bytes_written"),
-        "bytes_read": sum("bytes_read"),
-        "write_errors": sum("write_errors"),
-        "read_errors": sum("read_errors"),
-        "write_latency": write_latency,
-        "read_latency": read_latency,
-    });
+    let totals = totals(&runs, &overall);
     let interrupted = *stop.borrow();
     let mut r = Results::build(
         crate::manifest::WORKSPACE_TRAFFIC,

@@ -2,6 +2,7 @@
 //! timeout; files up and down through the box's init (`openat2` beneath the
 //! home, symlinks never followed); terminals that survive a reconnect.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kiln_sandbox::protocol::Rlimits;
@@ -58,6 +59,43 @@ pub(crate) fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
     }
 }
 
+/// The argv of an exec request: its argv, or `sh -c` with its shell line.
+fn exec_argv(command: Command) -> Result<Vec<String>> {
+    let argv = match command {
+        Command::Argv(a) if a.is_empty() || a[0].is_empty() => {
+            return Err(WorkspaceError::invalid("command", "must not be empty"))
+        }
+        Command::Argv(a) => a,
+        Command::Shell(s) if s.trim().is_empty() => {
+            return Err(WorkspaceError::invalid("command", "must not be empty"))
+        }
+        Command::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s],
+    };
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err(WorkspaceError::invalid(
+            "command",
+            "must not contain NUL bytes",
+        ));
+    }
+    Ok(argv)
+}
+
+/// The environment of an exec: the base one with the request's variables.
+fn exec_env(given: BTreeMap<String, String>) -> Result<Vec<String>> {
+    let mut env = base_env();
+    for (k, v) in given {
+        if !env_name_ok(&k) || v.contains('\0') {
+            return Err(WorkspaceError::invalid(
+                "env",
+                format!("{k:?} is not a valid variable name (or its value has a NUL)"),
+            ));
+        }
+        env.retain(|x| !x.starts_with(&format!("{k}=")));
+        env.push(format!("{k}={v}"));
+    }
+    Ok(env)
+}
+
 impl Manager {
     pub async fn exec(&self, owner: &str, id: Uuid, req: ExecRequest) -> Result<ExecResponse> {
         let e = self.entry(owner, id)?;
@@ -71,22 +109,7 @@ impl Manager {
                 ),
             ));
         }
-        let argv = match req.command {
-            Command::Argv(a) if a.is_empty() || a[0].is_empty() => {
-                return Err(WorkspaceError::invalid("command", "must not be empty"))
-            }
-            Command::Argv(a) => a,
-            Command::Shell(s) if s.trim().is_empty() => {
-                return Err(WorkspaceError::invalid("command", "must not be empty"))
-            }
-            Command::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s],
-        };
-        if argv.iter().any(|a| a.contains('\0')) {
-            return Err(WorkspaceError::invalid(
-                "command",
-                "must not contain NUL bytes",
-            ));
-        }
+        let argv = exec_argv(req.command)?;
         let cwd = req.cwd.unwrap_or_else(|| HOME.into());
         if !cwd.starts_with('/') || cwd.contains('\0') {
             return Err(WorkspaceError::invalid(
@@ -98,17 +121,7 @@ impl Manager {
             .map_err(|m| WorkspaceError::invalid("cwd", m))?;
         kiln_sandbox::files::check_exec_path("command", &argv[0], &cwd)
             .map_err(|m| WorkspaceError::invalid("command", m))?;
-        let mut env = base_env();
-        for (k, v) in req.env {
-            if !env_name_ok(&k) || v.contains('\0') {
-                return Err(WorkspaceError::invalid(
-                    "env",
-                    format!("{k:?} is not a valid variable name (or its value has a NUL)"),
-                ));
-            }
-            env.retain(|x| !x.starts_with(&format!("{k}=")));
-            env.push(format!("{k}={v}"));
-        }
+        let env = exec_env(req.env)?;
         let b = e.running_box()?;
         let t = self.template(&e.snapshot().template)?;
         let _busy = e.busy();

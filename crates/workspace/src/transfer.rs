@@ -18,8 +18,8 @@ use crate::manager::{Busy, Manager};
 
 /// Bytes per range read or write (one protocol chunk).
 pub const PART: usize = kiln_sandbox::protocol::CHUNK;
-/// Transfers in flight per workspace.
-pub const MAX_TRANSFERS: usize = 4;
+/// Transfers in flight per workspace (each workspace's entry holds the permits).
+pub use crate::manager::MAX_TRANSFERS;
 
 /// What every transfer holds: its box, its slot, and the workspace's busy mark.
 struct Slot {

@@ -27,6 +27,15 @@ fn breakdown_table(
 }
 
 fn phase(out: &mut String, p: &PhaseResult) {
+    phase_summary(out, p);
+    judgement(out, p);
+    measurements(out, p);
+    breakdown_table(out, "language", &p.by_language);
+    breakdown_table(out, "complexity", &p.by_complexity);
+}
+
+/// The phase's heading, counts and rates, and the generator's health.
+fn phase_summary(out: &mut String, p: &PhaseResult) {
     let verdict = p.verdict_label();
     let _ = writeln!(
         out,
@@ -60,6 +69,10 @@ fn phase(out: &mut String, p: &PhaseResult) {
             p.generator.max_lateness_ms
         );
     }
+}
+
+/// Success criteria, failure indicators and warning signs.
+fn judgement(out: &mut String, p: &PhaseResult) {
     let _ = writeln!(out, "\n### Success criteria\n\n| Criterion | Target | Measured | Result | Note |\n|---|---|---|---|---|");
     for c in &p.criteria {
         let target = c.target_text();
@@ -89,6 +102,10 @@ fn phase(out: &mut String, p: &PhaseResult) {
             let _ = writeln!(out, "- ⚠️ {w}");
         }
     }
+}
+
+/// Latency percentiles, the queue and workers, and the outcomes.
+fn measurements(out: &mut String, p: &PhaseResult) {
     let _ = writeln!(out, "\n### Latency (ms)\n\n| | P50 | P90 | P95 | P99 | P99.9 | Max |\n|---|---:|---:|---:|---:|---:|---:|");
     for (name, l) in [
         ("From scheduled start (corrected)", &p.latency),
@@ -120,8 +137,6 @@ fn phase(out: &mut String, p: &PhaseResult) {
     for (k, v) in &p.outcomes {
         let _ = writeln!(out, "- {k}: {v}");
     }
-    breakdown_table(out, "language", &p.by_language);
-    breakdown_table(out, "complexity", &p.by_complexity);
 }
 
 pub fn summary_markdown(run: &RunResult) -> String {

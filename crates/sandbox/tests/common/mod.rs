@@ -100,3 +100,9 @@ pub fn time_scale() -> u64 {
 pub fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
+
+/// Asserts that the box still runs a program (after an attack on it).
+pub async fn still_works(b: &SandboxBox) {
+    let o = sh(b, "echo alive", ExecLimits::default()).await;
+    assert_eq!(text(&o.stdout), "alive\n", "box unusable afterwards: {o:?}");
+}
