@@ -50,6 +50,7 @@ fn submission(p: &Program) -> Submission {
         expected_output: Some(p.expected_output.into()),
         limits: Limits::default(),
         tests: Vec::new(),
+        ..Default::default()
     }
 }
 

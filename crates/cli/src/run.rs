@@ -129,6 +129,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
             .transpose()?,
         limits,
         tests: Vec::new(),
+        ..Default::default()
     };
     let engine = match Engine::with_catalog(cfg.clone(), catalog.clone()) {
         Err(EngineError::Cache(e)) => {

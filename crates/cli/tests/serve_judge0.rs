@@ -141,3 +141,54 @@ fn real_programs_get_judge0_statuses() {
     assert_eq!(code, 400, "{e}");
     assert!(e["error"].as_str().unwrap().contains("base64_encoded=true"));
 }
+
+#[test]
+fn compiler_options_and_merged_stderr_work_as_in_judge0() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--workers", "2"]);
+    // C (GCC) is language 50 in Judge0 CE 1.13.1.
+    let c = "#include <stdio.h>\nint main(void){printf(\"%d\\n\", VALUE);return 0;}\n";
+    let v = run(
+        &server,
+        "&fields=stdout,status,compiler_options",
+        json!({ "language_id": 50, "source_code": c, "compiler_options": "-DVALUE=42 -Wall" }),
+    );
+    assert_eq!(v["status"]["id"], 3, "{v}");
+    assert_eq!(v["stdout"], "42\n");
+    assert_eq!(v["compiler_options"], "-DVALUE=42 -Wall");
+    // Without the option the program does not compile: the option was used.
+    let v = run(
+        &server,
+        "&fields=status",
+        json!({ "language_id": 50, "source_code": c }),
+    );
+    assert_eq!(v["status"]["id"], 6, "compilation error: {v}");
+    // Shell syntax is not an option; interpreted languages take none.
+    for (body, want) in [
+        (
+            json!({ "language_id": 50, "source_code": c, "compiler_options": "-DVALUE=1; rm -rf /" }),
+            "compiler_options",
+        ),
+        (
+            json!({ "language_id": 71, "source_code": "print(1)", "compiler_options": "-O2" }),
+            "only allowed for compiled languages",
+        ),
+    ] {
+        let (code, v) = server.request("POST", "/submissions", Some(&body));
+        assert_eq!(code, 422, "{v}");
+        assert!(v.to_string().contains(want), "{v}");
+    }
+    // redirect_stderr_to_stdout: one stream, in the order written.
+    let v = run(
+        &server,
+        "&fields=stdout,stderr,redirect_stderr_to_stdout",
+        json!({
+            "language_id": 71,
+            "source_code": "import sys\nprint('out', flush=True)\nprint('err', file=sys.stderr, flush=True)\nprint('out2', flush=True)",
+            "redirect_stderr_to_stdout": true
+        }),
+    );
+    assert_eq!(v["stdout"], "out\nerr\nout2\n", "{v}");
+    assert!(v["stderr"].is_null(), "{v}");
+    assert_eq!(v["redirect_stderr_to_stdout"], true);
+}

@@ -174,3 +174,37 @@ fn a_client_that_stops_reading_does_not_hold_the_slot_past_the_limits() {
     }
     drop(stalled);
 }
+
+#[test]
+fn compile_limits_of_the_request_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--workers", "2"]);
+    let cpp = "#include <iostream>\nint main(){std::cout << \"ok\" << std::endl;}\n";
+    // 30 ms of wall time cannot compile C++: the compile stage stops, no run.
+    let v = execute(
+        &server,
+        json!({"language": "c++", "version": "*", "files": [{"content": cpp}], "compile_timeout": 30}),
+    );
+    let compile = &v["compile"];
+    assert_ne!(compile["code"], 0, "{v}");
+    assert!(
+        compile["stderr"]
+            .as_str()
+            .unwrap_or("")
+            .contains("wall-clock")
+            || compile["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("wall-clock")
+            || compile["status"] == "TO",
+        "the compile's wall-clock limit must be what stopped it: {v}"
+    );
+    assert!(v["run"].is_null() || v["run"]["stdout"] == "", "{v}");
+    // Generous compile limits change nothing.
+    let v = execute(
+        &server,
+        json!({"language": "c++", "version": "*", "files": [{"content": cpp}],
+               "compile_timeout": 60000, "compile_memory_limit": 512 << 20}),
+    );
+    assert_eq!(v["run"]["stdout"], "ok\n", "{v}");
+}

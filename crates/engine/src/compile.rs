@@ -29,18 +29,22 @@ pub(crate) struct CompilePlan {
 }
 
 impl CompilePlan {
-    /// The plan for `lang` (`None` for a language without a compile step).
+    /// The plan for `lang` (`None` for a language without a compile step),
+    /// with the submission's compiler `options`.
     pub fn new(
         lang: &Language,
         names: &[String],
         env: &[String],
-        cl: &Limits,
+        (cl, options): (&Limits, &[String]),
         budget: u64,
     ) -> Option<CompilePlan> {
-        let argv = lang.compile_argv(&ExpandContext {
-            files: names,
-            memory_mb: cl.memory_kb / 1024,
-        })?;
+        let argv = lang.compile_argv_with(
+            &ExpandContext {
+                files: names,
+                memory_mb: cl.memory_kb / 1024,
+            },
+            options,
+        )?;
         let mut limits = exec_limits(cl);
         limits.processes = limits.processes.max(lang.compile_min_processes);
         limits.output_bytes = limits.output_bytes.min(budget);

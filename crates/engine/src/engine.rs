@@ -260,11 +260,24 @@ impl Engine {
         lang: &Language,
         sub: &Submission,
     ) -> Result<Option<Compile>, Box<Report>> {
-        let cl = self.inner.cfg.compile_limits;
+        let cl = sub.compile_limits.apply(self.inner.cfg.compile_limits);
+        if !sub.compiler_options.is_empty() && !lang.accepts_compiler_options() {
+            let mut r = Report::internal_error("");
+            r.status = crate::types::Status::CompilationError;
+            r.message = Some(format!(
+                "{} takes no compiler options (compiler_options is for compiled languages)",
+                lang.id
+            ));
+            return Err(Box::new(r));
+        }
         let names = compile_units(lang, sub);
-        let Some(plan) =
-            CompilePlan::new(lang, &names, &env_of(lang), &cl, sub.limits.output_bytes)
-        else {
+        let Some(plan) = CompilePlan::new(
+            lang,
+            &names,
+            &env_of(lang),
+            (&cl, &sub.compiler_options),
+            sub.limits.output_bytes,
+        ) else {
             return Ok(None);
         };
         let (Some(cache), Some(toolchain)) = (

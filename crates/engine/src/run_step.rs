@@ -63,6 +63,7 @@ pub(crate) async fn run_tests(
             continue;
         }
         let mut spec = ExecSpec::new(argv.clone(), env.clone(), limits);
+        spec.merge_stderr = sub.merge_stderr;
         spec.limits.output_bytes = budget.saturating_sub(used);
         spec.stdin = input;
         spec.stream = events.clone();

@@ -53,7 +53,7 @@ impl Default for Limits {
 
 /// A program to compile (when its language needs it) and run against one or
 /// more inputs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
     pub language: String,
     pub files: Vec<SourceFile>,
@@ -69,6 +69,52 @@ pub struct Submission {
     /// `stdin` and `expected_output` above are then ignored.
     #[serde(default)]
     pub tests: Vec<TestCase>,
+    /// Extra compiler arguments, one word each (Judge0's `compiler_options`),
+    /// placed where the language's compile command takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compiler_options: Vec<String>,
+    /// The program's stderr goes to its stdout (Judge0's
+    /// `redirect_stderr_to_stdout`): one stream, interleaved as written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merge_stderr: bool,
+    /// Lower limits for the compile step than the server's (Piston's
+    /// `compile_timeout` and `compile_memory_limit`).
+    #[serde(default, skip_serializing_if = "CompileLimits::is_empty")]
+    pub compile_limits: CompileLimits,
+}
+
+/// Limits a submission asks for its compile step; each at most the server's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompileLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+}
+
+impl CompileLimits {
+    pub fn is_empty(&self) -> bool {
+        *self == CompileLimits::default()
+    }
+
+    /// The server's compile limits `server`, lowered where this asks.
+    pub fn apply(&self, server: Limits) -> Limits {
+        Limits {
+            cpu_time_ms: self
+                .cpu_time_ms
+                .map_or(server.cpu_time_ms, |v| v.min(server.cpu_time_ms)),
+            wall_time_ms: self
+                .wall_time_ms
+                .map_or(server.wall_time_ms, |v| v.min(server.wall_time_ms)),
+            memory_kb: self
+                .memory_kb
+                .map_or(server.memory_kb, |v| v.min(server.memory_kb)),
+            ..server
+        }
+    }
 }
 
 /// The verdict of a run, with the exact strings of PRODUCT.md.

@@ -128,7 +128,66 @@ pub fn check(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
     check_files(sub, rules)?;
     check_inputs(sub, rules)?;
     check_args(&sub.args)?;
+    compiler_options(&sub.compiler_options)?;
+    check_compile_limits(&sub.compile_limits)?;
     check_limits(&sub.limits, &rules.max_limits)
+}
+
+/// Most bytes of all compiler options together (Judge0's limit).
+pub const MAX_COMPILER_OPTIONS_BYTES: usize = 512;
+/// Most compiler options.
+pub const MAX_COMPILER_OPTIONS: usize = 64;
+
+/// The rule for compiler options: at most [`MAX_COMPILER_OPTIONS`] words of
+/// [`MAX_COMPILER_OPTIONS_BYTES`] bytes in all, each of letters, digits and
+/// `-_=+.,:/` only (flags and their values, never shell syntax, quotes,
+/// spaces or `@file`). They reach the compiler inside the compile box, as
+/// separate arguments, where the box's limits and walls hold as for the run.
+pub fn compiler_options(options: &[String]) -> Result<(), ValidationError> {
+    if options.len() > MAX_COMPILER_OPTIONS {
+        return Err(err(
+            "compiler_options",
+            format!(
+                "has {} options; at most {MAX_COMPILER_OPTIONS}",
+                options.len()
+            ),
+        ));
+    }
+    let bytes: usize = options.iter().map(|o| o.len() + 1).sum();
+    if bytes > MAX_COMPILER_OPTIONS_BYTES {
+        return Err(err(
+            "compiler_options",
+            format!("is {bytes} bytes; at most {MAX_COMPILER_OPTIONS_BYTES}"),
+        ));
+    }
+    for o in options {
+        let bad = o
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-_=+.,:/".contains(*c)));
+        if o.is_empty() || bad.is_some() {
+            return Err(err(
+                "compiler_options",
+                format!("{o:?} is not an option: use letters, digits and -_=+.,:/ only (e.g. -O2, -DDEBUG=1, -std=c11)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_compile_limits(c: &crate::types::CompileLimits) -> Result<(), ValidationError> {
+    for (field, v) in [
+        ("compile_limits.cpu_time_ms", c.cpu_time_ms),
+        ("compile_limits.wall_time_ms", c.wall_time_ms),
+        ("compile_limits.memory_kb", c.memory_kb),
+    ] {
+        if v == Some(0) {
+            return Err(err(
+                field,
+                "must be at least 1 (leave it out for the server's)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_files(sub: &Submission, rules: &Rules) -> Result<(), ValidationError> {
@@ -289,7 +348,45 @@ mod tests {
             expected_output: None,
             limits: Limits::default(),
             tests: Vec::new(),
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn compiler_options_are_flags_never_shell_syntax() {
+        let with = |opts: &[&str]| {
+            let mut s = sub();
+            s.compiler_options = opts.iter().map(|o| o.to_string()).collect();
+            check(&s, &rules())
+        };
+        for ok in [
+            &[][..],
+            &["-O2", "-DVALUE=42", "-std=c11", "-I./inc", "-Wl,-z,now"],
+        ] {
+            assert!(with(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            &["-O2;", "rm"][..],
+            &["$(id)"],
+            &["`id`"],
+            &["a b"],
+            &[""],
+            &["@opts"],
+            &["-DX=\"q\""],
+        ] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.field, "compiler_options", "{bad:?}");
+        }
+        let many: Vec<&str> = vec!["-O2"; MAX_COMPILER_OPTIONS + 1];
+        assert!(with(&many).is_err());
+        let long = "-D".to_string() + &"x".repeat(MAX_COMPILER_OPTIONS_BYTES);
+        assert!(with(&[long.as_str()]).is_err());
+        let mut s = sub();
+        s.compile_limits.cpu_time_ms = Some(0);
+        assert_eq!(
+            check(&s, &rules()).unwrap_err().field,
+            "compile_limits.cpu_time_ms"
+        );
     }
 
     fn rules() -> Rules {

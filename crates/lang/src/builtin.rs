@@ -97,6 +97,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
             "{tool:gcc}",
             "-O2",
             "-std=c17",
+            "{options}",
             "-o",
             "main",
             "{files}",
@@ -117,7 +118,15 @@ pub(crate) const BUILTIN: &[Spec] = &[
         default_file: "main.cpp",
         tools: &["g++"],
         version: &["{tool:g++}", "-dumpfullversion"],
-        compile: Some(&["{tool:g++}", "-O2", "-std=c++20", "-o", "main", "{files}"]),
+        compile: Some(&[
+            "{tool:g++}",
+            "-O2",
+            "-std=c++20",
+            "{options}",
+            "-o",
+            "main",
+            "{files}",
+        ]),
         run: &["./main"],
         env: &[],
         etc: &[],
@@ -144,6 +153,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
             "-J-XX:-UsePerfData",
             "-encoding",
             "UTF-8",
+            "{options}",
             "-d",
             ".",
             "{files}",
@@ -184,6 +194,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
             "2021",
             "-C",
             "linker={tool:gcc}",
+            "{options}",
             "-o",
             "main",
             "{main}",
@@ -203,7 +214,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         default_file: "main.go",
         tools: &["go"],
         version: &["{tool:go}", "version"],
-        compile: Some(&["{tool:go}", "build", "-o", "main", "{files}"]),
+        compile: Some(&["{tool:go}", "build", "{options}", "-o", "main", "{files}"]),
         run: &["./main"],
         // GOPATH mode (no go.mod needed); caches in the box's /tmp. Detection
         // adds GOROOT.
@@ -323,6 +334,22 @@ pub(crate) fn spec_for(name: &str) -> Option<&'static Spec> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn every_compiled_language_takes_compiler_options_before_its_files() {
+        for spec in BUILTIN.iter().filter(|s| s.compile.is_some()) {
+            let t = spec.compile.unwrap();
+            let at = t.iter().position(|a| *a == "{options}");
+            let files = t
+                .iter()
+                .position(|a| a.contains("{files}") || a.contains("{main}"));
+            assert!(
+                matches!((at, files), (Some(o), Some(f)) if o < f),
+                "{}: {t:?}",
+                spec.id
+            );
+        }
+    }
 
     #[test]
     fn ids_match_the_table() {

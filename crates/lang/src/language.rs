@@ -69,7 +69,32 @@ impl Language {
 
     /// The expanded compile argv, if the language is compiled.
     pub fn compile_argv(&self, ctx: &ExpandContext) -> Option<Vec<String>> {
-        self.compile.as_ref().map(|t| self.expand(t, ctx))
+        self.compile_argv_with(ctx, &[])
+    }
+
+    /// The expanded compile argv with a submission's compiler options where
+    /// the template has [`OPTIONS`](crate::template::OPTIONS), one argument each.
+    pub fn compile_argv_with(
+        &self,
+        ctx: &ExpandContext,
+        options: &[String],
+    ) -> Option<Vec<String>> {
+        let t = self.compile.as_ref()?;
+        let mut argv = Vec::with_capacity(t.len() + options.len());
+        for (i, part) in t.split(|a| a == crate::template::OPTIONS).enumerate() {
+            if i > 0 {
+                argv.extend(options.iter().cloned());
+            }
+            argv.extend(self.expand(part, ctx));
+        }
+        Some(argv)
+    }
+
+    /// Whether the compile step takes a submission's compiler options.
+    pub fn accepts_compiler_options(&self) -> bool {
+        self.compile
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|a| a == crate::template::OPTIONS))
     }
 
     /// The expanded run argv.

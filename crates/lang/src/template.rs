@@ -9,7 +9,10 @@
 //!   the paths are joined with spaces;
 //! - `{memory_mb}`: the memory limit in MiB;
 //! - `{heap_mb}`: a heap for managed runtimes that leaves headroom under the
-//!   limit: `memory_mb - 64`, at least 32 (see [`heap_mb`]).
+//!   limit: `memory_mb - 64`, at least 32 (see [`heap_mb`]);
+//! - [`OPTIONS`] (a whole argument, compile templates only): where a
+//!   submission's compiler options go, one argument each
+//!   (`Language::compile_argv_with`); nothing otherwise.
 //!
 //! Unknown `{…}` sequences are left as they are.
 //!
@@ -19,6 +22,9 @@
 //! such names too: `kiln_engine::validate::file_name`).
 
 use std::path::Path;
+
+/// The argument of a compile template that stands for the compiler options.
+pub const OPTIONS: &str = "{options}";
 
 /// MiB a managed runtime (JVM) needs outside its heap.
 pub const HEAP_HEADROOM_MB: u64 = 64;
@@ -59,6 +65,9 @@ pub fn expand(template: &[String], ctx: &ExpandContext) -> Vec<String> {
     ];
     let mut argv = Vec::with_capacity(template.len() + ctx.files.len());
     for arg in template {
+        if arg == OPTIONS {
+            continue;
+        }
         if arg == "{files}" {
             argv.extend(paths.iter().cloned());
         } else {
@@ -101,6 +110,19 @@ mod tests {
 
     fn files(names: &[&str]) -> Vec<String> {
         t(names)
+    }
+
+    #[test]
+    fn the_options_placeholder_expands_to_nothing_in_plain_expansion() {
+        let f = files(&["main.c"]);
+        let ctx = ExpandContext {
+            files: &f,
+            memory_mb: 64,
+        };
+        assert_eq!(
+            expand(&t(&["cc", OPTIONS, "{files}"]), &ctx),
+            t(&["cc", "./main.c"])
+        );
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub struct SubmissionRequest {
     pub tests: Option<Vec<TestCase>>,
     #[serde(default)]
     pub callback_url: Option<String>,
+    /// Extra compiler arguments, one word each.
+    #[serde(default)]
+    pub compiler_options: Option<Vec<String>>,
+    /// stderr into stdout.
+    #[serde(default)]
+    pub merge_stderr: Option<bool>,
+    /// Lower compile limits than the server's.
+    #[serde(default)]
+    pub compile_limits: Option<kiln_engine::CompileLimits>,
 }
 
 /// `POST /api/v1/submissions/batch` body.
@@ -112,6 +121,9 @@ impl Validator<'_> {
             expected_output: req.expected_output,
             limits: req.limits.unwrap_or_default().apply(c.default_limits),
             tests: req.tests.unwrap_or_default(),
+            compiler_options: req.compiler_options.unwrap_or_default(),
+            merge_stderr: req.merge_stderr.unwrap_or(false),
+            compile_limits: req.compile_limits.unwrap_or_default(),
         };
         kiln_engine::validate::check(&submission, &c.validation_rules())
             .map_err(|e| ApiError::invalid_field(&field(&e.field), e.message))?;

@@ -28,6 +28,7 @@ pub fn submission(language: &str, files: Vec<SourceFile>) -> Submission {
             ..Limits::default()
         },
         tests: vec![],
+        ..Default::default()
     }
 }
 

@@ -109,6 +109,9 @@ pub struct ExecSpec {
     /// running when it exits, the box's cgroup limits are left as they are,
     /// and a limit stops only this program's process group.
     pub shared_box: bool,
+    /// The program's stderr is its stdout (one pipe for both, so the two are
+    /// interleaved as written): Judge0's `redirect_stderr_to_stdout`.
+    pub merge_stderr: bool,
 }
 
 impl ExecSpec {
@@ -121,6 +124,7 @@ impl ExecSpec {
             stdin: Input::Bytes(Vec::new()),
             stream: None,
             shared_box: false,
+            merge_stderr: false,
         }
     }
 }
@@ -200,6 +204,16 @@ impl SandboxBox {
             },
             stdio: Stdio::Pipes,
             kill_all_on_exit: !shared,
+        };
+        // Merged: fd 2 is another copy of the stdout pipe's write end; the
+        // stderr pipe then only ever reads EOF.
+        let err_w = if spec.merge_stderr {
+            drop(err_w);
+            out_w
+                .try_clone()
+                .map_err(|e| SandboxError::io("stdout pipe for stderr", e))?
+        } else {
+            err_w
         };
         let (pid, exit_rx) = self.start(req, &msg, [in_r, out_w, err_w]).await?;
         let started = Instant::now();

@@ -265,10 +265,15 @@ pub fn parse(
             ))
         }
     };
-    if text("compiler_options")?.is_some_and(|s| !s.is_empty()) {
+    // Judge0 puts the string into its compile command; Kiln passes its words
+    // as arguments (the engine's rule says which characters they may hold).
+    let compiler_options: Vec<String> = text("compiler_options")?
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+    if !compiler_options.is_empty() && !lang.compiled {
         return Err(Judge0Error::field(
             "compiler_options",
-            "setting compiler options is not allowed",
+            "setting compiler options is only allowed for compiled languages",
         ));
     }
     if flag("enable_network")? {
@@ -277,12 +282,7 @@ pub fn parse(
             "enabling network is not allowed",
         ));
     }
-    if flag("redirect_stderr_to_stdout")? {
-        return Err(Judge0Error::field(
-            "redirect_stderr_to_stdout",
-            "redirecting stderr to stdout is not supported by this server (Kiln); read stderr",
-        ));
-    }
+    let merge_stderr = flag("redirect_stderr_to_stdout")?;
     for k in [
         "enable_per_process_and_thread_time_limit",
         "enable_per_process_and_thread_memory_limit",
@@ -374,6 +374,9 @@ pub fn parse(
             }),
             tests,
             callback_url: None,
+            compiler_options: Some(compiler_options),
+            merge_stderr: Some(merge_stderr),
+            compile_limits: None,
         },
         callback_url,
         additional,
@@ -586,10 +589,14 @@ pub fn attribute(
         "max_processes_and_or_threads" => json!(l.processes),
         "enable_per_process_and_thread_time_limit"
         | "enable_per_process_and_thread_memory_limit"
-        | "redirect_stderr_to_stdout"
         | "enable_network" => json!(false),
+        "redirect_stderr_to_stdout" => json!(sub.merge_stderr),
         "max_file_size" => json!(l.output_bytes / 1024),
-        "compiler_options" | "additional_files" => Value::Null,
+        "compiler_options" => match sub.compiler_options.is_empty() {
+            true => Value::Null,
+            false => json!(sub.compiler_options.join(" ")),
+        },
+        "additional_files" => Value::Null,
         "command_line_arguments" => match sub.args.is_empty() {
             true => Value::Null,
             false => json!(sub.args.join(" ")),

@@ -187,6 +187,25 @@ pub fn run_limits(l: &StageLimits) -> LimitsPatch {
     }
 }
 
+/// Piston's compile limits as the submission's compile limits (each lowers
+/// the server's; a value at or above it, or -1/0 for "none", leaves it).
+pub fn compile_limits(l: &StageLimits) -> kiln_engine::CompileLimits {
+    kiln_engine::CompileLimits {
+        wall_time_ms: l
+            .compile_timeout
+            .filter(|&v| v > 0.0)
+            .map(|v| v.ceil() as u64),
+        cpu_time_ms: l
+            .compile_cpu_time
+            .filter(|&v| v > 0.0)
+            .map(|v| v.ceil() as u64),
+        memory_kb: l
+            .compile_memory_limit
+            .filter(|&v| v > 0.0)
+            .map(|v| (v / 1024.0).ceil() as u64),
+    }
+}
+
 /// A Kiln field named in a validation error, as the Piston request spells it,
 /// with the configured maximum in Piston's unit for the limits.
 pub fn piston_field(kiln_field: &str, max: &Limits) -> (String, Option<u64>) {

@@ -167,6 +167,9 @@ pub fn prepare(app: &AppState, req: ExecuteRequest, stdin: bool) -> Result<Prepa
         limits: Some(mapping::run_limits(&req.limits)),
         tests: None,
         callback_url: None,
+        compiler_options: None,
+        merge_stderr: None,
+        compile_limits: Some(mapping::compile_limits(&req.limits)),
     };
     let valid = Validator {
         config: &app.config,

@@ -278,6 +278,7 @@ pub fn new_submission(stdin: &str) -> kiln_server::store::NewSubmission {
             expected_output: None,
             limits: Default::default(),
             tests: vec![],
+            ..Default::default()
         },
         callback_url: None,
         callback_kind: Default::default(),

@@ -352,7 +352,7 @@ async fn refusals_have_judge0s_shape() {
         ),
         (
             json!({"source_code": "echo", "language_id": id, "compiler_options": "-O2"}),
-            json!({"compiler_options": ["setting compiler options is not allowed"]}),
+            json!({"compiler_options": ["setting compiler options is only allowed for compiled languages"]}),
         ),
         (
             json!({"source_code": "echo", "language_id": id, "number_of_runs": 21}),
