@@ -59,37 +59,4 @@ impl WorkspaceError {
             message: message.into(),
         }
     }
-
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            WorkspaceError::Invalid { .. } | WorkspaceError::FileRefused(_) => 400,
-            WorkspaceError::Quota(_) => 403,
-            WorkspaceError::NotFound(_) | WorkspaceError::FileMissing(_) => 404,
-            WorkspaceError::Conflict(_) => 409,
-            WorkspaceError::TooLarge(_) => 413,
-            WorkspaceError::Busy(_) => 429,
-            WorkspaceError::Capacity(_) => 503,
-            WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => {
-                500
-            }
-        }
-    }
-
-    /// The stable snake_case code of the error body.
-    pub fn code(&self) -> &'static str {
-        match self {
-            WorkspaceError::Invalid { .. } => "invalid_field",
-            WorkspaceError::NotFound(_) | WorkspaceError::FileMissing(_) => "not_found",
-            WorkspaceError::Conflict(_) => "conflict",
-            WorkspaceError::Quota(_) => "quota_exceeded",
-            WorkspaceError::Capacity(_) => "at_capacity",
-            WorkspaceError::FileRefused(_) => "file_refused",
-            WorkspaceError::TooLarge(_) => "too_large",
-            WorkspaceError::Busy(_) => "too_many_transfers",
-            WorkspaceError::Sandbox(_) | WorkspaceError::Io { .. } | WorkspaceError::Config(_) => {
-                "internal_error"
-            }
-        }
-    }
 }

@@ -14,7 +14,7 @@
 //! - [`store`]    — metadata files and homes on the host.
 //! - [`settings`] — the `[workspaces]` config table.
 //! - [`metrics`]  — metric names and buckets.
-//! - [`error`]    — the error type with its HTTP status and code.
+//! - [`error`]    — the error type (the server maps it to HTTP).
 
 // Functions stay short enough to hold in one's head (80 lines, clippy.toml).
 #![warn(clippy::too_many_lines)]

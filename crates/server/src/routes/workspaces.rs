@@ -39,17 +39,36 @@ fn manager(app: &AppState) -> Result<&Arc<Manager>, ApiError> {
 }
 
 pub(crate) fn api_error(e: WorkspaceError) -> ApiError {
-    if e.status() >= 500 {
+    let (status, code) = http_of(&e);
+    if status.is_server_error() {
         tracing::error!(error = %e, "workspace operation failed");
     }
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut err = ApiError::new(status, e.code(), e.to_string());
+    let mut err = ApiError::new(status, code, e.to_string());
     if status == StatusCode::SERVICE_UNAVAILABLE {
         err.retry_after = Some(5);
     } else if status == StatusCode::TOO_MANY_REQUESTS {
         err.retry_after = Some(1);
     }
     err
+}
+
+/// The HTTP status and the stable snake_case code each workspace error
+/// answers with (the workspace crate knows nothing of HTTP).
+fn http_of(e: &WorkspaceError) -> (StatusCode, &'static str) {
+    use WorkspaceError as W;
+    match e {
+        W::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+        W::FileRefused(_) => (StatusCode::BAD_REQUEST, "file_refused"),
+        W::Quota(_) => (StatusCode::FORBIDDEN, "quota_exceeded"),
+        W::NotFound(_) | W::FileMissing(_) => (StatusCode::NOT_FOUND, "not_found"),
+        W::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        W::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        W::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_transfers"),
+        W::Capacity(_) => (StatusCode::SERVICE_UNAVAILABLE, "at_capacity"),
+        W::Sandbox(_) | W::Io { .. } | W::Config(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        }
+    }
 }
 
 /// An id that is not a UUID names no workspace.
