@@ -114,7 +114,7 @@ pub async fn run_group(
     verbose: bool,
     created: Created,
 ) -> Results {
-    let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
+    let started_at = kiln_measure::time::rfc3339(SystemTime::now());
     let names: Vec<String> = (0..group.count)
         .map(|n| workspace_name(run_id, label, &group.template, n))
         .collect();

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use kiln_loadtest::stats::Percentiles;
+use kiln_measure::Percentiles;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::json;
@@ -72,7 +72,7 @@ pub async fn run(
     stop: Stop,
     verbose: bool,
 ) -> Results {
-    let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
+    let started_at = kiln_measure::time::rfc3339(SystemTime::now());
     let workspaces = Arc::new(platform.list(NAME_PREFIX, false).await.unwrap_or_default());
     let stats = Stats::default();
     let users: Vec<String> = (0..cfg.concurrency)

@@ -119,7 +119,7 @@ async fn run_against(
 
     let dir = a
         .output
-        .join(kiln_loadtest::report::dir_stamp(SystemTime::now()));
+        .join(kiln_measure::time::dir_stamp(SystemTime::now()));
     std::fs::create_dir_all(&dir).map_err(|source| ScaletestError::WriteResults {
         path: dir.clone(),
         source,
@@ -132,7 +132,7 @@ async fn run_against(
         target: info.target.clone(),
         scale: info.scale,
         run_id: run_id.clone(),
-        started_at: kiln_loadtest::report::rfc3339(SystemTime::now()),
+        started_at: kiln_measure::time::rfc3339(SystemTime::now()),
     }
     .write(&dir)?;
     let mut s = Session {

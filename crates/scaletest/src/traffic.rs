@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use kiln_loadtest::stats::Percentiles;
+use kiln_measure::Percentiles;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -303,7 +303,7 @@ pub async fn run(
     stop: Stop,
     verbose: bool,
 ) -> Result<Results, crate::error::PlatformError> {
-    let started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
+    let started_at = kiln_measure::time::rfc3339(SystemTime::now());
     let targets = Arc::new(platform.list(NAME_PREFIX, true).await?);
     let ids: Vec<String> = targets.iter().map(|w| w.name.clone()).collect();
     let limits = Limits {

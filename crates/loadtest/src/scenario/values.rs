@@ -19,36 +19,7 @@ impl TryFrom<String> for Dur {
     }
 }
 
-/// Parses `500ms`, `60s`, `1.5s`, `10m`, `1h`, `1m30s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad =
-        || format!("invalid duration `{s}`: write e.g. \"500ms\", \"60s\", \"10m\", \"1m30s\"");
-    let mut total = 0f64;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += value * factor;
-        rest = &rest[unit_end..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
+pub use kiln_measure::duration::parse_duration;
 
 /// A non-negative, finite number (rates, weights, counts).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize, Serialize)]

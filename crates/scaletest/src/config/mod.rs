@@ -19,7 +19,7 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        kiln_loadtest::scenario::parse_duration(&s)
+        kiln_measure::duration::parse_duration(&s)
             .map(Dur)
             .map_err(serde::de::Error::custom)
     }

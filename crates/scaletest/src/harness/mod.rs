@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use kiln_loadtest::stats::Percentiles;
+use kiln_measure::Percentiles;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{watch, Semaphore};
@@ -149,7 +149,7 @@ where
                     fmt_dur(limits.run_timeout)
                 )),
                 Some(_permit) => {
-                    result.started_at = kiln_loadtest::report::rfc3339(SystemTime::now());
+                    result.started_at = kiln_measure::time::rfc3339(SystemTime::now());
                     let t0 = Instant::now();
                     let fut = job(i, id, logs.clone());
                     let r = run_started(fut, &limits, deadline, &mut stop).await;
@@ -207,7 +207,7 @@ impl RunResult {
             id,
             logs: String::new(),
             error: None,
-            started_at: kiln_loadtest::report::rfc3339(SystemTime::now()),
+            started_at: kiln_measure::time::rfc3339(SystemTime::now()),
             duration: "0s".into(),
             duration_ms: 0,
             metrics: None,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kiln_loadtest::stats::Percentiles;
+use kiln_measure::Percentiles;
 use serde::Serialize;
 use serde_json::Value;
 
