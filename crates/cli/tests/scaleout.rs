@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use kiln_server::queue::redis::{GROUP, STREAM};
 use kiln_server::store::{postgres::PgStore, Store};
-use kiln_server::testenv::Services;
+use kiln_testsupport::Services;
 use serde_json::{json, Value};
 
 use common::{request, Server};

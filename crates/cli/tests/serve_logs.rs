@@ -176,7 +176,7 @@ fn rust_log_filters_the_lines() {
 
 #[test]
 fn a_worker_whose_database_does_not_exist_stops_at_once_saying_so() {
-    let pg = kiln_server::testenv::PgServer::start();
+    let pg = kiln_testsupport::PgServer::start();
     let url = pg.url();
     let (base, _) = url.rsplit_once('/').unwrap();
     let missing = format!("{base}/no_such_database");

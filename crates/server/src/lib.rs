@@ -23,7 +23,6 @@
 //!   `/health` and `/metrics`.
 //! - [`notify`]: the [`notify::Notifier`] trait ("submission finished", for `wait=true`),
 //!   in-process and over Redis pub/sub.
-//! - [`testenv`]: private Redis and PostgreSQL servers for tests (temp dirs, free ports).
 //! - [`callback`]: `callback_url` checks (no private addresses unless allowed) and delivery.
 //! - [`auth`]: API keys, admin keys, the one ownership rule.
 //! - [`ratelimit`]: token buckets per key (per client address with keys off),
@@ -59,7 +58,6 @@ pub mod ratelimit;
 pub mod routes;
 pub mod sqlite;
 pub mod store;
-pub mod testenv;
 pub mod worker;
 pub mod worker_node;
 pub mod ws;

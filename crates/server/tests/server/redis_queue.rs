@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use kiln_server::queue::redis::{RedisQueue, DEAD_LETTER, GROUP, IDS, STREAM};
 use kiln_server::queue::{Queue, QueueError};
-use kiln_server::testenv::RedisServer;
+use kiln_testsupport::RedisServer;
 
 fn ids(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()

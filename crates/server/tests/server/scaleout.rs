@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_server::queue::redis::{DEAD_LETTER, GROUP, STREAM};
-use kiln_server::testenv::Services;
 use kiln_server::{App, Config, ServeArgs};
+use kiln_testsupport::Services;
 use serde_json::Value;
 
 use crate::common::{error_code, fake, FakeExecutor, TestServer};

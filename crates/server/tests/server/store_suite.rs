@@ -3,7 +3,7 @@
 
 use kiln_engine::{Report, Status};
 use kiln_server::store::{postgres::PgStore, sqlite::SqliteStore, ListFilter, Store};
-use kiln_server::testenv::PgServer;
+use kiln_testsupport::PgServer;
 
 use crate::common::new_submission;
 

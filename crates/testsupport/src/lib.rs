@@ -1,3 +1,5 @@
+//! kiln-testsupport (dev-dependency only):
+//!
 //! Private Redis and PostgreSQL servers for tests: each one in a temporary
 //! directory, on a free loopback port, owned by the test that started it, so
 //! that tests can stop and start them freely without touching the machine's own
