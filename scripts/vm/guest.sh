@@ -77,6 +77,16 @@ while IFS=$'\t' read -r config name limit cmd; do
       secs=$(( $(date +%s) - start ))
     fi
   fi
+  # The hellos compile real programs under CPU limits (30 s for a compile):
+  # on a loaded host the same inflation can push Go's compile over it. One
+  # more try, reported; a defect fails twice.
+  if [ $rc != 0 ] && [ $rc != 124 ] && [ "${name#hello-}" != "$name" ]; then
+    timeout -k 10 "$limit" bash -c "$cmd" > "$log.retry" 2>&1 < /dev/null
+    rc=$?
+    note=" (failed once, passed on a retry)"
+    [ $rc = 0 ] || note=" (failed again)"
+    secs=$(( $(date +%s) - start ))
+  fi
   if [ $rc = 0 ]; then verdict=PASS; else verdict=FAIL; fi
   [ $rc = 124 ] && verdict=TIMEOUT
   [ $rc = 77 ] && verdict=SKIP
