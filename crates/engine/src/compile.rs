@@ -11,7 +11,7 @@ use kiln_sandbox::{ExecLimits, ExecOutcome, FileKind, LimitHit, SandboxBox, Sand
 
 use crate::cache::{Artifact, Entry, Key, KeyInputs};
 use crate::judge::verdict;
-use crate::types::{output_text, Limits, Report, SourceFile, Status};
+use crate::types::{output_text, Limits, Report, SourceFile, Status, Submission};
 
 /// Most files a compile may leave for its result to be cached.
 pub const MAX_ARTIFACTS: u32 = 4096;
@@ -351,4 +351,15 @@ pub(crate) fn exec_limits(l: &Limits) -> ExecLimits {
         open_files: 256,
         stack_bytes: memory.min(256 << 20),
     }
+}
+
+/// The entry file, then the other files of the language: headers and data
+/// files are in /box for the program but are not compile units.
+pub(crate) fn compile_units(lang: &Language, sub: &Submission) -> Vec<String> {
+    sub.files
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| *i == 0 || lang.matches_file(std::path::Path::new(&f.name)))
+        .map(|(_, f)| f.name.clone())
+        .collect()
 }

@@ -16,18 +16,21 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use kiln_lang::{Catalog, Language};
-use kiln_sandbox::{BindSpec, ExecSpec, Output, Sandbox, SandboxBox, SandboxConfig, SandboxInfo};
+use kiln_sandbox::{BindSpec, ExecSpec, Sandbox, SandboxBox, SandboxConfig, SandboxInfo};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::cache::{CacheError, CacheStats, CompileCache, Entry, Key};
-use crate::compile::{self, CompileFacts, CompilePlan};
+use crate::cache::{CacheError, CacheStats, CompileCache};
+use crate::compile::{self, CompileFacts};
 use crate::config::EngineConfig;
 use crate::types::{Report, Submission};
 use crate::validate::{validate, ValidationError};
+use cached::Compile;
 
-/// Output chunks of an interactive run.
-pub type StreamEvent = Output;
+mod cached;
+mod pool;
+
+pub use crate::run_step::StreamEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -253,111 +256,6 @@ impl Engine {
         report
     }
 
-    /// The compile step's plan and, with the cache, its key and a usable
-    /// entry; `Err` is the report of a cached `compilation_error`.
-    async fn prepare_compile(
-        &self,
-        lang: &Language,
-        sub: &Submission,
-    ) -> Result<Option<Compile>, Box<Report>> {
-        let cl = sub.compile_limits.apply(self.inner.cfg.compile_limits);
-        if !sub.compiler_options.is_empty() && !lang.accepts_compiler_options() {
-            let mut r = Report::internal_error("");
-            r.status = crate::types::Status::CompilationError;
-            r.message = Some(format!(
-                "{} takes no compiler options (compiler_options is for compiled languages)",
-                lang.id
-            ));
-            return Err(Box::new(r));
-        }
-        let names = compile_units(lang, sub);
-        let Some(plan) = CompilePlan::new(
-            lang,
-            &names,
-            &env_of(lang),
-            (&cl, &sub.compiler_options),
-            sub.limits.output_bytes,
-        ) else {
-            return Ok(None);
-        };
-        let (Some(cache), Some(toolchain)) = (
-            self.inner.cache.clone(),
-            self.inner.toolchains.get(&lang.id),
-        ) else {
-            return Ok(Some(Compile {
-                plan,
-                key: None,
-                hit: None,
-            }));
-        };
-        let key = plan.key(lang, toolchain, &sub.files, &self.inner.cfg.sandbox);
-        let c = cache.clone();
-        let found = tokio::task::spawn_blocking(move || c.get(&key))
-            .await
-            .ok()
-            .flatten()
-            // Over this submission's output cap, that compile would have
-            // been stopped: not a hit.
-            .filter(|e| (e.stdout.len() + e.stderr.len()) as u64 <= plan.limits.output_bytes);
-        cache.count(&lang.id, found.is_some());
-        let hit = match found {
-            None => None,
-            Some(e) => Some((
-                compile::judge(compile::outcome_of(&e), &plan, &cl, true)?,
-                e,
-            )),
-        };
-        Ok(Some(Compile {
-            plan,
-            key: Some(key),
-            hit,
-        }))
-    }
-
-    async fn take_box(&self, sandbox: &Sandbox) -> Result<SandboxBox, kiln_sandbox::SandboxError> {
-        let warm = self.inner.warm.lock().expect("warm pool lock").pop();
-        self.refill();
-        match warm {
-            Some(b) => Ok(b),
-            None => sandbox.create_box(&self.inner.binds).await,
-        }
-    }
-
-    /// Tops the warm pool up in the background (one refiller at a time).
-    fn refill(&self) {
-        let inner = self.inner.clone();
-        let Ok(sandbox) = inner.sandbox.clone() else {
-            return;
-        };
-        if inner.cfg.warm_boxes == 0
-            || inner
-                .refilling
-                .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
-            return;
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            inner
-                .refilling
-                .store(false, std::sync::atomic::Ordering::Release);
-            return;
-        };
-        rt.spawn(async move {
-            while inner.warm.lock().expect("warm pool lock").len() < inner.cfg.warm_boxes {
-                match sandbox.create_box(&inner.binds).await {
-                    Ok(b) => inner.warm.lock().expect("warm pool lock").push(b),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not pre-create a sandbox");
-                        break;
-                    }
-                }
-            }
-            inner
-                .refilling
-                .store(false, std::sync::atomic::Ordering::Release);
-        });
-    }
-
     async fn run_in(
         &self,
         b: &SandboxBox,
@@ -408,52 +306,6 @@ impl Engine {
         facts.fill(&mut report);
         (report, put)
     }
-
-    /// Caches a compile's outcome (and, after a success, its artifacts,
-    /// read from the box before any program runs): the entry is written in
-    /// the background.
-    async fn store(
-        &self,
-        b: &SandboxBox,
-        key: Key,
-        o: &kiln_sandbox::ExecOutcome,
-        files: &[crate::types::SourceFile],
-    ) -> Option<PendingPut> {
-        let cache = self.inner.cache.clone()?;
-        let (artifacts, removed) = if o.success() {
-            compile::collect(b, files, cache.max_entry_bytes()).await?
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let entry: Entry = compile::entry_of(o, artifacts, removed)?;
-        Some(tokio::task::spawn_blocking(move || {
-            if cache.put(&key, &entry) {
-                // Not awaited with the submission: a scan of a large cache
-                // must not hold its slot.
-                tokio::task::spawn_blocking(move || cache.scan_and_evict());
-            }
-        }))
-    }
-}
-
-/// How the compile step goes for one submission.
-struct Compile {
-    plan: CompilePlan,
-    /// Its cache key, with a cache.
-    key: Option<Key>,
-    /// A usable cached success: its facts and output used, and the entry.
-    hit: Option<((CompileFacts, u64), Entry)>,
-}
-
-/// The entry file, then the other files of the language: headers and data
-/// files are in /box for the program but are not compile units.
-pub(crate) fn compile_units(lang: &Language, sub: &Submission) -> Vec<String> {
-    sub.files
-        .iter()
-        .enumerate()
-        .filter(|(i, f)| *i == 0 || lang.matches_file(std::path::Path::new(&f.name)))
-        .map(|(_, f)| f.name.clone())
-        .collect()
 }
 
 fn env_of(lang: &Language) -> Vec<String> {
@@ -461,37 +313,4 @@ fn env_of(lang: &Language) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::types::Status;
-
-    /// An API-only node: validation and the language list work without a
-    /// sandbox, and a run says why it cannot happen here.
-    #[tokio::test]
-    async fn an_engine_without_sandbox_validates_and_refuses_runs_with_the_reason() {
-        let engine =
-            Engine::without_sandbox(EngineConfig::default(), "no root on this node".into());
-        assert!(engine.sandbox_info().is_none());
-        let lang = engine
-            .catalog()
-            .available()
-            .first()
-            .expect("a toolchain on this machine")
-            .clone();
-        let sub: Submission = serde_json::from_value(serde_json::json!({
-            "language": lang.id,
-            "files": [{"name": lang.default_file, "content": "x"}],
-        }))
-        .unwrap();
-        engine.validate(&sub).expect("a valid submission");
-        let bad = Submission {
-            language: "no-such-language".into(),
-            ..sub.clone()
-        };
-        assert!(engine.validate(&bad).is_err());
-        let report = engine.execute(sub).await;
-        assert_eq!(report.status, Status::InternalError, "{report:?}");
-        let message = report.message.unwrap_or_default();
-        assert!(message.contains("no root on this node"), "{message}");
-    }
-}
+mod tests;

@@ -4,13 +4,15 @@
 
 use bytes::Bytes;
 use kiln_lang::{ExpandContext, Language};
-use kiln_sandbox::{ExecSpec, Input, LimitHit, SandboxBox};
+use kiln_sandbox::{ExecSpec, Input, LimitHit, Output, SandboxBox};
 use tokio::sync::mpsc;
 
-use crate::compile::exec_limits;
-use crate::engine::{compile_units, StreamEvent};
+use crate::compile::{compile_units, exec_limits};
 use crate::judge::run_report;
 use crate::types::{Report, RunReport, Status, Submission};
+
+/// Output chunks of an interactive run.
+pub type StreamEvent = Output;
 
 /// Runs the program once per test (or once), judging each, with what is
 /// left of the output budget after `used`.

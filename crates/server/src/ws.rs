@@ -26,6 +26,9 @@
 //!   Input never blocks output or the limits.
 //! - A client that goes away (close, error, a write that fails or stalls)
 //!   stops the run: its box is killed and the slot is free within a second.
+//!
+//! Module map: this file, the bounds, [`upgrade`], the first message and the
+//! connection's loop; [`writer`], the only task that writes to the socket.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,16 +38,21 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use kiln_engine::{Report, Submission};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::task::{JoinError, JoinHandle};
+
+mod writer;
 
 use crate::app::AppState;
 use crate::error::{ApiError, Query};
 use crate::executor::OutputChunk;
 use crate::model::{Encoding, ReportView, SubmissionRequest, Validator};
+use writer::{write_loop, ToClient};
 
 pub use crate::executor::STREAM_CHUNKS;
 
@@ -112,21 +120,10 @@ async fn refuse(mut sink: Sink, e: &ApiError) {
     }
 }
 
-/// What the connection's loop hands the writer besides the output.
-enum ToClient {
-    /// An error about a client message, or a ping.
-    Message(Message),
-    /// The result: sent after the rest of the output, then the socket closes.
-    Result(Message),
-}
-
-async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
-    let (sink, mut rx) = socket.split();
-    let first = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, rx.next()).await {
-        Ok(Some(Ok(Message::Text(t)))) => t,
-        _ => return,
-    };
-    let sub = serde_json::from_str::<SubmissionRequest>(&first)
+/// The submission of the first message (as for `POST /api/v1/submissions`,
+/// `callback_url` excepted), through the one validator.
+fn first_submission(app: &AppState, first: &str) -> Result<Submission, ApiError> {
+    serde_json::from_str::<SubmissionRequest>(first)
         .map_err(|e| {
             ApiError::bad_request(
                 "invalid_body",
@@ -145,9 +142,18 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
                 executor: app.executor.as_ref(),
             }
             .check(req, "")
-        });
-    let sub = match sub {
-        Ok(v) => v.submission,
+        })
+        .map(|v| v.submission)
+}
+
+async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
+    let (sink, mut rx) = socket.split();
+    let first = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, rx.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        _ => return,
+    };
+    let sub = match first_submission(&app, &first) {
+        Ok(sub) => sub,
         Err(e) => return refuse(sink, &e).await,
     };
     let Ok(slot) = app.interactive.try_acquire() else {
@@ -163,6 +169,44 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
         tokio::spawn(async move { executor.execute_streaming(sub, stdin_rx, out_tx).await });
     let mut writer = tokio::spawn(write_loop(sink, out_rx, ctl_rx, enc));
 
+    let (done, writer_done) = pump(&mut rx, &mut exec, &mut writer, stdin_tx, &ctl_tx).await;
+    match done {
+        Some(report) => {
+            drop(slot);
+            let report = report.unwrap_or_else(|e| {
+                kiln_engine::Report::internal_error(format!("the run failed: {e}"))
+            });
+            let mut body = serde_json::to_value(ReportView::new(&report, enc)).unwrap_or_default();
+            body["type"] = json!("result");
+            drop(report);
+            if ctl_tx
+                .send(ToClient::Result(Message::Text(body.to_string().into())))
+                .await
+                .is_ok()
+            {
+                // Bounded: each message the writer sends has a deadline.
+                let _ = writer.await;
+            }
+        }
+        None => {
+            stop_abandoned_run(writer, writer_done, exec, "an interactive run").await;
+            drop(slot);
+        }
+    }
+}
+
+/// The connection's loop: the client's stdin to the run (while a message
+/// waits for room, nothing more is read and the client is pinged), its bad
+/// messages answered, until the run or the writer ends or the client leaves
+/// (`None`; `true` when the writer ended). `stdin_tx` is dropped when it
+/// returns.
+async fn pump(
+    rx: &mut SplitStream<WebSocket>,
+    exec: &mut JoinHandle<Report>,
+    writer: &mut JoinHandle<()>,
+    stdin_tx: mpsc::Sender<Bytes>,
+    ctl_tx: &mpsc::Sender<ToClient>,
+) -> (Option<Result<Report, JoinError>>, bool) {
     let mut stdin_tx = Some(stdin_tx);
     // The rest of a stdin message waiting for room, and whether EOF follows it.
     let mut pending: Option<Bytes> = None;
@@ -179,8 +223,8 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
         let deliver = pending.as_ref().and(stdin_tx.clone());
         let delivering = deliver.is_some();
         tokio::select! {
-            done = &mut exec => break Some(done),
-            _ = &mut writer => {
+            done = &mut *exec => break Some(done),
+            _ = &mut *writer => {
                 writer_done = true;
                 break None;
             }
@@ -228,30 +272,7 @@ async fn run(app: Arc<AppState>, socket: WebSocket, enc: Encoding) {
             },
         }
     };
-    drop(stdin_tx);
-    match done {
-        Some(report) => {
-            drop(slot);
-            let report = report.unwrap_or_else(|e| {
-                kiln_engine::Report::internal_error(format!("the run failed: {e}"))
-            });
-            let mut body = serde_json::to_value(ReportView::new(&report, enc)).unwrap_or_default();
-            body["type"] = json!("result");
-            drop(report);
-            if ctl_tx
-                .send(ToClient::Result(Message::Text(body.to_string().into())))
-                .await
-                .is_ok()
-            {
-                // Bounded: each message the writer sends has a deadline.
-                let _ = writer.await;
-            }
-        }
-        None => {
-            stop_abandoned_run(writer, writer_done, exec, "an interactive run").await;
-            drop(slot);
-        }
-    }
+    (done, writer_done)
 }
 
 /// Stops a run whose client left: nobody reads the output, so the writer is
@@ -277,131 +298,5 @@ pub(crate) async fn stop_abandoned_run<W, R>(
             "{what} did not stop within {STOP_DEADLINE:?} of its client leaving; aborting it"
         );
         exec.abort();
-    }
-}
-
-/// The only task that writes to the socket: output as it comes, messages of
-/// the connection's loop, and at the end the result. Returns when the socket
-/// is closed or the client stopped taking messages.
-async fn write_loop(
-    mut sink: Sink,
-    mut out: mpsc::Receiver<OutputChunk>,
-    mut ctl: mpsc::Receiver<ToClient>,
-    enc: Encoding,
-) {
-    let mut text = [Utf8Carry::default(), Utf8Carry::default()];
-    let mut out_open = true;
-    loop {
-        let m = tokio::select! {
-            c = out.recv(), if out_open => match c {
-                Some(c) => output_message(c, enc, &mut text),
-                None => {
-                    out_open = false;
-                    continue;
-                }
-            },
-            m = ctl.recv() => match m {
-                Some(ToClient::Message(m)) => m,
-                Some(ToClient::Result(result)) => {
-                    // The run is over: the rest of its output, then the result.
-                    while let Some(c) = out.recv().await {
-                        if !send(&mut sink, output_message(c, enc, &mut text)).await {
-                            return;
-                        }
-                    }
-                    for (i, carry) in text.iter_mut().enumerate() {
-                        if let Some(rest) = carry.finish() {
-                            if !send(&mut sink, chunk_message(if i == 0 { "stdout" } else { "stderr" }, rest)).await {
-                                return;
-                            }
-                        }
-                    }
-                    if send(&mut sink, result).await {
-                        let _ = tokio::time::timeout(SEND_STALL, sink.close()).await;
-                    }
-                    return;
-                }
-                None => return,
-            },
-        };
-        if !send(&mut sink, m).await {
-            return;
-        }
-    }
-}
-
-fn chunk_message(kind: &str, data: String) -> Message {
-    Message::Text(json!({ "type": kind, "data": data }).to_string().into())
-}
-
-fn output_message(chunk: OutputChunk, enc: Encoding, text: &mut [Utf8Carry; 2]) -> Message {
-    let (kind, i, data) = match chunk {
-        OutputChunk::Stdout(b) => ("stdout", 0, b),
-        OutputChunk::Stderr(b) => ("stderr", 1, b),
-    };
-    let data = match enc {
-        Encoding::Text => text[i].take(&data),
-        Encoding::Base64 => enc.render_bytes(&data),
-    };
-    chunk_message(kind, data)
-}
-
-/// Text of a byte stream cut into chunks: a UTF-8 sequence cut in two by a
-/// chunk boundary waits for its end instead of becoming two U+FFFD.
-#[derive(Default)]
-struct Utf8Carry {
-    carry: Vec<u8>,
-}
-
-impl Utf8Carry {
-    fn take(&mut self, data: &[u8]) -> String {
-        let mut buf = std::mem::take(&mut self.carry);
-        buf.extend_from_slice(data);
-        let keep = incomplete_tail(&buf);
-        self.carry = buf.split_off(buf.len() - keep);
-        String::from_utf8_lossy(&buf).into_owned()
-    }
-
-    fn finish(&mut self) -> Option<String> {
-        let rest = std::mem::take(&mut self.carry);
-        (!rest.is_empty()).then(|| String::from_utf8_lossy(&rest).into_owned())
-    }
-}
-
-/// How many bytes at the end of `b` start a UTF-8 sequence that is not finished.
-fn incomplete_tail(b: &[u8]) -> usize {
-    for back in 1..=b.len().min(3) {
-        let c = b[b.len() - back];
-        if c & 0xC0 == 0x80 {
-            continue;
-        }
-        let need = match c {
-            0xC2..=0xDF => 2,
-            0xE0..=0xEF => 3,
-            0xF0..=0xF4 => 4,
-            _ => 1,
-        };
-        return if need > back { back } else { 0 };
-    }
-    0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_character_cut_by_a_chunk_boundary_stays_whole() {
-        let s = "é€😀".as_bytes();
-        for cut in 0..=s.len() {
-            let mut c = Utf8Carry::default();
-            let mut out = c.take(&s[..cut]);
-            out += &c.take(&s[cut..]);
-            assert_eq!(c.finish(), None);
-            assert_eq!(out, "é€😀", "cut at {cut}");
-        }
-        let mut c = Utf8Carry::default();
-        assert_eq!(c.take(b"a\xff\xe2\x82"), "a\u{fffd}");
-        assert_eq!(c.finish().as_deref(), Some("\u{fffd}"));
     }
 }

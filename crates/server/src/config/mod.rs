@@ -211,7 +211,8 @@ impl Config {
         }
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    /// The shared backends, the workers and the lease (checked first).
+    fn check_backend(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| {
             Err(ConfigError::Invalid {
                 key,
@@ -252,6 +253,17 @@ impl Config {
                 );
             }
         }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.check_backend()?;
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_string(),
+            })
+        };
         if let Err(m) = self.workspaces.check() {
             return invalid("workspaces", &m);
         }

@@ -9,6 +9,11 @@ pub struct Entry {
     pub data: Vec<u8>,
 }
 
+/// The error of an archive Kiln cannot read, saying `what` is wrong.
+fn bad(what: &str) -> String {
+    format!("is not a zip archive Kiln can read ({what})")
+}
+
 fn u16_at(b: &[u8], at: usize) -> Option<usize> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?) as usize)
 }
@@ -22,8 +27,6 @@ fn u32_at(b: &[u8], at: usize) -> Option<usize> {
 pub fn read(zip: &[u8], max_bytes: usize) -> Result<Vec<Entry>, String> {
     const EOCD: u32 = 0x0605_4b50;
     const CENTRAL: usize = 0x0201_4b50;
-    const LOCAL: usize = 0x0403_4b50;
-    let bad = |what: &str| format!("is not a zip archive Kiln can read ({what})");
     // The end of central directory record: 22 bytes plus a comment of at most 64 KiB.
     let lowest = zip.len().saturating_sub(22 + 0xffff);
     let eocd = (lowest..=zip.len().saturating_sub(22))
@@ -84,32 +87,44 @@ pub fn read(zip: &[u8], max_bytes: usize) -> Result<Vec<Entry>, String> {
                 "holds more than {max_bytes} bytes uncompressed (at {name:?}); send less"
             ));
         }
-        if u32_at(zip, local) != Some(LOCAL) {
-            return Err(bad("broken local header"));
-        }
-        let (Some(lnlen), Some(lxlen)) = (u16_at(zip, local + 26), u16_at(zip, local + 28)) else {
-            return Err(bad("short local header"));
-        };
-        let start = local + 30 + lnlen + lxlen;
-        let raw = zip
-            .get(start..start + csize)
-            .ok_or_else(|| bad("an entry runs past the end"))?;
-        let data = match method {
-            0 => raw.to_vec(),
-            8 => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, usize_.min(max_bytes))
-                .map_err(|_| {
-                    format!("entry {name:?} does not inflate (or is larger than it says)")
-                })?,
-            m => {
-                return Err(format!(
-                    "entry {name:?} uses compression method {m}; use stored or deflate"
-                ))
-            }
-        };
+        let data = entry_data(zip, local, csize, usize_.min(max_bytes), method, &name)?;
         total += data.len();
         out.push(Entry { name, data });
     }
     Ok(out)
+}
+
+/// The data of the entry whose local header is at `local`: `csize` bytes
+/// stored or deflated (`method` 0 or 8), inflated to at most `limit` bytes.
+fn entry_data(
+    zip: &[u8],
+    local: usize,
+    csize: usize,
+    limit: usize,
+    method: usize,
+    name: &str,
+) -> Result<Vec<u8>, String> {
+    const LOCAL: usize = 0x0403_4b50;
+    if u32_at(zip, local) != Some(LOCAL) {
+        return Err(bad("broken local header"));
+    }
+    let (Some(lnlen), Some(lxlen)) = (u16_at(zip, local + 26), u16_at(zip, local + 28)) else {
+        return Err(bad("short local header"));
+    };
+    let start = local + 30 + lnlen + lxlen;
+    let raw = zip
+        .get(start..start + csize)
+        .ok_or_else(|| bad("an entry runs past the end"))?;
+    Ok(match method {
+        0 => raw.to_vec(),
+        8 => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, limit)
+            .map_err(|_| format!("entry {name:?} does not inflate (or is larger than it says)"))?,
+        m => {
+            return Err(format!(
+                "entry {name:?} uses compression method {m}; use stored or deflate"
+            ))
+        }
+    })
 }
 
 /// A zip of `files`, stored (method 0) or deflated (8), with no CRCs:
