@@ -9,6 +9,8 @@
 
 #[path = "serve_common.rs"]
 mod common;
+#[path = "helpers/workspace.rs"]
+mod helpers;
 
 use std::time::{Duration, Instant};
 
@@ -121,19 +123,7 @@ fn an_inherited_descriptor_of_kiln_serve_reaches_no_box() {
         nix::sys::stat::Mode::empty(),
     )
     .unwrap();
-    let cfg = dir.path().join("kiln.toml");
-    std::fs::write(&cfg, "[workspaces]\nfirst_uid = 141000\nuid_count = 100\n").unwrap();
-    let s = Server::start(
-        &dir.path().join("data"),
-        &[
-            "--workers",
-            "1",
-            "--warm-boxes",
-            "0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-    );
+    let s = helpers::start(dir.path(), 141_000, "", &[]);
     let server = s.child.id() as i32;
     assert!(
         holders(&name).contains(&server),

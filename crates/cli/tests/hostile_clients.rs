@@ -8,6 +8,8 @@
 
 #[path = "serve_common.rs"]
 mod common;
+#[path = "helpers/workspace.rs"]
+mod helpers;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -304,23 +306,7 @@ fn a_client_that_disconnects_stops_its_run_at_once() {
 // ---- workspace terminals and execs -----------------------------------------
 
 fn workspace_server(dir: &Path, first_uid: u32) -> Server {
-    let cfg = dir.join("kiln.toml");
-    std::fs::write(
-        &cfg,
-        format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\npty_grace_secs = 1\n"),
-    )
-    .unwrap();
-    Server::start(
-        &dir.join("data"),
-        &[
-            "--workers",
-            "1",
-            "--warm-boxes",
-            "0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-    )
+    helpers::start(dir, first_uid, "pty_grace_secs = 1\n", &[])
 }
 
 fn running_workspace(s: &Server, name: &str) -> String {

@@ -6,91 +6,14 @@
 
 #[path = "serve_common.rs"]
 mod common;
+#[path = "helpers/workspace.rs"]
+mod helpers;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{request_raw, Server, WebSocket};
+use common::{request_raw, WebSocket};
+use helpers::{create, exec, get, put, sh, start, wait_status};
 use serde_json::{json, Value};
-
-fn start(dir: &Path, first_uid: u32, extra_toml: &str, flags: &[&str]) -> Server {
-    let cfg = dir.join("kiln.toml");
-    std::fs::write(
-        &cfg,
-        format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\n{extra_toml}"),
-    )
-    .unwrap();
-    let mut args = vec![
-        "--workers",
-        "1",
-        "--warm-boxes",
-        "0",
-        "--config",
-        cfg.to_str().unwrap(),
-    ];
-    args.extend_from_slice(flags);
-    Server::start(&dir.join("data"), &args)
-}
-
-fn create(s: &Server, name: &str) -> String {
-    let (code, v) = s.request(
-        "POST",
-        "/api/v1/workspaces",
-        Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})),
-    );
-    assert_eq!(code, 201, "{v}");
-    v["id"].as_str().unwrap().to_string()
-}
-
-/// Polls until the workspace has `status` (bounded: fails after a minute).
-fn wait_status(s: &Server, id: &str, status: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let (code, v) = s.request("GET", &format!("/api/v1/workspaces/{id}"), None);
-        assert_eq!(code, 200, "{v}");
-        if v["status"] == status {
-            return v;
-        }
-        assert_ne!(v["status"], "failed", "{v}");
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{id} never became {status}: {v}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn exec(s: &Server, id: &str, body: Value) -> (u16, Value) {
-    s.request(
-        "POST",
-        &format!("/api/v1/workspaces/{id}/exec"),
-        Some(&body),
-    )
-}
-
-fn sh(s: &Server, id: &str, script: &str) -> Value {
-    let (code, v) = exec(s, id, json!({"command": script}));
-    assert_eq!(code, 200, "{v}");
-    v
-}
-
-fn put(s: &Server, id: &str, path: &str, data: &[u8]) -> (u16, Vec<u8>) {
-    request_raw(
-        &s.addr,
-        "PUT",
-        &format!("/api/v1/workspaces/{id}/files?path={path}"),
-        data,
-    )
-}
-
-fn get(s: &Server, id: &str, path: &str) -> (u16, Vec<u8>) {
-    request_raw(
-        &s.addr,
-        "GET",
-        &format!("/api/v1/workspaces/{id}/files?path={path}"),
-        b"",
-    )
-}
 
 #[test]
 fn lifecycle_exec_files_and_persistence() {
@@ -469,94 +392,4 @@ fn workspaces_cannot_see_each_other() {
         .parse::<u32>()
         .unwrap();
     assert_ne!(ids, ida, "each workspace has its own uid");
-}
-
-/// The server's resident memory in KiB.
-fn rss_kb(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-/// Opens a download and reads only its head and first bytes, then leaves the
-/// connection open without reading: a slow client.
-fn stalled_download(s: &Server, id: &str, path: &str) -> (u16, std::net::TcpStream) {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        c,
-        "GET /api/v1/workspaces/{id}/files?path={path} HTTP/1.1\r\nHost: x\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = vec![0u8; 16 * 1024];
-    let n = c.read(&mut head).unwrap();
-    let text = String::from_utf8_lossy(&head[..n]);
-    let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, c)
-}
-
-#[test]
-fn slow_file_transfers_keep_the_server_small_and_are_capped_per_workspace() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), 111_000, "", &[]);
-    let id = create(&s, "big-files");
-    wait_status(&s, &id, "running");
-    // A 60 MiB sparse file: cheap for the box, 60 MiB for a server that
-    // would read it whole.
-    sh(&s, &id, "truncate -s 60M /home/kiln/big && echo ok");
-    let before = rss_kb(&s);
-    let mut slow = Vec::new();
-    for _ in 0..4 {
-        let (code, c) = stalled_download(&s, &id, "/home/kiln/big");
-        assert_eq!(code, 200);
-        slow.push(c);
-    }
-    // A fifth transfer at once on this workspace is refused, not queued in memory.
-    let (code, body) = get(&s, &id, "/home/kiln/big");
-    assert_eq!(code, 429, "{}", String::from_utf8_lossy(&body));
-    let (code, _) = put(&s, &id, "/home/kiln/x", b"x");
-    assert_eq!(code, 429);
-    let mut peak = 0;
-    for _ in 0..20 {
-        peak = peak.max(rss_kb(&s));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let grew_mb = peak.saturating_sub(before) / 1024;
-    eprintln!("server RSS {before} KiB before, {peak} KiB peak with 4 stalled 60 MiB downloads");
-    assert!(
-        grew_mb < 24,
-        "4 stalled downloads grew the server by {grew_mb} MiB (before {before} KiB, peak {peak} KiB)"
-    );
-    drop(slow);
-    // Slots come back when clients leave; a whole download is the whole file.
-    let start_wait = Instant::now();
-    let data = loop {
-        let (code, data) = get(&s, &id, "/home/kiln/big");
-        if code == 200 {
-            break data;
-        }
-        assert_eq!(code, 429);
-        assert!(
-            start_wait.elapsed() < Duration::from_secs(20),
-            "slots never freed"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(data.len(), 60 << 20);
-    assert!(data.iter().all(|&b| b == 0));
-    // A streamed upload lands whole.
-    let blob: Vec<u8> = (0..(5u32 << 20)).map(|i| (i % 251) as u8).collect();
-    let (code, body) = put(&s, &id, "/home/kiln/up.bin", &blob);
-    assert_eq!(code, 204, "{}", String::from_utf8_lossy(&body));
-    let (code, back) = get(&s, &id, "/home/kiln/up.bin");
-    assert_eq!((code, back == blob), (200, true));
-    let v = sh(&s, &id, "stat -c %s /home/kiln/up.bin");
-    assert_eq!(
-        v["stdout"].as_str().unwrap().trim(),
-        (5u32 << 20).to_string()
-    );
 }

@@ -1,0 +1,89 @@
+//! Helpers of the workspace end-to-end tests (included with `#[path]` beside
+//! `serve_common.rs`): a `kiln serve` with its own workspace uid range, and
+//! the workspace API calls the tests make.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::common::{request_raw, Server};
+use serde_json::{json, Value};
+
+pub fn start(dir: &Path, first_uid: u32, extra_toml: &str, flags: &[&str]) -> Server {
+    let cfg = dir.join("kiln.toml");
+    std::fs::write(
+        &cfg,
+        format!("[workspaces]\nfirst_uid = {first_uid}\nuid_count = 100\n{extra_toml}"),
+    )
+    .unwrap();
+    let mut args = vec![
+        "--workers",
+        "1",
+        "--warm-boxes",
+        "0",
+        "--config",
+        cfg.to_str().unwrap(),
+    ];
+    args.extend_from_slice(flags);
+    Server::start(&dir.join("data"), &args)
+}
+
+pub fn create(s: &Server, name: &str) -> String {
+    let (code, v) = s.request(
+        "POST",
+        "/api/v1/workspaces",
+        Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})),
+    );
+    assert_eq!(code, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// Polls until the workspace has `status` (bounded: fails after a minute).
+pub fn wait_status(s: &Server, id: &str, status: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (code, v) = s.request("GET", &format!("/api/v1/workspaces/{id}"), None);
+        assert_eq!(code, 200, "{v}");
+        if v["status"] == status {
+            return v;
+        }
+        assert_ne!(v["status"], "failed", "{v}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{id} never became {status}: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn exec(s: &Server, id: &str, body: Value) -> (u16, Value) {
+    s.request(
+        "POST",
+        &format!("/api/v1/workspaces/{id}/exec"),
+        Some(&body),
+    )
+}
+
+pub fn sh(s: &Server, id: &str, script: &str) -> Value {
+    let (code, v) = exec(s, id, json!({"command": script}));
+    assert_eq!(code, 200, "{v}");
+    v
+}
+
+pub fn put(s: &Server, id: &str, path: &str, data: &[u8]) -> (u16, Vec<u8>) {
+    request_raw(
+        &s.addr,
+        "PUT",
+        &format!("/api/v1/workspaces/{id}/files?path={path}"),
+        data,
+    )
+}
+
+pub fn get(s: &Server, id: &str, path: &str) -> (u16, Vec<u8>) {
+    request_raw(
+        &s.addr,
+        "GET",
+        &format!("/api/v1/workspaces/{id}/files?path={path}"),
+        b"",
+    )
+}
