@@ -19,12 +19,12 @@
 # WAL and Redis memory 1 MiB, 5 queued jobs, 256 B per submission for the
 # database files, which otherwise grow with the results they keep).
 #
-#   scripts/bench-soak.sh                           # 5 min per mode at 0.05 × 50 req/s
-#   DURATION=30m RATE_SCALE=0.1 scripts/bench-soak.sh
+#   scripts/bench-soak.sh                           # 5 min per mode at 0.1 × 50 req/s
+#   DURATION=30m RATE_SCALE=0.05 scripts/bench-soak.sh
 #   MODES=embedded PROFILE=debug scripts/bench-soak.sh
 #
-# Environment: DURATION (per mode, default 5m), RATE_SCALE (default 0.05 =
-# 2.5 req/s), W (workers, default nproc), MODES ("embedded scaleout"),
+# Environment: DURATION (per mode, default 5m), RATE_SCALE (default 0.1 =
+# 5 req/s, about 40 % of two workers here), W (workers, default nproc), MODES ("embedded scaleout"),
 # INTERVAL (sampling, default 5 s), PROFILE (release or debug build, default
 # release; KILN=/path/to/kiln measures that binary instead, unbuilt),
 # DRAIN_SECS (most seconds to wait for the queue to drain, 300),
@@ -45,7 +45,7 @@ case ${1:-} in
 esac
 
 DURATION=${DURATION:-5m}
-RATE_SCALE=${RATE_SCALE:-0.05}
+RATE_SCALE=${RATE_SCALE:-0.1}
 W=${W:-$(nproc)}
 MODES=${MODES:-embedded scaleout}
 INTERVAL=${INTERVAL:-5}

@@ -112,6 +112,7 @@ def fmt(v, unit):
     if unit == "bytes":
         a = abs(v)
         return f"{v / MIB:.2f} MiB" if a >= MIB else f"{v / 1024:.1f} KiB" if a >= 10240 else f"{v:.0f} B"
+    v = 0.0 if abs(v) < 0.05 else v  # no "-0.0"
     return f"{v:.1f}" if v != int(v) else f"{int(v)}"
 
 
@@ -130,7 +131,8 @@ def series_table(series, warmup):
         verdict = j["verdict"] if rule else "KEPT (grows with results)"
         if verdict == "GROWING":
             growing.append(f"{label}: +{fmt(j['growth'], unit)} ({fmt(j['slope_min'], unit)}/min)")
-        rel = f" ({100 * j['growth'] / j['mean']:+.1f} %)" if j["mean"] else ""
+        # A percentage of a mean below the floor (an idle queue) says nothing.
+        rel = f" ({100 * j['growth'] / j['mean']:+.1f} %)" if abs(j["mean"]) > (rule.floor if rule else 0) else ""
         lines.append(f"| {label} | {fmt(j['start'], unit)} | {fmt(j['end'], unit)} | {fmt(j['mean'], unit)} "
                      f"| {fmt(j['slope_min'], unit)} | {fmt(j['growth'], unit)}{rel} | {verdict} |")
     return lines, growing
