@@ -10,7 +10,8 @@
 # DURATION` (?wait=true, open model). Every INTERVAL seconds a sampler records
 # the RSS, open descriptors and threads of each kiln process, kiln.db and
 # kiln.db-wal (embedded), Redis XLEN and used_memory and the PostgreSQL
-# database size (scale-out), and the API node's code_execution_queue_depth.
+# database size (scale-out), and the API node's code_execution_queue_depth;
+# one more sample is taken idle before the load and one after the drain.
 # After the load the queue drains, and the store is checked: every submission
 # the server accepted is there, final, once, and matches what the generator
 # got. Each series gets a least-squares slope over the steady part (after the
@@ -19,17 +20,18 @@
 # WAL and Redis memory 1 MiB, 5 queued jobs, 256 B per submission for the
 # database files, which otherwise grow with the results they keep).
 #
-#   scripts/bench-soak.sh                           # 5 min per mode at 0.1 × 50 req/s
-#   DURATION=30m RATE_SCALE=0.05 scripts/bench-soak.sh
+#   scripts/bench-soak.sh                           # 5 min per mode at 0.05 × 50 req/s
+#   DURATION=30m RATE_SCALE=0.1 scripts/bench-soak.sh
 #   MODES=embedded PROFILE=debug scripts/bench-soak.sh
 #
-# Environment: DURATION (per mode, default 5m), RATE_SCALE (default 0.1 =
-# 5 req/s, about 40 % of two workers here), W (workers, default nproc), MODES ("embedded scaleout"),
-# INTERVAL (sampling, default 5 s), PROFILE (release or debug build, default
-# release; KILN=/path/to/kiln measures that binary instead, unbuilt),
-# DRAIN_SECS (most seconds to wait for the queue to drain, 300),
-# OUT (default target/bench-soak: table.md, <mode>/samples.csv,
-# <mode>/loadtest/, <mode>/*.log).
+# Environment: DURATION (per mode, default 5m); RATE_SCALE (default 0.05 =
+# 2.5 req/s: two workers here are busy about a fifth of the time, which leaves
+# room for neighbours on a shared machine); W (workers, default nproc); MODES
+# ("embedded scaleout"); INTERVAL (sampling, default 5 s); PROFILE (release
+# or debug build, default release; KILN=/path/to/kiln measures that binary
+# instead, unbuilt); DRAIN_SECS (most seconds to wait for the queue to drain,
+# 300); OUT (default target/bench-soak: table.md, <mode>/samples.csv,
+# before.csv, after.csv, store.json, final.json, loadtest/, *.log).
 # Exit: 0 all flat and exactly once; 1 a series grows or the exactly-once
 # check fails; 2 the benchmark could not run.
 #
@@ -45,7 +47,7 @@ case ${1:-} in
 esac
 
 DURATION=${DURATION:-5m}
-RATE_SCALE=${RATE_SCALE:-0.1}
+RATE_SCALE=${RATE_SCALE:-0.05}
 W=${W:-$(nproc)}
 MODES=${MODES:-embedded scaleout}
 INTERVAL=${INTERVAL:-5}
@@ -89,13 +91,15 @@ wait_drained() {
   echo "   $left submissions still unfinished after $DRAIN_SECS s" >&2
 }
 
-# soak MODE API_ADDR SAMPLER_ARGS...: the load with the sampler beside it, the
-# drain, and a last scrape of /metrics (METRICS: every /metrics base URL).
+# soak MODE API_ADDR: one idle sample, the load with the sampler beside it,
+# the drain, a last scrape of /metrics and one idle sample after the drain.
+# SAMPLER: the sampler's arguments (processes, /metrics URLs, stores);
+# STORE: the store's (for the drain); METRICS: every /metrics base URL.
 soak() {
   local mode=$1 api=$2 rc=0 sampler
-  shift 2
+  python3 $LIB/soak_sample.py sample --once --out "$OUT/$mode/before.csv" "${SAMPLER[@]}"
   echo "   load: soak × $RATE_SCALE for $DURATION; samples every $INTERVAL s"
-  python3 $LIB/soak_sample.py sample --out "$OUT/$mode/samples.csv" --interval "$INTERVAL" "$@" &
+  python3 $LIB/soak_sample.py sample --out "$OUT/$mode/samples.csv" --interval "$INTERVAL" "${SAMPLER[@]}" &
   sampler=$!
   PIDS+=("$sampler")
   "$BIN" loadtest --scenario soak --target "http://$api" --scale "$RATE_SCALE" --duration "$DURATION" \
@@ -105,6 +109,10 @@ soak() {
     0 | 1 | 3) ;;  # criteria verdicts and generator overload are reported, not fatal here
     *) echo "kiln loadtest failed (exit $rc)" >&2; exit 2 ;;
   esac
+  wait_drained "${STORE[@]}"
+  python3 $LIB/soak_sample.py metrics "${METRICS[@]}" >"$OUT/$mode/final.json"
+  sleep 2  # the generator's connections are closed; give the server a moment to notice
+  python3 $LIB/soak_sample.py sample --once --out "$OUT/$mode/after.csv" "${SAMPLER[@]}"
 }
 
 # judge MODE TITLE STORE_ARGS...: the store's counts (after the processes
@@ -115,7 +123,8 @@ judge() {
   python3 $LIB/soak_sample.py store "$@" >"$OUT/$mode/store.json"
   python3 $LIB/soak_report.py report --title "$title" --samples "$OUT/$mode/samples.csv" \
     --results "$OUT/$mode/loadtest/results.json" --store "$OUT/$mode/store.json" \
-    --final "$OUT/$mode/final.json" >"$OUT/$mode/table.md" || rc=$?
+    --final "$OUT/$mode/final.json" --before "$OUT/$mode/before.csv" --after "$OUT/$mode/after.csv" \
+    >"$OUT/$mode/table.md" || rc=$?
   cat "$OUT/$mode/table.md"
   SECTIONS+=("$OUT/$mode/table.md")
   [ "$rc" = 0 ] || STATUS=1
@@ -128,11 +137,12 @@ embedded() {
   pid=$!
   PIDS+=("$pid")
   api=$(addr_of "$OUT/embedded/serve.log")
-  soak embedded "$api" --proc "serve=$pid" --metrics "http://$api" --sqlite "$dir"
-  wait_drained --sqlite "$dir/kiln.db"
-  python3 $LIB/soak_sample.py metrics "http://$api" >"$OUT/embedded/final.json"
+  METRICS=("http://$api")
+  SAMPLER=(--proc "serve=$pid" --metrics "http://$api" --sqlite "$dir")
+  STORE=(--sqlite "$dir/kiln.db")
+  soak embedded "$api"
   bench_stop "$pid"
-  judge embedded "embedded: \`kiln serve --workers $W\` (SQLite)" --sqlite "$dir/kiln.db"
+  judge embedded "embedded: \`kiln serve --workers $W\` (SQLite)" "${STORE[@]}"
 }
 
 scaleout() {
@@ -147,13 +157,14 @@ scaleout() {
   worker_pid=$!
   PIDS+=("$worker_pid")
   wm=$(addr_of "$OUT/scaleout/worker.log")
-  soak scaleout "$api" --proc "api=$api_pid" --proc "worker=$worker_pid" \
-    --metrics "http://$api" --metrics "http://$wm" --redis "$RPORT" --pg "$PPORT"
-  wait_drained --pg "$PPORT"
-  python3 $LIB/soak_sample.py metrics "http://$api" "http://$wm" >"$OUT/scaleout/final.json"
+  METRICS=("http://$api" "http://$wm")
+  SAMPLER=(--proc "api=$api_pid" --proc "worker=$worker_pid" --metrics "http://$api" --metrics "http://$wm"
+    --redis "$RPORT" --pg "$PPORT")
+  STORE=(--pg "$PPORT")
+  soak scaleout "$api"
   bench_stop "$worker_pid"
   bench_stop "$api_pid"
-  judge scaleout "scale-out: API node + \`kiln worker --workers $W\` (Redis + PostgreSQL)" --pg "$PPORT"
+  judge scaleout "scale-out: API node + \`kiln worker --workers $W\` (Redis + PostgreSQL)" "${STORE[@]}"
 }
 
 for m in $MODES; do

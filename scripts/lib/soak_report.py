@@ -116,9 +116,12 @@ def fmt(v, unit):
     return f"{v:.1f}" if v != int(v) else f"{int(v)}"
 
 
-def series_table(series, warmup):
-    lines = ["| series | start | end | mean | slope/min | growth over steady part | verdict |",
-             "|---|---|---|---|---|---|---|"]
+def series_table(series, warmup, before=None, after=None):
+    """Markdown rows and the GROWING list; before/after: one-sample series (idle, around the load)."""
+    before, after = before or {}, after or {}
+    lines = ["| series | idle before | start | end | mean | slope/min | growth over steady part | verdict "
+             "| idle after drain |",
+             "|---|---|---|---|---|---|---|---|---|"]
     growing = []
     for col, pts in series.items():
         if col in COUNTERS or len(pts) < 3:
@@ -129,12 +132,15 @@ def series_table(series, warmup):
             continue
         j = judge(pts, rule, warmup)
         verdict = j["verdict"] if rule else "KEPT (grows with results)"
+        idle = [fmt(d[col][0][1], unit) if d.get(col) else "—" for d in (before, after)]
         if verdict == "GROWING":
-            growing.append(f"{label}: +{fmt(j['growth'], unit)} ({fmt(j['slope_min'], unit)}/min)")
+            growing.append(f"{label}: +{fmt(j['growth'], unit)} ({fmt(j['slope_min'], unit)}/min; "
+                           f"idle {idle[0]} before the load, {idle[1]} after the drain)")
         # A percentage of a mean below the floor (an idle queue) says nothing.
         rel = f" ({100 * j['growth'] / j['mean']:+.1f} %)" if abs(j["mean"]) > (rule.floor if rule else 0) else ""
-        lines.append(f"| {label} | {fmt(j['start'], unit)} | {fmt(j['end'], unit)} | {fmt(j['mean'], unit)} "
-                     f"| {fmt(j['slope_min'], unit)} | {fmt(j['growth'], unit)}{rel} | {verdict} |")
+        lines.append(f"| {label} | {idle[0]} | {fmt(j['start'], unit)} | {fmt(j['end'], unit)} "
+                     f"| {fmt(j['mean'], unit)} | {fmt(j['slope_min'], unit)} | {fmt(j['growth'], unit)}{rel} "
+                     f"| {verdict} | {idle[1]} |")
     return lines, growing
 
 
@@ -171,7 +177,8 @@ def report(args):
     with open(args.final) as f:
         final = json.load(f)
     phase = results["phases"][0]
-    lines, growing = series_table(series, args.warmup)
+    idle = [load_series(p) if p else {} for p in (args.before, args.after)]
+    lines, growing = series_table(series, args.warmup, *idle)
     ok, text = exactly_once(phase, store, final)
     lat = phase["latency"]
     times = sorted({t for pts in series.values() for t, _ in pts})
@@ -225,6 +232,8 @@ def main():
     r.add_argument("--store", required=True, help="JSON of `soak_sample.py store`")
     r.add_argument("--final", required=True, help="JSON of `soak_sample.py metrics` after the drain")
     r.add_argument("--warmup", type=float, default=0.1)
+    r.add_argument("--before", help="one-row samples CSV taken before the load (idle)")
+    r.add_argument("--after", help="one-row samples CSV taken after the drain (idle)")
     sub.add_parser("selftest")
     args = ap.parse_args()
     sys.exit(report(args) if args.cmd == "report" else selftest())

@@ -3,7 +3,8 @@
 
   soak_sample.py sample --out CSV [--interval 5] --proc NAME=PID ... --metrics URL ...
                         [--sqlite DIR] [--redis PORT] [--pg PORT]
-      Appends one CSV row every --interval seconds until SIGTERM/SIGINT:
+      Writes one CSV row every --interval seconds until SIGTERM/SIGINT (one
+      row with --once):
       elapsed_s; per process NAME: NAME_rss_kib, NAME_fds, NAME_threads (from
       /proc); sqlite_db_bytes, sqlite_wal_bytes (the files DIR/kiln.db and
       kiln.db-wal), sqlite_data_bytes (the database as a reader sees it,
@@ -184,6 +185,8 @@ def sample(args):
                 writer.writeheader()
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
             f.flush()
+            if args.once:
+                return
             next_at = t0 + args.interval * (int((time.monotonic() - t0) / args.interval) + 1)
             while not stop and time.monotonic() < next_at:
                 time.sleep(min(0.2, max(0.0, next_at - time.monotonic())))
@@ -215,6 +218,7 @@ def main():
     s = sub.add_parser("sample")
     s.add_argument("--out", required=True)
     s.add_argument("--interval", type=float, default=5.0)
+    s.add_argument("--once", action="store_true", help="one row, then exit")
     s.add_argument("--proc", action="append", default=[], help="NAME=PID")
     s.add_argument("--metrics", action="append", default=[], help="base URL; the first is the API node")
     s.add_argument("--sqlite", help="data dir holding kiln.db")
