@@ -23,32 +23,12 @@ N=${N:-200}
 W=${W:-$(nproc)}
 OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench-scaleout}
 BIN=${CARGO_TARGET_DIR:-target}/release/kiln
-TMP=$(mktemp -d)
-chmod 755 "$TMP"   # PostgreSQL runs as `postgres` and must reach its data dir
-PIDS=()
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -f "$TMP/pg/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$TMP/pg/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=lib/bench.sh
+. scripts/lib/bench.sh
+bench_init
 
 cargo build --release -q -p kiln
 mkdir -p "$OUT"
-
-# Waits for "listening on http://ADDR" in a log; prints ADDR.
-addr_of() {
-  for _ in $(seq 600); do
-    a=$(grep -o 'listening on http://[0-9.:]*' "$1" | head -1 | sed 's|listening on http://||') || true
-    [ -n "$a" ] && { echo "$a"; return; }
-    sleep 0.1
-  done
-  cat "$1" >&2; exit 1
-}
 
 # Submits N jobs to $1 and waits for all; prints "jobs/s seconds statuses".
 drive() {
@@ -98,21 +78,10 @@ echo "== embedded: kiln serve --workers $W"
 PIDS+=($!)
 read -r rate secs st < <(drive "$(addr_of "$TMP/embedded.log")")
 row "embedded (SQLite)" "$rate" "$secs" "$st"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+bench_stop "${PIDS[-1]}"
 
 echo "== private Redis (AOF always) and PostgreSQL"
-RPORT=$(free_port); PPORT=$(free_port)
-mkdir -p "$TMP/redis" "$TMP/pg"
-redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --appendonly yes --appendfsync always \
-  --save '' --daemonize no >"$TMP/redis.log" 2>&1 &
-PIDS+=($!)
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$TMP/pg"
-as_pg "$PG_BIN/initdb" -D "$TMP/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/pg.log" -w \
-  -o "-p $PPORT -k $TMP/pg -c listen_addresses=127.0.0.1" start >/dev/null
-for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-export KILN_QUEUE="redis://127.0.0.1:$RPORT/0"
-export KILN_STORE="postgres://postgres@127.0.0.1:$PPORT/postgres"
+start_redis_pg
 
 "$BIN" serve --listen 127.0.0.1:0 2>"$TMP/api.log" &
 PIDS+=($!)
@@ -127,7 +96,7 @@ for workers in 1 2; do
   done
   read -r rate secs st < <(drive "$API")
   row "Redis + PostgreSQL, $workers worker process(es)" "$rate" "$secs" "$st"
-  for p in "${WPIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+  for p in "${WPIDS[@]}"; do bench_stop "$p"; done
 done
 
 {

@@ -44,6 +44,11 @@ step "lint (rustfmt, clippy with warnings as errors)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "benchmark scripts (syntax and the soak analysis' self-test; the benchmarks are long, not run here)"
+for f in scripts/bench-*.sh scripts/lib/*.sh; do bash -n "$f"; done
+scripts/bench-soak.sh --help >/dev/null
+python3 scripts/lib/soak_report.py selftest
+
 step "build"
 cargo build --workspace --all-targets --locked
 
