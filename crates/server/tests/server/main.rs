@@ -12,6 +12,7 @@ mod console;
 mod durability;
 mod errors;
 mod judge0;
+mod judge0_requests;
 mod piston;
 mod queue;
 mod redis_queue;
