@@ -17,5 +17,6 @@ mod piston;
 mod queue;
 mod redis_queue;
 mod scaleout;
+mod scaleout_fleet;
 mod store_suite;
 mod ws;
