@@ -14,6 +14,7 @@ mod errors;
 mod judge0;
 mod judge0_requests;
 mod piston;
+mod piston_connect;
 mod queue;
 mod redis_queue;
 mod scaleout;
