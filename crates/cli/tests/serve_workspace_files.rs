@@ -6,21 +6,14 @@
 mod common;
 #[path = "helpers/workspace.rs"]
 mod helpers;
+#[path = "helpers/raw.rs"]
+mod raw;
 
 use std::time::{Duration, Instant};
 
 use common::Server;
 use helpers::{create, get, put, sh, start, wait_status};
-
-/// The server's resident memory in KiB.
-fn rss_kb(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
+use raw::rss_kb;
 
 /// Opens a download and reads only its head and first bytes, then leaves the
 /// connection open without reading: a slow client.
