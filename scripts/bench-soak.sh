@@ -83,9 +83,10 @@ SECTIONS=()
 
 # Waits until the store has no queued or running submission; $@: store args.
 wait_drained() {
-  local left
+  local left=? i
   for ((i = 0; i < DRAIN_SECS; i++)); do
-    left=$(python3 $LIB/soak_sample.py store "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unfinished"])')
+    left=$(python3 $LIB/soak_sample.py store "$@" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["unfinished"])') || left=?
     [ "$left" = 0 ] && return 0
     sleep 1
   done
