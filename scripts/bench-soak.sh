@@ -25,13 +25,14 @@
 #   MODES=embedded PROFILE=debug scripts/bench-soak.sh
 #
 # Environment: DURATION (per mode, default 5m); RATE_SCALE (default 0.05 =
-# 2.5 req/s: two workers here are busy about a fifth of the time, which leaves
-# room for neighbours on a shared machine); W (workers, default nproc); MODES
-# ("embedded scaleout"); INTERVAL (sampling, default 5 s); PROFILE (release
-# or debug build, default release; KILN=/path/to/kiln measures that binary
-# instead, unbuilt); DRAIN_SECS (most seconds to wait for the queue to drain,
-# 300); OUT (default target/bench-soak: table.md, <mode>/samples.csv,
-# before.csv, after.csv, store.json, final.json, loadtest/, *.log).
+# 2.5 req/s: two workers here are busy about a quarter of the time, which
+# leaves room for neighbours on a shared machine); W (workers, default
+# nproc); MODES ("embedded scaleout"); INTERVAL (sampling, default 5 s);
+# PROFILE (release or debug build, default release; KILN=/path/to/kiln
+# measures that binary instead, unbuilt); DRAIN_SECS (most seconds to wait
+# for the queue to drain, 300); OUT (default target/bench-soak: table.md,
+# <mode>/samples.csv, before.csv, after.csv, store.json, final.json,
+# loadtest/, *.log).
 # Exit: 0 all flat and exactly once; 1 a series grows or the exactly-once
 # check fails; 2 the benchmark could not run.
 #
@@ -82,9 +83,10 @@ SECTIONS=()
 
 # Waits until the store has no queued or running submission; $@: store args.
 wait_drained() {
-  local left
+  local left=? i
   for ((i = 0; i < DRAIN_SECS; i++)); do
-    left=$(python3 $LIB/soak_sample.py store "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unfinished"])')
+    left=$(python3 $LIB/soak_sample.py store "$@" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["unfinished"])') || left=?
     [ "$left" = 0 ] && return 0
     sleep 1
   done

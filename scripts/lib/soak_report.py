@@ -108,7 +108,7 @@ def judge(points, rule, warmup):
 
 def fmt(v, unit):
     if unit == "kib":
-        return f"{v / 1024:.1f} MiB"
+        return f"{v / 1024:.1f} MiB" if abs(v) >= 1024 else f"{v:.0f} KiB"
     if unit == "bytes":
         a = abs(v)
         return f"{v / MIB:.2f} MiB" if a >= MIB else f"{v / 1024:.1f} KiB" if a >= 10240 else f"{v:.0f} B"
