@@ -74,6 +74,18 @@ enum BenchWhat {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// CPU and wall time of the corpus's compiled programs with and without the toolchain assets (C++ precompiled header, javac class-data archive).
+    ToolchainAssets {
+        /// Rounds; medians are reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Languages of the load-test corpus to measure.
+        #[arg(long, value_delimiter = ',', default_value = "c,cpp,java")]
+        languages: Vec<String>,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Provisioning P50/P95 and memory per idle workspace for many workspaces at once.
     Workspaces {
         /// Workspaces to create (all running at once at the end).
@@ -139,6 +151,18 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
             json,
         } => {
             return crate::bench_compile_cache::run(crate::bench_compile_cache::Options {
+                rounds,
+                languages,
+                json,
+            })
+            .await;
+        }
+        BenchWhat::ToolchainAssets {
+            rounds,
+            languages,
+            json,
+        } => {
+            return crate::bench_assets::run(crate::bench_compile_cache::Options {
                 rounds,
                 languages,
                 json,

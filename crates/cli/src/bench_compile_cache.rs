@@ -22,7 +22,7 @@ pub struct Options {
 }
 
 /// CPU of this process and its reaped children, in milliseconds.
-fn cpu_ms() -> f64 {
+pub(crate) fn cpu_ms() -> f64 {
     let ms = |who| {
         getrusage(who).map_or(0.0, |u| {
             let t = |tv: nix::sys::time::TimeVal| {
@@ -55,7 +55,10 @@ fn submission(p: &Program) -> Submission {
 }
 
 /// One measured submission: (CPU ms, wall ms, the report).
-async fn measure(e: &Engine, p: &Program) -> anyhow::Result<(f64, f64, kiln_engine::Report)> {
+pub(crate) async fn measure(
+    e: &Engine,
+    p: &Program,
+) -> anyhow::Result<(f64, f64, kiln_engine::Report)> {
     let (cpu, t) = (cpu_ms(), Instant::now());
     let r = e.execute(submission(p)).await;
     // The box torn down (its CPU reaped) and the cache entry written.
@@ -75,7 +78,7 @@ async fn measure(e: &Engine, p: &Program) -> anyhow::Result<(f64, f64, kiln_engi
     Ok((cpu, wall, r))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

@@ -2,6 +2,7 @@
 //! that owns it; this file only parses arguments and dispatches.
 
 mod bench;
+mod bench_assets;
 mod bench_compile_cache;
 mod bench_hostile;
 mod bench_workspaces;

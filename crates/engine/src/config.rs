@@ -52,6 +52,19 @@ pub struct CompileCacheConfig {
     pub max_bytes: u64,
 }
 
+/// Bytes the toolchain assets may hold on disk by default (a precompiled
+/// `<bits/stdc++.h>` alone is about 120 MB).
+pub const TOOLCHAIN_ASSETS_BYTES: u64 = 2 << 30;
+
+/// Where compiler speed-ups are built and kept (see [`crate::assets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetsConfig {
+    /// The store's directory (created, mode 0755); one process's own.
+    pub dir: PathBuf,
+    /// Bytes of assets on disk before the least recently used are evicted.
+    pub max_bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Boxes running at once; further submissions wait for a slot.
@@ -69,6 +82,8 @@ pub struct EngineConfig {
     pub max_tests: usize,
     /// The compile cache; `None`: every submission is compiled.
     pub compile_cache: Option<CompileCacheConfig>,
+    /// Precompiled headers and class-data archives; `None`: compilers start cold.
+    pub assets: Option<AssetsConfig>,
     pub helper: HelperCommand,
     pub sandbox: SandboxConfig,
 }
@@ -87,6 +102,7 @@ impl Default for EngineConfig {
             max_files: MAX_FILES,
             max_tests: MAX_TESTS,
             compile_cache: None,
+            assets: None,
             helper: HelperCommand::current_exe(),
             sandbox: SandboxConfig::default(),
         }

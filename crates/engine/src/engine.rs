@@ -20,6 +20,7 @@ use kiln_sandbox::{BindSpec, ExecSpec, Sandbox, SandboxBox, SandboxConfig, Sandb
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::assets::Assets;
 use crate::cache::{CacheError, CacheStats, CompileCache};
 use crate::compile::{self, CompileFacts};
 use crate::config::EngineConfig;
@@ -53,7 +54,8 @@ struct Inner {
     warm: Mutex<Vec<SandboxBox>>,
     refilling: std::sync::atomic::AtomicBool,
     cache: Option<Arc<CompileCache>>,
-    /// [`compile::toolchain_id`] of each compiled language (with a cache).
+    assets: Option<Arc<Assets>>,
+    /// [`compile::toolchain_id`] of each compiled language (with a cache or assets).
     toolchains: HashMap<String, String>,
 }
 
@@ -82,7 +84,13 @@ impl Engine {
             Some(c) => Some(Arc::new(CompileCache::open(c)?)),
             None => None,
         };
-        Ok(Engine::build(cfg, catalog, Ok(sandbox), cache))
+        // Without its assets an engine still runs, only its compilers start cold.
+        let assets = cfg.assets.as_ref().and_then(|a| {
+            Assets::open(&a.dir, a.max_bytes)
+                .inspect_err(|e| tracing::warn!(error = %e, "compiles go without toolchain assets"))
+                .ok()
+        });
+        Ok(Engine::build(cfg, catalog, Ok(sandbox), (cache, assets)))
     }
 
     /// An engine without a sandbox, for a node that only accepts submissions
@@ -96,7 +104,7 @@ impl Engine {
             },
             Catalog::detect(),
             Err(why),
-            None,
+            (None, None),
         )
     }
 
@@ -104,7 +112,7 @@ impl Engine {
         cfg: EngineConfig,
         catalog: Catalog,
         sandbox: Result<Arc<Sandbox>, String>,
-        cache: Option<Arc<CompileCache>>,
+        (cache, assets): (Option<Arc<CompileCache>>, Option<Arc<Assets>>),
     ) -> Engine {
         let mut binds: Vec<BindSpec> = Vec::new();
         for lang in catalog.available() {
@@ -122,14 +130,20 @@ impl Engine {
                 }
             }
         }
-        let toolchains = match cache {
-            Some(_) => catalog
+        if let Some(a) = &assets {
+            binds.push(BindSpec {
+                host: a.dir().display().to_string(),
+                inside: crate::assets::INSIDE.to_string(),
+            });
+        }
+        let toolchains = match cache.is_some() || assets.is_some() {
+            true => catalog
                 .available()
                 .iter()
                 .filter(|l| l.is_compiled())
                 .map(|l| (l.id.clone(), compile::toolchain_id(l)))
                 .collect(),
-            None => HashMap::new(),
+            false => HashMap::new(),
         };
         let slots = Arc::new(Semaphore::new(cfg.max_boxes.max(1)));
         let engine = Engine {
@@ -142,6 +156,7 @@ impl Engine {
                 warm: Mutex::new(Vec::new()),
                 refilling: false.into(),
                 cache,
+                assets,
                 toolchains,
             }),
         };
@@ -168,6 +183,11 @@ impl Engine {
     }
 
     /// Submissions running right now.
+    /// Toolchain assets being built (see [`crate::assets`]).
+    pub fn assets_building(&self) -> usize {
+        self.inner.assets.as_ref().map_or(0, |a| a.building())
+    }
+
     pub fn active(&self) -> usize {
         self.inner.cfg.max_boxes.max(1) - self.inner.slots.available_permits()
     }
@@ -284,6 +304,7 @@ impl Engine {
                 plan,
                 key,
                 hit: None,
+                ..
             }) => {
                 let spec = ExecSpec::new(plan.argv.clone(), plan.env.clone(), plan.limits);
                 let o = match b.exec(spec).await {

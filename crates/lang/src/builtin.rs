@@ -4,6 +4,8 @@
 //! tool's path as seen inside a box. Everything else in a command is an argv
 //! template (see [`crate::template`]).
 
+use crate::language::Accel;
+
 /// Ids of every built-in language, in catalogue order.
 pub const BUILTIN_IDS: &[&str] = &[
     "python",
@@ -43,6 +45,7 @@ pub(crate) struct Spec {
     pub package: &'static str,
     pub min_processes: u32,
     pub compile_min_processes: u32,
+    pub accel: Accel,
 }
 
 const NOT_COMPILED: u32 = 0;
@@ -66,6 +69,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "python3",
         min_processes: SMALL,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
     Spec {
         id: "javascript",
@@ -84,6 +88,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "nodejs",
         min_processes: 16,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
     Spec {
         id: "c",
@@ -109,6 +114,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "gcc",
         min_processes: SMALL,
         compile_min_processes: 16,
+        accel: Accel::None,
     },
     Spec {
         id: "cpp",
@@ -133,6 +139,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "g++",
         min_processes: SMALL,
         compile_min_processes: 16,
+        accel: Accel::CxxPch,
     },
     Spec {
         id: "java",
@@ -176,6 +183,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "openjdk-17-jdk-headless",
         min_processes: 48,
         compile_min_processes: 64,
+        accel: Accel::JavacCds,
     },
     Spec {
         id: "rust",
@@ -205,6 +213,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "rustc",
         min_processes: SMALL,
         compile_min_processes: 32,
+        accel: Accel::None,
     },
     Spec {
         id: "go",
@@ -229,6 +238,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "golang-go",
         min_processes: 16,
         compile_min_processes: 48,
+        accel: Accel::None,
     },
     Spec {
         id: "bash",
@@ -245,6 +255,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "bash",
         min_processes: 16,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
     Spec {
         id: "ruby",
@@ -261,6 +272,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "ruby",
         min_processes: SMALL,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
     Spec {
         id: "php",
@@ -286,6 +298,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "php-cli",
         min_processes: SMALL,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
     Spec {
         id: "perl",
@@ -302,6 +315,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "perl",
         min_processes: SMALL,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
     Spec {
         id: "lua",
@@ -318,6 +332,7 @@ pub(crate) const BUILTIN: &[Spec] = &[
         package: "lua5.4",
         min_processes: SMALL,
         compile_min_processes: NOT_COMPILED,
+        accel: Accel::None,
     },
 ];
 

@@ -103,6 +103,7 @@ mod tests {
             etc: vec![],
             min_processes: 1,
             compile_min_processes: u32::from(compiled),
+            accel: Default::default(),
         }
     }
 

@@ -38,6 +38,24 @@ pub struct Language {
     pub min_processes: u32,
     /// Processes/threads the compiler needs at least (0 when not compiled).
     pub compile_min_processes: u32,
+    /// What can make its compiler start faster, built once per node from
+    /// Kiln's own inputs (see the engine's `assets`).
+    #[serde(default)]
+    pub accel: Accel,
+}
+
+/// A compiler speed-up a language's toolchain supports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accel {
+    #[default]
+    None,
+    /// GCC's precompiled header of the standard headers a C++ source
+    /// includes first (`-x c++-header`, used with `-include`).
+    CxxPch,
+    /// A class-data-sharing archive of the `javac` compiler's own classes
+    /// (`-J-XX:SharedArchiveFile`).
+    JavacCds,
 }
 
 /// A read-only bind mount: `host` is bound at `inside` in the box.

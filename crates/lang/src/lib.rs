@@ -5,7 +5,8 @@
 //! a [`Language`] and hands its argv, env and mounts to the sandbox.
 //!
 //! Module map:
-//! - [`language`]: the [`Language`], [`Mount`] and [`Missing`] records (serde).
+//! - [`language`]: the [`Language`], [`Mount`] and [`Missing`] records (serde),
+//!   and the compiler speed-up ([`Accel`]) a toolchain supports.
 //! - [`template`]: argv templates and their placeholders ([`ExpandContext`]).
 //! - `builtin`: the static table of the twelve known languages (commands, aliases,
 //!   packages, process needs).
@@ -30,5 +31,5 @@ pub mod testdata;
 
 pub use builtin::BUILTIN_IDS;
 pub use catalog::Catalog;
-pub use language::{Language, Missing, Mount};
+pub use language::{Accel, Language, Missing, Mount};
 pub use template::ExpandContext;

@@ -45,6 +45,8 @@ pub struct AppState {
     pub openapi: String,
     /// The workspace manager, or why workspaces are unavailable here.
     pub workspaces: Result<Arc<kiln_workspace::Manager>, String>,
+    /// The fleet and queue durability as `/health` last read them.
+    pub fleet_seen: crate::queue::seen::FleetSeen,
 }
 
 impl AppState {
@@ -102,6 +104,7 @@ impl App {
         let workspaces = start_workspaces(&config);
         let state = Arc::new(AppState {
             workspaces,
+            fleet_seen: Default::default(),
             openapi,
             auth: Auth::new(&config.api.api_keys, &config.api.admin_keys),
             limits: crate::ratelimit::RateLimiter::new(

@@ -231,7 +231,12 @@ mod tests {
 
     #[test]
     fn a_flood_of_new_addresses_does_not_reset_a_limited_one() {
-        let l = RateLimiter::new(SLOW, SLOW);
+        // Refilled far slower than the flood takes on a loaded machine.
+        let glacial = Rate {
+            per_sec: 0.001,
+            burst: 2,
+        };
+        let l = RateLimiter::new(glacial, glacial);
         let anon = Caller::default();
         let abuser: IpAddr = "198.51.100.1".parse().unwrap();
         while !matches!(l.admit(&anon, Some(abuser)), Admission::Refused(..)) {}

@@ -28,7 +28,9 @@
 //!   stops the run: its box is killed and the slot is free within a second.
 //!
 //! Module map: this file, the bounds, [`upgrade`], the first message and the
-//! connection's loop; [`writer`], the only task that writes to the socket.
+//! connection's loop; [`writer`], the only task that writes to the socket;
+//! [`stdin`], the client's input on its way to the run (shared with Piston's
+//! connect).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,12 +48,14 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinHandle};
 
+pub(crate) mod stdin;
 mod writer;
 
 use crate::app::AppState;
 use crate::error::{ApiError, Query};
 use crate::executor::OutputChunk;
 use crate::model::{Encoding, ReportView, SubmissionRequest, Validator};
+use stdin::StdinFeed;
 use writer::{write_loop, ToClient};
 
 pub use crate::executor::STREAM_CHUNKS;
@@ -207,10 +211,7 @@ async fn pump(
     stdin_tx: mpsc::Sender<Bytes>,
     ctl_tx: &mpsc::Sender<ToClient>,
 ) -> (Option<Result<Report, JoinError>>, bool) {
-    let mut stdin_tx = Some(stdin_tx);
-    // The rest of a stdin message waiting for room, and whether EOF follows it.
-    let mut pending: Option<Bytes> = None;
-    let mut eof_after = false;
+    let mut feed = StdinFeed::new(stdin_tx);
     let mut ping = tokio::time::interval(PING_PERIOD);
     let mut writer_done = false;
     let complain = |msg: String| {
@@ -219,49 +220,26 @@ async fn pump(
         let _ = ctl_tx.try_send(ToClient::Message(error_message(&bad)));
     };
     let done = loop {
-        // A sender for the pending input (a clone, so the permit borrows nothing).
-        let deliver = pending.as_ref().and(stdin_tx.clone());
-        let delivering = deliver.is_some();
+        let room = feed.room();
+        let delivering = room.is_some();
         tokio::select! {
             done = &mut *exec => break Some(done),
             _ = &mut *writer => {
                 writer_done = true;
                 break None;
             }
-            permit = async move { deliver.expect("guarded").reserve_owned().await }, if delivering => match permit {
-                Ok(permit) => {
-                    let p = pending.as_mut().expect("guarded");
-                    drop(permit.send(p.split_to(p.len().min(STDIN_CHUNK))));
-                    if p.is_empty() {
-                        pending = None;
-                        if eof_after {
-                            stdin_tx = None;
-                        }
-                    }
-                }
-                // The program's stdin is closed: the rest has nowhere to go.
-                Err(_) => {
-                    pending = None;
-                    stdin_tx = None;
-                }
-            },
-            _ = ping.tick(), if pending.is_some() => {
+            room = async move { room.expect("guarded").await }, if delivering => feed.deliver(room),
+            _ = ping.tick(), if feed.waiting() => {
                 let _ = ctl_tx.try_send(ToClient::Message(Message::Ping(Bytes::new())));
             },
-            msg = rx.next(), if pending.is_none() => match msg {
+            msg = rx.next(), if !feed.waiting() => match msg {
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientInput>(&t) {
                     Ok(input) => {
-                        match (input.stdin, &stdin_tx) {
-                            (Some(data), Some(_)) if !data.is_empty() => pending = Some(Bytes::from(data)),
-                            (Some(data), None) if !data.is_empty() => complain("stdin is closed (after {\"eof\":true}, or the program closed it); this input was dropped".into()),
-                            _ => {}
+                        if feed.push(input.stdin.unwrap_or_default()).is_err() {
+                            complain("stdin is closed (after {\"eof\":true}, or the program closed it); this input was dropped".into());
                         }
                         if input.eof {
-                            if pending.is_some() {
-                                eof_after = true;
-                            } else {
-                                stdin_tx = None;
-                            }
+                            feed.eof();
                         }
                     }
                     Err(e) => complain(format!("expected {{\"stdin\":\"…\"}} or {{\"eof\":true}}: {e}")),

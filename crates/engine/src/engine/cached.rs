@@ -1,10 +1,13 @@
 //! The compile step with the compile cache: the plan, the key and a usable
 //! cached entry before the compile; the outcome cached after it.
 
+use std::sync::Arc;
+
 use kiln_lang::Language;
 use kiln_sandbox::SandboxBox;
 
 use super::{env_of, Engine, PendingPut};
+use crate::assets::Ready;
 use crate::cache::{Entry, Key};
 use crate::compile::{self, compile_units, CompileFacts, CompilePlan};
 use crate::types::{Report, Submission};
@@ -16,6 +19,8 @@ pub(super) struct Compile {
     pub(super) key: Option<Key>,
     /// A usable cached success: its facts and output used, and the entry.
     pub(super) hit: Option<((CompileFacts, u64), Entry)>,
+    /// The toolchain asset the compile uses, held (not evicted) until it ends.
+    pub(super) _asset: Option<Arc<Ready>>,
 }
 
 impl Engine {
@@ -37,11 +42,18 @@ impl Engine {
             return Err(Box::new(r));
         }
         let names = compile_units(lang, sub);
+        let asset = match (&self.inner.assets, self.inner.toolchains.get(&lang.id)) {
+            (Some(a), Some(t)) => a.for_compile(lang, t, sub, &names),
+            _ => None,
+        };
+        let mut options = sub.compiler_options.clone();
+        options.extend(asset.iter().flat_map(|u| u.options.iter().cloned()));
+        let asset = asset.map(|u| u.held);
         let Some(plan) = CompilePlan::new(
             lang,
             &names,
             &env_of(lang),
-            (&cl, &sub.compiler_options),
+            (&cl, &options),
             sub.limits.output_bytes,
         ) else {
             return Ok(None);
@@ -54,6 +66,7 @@ impl Engine {
                 plan,
                 key: None,
                 hit: None,
+                _asset: asset,
             }));
         };
         let key = plan.key(lang, toolchain, &sub.files, &self.inner.cfg.sandbox);
@@ -77,6 +90,7 @@ impl Engine {
             plan,
             key: Some(key),
             hit,
+            _asset: asset,
         }))
     }
 

@@ -99,6 +99,7 @@ fn probe(spec: &Spec) -> Result<Language, Missing> {
         etc: existing(spec.etc.iter().map(|e| e.to_string())),
         min_processes: spec.min_processes,
         compile_min_processes: spec.compile_min_processes,
+        accel: spec.accel,
     };
     lang.env
         .extend(spec.env.iter().map(|(k, v)| (k.to_string(), v.to_string())));

@@ -104,6 +104,10 @@ pub struct Config {
     /// the data directory (a worker, which has none: [`WORKER_COMPILE_CACHE`]);
     /// `None` when `jobs.compile_cache` is off.
     pub compile_cache: Option<kiln_engine::CompileCacheConfig>,
+    /// The toolchain assets: `jobs.toolchain_assets_dir`, or
+    /// `toolchain-assets` in the data directory (a worker:
+    /// [`WORKER_TOOLCHAIN_ASSETS`]); `None` when `jobs.toolchain_assets` is off.
+    pub assets: Option<kiln_engine::AssetsConfig>,
 }
 
 /// The groups of one node, each already flags over file.
@@ -131,6 +135,8 @@ impl Layers {
 
 /// The compile cache of `kiln worker` (which has no data directory) by default.
 pub const WORKER_COMPILE_CACHE: &str = "/var/cache/kiln/compile-cache";
+/// Where a `kiln worker` keeps its toolchain assets unless told otherwise.
+pub const WORKER_TOOLCHAIN_ASSETS: &str = "/var/cache/kiln/toolchain-assets";
 
 /// The most submissions one batch request may carry.
 pub const MAX_BATCH: usize = 100;
@@ -176,6 +182,16 @@ impl Config {
             }),
             max_bytes: jobs.compile_cache_bytes,
         });
+        let assets = jobs.toolchain_assets.then(|| kiln_engine::AssetsConfig {
+            dir: jobs.toolchain_assets_dir.clone().unwrap_or_else(|| {
+                if serves_api {
+                    api.data_dir.join("toolchain-assets")
+                } else {
+                    PathBuf::from(WORKER_TOOLCHAIN_ASSETS)
+                }
+            }),
+            max_bytes: jobs.toolchain_assets_bytes,
+        });
         let config = Config {
             serves_api,
             listen: api.listen,
@@ -188,6 +204,7 @@ impl Config {
                 .apply(Limits::default()),
             max_limits,
             compile_cache,
+            assets,
             backend,
             jobs,
             limits,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use kiln_engine::config::{
     COMPILE_CACHE_BYTES, MAX_LIMITS, MAX_SOURCE_BYTES, MAX_STDIN_BYTES, MAX_TESTS,
+    TOOLCHAIN_ASSETS_BYTES,
 };
 use kiln_engine::Limits;
 use kiln_settings::show;
@@ -69,6 +70,15 @@ kiln_settings::settings! {
         compile_cache_dir: PathBuf => "<data-dir>/compile-cache; kiln worker: /var/cache/kiln/compile-cache",
         /// Bytes the compile cache may hold; the least recently used entries go first.
         compile_cache_bytes: u64 = COMPILE_CACHE_BYTES,
+        /// Build compiler speed-ups once per node: a precompiled header of the
+        /// standard headers a C++ source includes first, a class-data archive
+        /// for javac (see docs/compile-cache.md).
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        toolchain_assets: bool = true,
+        /// Directory of the toolchain assets (this process's own).
+        toolchain_assets_dir: PathBuf => "<data-dir>/toolchain-assets; kiln worker: /var/cache/kiln/toolchain-assets",
+        /// Bytes the toolchain assets may hold; the least recently used go first.
+        toolchain_assets_bytes: u64 = TOOLCHAIN_ASSETS_BYTES,
     }
 }
 

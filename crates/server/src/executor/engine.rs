@@ -26,6 +26,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         max_files: rules.max_files,
         max_tests: rules.max_tests,
         compile_cache: config.compile_cache.clone(),
+        assets: config.assets.clone(),
         ..EngineConfig::default()
     }
 }

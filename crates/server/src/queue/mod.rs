@@ -3,9 +3,11 @@
 //! leases jobs: a dequeued job stays in the queue until it is acknowledged, so
 //! a job whose worker died runs again. [`sqlite::SqliteQueue`] is the embedded
 //! default; [`redis::RedisQueue`] (Redis Streams, shared by many processes)
-//! is the scale-out one.
+//! is the scale-out one. [`seen::FleetSeen`] keeps the fleet as `/health`
+//! last read it.
 
 pub mod redis;
+pub mod seen;
 pub mod sqlite;
 
 use std::time::Duration;

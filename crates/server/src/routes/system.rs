@@ -15,12 +15,14 @@ use crate::app::AppState;
 /// each. On a node of a shared queue `workers.fleet` lists the live workers of
 /// the whole fleet (their heartbeats); an API node whose fleet has none, or a
 /// queue that would lose accepted jobs in a crash, is `degraded` (200: it still
-/// accepts and stores submissions), with the reasons in `warnings`.
+/// accepts and stores submissions), with the reasons in `warnings`. The fleet
+/// and durability are read at most once per heartbeat period
+/// ([`crate::queue::seen`]).
 pub async fn health(State(app): State<Arc<AppState>>) -> Response {
     let store = app.store.ping().await;
     let depth = app.queue.depth().await;
-    let fleet = app.queue.fleet().await;
-    let durability = app.queue.durability_warning().await;
+    let seen = app.fleet_seen.get(app.queue.as_ref()).await;
+    let (fleet, durability) = (seen.fleet, seen.durability);
     let alive = app.workers_alive.load(Ordering::SeqCst);
     let draining = app.is_draining();
     let workers_ok = alive > 0 || app.config.workers == 0;
@@ -38,7 +40,7 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Response {
             json!({ "processes": list.len(), "workers": slots, "live": list })
         }
         Ok(None) => serde_json::Value::Null,
-        Err(e) => json!({ "error": e.to_string() }),
+        Err(e) => json!({ "error": e }),
     };
     if let Ok(Some(w)) = &durability {
         warnings.push(w.clone());

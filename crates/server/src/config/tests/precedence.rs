@@ -11,9 +11,11 @@ fn samples(key: &str) -> [(String, String); 3] {
         "queue" => quoted(["redis://h/1", "redis://h/2", "redis://h/3"]),
         "store" => quoted(["postgres://h/1", "postgres://h/2", "postgres://h/3"]),
         "listen" | "metrics_listen" => quoted(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]),
-        "data_dir" | "workspaces.data_dir" | "workspaces.templates_file" | "compile_cache_dir" => {
-            quoted(["/d1", "/d2", "/d3"])
-        }
+        "data_dir"
+        | "workspaces.data_dir"
+        | "workspaces.templates_file"
+        | "compile_cache_dir"
+        | "toolchain_assets_dir" => quoted(["/d1", "/d2", "/d3"]),
         "sqlite_synchronous" => quoted(["normal", "full", "normal"]),
         "queue_prefix" => quoted(["a:", "b:", "c:"]),
         "callback_secret" => quoted(["s1", "s2", "s3"]),
@@ -22,7 +24,7 @@ fn samples(key: &str) -> [(String, String); 3] {
         }
         "cors_origins" => ["https://a.test", "https://b.test", "https://c.test"]
             .map(|k| (k.to_string(), format!("[{k:?}]"))),
-        "allow_private_callbacks" | "compile_cache" => {
+        "allow_private_callbacks" | "compile_cache" | "toolchain_assets" => {
             ["true", "false", "true"].map(|v| (v.to_string(), v.to_string()))
         }
         "workspaces.enabled" => ["false", "true", "false"].map(|v| (v.to_string(), v.to_string())),

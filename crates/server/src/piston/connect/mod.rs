@@ -55,7 +55,8 @@ use tokio::task::JoinHandle;
 use super::model::{ExecuteRequest, PistonError};
 use crate::app::AppState;
 use crate::executor::OutputChunk;
-use crate::ws::{PING_PERIOD, STDIN_CHUNK, STDIN_CHUNKS, STREAM_CHUNKS};
+use crate::ws::stdin::StdinFeed;
+use crate::ws::{PING_PERIOD, STDIN_CHUNKS, STREAM_CHUNKS};
 use messages::{error_and_close, read_input, refuse, send, text, Input};
 use writer::{write_loop, End, ToClient};
 
@@ -198,47 +199,31 @@ async fn pump(
     stdin_tx: mpsc::Sender<Bytes>,
     ctl_tx: &mpsc::Sender<ToClient>,
 ) -> Pumped {
-    let mut stdin_tx = Some(stdin_tx);
-    let mut pending: Option<Bytes> = None;
+    let mut feed = StdinFeed::new(stdin_tx);
     let mut killed = false;
     let mut ping = tokio::time::interval(PING_PERIOD);
     let mut writer_done = false;
     let done = loop {
-        let deliver = pending.as_ref().and(stdin_tx.clone());
-        let delivering = deliver.is_some();
+        let room = feed.room();
+        let delivering = room.is_some();
         tokio::select! {
             done = &mut *exec => break Some(done),
             _ = &mut *writer => {
                 writer_done = true;
                 break None;
             }
-            permit = async move { deliver.expect("guarded").reserve_owned().await }, if delivering => match permit {
-                Ok(permit) => {
-                    let p = pending.as_mut().expect("guarded");
-                    drop(permit.send(p.split_to(p.len().min(STDIN_CHUNK))));
-                    if p.is_empty() {
-                        pending = None;
-                    }
-                }
-                Err(_) => {
-                    pending = None;
-                    stdin_tx = None;
-                }
-            },
-            _ = ping.tick(), if pending.is_some() => {
+            room = async move { room.expect("guarded").await }, if delivering => feed.deliver(room),
+            _ = ping.tick(), if feed.waiting() => {
                 let _ = ctl_tx.try_send(ToClient::Message(Message::Ping(Bytes::new())));
             },
-            msg = rx.next(), if pending.is_none() => match msg {
+            msg = rx.next(), if !feed.waiting() => match msg {
                 Some(Ok(Message::Text(t))) => match read_input(&t) {
-                    Input::Stdin(data) => {
-                        if !data.is_empty() && stdin_tx.is_some() {
-                            pending = Some(Bytes::from(data));
-                        }
-                    }
+                    // Piston drops input for a closed stdin without a word.
+                    Input::Stdin(data) => drop(feed.push(data)),
                     Input::Signal => {
                         if !killed {
                             killed = true;
-                            stdin_tx = None;
+                            feed.close();
                             let _ = ctl_tx.send(ToClient::Kill).await;
                         }
                     }
