@@ -5,8 +5,10 @@
 //! a box. It makes itself (and so init) the OOM killer's last choice, reads
 //! the box's setup from the control socket, joins the box's `init` cgroups
 //! (programs go to the limited `run` ones, see `cgroup`), unshares the
-//! namespaces and forks the box's init (PID 1 of the new PID namespace);
-//! then it only waits for init to exit.
+//! namespaces and forks the box's init (PID 1 of the new PID namespace).
+//! Where the box gets its own user namespace, it writes that namespace's
+//! maps when init asks, then drops to the box's unprivileged root uid (see
+//! `userns`); then it only waits for init to exit.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
@@ -15,6 +17,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult};
 
 use crate::protocol::{self, BoxSetup, Recv, Response, MAX_PACKET};
+use crate::userns;
 
 /// The hidden subcommand that marks a helper.
 pub const HELPER_ARG: &str = "__box";
@@ -65,6 +68,12 @@ fn helper_main() -> ! {
             format!("unshare(mount, pid, net, ipc, uts): {e}"),
         );
     }
+    // The channel on which init asks for its user namespace's maps.
+    let handshake = match setup.root_uid.map(|_| userns::Handshake::new()) {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => setup_failed(&ctl, "user namespace", e),
+    };
     // SAFETY: the helper is single-threaded (it was just exec'd and started no
     // threads), so the child may run arbitrary code.
     match unsafe { fork() } {
@@ -73,9 +82,17 @@ fn helper_main() -> ! {
             "namespaces",
             format!("fork into the pid namespace: {e}"),
         ),
-        Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
+        Ok(ForkResult::Child) => {
+            let sync = handshake.map(|h| h.init);
+            crate::init::run(ctl, setup, run_groups, sync)
+        }
         Ok(ForkResult::Parent { child }) => {
             drop(ctl);
+            drop(run_groups);
+            if let (Some(h), Some(root_uid)) = (handshake, setup.root_uid) {
+                // Init reports a failure here to the host itself.
+                let _ = userns::write_maps(h, child, root_uid, setup.uid, setup.gid);
+            }
             let _ = waitpid(child, None);
             std::process::exit(0)
         }

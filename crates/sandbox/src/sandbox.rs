@@ -17,6 +17,7 @@ use crate::conn::Conn;
 use crate::error::{Result, SandboxError};
 use crate::protocol::{BindSpec, BoxSetup, Response};
 use crate::uid::UidPool;
+use crate::userns::UserNamespaces;
 
 /// How to start the helper: a binary that calls
 /// [`crate::helper::run_if_helper`] first thing in `main`.
@@ -73,6 +74,9 @@ pub struct SandboxConfig {
     /// kill) may wait for room in the channel and for its answer; a box that
     /// takes longer is killed and reads as gone.
     pub request_timeout: Duration,
+    /// Whether each box gets its own user namespace (init root inside, an
+    /// unprivileged uid outside) [default: `KILN_USER_NAMESPACES`, else auto].
+    pub user_namespaces: UserNamespaces,
 }
 
 impl Default for SandboxConfig {
@@ -89,6 +93,7 @@ impl Default for SandboxConfig {
             hostname: "kiln".into(),
             setup_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
+            user_namespaces: UserNamespaces::from_env(),
         }
     }
 }
@@ -115,12 +120,16 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 pub struct SandboxInfo {
     pub cgroup_version: Version,
     pub helper: String,
+    /// Whether boxes run in their own user namespace (init is not root on
+    /// the host); false where the host refuses them or the setting is off.
+    pub user_namespaces: bool,
 }
 
 pub struct Sandbox {
     cfg: SandboxConfig,
     cgroups: Cgroups,
     uids: UidPool,
+    userns: bool,
 }
 
 impl Sandbox {
@@ -153,13 +162,20 @@ impl Sandbox {
             tracing::info!(groups = ?cleared, "cleared the cgroups of Kiln processes that are gone");
         }
         let uids = UidPool::new(cfg.state_dir.join("uids"), cfg.first_uid, cfg.uid_count)?;
-        Ok(Arc::new(Sandbox { cfg, cgroups, uids }))
+        let userns = user_namespaces(cfg.user_namespaces)?;
+        Ok(Arc::new(Sandbox {
+            cfg,
+            cgroups,
+            uids,
+            userns,
+        }))
     }
 
     pub fn info(&self) -> SandboxInfo {
         SandboxInfo {
             cgroup_version: self.cgroups.version(),
             helper: self.cfg.helper.program.display().to_string(),
+            user_namespaces: self.userns,
         }
     }
 
@@ -193,9 +209,17 @@ impl Sandbox {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
+        // Root inside a box with its own user namespace is a second uid of
+        // the pool on the host.
+        let root = if self.userns {
+            Some(self.uids.acquire()?)
+        } else {
+            None
+        };
         let cgroup = self.cgroups.create(&name)?;
-        match self.start(&lease, &cgroup, opts).await {
-            Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, lease)),
+        let root_uid = root.as_ref().map(|l| l.uid);
+        match self.start(&lease, root_uid, &cgroup, opts).await {
+            Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, [Some(lease), root])),
             Err(e) => {
                 let _ = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
                 Err(e)
@@ -206,6 +230,7 @@ impl Sandbox {
     async fn start(
         &self,
         lease: &crate::uid::UidLease,
+        root_uid: Option<u32>,
         cgroup: &crate::cgroup::BoxCgroup,
         opts: &BoxOptions,
     ) -> Result<(Arc<Conn>, tokio::process::Child)> {
@@ -229,7 +254,8 @@ impl Sandbox {
                 source,
             })?;
         let conn = Conn::new(host_end, self.cfg.request_timeout)?;
-        let setup = self.box_setup(lease.uid, cgroup, opts);
+        let mut setup = self.box_setup(lease.uid, cgroup, opts);
+        setup.root_uid = root_uid;
         let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake(&conn, &setup)).await {
             Ok(r) => r,
             Err(_) => Err(SandboxError::layer(
@@ -293,6 +319,26 @@ impl Sandbox {
             ],
             work_host: opts.home.as_ref().map(|h| h.display().to_string()),
             work_dir,
+            root_uid: None,
+        }
+    }
+}
+
+/// Whether boxes get their own user namespace under `mode` on this host.
+fn user_namespaces(mode: UserNamespaces) -> Result<bool> {
+    if mode == UserNamespaces::Off {
+        tracing::info!("user namespaces are off (KILN_USER_NAMESPACES=off): each box's init is root on the host");
+        return Ok(false);
+    }
+    match (crate::userns::probe(), mode) {
+        (Ok(()), _) => Ok(true),
+        (Err(why), UserNamespaces::Required) => Err(SandboxError::layer(
+            "user namespace",
+            format!("{why}; user namespaces are required (KILN_USER_NAMESPACES=required): allow them, or set auto or off"),
+        )),
+        (Err(why), _) => {
+            tracing::warn!(reason = %why, "user namespaces are unavailable: each box's init runs as root on the host (the older model); allow them for boxes without host root");
+            Ok(false)
         }
     }
 }

@@ -135,6 +135,11 @@ fn connect_stdio(slave: Option<&str>, fds: &[OwnedFd], uid: u32, gid: u32) -> Re
 /// The OOM score and the rlimits of the program.
 fn set_rlimits(rl: Rlimits) -> Result<(), String> {
     // The program is the OOM killer's first choice, never init or the helper.
+    // Init's copy is not dumpable, so its /proc files belong to the host's
+    // root, which a box with its own user namespace is not: dumpable again
+    // (the exec decides the program's own flag).
+    // SAFETY: integer-only prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
     std::fs::write("/proc/self/oom_score_adj", super::OOM_SCORE_ADJ_PROGRAM)
         .map_err(|e| format!("set oom_score_adj: {e}"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(st("rlimit core"))?;

@@ -162,11 +162,9 @@ fn write_files(root: &Path, files: &[(String, String)]) -> Step {
 fn mount_scratch(root: &Path, stage: &mut Stage, setup: &BoxSetup) -> Step {
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;
-    tmpfs(
-        &tmp,
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        &format!("size={},mode=1777", setup.tmp_bytes),
-    )?;
+    if setup.root_uid.is_none() {
+        tmp_tmpfs(&tmp, setup.tmp_bytes)?;
+    }
     let work = inside(root, &setup.work_dir);
     mkdirs(&work)?;
     match &setup.work_host {
@@ -187,6 +185,22 @@ fn mount_scratch(root: &Path, stage: &mut Stage, setup: &BoxSetup) -> Step {
         }
     }
     Ok(())
+}
+
+fn tmp_tmpfs(tmp: &Path, bytes: u64) -> Step {
+    tmpfs(
+        tmp,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &format!("size={bytes},mode=1777"),
+    )
+}
+
+/// `/tmp` and `/dev/shm` of a box with its own user namespace, mounted after
+/// the switch (in the root already built): a mount made before it would be
+/// locked, and init replaces both between runs.
+pub fn mount_tmp_and_shm(setup: &BoxSetup) -> Step {
+    tmp_tmpfs(Path::new("/tmp"), setup.tmp_bytes)?;
+    procdev::shm_tmpfs(Path::new("/dev/shm"), setup.shm_bytes)
 }
 
 /// Pivots into the built root, detaches the host's and makes `/` and `/dev`

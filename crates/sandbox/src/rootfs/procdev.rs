@@ -155,10 +155,18 @@ pub(super) fn build_dev(root: &Path, setup: &BoxSetup) -> Step {
     .map_err(fail("dev", "mount a private devpts"))?;
     let shm = dev.join("shm");
     mkdirs(&shm)?;
+    if setup.root_uid.is_some() {
+        // Mounted after the switch to the box's user namespace.
+        return Ok(());
+    }
+    shm_tmpfs(&shm, setup.shm_bytes)
+}
+
+pub(super) fn shm_tmpfs(shm: &Path, bytes: u64) -> Step {
     tmpfs(
-        &shm,
+        shm,
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        &format!("size={},mode=1777", setup.shm_bytes),
+        &format!("size={bytes},mode=1777"),
     )
 }
 

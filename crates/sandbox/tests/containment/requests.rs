@@ -106,6 +106,7 @@ impl RawBox {
             files: vec![],
             work_dir: "/box".into(),
             work_host: None,
+            root_uid: Some(99_430),
         };
         protocol::send(host.as_fd(), &setup, &[], &[]).unwrap();
         let mut raw = RawBox {
