@@ -153,7 +153,7 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>, userns: Opti
         }
         // In the mount namespace of the box's user namespace, so that init
         // may replace them between runs.
-        if let Err(e) = rootfs::mount_tmp_and_shm(&setup) {
+        if let Err(e) = rootfs::mount_after_switch(&setup) {
             setup_failed(&ctl, e.layer, e.message);
         }
     }
