@@ -267,6 +267,11 @@ impl Sandbox {
             Ok(()) => Ok((conn, child)),
             Err(e) => {
                 conn.close();
+                // The box's processes first: once the helper has dropped to
+                // the box's root uid, only they (through the cgroup, or as
+                // the owner of the box's user namespace) are sure to go.
+                let killer = cgroup.killer();
+                let _ = tokio::task::spawn_blocking(killer).await;
                 let _ = child.start_kill();
                 let _ = child.wait().await;
                 Err(e)
