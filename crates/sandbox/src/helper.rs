@@ -54,6 +54,12 @@ fn helper_main() -> ! {
         Err(e) => setup_failed(&ctl, "helper", e),
     };
     let run_groups = join_cgroups(&ctl, &setup);
+    // Unprivileged: the user namespace first, which grants the rest.
+    if setup.rootless {
+        if let Err(e) = userns::enter_rootless(setup.uid, setup.gid) {
+            setup_failed(&ctl, "user namespace", e);
+        }
+    }
     // No cgroup namespace for init: a program joins the `run` group first,
     // which must be visible from where it stands, then unshares its own.
     let ns = CloneFlags::CLONE_NEWNS

@@ -60,4 +60,4 @@ pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
 pub use protocol::{BindSpec, FileInfo, FileKind, WORK_DIR};
 pub use pty::PtyProcess;
 pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};
-pub use userns::UserNamespaces;
+pub use userns::{Model as UserModel, UserNamespaces};

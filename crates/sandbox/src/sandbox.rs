@@ -17,7 +17,7 @@ use crate::conn::Conn;
 use crate::error::{Result, SandboxError};
 use crate::protocol::{BindSpec, BoxSetup, Response};
 use crate::uid::UidPool;
-use crate::userns::UserNamespaces;
+use crate::userns::{Model, UserNamespaces};
 
 /// How to start the helper: a binary that calls
 /// [`crate::helper::run_if_helper`] first thing in `main`.
@@ -58,7 +58,9 @@ pub const SYSTEM_BINDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     pub helper: HelperCommand,
-    /// Root-only directory for the mount point of box roots and uid locks.
+    /// Private directory for the mount point of box roots and uid locks
+    /// [default: `/run/kiln`; as a non-root user `$XDG_RUNTIME_DIR/kiln`,
+    /// else `/tmp/kiln-<uid>`].
     pub state_dir: PathBuf,
     pub first_uid: u32,
     pub uid_count: u32,
@@ -83,7 +85,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             helper: HelperCommand::current_exe(),
-            state_dir: PathBuf::from("/run/kiln"),
+            state_dir: default_state_dir(),
             first_uid: 60_000,
             uid_count: 4_096,
             binds: SYSTEM_BINDS.iter().map(|s| s.to_string()).collect(),
@@ -95,6 +97,18 @@ impl Default for SandboxConfig {
             request_timeout: Duration::from_secs(10),
             user_namespaces: UserNamespaces::from_env(),
         }
+    }
+}
+
+/// `/run/kiln` for root; a directory of the user's own otherwise.
+fn default_state_dir() -> PathBuf {
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid == 0 {
+        return PathBuf::from("/run/kiln");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("kiln"),
+        _ => PathBuf::from(format!("/tmp/kiln-{euid}")),
     }
 }
 
@@ -123,22 +137,23 @@ pub struct SandboxInfo {
     /// Whether boxes run in their own user namespace (init is not root on
     /// the host); false where the host refuses them or the setting is off.
     pub user_namespaces: bool,
+    /// Whether Kiln runs as an unprivileged user (see `userns`).
+    pub rootless: bool,
 }
 
 pub struct Sandbox {
     cfg: SandboxConfig,
     cgroups: Cgroups,
     uids: UidPool,
-    userns: bool,
+    model: Model,
 }
 
 impl Sandbox {
-    /// Checks the host: root, cgroups, a private state directory.
+    /// Checks the host: root (or, as a user, unprivileged user namespaces),
+    /// cgroups, a private state directory.
     pub fn new(cfg: SandboxConfig) -> Result<Arc<Sandbox>> {
         let euid = nix::unistd::geteuid().as_raw();
-        if euid != 0 {
-            return Err(SandboxError::NotRoot(euid));
-        }
+        let model = crate::userns::resolve(cfg.user_namespaces, euid)?;
         let root_dir = cfg.state_dir.join("root");
         std::fs::create_dir_all(&root_dir)
             .map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
@@ -156,18 +171,17 @@ impl Sandbox {
         }
         std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| SandboxError::io(format!("chmod {}", cfg.state_dir.display()), e))?;
-        let cgroups = Cgroups::detect()?;
+        let cgroups = Cgroups::detect().map_err(|e| crate::userns::cgroup_hint(e, model))?;
         let cleared = cgroups.sweep_stale();
         if !cleared.is_empty() {
             tracing::info!(groups = ?cleared, "cleared the cgroups of Kiln processes that are gone");
         }
         let uids = UidPool::new(cfg.state_dir.join("uids"), cfg.first_uid, cfg.uid_count)?;
-        let userns = user_namespaces(cfg.user_namespaces)?;
         Ok(Arc::new(Sandbox {
             cfg,
             cgroups,
             uids,
-            userns,
+            model,
         }))
     }
 
@@ -175,7 +189,8 @@ impl Sandbox {
         SandboxInfo {
             cgroup_version: self.cgroups.version(),
             helper: self.cfg.helper.program.display().to_string(),
-            user_namespaces: self.userns,
+            user_namespaces: self.model != Model::HostRoot,
+            rootless: self.model == Model::Rootless,
         }
     }
 
@@ -211,7 +226,7 @@ impl Sandbox {
         );
         // Root inside a box with its own user namespace is a second uid of
         // the pool on the host.
-        let root = if self.userns {
+        let root = if self.model == Model::PerBox {
             Some(self.uids.acquire()?)
         } else {
             None
@@ -256,6 +271,7 @@ impl Sandbox {
         let conn = Conn::new(host_end, self.cfg.request_timeout)?;
         let mut setup = self.box_setup(lease.uid, cgroup, opts);
         setup.root_uid = root_uid;
+        setup.rootless = self.model == Model::Rootless;
         let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake(&conn, &setup)).await {
             Ok(r) => r,
             Err(_) => Err(SandboxError::layer(
@@ -325,25 +341,7 @@ impl Sandbox {
             work_host: opts.home.as_ref().map(|h| h.display().to_string()),
             work_dir,
             root_uid: None,
-        }
-    }
-}
-
-/// Whether boxes get their own user namespace under `mode` on this host.
-fn user_namespaces(mode: UserNamespaces) -> Result<bool> {
-    if mode == UserNamespaces::Off {
-        tracing::info!("user namespaces are off (KILN_USER_NAMESPACES=off): each box's init is root on the host");
-        return Ok(false);
-    }
-    match (crate::userns::probe(), mode) {
-        (Ok(()), _) => Ok(true),
-        (Err(why), UserNamespaces::Required) => Err(SandboxError::layer(
-            "user namespace",
-            format!("{why}; user namespaces are required (KILN_USER_NAMESPACES=required): allow them, or set auto or off"),
-        )),
-        (Err(why), _) => {
-            tracing::warn!(reason = %why, "user namespaces are unavailable: each box's init runs as root on the host (the older model); allow them for boxes without host root");
-            Ok(false)
+            rootless: false,
         }
     }
 }

@@ -44,6 +44,8 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::{Gid, Pid, Uid};
 
+use crate::error::SandboxError;
+
 /// Whether boxes get their own user namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,6 +78,80 @@ impl UserNamespaces {
             _ => UserNamespaces::Auto,
         }
     }
+}
+
+/// How boxes stand to the host's users, decided once when the sandbox starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Kiln runs as root and init is root on the host (the older model:
+    /// user namespaces off or unavailable).
+    HostRoot,
+    /// Kiln runs as root; each box has its own user namespace.
+    PerBox,
+    /// Kiln runs as an unprivileged user (see [`enter_rootless`]).
+    Rootless,
+}
+
+/// The model for `mode` when Kiln runs as `euid`; `Err` when there is none.
+pub(crate) fn resolve(mode: UserNamespaces, euid: u32) -> Result<Model, SandboxError> {
+    if euid != 0 {
+        if mode == UserNamespaces::Off {
+            return Err(SandboxError::NotRoot(euid));
+        }
+        return probe().map(|()| Model::Rootless).map_err(|why| {
+            SandboxError::layer(
+                "user namespace",
+                format!("running as uid {euid}, Kiln needs unprivileged user namespaces, and {why}; run it as root, or allow them (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns)"),
+            )
+        });
+    }
+    if mode == UserNamespaces::Off {
+        tracing::info!("user namespaces are off (KILN_USER_NAMESPACES=off): each box's init is root on the host");
+        return Ok(Model::HostRoot);
+    }
+    match (probe(), mode) {
+        (Ok(()), _) => Ok(Model::PerBox),
+        (Err(why), UserNamespaces::Required) => Err(SandboxError::layer(
+            "user namespace",
+            format!("{why}; user namespaces are required (KILN_USER_NAMESPACES=required): allow them, or set auto or off"),
+        )),
+        (Err(why), _) => {
+            tracing::warn!(reason = %why, "user namespaces are unavailable: each box's init runs as root on the host (the older model); allow them for boxes without host root");
+            Ok(Model::HostRoot)
+        }
+    }
+}
+
+/// A cgroup error, with what an unprivileged Kiln needs added.
+pub(crate) fn cgroup_hint(e: SandboxError, model: Model) -> SandboxError {
+    if model != Model::Rootless {
+        return e;
+    }
+    SandboxError::NoCgroups(format!(
+        "{e} (as an unprivileged user Kiln needs a cgroup subtree it may write: a delegated cgroup v2 subtree, e.g. `systemd-run --user --scope -p Delegate=yes kiln worker …`, with memory and pids delegated)"
+    ))
+}
+
+/// Rootless helper, before the other namespaces: a user namespace in which
+/// the user Kiln runs as is the box's `uid`/`gid` and nothing else is mapped
+/// (an unprivileged process may map only itself, and only after denying
+/// `setgroups`). Init and programs are that uid inside, init with the
+/// namespace's capabilities, programs with none. Without subordinate uid
+/// ranges every box is the same host uid, Kiln's own: boxes are kept apart
+/// by their PID, mount and IPC namespaces, the empty capability sets and
+/// seccomp, not by uids.
+pub(crate) fn enter_rootless(uid: u32, gid: u32) -> Result<(), String> {
+    let (host_uid, host_gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare(user): {e}"))?;
+    for (file, text) in [
+        ("setgroups", "deny".to_string()),
+        ("uid_map", format!("{uid} {host_uid} 1\n")),
+        ("gid_map", format!("{gid} {host_gid} 1\n")),
+    ] {
+        std::fs::write(format!("/proc/self/{file}"), &text)
+            .map_err(|e| format!("write /proc/self/{file} ({text:?}): {e}"))?;
+    }
+    Ok(())
 }
 
 /// Whether this process may create a user namespace: a child is cloned into

@@ -71,6 +71,8 @@ struct Init {
     ctl: OwnedFd,
     uid: u32,
     gid: u32,
+    /// A rootless box (see `crate::userns::enter_rootless`).
+    rootless: bool,
     work: OwnedFd,
     /// The box's root, for resolving an exec's paths inside it.
     root: OwnedFd,
@@ -170,6 +172,7 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>, userns: Opti
         ctl,
         uid: setup.uid,
         gid: setup.gid,
+        rootless: setup.rootless,
         work,
         root,
         tmp_bytes: setup.tmp_bytes,

@@ -85,6 +85,10 @@ pub struct BoxSetup {
     /// user namespace (see `userns`). `None`: init stays root on the host.
     #[serde(default)]
     pub root_uid: Option<u32>,
+    /// Kiln runs as an unprivileged user: the helper makes the box's user
+    /// namespace itself, mapping only that user (to `uid`), before the others.
+    #[serde(default)]
+    pub rootless: bool,
 }
 
 /// The working directory of programs inside every box.

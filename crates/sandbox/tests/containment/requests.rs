@@ -107,6 +107,7 @@ impl RawBox {
             work_dir: "/box".into(),
             work_host: None,
             root_uid: Some(99_430),
+            rootless: false,
         };
         protocol::send(host.as_fd(), &setup, &[], &[]).unwrap();
         let mut raw = RawBox {
