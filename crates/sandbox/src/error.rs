@@ -47,7 +47,7 @@ pub enum SandboxError {
         "uid {0} is held by another live box; a workspace's uid must be free before its box starts"
     )]
     UidInUse(u32),
-    #[error("sandbox needs root on the host (running as uid {0}); run `kiln` as root")]
+    #[error("sandbox needs root on the host (running as uid {0} with KILN_USER_NAMESPACES=off); run `kiln` as root, or unset it for the rootless mode")]
     NotRoot(u32),
     #[error("{context}: {source}")]
     Io {

@@ -127,9 +127,11 @@ pub(crate) fn cgroup_hint(e: SandboxError, model: Model) -> SandboxError {
     if model != Model::Rootless {
         return e;
     }
-    SandboxError::NoCgroups(format!(
-        "{e} (as an unprivileged user Kiln needs a cgroup subtree it may write: a delegated cgroup v2 subtree, e.g. `systemd-run --user --scope -p Delegate=yes kiln worker …`, with memory and pids delegated)"
-    ))
+    let hint = "as an unprivileged user Kiln needs a cgroup subtree it may write: a delegated cgroup v2 subtree, e.g. `systemd-run --user --scope -p Delegate=yes kiln worker …`, with memory and pids delegated";
+    match e {
+        SandboxError::NoCgroups(m) => SandboxError::NoCgroups(format!("{m} ({hint})")),
+        other => SandboxError::NoCgroups(format!("{other} ({hint})")),
+    }
 }
 
 /// Rootless helper, before the other namespaces: a user namespace in which
