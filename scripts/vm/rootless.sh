@@ -14,4 +14,4 @@ else
   echo $$ > "$grp/cgroup.procs"
 fi || exit 1
 exec setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all --bounding-set=-all \
-  env HOME=/tmp/rootless-home USER=kiln-rootless -- bash -c "$1 ${*:2}"
+  env HOME=/tmp/rootless-home USER=kiln-rootless bash -c "$1 ${*:2}"

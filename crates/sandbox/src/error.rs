@@ -13,7 +13,7 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no usable cgroup hierarchy: {0} (Kiln needs cgroup v1 with memory, pids, cpuacct and freezer, or cgroup v2 with memory and pids delegated; run as root)")]
+    #[error("no usable cgroup hierarchy: {0} (Kiln needs cgroup v1 with memory, pids, cpuacct and freezer, or cgroup v2 with memory and pids delegated, writable by the user Kiln runs as)")]
     NoCgroups(String),
     #[error("sandbox helper could not be started ({program}): {source}")]
     Spawn {

@@ -54,6 +54,9 @@ fn helper_main() -> ! {
         Err(e) => setup_failed(&ctl, "helper", e),
     };
     let run_groups = join_cgroups(&ctl, &setup);
+    if setup.root_uid.is_some() {
+        raise_open_files_ceiling();
+    }
     // Unprivileged: the user namespace first, which grants the rest.
     if setup.rootless {
         if let Err(e) = userns::enter_rootless(setup.uid, setup.gid) {
@@ -101,6 +104,28 @@ fn helper_main() -> ! {
             }
             let _ = waitpid(child, None);
             std::process::exit(0)
+        }
+    }
+}
+
+/// Raises the hard limit on open files to the kernel's ceiling
+/// (`fs.nr_open`), soft limit unchanged, where this process may (host root
+/// with `CAP_SYS_RESOURCE`). In its own user namespace a box can no longer
+/// raise a hard limit (that takes `CAP_SYS_RESOURCE` in the host's), so an
+/// exec asking for more open files than Kiln's own hard limit (4096 on a
+/// plain kernel) would fail with `EPERM`; each exec sets its own limit below
+/// this ceiling. Best effort: without the capability nothing changes.
+fn raise_open_files_ceiling() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Some(ceiling) = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if hard < ceiling {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, ceiling);
         }
     }
 }

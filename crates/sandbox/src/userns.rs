@@ -1,8 +1,9 @@
 //! Each box's own user namespace, so that no process of a box is root in the
 //! host's user namespace.
 //!
-//! The box's root is built as today, by a privileged init (binds, a masked
-//! `/proc` of the box's PID namespace, device nodes, `pivot_root`). Then init
+//! The box's root is built as before, by a privileged init (binds, a masked
+//! `/proc` of the box's PID namespace, the host's device nodes bound,
+//! `pivot_root`). Then init
 //! unshares a user namespace together with a mount and an IPC namespace
 //! ([`enter`]): the mounts it built are copied into a mount namespace owned
 //! by the new user namespace, where the kernel locks them (they cannot be
@@ -22,8 +23,8 @@
 //! box uid keeps its host value, so a workspace's home keeps its owner.
 //!
 //! What init still does as root inside needs only capabilities over its own
-//! namespaces: mounting `/tmp` and `/dev/shm` (after the switch, so that
-//! they are its own and can be replaced between runs), removing SysV objects
+//! namespaces: mounting `/tmp`, `/dev/shm` and a fresh `/box` (after the
+//! switch, so that they are its own and can be replaced between runs), removing SysV objects
 //! (its own IPC namespace), joining the `run` cgroup (through descriptors
 //! the helper opened as host root: the kernel checks the opener's
 //! credentials), chowning files to the box uid (mapped), dropping the
@@ -313,6 +314,23 @@ mod tests {
     #[test]
     fn maps_put_root_on_the_root_uid_and_keep_the_box_uid() {
         assert_eq!(map_text(60010, 60011), "0 60010 1\n60011 60011 1\n");
+    }
+
+    #[test]
+    fn a_rootless_cgroup_error_says_what_a_user_needs_once() {
+        let e = || SandboxError::NoCgroups("v2: no cgroup2 mount".into());
+        let rootless = cgroup_hint(e(), Model::Rootless).to_string();
+        assert!(
+            rootless.contains("delegated cgroup v2 subtree"),
+            "{rootless}"
+        );
+        assert_eq!(
+            rootless.matches("no usable cgroup").count(),
+            1,
+            "{rootless}"
+        );
+        let root = cgroup_hint(e(), Model::PerBox).to_string();
+        assert!(!root.contains("delegated cgroup v2 subtree"), "{root}");
     }
 
     #[test]
