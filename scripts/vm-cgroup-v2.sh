@@ -10,7 +10,11 @@
 #     systemd-style delegated subtree (/sys/fs/cgroup/kiln.slice/kiln.service,
 #     as Delegate=yes sets it up);
 #   - `kiln run examples/hello.*` for every language this machine has;
-#   - `kiln bench sandbox` (figures in target/vm/out/bench.json).
+#   - `kiln bench sandbox` (figures in target/vm/out/bench.json);
+#   - rootless: as uid 1000 without capabilities, in a cgroup v2 subtree
+#     delegated to that user, the sandbox tests basics, streams, hostile,
+#     cgroups, stale_cgroups, `kiln languages` and `kiln run` of the C,
+#     Python and shell hellos (scripts/vm/rootless.sh).
 # Nothing is installed in the system but QEMU, busybox-static and cpio: the
 # kernel package is downloaded and unpacked under target/vm/ (with the
 # initramfs built from busybox-static), never installed. Results come back
@@ -19,7 +23,8 @@
 #
 # Environment: KILN_VM_ACCEL=kvm to try KVM (default tcg: a KVM guest hung
 # at boot on nested hosts), KILN_VM_CPUS (2), KILN_VM_MEM (4096 MiB),
-# KILN_VM_STEPS="root delegated hellos bench" to choose the configurations,
+# KILN_VM_STEPS="root delegated hellos bench rootless" to choose the configurations,
+# KILN_VM_ROOTLESS_TESTS (test binaries run as the user),
 # KILN_VM_TESTS="hostile stale_cgroups" to run only those test binaries
 # (unit, basics, containment, hostile, long_lived, seccomp_allowlist,
 # stale_cgroups), KILN_VM_TEST_ARGS (more arguments for each test binary,
@@ -32,7 +37,7 @@ out=$vm/out
 accel=${KILN_VM_ACCEL:-tcg}
 cpus=${KILN_VM_CPUS:-2}
 mem=${KILN_VM_MEM:-4096}
-steps=${KILN_VM_STEPS:-root delegated hellos bench}
+steps=${KILN_VM_STEPS:-root delegated hellos bench rootless}
 limit=${KILN_VM_TIMEOUT:-1500}
 say() { printf 'vm-cgroup-v2: %s\n' "$*"; }
 
@@ -151,6 +156,20 @@ case " $steps " in *" bench "*)
   # Output to the guest's /tmp first: a write to the 9p share failing
   # mid-run must not lose the figures.
   echo "$last${tab}bench${tab}400${tab}$kiln bench sandbox --runs 30 --python-runs 10 --json /tmp/bench.json > /tmp/bench.txt 2>&1; rc=\$?; cat /tmp/bench.txt; cp /tmp/bench.json $out/ 2>/dev/null; exit \$rc" >> "$plan" ;;
+esac
+# Rootless: as uid 1000 with no capability, in a cgroup v2 subtree delegated
+# to that user (scripts/vm/rootless.sh): the sandbox tests that need nothing
+# of root's on the host side, `kiln languages` and the hellos of the
+# toolchains under /usr (root's rustup and the like are not the user's).
+case " $steps " in *" rootless "*)
+  while read -r name exe; do
+    case " ${KILN_VM_ROOTLESS_TESTS:-basics streams hostile cgroups stale_cgroups} " in *" $name "*) ;; *) continue ;; esac
+    echo "rootless$tab$name${tab}600$tab$exe --test-threads=${KILN_VM_THREADS:-1} ${KILN_VM_TEST_ARGS:-}" >> "$plan"
+  done <<< "$tests"
+  echo "rootless${tab}languages${tab}300$tab$kiln languages" >> "$plan"
+  for f in examples/hello.c examples/hello.py examples/hello.sh; do
+    echo "rootless${tab}hello-${f##*.}${tab}300${tab}scripts/vm/hello.sh $kiln $f" >> "$plan"
+  done ;;
 esac
 echo "$last${tab}no-leftover-groups${tab}30${tab}$leftovers" >> "$plan"
 

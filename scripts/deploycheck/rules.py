@@ -13,7 +13,9 @@ from .schemas import doc_name
 
 WORKER_LABELS = {"app": "code-execution-worker"}
 # What crates/sandbox calls and needs (docs/kubernetes.md, "Worker privileges").
-SANDBOX_CAPS = {"SYS_ADMIN", "MKNOD", "SETPCAP", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "KILL"}
+# With a user namespace per box (KILN_USER_NAMESPACES=required, checked below):
+# the namespaces, mounts and pivot_root; the maps and the helper's drop.
+SANDBOX_CAPS = {"SYS_ADMIN", "SETUID", "SETGID"}
 STREAM = "code-execution-jobs:container"
 GROUP = "kiln-workers"
 API_PORT = 3000
@@ -208,6 +210,9 @@ def check_worker(docs):
             errors.append(f"{doc_name(dep)}: container {c.get('name')} must not be privileged")
         if caps.get("drop") != ["ALL"]:
             errors.append(f"{doc_name(dep)}: container {c.get('name')} must drop ALL capabilities, drops {caps.get('drop')}")
+        env = {e.get("name"): e.get("value") for e in (c.get("env") or [])}
+        if env.get("KILN_USER_NAMESPACES") != "required":
+            errors.append(f"{doc_name(dep)}: container {c.get('name')} must set KILN_USER_NAMESPACES=required: its capabilities are those of a user namespace per box, and the older model needs more")
         added = set(caps.get("add") or [])
         if added != SANDBOX_CAPS:
             extra, missing = sorted(added - SANDBOX_CAPS), sorted(SANDBOX_CAPS - added)

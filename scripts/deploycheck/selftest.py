@@ -38,7 +38,12 @@ def _extra_cap(docs):
 
 
 def _missing_cap(docs):
-    container(worker(docs))["securityContext"]["capabilities"]["add"].remove("SETPCAP")
+    container(worker(docs))["securityContext"]["capabilities"]["add"].remove("SETUID")
+
+
+def _no_userns(docs):
+    env = container(worker(docs))["env"]
+    env[:] = [e for e in env if e.get("name") != "KILN_USER_NAMESPACES"]
 
 
 def _host_path(docs):
@@ -91,7 +96,8 @@ MANIFEST_CASES = [
     ("containerPort as a string", "base", _wrong_type, "is not of type 'integer'"),
     ("privileged worker", "base", _privileged, "must not be privileged"),
     ("worker with NET_ADMIN", "base", _extra_cap, "extra ['NET_ADMIN']"),
-    ("worker without SETPCAP", "base", _missing_cap, "missing ['SETPCAP']"),
+    ("worker without SETUID", "base", _missing_cap, "missing ['SETUID']"),
+    ("worker without KILN_USER_NAMESPACES=required", "base", _no_userns, "must set KILN_USER_NAMESPACES=required"),
     ("hostPath volume", "base", _host_path, "is a hostPath"),
     ("secretKeyRef to a missing key", "base", _secret_key, "has no key 'KILN_STROE'"),
     ("Service selecting no pod", "base", _service_selector, "selects no pod"),

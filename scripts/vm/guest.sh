@@ -6,7 +6,9 @@
 # config "root" runs Kiln in the cgroup root; the first "delegated" step first
 # moves this shell into /sys/fs/cgroup/kiln.slice/kiln.service with the
 # controllers delegated, as systemd's Delegate=yes does, so Kiln runs in a
-# delegated subtree, not at the root. Each step's output goes to
+# delegated subtree, not at the root; config "rootless" runs each step as
+# uid 1000 without capabilities in a subtree delegated to that user
+# (scripts/vm/rootless.sh). Each step's output goes to
 # /run/vm-out/<config>-<name>.log and its verdict to /run/vm-out/results.
 # Powers the machine off at the end.
 out=/run/vm-out
@@ -50,13 +52,32 @@ delegate() {
   echo "vm-guest: now in $(cat /proc/self/cgroup), controllers $(cat $cg/kiln.slice/kiln.service/cgroup.controllers)"
 }
 
-config_now=root
+rootless_setup() {
+  # A user's delegated subtree, as systemd sets up user@1000.service with
+  # Delegate=yes: the controllers reach it, and the group, its
+  # cgroup.procs, cgroup.threads and cgroup.subtree_control belong to the
+  # user. Each step of the configuration enters it as root and becomes the
+  # user (scripts/vm/rootless.sh); this shell stays where it is.
+  local ctrls="+cpu +memory +pids" grp=$cg/user.slice/user-1000.slice/kiln-rootless
+  echo "$ctrls" > $cg/cgroup.subtree_control
+  mkdir -p $grp
+  echo "$ctrls" > $cg/user.slice/cgroup.subtree_control
+  echo "$ctrls" > $cg/user.slice/user-1000.slice/cgroup.subtree_control
+  chown 1000:1000 $grp $grp/cgroup.procs $grp/cgroup.threads $grp/cgroup.subtree_control
+  mkdir -p /tmp/rootless-home && chown 1000:1000 /tmp/rootless-home
+  echo "vm-guest: rootless: uid 1000 owns $grp (controllers $(cat $grp/cgroup.controllers)); user namespaces: max $(cat /proc/sys/user/max_user_namespaces)"
+}
+
+delegated_done= rootless_done=
 while IFS=$'\t' read -r config name limit cmd; do
   [ -n "$config" ] && [ "${config#\#}" = "$config" ] || continue
-  if [ "$config" = delegated ] && [ "$config_now" != delegated ]; then
-    delegate
-    config_now=delegated
-  fi
+  # Each set-up once: the shell stays in the delegated group afterwards.
+  case "$config" in
+    delegated) [ -n "$delegated_done" ] || { delegate; delegated_done=1; } ;;
+    rootless) [ -n "$rootless_done" ] || { rootless_setup; rootless_done=1; } ;;
+  esac
+  # As the unprivileged user, in the user's delegated group.
+  [ "$config" = rootless ] && cmd="scripts/vm/rootless.sh $(printf '%q' "$cmd")"
   log="$out/$config-$name.log"
   start=$(date +%s)
   timeout -k 10 "$limit" bash -c "$cmd" > "$log" 2>&1 < /dev/null

@@ -18,7 +18,9 @@ pub struct SandboxBox {
     pub(crate) conn: Arc<Conn>,
     pub(crate) cgroup: Option<BoxCgroup>,
     child: Option<tokio::process::Child>,
-    lease: Option<UidLease>,
+    /// The box uid's lease, and the root uid's where the box has its own
+    /// user namespace.
+    leases: [Option<UidLease>; 2],
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -27,7 +29,7 @@ impl SandboxBox {
         conn: Arc<Conn>,
         child: tokio::process::Child,
         cgroup: BoxCgroup,
-        lease: UidLease,
+        leases: [Option<UidLease>; 2],
     ) -> SandboxBox {
         conn.set_killer(cgroup.killer());
         let reader = tokio::spawn(conn.clone().read_loop());
@@ -35,14 +37,20 @@ impl SandboxBox {
             conn,
             cgroup: Some(cgroup),
             child: Some(child),
-            lease: Some(lease),
+            leases,
             reader,
         }
     }
 
     /// The uid programs in this box run as.
     pub fn uid(&self) -> u32 {
-        self.lease.as_ref().map_or(0, |l| l.uid)
+        self.leases[0].as_ref().map_or(0, |l| l.uid)
+    }
+
+    /// The host uid of root inside the box, where it has its own user
+    /// namespace (`None`: init is root on the host).
+    pub fn root_uid(&self) -> Option<u32> {
+        self.leases[1].as_ref().map(|l| l.uid)
     }
 
     /// Sets the memory and process limits of the whole box (a workspace's
@@ -178,7 +186,7 @@ impl SandboxBox {
             }
         }
         self.reader.abort();
-        self.lease.take();
+        self.leases = [None, None];
     }
 }
 
@@ -189,10 +197,10 @@ impl Drop for SandboxBox {
         self.conn.close();
         self.reader.abort();
         if let Some(cg) = self.cgroup.take() {
-            let lease = self.lease.take();
+            let leases = std::mem::take(&mut self.leases);
             std::thread::spawn(move || {
                 let _ = cg.destroy();
-                drop(lease);
+                drop(leases);
             });
         }
     }

@@ -13,7 +13,7 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no usable cgroup hierarchy: {0} (Kiln needs cgroup v1 with memory, pids, cpuacct and freezer, or cgroup v2 with memory and pids delegated; run as root)")]
+    #[error("no usable cgroup hierarchy: {0} (Kiln needs cgroup v1 with memory, pids, cpuacct and freezer, or cgroup v2 with memory and pids delegated, writable by the user Kiln runs as)")]
     NoCgroups(String),
     #[error("sandbox helper could not be started ({program}): {source}")]
     Spawn {
@@ -47,7 +47,7 @@ pub enum SandboxError {
         "uid {0} is held by another live box; a workspace's uid must be free before its box starts"
     )]
     UidInUse(u32),
-    #[error("sandbox needs root on the host (running as uid {0}); run `kiln` as root")]
+    #[error("sandbox needs root on the host (running as uid {0} with KILN_USER_NAMESPACES=off); run `kiln` as root, or unset it for the rootless mode")]
     NotRoot(u32),
     #[error("{context}: {source}")]
     Io {

@@ -5,8 +5,10 @@
 //! a box. It makes itself (and so init) the OOM killer's last choice, reads
 //! the box's setup from the control socket, joins the box's `init` cgroups
 //! (programs go to the limited `run` ones, see `cgroup`), unshares the
-//! namespaces and forks the box's init (PID 1 of the new PID namespace);
-//! then it only waits for init to exit.
+//! namespaces and forks the box's init (PID 1 of the new PID namespace).
+//! Where the box gets its own user namespace, it writes that namespace's
+//! maps when init asks, then drops to the box's unprivileged root uid (see
+//! `userns`); then it only waits for init to exit.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
@@ -15,6 +17,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult};
 
 use crate::protocol::{self, BoxSetup, Recv, Response, MAX_PACKET};
+use crate::userns;
 
 /// The hidden subcommand that marks a helper.
 pub const HELPER_ARG: &str = "__box";
@@ -51,6 +54,15 @@ fn helper_main() -> ! {
         Err(e) => setup_failed(&ctl, "helper", e),
     };
     let run_groups = join_cgroups(&ctl, &setup);
+    if setup.root_uid.is_some() {
+        raise_open_files_ceiling();
+    }
+    // Unprivileged: the user namespace first, which grants the rest.
+    if setup.rootless {
+        if let Err(e) = userns::enter_rootless(setup.uid, setup.gid) {
+            setup_failed(&ctl, "user namespace", e);
+        }
+    }
     // No cgroup namespace for init: a program joins the `run` group first,
     // which must be visible from where it stands, then unshares its own.
     let ns = CloneFlags::CLONE_NEWNS
@@ -65,6 +77,12 @@ fn helper_main() -> ! {
             format!("unshare(mount, pid, net, ipc, uts): {e}"),
         );
     }
+    // The channel on which init asks for its user namespace's maps.
+    let handshake = match setup.root_uid.map(|_| userns::Handshake::new()) {
+        None => None,
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => setup_failed(&ctl, "user namespace", e),
+    };
     // SAFETY: the helper is single-threaded (it was just exec'd and started no
     // threads), so the child may run arbitrary code.
     match unsafe { fork() } {
@@ -73,11 +91,41 @@ fn helper_main() -> ! {
             "namespaces",
             format!("fork into the pid namespace: {e}"),
         ),
-        Ok(ForkResult::Child) => crate::init::run(ctl, setup, run_groups),
+        Ok(ForkResult::Child) => {
+            let sync = handshake.map(|h| h.init);
+            crate::init::run(ctl, setup, run_groups, sync)
+        }
         Ok(ForkResult::Parent { child }) => {
             drop(ctl);
+            drop(run_groups);
+            if let (Some(h), Some(root_uid)) = (handshake, setup.root_uid) {
+                // Init reports a failure here to the host itself.
+                let _ = userns::write_maps(h, child, root_uid, setup.uid, setup.gid);
+            }
             let _ = waitpid(child, None);
             std::process::exit(0)
+        }
+    }
+}
+
+/// Raises the hard limit on open files to the kernel's ceiling
+/// (`fs.nr_open`), soft limit unchanged, where this process may (host root
+/// with `CAP_SYS_RESOURCE`). In its own user namespace a box can no longer
+/// raise a hard limit (that takes `CAP_SYS_RESOURCE` in the host's), so an
+/// exec asking for more open files than Kiln's own hard limit (4096 on a
+/// plain kernel) would fail with `EPERM`; each exec sets its own limit below
+/// this ceiling. Best effort: without the capability nothing changes.
+fn raise_open_files_ceiling() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Some(ceiling) = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if hard < ceiling {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, ceiling);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! kiln-sandbox: Kiln's Linux sandbox, the only crate of Kiln with `unsafe`.
 //!
-//! A *box* is a set of fresh namespaces (mount, PID, network, IPC, UTS,
-//! cgroup) with its own root built from read-only binds, a cgroup, and an
+//! A *box* is a set of fresh namespaces (user, mount, PID, network, IPC,
+//! UTS, cgroup) with its own root built from read-only binds, a cgroup, and an
 //! unprivileged uid. The host never forks its multi-threaded self into setup
 //! code: it re-executes its binary as a single-threaded helper that builds the
 //! box and forks the box's init; the host talks to init over a socket.
@@ -33,6 +33,8 @@
 //!   `init` child (helper, init) and the limited `run` child (programs); v1 and
 //!   v2 share the helpers of `cgroup::files`.
 //! - `uid`        — per-box uids, distinct across processes.
+//! - [`userns`]     — each box's own user namespace (init root inside, an
+//!   unprivileged uid outside): the probe, the maps, the switch.
 //! - [`error`]    — the error type.
 
 pub mod boxed;
@@ -49,6 +51,7 @@ mod rootfs;
 pub mod sandbox;
 pub mod seccomp;
 mod uid;
+pub mod userns;
 
 pub use boxed::SandboxBox;
 pub use cgroup::Version as CgroupVersion;
@@ -57,3 +60,4 @@ pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
 pub use protocol::{BindSpec, FileInfo, FileKind, WORK_DIR};
 pub use pty::PtyProcess;
 pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};
+pub use userns::{Model as UserModel, UserNamespaces};

@@ -17,6 +17,7 @@ use crate::conn::Conn;
 use crate::error::{Result, SandboxError};
 use crate::protocol::{BindSpec, BoxSetup, Response};
 use crate::uid::UidPool;
+use crate::userns::{Model, UserNamespaces};
 
 /// How to start the helper: a binary that calls
 /// [`crate::helper::run_if_helper`] first thing in `main`.
@@ -57,7 +58,9 @@ pub const SYSTEM_BINDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     pub helper: HelperCommand,
-    /// Root-only directory for the mount point of box roots and uid locks.
+    /// Private directory for the mount point of box roots and uid locks
+    /// [default: `/run/kiln`; as a non-root user `$XDG_RUNTIME_DIR/kiln`,
+    /// else `/tmp/kiln-<uid>`].
     pub state_dir: PathBuf,
     pub first_uid: u32,
     pub uid_count: u32,
@@ -73,13 +76,16 @@ pub struct SandboxConfig {
     /// kill) may wait for room in the channel and for its answer; a box that
     /// takes longer is killed and reads as gone.
     pub request_timeout: Duration,
+    /// Whether each box gets its own user namespace (init root inside, an
+    /// unprivileged uid outside) [default: `KILN_USER_NAMESPACES`, else auto].
+    pub user_namespaces: UserNamespaces,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             helper: HelperCommand::current_exe(),
-            state_dir: PathBuf::from("/run/kiln"),
+            state_dir: default_state_dir(),
             first_uid: 60_000,
             uid_count: 4_096,
             binds: SYSTEM_BINDS.iter().map(|s| s.to_string()).collect(),
@@ -89,7 +95,20 @@ impl Default for SandboxConfig {
             hostname: "kiln".into(),
             setup_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
+            user_namespaces: UserNamespaces::from_env(),
         }
+    }
+}
+
+/// `/run/kiln` for root; a directory of the user's own otherwise.
+fn default_state_dir() -> PathBuf {
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid == 0 {
+        return PathBuf::from("/run/kiln");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("kiln"),
+        _ => PathBuf::from(format!("/tmp/kiln-{euid}")),
     }
 }
 
@@ -115,21 +134,26 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 pub struct SandboxInfo {
     pub cgroup_version: Version,
     pub helper: String,
+    /// Whether boxes run in their own user namespace (init is not root on
+    /// the host); false where the host refuses them or the setting is off.
+    pub user_namespaces: bool,
+    /// Whether Kiln runs as an unprivileged user (see `userns`).
+    pub rootless: bool,
 }
 
 pub struct Sandbox {
     cfg: SandboxConfig,
     cgroups: Cgroups,
     uids: UidPool,
+    model: Model,
 }
 
 impl Sandbox {
-    /// Checks the host: root, cgroups, a private state directory.
+    /// Checks the host: root (or, as a user, unprivileged user namespaces),
+    /// cgroups, a private state directory.
     pub fn new(cfg: SandboxConfig) -> Result<Arc<Sandbox>> {
         let euid = nix::unistd::geteuid().as_raw();
-        if euid != 0 {
-            return Err(SandboxError::NotRoot(euid));
-        }
+        let model = crate::userns::resolve(cfg.user_namespaces, euid)?;
         let root_dir = cfg.state_dir.join("root");
         std::fs::create_dir_all(&root_dir)
             .map_err(|e| SandboxError::io(format!("create {}", root_dir.display()), e))?;
@@ -147,19 +171,26 @@ impl Sandbox {
         }
         std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| SandboxError::io(format!("chmod {}", cfg.state_dir.display()), e))?;
-        let cgroups = Cgroups::detect()?;
+        let cgroups = Cgroups::detect().map_err(|e| crate::userns::cgroup_hint(e, model))?;
         let cleared = cgroups.sweep_stale();
         if !cleared.is_empty() {
             tracing::info!(groups = ?cleared, "cleared the cgroups of Kiln processes that are gone");
         }
         let uids = UidPool::new(cfg.state_dir.join("uids"), cfg.first_uid, cfg.uid_count)?;
-        Ok(Arc::new(Sandbox { cfg, cgroups, uids }))
+        Ok(Arc::new(Sandbox {
+            cfg,
+            cgroups,
+            uids,
+            model,
+        }))
     }
 
     pub fn info(&self) -> SandboxInfo {
         SandboxInfo {
             cgroup_version: self.cgroups.version(),
             helper: self.cfg.helper.program.display().to_string(),
+            user_namespaces: self.model != Model::HostRoot,
+            rootless: self.model == Model::Rootless,
         }
     }
 
@@ -193,9 +224,17 @@ impl Sandbox {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
+        // Root inside a box with its own user namespace is a second uid of
+        // the pool on the host.
+        let root = if self.model == Model::PerBox {
+            Some(self.uids.acquire()?)
+        } else {
+            None
+        };
         let cgroup = self.cgroups.create(&name)?;
-        match self.start(&lease, &cgroup, opts).await {
-            Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, lease)),
+        let root_uid = root.as_ref().map(|l| l.uid);
+        match self.start(&lease, root_uid, &cgroup, opts).await {
+            Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, [Some(lease), root])),
             Err(e) => {
                 let _ = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
                 Err(e)
@@ -206,6 +245,7 @@ impl Sandbox {
     async fn start(
         &self,
         lease: &crate::uid::UidLease,
+        root_uid: Option<u32>,
         cgroup: &crate::cgroup::BoxCgroup,
         opts: &BoxOptions,
     ) -> Result<(Arc<Conn>, tokio::process::Child)> {
@@ -229,7 +269,9 @@ impl Sandbox {
                 source,
             })?;
         let conn = Conn::new(host_end, self.cfg.request_timeout)?;
-        let setup = self.box_setup(lease.uid, cgroup, opts);
+        let mut setup = self.box_setup(lease.uid, cgroup, opts);
+        setup.root_uid = root_uid;
+        setup.rootless = self.model == Model::Rootless;
         let r = match tokio::time::timeout(self.cfg.setup_timeout, handshake(&conn, &setup)).await {
             Ok(r) => r,
             Err(_) => Err(SandboxError::layer(
@@ -241,6 +283,11 @@ impl Sandbox {
             Ok(()) => Ok((conn, child)),
             Err(e) => {
                 conn.close();
+                // The box's processes first: once the helper has dropped to
+                // the box's root uid, only they (through the cgroup, or as
+                // the owner of the box's user namespace) are sure to go.
+                let killer = cgroup.killer();
+                let _ = tokio::task::spawn_blocking(killer).await;
                 let _ = child.start_kill();
                 let _ = child.wait().await;
                 Err(e)
@@ -293,6 +340,8 @@ impl Sandbox {
             ],
             work_host: opts.home.as_ref().map(|h| h.display().to_string()),
             work_dir,
+            root_uid: None,
+            rootless: false,
         }
     }
 }

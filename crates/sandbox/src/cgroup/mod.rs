@@ -19,12 +19,15 @@
 //! (no `CAP_SYS_RESOURCE` needed), and a verdict counts the programs alone.
 //!
 //! Layout: this module holds the interface (detection, a box's group, the
-//! start-up sweep); `v1` and `v2` the two implementations; `files` the
+//! start-up sweep); `v1` and `v2` the two implementations (`v1_mounts`
+//! finds the v1 mounts and refuses, with what to do, what a container
+//! cannot use: read-only hierarchies, another group's); `files` the
 //! helpers both share (control files, group directories, killing a group's
 //! tasks, finding Kiln's own group).
 
 mod files;
 mod v1;
+mod v1_mounts;
 mod v2;
 
 pub(crate) use files::{

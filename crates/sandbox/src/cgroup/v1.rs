@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::v1_mounts::{check_writable, find_mount};
 use super::{
     below, kill_until_empty, mkdir, own_path, read_keyed, read_u64, rmdir_tree, write, Usage,
     INIT_GROUP, RUN_GROUP,
@@ -69,11 +70,12 @@ impl Hierarchies {
 /// `/sys/fs/cgroup/memory` is its own group, mounted with that group as its
 /// root (mountinfo's fourth field). So the group's directory is the mount
 /// point joined with its path *below the mount's root*, not the host path.
-fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
+pub(super) fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
     let mut parents: Vec<PathBuf> = Vec::new();
     for ctrl in CONTROLLERS {
-        let (mount, root) =
-            find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
+        let m = find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
+        check_writable(&m, ctrl)?;
+        let (mount, root) = (m.point, m.root);
         let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
             .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
         let rel = below(&root, &own).ok_or(format!(
@@ -83,26 +85,6 @@ fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
         parents.push(mount.join(rel).join("kiln"));
     }
     Ok(parents.try_into().expect("four controllers"))
-}
-
-/// Mount point and root (the group it shows) of the v1 hierarchy that
-/// carries `ctrl`.
-fn find_mount(mountinfo: &str, ctrl: &str) -> Option<(PathBuf, String)> {
-    mountinfo.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        let mut post = post.split_whitespace();
-        if post.next()? != "cgroup" {
-            return None;
-        }
-        let _source = post.next()?;
-        let opts = post.next()?;
-        let mut pre = pre.split_whitespace();
-        let root = pre.nth(3)?;
-        let mount_point = pre.next()?;
-        opts.split(',')
-            .any(|o| o == ctrl)
-            .then(|| (PathBuf::from(mount_point), root.to_string()))
-    })
 }
 
 /// One box's group: a directory in each hierarchy.
@@ -192,7 +174,13 @@ mod tests {
             "35 25 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory\n\
                   36 25 0:31 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
                   37 25 0:32 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-        let at = |p: &str| Some((PathBuf::from(p), "/".to_string()));
+        let at = |p: &str| {
+            Some(super::super::v1_mounts::V1Mount {
+                point: PathBuf::from(p),
+                root: "/".to_string(),
+                read_only: false,
+            })
+        };
         assert_eq!(find_mount(mi, "memory"), at("/sys/fs/cgroup/memory"));
         assert_eq!(find_mount(mi, "cpuacct"), at("/sys/fs/cgroup/cpu,cpuacct"));
         assert_eq!(find_mount(mi, "pids"), None);
@@ -223,10 +211,10 @@ mod tests {
     fn in_a_container_groups_are_found_below_the_mounts_root() {
         let pod = "/kubepods/burstable/pod1234/abcdef";
         let mi = format!(
-            "1035 1030 0:30 {pod} /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n\
-             1036 1030 0:31 {pod} /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids\n\
-             1037 1030 0:32 {pod} /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n\
-             1038 1030 0:33 {pod} /sys/fs/cgroup/freezer ro,nosuid - cgroup cgroup rw,freezer\n"
+            "1035 1030 0:30 {pod} /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n\
+             1036 1030 0:31 {pod} /sys/fs/cgroup/pids rw,nosuid - cgroup cgroup rw,pids\n\
+             1037 1030 0:32 {pod} /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n\
+             1038 1030 0:33 {pod} /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer\n"
         );
         let pc =
             format!("9:freezer:{pod}\n8:pids:{pod}\n4:memory:{pod}/sub\n2:cpu,cpuacct:{pod}\n");

@@ -26,6 +26,9 @@ pub(super) struct Target<'a> {
     pub(super) env: &'a [String],
     pub(super) env_c: &'a [CString],
     pub(super) cwd: &'a str,
+    /// `setgroups` is allowed (not in a rootless box's user namespace,
+    /// where it is denied and the groups stay Kiln's own).
+    pub(super) setgroups: bool,
 }
 
 /// What failed at `stage`, for the error message.
@@ -47,7 +50,7 @@ pub(super) fn child(
     enter_run_group(t.run_groups)?;
     connect_stdio(slave, fds, uid, gid)?;
     set_rlimits(rl)?;
-    drop_privileges(uid, gid)?;
+    drop_privileges(uid, gid, t.setgroups)?;
     // From here on as the box's user: the working directory and the program
     // are resolved inside the box, without magic links, never on procfs.
     files::check_exec_path("cwd", t.cwd, "/")?;
@@ -135,6 +138,11 @@ fn connect_stdio(slave: Option<&str>, fds: &[OwnedFd], uid: u32, gid: u32) -> Re
 /// The OOM score and the rlimits of the program.
 fn set_rlimits(rl: Rlimits) -> Result<(), String> {
     // The program is the OOM killer's first choice, never init or the helper.
+    // Init's copy is not dumpable, so its /proc files belong to the host's
+    // root, which a box with its own user namespace is not: dumpable again
+    // (the exec decides the program's own flag).
+    // SAFETY: integer-only prctl on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
     std::fs::write("/proc/self/oom_score_adj", super::OOM_SCORE_ADJ_PROGRAM)
         .map_err(|e| format!("set oom_score_adj: {e}"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(st("rlimit core"))?;
@@ -156,7 +164,7 @@ fn set_rlimits(rl: Rlimits) -> Result<(), String> {
 }
 
 /// Drops every capability and becomes the box's user for good.
-fn drop_privileges(uid: u32, gid: u32) -> Result<(), String> {
+fn drop_privileges(uid: u32, gid: u32, setgroups: bool) -> Result<(), String> {
     // SAFETY: these prctl calls take integer arguments and affect only this process.
     unsafe {
         let mut cap = 0;
@@ -170,17 +178,49 @@ fn drop_privileges(uid: u32, gid: u32) -> Result<(), String> {
             ));
         }
     }
-    nix::unistd::setgroups(&[Gid::from_raw(gid)]).map_err(st("setgroups"))?;
+    if setgroups {
+        nix::unistd::setgroups(&[Gid::from_raw(gid)]).map_err(st("setgroups"))?;
+    }
     nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
         .map_err(st("setresgid"))?;
     // Leaving uid 0 without SECBIT_KEEP_CAPS clears permitted, effective and
     // ambient capabilities.
     nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
         .map_err(st("setresuid"))?;
+    // A rootless box's init is already the box uid (no uid 0 to leave), with
+    // its namespace's capabilities: clear them all explicitly.
+    clear_capabilities()?;
     // SAFETY: integer-only prctl on this process. After the uid change, which
     // clears the parent-death signal.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
         return Err(format!("pdeathsig: {}", Errno::last()));
+    }
+    Ok(())
+}
+
+/// Empties the effective, permitted and inheritable sets (`capset`) and the
+/// ambient set.
+fn clear_capabilities() -> Result<(), String> {
+    // struct __user_cap_header_struct and two __user_cap_data_struct (version 3).
+    let mut header: [u32; 2] = [0x2008_0522, 0];
+    let data = [0u32; 6];
+    // SAFETY: capset reads a header and two data structs that live across the
+    // call, with the sizes the kernel expects for _LINUX_CAPABILITY_VERSION_3.
+    if unsafe { libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_ptr()) } != 0 {
+        return Err(format!("capset: {}", Errno::last()));
+    }
+    // SAFETY: integer-only prctl on this process.
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        return Err(format!("clear ambient capabilities: {}", Errno::last()));
     }
     Ok(())
 }

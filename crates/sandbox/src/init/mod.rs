@@ -1,6 +1,7 @@
 //! The init of a box: PID 1 of its PID namespace, single-threaded, root in the
-//! host's user namespace but inside the box's mount, network, IPC and UTS
-//! namespaces (each program also gets a cgroup namespace rooted at the box's
+//! box's own user namespace (an unprivileged uid on the host, see
+//! `crate::userns`; root on the host where user namespaces are off) and
+//! inside the box's mount, network, IPC and UTS namespaces (each program also gets a cgroup namespace rooted at the box's
 //! limited `run` group, which it joins first; init stays outside it). It builds the root, then serves the host's requests:
 //! files (written and read without following symlinks), and execs — each exec
 //! forks a child that sets rlimits, drops every privilege, and only then, as
@@ -70,6 +71,8 @@ struct Init {
     ctl: OwnedFd,
     uid: u32,
     gid: u32,
+    /// A rootless box (see `crate::userns::enter_rootless`).
+    rootless: bool,
     work: OwnedFd,
     /// The box's root, for resolving an exec's paths inside it.
     root: OwnedFd,
@@ -137,12 +140,24 @@ fn sigchld_fd() -> nix::Result<SignalFd> {
 }
 
 /// Runs the box. Never returns: exits when the host closes the channel.
-pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>) -> ! {
+/// `userns`: the channel to the helper, where the box gets its own user
+/// namespace (entered once the root is built, see `crate::userns`).
+pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>, userns: Option<OwnedFd>) -> ! {
     // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag; it
     // keeps box processes from reading init's memory or /proc/1/exe.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     if let Err(e) = rootfs::build(&setup).and_then(|()| rootfs::set_hostname(&setup.hostname)) {
         setup_failed(&ctl, e.layer, e.message);
+    }
+    if let Some(sync) = userns {
+        if let Err(e) = crate::userns::enter(&sync) {
+            setup_failed(&ctl, "user namespace", e);
+        }
+        // In the mount namespace of the box's user namespace, so that init
+        // may replace them between runs.
+        if let Err(e) = rootfs::mount_after_switch(&setup) {
+            setup_failed(&ctl, e.layer, e.message);
+        }
     }
     let work = open_dir(setup.work_dir.as_str()).unwrap_or_else(|e| {
         setup_failed(
@@ -157,6 +172,7 @@ pub fn run(ctl: OwnedFd, setup: BoxSetup, run_groups: Vec<OwnedFd>) -> ! {
         ctl,
         uid: setup.uid,
         gid: setup.gid,
+        rootless: setup.rootless,
         work,
         root,
         tmp_bytes: setup.tmp_bytes,

@@ -60,6 +60,7 @@ impl Init {
                     env,
                     env_c: &env_c,
                     cwd,
+                    setgroups: !self.rootless,
                 };
                 let Err(msg) = child(
                     &target,

@@ -81,6 +81,14 @@ pub struct BoxSetup {
     /// root-only parent, so nothing inside the box can swap it for a link.
     #[serde(default)]
     pub work_host: Option<String>,
+    /// The host uid (and gid) of root inside the box: the box gets its own
+    /// user namespace (see `userns`). `None`: init stays root on the host.
+    #[serde(default)]
+    pub root_uid: Option<u32>,
+    /// Kiln runs as an unprivileged user: the helper makes the box's user
+    /// namespace itself, mapping only that user (to `uid`), before the others.
+    #[serde(default)]
+    pub rootless: bool,
 }
 
 /// The working directory of programs inside every box.

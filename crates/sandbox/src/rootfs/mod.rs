@@ -162,29 +162,60 @@ fn write_files(root: &Path, files: &[(String, String)]) -> Step {
 fn mount_scratch(root: &Path, stage: &mut Stage, setup: &BoxSetup) -> Step {
     let tmp = root.join("tmp");
     mkdirs(&tmp)?;
-    tmpfs(
-        &tmp,
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        &format!("size={},mode=1777", setup.tmp_bytes),
-    )?;
+    let late = after_switch(setup);
+    if !late {
+        tmp_tmpfs(&tmp, setup.tmp_bytes)?;
+    }
     let work = inside(root, &setup.work_dir);
     mkdirs(&work)?;
     match &setup.work_host {
         Some(host) if stage.writable(Path::new(host), &work).is_ok() => {}
         Some(host) => bind_writable(Path::new(host), &work)?,
-        None => {
-            tmpfs(
-                &work,
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                &format!("size={},mode=755", setup.work_bytes),
-            )?;
-            chown(
-                &work,
-                Some(Uid::from_raw(setup.uid)),
-                Some(Gid::from_raw(setup.gid)),
-            )
-            .map_err(fail("root filesystem", format!("chown {}", setup.work_dir)))?;
-        }
+        None if late => {}
+        None => work_tmpfs(&work, setup)?,
+    }
+    Ok(())
+}
+
+/// Whether the scratch tmpfs mounts (`/tmp`, `/dev/shm`, a fresh working
+/// directory) wait until init is in the box's own user namespace.
+fn after_switch(setup: &BoxSetup) -> bool {
+    setup.root_uid.is_some()
+}
+
+/// A fresh working directory: a size-capped tmpfs owned by the box user.
+fn work_tmpfs(work: &Path, setup: &BoxSetup) -> Step {
+    tmpfs(
+        work,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &format!("size={},mode=755", setup.work_bytes),
+    )?;
+    chown(
+        work,
+        Some(Uid::from_raw(setup.uid)),
+        Some(Gid::from_raw(setup.gid)),
+    )
+    .map_err(fail("root filesystem", format!("chown {}", setup.work_dir)))
+}
+
+fn tmp_tmpfs(tmp: &Path, bytes: u64) -> Step {
+    tmpfs(
+        tmp,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        &format!("size={bytes},mode=1777"),
+    )
+}
+
+/// `/tmp`, `/dev/shm` and a fresh working directory of a box with its own
+/// user namespace, mounted after the switch (in the root already built): a
+/// mount made before it would be locked, and init replaces `/tmp` and
+/// `/dev/shm` between runs; chowning the working directory then needs no
+/// capability on the host.
+pub fn mount_after_switch(setup: &BoxSetup) -> Step {
+    tmp_tmpfs(Path::new("/tmp"), setup.tmp_bytes)?;
+    procdev::shm_tmpfs(Path::new("/dev/shm"), setup.shm_bytes)?;
+    if setup.work_host.is_none() {
+        work_tmpfs(Path::new(&setup.work_dir), setup)?;
     }
     Ok(())
 }

@@ -2,11 +2,11 @@
 //! minimal `/dev`.
 
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::stat::makedev;
 
 use super::mounts::{readonly_recursive, MOUNT_ATTR_NOEXEC};
 use super::{fail, mkdirs, tmpfs, Step};
@@ -107,6 +107,38 @@ pub(super) fn mask_proc(root: &Path) -> Step {
     Ok(())
 }
 
+/// Binds the host's `/dev/<name>` at `dst`, once it is checked to be the
+/// character device `rdev`. A bind, not `mknod`: no `CAP_MKNOD` needed, and
+/// it works in a user namespace, where `mknod` of a device is refused.
+fn bind_device(dst: &Path, name: &str, rdev: libc::dev_t) -> Step {
+    let src = Path::new("/dev").join(name);
+    let meta =
+        nix::sys::stat::stat(&src).map_err(fail("dev", format!("stat {}", src.display())))?;
+    if meta.st_mode & libc::S_IFMT != libc::S_IFCHR || meta.st_rdev != rdev {
+        return Err(super::LayerError {
+            layer: "dev",
+            message: format!(
+                "{} is not the character device {}:{} (the host's /dev must provide it)",
+                src.display(),
+                libc::major(rdev),
+                libc::minor(rdev)
+            ),
+        });
+    }
+    fs::write(dst, b"").map_err(fail("dev", format!("create /dev/{name}")))?;
+    mount(
+        Some(&src),
+        dst,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(fail(
+        "dev",
+        format!("bind {} -> /dev/{name}", src.display()),
+    ))
+}
+
 pub(super) fn build_dev(root: &Path, setup: &BoxSetup) -> Step {
     let dev = root.join("dev");
     mkdirs(&dev)?;
@@ -123,16 +155,7 @@ pub(super) fn build_dev(root: &Path, setup: &BoxSetup) -> Step {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        let p = dev.join(name);
-        mknod(
-            &p,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        )
-        .map_err(fail("dev", format!("mknod /dev/{name}")))?;
-        // mknod honours the umask; make the mode exact.
-        let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o666));
+        bind_device(&dev.join(name), name, makedev(major, minor))?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -155,10 +178,18 @@ pub(super) fn build_dev(root: &Path, setup: &BoxSetup) -> Step {
     .map_err(fail("dev", "mount a private devpts"))?;
     let shm = dev.join("shm");
     mkdirs(&shm)?;
+    if super::after_switch(setup) {
+        // Mounted after the switch to the box's user namespace.
+        return Ok(());
+    }
+    shm_tmpfs(&shm, setup.shm_bytes)
+}
+
+pub(super) fn shm_tmpfs(shm: &Path, bytes: u64) -> Step {
     tmpfs(
-        &shm,
+        shm,
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        &format!("size={},mode=1777", setup.shm_bytes),
+        &format!("size={bytes},mode=1777"),
     )
 }
 

@@ -23,10 +23,14 @@ use std::time::{Duration, Instant};
 use kiln_sandbox::protocol::{self, BoxSetup, Recv, Request, Response, MAX_PACKET};
 use kiln_sandbox::{ExecLimits, ExecSpec, LimitHit, SandboxBox, SandboxError};
 
+/// Limits for trivial shells, scaled for slow machines (see
+/// `common::time_scale`: under emulation six fork-execs of `ln` can take
+/// more than five seconds of wall time).
 fn small() -> ExecLimits {
+    let k = time_scale();
     ExecLimits {
-        cpu_ms: 2000,
-        wall_ms: 5000,
+        cpu_ms: 2000 * k,
+        wall_ms: 5000 * k,
         memory_bytes: 64 << 20,
         processes: 32,
         output_bytes: 64 << 10,

@@ -106,6 +106,8 @@ impl RawBox {
             files: vec![],
             work_dir: "/box".into(),
             work_host: None,
+            root_uid: Some(99_430),
+            rootless: false,
         };
         protocol::send(host.as_fd(), &setup, &[], &[]).unwrap();
         let mut raw = RawBox {
