@@ -3,7 +3,7 @@
 //! whether the generator itself kept its schedule.
 
 use crate::results::PhaseResult;
-pub use crate::results::{CriterionResult, Indicator, OVERLOAD_FRACTION};
+pub use crate::results::{CriterionResult, Indicator};
 use crate::scenario::{Criterion, Metric, Op};
 
 /// Judges a phase's figures: each criterion, the failure indicators, the
@@ -168,10 +168,13 @@ pub fn warnings(r: &PhaseResult) -> Vec<String> {
             ));
         }
     }
-    if r.generator.overloaded {
+    if r.generator.grade == crate::health::Grade::Strained {
+        w.push(format!("load generator strained: {}", r.generator.detail));
+    }
+    if r.dropped > 0 && !r.generator.drops_change_verdict {
         w.push(format!(
-            "generator overloaded: {} late and {} dropped of {} arrivals; latencies are not trustworthy",
-            r.late, r.dropped, r.arrivals
+            "{} arrivals dropped at the in-flight cap; counted as failures they would not change the verdict",
+            r.dropped
         ));
     }
     w

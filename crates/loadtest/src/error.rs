@@ -27,6 +27,11 @@ pub enum LoadtestError {
     /// Starting the embedded `kiln serve` failed.
     #[error("cannot start `kiln serve`: {0}")]
     Spawn(String),
+    /// Nothing listens at the target (connection refused): failed at once.
+    #[error(
+        "nothing is listening at {url} (connection refused): is Kiln running there? Check --target"
+    )]
+    Refused { url: String },
     /// The target never answered `GET /health` with 200.
     #[error("target {url} not healthy after {waited_s:.1} s: {last}")]
     Unhealthy {

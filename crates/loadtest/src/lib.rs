@@ -18,18 +18,22 @@
 //! - [`metrics_scrape`]: samples `/metrics` (queue depth, active jobs, workers)
 //!   and fits the queue trend.
 //! - [`criteria`]: criteria verdicts, the plan's failure indicators and warnings.
+//! - [`health`]: whether the figures describe the target: the generator's
+//!   lateness and the arrivals dropped at the in-flight cap, each judged by
+//!   whether it could change the verdict.
 //! - [`results`]: the figures of a phase and of a run (`results.json`).
 //! - [`report`]: `results.json`, `timeseries.csv`, `summary-report.md`, `report.html`.
 //! - [`timestamp`]: UTC timestamps of results and of the results directory.
-//! - [`progress`]: the live progress line.
+//! - [`progress`]: the live progress line (a plain line every 5 s off a terminal).
+//! - [`dry_run`]: `--dry-run`, the schedule printed without sending.
 //! - [`serve`]: starts `kiln serve` as a child when no `--target` is given.
 //! - [`stub`]: a loopback stand-in of the API for tests and benchmarks.
 //! - [`error`]: the tool's own errors.
 //!
 //! Exit codes of [`run`]: [`EXIT_PASS`] 0, [`EXIT_FAIL`] 1 (a criterion failed
 //! or a failure indicator triggered), [`EXIT_ERROR`] 2 (the tool could not
-//! run), [`EXIT_OVERLOADED`] 3 (the generator could not keep its schedule, so
-//! the figures do not describe the target).
+//! run), [`EXIT_OVERLOADED`] 3 (inconclusive: the generator's lateness or the
+//! arrivals dropped at the in-flight cap could change a verdict).
 #![forbid(unsafe_code)]
 // Functions stay short enough to hold in one's head (80 lines, clippy.toml).
 #![warn(clippy::too_many_lines)]
@@ -37,7 +41,9 @@
 pub mod client;
 pub mod corpus;
 pub mod criteria;
+pub mod dry_run;
 pub mod error;
+pub mod health;
 pub mod metrics_scrape;
 pub mod progress;
 pub mod report;
@@ -67,7 +73,7 @@ pub const EXIT_OVERLOADED: i32 = 3;
 /// `kiln loadtest`: run a load-test scenario against Kiln and judge it.
 ///
 /// Exit codes: 0 all criteria pass; 1 a criterion failed; 2 the tool failed;
-/// 3 the generator itself was overloaded (results not trustworthy).
+/// 3 inconclusive (the generator's lateness or dropped arrivals could change a verdict).
 #[derive(Debug, Clone, Args)]
 pub struct LoadtestArgs {
     /// Built-in scenario (burst, sustained, compilation, soak, all, smoke) or a TOML file.
@@ -88,6 +94,9 @@ pub struct LoadtestArgs {
     /// Parent directory of the results; a `<timestamp>/` directory is created in it.
     #[arg(long, default_value = "loadtest-results")]
     pub out: PathBuf,
+    /// Print the schedule (phases, rates, arrivals, duration) and exit; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// No progress line, only the final summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -109,6 +118,15 @@ pub struct LoadtestArgs {
     /// Open model: most submissions in flight; arrivals beyond it are dropped and counted.
     #[arg(long)]
     pub max_in_flight: Option<usize>,
+    /// An arrival sent later than this after its scheduled time is late
+    /// (default: the scenario's `late_threshold`, 10 ms in the built-ins).
+    #[arg(long, value_parser = parse_dur)]
+    pub late_threshold: Option<Duration>,
+    /// Above this fraction of late (or dropped) arrivals, the phase is judged
+    /// again without the lateness (or with the drops as failures); a verdict
+    /// that changes makes the run inconclusive (exit 3).
+    #[arg(long, default_value_t = health::DEFAULT_MAX_LATE_FRACTION, value_parser = parse_fraction)]
+    pub max_late_fraction: f64,
     /// Per-submission timeout (e.g. 60s).
     #[arg(long, value_parser = parse_dur)]
     pub timeout: Option<Duration>,
@@ -131,6 +149,15 @@ pub struct LoadtestArgs {
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
     scenario::parse_duration(s)
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{s}: must be a fraction between 0 and 1 (0.01 = 1 %)"
+        )),
+    }
 }
 
 /// Runs `kiln loadtest`; returns the process exit code. Tool errors are
@@ -169,6 +196,7 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
         },
         max_in_flight: args.max_in_flight,
         timeout: args.timeout,
+        late_threshold: args.late_threshold,
     });
     if let Some(users) = args.users {
         for p in &mut scn.phases {
@@ -180,6 +208,11 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
                 think_time: Duration::ZERO,
             };
         }
+    }
+    if args.dry_run {
+        let scale = args.scale.unwrap_or(1.0);
+        print!("{}", dry_run::plan(&scn, args.seed, scale, &|_| true));
+        return Ok((EXIT_PASS, PathBuf::new()));
     }
     let progress = progress::Progress::detect(args.quiet);
     let (target, embedded) = match &args.target {
@@ -251,9 +284,7 @@ async fn run_scenario(
         ));
         let raw =
             runner::run_phase(phase, &client, args.seed.wrapping_add(i as u64), &progress).await;
-        let mut result = PhaseResult::build(phase, raw);
-        criteria::judge(&phase.criteria, &mut result);
-        phases.push(result);
+        phases.push(health::judged(phase, raw, args.max_late_fraction));
     }
     let verdict = RunResult::verdict_of(&phases);
     Ok(RunResult {
@@ -265,9 +296,10 @@ async fn run_scenario(
         started_at,
         scale: args.scale.unwrap_or(1.0),
         seed: args.seed,
-        phases,
         verdict,
         exit_code: verdict.exit_code(),
+        metrics: report::compat::k6_metrics(&phases),
+        phases,
     })
 }
 
@@ -296,10 +328,18 @@ fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
         for w in &p.warnings {
             out.push_str(&format!("  warning: {w}\n"));
         }
+        out.push_str(&format!(
+            "  target: {}; load generator: {}\n",
+            if p.passed { "PASS" } else { "FAIL" },
+            p.generator.grade.label()
+        ));
+        for r in &p.trust.reasons {
+            out.push_str(&format!("  INCONCLUSIVE: {r}\n"));
+        }
     }
     out.push_str(&format!(
-        "\nverdict: {:?} (exit {}); reports in {}\n",
-        run.verdict,
+        "\nverdict: {} (exit {}); reports in {}\n",
+        run.verdict.label(),
         run.exit_code,
         dir.display()
     ));

@@ -112,15 +112,17 @@ async fn run_open(
         let at = cx.start + offset;
         tokio::time::sleep_until(at.into()).await;
         let lateness = Instant::now().saturating_duration_since(at);
+        // Picked before the cap is checked, so a dropped arrival has a language and level.
+        let pick = cx.picker.pick(&mut rng);
         let Ok(permit) = sem.clone().try_acquire_owned() else {
-            cx.rec.lock().expect("recorder").dropped(offset);
+            let (l, c) = (pick.program.language, pick.program.complexity);
+            cx.rec.lock().expect("recorder").dropped(offset, l, c);
             continue;
         };
         cx.rec
             .lock()
             .expect("recorder")
             .sent(offset, lateness, lateness > late_threshold);
-        let pick = cx.picker.pick(&mut rng);
         let (client, rec, opts) = (cx.client.clone(), cx.rec.clone(), cx.phase.submit.clone());
         tokio::spawn(async move {
             let body = ApiClient::submission_body(&pick);

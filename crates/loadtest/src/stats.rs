@@ -90,7 +90,12 @@ pub struct Group {
     pub success: u64,
     pub errors: u64,
     pub compilation_errors: u64,
+    /// Completion − scheduled start (µs).
     pub latency: Histogram<u64>,
+    /// Completion − actual send (µs).
+    pub service: Histogram<u64>,
+    /// Arrivals of this group dropped at the in-flight cap (never sent).
+    pub dropped: u64,
 }
 
 impl Default for Group {
@@ -101,6 +106,8 @@ impl Default for Group {
             errors: 0,
             compilation_errors: 0,
             latency: hist_us(),
+            service: hist_us(),
+            dropped: 0,
         }
     }
 }
@@ -112,6 +119,7 @@ impl Group {
         self.errors += u64::from(s.outcome.is_error());
         self.compilation_errors += u64::from(s.outcome == Outcome::CompilationError);
         let _ = self.latency.record(us(s.latency));
+        let _ = self.service.record(us(s.service));
     }
 }
 
@@ -148,8 +156,9 @@ impl Default for Second {
 #[derive(Debug)]
 pub struct Recorder {
     pub all: Group,
-    pub service: Histogram<u64>,
     pub submit: Histogram<u64>,
+    /// How late each sent arrival left (µs; 0 recorded as 1).
+    pub lateness: Histogram<u64>,
     pub by_language: BTreeMap<&'static str, Group>,
     pub by_complexity: BTreeMap<Complexity, Group>,
     pub outcomes: BTreeMap<String, u64>,
@@ -165,8 +174,8 @@ impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             all: Group::default(),
-            service: hist_us(),
             submit: hist_us(),
+            lateness: hist_us(),
             by_language: BTreeMap::new(),
             by_complexity: BTreeMap::new(),
             outcomes: BTreeMap::new(),
@@ -193,21 +202,24 @@ impl Recorder {
         self.sent += 1;
         self.max_lateness = self.max_lateness.max(lateness);
         self.late += u64::from(late);
+        let _ = self.lateness.record(us(lateness));
         let sec = self.second(scheduled);
         sec.sent += 1;
         sec.late += u64::from(late);
     }
 
-    /// An arrival could not be sent (in-flight cap reached).
-    pub fn dropped(&mut self, scheduled: Duration) {
+    /// An arrival of `language` and `complexity` could not be sent (in-flight cap reached).
+    pub fn dropped(&mut self, scheduled: Duration, language: &'static str, complexity: Complexity) {
         self.dropped += 1;
+        self.all.dropped += 1;
+        self.by_language.entry(language).or_default().dropped += 1;
+        self.by_complexity.entry(complexity).or_default().dropped += 1;
         self.second(scheduled).dropped += 1;
     }
 
     /// A submission finished (successfully or not).
     pub fn record(&mut self, s: &Sample) {
         self.all.add(s);
-        let _ = self.service.record(us(s.service));
         if let Some(d) = s.submit {
             let _ = self.submit.record(us(d));
         }

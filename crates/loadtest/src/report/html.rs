@@ -68,6 +68,25 @@ fn chart_data(p: &PhaseResult) -> serde_json::Value {
     })
 }
 
+/// The target's verdict, the generator's grade, and why a phase is inconclusive.
+fn trust_html(out: &mut String, p: &PhaseResult) {
+    let _ = write!(
+        out,
+        "<p>Target: <span class=\"{}\">{}</span> · load generator: <b>{}</b> ({})</p>",
+        if p.passed { "pass" } else { "fail" },
+        if p.passed { "PASS" } else { "FAIL" },
+        p.generator.grade.label(),
+        esc(&p.generator.detail)
+    );
+    for r in &p.trust.reasons {
+        let _ = write!(
+            out,
+            "<p class=\"banner\" data-inconclusive=\"true\">Inconclusive: {}.</p>",
+            esc(r)
+        );
+    }
+}
+
 fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
     let verdict = p.verdict_label();
     let cls = if verdict == "PASS" { "pass" } else { "fail" };
@@ -92,14 +111,7 @@ fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
         p.latency.p999_ms,
         p.latency.max_ms
     );
-    if p.generator.overloaded {
-        let _ = write!(
-            out,
-            "<p class=\"banner\" data-overloaded=\"true\">The load generator was overloaded: {:.2}% of arrivals late, {:.2}% dropped. These figures do not describe the target.</p>",
-            100.0 * p.generator.late_fraction,
-            100.0 * p.generator.dropped_fraction
-        );
-    }
+    trust_html(out, p);
     out.push_str("<table><tr><th>Criterion</th><th>Target</th><th>Measured</th><th>Result</th><th>Note</th></tr>");
     for c in &p.criteria {
         let target = c.target_text();
@@ -155,11 +167,11 @@ pub fn report_html(run: &RunResult) -> String {
     let _ = write!(
         out,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Kiln load test: {}</title><style>{STYLE}</style></head><body>\
-         <h1>Kiln load test: {} — <span class=\"{}\">{:?}</span></h1><p>{}</p><p>Target {} · started {} · scale {} · exit code {}</p>",
+         <h1>Kiln load test: {} — <span class=\"{}\">{}</span></h1><p>{}</p><p>Target {} · started {} · scale {} · exit code {}</p>",
         esc(&run.scenario),
         esc(&run.scenario),
         if run.verdict == crate::results::Verdict::Pass { "pass" } else { "fail" },
-        run.verdict,
+        run.verdict.label(),
         esc(&run.description),
         esc(&run.target),
         run.started_at,

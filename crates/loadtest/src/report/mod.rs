@@ -1,6 +1,8 @@
 //! The results directory `loadtest-results/<timestamp>/`: `results.json`,
-//! `timeseries.csv`, `summary-report.md` and a self-contained `report.html`.
+//! `timeseries.csv`, `summary-report.md`, a self-contained `report.html`, and
+//! Locust's `results_stats.csv` ([`compat`]).
 
+pub mod compat;
 mod csv;
 mod html;
 mod markdown;
@@ -24,7 +26,7 @@ pub fn write_all(dir: &Path, run: &RunResult) -> Result<(), LoadtestError> {
         }
     };
     std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
-    let files: [(&str, String); 4] = [
+    let files: [(&str, String); 5] = [
         (
             "results.json",
             serde_json::to_string_pretty(run).expect("results serialise"),
@@ -32,6 +34,7 @@ pub fn write_all(dir: &Path, run: &RunResult) -> Result<(), LoadtestError> {
         ("timeseries.csv", timeseries_csv(run)),
         ("summary-report.md", summary_markdown(run)),
         ("report.html", report_html(run)),
+        ("results_stats.csv", compat::locust_stats_csv(run)),
     ];
     for (name, content) in files {
         let path = dir.join(name);
