@@ -263,7 +263,7 @@ impl Session<'_> {
             Ok(traffic_setup::Setup::Created(r)) => {
                 r.write(&self.dir, traffic_setup::SETUP_FILE)?;
                 println!("{}: {}", traffic_setup::SETUP_FILE, r.line());
-                self.done.push((traffic_setup::SETUP_FILE, r));
+                self.done.push((traffic_setup::SETUP_FILE, *r));
                 Ok(None)
             }
             Err(e) => Ok(Some(e)),

@@ -21,7 +21,7 @@ pub(crate) enum Setup {
     /// Running `scaletest-` workspaces were there already.
     Found(usize),
     /// They were created (results to write to [`SETUP_FILE`]).
-    Created(Results),
+    Created(Box<Results>),
 }
 
 /// Finds running `scaletest-` workspaces, or creates the pod group; `Err`
@@ -62,5 +62,5 @@ pub(crate) async fn ensure_workspaces(
             c.pod.count, c.pod.template
         ));
     }
-    Ok(Setup::Created(r))
+    Ok(Setup::Created(Box::new(r)))
 }

@@ -191,6 +191,13 @@ pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
     checks.push(provisioning_check(pod.as_ref(), ec2.as_ref()));
     let traffic_ran = traffic.is_some();
     checks.push(traffic_check(traffic.as_ref()));
+    mark_not_run(&mut checks, manifest.as_ref(), traffic_ran);
+    Ok(checks)
+}
+
+/// Marks NOT RUN the criteria of the tests the run did not ask for (per
+/// `run.json`); without it, only the traffic criterion when its file is absent.
+fn mark_not_run(checks: &mut [Check], manifest: Option<&RunManifest>, traffic_ran: bool) {
     let not_run = |c: &mut Check, why: String| {
         c.measured = None;
         c.verdict = Verdict::NotRun;
@@ -208,18 +215,16 @@ pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
             }
         }
         None if !traffic_ran => {
-            let c = checks.last_mut().expect("the traffic check");
-            not_run(
-                c,
-                format!(
-                    "{TRAFFIC_FILE} absent (no {} in this directory)",
+            for c in checks.iter_mut().filter(|c| c.id == TRAFFIC_ID) {
+                let why = format!(
+                    "{TRAFFIC_FILE} absent (and no {} here)",
                     crate::manifest::RUN_FILE
-                ),
-            );
+                );
+                not_run(c, why);
+            }
         }
         None => {}
     }
-    Ok(checks)
 }
 
 /// The test whose results a criterion judges.
