@@ -39,6 +39,9 @@ pub enum LoadtestError {
         waited_s: f64,
         last: String,
     },
+    /// `kiln loadtest merge` was given files that are not the shards of one run.
+    #[error("cannot merge: {0}")]
+    Merge(String),
     /// Writing the results directory failed.
     #[error("cannot write results to {path}: {source}")]
     WriteResults {

@@ -23,6 +23,12 @@
 //!   whether it could change the verdict.
 //! - [`results`]: the figures of a phase and of a run (`results.json`).
 //! - [`report`]: `results.json`, `timeseries.csv`, `summary-report.md`, `report.html`.
+//! - [`spec`]: the options that shape a run's schedule and verdict (recorded
+//!   with the results, resolved again by `merge`).
+//! - [`shard`]: `--shard I/N` (interleaved slices of the schedule) and the
+//!   `--start-at` barrier.
+//! - [`merge`]: writes `histograms.json` (every count and HdrHistogram, V2
+//!   base64) and runs `kiln loadtest merge DIR…`.
 //! - [`timestamp`]: UTC timestamps of results and of the results directory.
 //! - [`progress`]: the live progress line (a plain line every 5 s off a terminal).
 //! - [`dry_run`]: `--dry-run`, the schedule printed without sending.
@@ -44,6 +50,7 @@ pub mod criteria;
 pub mod dry_run;
 pub mod error;
 pub mod health;
+pub mod merge;
 pub mod metrics_scrape;
 pub mod progress;
 pub mod report;
@@ -52,6 +59,8 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod serve;
+pub mod shard;
+pub mod spec;
 pub mod stats;
 pub mod stub;
 pub mod timestamp;
@@ -63,7 +72,7 @@ use clap::Args;
 
 pub use error::LoadtestError;
 use results::{PhaseResult, RunResult};
-use scenario::{LoadModel, Overrides, SubmitMode};
+use scenario::{LoadModel, SubmitMode};
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
@@ -142,6 +151,14 @@ pub struct LoadtestArgs {
     /// Embedded server: the binary to start instead of this executable.
     #[arg(long, hide = true)]
     pub kiln_bin: Option<PathBuf>,
+    /// Run the I-th of N interleaved slices of the schedule (I from 0, as
+    /// `JOB_COMPLETION_INDEX`); merge the shards with `kiln loadtest merge`.
+    #[arg(long, env = "KILN_SHARD", value_parser = shard::parse_shard)]
+    pub shard: Option<shard::Shard>,
+    /// Start the first phase at this UTC time (`2026-11-29T21:30:00Z` or Unix
+    /// seconds): the barrier that lines up the shards.
+    #[arg(long, env = "KILN_START_AT", value_parser = shard::parse_start_at)]
+    pub start_at: Option<SystemTime>,
     /// Write the results into exactly this directory (no timestamp).
     #[arg(long, hide = true)]
     pub out_exact: Option<PathBuf>,
@@ -160,6 +177,36 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `kiln loadtest [merge DIR…]`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LoadtestCli {
+    #[command(subcommand)]
+    pub command: Option<LoadtestCommand>,
+    #[command(flatten)]
+    pub run: LoadtestArgs,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LoadtestCommand {
+    /// Merge the results of `--shard` runs into one run's reports, judged on the merged figures.
+    Merge(merge::MergeArgs),
+}
+
+/// `kiln loadtest …` from the command line; returns the exit code.
+pub async fn main(cli: LoadtestCli) -> anyhow::Result<i32> {
+    match cli.command {
+        Some(LoadtestCommand::Merge(m)) => match merge::merge(&m).await {
+            Ok((code, _)) => Ok(code),
+            Err(e) => {
+                eprintln!("kiln loadtest merge: error: {e}");
+                Ok(EXIT_ERROR)
+            }
+        },
+        None => run(cli.run).await,
+    }
+}
+
 /// Runs `kiln loadtest`; returns the process exit code. Tool errors are
 /// printed and give [`EXIT_ERROR`].
 pub async fn run(args: LoadtestArgs) -> anyhow::Result<i32> {
@@ -174,44 +221,15 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<i32> {
 
 /// Like [`run`], but returns the tool error and the results directory.
 pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestError> {
-    let mut scn = scenario::load(&args.scenario)?;
-    if let Some(s) = args.scale {
-        if !(s.is_finite() && s > 0.0) {
-            return Err(LoadtestError::BadArgument {
-                flag: "--scale",
-                message: format!("{s} must be > 0"),
-            });
-        }
-    }
-    scn.apply(&Overrides {
-        scale: args.scale,
-        duration: args.duration,
-        mode: args.mode,
-        unique_sources: if args.unique_sources {
-            Some(true)
-        } else if args.reuse_sources {
-            Some(false)
-        } else {
-            None
-        },
-        max_in_flight: args.max_in_flight,
-        timeout: args.timeout,
-        late_threshold: args.late_threshold,
-    });
-    if let Some(users) = args.users {
-        for p in &mut scn.phases {
-            let duration = p.load.duration();
-            p.load = LoadModel::Closed {
-                users,
-                spawn_rate: args.spawn_rate.unwrap_or(users as f64),
-                duration,
-                think_time: Duration::ZERO,
-            };
-        }
-    }
+    let spec = spec::RunSpec::of(args);
+    let scn = spec.scenario()?;
     if args.dry_run {
         let scale = args.scale.unwrap_or(1.0);
-        print!("{}", dry_run::plan(&scn, args.seed, scale, &|_| true));
+        let shard = args.shard.unwrap_or(shard::Shard::WHOLE);
+        print!(
+            "{}",
+            dry_run::plan(&scn, args.seed, scale, &|k| shard.owns(k))
+        );
         return Ok((EXIT_PASS, PathBuf::new()));
     }
     let progress = progress::Progress::detect(args.quiet);
@@ -236,7 +254,14 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
         .clone()
         .unwrap_or_else(|| args.out.join(report::dir_stamp(started)));
     report::write_all(&dir, &run)?;
-    print_summary(&run, &dir, args.quiet);
+    report::print_summary(&run, &dir, args.quiet);
+    if let Some(s) = run.shard {
+        println!(
+            "shard {}/{}: the verdict of the whole run is `kiln loadtest merge` of every shard's directory",
+            s.index, s.count
+        );
+        return Ok((EXIT_PASS, dir));
+    }
     Ok((run.exit_code, dir))
 }
 
@@ -260,6 +285,21 @@ async fn run_scenario(
     if !embedded {
         serve::wait_healthy(&client, args.health_timeout, None).await?;
     }
+    let shard = args.shard.unwrap_or(shard::Shard::WHOLE);
+    if let Some(at) = args.start_at {
+        progress.say(&format!(
+            "kiln loadtest: shard {}/{} waits for the start time {}",
+            shard.index,
+            shard.count,
+            report::rfc3339(at)
+        ));
+        if let Some(late) = shard::wait_until(at).await {
+            eprintln!(
+                "kiln loadtest: warning: the start time passed {:.1} s ago; starting now, not aligned with the other shards",
+                late.as_secs_f64()
+            );
+        }
+    }
     let started_at = report::rfc3339(SystemTime::now());
     let mut phases: Vec<PhaseResult> = Vec::new();
     for (i, phase) in scn.phases.iter().enumerate() {
@@ -282,76 +322,19 @@ async fn run_scenario(
                 .map(|n| format!(", ~{n:.0} submissions"))
                 .unwrap_or_default()
         ));
-        let raw =
-            runner::run_phase(phase, &client, args.seed.wrapping_add(i as u64), &progress).await;
+        let seed = args.seed.wrapping_add(i as u64);
+        let raw = runner::run_phase(phase, &client, seed, shard, &progress).await;
         phases.push(health::judged(phase, raw, args.max_late_fraction));
     }
-    let verdict = RunResult::verdict_of(&phases);
-    Ok(RunResult {
-        tool: format!("kiln-loadtest {}", env!("CARGO_PKG_VERSION")),
-        scenario: scn.name.clone(),
-        description: scn.description.clone(),
-        target: target.base.clone(),
-        embedded_server: embedded,
+    let shard = (!shard.is_whole()).then_some(shard);
+    let spec = spec::RunSpec::of(args);
+    Ok(RunResult::assemble(
+        scn,
+        &spec,
+        &target.base,
+        embedded,
         started_at,
-        scale: args.scale.unwrap_or(1.0),
-        seed: args.seed,
-        verdict,
-        exit_code: verdict.exit_code(),
-        metrics: report::compat::k6_metrics(&phases),
+        shard,
         phases,
-    })
-}
-
-fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
-    let mut out = String::new();
-    for p in &run.phases {
-        out.push_str(&format!(
-            "\n{} — sent {} (late {}, dropped {}), {:.2} req/s, success {:.2}%, errors {:.2}%, P50 {:.1} ms, P95 {:.1} ms, P99 {:.1} ms, max {:.1} ms\n",
-            p.name, p.sent, p.late, p.dropped, p.achieved_rps, p.success_rate, p.error_rate,
-            p.latency.p50_ms, p.latency.p95_ms, p.latency.p99_ms, p.latency.max_ms
-        ));
-        for c in &p.criteria {
-            let target = c.target_text();
-            out.push_str(&format!(
-                "  {} {:<34} measured {:>10} {:<6} target {}\n",
-                if c.passed { "PASS" } else { "FAIL" },
-                c.label,
-                report::opt(c.measured, 3),
-                c.unit,
-                target
-            ));
-        }
-        for i in p.indicators.iter().filter(|i| i.triggered) {
-            out.push_str(&format!("  FAILURE INDICATOR {}: {}\n", i.name, i.detail));
-        }
-        for w in &p.warnings {
-            out.push_str(&format!("  warning: {w}\n"));
-        }
-        out.push_str(&format!(
-            "  target: {}; load generator: {}\n",
-            if p.passed { "PASS" } else { "FAIL" },
-            p.generator.grade.label()
-        ));
-        for r in &p.trust.reasons {
-            out.push_str(&format!("  INCONCLUSIVE: {r}\n"));
-        }
-    }
-    out.push_str(&format!(
-        "\nverdict: {} (exit {}); reports in {}\n",
-        run.verdict.label(),
-        run.exit_code,
-        dir.display()
-    ));
-    if quiet {
-        print!(
-            "{}",
-            out.lines()
-                .last()
-                .map(|l| format!("{l}\n"))
-                .unwrap_or_default()
-        );
-    } else {
-        print!("{out}");
-    }
+    ))
 }

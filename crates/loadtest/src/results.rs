@@ -314,9 +314,42 @@ pub struct RunResult {
     pub exit_code: i32,
     /// k6's summary metrics over every phase (`.metrics.http_req_duration.values`).
     pub metrics: serde_json::Value,
+    /// The options that shaped the schedule and the verdict.
+    pub spec: crate::spec::RunSpec,
+    /// This process's slice (`--shard I/N`), absent for a whole or merged run.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl RunResult {
+    /// A run's result from its judged phases.
+    pub fn assemble(
+        scn: &crate::scenario::Scenario,
+        spec: &crate::spec::RunSpec,
+        target: &str,
+        embedded_server: bool,
+        started_at: String,
+        shard: Option<crate::shard::Shard>,
+        phases: Vec<PhaseResult>,
+    ) -> RunResult {
+        let verdict = RunResult::verdict_of(&phases);
+        RunResult {
+            tool: format!("kiln-loadtest {}", env!("CARGO_PKG_VERSION")),
+            scenario: scn.name.clone(),
+            description: scn.description.clone(),
+            target: target.to_owned(),
+            embedded_server,
+            started_at,
+            scale: spec.scale.unwrap_or(1.0),
+            seed: spec.seed,
+            verdict,
+            exit_code: verdict.exit_code(),
+            metrics: crate::report::compat::k6_metrics(&phases),
+            phases,
+            spec: spec.clone(),
+            shard,
+        }
+    }
+
     /// A phase that failed with trustworthy figures fails the run; else an
     /// untrustworthy phase makes it inconclusive; else it passes.
     pub fn verdict_of(phases: &[PhaseResult]) -> Verdict {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::Complexity;
 
@@ -84,15 +85,18 @@ fn us(d: Duration) -> u64 {
 }
 
 /// Counts and latencies of a slice of the samples (a language, a complexity).
-#[derive(Debug, Clone)]
+/// Serialised (for `histograms.json`) with each histogram in V2 base64.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
     pub count: u64,
     pub success: u64,
     pub errors: u64,
     pub compilation_errors: u64,
     /// Completion − scheduled start (µs).
+    #[serde(with = "crate::merge::ser::b64")]
     pub latency: Histogram<u64>,
     /// Completion − actual send (µs).
+    #[serde(with = "crate::merge::ser::b64")]
     pub service: Histogram<u64>,
     /// Arrivals of this group dropped at the in-flight cap (never sent).
     pub dropped: u64,
@@ -124,7 +128,7 @@ impl Group {
 }
 
 /// One second of the phase.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Second {
     /// Arrivals scheduled in this second that were sent.
     pub sent: u64,
@@ -135,6 +139,7 @@ pub struct Second {
     pub success: u64,
     pub errors: u64,
     /// Latency (ms) of the completions in this second.
+    #[serde(with = "crate::merge::ser::b64")]
     pub latency_ms: Histogram<u32>,
 }
 
@@ -152,13 +157,17 @@ impl Default for Second {
     }
 }
 
-/// Everything recorded during one phase.
-#[derive(Debug)]
+/// Everything recorded during one phase; mergeable across shards
+/// ([`Recorder::merge`]) and serialisable (`histograms.json`).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Recorder {
     pub all: Group,
+    #[serde(with = "crate::merge::ser::b64")]
     pub submit: Histogram<u64>,
     /// How late each sent arrival left (µs; 0 recorded as 1).
+    #[serde(with = "crate::merge::ser::b64")]
     pub lateness: Histogram<u64>,
+    #[serde(deserialize_with = "crate::merge::ser::languages")]
     pub by_language: BTreeMap<&'static str, Group>,
     pub by_complexity: BTreeMap<Complexity, Group>,
     pub outcomes: BTreeMap<String, u64>,
@@ -233,6 +242,54 @@ impl Recorder {
         let _ = sec
             .latency_ms
             .record((s.latency.as_millis() as u64).clamp(1, 3_600_000));
+    }
+}
+
+impl Group {
+    /// Adds another process's counts and histograms (a shard of the same phase).
+    pub fn merge(&mut self, o: &Group) {
+        self.count += o.count;
+        self.success += o.success;
+        self.errors += o.errors;
+        self.compilation_errors += o.compilation_errors;
+        self.dropped += o.dropped;
+        let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+    }
+}
+
+impl Recorder {
+    /// Adds another shard's recording of the same phase: counts add,
+    /// histograms add, second `i` adds to second `i`.
+    pub fn merge(&mut self, o: &Recorder) {
+        self.all.merge(&o.all);
+        let _ = self.submit.add(&o.submit);
+        let _ = self.lateness.add(&o.lateness);
+        for (k, g) in &o.by_language {
+            self.by_language.entry(k).or_default().merge(g);
+        }
+        for (k, g) in &o.by_complexity {
+            self.by_complexity.entry(*k).or_default().merge(g);
+        }
+        for (k, n) in &o.outcomes {
+            *self.outcomes.entry(k.clone()).or_default() += n;
+        }
+        if self.seconds.len() < o.seconds.len() {
+            self.seconds.resize_with(o.seconds.len(), Second::default);
+        }
+        for (mine, theirs) in self.seconds.iter_mut().zip(&o.seconds) {
+            mine.sent += theirs.sent;
+            mine.late += theirs.late;
+            mine.dropped += theirs.dropped;
+            mine.completed += theirs.completed;
+            mine.success += theirs.success;
+            mine.errors += theirs.errors;
+            let _ = mine.latency_ms.add(&theirs.latency_ms);
+        }
+        self.sent += o.sent;
+        self.late += o.late;
+        self.dropped += o.dropped;
+        self.max_lateness = self.max_lateness.max(o.max_lateness);
     }
 }
 

@@ -1,8 +1,10 @@
 //! The results directory `loadtest-results/<timestamp>/`: `results.json`,
 //! `timeseries.csv`, `summary-report.md`, a self-contained `report.html`, and
-//! Locust's `results_stats.csv` ([`compat`]).
+//! Locust's `results_stats.csv` ([`compat`]), and `histograms.json`
+//! ([`crate::merge`]).
 
 pub mod compat;
+mod console;
 mod csv;
 mod html;
 mod markdown;
@@ -13,6 +15,7 @@ use crate::error::LoadtestError;
 use crate::results::RunResult;
 
 pub use crate::timestamp::{dir_stamp, rfc3339};
+pub use console::print_summary;
 pub use csv::timeseries_csv;
 pub use html::report_html;
 pub use markdown::summary_markdown;
@@ -26,7 +29,7 @@ pub fn write_all(dir: &Path, run: &RunResult) -> Result<(), LoadtestError> {
         }
     };
     std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
-    let files: [(&str, String); 5] = [
+    let files: [(&str, String); 6] = [
         (
             "results.json",
             serde_json::to_string_pretty(run).expect("results serialise"),
@@ -35,6 +38,7 @@ pub fn write_all(dir: &Path, run: &RunResult) -> Result<(), LoadtestError> {
         ("summary-report.md", summary_markdown(run)),
         ("report.html", report_html(run)),
         ("results_stats.csv", compat::locust_stats_csv(run)),
+        (crate::merge::HIST_FILE, crate::merge::hist_file(run)),
     ];
     for (name, content) in files {
         let path = dir.join(name);
