@@ -245,6 +245,25 @@ fn health_detail(g: &GeneratorHealth, r: &Recorder, p50_ms: f64, passed: bool) -
     }
 }
 
+/// A judged phase with no arrivals, for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) fn empty_phase() -> crate::results::PhaseResult {
+        let toml = "name = \"t\"\n[load]\n[[load.stages]]\nduration = \"1s\"\nrate = 0\n";
+        let phase = crate::scenario::parse(toml, "test", None)
+            .unwrap()
+            .phases
+            .remove(0);
+        let raw = crate::runner::Raw {
+            recorder: Default::default(),
+            metrics: Vec::new(),
+            elapsed: std::time::Duration::from_secs(1),
+            started_at: std::time::SystemTime::now(),
+        };
+        super::judged(&phase, raw, super::DEFAULT_MAX_LATE_FRACTION)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

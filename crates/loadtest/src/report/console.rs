@@ -25,7 +25,10 @@ pub fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
             ));
         }
         for i in p.indicators.iter().filter(|i| i.triggered) {
-            out.push_str(&format!("  FAILURE INDICATOR {}: {}\n", i.name, i.detail));
+            out.push_str(&format!(
+                "  failure indicator {}\n",
+                crate::report::indicator_line(i)
+            ));
         }
         for w in &p.warnings {
             out.push_str(&format!("  warning: {w}\n"));
@@ -38,6 +41,9 @@ pub fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
         for r in &p.trust.reasons {
             out.push_str(&format!("  INCONCLUSIVE: {r}\n"));
         }
+    }
+    if let Some(b) = crate::report::scale_banner(run) {
+        out.push_str(&format!("\n{b}\n"));
     }
     out.push_str(&format!(
         "\nverdict: {} (exit {}); reports in {}\n",

@@ -88,13 +88,8 @@ fn judgement(out: &mut String, p: &PhaseResult) {
     }
     let _ = writeln!(out, "\n### Failure indicators\n");
     for i in &p.indicators {
-        let _ = writeln!(
-            out,
-            "- {} {}: {}",
-            if i.triggered { "❌" } else { "✅" },
-            i.name,
-            i.detail
-        );
+        let mark = if i.triggered { "❌" } else { "✅" };
+        let _ = writeln!(out, "- {mark} {}", crate::report::indicator_line(i));
     }
     if !p.warnings.is_empty() {
         let _ = writeln!(out, "\n### Warning signs\n");
@@ -135,7 +130,7 @@ fn measurements(out: &mut String, p: &PhaseResult) {
     );
     let _ = writeln!(out, "\n### Outcomes\n");
     for (k, v) in &p.outcomes {
-        let _ = writeln!(out, "- {k}: {v}");
+        let _ = writeln!(out, "- {}: {v}", crate::report::outcome_label(k));
     }
 }
 
@@ -155,6 +150,9 @@ pub fn summary_markdown(run: &RunResult) -> String {
         run.verdict.label(),
         run.exit_code
     );
+    if let Some(b) = crate::report::scale_banner(run) {
+        let _ = writeln!(out, "\n> **{b}**");
+    }
     for p in &run.phases {
         phase(&mut out, p);
     }

@@ -52,3 +52,42 @@ pub(crate) fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}"))
         .unwrap_or_else(|| "n/a".into())
 }
+
+/// The banner of a run at another scale than the plan's.
+pub(crate) fn scale_banner(run: &RunResult) -> Option<String> {
+    ((run.scale - 1.0).abs() > 1e-9).then(|| {
+        format!(
+            "scale {}: not a plan-size result (arrival rates, users and the achieved-rate target × {})",
+            run.scale, run.scale
+        )
+    })
+}
+
+/// An outcome key of `results.json` in words.
+pub(crate) fn outcome_label(key: &str) -> String {
+    match key {
+        "success" => "success (accepted, expected output)".into(),
+        "compilation_error" => "compilation error".into(),
+        "internal_error" => "internal error (Kiln failed)".into(),
+        "timeout" => "no result within the timeout".into(),
+        "transport_error" => {
+            "transport error (connection refused or reset, unreadable answer)".into()
+        }
+        "dropped" => "dropped at the in-flight cap".into(),
+        k => match (k.strip_prefix("http_"), k.strip_prefix("wrong_verdict:")) {
+            (Some(code), _) => format!("HTTP {code}"),
+            (_, Some(v)) => format!("wrong verdict: {}", v.replace('_', " ")),
+            _ => k.to_owned(),
+        },
+    }
+}
+
+/// A failure indicator in words: whether it was seen, what, and the figure.
+pub(crate) fn indicator_line(i: &crate::results::Indicator) -> String {
+    format!(
+        "{}: {} ({})",
+        if i.triggered { "SEEN" } else { "not seen" },
+        i.name,
+        i.detail
+    )
+}
