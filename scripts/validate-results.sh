@@ -18,8 +18,8 @@ DIR is a results directory of ./run-scaletest.sh (./scaletest-results/<timestamp
 Prints one line per acceptance criterion of the plan (14.6 pod and 14.7 EC2
 provisioning P95, 14.9/14.10 API latency P95/P99, 14.11 provisioning error
 rate; targets and rules in docs/scaletest.md) with its measured value and
-verdict: PASS, WARN (over its target, under twice it), FAIL, or SKIP (its test
-was not part of the run); then the overall verdict.
+verdict: PASS, WARN (over its target, under twice it), FAIL, or NOT RUN (its
+test was not part of the run); then the overall verdict.
 
 Exit codes: 0 every criterion of the run passed; 1 a criterion did not pass
 (or none applies to the run); 2 DIR is missing, not a results directory, or

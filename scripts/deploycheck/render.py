@@ -92,6 +92,13 @@ def render_dir(kdir, cmd):
             data.update(env_example_keys(Path(kdir) / env))
         docs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                      "metadata": {"name": gen["name"]}, "stringData": data})
+    # The configMapGenerator entries (plain settings files, e.g. loadtest/run.env).
+    for gen in k.get("configMapGenerator", []):
+        data = {}
+        for env in gen.get("envs", []):
+            data.update(env_example_keys(Path(kdir) / env))
+        docs.append({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": gen["name"]}, "data": data})
     ns = k.get("namespace")
     for d in docs:
         if ns and d.get("kind") != "Namespace":

@@ -310,7 +310,52 @@ def check_documented_caps(doc_path):
             for c in sorted(SANDBOX_CAPS) if f"| `CAP_{c}`" not in text]
 
 
-CHECKS = [check_selectors, check_probes, check_references, check_worker, check_api, check_autoscaling]
+def check_loadtest(docs):
+    """deploy/kubernetes/loadtest: the generators are an Indexed Job with one
+    pod per shard (completions = parallelism = KILN_SHARDS), no retries, each
+    pod's shard from its completion index and the shared start time from the
+    run's ConfigMap; the merge Job reads the same results volume."""
+    errors = []
+    jobs = {name(j): j for j in kind(docs, "Job")}
+    gen = jobs.get("kiln-loadtest-generators")
+    if gen is None:
+        return errors
+    spec = gen.get("spec") or {}
+    run = configmap_data(docs, ns(gen), "kiln-loadtest-run") or {}
+    shards = str(run.get("KILN_SHARDS", ""))
+    if spec.get("completionMode") != "Indexed":
+        errors.append(f"{doc_name(gen)}: completionMode must be Indexed (the shard index is the completion index)")
+    if str(spec.get("completions")) != shards or str(spec.get("parallelism")) != shards:
+        errors.append(f"{doc_name(gen)}: completions {spec.get('completions')} and parallelism {spec.get('parallelism')} "
+                      f"must both equal KILN_SHARDS {shards!r} of ConfigMap kiln-loadtest-run (all shards run at once)")
+    if spec.get("backoffLimit") != 0:
+        errors.append(f"{doc_name(gen)}: backoffLimit must be 0 (a shard restarted late does not line up)")
+    for c in containers(gen):
+        env = {e.get("name"): e for e in c.get("env") or []}
+        field = ((env.get("SHARD_INDEX") or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath", "")
+        if "batch.kubernetes.io/job-completion-index" not in field:
+            errors.append(f"{doc_name(gen)}: SHARD_INDEX must come from the job-completion-index annotation")
+        if (env.get("KILN_SHARD") or {}).get("value") != "$(SHARD_INDEX)/$(KILN_SHARDS)":
+            errors.append(f"{doc_name(gen)}: KILN_SHARD must be $(SHARD_INDEX)/$(KILN_SHARDS)")
+    if not run.get("KILN_START_AT"):
+        errors.append("ConfigMap kiln-loadtest-run: KILN_START_AT (the start barrier) is missing")
+    merge = jobs.get("kiln-loadtest-merge")
+    claim = lambda j: [((v.get("persistentVolumeClaim") or {}).get("claimName")) for v in pod_spec(j).get("volumes") or []]
+    if merge is None:
+        errors.append("the loadtest has no merge Job kiln-loadtest-merge")
+    elif claim(merge) != claim(gen):
+        errors.append(f"{doc_name(merge)}: reads volumes {claim(merge)}, the generators write {claim(gen)}")
+    return errors
+
+
+def configmap_data(docs, namespace, cm):
+    for d in kind(docs, "ConfigMap"):
+        if ns(d) == namespace and name(d) == cm:
+            return d.get("data") or {}
+    return None
+
+
+CHECKS = [check_selectors, check_probes, check_references, check_worker, check_api, check_autoscaling, check_loadtest]
 
 
 def check_all(docs):

@@ -90,6 +90,14 @@ def _rule_schema(docs):
     find(docs, "PrometheusRule", "kiln")["spec"]["groups"][0]["rules"][0].pop("expr")
 
 
+def _lt_parallelism(docs):
+    find(docs, "Job", "kiln-loadtest-generators")["spec"]["parallelism"] = 1
+
+
+def _lt_not_indexed(docs):
+    find(docs, "Job", "kiln-loadtest-generators")["spec"].pop("completionMode")
+
+
 # (what is wrong, folder rendered with the base, mutation, text the error must contain)
 MANIFEST_CASES = [
     ("unknown field spec.replica", "base", _typo, "'replica' was unexpected"),
@@ -108,6 +116,8 @@ MANIFEST_CASES = [
     ("ScaledObject on another stream", "keda", _so_stream, "must be redis-streams on code-execution-jobs:container"),
     ("PodMonitor on a missing port", "monitoring", _monitor_port, "is not a container port name"),
     ("PrometheusRule rule without expr", "monitoring", _rule_schema, "must have required property expr"),
+    ("load generators one at a time", "loadtest", _lt_parallelism, "must both equal KILN_SHARDS"),
+    ("load generators not indexed", "loadtest", _lt_not_indexed, "completionMode must be Indexed"),
 ]
 
 

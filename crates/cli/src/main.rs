@@ -77,7 +77,7 @@ enum Command {
     /// Measure Kiln against a baseline taken in the same run.
     Bench(bench::BenchArgs),
     /// Run a load-test scenario (burst, sustained, compilation, soak, all) and judge it.
-    Loadtest(kiln_loadtest::LoadtestArgs),
+    Loadtest(Box<kiln_loadtest::LoadtestCli>),
     /// Coder-style scale tests (create-workspaces, dashboard, workspace-traffic) against Kiln or Coder.
     Scaletest(kiln_scaletest::ScaletestArgs),
     /// Serve the code-execution HTTP API with an embedded durable queue and store.
@@ -104,7 +104,7 @@ fn main() {
             Command::Run(a) => run::run(a).await,
             Command::Languages(a) => languages::run(a),
             Command::Bench(a) => bench::run(a).await,
-            Command::Loadtest(a) => kiln_loadtest::run(a).await,
+            Command::Loadtest(a) => kiln_loadtest::main(*a).await,
             Command::Scaletest(a) => kiln_scaletest::run(a).await,
             Command::Serve(a) => kiln_server::serve(*a).await.map(|()| 0),
             Command::Worker(a) => kiln_server::work(*a).await.map(|()| 0),

@@ -164,23 +164,46 @@ async fn coder_url_naming_a_kiln_runs_in_kiln_mode() {
     assert_eq!(run["tests"], serde_json::json!(["create-workspaces"]));
     let (code, stdout) = validate(&dir).await;
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("SKIP 14.9"), "{stdout}");
+    assert!(stdout.contains("NOT RUN 14.9"), "{stdout}");
     assert_none_left(fake.state.live());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn traffic_with_no_running_workspace_fails_and_creates_nothing() {
+async fn traffic_alone_creates_the_workspaces_it_needs_and_deletes_them() {
     let (fake, _tmp, cfg, out) = setup("pod-swdev", "pod-swdev", "1m").await;
     let mut c = kiln();
     c.args(run_args(&fake.url, &cfg, &out))
         .args(["--test", "workspace-traffic"]);
     let (code, stdout, stderr) = output(c).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("creating 3 × pod-swdev first"), "{stderr}");
+    let dir = results_dir(&out);
+    let setup = json(&dir, "workspace-traffic-setup.json");
+    assert_eq!(setup["total_pass"], 3, "{setup}");
+    let t = json(&dir, "workspace-traffic-results.json");
+    assert_eq!(t["total_runs"], 3, "{t}");
+    assert!(!dir.join("pod-workspaces.json").exists());
+    assert_eq!(fake.state.created_count(), 3);
+    assert_none_left(fake.state.live());
+    // Validation judges what ran: traffic; the five others are NOT RUN.
+    let (code, stdout) = validate(&dir).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("PASS traffic"), "{stdout}");
+    assert_eq!(stdout.matches("NOT RUN").count(), 5, "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_alone_fails_with_a_sentence_when_no_workspace_can_be_made() {
+    // The fake fails every build of the template `broken`.
+    let (fake, _tmp, cfg, out) = setup("broken", "pod-swdev", "1m").await;
+    let mut c = kiln();
+    c.args(run_args(&fake.url, &cfg, &out))
+        .args(["--test", "workspace-traffic"]);
+    let (code, stdout, stderr) = output(c).await;
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("no running scaletest- workspace"),
+        stderr.contains("workspace-traffic: none of the 3 workspaces it needs became ready"),
         "{stderr}"
     );
-    let t = json(&results_dir(&out), "workspace-traffic-results.json");
-    assert_eq!(t["total_runs"], 0);
-    assert_eq!(fake.state.created_count(), 0);
+    assert_none_left(fake.state.live());
 }

@@ -3,7 +3,7 @@
 //! whether the generator itself kept its schedule.
 
 use crate::results::PhaseResult;
-pub use crate::results::{CriterionResult, Indicator, OVERLOAD_FRACTION};
+pub use crate::results::{CriterionResult, Indicator};
 use crate::scenario::{Criterion, Metric, Op};
 
 /// Judges a phase's figures: each criterion, the failure indicators, the
@@ -106,13 +106,13 @@ pub fn indicators(criteria: &[Criterion], r: &PhaseResult) -> Vec<Indicator> {
         let target = c.target.unwrap_or(f64::INFINITY);
         let m = evaluate(c, r).measured.unwrap_or(0.0);
         out.push(Indicator {
-            name: format!("P95 latency > 10x target ({})", c.display_label()),
+            name: format!("P95 latency over 10 × its target ({})", c.display_label()),
             triggered: m > 10.0 * target,
             detail: format!("{m:.3} s vs 10 x {target} s"),
         });
     }
     out.push(Indicator {
-        name: "Error rate > 20%".into(),
+        name: "Error rate over 20 %".into(),
         triggered: r.error_rate > 20.0,
         detail: format!("{:.2}%", r.error_rate),
     });
@@ -128,7 +128,7 @@ pub fn indicators(criteria: &[Criterion], r: &PhaseResult) -> Vec<Indicator> {
         },
     });
     out.push(Indicator {
-        name: "Workers crashing/restarting".into(),
+        name: "Workers crashing or restarting (the workers gauge dropped)".into(),
         triggered: r.queue.workers_dropped,
         detail: match (r.queue.min_workers, r.queue.max_workers) {
             (Some(a), Some(b)) => format!("workers gauge between {a} and {b}"),
@@ -136,6 +136,36 @@ pub fn indicators(criteria: &[Criterion], r: &PhaseResult) -> Vec<Indicator> {
         },
     });
     out
+}
+
+/// Samples in a row a warning needs: one busy second is not a trend.
+pub const SUSTAINED_SAMPLES: usize = 5;
+
+/// The longest stretch of `/metrics` samples with worker utilisation over
+/// 90 %, when it has at least [`SUSTAINED_SAMPLES`]: (its length in
+/// seconds, when it started).
+fn sustained_utilisation(r: &PhaseResult) -> Option<(f64, f64)> {
+    let busy = |m: &crate::metrics_scrape::MetricSample| match (m.active_jobs, m.workers) {
+        (Some(a), Some(w)) if w > 0.0 => a / w > 0.9,
+        _ => false,
+    };
+    let (mut best, mut run): (Option<(usize, usize)>, Option<usize>) = (None, None);
+    for (i, m) in r.metrics.iter().enumerate() {
+        match (busy(m), run) {
+            (true, None) => run = Some(i),
+            (false, Some(start)) => {
+                best = best.max(Some((i - start, start)));
+                run = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = run {
+        best = best.max(Some((r.metrics.len() - start, start)));
+    }
+    let (n, start) = best.filter(|(n, _)| *n >= SUSTAINED_SAMPLES)?;
+    let (t0, t1) = (r.metrics[start].t, r.metrics[start + n - 1].t);
+    Some(((t1 - t0).max(n as f64 - 1.0), t0))
 }
 
 /// The plan's warning signs (reported, never failing the run).
@@ -147,10 +177,9 @@ pub fn warnings(r: &PhaseResult) -> Vec<String> {
     if r.queue.growing {
         w.push("queue depth growing continuously".into());
     }
-    if r.queue.max_utilization.unwrap_or(0.0) > 0.9 {
+    if let Some((secs, from)) = sustained_utilisation(r) {
         w.push(format!(
-            "worker utilization reached {:.0}% (> 90%)",
-            100.0 * r.queue.max_utilization.unwrap_or(0.0)
+            "worker utilisation above 90 % for {secs:.0} s in a row (from second {from:.0})"
         ));
     }
     let p95: Vec<(f64, f64)> = r
@@ -168,11 +197,50 @@ pub fn warnings(r: &PhaseResult) -> Vec<String> {
             ));
         }
     }
-    if r.generator.overloaded {
+    if r.generator.grade == crate::health::Grade::Strained {
+        w.push(format!("load generator strained: {}", r.generator.detail));
+    }
+    if r.dropped > 0 && !r.generator.drops_change_verdict {
         w.push(format!(
-            "generator overloaded: {} late and {} dropped of {} arrivals; latencies are not trustworthy",
-            r.late, r.dropped, r.arrivals
+            "{} arrivals dropped at the in-flight cap; counted as failures they would not change the verdict",
+            r.dropped
         ));
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics_scrape::MetricSample;
+
+    fn with_busy(flags: &[bool]) -> Option<(f64, f64)> {
+        let mut r = crate::health::tests_support::empty_phase();
+        r.metrics = flags
+            .iter()
+            .enumerate()
+            .map(|(i, b)| MetricSample {
+                t: i as f64,
+                queue_depth: Some(0.0),
+                active_jobs: Some(if *b { 4.0 } else { 1.0 }),
+                workers: Some(4.0),
+            })
+            .collect();
+        sustained_utilisation(&r)
+    }
+
+    #[test]
+    fn utilisation_warns_only_when_sustained() {
+        // One second (or four) at 100 % is not "over 90 %".
+        assert_eq!(with_busy(&[false, true, false, false]), None);
+        assert_eq!(with_busy(&[true, true, true, true, false, true]), None);
+        assert_eq!(
+            with_busy(&[false, true, true, true, true, true, true, false]),
+            Some((5.0, 1.0))
+        );
+        assert_eq!(
+            with_busy(&[false, false, true, true, true, true, true]),
+            Some((4.0, 2.0))
+        );
+    }
 }

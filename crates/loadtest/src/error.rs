@@ -27,6 +27,11 @@ pub enum LoadtestError {
     /// Starting the embedded `kiln serve` failed.
     #[error("cannot start `kiln serve`: {0}")]
     Spawn(String),
+    /// Nothing listens at the target (connection refused): failed at once.
+    #[error(
+        "nothing is listening at {url} (connection refused): is Kiln running there? Check --target"
+    )]
+    Refused { url: String },
     /// The target never answered `GET /health` with 200.
     #[error("target {url} not healthy after {waited_s:.1} s: {last}")]
     Unhealthy {
@@ -34,6 +39,9 @@ pub enum LoadtestError {
         waited_s: f64,
         last: String,
     },
+    /// `kiln loadtest merge` was given files that are not the shards of one run.
+    #[error("cannot merge: {0}")]
+    Merge(String),
     /// Writing the results directory failed.
     #[error("cannot write results to {path}: {source}")]
     WriteResults {

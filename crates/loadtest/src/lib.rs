@@ -18,18 +18,28 @@
 //! - [`metrics_scrape`]: samples `/metrics` (queue depth, active jobs, workers)
 //!   and fits the queue trend.
 //! - [`criteria`]: criteria verdicts, the plan's failure indicators and warnings.
+//! - [`health`]: whether the figures describe the target: the generator's
+//!   lateness and the arrivals dropped at the in-flight cap, each judged by
+//!   whether it could change the verdict.
 //! - [`results`]: the figures of a phase and of a run (`results.json`).
 //! - [`report`]: `results.json`, `timeseries.csv`, `summary-report.md`, `report.html`.
+//! - [`spec`]: the options that shape a run's schedule and verdict (recorded
+//!   with the results, resolved again by `merge`).
+//! - [`shard`]: `--shard I/N` (interleaved slices of the schedule) and the
+//!   `--start-at` barrier.
+//! - [`merge`]: writes `histograms.json` (every count and HdrHistogram, V2
+//!   base64) and runs `kiln loadtest merge DIR…`.
 //! - [`timestamp`]: UTC timestamps of results and of the results directory.
-//! - [`progress`]: the live progress line.
+//! - [`progress`]: the live progress line (a plain line every 5 s off a terminal).
+//! - [`dry_run`]: `--dry-run`, the schedule printed without sending.
 //! - [`serve`]: starts `kiln serve` as a child when no `--target` is given.
 //! - [`stub`]: a loopback stand-in of the API for tests and benchmarks.
 //! - [`error`]: the tool's own errors.
 //!
 //! Exit codes of [`run`]: [`EXIT_PASS`] 0, [`EXIT_FAIL`] 1 (a criterion failed
 //! or a failure indicator triggered), [`EXIT_ERROR`] 2 (the tool could not
-//! run), [`EXIT_OVERLOADED`] 3 (the generator could not keep its schedule, so
-//! the figures do not describe the target).
+//! run), [`EXIT_OVERLOADED`] 3 (inconclusive: the generator's lateness or the
+//! arrivals dropped at the in-flight cap could change a verdict).
 #![forbid(unsafe_code)]
 // Functions stay short enough to hold in one's head (80 lines, clippy.toml).
 #![warn(clippy::too_many_lines)]
@@ -37,7 +47,10 @@
 pub mod client;
 pub mod corpus;
 pub mod criteria;
+pub mod dry_run;
 pub mod error;
+pub mod health;
+pub mod merge;
 pub mod metrics_scrape;
 pub mod progress;
 pub mod report;
@@ -46,6 +59,8 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod serve;
+pub mod shard;
+pub mod spec;
 pub mod stats;
 pub mod stub;
 pub mod timestamp;
@@ -57,7 +72,7 @@ use clap::Args;
 
 pub use error::LoadtestError;
 use results::{PhaseResult, RunResult};
-use scenario::{LoadModel, Overrides, SubmitMode};
+use scenario::{LoadModel, SubmitMode};
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
@@ -67,7 +82,7 @@ pub const EXIT_OVERLOADED: i32 = 3;
 /// `kiln loadtest`: run a load-test scenario against Kiln and judge it.
 ///
 /// Exit codes: 0 all criteria pass; 1 a criterion failed; 2 the tool failed;
-/// 3 the generator itself was overloaded (results not trustworthy).
+/// 3 inconclusive (the generator's lateness or dropped arrivals could change a verdict).
 #[derive(Debug, Clone, Args)]
 pub struct LoadtestArgs {
     /// Built-in scenario (burst, sustained, compilation, soak, all, smoke) or a TOML file.
@@ -88,6 +103,9 @@ pub struct LoadtestArgs {
     /// Parent directory of the results; a `<timestamp>/` directory is created in it.
     #[arg(long, default_value = "loadtest-results")]
     pub out: PathBuf,
+    /// Print the schedule (phases, rates, arrivals, duration) and exit; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// No progress line, only the final summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -109,6 +127,15 @@ pub struct LoadtestArgs {
     /// Open model: most submissions in flight; arrivals beyond it are dropped and counted.
     #[arg(long)]
     pub max_in_flight: Option<usize>,
+    /// An arrival sent later than this after its scheduled time is late
+    /// (default: the scenario's `late_threshold`, 10 ms in the built-ins).
+    #[arg(long, value_parser = parse_dur)]
+    pub late_threshold: Option<Duration>,
+    /// Above this fraction of late (or dropped) arrivals, the phase is judged
+    /// again without the lateness (or with the drops as failures); a verdict
+    /// that changes makes the run inconclusive (exit 3).
+    #[arg(long, default_value_t = health::DEFAULT_MAX_LATE_FRACTION, value_parser = parse_fraction)]
+    pub max_late_fraction: f64,
     /// Per-submission timeout (e.g. 60s).
     #[arg(long, value_parser = parse_dur)]
     pub timeout: Option<Duration>,
@@ -124,6 +151,14 @@ pub struct LoadtestArgs {
     /// Embedded server: the binary to start instead of this executable.
     #[arg(long, hide = true)]
     pub kiln_bin: Option<PathBuf>,
+    /// Run the I-th of N interleaved slices of the schedule (I from 0, as
+    /// `JOB_COMPLETION_INDEX`); merge the shards with `kiln loadtest merge`.
+    #[arg(long, env = "KILN_SHARD", value_parser = shard::parse_shard)]
+    pub shard: Option<shard::Shard>,
+    /// Start the first phase at this UTC time (`2026-11-29T21:30:00Z` or Unix
+    /// seconds): the barrier that lines up the shards.
+    #[arg(long, env = "KILN_START_AT", value_parser = shard::parse_start_at)]
+    pub start_at: Option<SystemTime>,
     /// Write the results into exactly this directory (no timestamp).
     #[arg(long, hide = true)]
     pub out_exact: Option<PathBuf>,
@@ -131,6 +166,45 @@ pub struct LoadtestArgs {
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
     scenario::parse_duration(s)
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{s}: must be a fraction between 0 and 1 (0.01 = 1 %)"
+        )),
+    }
+}
+
+/// `kiln loadtest [merge DIR…]`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LoadtestCli {
+    #[command(subcommand)]
+    pub command: Option<LoadtestCommand>,
+    #[command(flatten)]
+    pub run: LoadtestArgs,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LoadtestCommand {
+    /// Merge the results of `--shard` runs into one run's reports, judged on the merged figures.
+    Merge(merge::MergeArgs),
+}
+
+/// `kiln loadtest …` from the command line; returns the exit code.
+pub async fn main(cli: LoadtestCli) -> anyhow::Result<i32> {
+    match cli.command {
+        Some(LoadtestCommand::Merge(m)) => match merge::merge(&m).await {
+            Ok((code, _)) => Ok(code),
+            Err(e) => {
+                eprintln!("kiln loadtest merge: error: {e}");
+                Ok(EXIT_ERROR)
+            }
+        },
+        None => run(cli.run).await,
+    }
 }
 
 /// Runs `kiln loadtest`; returns the process exit code. Tool errors are
@@ -147,39 +221,16 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<i32> {
 
 /// Like [`run`], but returns the tool error and the results directory.
 pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestError> {
-    let mut scn = scenario::load(&args.scenario)?;
-    if let Some(s) = args.scale {
-        if !(s.is_finite() && s > 0.0) {
-            return Err(LoadtestError::BadArgument {
-                flag: "--scale",
-                message: format!("{s} must be > 0"),
-            });
-        }
-    }
-    scn.apply(&Overrides {
-        scale: args.scale,
-        duration: args.duration,
-        mode: args.mode,
-        unique_sources: if args.unique_sources {
-            Some(true)
-        } else if args.reuse_sources {
-            Some(false)
-        } else {
-            None
-        },
-        max_in_flight: args.max_in_flight,
-        timeout: args.timeout,
-    });
-    if let Some(users) = args.users {
-        for p in &mut scn.phases {
-            let duration = p.load.duration();
-            p.load = LoadModel::Closed {
-                users,
-                spawn_rate: args.spawn_rate.unwrap_or(users as f64),
-                duration,
-                think_time: Duration::ZERO,
-            };
-        }
+    let spec = spec::RunSpec::of(args);
+    let scn = spec.scenario()?;
+    if args.dry_run {
+        let scale = args.scale.unwrap_or(1.0);
+        let shard = args.shard.unwrap_or(shard::Shard::WHOLE);
+        print!(
+            "{}",
+            dry_run::plan(&scn, args.seed, scale, &|k| shard.owns(k))
+        );
+        return Ok((EXIT_PASS, PathBuf::new()));
     }
     let progress = progress::Progress::detect(args.quiet);
     let (target, embedded) = match &args.target {
@@ -203,7 +254,14 @@ pub async fn run_inner(args: &LoadtestArgs) -> Result<(i32, PathBuf), LoadtestEr
         .clone()
         .unwrap_or_else(|| args.out.join(report::dir_stamp(started)));
     report::write_all(&dir, &run)?;
-    print_summary(&run, &dir, args.quiet);
+    report::print_summary(&run, &dir, args.quiet);
+    if let Some(s) = run.shard {
+        println!(
+            "shard {}/{}: the verdict of the whole run is `kiln loadtest merge` of every shard's directory",
+            s.index, s.count
+        );
+        return Ok((EXIT_PASS, dir));
+    }
     Ok((run.exit_code, dir))
 }
 
@@ -227,6 +285,21 @@ async fn run_scenario(
     if !embedded {
         serve::wait_healthy(&client, args.health_timeout, None).await?;
     }
+    let shard = args.shard.unwrap_or(shard::Shard::WHOLE);
+    if let Some(at) = args.start_at {
+        progress.say(&format!(
+            "kiln loadtest: shard {}/{} waits for the start time {}",
+            shard.index,
+            shard.count,
+            report::rfc3339(at)
+        ));
+        if let Some(late) = shard::wait_until(at).await {
+            eprintln!(
+                "kiln loadtest: warning: the start time passed {:.1} s ago; starting now, not aligned with the other shards",
+                late.as_secs_f64()
+            );
+        }
+    }
     let started_at = report::rfc3339(SystemTime::now());
     let mut phases: Vec<PhaseResult> = Vec::new();
     for (i, phase) in scn.phases.iter().enumerate() {
@@ -249,69 +322,19 @@ async fn run_scenario(
                 .map(|n| format!(", ~{n:.0} submissions"))
                 .unwrap_or_default()
         ));
-        let raw =
-            runner::run_phase(phase, &client, args.seed.wrapping_add(i as u64), &progress).await;
-        let mut result = PhaseResult::build(phase, raw);
-        criteria::judge(&phase.criteria, &mut result);
-        phases.push(result);
+        let seed = args.seed.wrapping_add(i as u64);
+        let raw = runner::run_phase(phase, &client, seed, shard, &progress).await;
+        phases.push(health::judged(phase, raw, args.max_late_fraction));
     }
-    let verdict = RunResult::verdict_of(&phases);
-    Ok(RunResult {
-        tool: format!("kiln-loadtest {}", env!("CARGO_PKG_VERSION")),
-        scenario: scn.name.clone(),
-        description: scn.description.clone(),
-        target: target.base.clone(),
-        embedded_server: embedded,
+    let shard = (!shard.is_whole()).then_some(shard);
+    let spec = spec::RunSpec::of(args);
+    Ok(RunResult::assemble(
+        scn,
+        &spec,
+        &target.base,
+        embedded,
         started_at,
-        scale: args.scale.unwrap_or(1.0),
-        seed: args.seed,
+        shard,
         phases,
-        verdict,
-        exit_code: verdict.exit_code(),
-    })
-}
-
-fn print_summary(run: &RunResult, dir: &std::path::Path, quiet: bool) {
-    let mut out = String::new();
-    for p in &run.phases {
-        out.push_str(&format!(
-            "\n{} — sent {} (late {}, dropped {}), {:.2} req/s, success {:.2}%, errors {:.2}%, P50 {:.1} ms, P95 {:.1} ms, P99 {:.1} ms, max {:.1} ms\n",
-            p.name, p.sent, p.late, p.dropped, p.achieved_rps, p.success_rate, p.error_rate,
-            p.latency.p50_ms, p.latency.p95_ms, p.latency.p99_ms, p.latency.max_ms
-        ));
-        for c in &p.criteria {
-            let target = c.target_text();
-            out.push_str(&format!(
-                "  {} {:<34} measured {:>10} {:<6} target {}\n",
-                if c.passed { "PASS" } else { "FAIL" },
-                c.label,
-                report::opt(c.measured, 3),
-                c.unit,
-                target
-            ));
-        }
-        for i in p.indicators.iter().filter(|i| i.triggered) {
-            out.push_str(&format!("  FAILURE INDICATOR {}: {}\n", i.name, i.detail));
-        }
-        for w in &p.warnings {
-            out.push_str(&format!("  warning: {w}\n"));
-        }
-    }
-    out.push_str(&format!(
-        "\nverdict: {:?} (exit {}); reports in {}\n",
-        run.verdict,
-        run.exit_code,
-        dir.display()
-    ));
-    if quiet {
-        print!(
-            "{}",
-            out.lines()
-                .last()
-                .map(|l| format!("{l}\n"))
-                .unwrap_or_default()
-        );
-    } else {
-        print!("{out}");
-    }
+    ))
 }

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::client::ApiClient;
 
 /// One scrape.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct MetricSample {
     /// Seconds since the phase started.
     pub t: f64,

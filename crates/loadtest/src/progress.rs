@@ -1,5 +1,5 @@
 //! The live progress line: rewritten in place on a terminal, a plain line every
-//! 10 s otherwise, nothing with `--quiet`.
+//! [`PLAIN_EVERY`] otherwise (CI logs), nothing with `--quiet`.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use crate::metrics_scrape::MetricSample;
 use crate::scenario::Phase;
 use crate::stats::{Percentiles, Recorder};
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+pub const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -48,7 +51,7 @@ impl Progress {
         let every = if self == Progress::Tty {
             Duration::from_secs(1)
         } else {
-            Duration::from_secs(10)
+            PLAIN_EVERY
         };
         let mut tick = tokio::time::interval_at((start + every).into(), every);
         let total = phase.load.duration().as_secs_f64();

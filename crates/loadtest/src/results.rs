@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::health::{view_group, View};
+pub use crate::health::{GeneratorHealth, Trust};
 use crate::metrics_scrape::{analyse, MetricSample, QueueAnalysis};
 use crate::runner::Raw;
 use crate::scenario::{LoadModel, Metric, Phase, SubmitOptions};
-use crate::stats::{Group, Percentiles, Recorder};
-
-/// Above this fraction of late + dropped arrivals the generator is overloaded.
-pub const OVERLOAD_FRACTION: f64 = 0.01;
+use crate::stats::{Group, Percentiles};
 
 /// One criterion's verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -93,16 +92,6 @@ pub struct SecondRow {
     pub workers: Option<f64>,
 }
 
-/// Whether the generator kept its schedule.
-#[derive(Debug, Clone, Serialize)]
-pub struct GeneratorHealth {
-    pub overloaded: bool,
-    pub late_fraction: f64,
-    pub dropped_fraction: f64,
-    pub max_lateness_ms: f64,
-    pub threshold_fraction: f64,
-}
-
 /// Everything about one phase.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseResult {
@@ -138,18 +127,24 @@ pub struct PhaseResult {
     pub metrics: Vec<MetricSample>,
     pub queue: QueueAnalysis,
     pub generator: GeneratorHealth,
+    /// Whether the verdict can be trusted (see [`crate::health`]).
+    pub trust: Trust,
     pub criteria: Vec<CriterionResult>,
     pub indicators: Vec<Indicator>,
     pub warnings: Vec<String>,
-    /// All criteria passed and no failure indicator triggered.
+    /// All criteria passed and no failure indicator triggered (the target's verdict).
     pub passed: bool,
+    /// The histograms and counts behind these figures (for `histograms.json`,
+    /// the Locust and k6 shapes, and `merge`).
+    #[serde(skip)]
+    pub recorder: Option<std::sync::Arc<crate::stats::Recorder>>,
 }
 
 impl PhaseResult {
-    /// "PASS", "FAIL" or "GENERATOR OVERLOADED".
+    /// "PASS", "FAIL" or "INCONCLUSIVE".
     pub fn verdict_label(&self) -> &'static str {
-        if self.generator.overloaded {
-            "GENERATOR OVERLOADED"
+        if !self.trust.trustworthy {
+            "INCONCLUSIVE"
         } else if self.passed {
             "PASS"
         } else {
@@ -161,23 +156,35 @@ impl PhaseResult {
         self.outcomes.get(key).copied().unwrap_or(0)
     }
 
-    /// The figures of a raw run, not judged yet ([`crate::criteria::judge`]
-    /// fills in the verdicts).
-    pub fn build(phase: &Phase, raw: Raw) -> Self {
+    /// The figures of a raw run in a view, not judged yet
+    /// ([`crate::health::judged`] fills in the verdicts).
+    pub fn build(phase: &Phase, raw: &Raw, view: View) -> Self {
         let r = &raw.recorder;
+        let timeout = phase.submit.timeout;
+        let all = view_group(&r.all, view, timeout);
+        let sent = r.sent + (all.count - r.all.count);
         let pct = |x: u64| {
-            if r.sent == 0 {
+            if sent == 0 {
                 0.0
             } else {
-                100.0 * x as f64 / r.sent as f64
+                100.0 * x as f64 / sent as f64
             }
         };
-        let errors = r.all.errors;
+        let errors = all.errors;
+        let mut outcomes = r.outcomes.clone();
+        if view == View::DroppedAsFailures && r.dropped > 0 {
+            outcomes.insert("dropped".into(), r.dropped);
+        }
+        let groups = |m: &mut dyn Iterator<Item = (String, &Group)>| {
+            m.map(|(k, g)| (k, view_group(g, view, timeout)))
+                .filter(|(_, g)| g.count > 0)
+                .map(|(k, g)| (k, Breakdown::from(&g)))
+                .collect::<BTreeMap<String, Breakdown>>()
+        };
         let scheduled = phase.load.duration();
         let window = scheduled.max(raw.elapsed).as_secs_f64().max(1e-9);
         let arrivals = r.sent + r.dropped;
-        let open = matches!(phase.load, LoadModel::Open { .. });
-        let seconds = second_rows(phase, &raw, scheduled);
+        let seconds = second_rows(phase, raw, scheduled);
         PhaseResult {
             name: phase.name.clone(),
             description: phase.description.clone(),
@@ -188,33 +195,32 @@ impl PhaseResult {
             elapsed_s: raw.elapsed.as_secs_f64(),
             expected_requests: phase.load.expected_requests(),
             arrivals,
-            sent: r.sent,
-            completed: r.all.count,
+            sent,
+            completed: all.count,
             late: r.late,
             dropped: r.dropped,
             errors,
-            outcomes: r.outcomes.clone(),
-            success_rate: pct(r.all.success),
+            outcomes,
+            success_rate: pct(all.success),
             error_rate: pct(errors),
-            compilation_error_rate: pct(r.all.compilation_errors),
+            compilation_error_rate: pct(all.compilation_errors),
             achieved_rps: r.all.count as f64 / window,
-            latency: Percentiles::of_us(&r.all.latency),
-            service_time: Percentiles::of_us(&r.service),
+            latency: Percentiles::of_us(&all.latency),
+            service_time: Percentiles::of_us(&r.all.service),
             submit_latency: Percentiles::of_us(&r.submit),
-            by_language: r
-                .by_language
-                .iter()
-                .map(|(k, g)| ((*k).to_owned(), g.into()))
-                .collect(),
-            by_complexity: r
-                .by_complexity
-                .iter()
-                .map(|(k, g)| (k.as_str().to_owned(), g.into()))
-                .collect(),
+            by_language: groups(&mut r.by_language.iter().map(|(k, g)| ((*k).to_owned(), g))),
+            by_complexity: groups(
+                &mut r
+                    .by_complexity
+                    .iter()
+                    .map(|(k, g)| (k.as_str().to_owned(), g)),
+            ),
             seconds,
             queue: analyse(&raw.metrics),
             metrics: raw.metrics.clone(),
-            generator: GeneratorHealth::of(r, open),
+            generator: GeneratorHealth::default(),
+            trust: Trust::default(),
+            recorder: None,
             criteria: Vec::new(),
             indicators: Vec::new(),
             warnings: Vec::new(),
@@ -260,29 +266,6 @@ fn second_rows(phase: &Phase, raw: &Raw, scheduled: Duration) -> Vec<SecondRow> 
         .collect()
 }
 
-impl GeneratorHealth {
-    /// Whether the generator kept its schedule (an open model's arrivals).
-    fn of(r: &Recorder, open: bool) -> GeneratorHealth {
-        let arrivals = r.sent + r.dropped;
-        let (late_f, drop_f) = if arrivals == 0 {
-            (0.0, 0.0)
-        } else {
-            (
-                r.late as f64 / arrivals as f64,
-                r.dropped as f64 / arrivals as f64,
-            )
-        };
-        GeneratorHealth {
-            // More than 1 % and more than 2 arrivals: one late send in a tiny run is noise.
-            overloaded: open && late_f + drop_f > OVERLOAD_FRACTION && r.late + r.dropped > 2,
-            late_fraction: late_f,
-            dropped_fraction: drop_f,
-            max_lateness_ms: r.max_lateness.as_secs_f64() * 1000.0,
-            threshold_fraction: OVERLOAD_FRACTION,
-        }
-    }
-}
-
 /// The verdict of a whole run, which is also the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -291,9 +274,10 @@ pub enum Verdict {
     Pass,
     /// A criterion failed or a failure indicator triggered (exit 1).
     Fail,
-    /// The generator could not keep its schedule: the figures are not
-    /// trustworthy, whatever the criteria say (exit 3).
-    GeneratorOverloaded,
+    /// The figures cannot decide: the generator's lateness or the arrivals
+    /// dropped at the in-flight cap could change a verdict (exit 3; see
+    /// [`crate::health`]).
+    Inconclusive,
 }
 
 impl Verdict {
@@ -301,7 +285,15 @@ impl Verdict {
         match self {
             Verdict::Pass => crate::EXIT_PASS,
             Verdict::Fail => crate::EXIT_FAIL,
-            Verdict::GeneratorOverloaded => crate::EXIT_OVERLOADED,
+            Verdict::Inconclusive => crate::EXIT_OVERLOADED,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
         }
     }
 }
@@ -320,16 +312,53 @@ pub struct RunResult {
     pub phases: Vec<PhaseResult>,
     pub verdict: Verdict,
     pub exit_code: i32,
+    /// k6's summary metrics over every phase (`.metrics.http_req_duration.values`).
+    pub metrics: serde_json::Value,
+    /// The options that shaped the schedule and the verdict.
+    pub spec: crate::spec::RunSpec,
+    /// This process's slice (`--shard I/N`), absent for a whole or merged run.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl RunResult {
+    /// A run's result from its judged phases.
+    pub fn assemble(
+        scn: &crate::scenario::Scenario,
+        spec: &crate::spec::RunSpec,
+        target: &str,
+        embedded_server: bool,
+        started_at: String,
+        shard: Option<crate::shard::Shard>,
+        phases: Vec<PhaseResult>,
+    ) -> RunResult {
+        let verdict = RunResult::verdict_of(&phases);
+        RunResult {
+            tool: format!("kiln-loadtest {}", env!("CARGO_PKG_VERSION")),
+            scenario: scn.name.clone(),
+            description: scn.description.clone(),
+            target: target.to_owned(),
+            embedded_server,
+            started_at,
+            scale: spec.scale.unwrap_or(1.0),
+            seed: spec.seed,
+            verdict,
+            exit_code: verdict.exit_code(),
+            metrics: crate::report::compat::k6_metrics(&phases),
+            phases,
+            spec: spec.clone(),
+            shard,
+        }
+    }
+
+    /// A phase that failed with trustworthy figures fails the run; else an
+    /// untrustworthy phase makes it inconclusive; else it passes.
     pub fn verdict_of(phases: &[PhaseResult]) -> Verdict {
-        if phases.iter().any(|p| p.generator.overloaded) {
-            Verdict::GeneratorOverloaded
-        } else if phases.iter().all(|p| p.passed) {
-            Verdict::Pass
-        } else {
+        if phases.iter().any(|p| p.trust.trustworthy && !p.passed) {
             Verdict::Fail
+        } else if phases.iter().any(|p| !p.trust.trustworthy) {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Pass
         }
     }
 }

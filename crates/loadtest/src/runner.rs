@@ -14,6 +14,7 @@ use crate::corpus::Picker;
 use crate::metrics_scrape::{sample_loop, MetricSample};
 use crate::progress::Progress;
 use crate::scenario::{LoadModel, Phase, Spacing, Stage};
+use crate::shard::Shard;
 use crate::stats::{Recorder, Sample};
 
 /// What a phase run leaves behind, before it is judged.
@@ -28,8 +29,14 @@ pub struct Raw {
 
 type Shared = Arc<Mutex<Recorder>>;
 
-/// Runs a phase against the client's target.
-pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &Progress) -> Raw {
+/// Runs a phase (this process's shard of it) against the client's target.
+pub async fn run_phase(
+    phase: &Phase,
+    client: &ApiClient,
+    seed: u64,
+    shard: Shard,
+    progress: &Progress,
+) -> Raw {
     let rec: Shared = Arc::new(Mutex::new(Recorder::default()));
     let metrics = Arc::new(Mutex::new(Vec::new()));
     let picker = Arc::new(Picker::new(
@@ -56,6 +63,7 @@ pub async fn run_phase(phase: &Phase, client: &ApiClient, seed: u64, progress: &
         picker: &picker,
         start,
         seed,
+        shard,
     };
     match &phase.load {
         LoadModel::Open {
@@ -94,6 +102,8 @@ struct Arrivals<'a> {
     /// When the schedule's offset 0 is.
     start: Instant,
     seed: u64,
+    /// The arrivals (open) or users (closed) this process runs.
+    shard: Shard,
 }
 
 /// The open model: arrivals on the schedule, at most `max_in_flight` at
@@ -108,19 +118,26 @@ async fn run_open(
     let schedule = crate::schedule::Schedule::new(stages.to_vec(), spacing, cx.seed);
     let sem = Arc::new(Semaphore::new(max_in_flight));
     let mut rng = SmallRng::seed_from_u64(cx.seed ^ 0x5eed);
-    for offset in schedule {
+    for (k, offset) in schedule.enumerate() {
+        // Every arrival is picked, in every shard, so each keeps the program
+        // one whole run would have sent; and before the cap is checked, so a
+        // dropped arrival has a language and level.
+        let pick = cx.picker.pick(&mut rng);
+        if !cx.shard.owns(k as u64) {
+            continue;
+        }
         let at = cx.start + offset;
         tokio::time::sleep_until(at.into()).await;
         let lateness = Instant::now().saturating_duration_since(at);
         let Ok(permit) = sem.clone().try_acquire_owned() else {
-            cx.rec.lock().expect("recorder").dropped(offset);
+            let (l, c) = (pick.program.language, pick.program.complexity);
+            cx.rec.lock().expect("recorder").dropped(offset, l, c);
             continue;
         };
         cx.rec
             .lock()
             .expect("recorder")
             .sent(offset, lateness, lateness > late_threshold);
-        let pick = cx.picker.pick(&mut rng);
         let (client, rec, opts) = (cx.client.clone(), cx.rec.clone(), cx.phase.submit.clone());
         tokio::spawn(async move {
             let body = ApiClient::submission_body(&pick);
@@ -158,7 +175,7 @@ async fn run_closed(
     let (start, seed) = (cx.start, cx.seed);
     let deadline = start + duration;
     let mut handles = Vec::new();
-    for u in 0..users {
+    for u in (0..users).filter(|u| cx.shard.owns(*u as u64)) {
         let spawn_at = start + Duration::from_secs_f64(u as f64 / spawn_rate.max(1e-9));
         let (client, rec, opts, picker) = (
             cx.client.clone(),

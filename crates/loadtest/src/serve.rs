@@ -117,6 +117,13 @@ pub async fn wait_healthy(
                         .collect::<String>()
                 )
             }
+            // Nothing listens there: waiting will not help (an embedded
+            // server still starting is the exception).
+            Ok(Err(e)) if child.is_none() && is_refused(&e) => {
+                return Err(LoadtestError::Refused {
+                    url: client.target().base.clone(),
+                })
+            }
             Ok(Err(e)) => last = e,
             Err(_) => last = "timed out".into(),
         }
@@ -136,4 +143,9 @@ pub async fn wait_healthy(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether a client error is a refused connection.
+fn is_refused(e: &str) -> bool {
+    e.contains("ConnectionRefused") || e.contains("Connection refused")
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::Complexity;
 
@@ -84,13 +85,21 @@ fn us(d: Duration) -> u64 {
 }
 
 /// Counts and latencies of a slice of the samples (a language, a complexity).
-#[derive(Debug, Clone)]
+/// Serialised (for `histograms.json`) with each histogram in V2 base64.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
     pub count: u64,
     pub success: u64,
     pub errors: u64,
     pub compilation_errors: u64,
+    /// Completion − scheduled start (µs).
+    #[serde(with = "crate::merge::ser::b64")]
     pub latency: Histogram<u64>,
+    /// Completion − actual send (µs).
+    #[serde(with = "crate::merge::ser::b64")]
+    pub service: Histogram<u64>,
+    /// Arrivals of this group dropped at the in-flight cap (never sent).
+    pub dropped: u64,
 }
 
 impl Default for Group {
@@ -101,6 +110,8 @@ impl Default for Group {
             errors: 0,
             compilation_errors: 0,
             latency: hist_us(),
+            service: hist_us(),
+            dropped: 0,
         }
     }
 }
@@ -112,11 +123,12 @@ impl Group {
         self.errors += u64::from(s.outcome.is_error());
         self.compilation_errors += u64::from(s.outcome == Outcome::CompilationError);
         let _ = self.latency.record(us(s.latency));
+        let _ = self.service.record(us(s.service));
     }
 }
 
 /// One second of the phase.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Second {
     /// Arrivals scheduled in this second that were sent.
     pub sent: u64,
@@ -127,6 +139,7 @@ pub struct Second {
     pub success: u64,
     pub errors: u64,
     /// Latency (ms) of the completions in this second.
+    #[serde(with = "crate::merge::ser::b64")]
     pub latency_ms: Histogram<u32>,
 }
 
@@ -144,12 +157,17 @@ impl Default for Second {
     }
 }
 
-/// Everything recorded during one phase.
-#[derive(Debug)]
+/// Everything recorded during one phase; mergeable across shards
+/// ([`Recorder::merge`]) and serialisable (`histograms.json`).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Recorder {
     pub all: Group,
-    pub service: Histogram<u64>,
+    #[serde(with = "crate::merge::ser::b64")]
     pub submit: Histogram<u64>,
+    /// How late each sent arrival left (µs; 0 recorded as 1).
+    #[serde(with = "crate::merge::ser::b64")]
+    pub lateness: Histogram<u64>,
+    #[serde(deserialize_with = "crate::merge::ser::languages")]
     pub by_language: BTreeMap<&'static str, Group>,
     pub by_complexity: BTreeMap<Complexity, Group>,
     pub outcomes: BTreeMap<String, u64>,
@@ -165,8 +183,8 @@ impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             all: Group::default(),
-            service: hist_us(),
             submit: hist_us(),
+            lateness: hist_us(),
             by_language: BTreeMap::new(),
             by_complexity: BTreeMap::new(),
             outcomes: BTreeMap::new(),
@@ -193,21 +211,24 @@ impl Recorder {
         self.sent += 1;
         self.max_lateness = self.max_lateness.max(lateness);
         self.late += u64::from(late);
+        let _ = self.lateness.record(us(lateness));
         let sec = self.second(scheduled);
         sec.sent += 1;
         sec.late += u64::from(late);
     }
 
-    /// An arrival could not be sent (in-flight cap reached).
-    pub fn dropped(&mut self, scheduled: Duration) {
+    /// An arrival of `language` and `complexity` could not be sent (in-flight cap reached).
+    pub fn dropped(&mut self, scheduled: Duration, language: &'static str, complexity: Complexity) {
         self.dropped += 1;
+        self.all.dropped += 1;
+        self.by_language.entry(language).or_default().dropped += 1;
+        self.by_complexity.entry(complexity).or_default().dropped += 1;
         self.second(scheduled).dropped += 1;
     }
 
     /// A submission finished (successfully or not).
     pub fn record(&mut self, s: &Sample) {
         self.all.add(s);
-        let _ = self.service.record(us(s.service));
         if let Some(d) = s.submit {
             let _ = self.submit.record(us(d));
         }
@@ -221,6 +242,54 @@ impl Recorder {
         let _ = sec
             .latency_ms
             .record((s.latency.as_millis() as u64).clamp(1, 3_600_000));
+    }
+}
+
+impl Group {
+    /// Adds another process's counts and histograms (a shard of the same phase).
+    pub fn merge(&mut self, o: &Group) {
+        self.count += o.count;
+        self.success += o.success;
+        self.errors += o.errors;
+        self.compilation_errors += o.compilation_errors;
+        self.dropped += o.dropped;
+        let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+    }
+}
+
+impl Recorder {
+    /// Adds another shard's recording of the same phase: counts add,
+    /// histograms add, second `i` adds to second `i`.
+    pub fn merge(&mut self, o: &Recorder) {
+        self.all.merge(&o.all);
+        let _ = self.submit.add(&o.submit);
+        let _ = self.lateness.add(&o.lateness);
+        for (k, g) in &o.by_language {
+            self.by_language.entry(k).or_default().merge(g);
+        }
+        for (k, g) in &o.by_complexity {
+            self.by_complexity.entry(*k).or_default().merge(g);
+        }
+        for (k, n) in &o.outcomes {
+            *self.outcomes.entry(k.clone()).or_default() += n;
+        }
+        if self.seconds.len() < o.seconds.len() {
+            self.seconds.resize_with(o.seconds.len(), Second::default);
+        }
+        for (mine, theirs) in self.seconds.iter_mut().zip(&o.seconds) {
+            mine.sent += theirs.sent;
+            mine.late += theirs.late;
+            mine.dropped += theirs.dropped;
+            mine.completed += theirs.completed;
+            mine.success += theirs.success;
+            mine.errors += theirs.errors;
+            let _ = mine.latency_ms.add(&theirs.latency_ms);
+        }
+        self.sent += o.sent;
+        self.late += o.late;
+        self.dropped += o.dropped;
+        self.max_lateness = self.max_lateness.max(o.max_lateness);
     }
 }
 

@@ -29,7 +29,7 @@ async fn report_html_draws_every_panel_in_headless_chromium() {
     .await;
     let scenario = "name = \"render\"\n[load]\nlate_threshold = \"200ms\"\n[[load.stages]]\nduration = \"3s\"\nrate = 20\n\
         [languages]\npython = 1\ncpp = 1\njava = 1\n[[criteria]]\nmetric = \"p95_latency_s\"\nop = \"<\"\ntarget = 1\n";
-    let (_code, _r, dir) = common::run(scenario, &url, &[]).await;
+    let (_code, _r, dir) = common::run(scenario, &url, &["--scale", "0.5"]).await;
     let html_path = dir.path().join("out/report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(
@@ -37,6 +37,18 @@ async fn report_html_draws_every_panel_in_headless_chromium() {
         "report must not load anything"
     );
     assert!(html.contains("data-panel=\"languages\""));
+    assert!(
+        html.contains("scale 0.5: not a plan-size result"),
+        "no scale banner"
+    );
+    assert!(
+        html.contains("not seen: Error rate over 20 %"),
+        "indicator wording"
+    );
+    assert!(
+        html.contains("https://github.com/leeoniya/uPlot (v1.6.32)"),
+        "uPlot embedded"
+    );
     let Some(bin) = chromium() else {
         eprintln!("\n!!!!!!!! SKIPPED: chromium is not installed (apt-get install -y chromium); report.html was NOT rendered !!!!!!!!\n");
         return;
@@ -58,23 +70,45 @@ async fn report_html_draws_every_panel_in_headless_chromium() {
         "charts not drawn; chromium said: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Each panel is its own <svg>; check the drawn ones have real marks.
-    for (panel, mark) in [
-        ("rate", "<path"),
-        ("latency", "<path"),
-        ("errors", "<path"),
-        ("queue", "<path"),
-        ("workers", "<path"),
-        ("languages", "data-bar"),
-    ] {
+    // Each panel is a uPlot chart: a canvas, and a legend naming its series
+    // (the legend's colours are the series' own).
+    let panel_html = |panel: &str| {
         let start = dom
             .find(&format!("data-panel=\"{panel}\""))
             .unwrap_or_else(|| panic!("panel {panel} missing"));
-        let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
-        assert!(svg.contains(mark), "panel {panel} has no {mark}: {svg}");
+        let end = dom[start..]
+            .find("class=\"panel\"")
+            .map_or(dom.len(), |e| start + e);
+        dom[start..end].to_string()
+    };
+    for (panel, names) in [
+        ("rate", &["target", "sent", "completed"][..]),
+        ("latency", &["P50", "P90", "P95", "P99"][..]),
+        ("errors", &["errors %", "not successful %"][..]),
+        ("queue", &["queue depth"][..]),
+        ("workers", &["utilisation %", "busy workers", "workers"][..]),
+        ("languages", &["requests", "successful"][..]),
+    ] {
+        let html = panel_html(panel);
         assert!(
-            !svg.contains("data-drawn=\"0\""),
+            html.contains("<canvas"),
+            "panel {panel} has no canvas: {html}"
+        );
+        assert!(
+            !html.contains("data-drawn=\"0\""),
             "panel {panel} drew nothing"
         );
+        for n in names {
+            assert!(
+                html.contains(&format!(">{n}<")),
+                "panel {panel}: no legend entry {n}: {html}"
+            );
+        }
+    }
+    // Worker counts have their own scale (the right axis), apart from the 0–100 % one.
+    for series in ["busy workers", "workers"] {
+        let at = html.find(&format!("\"name\":\"{series}\"")).expect(series);
+        let rest = &html[at..at + html[at..].find('}').unwrap()];
+        assert!(rest.contains("\"scale\":\"count\""), "{series}: {rest}");
     }
 }

@@ -15,6 +15,8 @@
 //! - [`create`]: `create-workspaces` (create → build finished → agent ready).
 //! - [`dashboard`]: simulated dashboard users, per-endpoint latency.
 //! - [`traffic`]: `workspace-traffic` through the terminal WebSocket.
+//! - [`traffic_setup`]: `--test workspace-traffic` alone creates the
+//!   workspaces it needs when none is running (or fails with a sentence).
 //! - [`target`]: `--platform auto|kiln|coder`, `--target`, `CODER_URL` and
 //!   `CODER_SESSION_TOKEN` → platform, URL and credential (`auto` asks the target).
 //! - `session`: one run against a target — each test, its results, cleanup,
@@ -51,6 +53,7 @@ pub mod report;
 mod session;
 pub mod target;
 pub mod traffic;
+pub mod traffic_setup;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -36,13 +36,21 @@ pub(crate) fn plan(a: &RunArgs, cfg: &Config, target: &str, kind: &str) -> Strin
             t.bytes_per_tick, config::fmt_dur(t.tick_interval.0), config::fmt_dur(t.duration.0),
             traffic::sink_command(t.bytes_per_tick, t.echo), validate::TRAFFIC_FILE
         ));
+        if a.test == Test::WorkspaceTraffic {
+            p.push_str(&format!(
+                "  workspace-traffic setup: when none is running, first {} × template {} at concurrency {} -> {}\n",
+                c.pod.count, c.pod.template, c.pod.concurrency, crate::traffic_setup::SETUP_FILE
+            ));
+        }
     }
     let creates = matches!(a.test, Test::All | Test::CreateWorkspaces);
     p.push_str(&format!(
         "  results: {}/<timestamp>/ (+ {}); cleanup: {}\n",
         a.output.display(),
         validate::SUMMARY_FILE,
-        if !creates {
+        if a.test == Test::WorkspaceTraffic && !a.no_cleanup {
+            "delete the workspaces the setup creates"
+        } else if !creates {
             "none (no workspaces created)"
         } else if a.no_cleanup {
             "skipped (--no-cleanup)"

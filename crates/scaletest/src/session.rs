@@ -10,8 +10,8 @@ use crate::harness::{self, Results, RunInfo};
 use crate::plan::plan;
 use crate::platform::Platform;
 use crate::{
-    cleanup, create, dashboard, error, manifest, report, target, traffic, validate, RunArgs,
-    ScaletestError, TargetArgs, Test, EXIT_ERROR, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS,
+    cleanup, create, dashboard, error, manifest, report, target, traffic, traffic_setup, validate,
+    RunArgs, ScaletestError, TargetArgs, Test, EXIT_ERROR, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS,
 };
 
 /// Ctrl-C: the first one stops the jobs (results are written, cleanup runs);
@@ -104,10 +104,11 @@ async fn run_against(
     };
     print!("{}", plan(a, cfg, url, platform.kind()));
     let creates = matches!(a.test, Test::All | Test::CreateWorkspaces);
-    let templates: Vec<String> = if creates {
-        vec![c.pod.template.clone(), c.ec2.template.clone()]
-    } else {
-        vec![]
+    let templates: Vec<String> = match a.test {
+        _ if creates => vec![c.pod.template.clone(), c.ec2.template.clone()],
+        // Traffic alone may have to create its workspaces (crate::traffic_setup).
+        Test::WorkspaceTraffic => vec![c.pod.template.clone()],
+        _ => vec![],
     };
     platform
         .prepare(&templates)
@@ -239,8 +240,43 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// `workspace-traffic` alone: finds or creates the workspaces it needs;
+    /// the sentence that says why there are none.
+    async fn traffic_setup(&mut self) -> Result<Option<String>, ScaletestError> {
+        let setup = traffic_setup::ensure_workspaces(
+            self.platform.clone(),
+            self.cfg,
+            &self.run_id,
+            &self.info,
+            self.stop.clone(),
+            self.a.target.verbose,
+            self.created.clone(),
+        )
+        .await;
+        match setup {
+            Ok(traffic_setup::Setup::Found(n)) => {
+                eprintln!(
+                    "kiln scaletest: workspace-traffic: {n} running scaletest- workspace(s) found"
+                );
+                Ok(None)
+            }
+            Ok(traffic_setup::Setup::Created(r)) => {
+                r.write(&self.dir, traffic_setup::SETUP_FILE)?;
+                println!("{}: {}", traffic_setup::SETUP_FILE, r.line());
+                self.done.push((traffic_setup::SETUP_FILE, *r));
+                Ok(None)
+            }
+            Err(e) => Ok(Some(e)),
+        }
+    }
+
     /// `workspace-traffic`; returns the tool error that stopped it, if any.
     async fn traffic(&mut self) -> Result<Option<String>, ScaletestError> {
+        if self.a.test == Test::WorkspaceTraffic {
+            if let Some(e) = self.traffic_setup().await? {
+                return Ok(Some(e));
+            }
+        }
         eprintln!("kiln scaletest: workspace-traffic …");
         match traffic::run(
             self.platform.clone(),
@@ -319,7 +355,7 @@ impl Session<'_> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if !creates {
+        if !creates && known.is_empty() {
             ("none: this run created no workspaces".to_string(), false)
         } else if self.a.no_cleanup {
             (format!("skipped (--no-cleanup): {} workspace(s) kept; `kiln scaletest cleanup` removes them", known.len()), false)

@@ -1,6 +1,6 @@
 //! `report.html`: one self-contained page (no network): the verdict, the
-//! criteria tables, and the plan's six dashboard panels per phase, drawn as
-//! SVG by the page's own inline script from inline JSON data.
+//! criteria tables, and the plan's six dashboard panels per phase, drawn by
+//! uPlot (embedded, `vendor/uplot/`) from inline JSON data.
 
 use std::fmt::Write;
 
@@ -9,6 +9,9 @@ use serde_json::json;
 use crate::results::{PhaseResult, RunResult};
 
 const SCRIPT: &str = include_str!("report.js");
+/// uPlot 1.6.32 (npm `uplot`, MIT): see `vendor/uplot/README.md`.
+const UPLOT_JS: &str = include_str!("vendor/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("vendor/uplot/uPlot.min.css");
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}\
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}\
@@ -24,48 +27,131 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// One line (or bar) series of a panel: its name, values aligned with the
+/// panel's x, and how it is drawn. Colours are fixed per name, so a series
+/// has the same colour in every panel and in its legend.
+fn line(name: &str, values: Vec<Option<f64>>) -> serde_json::Value {
+    let (color, width, dash, scale): (&str, f64, Option<[u32; 2]>, &str) = match name {
+        "target" => ("#5f6368", 2.0, Some([6, 4]), "y"),
+        // Wider than `completed`, which often runs on top of it.
+        "sent" => ("#8ab4f8", 4.0, None, "y"),
+        "completed" => ("#137333", 1.5, None, "y"),
+        // Drawn widest first, so a lower percentile is never hidden under a higher one.
+        "P99" => ("#c5221f", 4.0, None, "y"),
+        "P95" => ("#e8710a", 3.0, None, "y"),
+        "P90" => ("#9334e6", 2.0, None, "y"),
+        "P50" => ("#1a73e8", 1.5, None, "y"),
+        "errors %" => ("#c5221f", 1.5, None, "y"),
+        "not successful %" => ("#e8710a", 1.5, Some([4, 3]), "y"),
+        "queue depth" => ("#1a73e8", 1.5, None, "y"),
+        "utilisation %" => ("#e8710a", 2.0, None, "y"),
+        "busy workers" => ("#137333", 1.5, None, "count"),
+        "workers" => ("#5f6368", 1.5, Some([6, 4]), "count"),
+        "requests" => ("#8ab4f8", 1.0, None, "y"),
+        "successful" => ("#137333", 1.0, None, "y"),
+        _ => ("#12b5cb", 1.5, None, "y"),
+    };
+    json!({"name": name, "values": values, "color": color, "width": width, "dash": dash, "scale": scale})
+}
+
+fn panel(
+    x: Vec<f64>,
+    xlabel: &str,
+    unit: &str,
+    series: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    json!({"x": x, "xlabel": xlabel, "unit": unit, "series": series})
+}
+
+/// The six panels of a phase, as data for `report.js`.
 fn chart_data(p: &PhaseResult) -> serde_json::Value {
-    let secs = &p.seconds;
-    let series = |f: &dyn Fn(&crate::results::SecondRow) -> Option<f64>| -> Vec<[f64; 2]> {
-        secs.iter()
-            .filter_map(|s| f(s).map(|y| [s.second as f64, y]))
-            .collect()
-    };
-    let metric =
-        |f: &dyn Fn(&crate::metrics_scrape::MetricSample) -> Option<f64>| -> Vec<[f64; 2]> {
-            p.metrics
-                .iter()
-                .filter_map(|m| f(m).map(|y| [m.t, y]))
-                .collect()
-        };
-    let with_done = |f: fn(&crate::results::SecondRow) -> f64| {
-        move |s: &crate::results::SecondRow| (s.completed > 0).then(|| f(s))
-    };
+    use crate::metrics_scrape::MetricSample;
+    use crate::results::SecondRow;
+    let secs: Vec<f64> = p.seconds.iter().map(|s| s.second as f64).collect();
+    let per_s = |f: &dyn Fn(&SecondRow) -> Option<f64>| p.seconds.iter().map(f).collect::<Vec<_>>();
+    let done = |f: fn(&SecondRow) -> f64| per_s(&move |s| (s.completed > 0).then(|| f(s)));
+    let t: Vec<f64> = p.metrics.iter().map(|m| m.t).collect();
+    let per_m = |f: fn(&MetricSample) -> Option<f64>| p.metrics.iter().map(f).collect::<Vec<_>>();
+    let pct = |part: u64, s: &SecondRow| 100.0 * part as f64 / s.completed as f64;
+    let mut workers = panel(
+        t.clone(),
+        "seconds",
+        "%",
+        vec![
+            line(
+                "utilisation %",
+                per_m(|m| match (m.active_jobs, m.workers) {
+                    (Some(a), Some(w)) if w > 0.0 => Some(100.0 * a / w),
+                    _ => None,
+                }),
+            ),
+            line("busy workers", per_m(|m| m.active_jobs)),
+            line("workers", per_m(|m| m.workers)),
+        ],
+    );
+    workers["range"] = json!([0, 100]);
+    let names: Vec<&String> = p.by_language.keys().collect();
+    let mut languages = panel(
+        (0..names.len()).map(|i| i as f64).collect(),
+        "language",
+        "requests",
+        vec![
+            line(
+                "requests",
+                p.by_language
+                    .values()
+                    .map(|b| Some(b.count as f64))
+                    .collect(),
+            ),
+            line(
+                "successful",
+                p.by_language
+                    .values()
+                    .map(|b| Some(b.success as f64))
+                    .collect(),
+            ),
+        ],
+    );
+    languages["names"] = json!(names);
     json!({
-        "rate": [
-            {"name": "target", "points": series(&|s| s.target_rps)},
-            {"name": "sent", "points": series(&|s| Some(s.sent as f64))},
-            {"name": "completed", "points": series(&|s| Some(s.completed as f64))},
-        ],
-        "latency": [
-            {"name": "p50", "points": series(&with_done(|s| s.p50_ms))},
-            {"name": "p90", "points": series(&with_done(|s| s.p90_ms))},
-            {"name": "p95", "points": series(&with_done(|s| s.p95_ms))},
-            {"name": "p99", "points": series(&with_done(|s| s.p99_ms))},
-        ],
-        "errors": [
-            {"name": "error %", "points": series(&with_done(|s| 100.0 * s.errors as f64 / s.completed as f64))},
-            {"name": "not success %", "points": series(&with_done(|s| 100.0 * (s.completed - s.success) as f64 / s.completed as f64))},
-        ],
-        "queue": [{"name": "queue depth", "points": metric(&|m| m.queue_depth)}],
-        "workers": [
-            {"name": "utilization %", "points": metric(&|m| match (m.active_jobs, m.workers) {
-                (Some(a), Some(w)) if w > 0.0 => Some(100.0 * a / w), _ => None })},
-            {"name": "active jobs", "points": metric(&|m| m.active_jobs)},
-            {"name": "workers", "points": metric(&|m| m.workers)},
-        ],
-        "languages": p.by_language.iter().map(|(k, b)| json!({"name": k, "count": b.count, "success": b.success})).collect::<Vec<_>>(),
+        "rate": panel(secs.clone(), "seconds", "req/s", vec![
+            line("target", per_s(&|s| s.target_rps)),
+            line("sent", per_s(&|s| Some(s.sent as f64))),
+            line("completed", per_s(&|s| Some(s.completed as f64))),
+        ]),
+        "latency": panel(secs.clone(), "seconds", "ms", vec![
+            line("P99", done(|s| s.p99_ms)),
+            line("P95", done(|s| s.p95_ms)),
+            line("P90", done(|s| s.p90_ms)),
+            line("P50", done(|s| s.p50_ms)),
+        ]),
+        "errors": panel(secs.clone(), "seconds", "%", vec![
+            line("errors %", done(|s| 100.0 * s.errors as f64 / s.completed as f64)),
+            line("not successful %", per_s(&|s| (s.completed > 0).then(|| pct(s.completed - s.success, s)))),
+        ]),
+        "queue": panel(t.clone(), "seconds", "jobs", vec![line("queue depth", per_m(|m| m.queue_depth))]),
+        "workers": workers,
+        "languages": languages,
     })
+}
+
+/// The target's verdict, the generator's grade, and why a phase is inconclusive.
+fn trust_html(out: &mut String, p: &PhaseResult) {
+    let _ = write!(
+        out,
+        "<p>Target: <span class=\"{}\">{}</span> · load generator: <b>{}</b> ({})</p>",
+        if p.passed { "pass" } else { "fail" },
+        if p.passed { "PASS" } else { "FAIL" },
+        p.generator.grade.label(),
+        esc(&p.generator.detail)
+    );
+    for r in &p.trust.reasons {
+        let _ = write!(
+            out,
+            "<p class=\"banner\" data-inconclusive=\"true\">Inconclusive: {}.</p>",
+            esc(r)
+        );
+    }
 }
 
 fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
@@ -92,14 +178,7 @@ fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
         p.latency.p999_ms,
         p.latency.max_ms
     );
-    if p.generator.overloaded {
-        let _ = write!(
-            out,
-            "<p class=\"banner\" data-overloaded=\"true\">The load generator was overloaded: {:.2}% of arrivals late, {:.2}% dropped. These figures do not describe the target.</p>",
-            100.0 * p.generator.late_fraction,
-            100.0 * p.generator.dropped_fraction
-        );
-    }
+    trust_html(out, p);
     out.push_str("<table><tr><th>Criterion</th><th>Target</th><th>Measured</th><th>Result</th><th>Note</th></tr>");
     for c in &p.criteria {
         let target = c.target_text();
@@ -119,11 +198,10 @@ fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
     for ind in &p.indicators {
         let _ = write!(
             out,
-            "<li class=\"{}\">{} {}: {}</li>",
+            "<li class=\"{}\">{} {}</li>",
             if ind.triggered { "fail" } else { "pass" },
             if ind.triggered { "✗" } else { "✓" },
-            esc(&ind.name),
-            esc(&ind.detail)
+            esc(&crate::report::indicator_line(ind))
         );
     }
     for w in &p.warnings {
@@ -135,12 +213,16 @@ fn phase_html(out: &mut String, i: usize, p: &PhaseResult) {
         ("latency", "Response time percentiles", "ms"),
         ("errors", "Error rate over time", "%"),
         ("queue", "Queue depth over time", "jobs"),
-        ("workers", "Worker utilization", ""),
+        (
+            "workers",
+            "Worker utilisation (left, %) and workers (right)",
+            "",
+        ),
         ("languages", "Language distribution", "requests"),
     ] {
         let _ = write!(
             out,
-            "<div class=\"panel\"><h3>{title}</h3><svg class=\"chart\" data-phase=\"{i}\" data-panel=\"{key}\" data-unit=\"{unit}\" width=\"520\" height=\"240\" viewBox=\"0 0 520 240\"></svg></div>"
+            "<div class=\"panel\"><h3>{title}</h3><div class=\"chart\" data-phase=\"{i}\" data-panel=\"{key}\" data-unit=\"{unit}\"></div></div>"
         );
     }
     out.push_str("</div>");
@@ -154,24 +236,31 @@ pub fn report_html(run: &RunResult) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Kiln load test: {}</title><style>{STYLE}</style></head><body>\
-         <h1>Kiln load test: {} — <span class=\"{}\">{:?}</span></h1><p>{}</p><p>Target {} · started {} · scale {} · exit code {}</p>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Kiln load test: {}</title><style>{UPLOT_CSS}{STYLE}</style></head><body>\
+         <h1>Kiln load test: {} — <span class=\"{}\">{}</span></h1><p>{}</p><p>Target {} · started {} · scale {} · exit code {}</p>",
         esc(&run.scenario),
         esc(&run.scenario),
         if run.verdict == crate::results::Verdict::Pass { "pass" } else { "fail" },
-        run.verdict,
+        run.verdict.label(),
         esc(&run.description),
         esc(&run.target),
         run.started_at,
         run.scale,
         run.exit_code
     );
+    if let Some(b) = crate::report::scale_banner(run) {
+        let _ = write!(
+            out,
+            "<p class=\"banner scaled\" data-scaled=\"true\">{}</p>",
+            esc(&b)
+        );
+    }
     for (i, p) in run.phases.iter().enumerate() {
         phase_html(&mut out, i, p);
     }
     let _ = write!(
         out,
-        "<script>const KILN_DATA = {data};\n{SCRIPT}</script></body></html>"
+        "<script>{UPLOT_JS}</script><script>const KILN_DATA = {data};\n{SCRIPT}</script></body></html>"
     );
     out
 }

@@ -59,15 +59,15 @@ fn phase_summary(out: &mut String, p: &PhaseResult) {
         p.error_rate,
         p.compilation_error_rate
     );
-    if p.generator.overloaded {
-        let _ = writeln!(
-            out,
-            "\n> **The load generator was overloaded**: {:.2}% of arrivals were late and {:.2}% dropped (limit {:.0}% in all; max lateness {:.1} ms). The figures below do not describe the target.",
-            100.0 * p.generator.late_fraction,
-            100.0 * p.generator.dropped_fraction,
-            100.0 * p.generator.threshold_fraction,
-            p.generator.max_lateness_ms
-        );
+    let _ = writeln!(
+        out,
+        "\n- Target: **{}**; load generator: **{}** ({})",
+        if p.passed { "PASS" } else { "FAIL" },
+        p.generator.grade.label(),
+        p.generator.detail
+    );
+    for r in &p.trust.reasons {
+        let _ = writeln!(out, "\n> **Inconclusive**: {r}.");
     }
 }
 
@@ -88,13 +88,8 @@ fn judgement(out: &mut String, p: &PhaseResult) {
     }
     let _ = writeln!(out, "\n### Failure indicators\n");
     for i in &p.indicators {
-        let _ = writeln!(
-            out,
-            "- {} {}: {}",
-            if i.triggered { "❌" } else { "✅" },
-            i.name,
-            i.detail
-        );
+        let mark = if i.triggered { "❌" } else { "✅" };
+        let _ = writeln!(out, "- {mark} {}", crate::report::indicator_line(i));
     }
     if !p.warnings.is_empty() {
         let _ = writeln!(out, "\n### Warning signs\n");
@@ -135,7 +130,7 @@ fn measurements(out: &mut String, p: &PhaseResult) {
     );
     let _ = writeln!(out, "\n### Outcomes\n");
     for (k, v) in &p.outcomes {
-        let _ = writeln!(out, "- {k}: {v}");
+        let _ = writeln!(out, "- {}: {v}", crate::report::outcome_label(k));
     }
 }
 
@@ -143,22 +138,21 @@ pub fn summary_markdown(run: &RunResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Kiln load test: `{}` — {}\n\n{}\n\n- Target: {}{}\n- Started: {}\n- Scale: {}; seed {}\n- Verdict: **{:?}** (exit code {})",
+        "# Kiln load test: `{}` — {}\n\n{}\n\n- Target: {}{}\n- Started: {}\n- Scale: {}; seed {}\n- Verdict: **{}** (exit code {})",
         run.scenario,
-        match run.verdict {
-            crate::results::Verdict::Pass => "PASS",
-            crate::results::Verdict::Fail => "FAIL",
-            crate::results::Verdict::GeneratorOverloaded => "GENERATOR OVERLOADED",
-        },
+        run.verdict.label(),
         run.description,
         run.target,
         if run.embedded_server { " (embedded `kiln serve`)" } else { "" },
         run.started_at,
         run.scale,
         run.seed,
-        run.verdict,
+        run.verdict.label(),
         run.exit_code
     );
+    if let Some(b) = crate::report::scale_banner(run) {
+        let _ = writeln!(out, "\n> **{b}**");
+    }
     for p in &run.phases {
         phase(&mut out, p);
     }

@@ -1,99 +1,56 @@
-// Draws the report's panels as SVG from KILN_DATA. No libraries, no network.
+// Draws the report's panels from KILN_DATA with uPlot (embedded above this
+// script; no network). Each panel: {x, xlabel, unit, series: [{name, values,
+// color, width, dash, scale}], names (bar charts), range}.
 (function () {
   "use strict";
-  const NS = "http://www.w3.org/2000/svg";
-  const COLORS = ["#1a73e8", "#e8710a", "#137333", "#c5221f", "#9334e6", "#12b5cb"];
-  const W = 520, H = 240, L = 56, R = 12, T = 12, B = 44;
+  const W = 520, H = 240;
 
-  function el(parent, name, attrs, text) {
-    const e = document.createElementNS(NS, name);
-    for (const k in attrs) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    parent.appendChild(e);
-    return e;
-  }
-
-  function nice(max) {
-    if (!(max > 0)) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(max)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= max) return m * p;
-    return 10 * p;
-  }
-
-  function fmt(v) {
-    return Math.abs(v) >= 1000 ? (v / 1000).toFixed(1) + "k" : +v.toFixed(2) + "";
-  }
-
-  function axes(svg, xmax, ymax, xlabel, ylabel) {
-    const sx = (x) => L + (x / xmax) * (W - L - R);
-    const sy = (y) => H - B - (y / ymax) * (H - T - B);
-    el(svg, "line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#888" });
-    el(svg, "line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" });
-    for (let i = 0; i <= 4; i++) {
-      const y = (ymax * i) / 4, x = (xmax * i) / 4;
-      el(svg, "line", { x1: L, y1: sy(y), x2: W - R, y2: sy(y), stroke: "#eee" });
-      el(svg, "text", { x: L - 4, y: sy(y) + 4, "text-anchor": "end", "font-size": 10 }, fmt(y));
-      el(svg, "text", { x: sx(x), y: H - B + 14, "text-anchor": "middle", "font-size": 10 }, fmt(x));
+  function seriesOpts(s, bars, i) {
+    const o = { label: s.name, stroke: s.color, width: s.width || 1.5, scale: s.scale || "y", points: { show: false } };
+    if (s.dash) o.dash = s.dash;
+    if (bars) {
+      // Overlaid, each narrower than the one before: requests, then the
+      // successful ones inside them; the legend shows the same fills.
+      o.fill = s.color;
+      o.paths = uPlot.paths.bars({ size: [0.7 - 0.25 * i], align: 0 });
     }
-    el(svg, "text", { x: (L + W - R) / 2, y: H - B + 28, "text-anchor": "middle", "font-size": 11 }, xlabel);
-    el(svg, "text", { x: 12, y: T + (H - T - B) / 2, "font-size": 11, transform: `rotate(-90 12 ${T + (H - T - B) / 2})`, "text-anchor": "middle" }, ylabel);
-    return [sx, sy];
+    return o;
   }
 
-  function legend(svg, names) {
-    names.forEach((n, i) => {
-      const x = L + 8 + i * 110;
-      el(svg, "rect", { x: x, y: H - 12, width: 10, height: 10, fill: COLORS[i % COLORS.length] });
-      el(svg, "text", { x: x + 14, y: H - 3, "font-size": 11 }, n);
-    });
-  }
-
-  function noData(svg) {
-    el(svg, "text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#888", class: "no-data" }, "no data (target exposes no such metric)");
-  }
-
-  function lineChart(svg, series, unit) {
-    const pts = series.flatMap((s) => s.points);
-    if (pts.length === 0) return noData(svg), 0;
-    const xmax = Math.max(1, ...pts.map((p) => p[0]));
-    const ymax = nice(Math.max(...pts.map((p) => p[1])));
-    const [sx, sy] = axes(svg, xmax, ymax, "seconds", unit);
-    let drawn = 0;
-    series.forEach((s, i) => {
-      if (s.points.length === 0) return;
-      const d = s.points.map((p, j) => (j ? "L" : "M") + sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1)).join("");
-      el(svg, "path", { d: d, fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 1.6, "data-series": s.name });
-      drawn++;
-    });
-    legend(svg, series.map((s) => s.name));
-    return drawn;
-  }
-
-  function barChart(svg, bars) {
-    if (bars.length === 0) return noData(svg), 0;
-    const ymax = nice(Math.max(...bars.map((b) => b.count)));
-    const sy = (y) => H - B - (y / ymax) * (H - T - B);
-    axes(svg, 1, ymax, "", "requests").forEach(() => {});
-    svg.querySelectorAll("text").forEach((t) => { if (+t.getAttribute("y") > H - B) t.remove(); });
-    const bw = (W - L - R) / bars.length;
-    bars.forEach((b, i) => {
-      const x = L + i * bw + bw * 0.15, w = bw * 0.7;
-      el(svg, "rect", { x: x, y: sy(b.count), width: w, height: H - B - sy(b.count), fill: COLORS[1], "data-bar": b.name });
-      el(svg, "rect", { x: x, y: sy(b.success), width: w, height: H - B - sy(b.success), fill: COLORS[2] });
-      el(svg, "text", { x: x + w / 2, y: H - B + 14, "text-anchor": "middle", "font-size": 10 }, b.name);
-      el(svg, "text", { x: x + w / 2, y: sy(b.count) - 3, "text-anchor": "middle", "font-size": 10 }, b.count);
-    });
-    legend(svg, ["requests", "successful"]);
-    return bars.length;
+  function options(d, bars) {
+    const scales = { x: { time: false }, y: { range: d.range ? () => d.range : (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } };
+    const x = { label: d.xlabel };
+    if (bars) {
+      x.incrs = [1];
+      x.values = (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? d.names[t] || "" : ""));
+    }
+    const axes = [x, { label: d.unit, scale: "y", size: 56 }];
+    if (d.series.some((s) => s.scale === "count")) {
+      scales.count = { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
+      axes.push({ label: "count", scale: "count", side: 1, grid: { show: false }, size: 48 });
+    }
+    if (bars) scales.x.range = () => [-0.5, d.names.length - 0.5];
+    return {
+      width: W, height: H, scales: scales, axes: axes,
+      series: [{ label: d.xlabel }].concat(d.series.map((s, i) => seriesOpts(s, bars, i))),
+      legend: { live: !bars },
+    };
   }
 
   let panels = 0;
-  document.querySelectorAll("svg.chart").forEach((svg) => {
-    const data = KILN_DATA[+svg.dataset.phase];
-    const key = svg.dataset.panel;
-    const n = key === "languages" ? barChart(svg, data.languages) : lineChart(svg, data[key], svg.dataset.unit || "%");
-    svg.setAttribute("data-drawn", String(n));
+  document.querySelectorAll("div.chart").forEach((el) => {
+    const d = KILN_DATA[+el.dataset.phase][el.dataset.panel];
+    const drawn = d.series.filter((s) => s.values.some((v) => v !== null)).length;
+    el.setAttribute("data-drawn", String(drawn));
     panels++;
+    if (drawn === 0) {
+      el.textContent = "no data: the target exposes no such metric";
+      el.className += " no-data";
+      return;
+    }
+    const bars = el.dataset.panel === "languages";
+    const data = [d.x].concat(d.series.map((s) => s.values));
+    new uPlot(options(d, bars), data, el);
   });
   document.body.setAttribute("data-charts-drawn", String(panels));
 })();

@@ -165,6 +165,8 @@ pub struct Overrides {
     pub unique_sources: Option<bool>,
     pub max_in_flight: Option<usize>,
     pub timeout: Option<Duration>,
+    /// An arrival sent later than this after its schedule is late.
+    pub late_threshold: Option<Duration>,
 }
 
 impl Scenario {
@@ -182,6 +184,7 @@ impl Scenario {
                 LoadModel::Open {
                     stages,
                     max_in_flight,
+                    late_threshold,
                     ..
                 } => {
                     for s in stages.iter_mut() {
@@ -195,6 +198,9 @@ impl Scenario {
                     }
                     if let Some(m) = o.max_in_flight {
                         *max_in_flight = m;
+                    }
+                    if let Some(t) = o.late_threshold {
+                        *late_threshold = t;
                     }
                 }
                 LoadModel::Closed {

@@ -4,7 +4,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{judge_errors, judge_target, Check, Verdict, CAPACITY, EC2_FILE, POD_FILE};
+use super::{
+    judge_errors, judge_target, Check, Verdict, CAPACITY, EC2_FILE, POD_FILE, TRAFFIC_FILE,
+    TRAFFIC_ID,
+};
 use crate::error::ScaletestError;
 
 pub(super) fn read(dir: &Path, file: &str) -> Result<Option<Value>, ScaletestError> {
@@ -139,6 +142,42 @@ pub(super) fn provisioning_check(pod: Option<&Value>, ec2: Option<&Value>) -> Ch
     }
     Check {
         id: "14.11",
+        name,
+        measured: Some(rate),
+        unit: "%",
+        target,
+        verdict,
+        detail,
+    }
+}
+
+/// The workspace-traffic criterion: the seed's error-rate rule over the
+/// workspaces that received traffic.
+pub(super) fn traffic_check(doc: Option<&Value>) -> Check {
+    let name = "Workspace traffic (error rate)";
+    let target = "< 1 %".to_string();
+    let Some(doc) = doc else {
+        return missing(TRAFFIC_ID, name, "%", target, TRAFFIC_FILE);
+    };
+    let (runs, fails) = (num(doc, "/total_runs"), num(doc, "/total_fail"));
+    let rate = num(doc, "/error_rate_percent");
+    let mut verdict = judge_errors(rate);
+    let mut detail = format!(
+        "{} of {runs} workspaces without errors; {} of {} ticks written",
+        runs - fails,
+        num(doc, "/totals/ticks"),
+        num(doc, "/totals/expected_ticks")
+    );
+    if runs == 0.0 {
+        verdict = Verdict::Fail;
+        detail.push_str("; no workspace received traffic");
+    }
+    if doc["interrupted"] == true {
+        verdict = Verdict::Fail;
+        detail.push_str("; interrupted");
+    }
+    Check {
+        id: TRAFFIC_ID,
         name,
         measured: Some(rate),
         unit: "%",

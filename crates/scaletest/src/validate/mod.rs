@@ -17,10 +17,15 @@
 //! results file, a test with no successful run, or an interrupted test
 //! FAILs (the test could not complete).
 //!
+//! `traffic` (workspace-traffic): the seed's error-rate rule over the
+//! workspaces that received traffic (< 1 % PASS, ≤ 5 % WARN, > 5 % FAIL); no
+//! workspace reached, or an interrupted test, FAILs.
+//!
 //! A run's `run.json` ([`crate::manifest`]) says which tests it was asked
-//! for; the criteria of the other tests are SKIP (not measured, not failed).
-//! A run whose tests no criterion covers (`--test workspace-traffic` alone)
-//! has nothing to validate and does not pass.
+//! for; the criteria of the other tests are NOT RUN (not measured, not
+//! failed). A run with no judged criterion does not pass. A directory
+//! without `run.json` (an older run) is judged on every criterion, the
+//! traffic one only when its results file is there.
 //!
 //! Layout: this module holds the verdicts and applies the criteria; `checks`
 //! judges each criterion from its results file.
@@ -34,8 +39,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::ScaletestError;
+use crate::manifest::WORKSPACE_TRAFFIC;
 use crate::manifest::{RunManifest, CREATE_WORKSPACES, DASHBOARD};
-use checks::{latency_check, provisioning_check, read};
+use checks::{latency_check, provisioning_check, read, traffic_check};
 
 pub const POD_FILE: &str = "pod-workspaces.json";
 pub const EC2_FILE: &str = "ec2-workspaces.json";
@@ -43,13 +49,16 @@ pub const DASHBOARD_FILE: &str = "dashboard-results.json";
 pub const TRAFFIC_FILE: &str = "workspace-traffic-results.json";
 pub const SUMMARY_FILE: &str = "summary-report.md";
 
+/// The id of the workspace-traffic criterion (the seed numbers none).
+pub const TRAFFIC_ID: &str = "traffic";
+
 /// The requirement 14.11 counts.
 pub const CAPACITY: f64 = 1000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Verdict {
     /// Not judged: the run did not include the criterion's test.
-    Skip,
+    NotRun,
     Pass,
     Warn,
     Fail,
@@ -58,7 +67,7 @@ pub enum Verdict {
 impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
-            Verdict::Skip => "SKIP",
+            Verdict::NotRun => "NOT RUN",
             Verdict::Pass => "PASS",
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
@@ -131,6 +140,7 @@ pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
     let pod = read(dir, POD_FILE)?;
     let ec2 = read(dir, EC2_FILE)?;
     let dash = read(dir, DASHBOARD_FILE)?;
+    let traffic = read(dir, TRAFFIC_FILE)?;
     let mut checks = vec![
         latency_check(
             "14.6",
@@ -179,36 +189,61 @@ pub fn evaluate(dir: &Path) -> Result<Vec<Check>, ScaletestError> {
     ];
     // 14.11: every creation of the run, pod and EC2 together.
     checks.push(provisioning_check(pod.as_ref(), ec2.as_ref()));
-    if let Some(m) = manifest {
-        for c in checks.iter_mut().filter(|c| !m.covers(test_of(c.id))) {
-            c.measured = None;
-            c.verdict = Verdict::Skip;
-            c.detail = format!(
-                "not run: this run's tests were {} ({})",
-                m.tests.join(", "),
-                crate::manifest::RUN_FILE
-            );
-        }
-    }
+    let traffic_ran = traffic.is_some();
+    checks.push(traffic_check(traffic.as_ref()));
+    mark_not_run(&mut checks, manifest.as_ref(), traffic_ran);
     Ok(checks)
+}
+
+/// Marks NOT RUN the criteria of the tests the run did not ask for (per
+/// `run.json`); without it, only the traffic criterion when its file is absent.
+fn mark_not_run(checks: &mut [Check], manifest: Option<&RunManifest>, traffic_ran: bool) {
+    let not_run = |c: &mut Check, why: String| {
+        c.measured = None;
+        c.verdict = Verdict::NotRun;
+        c.detail = why;
+    };
+    match manifest {
+        Some(m) => {
+            for c in checks.iter_mut().filter(|c| !m.covers(test_of(c.id))) {
+                let why = format!(
+                    "this run's tests were {} ({})",
+                    m.tests.join(", "),
+                    crate::manifest::RUN_FILE
+                );
+                not_run(c, why);
+            }
+        }
+        None if !traffic_ran => {
+            for c in checks.iter_mut().filter(|c| c.id == TRAFFIC_ID) {
+                let why = format!(
+                    "{TRAFFIC_FILE} absent (and no {} here)",
+                    crate::manifest::RUN_FILE
+                );
+                not_run(c, why);
+            }
+        }
+        None => {}
+    }
 }
 
 /// The test whose results a criterion judges.
 fn test_of(id: &str) -> &'static str {
     match id {
         "14.9" | "14.10" => DASHBOARD,
+        TRAFFIC_ID => WORKSPACE_TRAFFIC,
         _ => CREATE_WORKSPACES,
     }
 }
 
-/// The overall verdict: the worst judged criterion; `Skip` when none was
+/// The overall verdict: the worst judged criterion; `NotRun` when none was
 /// judged (which does not pass).
 pub fn overall(checks: &[Check]) -> Verdict {
     checks
         .iter()
         .map(|c| c.verdict)
         .max()
-        .unwrap_or(Verdict::Skip)
+        .unwrap_or(Verdict::NotRun)
 }
 
 /// `kiln scaletest validate DIR`: prints each verdict; 0 when every judged
@@ -220,8 +255,8 @@ pub fn run(dir: &Path) -> Result<i32, ScaletestError> {
         println!("  {}", c.line());
     }
     let worst = overall(&checks);
-    if worst == Verdict::Skip {
-        println!("overall: FAIL (no acceptance criterion covers the tests of this run)");
+    if worst == Verdict::NotRun {
+        println!("overall: FAIL (no criterion was judged: none covers the tests of this run)");
         return Ok(1);
     }
     println!("overall: {}", worst.label());

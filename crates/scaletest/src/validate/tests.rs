@@ -53,11 +53,10 @@ fn all_pass_warn_and_fail() {
         group(200.0, 300, 0, 1.0),
         dash(100.0, 400.0, 0.0),
     );
-    assert!(
-        verdicts(d.path()).iter().all(|(_, v)| *v == Verdict::Pass),
-        "{:?}",
-        verdicts(d.path())
-    );
+    // No run.json and no traffic results: the traffic criterion is NOT RUN.
+    let v = verdicts(d.path());
+    assert!(v[..5].iter().all(|(_, v)| *v == Verdict::Pass), "{v:?}");
+    assert_eq!(v[5], ("traffic", Verdict::NotRun));
     assert_eq!(run(d.path()).unwrap(), 0);
 
     // Exactly at the targets → WARN; at twice → FAIL.
@@ -74,7 +73,8 @@ fn all_pass_warn_and_fail() {
             ("14.7", Verdict::Fail),
             ("14.9", Verdict::Warn),
             ("14.10", Verdict::Warn),
-            ("14.11", Verdict::Pass)
+            ("14.11", Verdict::Pass),
+            ("traffic", Verdict::NotRun)
         ]
     );
     assert_eq!(run(d.path()).unwrap(), 1);
@@ -93,7 +93,8 @@ fn all_pass_warn_and_fail() {
             ("14.7", Verdict::Warn),
             ("14.9", Verdict::Fail),
             ("14.10", Verdict::Fail),
-            ("14.11", Verdict::Warn)
+            ("14.11", Verdict::Warn),
+            ("traffic", Verdict::NotRun)
         ]
     );
 }
@@ -126,7 +127,7 @@ fn manifest(dir: &Path, test: crate::Test) {
 }
 
 #[test]
-fn criteria_of_tests_the_run_did_not_ask_for_are_skipped() {
+fn criteria_of_tests_the_run_did_not_ask_for_are_not_run() {
     use crate::Test;
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join(POD_FILE), group(1.0, 7, 0, 0.01).to_string()).unwrap();
@@ -138,9 +139,10 @@ fn criteria_of_tests_the_run_did_not_ask_for_are_skipped() {
         vec![
             ("14.6", Verdict::Pass),
             ("14.7", Verdict::Pass),
-            ("14.9", Verdict::Skip),
-            ("14.10", Verdict::Skip),
-            ("14.11", Verdict::Pass)
+            ("14.9", Verdict::NotRun),
+            ("14.10", Verdict::NotRun),
+            ("14.11", Verdict::Pass),
+            ("traffic", Verdict::NotRun)
         ]
     );
     assert_eq!(run(d.path()).unwrap(), 0);
@@ -150,8 +152,35 @@ fn criteria_of_tests_the_run_did_not_ask_for_are_skipped() {
     assert_eq!(verdicts(d.path())[2], ("14.9", Verdict::Fail));
     assert_eq!(run(d.path()).unwrap(), 1);
 
-    // Only traffic: no criterion judged, so no pass.
+    // Only traffic, asked for but no results: the five others NOT RUN, traffic FAILs.
     manifest(d.path(), Test::WorkspaceTraffic);
-    assert!(verdicts(d.path()).iter().all(|(_, v)| *v == Verdict::Skip));
+    let v = verdicts(d.path());
+    assert!(v[..5].iter().all(|(_, v)| *v == Verdict::NotRun), "{v:?}");
+    assert_eq!(v[5], ("traffic", Verdict::Fail));
     assert_eq!(run(d.path()).unwrap(), 1);
+    // With its results: judged by the error-rate rule alone.
+    let traffic = |runs: u64, fails: u64| {
+        json!({"total_runs": runs, "total_pass": runs - fails, "total_fail": fails, "interrupted": false,
+               "error_rate_percent": if runs == 0 { 0.0 } else { 100.0 * fails as f64 / runs as f64 },
+               "totals": {"ticks": 20, "expected_ticks": 20}})
+    };
+    for (runs, fails, want, code) in [
+        (7, 0, Verdict::Pass, 0),
+        (50, 1, Verdict::Warn, 1),
+        (10, 1, Verdict::Fail, 1),
+        (0, 0, Verdict::Fail, 1),
+    ] {
+        std::fs::write(
+            d.path().join(TRAFFIC_FILE),
+            traffic(runs, fails).to_string(),
+        )
+        .unwrap();
+        assert_eq!(verdicts(d.path())[5], ("traffic", want), "{runs} {fails}");
+        assert_eq!(run(d.path()).unwrap(), code);
+    }
+}
+
+#[test]
+fn none_judged_does_not_pass() {
+    assert_eq!(overall(&[]), Verdict::NotRun);
 }
