@@ -137,6 +137,8 @@ pub struct PhaseResult {
     pub seconds: Vec<SecondRow>,
     pub metrics: Vec<MetricSample>,
     pub queue: QueueAnalysis,
+    /// Where the time went: API, queue, compile, run, store (crate::analysis).
+    pub stages: crate::analysis::Decomposition,
     pub generator: GeneratorHealth,
     pub criteria: Vec<CriterionResult>,
     pub indicators: Vec<Indicator>,
@@ -213,6 +215,7 @@ impl PhaseResult {
                 .collect(),
             seconds,
             queue: analyse(&raw.metrics),
+            stages: crate::analysis::Decomposition::build(&r.stage_rows),
             metrics: raw.metrics.clone(),
             generator: GeneratorHealth::of(r, open),
             criteria: Vec::new(),
@@ -309,6 +312,8 @@ impl Verdict {
 /// Everything about one `kiln loadtest` run (`results.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
+    /// The plan's three questions answered (crate::analysis), first.
+    pub answers: crate::analysis::Answers,
     pub tool: String,
     pub scenario: String,
     pub description: String,

@@ -1,0 +1,110 @@
+//! The bottleneck rules on hand-made signals.
+
+use super::*;
+
+fn idle() -> Signals {
+    Signals {
+        utilisation: Some(0.4),
+        saturated: Some(0.0),
+        max_depth: Some(1.0),
+        queue_wait: Some((5.0, 6.0)),
+        with_stages: true,
+        store_share: 3.0,
+        store_p95: 4.0,
+        api_share: 10.0,
+        api_p95: 8.0,
+        queue_share: 5.0,
+        submit_p95: 60.0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_idle_target_reaches_no_limit_and_says_why() {
+    let b = judge("p", &idle());
+    assert_eq!(b.layer, None);
+    assert!(
+        b.summary
+            .starts_with("none reached: worker utilisation 40 %"),
+        "{}",
+        b.summary
+    );
+}
+
+#[test]
+fn busy_workers_with_a_growing_queue_wait() {
+    let s = Signals {
+        utilisation: Some(0.97),
+        saturated: Some(0.9),
+        queue_wait: Some((200.0, 4000.0)),
+        queue_share: 80.0,
+        compile_of_occupancy: Some(71.0),
+        dominant: Some(("cpp".into(), 55.0)),
+        ..idle()
+    };
+    let b = judge("p", &s);
+    assert_eq!(b.layer, Some(Layer::Workers));
+    assert_eq!(
+        b.summary,
+        "workers: utilisation 97 % while queue wait went from 200 ms to 4.0 s; \
+         compile is 71 % of service time, cpp dominant (55 % of worker time)"
+    );
+    // Without gauges, a dominant, growing queue wait still points at the workers.
+    let blind = Signals {
+        utilisation: None,
+        saturated: None,
+        ..s
+    };
+    assert_eq!(judge("p", &blind).layer, Some(Layer::Workers));
+}
+
+#[test]
+fn slow_store_wins_over_the_busy_workers_it_causes() {
+    let s = Signals {
+        utilisation: Some(1.0),
+        saturated: Some(1.0),
+        store_share: 60.0,
+        store_p95: 900.0,
+        ..idle()
+    };
+    assert_eq!(judge("p", &s).layer, Some(Layer::Database));
+    // A large share of tiny writes is not a slow store.
+    let fast = Signals {
+        store_p95: 10.0,
+        utilisation: Some(0.2),
+        ..s
+    };
+    assert_eq!(judge("p", &fast).layer, None);
+}
+
+#[test]
+fn api_and_queue() {
+    let api = Signals {
+        api_share: 70.0,
+        api_p95: 2500.0,
+        ..idle()
+    };
+    assert_eq!(judge("p", &api).layer, Some(Layer::Api));
+    let poll = Signals {
+        with_stages: false,
+        submit_share: Some(55.0),
+        submit_p95: 400.0,
+        ..idle()
+    };
+    assert_eq!(judge("p", &poll).layer, Some(Layer::Api));
+    let queue = Signals {
+        queue_share: 60.0,
+        utilisation: Some(0.3),
+        ..idle()
+    };
+    let b = judge("p", &queue);
+    assert_eq!(b.layer, Some(Layer::Queue), "{}", b.summary);
+}
+
+#[test]
+fn fifths_of_a_series() {
+    let pts: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, i as f64)).collect();
+    assert_eq!(fifths(&pts), Some((0.5, 8.5)));
+    assert_eq!(fifths(&pts[..4]), None);
+    assert_eq!(dur(1234.0), "1.2 s");
+}
