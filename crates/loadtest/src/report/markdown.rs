@@ -159,6 +159,8 @@ pub fn summary_markdown(run: &RunResult) -> String {
         run.verdict,
         run.exit_code
     );
+    // The plan's three questions, before the phases (crate::analysis).
+    out.push_str(&crate::analysis::render::markdown(&run.answers));
     for p in &run.phases {
         phase(&mut out, p);
     }
