@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use super::bottleneck::dur;
 use super::scaling::Need;
+use super::stages::PARTS;
 use super::Answers;
+use crate::results::{PhaseResult, RunResult};
 
 const CONCURRENCY_HINT: &str = "not measured by this run; `kiln loadtest --sweep workers` against an embedded target measures it";
 
@@ -74,8 +76,107 @@ const HEAD: [&str; 7] = [
     "without cache",
 ];
 
+/// "Where the time went" of a phase: a row per part (share, mean,
+/// percentiles), then the client's view; empty without completions.
+fn time_rows(p: &PhaseResult) -> Vec<[String; 6]> {
+    let d = &p.stages;
+    let row = |name: String, share: String, q: &crate::stats::Percentiles| {
+        [
+            name,
+            share,
+            dur(q.mean_ms),
+            dur(q.p50_ms),
+            dur(q.p95_ms),
+            dur(q.p99_ms),
+        ]
+    };
+    let mut rows: Vec<[String; 6]> = PARTS
+        .iter()
+        .filter_map(|k| Some((k, d.overall.parts.get(*k)?)))
+        .map(|(k, q)| row((*k).to_owned(), format!("{:.0} %", d.overall.share(k)), q))
+        .collect();
+    if d.client.submit.count > 0 {
+        rows.push(row(
+            "client: submit call".into(),
+            "—".into(),
+            &d.client.submit,
+        ));
+        rows.push(row(
+            "client: until the result".into(),
+            "—".into(),
+            &d.client.result,
+        ));
+    }
+    rows
+}
+
+const TIME_HEAD: [&str; 6] = ["part", "share", "mean", "P50", "P95", "P99"];
+
+/// Per language: its count and the P95 of each part.
+fn language_rows(p: &PhaseResult) -> Vec<Vec<String>> {
+    p.stages
+        .by_language
+        .iter()
+        .map(|(lang, l)| {
+            let mut r = vec![lang.clone(), l.parts.count.to_string()];
+            r.extend(PARTS.iter().map(|k| dur(l.parts.p95(k))));
+            r.push(if l.compiled > 0 {
+                format!("{} of {}", l.cached, l.compiled)
+            } else {
+                "—".into()
+            });
+            r
+        })
+        .collect()
+}
+
+fn md_table(out: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(
+        out,
+        "| {} |\n|---|{}",
+        head.join(" | "),
+        "---:|".repeat(head.len() - 1)
+    );
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// Where the time went, per phase (Markdown).
+fn time_markdown(out: &mut String, phases: &[PhaseResult]) {
+    for p in phases {
+        let rows = time_rows(p);
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "Where the time went in `{}` (send → result; {} of {} results carried stages):\n",
+            p.name, p.stages.with_stages, p.completed
+        );
+        md_table(out, &TIME_HEAD, rows.into_iter().map(Vec::from));
+        let langs = language_rows(p);
+        if !langs.is_empty() {
+            md_table(out, &LANG_HEAD, langs.into_iter());
+        }
+    }
+}
+
+const LANG_HEAD: [&str; 8] = [
+    "language",
+    "results",
+    "api P95",
+    "queue P95",
+    "compile P95",
+    "run P95",
+    "store P95",
+    "cache hits",
+];
+
 /// The Markdown section (starts with `## Answers`).
-pub fn markdown(a: &Answers) -> String {
+pub fn markdown(run: &RunResult) -> String {
+    let a = &run.answers;
     let mut out = String::from("\n## Answers\n\n");
     let _ = writeln!(
         out,
@@ -99,19 +200,13 @@ pub fn markdown(a: &Answers) -> String {
     );
     let r = &a.recommendation;
     for (title, rows) in tables(a) {
-        let _ = writeln!(
-            out,
-            "{title}:\n\n| {} |\n|---|---:|---:|---:|---:|---:|---:|",
-            HEAD.join(" | ")
-        );
-        for cells in rows {
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
-        out.push('\n');
+        let _ = writeln!(out, "{title}:\n");
+        md_table(&mut out, &HEAD, rows.into_iter().map(Vec::from));
     }
     for n in &r.notes {
-        let _ = writeln!(out, "- {n}");
+        let _ = writeln!(out, "- {n}\n");
     }
+    time_markdown(&mut out, &run.phases);
     out
 }
 
@@ -122,8 +217,25 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+fn html_table(out: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    out.push_str("<table><tr>");
+    for h in head {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{}</td>", esc(&c).replace("**", ""));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+}
+
 /// The HTML section (a `<section id="answers">`).
-pub fn html(a: &Answers) -> String {
+pub fn html(run: &RunResult) -> String {
+    let a = &run.answers;
     let mut out = String::from("<section id=\"answers\"><h2>Answers</h2><ol>");
     let _ = write!(
         out,
@@ -153,24 +265,29 @@ pub fn html(a: &Answers) -> String {
     );
     let r = &a.recommendation;
     for (title, rows) in tables(a) {
-        let _ = write!(out, "<p>{title}:</p><table><tr>");
-        for h in HEAD {
-            let _ = write!(out, "<th>{h}</th>");
-        }
-        out.push_str("</tr>");
-        for cells in rows {
-            out.push_str("<tr>");
-            for c in cells {
-                let _ = write!(out, "<td>{}</td>", esc(&c).replace("**", ""));
-            }
-            out.push_str("</tr>");
-        }
-        out.push_str("</table>");
+        let _ = write!(out, "<p>{title}:</p>");
+        html_table(&mut out, &HEAD, rows.into_iter().map(Vec::from));
     }
     for n in &r.notes {
         let _ = write!(out, "<p>{}</p>", esc(n));
     }
-    out.push_str("</li></ol></section>");
+    out.push_str("</li></ol>");
+    for p in &run.phases {
+        let rows = time_rows(p);
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<p>Where the time went in <code>{}</code> (send → result; {} of {} results carried stages):</p>",
+            esc(&p.name),
+            p.stages.with_stages,
+            p.completed
+        );
+        html_table(&mut out, &TIME_HEAD, rows.into_iter().map(Vec::from));
+        html_table(&mut out, &LANG_HEAD, language_rows(p).into_iter());
+    }
+    out.push_str("</section>");
     out
 }
 
@@ -199,9 +316,26 @@ mod tests {
         }
     }
 
+    fn run() -> RunResult {
+        RunResult {
+            answers: answers(),
+            tool: "t".into(),
+            scenario: "s".into(),
+            description: String::new(),
+            target: "http://x".into(),
+            embedded_server: false,
+            started_at: String::new(),
+            scale: 1.0,
+            seed: 1,
+            phases: Vec::new(),
+            verdict: crate::results::Verdict::Fail,
+            exit_code: 1,
+        }
+    }
+
     #[test]
     fn markdown_answers_all_three() {
-        let md = markdown(&answers());
+        let md = markdown(&run());
         assert!(
             md.starts_with("\n## Answers\n\n1. **SLOs met: no.** Failing: `burst`: P95"),
             "{md}"
@@ -219,7 +353,7 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        let h = html(&answers());
+        let h = html(&run());
         assert!(h.contains("target &lt; 3 s"), "{h}");
         assert!(h.contains("<td>3 / 3 / 4</td>"), "{h}");
     }

@@ -131,11 +131,11 @@ pub fn services(phases: &[PhaseResult]) -> Vec<LanguageService> {
 }
 
 /// A mix's mean service time (ms) with and without the cache; languages
-/// not measured take the measured mean and are named in `notes`.
+/// not measured take the measured mean and are added to `unmeasured`.
 fn mix_service(
     mix: &[(String, f64)],
     services: &[LanguageService],
-    notes: &mut Vec<String>,
+    unmeasured: &mut Vec<String>,
 ) -> (f64, f64) {
     let total: u64 = services.iter().map(|s| s.count).sum();
     let mean = |f: fn(&LanguageService) -> f64| {
@@ -147,9 +147,8 @@ fn mix_service(
         let (x, y) = match services.iter().find(|s| &s.language == lang) {
             Some(m) => (m.service_ms, m.service_no_cache_ms),
             None => {
-                let note = format!("{lang} was not measured: the measured mean is assumed");
-                if !notes.contains(&note) {
-                    notes.push(note);
+                if !unmeasured.contains(lang) {
+                    unmeasured.push(lang.clone());
                 }
                 (fallback, fallback_nc)
             }
@@ -207,7 +206,7 @@ pub fn plan_mix(languages: &[(LangGroup, f64)]) -> Vec<(String, f64)> {
 pub fn recommend(phases: &[PhaseResult], scale: f64) -> Recommendation {
     let mut services = services(phases);
     let mut method = "time a worker held each job (the results' stages: running mark, compile, run, result write, notice)".to_owned();
-    let mut notes = Vec::new();
+    let mut unmeasured = Vec::new();
     if services.is_empty() {
         match little(phases) {
             Some(s) => {
@@ -237,7 +236,7 @@ pub fn recommend(phases: &[PhaseResult], scale: f64) -> Recommendation {
             .iter()
             .map(|(k, b)| (k.clone(), b.count as f64))
             .collect();
-        let (s, nc) = mix_service(&mix, &services, &mut notes);
+        let (s, nc) = mix_service(&mix, &services, &mut unmeasured);
         let rate = peak_rate(&p.load).unwrap_or(p.achieved_rps);
         this_run.push(need(&p.name, rate, s, Some(nc)));
         if (scale - 1.0).abs() > 1e-9 && scale > 0.0 {
@@ -258,7 +257,7 @@ pub fn recommend(phases: &[PhaseResult], scale: f64) -> Recommendation {
             let Some(rate) = peak_rate(&ph.load) else {
                 continue;
             };
-            let (s, nc) = mix_service(&plan_mix(&ph.languages), &services, &mut notes);
+            let (s, nc) = mix_service(&plan_mix(&ph.languages), &services, &mut unmeasured);
             plan.push(need(&ph.name, rate, s, Some(nc)));
         }
     }
@@ -267,7 +266,15 @@ pub fn recommend(phases: &[PhaseResult], scale: f64) -> Recommendation {
         services,
         this_run,
         plan,
-        notes,
+        notes: (!unmeasured.is_empty())
+            .then(|| {
+                format!(
+                    "not measured by this run, so given the measured mean worker time: {}",
+                    unmeasured.join(", ")
+                )
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -339,7 +346,7 @@ mod tests {
                 service_no_cache_ms: 500.0,
             },
         ];
-        let mut notes = Vec::new();
+        let mut unmeasured = Vec::new();
         let (s, nc) = mix_service(
             &[
                 ("python".into(), 1.0),
@@ -347,12 +354,12 @@ mod tests {
                 ("go".into(), 2.0),
             ],
             &services,
-            &mut notes,
+            &mut unmeasured,
         );
         // go takes the measured mean: (3×100 + 300)/4 = 150.
         assert!((s - (100.0 + 300.0 + 2.0 * 150.0) / 4.0).abs() < 1e-9);
         assert!((nc - (100.0 + 500.0 + 2.0 * 200.0) / 4.0).abs() < 1e-9);
-        assert_eq!(notes.len(), 1);
+        assert_eq!(unmeasured, ["go"]);
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub fn report_html(run: &RunResult) -> String {
         run.exit_code
     );
     // The plan's three questions, before the phases (crate::analysis).
-    out.push_str(&crate::analysis::render::html(&run.answers));
+    out.push_str(&crate::analysis::render::html(run));
     for (i, p) in run.phases.iter().enumerate() {
         phase_html(&mut out, i, p);
     }

@@ -160,7 +160,7 @@ pub fn summary_markdown(run: &RunResult) -> String {
         run.exit_code
     );
     // The plan's three questions, before the phases (crate::analysis).
-    out.push_str(&crate::analysis::render::markdown(&run.answers));
+    out.push_str(&crate::analysis::render::markdown(run));
     for p in &run.phases {
         phase(&mut out, p);
     }
