@@ -22,10 +22,17 @@ pub const STORE_P95_MS: f64 = 50.0;
 /// share (%), with a P95 of at least [`API_P95_MS`].
 pub const API_SHARE_PCT: f64 = 40.0;
 pub const API_P95_MS: f64 = 100.0;
-/// Queue wait taking this share (%) while workers are this idle: the queue
+/// Queue wait taking this share (%) while workers were free when jobs
+/// waited (or, when no sample saw a job waiting, were this idle): the queue
 /// (dispatch) itself is slow.
 pub const QUEUE_SHARE_PCT: f64 = 40.0;
 pub const QUEUE_IDLE_UTILISATION: f64 = 0.7;
+/// Every worker busy in this fraction of the samples that saw jobs waiting,
+/// with the queue wait at least [`QUEUE_WAIT_SHARE_PCT`] of the end-to-end
+/// time: a backlog behind busy workers (a burst, slow compiles), even when
+/// the mean utilisation over the phase is moderate.
+pub const BUSY_WHEN_WAITING: f64 = 0.8;
+pub const QUEUE_WAIT_SHARE_PCT: f64 = 25.0;
 /// Queue wait grew: its mean in the last fifth of the phase is at least twice
 /// that of the first fifth and this much more.
 pub const QUEUE_GROWTH_MS: f64 = 500.0;
@@ -69,6 +76,8 @@ pub struct Signals {
     pub utilisation: Option<f64>,
     /// Fraction of the samples with active jobs ≥ workers.
     pub saturated: Option<f64>,
+    /// Of the samples with jobs waiting, the fraction with every worker busy.
+    pub busy_when_waiting: Option<f64>,
     pub depth_growing: bool,
     pub max_depth: Option<f64>,
     /// Mean queue wait (ms) in the first and the last fifth of the phase.
@@ -79,6 +88,7 @@ pub struct Signals {
     pub api_share: f64,
     pub api_p95: f64,
     pub queue_share: f64,
+    pub queue_p95: f64,
     /// Polling without stages: the submit call's share and P95.
     pub submit_share: Option<f64>,
     pub submit_p95: f64,
@@ -91,7 +101,7 @@ pub struct Signals {
 impl Signals {
     pub fn of(p: &PhaseResult) -> Signals {
         let d = &p.stages;
-        let (utilisation, saturated) = gauges(&p.metrics);
+        let (utilisation, saturated, busy_when_waiting) = gauges(&p.metrics);
         let rows: Vec<(f64, f64)> = d
             .seconds
             .iter()
@@ -118,6 +128,7 @@ impl Signals {
         Signals {
             utilisation,
             saturated,
+            busy_when_waiting,
             depth_growing: p.queue.growing,
             max_depth: p.queue.max_depth,
             queue_wait: fifths(&rows),
@@ -127,6 +138,7 @@ impl Signals {
             api_share: d.overall.share("api"),
             api_p95: d.overall.p95("api"),
             queue_share: d.overall.share("queue"),
+            queue_p95: d.overall.p95("queue"),
             submit_share: (d.with_stages == 0 && p.submit.mode == SubmitMode::Poll)
                 .then(|| 100.0 * p.submit_latency.mean_ms / service),
             submit_p95: p.submit_latency.p95_ms,
@@ -145,21 +157,31 @@ impl Signals {
     }
 }
 
-/// Mean utilisation and the fraction of samples with every worker busy.
-fn gauges(samples: &[MetricSample]) -> (Option<f64>, Option<f64>) {
-    let u: Vec<f64> = samples
+/// Mean utilisation, the fraction of samples with every worker busy, and
+/// that fraction among the samples with jobs waiting.
+fn gauges(samples: &[MetricSample]) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let u: Vec<(f64, bool)> = samples
         .iter()
         .filter_map(|s| match (s.active_jobs, s.workers) {
-            (Some(a), Some(w)) if w > 0.0 => Some((a / w).min(1.0)),
+            (Some(a), Some(w)) if w > 0.0 => {
+                Some(((a / w).min(1.0), s.queue_depth.is_some_and(|d| d >= 1.0)))
+            }
             _ => None,
         })
         .collect();
     if u.is_empty() {
-        return (None, None);
+        return (None, None, None);
     }
+    let busy = |x: f64| x >= 1.0 - 1e-9;
     let n = u.len() as f64;
-    let busy = u.iter().filter(|x| **x >= 1.0 - 1e-9).count() as f64;
-    (Some(u.iter().sum::<f64>() / n), Some(busy / n))
+    let waiting: Vec<f64> = u.iter().filter(|x| x.1).map(|x| x.0).collect();
+    let busy_waiting = (!waiting.is_empty())
+        .then(|| waiting.iter().filter(|x| busy(**x)).count() as f64 / waiting.len() as f64);
+    (
+        Some(u.iter().map(|x| x.0).sum::<f64>() / n),
+        Some(u.iter().filter(|x| busy(x.0)).count() as f64 / n),
+        busy_waiting,
+    )
 }
 
 /// Means of the first and last fifth of a series (at least 5 points).
@@ -211,11 +233,9 @@ pub fn judge(phase: &str, s: &Signals) -> Bottleneck {
                 dur(s.submit_p95)
             ),
         ))
-    } else if s.queue_share >= QUEUE_SHARE_PCT
-        && s.utilisation.is_some_and(|u| u < QUEUE_IDLE_UTILISATION)
-    {
+    } else if s.queue_share >= QUEUE_SHARE_PCT && workers_free_while_waiting(s) {
         Some((Layer::Queue, format!(
-            "jobs wait in the queue ({:.0} % of the end-to-end time) while workers are {:.0} % busy",
+            "jobs wait in the queue ({:.0} % of the end-to-end time) while workers are free ({:.0} % busy)",
             s.queue_share,
             100.0 * s.utilisation.unwrap_or(0.0)
         )))
@@ -234,20 +254,38 @@ pub fn judge(phase: &str, s: &Signals) -> Bottleneck {
     }
 }
 
+/// Jobs waited while a worker was free (or, when no sample saw one wait,
+/// the workers were mostly idle).
+fn workers_free_while_waiting(s: &Signals) -> bool {
+    match s.busy_when_waiting {
+        Some(b) => b < 1.0 - BUSY_WHEN_WAITING,
+        None => s.utilisation.is_some_and(|u| u < QUEUE_IDLE_UTILISATION),
+    }
+}
+
 fn workers_saturated(s: &Signals) -> bool {
     let grew = s.queue_grew() || s.depth_growing;
     s.utilisation.is_some_and(|u| u >= WORKERS_UTILISATION)
         || (s.saturated.is_some_and(|f| f >= WORKERS_SATURATED_FRACTION) && grew)
+        || (s.busy_when_waiting.is_some_and(|b| b >= BUSY_WHEN_WAITING)
+            && s.queue_share >= QUEUE_WAIT_SHARE_PCT)
         // No worker gauges: a queue wait that grew and dominates.
         || (s.utilisation.is_none() && grew && s.queue_share >= QUEUE_SHARE_PCT)
 }
 
 fn workers_text(s: &Signals) -> String {
-    let mut t = match s.utilisation {
-        Some(u) => format!("utilisation {:.0} %", 100.0 * u),
-        None => "no worker gauges; the queue wait dominates".to_owned(),
+    let mut t = match (s.utilisation, s.busy_when_waiting) {
+        (Some(u), Some(b)) if u < WORKERS_UTILISATION => format!(
+            "every worker busy in {:.0} % of the samples with jobs waiting (utilisation {:.0} % over the phase); queue wait {:.0} % of the end-to-end time, P95 {}",
+            100.0 * b,
+            100.0 * u,
+            s.queue_share,
+            dur(s.queue_p95)
+        ),
+        (Some(u), _) => format!("utilisation {:.0} %", 100.0 * u),
+        (None, _) => "no worker gauges; the queue wait dominates".to_owned(),
     };
-    if let Some((a, b)) = s.queue_wait {
+    if let Some((a, b)) = s.queue_wait.filter(|(a, b)| b > a) {
         t.push_str(&format!(
             " while queue wait went from {} to {}",
             dur(a),

@@ -108,3 +108,55 @@ fn fifths_of_a_series() {
     assert_eq!(fifths(&pts[..4]), None);
     assert_eq!(dur(1234.0), "1.2 s");
 }
+
+#[test]
+fn a_backlog_behind_busy_workers_is_the_workers_even_at_moderate_utilisation() {
+    // One worker, slow compiles early on: 47 % busy over the phase, but busy
+    // in every sample that saw jobs waiting.
+    let s = Signals {
+        utilisation: Some(0.47),
+        busy_when_waiting: Some(1.0),
+        queue_share: 76.0,
+        queue_p95: 2300.0,
+        ..idle()
+    };
+    let b = judge("p", &s);
+    assert_eq!(b.layer, Some(Layer::Workers), "{}", b.summary);
+    assert!(
+        b.summary.starts_with("workers: every worker busy in 100 % of the samples with jobs waiting (utilisation 47 %"),
+        "{}",
+        b.summary
+    );
+    // Jobs waiting while workers were free: the queue itself.
+    let free = Signals {
+        busy_when_waiting: Some(0.1),
+        ..s.clone()
+    };
+    assert_eq!(judge("p", &free).layer, Some(Layer::Queue));
+    // In between: neither rule is sure.
+    let unsure = Signals {
+        busy_when_waiting: Some(0.5),
+        ..s
+    };
+    assert_eq!(judge("p", &unsure).layer, None);
+}
+
+#[test]
+fn gauges_read_busy_workers_when_jobs_wait() {
+    let sample = |active: f64, depth: f64| crate::metrics_scrape::MetricSample {
+        t: 0.0,
+        queue_depth: Some(depth),
+        active_jobs: Some(active),
+        workers: Some(2.0),
+    };
+    let (u, all, waiting) = gauges(&[
+        sample(2.0, 3.0),
+        sample(2.0, 0.0),
+        sample(1.0, 1.0),
+        sample(0.0, 0.0),
+    ]);
+    assert_eq!(u, Some((1.0 + 1.0 + 0.5) / 4.0));
+    assert_eq!(all, Some(0.5));
+    assert_eq!(waiting, Some(0.5));
+    assert_eq!(gauges(&[]), (None, None, None));
+}
