@@ -75,3 +75,57 @@ fn one_embedded_worker_is_named_the_bottleneck() {
     let need = &r["answers"]["recommendation"]["this_run"][0];
     assert!(need["workers"].as_u64().unwrap() > 1, "{need}");
 }
+
+/// `--sweep workers` starts the embedded server once per worker count, keeps
+/// it busy (three users per worker) and reports the count with the most
+/// throughput.
+#[test]
+fn a_worker_sweep_reports_the_best_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let out = dir.path().join("sweep");
+    let status = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["loadtest", "--quiet", "--scenario"])
+        .arg(&scenario)
+        .arg("--out-exact")
+        .arg(&out)
+        .args([
+            "--sweep",
+            "workers",
+            "--sweep-steps",
+            "1,2",
+            "--duration",
+            "4s",
+        ])
+        .status()
+        .expect("run kiln loadtest --sweep workers");
+    let sweep: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(status.code(), Some(0), "{sweep}");
+    let steps = sweep["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{sweep}");
+    let best = steps
+        .iter()
+        .map(|s| s["achieved_rps"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(best > 0.0, "{sweep}");
+    assert_eq!(
+        sweep["best"]["achieved_rps"].as_f64(),
+        Some(best),
+        "{sweep}"
+    );
+    assert!(sweep["answer"]
+        .as_str()
+        .unwrap()
+        .starts_with("best concurrency per worker: "));
+    // Each step ran the closed model with three users per worker.
+    let step2: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("step-2/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        step2["phases"][0]["load"]["users"], 6,
+        "{}",
+        step2["phases"][0]["load"]
+    );
+}

@@ -140,3 +140,46 @@ async fn the_recommendation_matches_queueing_theory() {
         workers_for(theory, 0.7)
     );
 }
+
+/// `--sweep rates` against one 50 ms worker (20 jobs/s at most): × 0.5 and
+/// × 1 of 8 req/s meet P95 < 300 ms, × 4 (32 req/s) cannot; the knee is × 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_sweep_finds_the_knee() {
+    let url = stub_url(StubConfig {
+        delay: Duration::from_millis(50),
+        capacity: 1,
+        workers: 1,
+        ..Default::default()
+    })
+    .await;
+    let criteria = "\n[[criteria]]\nmetric = \"p95_latency_s\"\nop = \"<\"\ntarget = 0.3\n";
+    let toml = constant(8.0, "3s", "uniform", LENIENT) + criteria;
+    let dir = tempfile::tempdir().unwrap();
+    let scn = dir.path().join("scenario.toml");
+    std::fs::write(&scn, toml).unwrap();
+    let out = dir.path().join("sweep");
+    let argv = [
+        "--quiet",
+        "--scenario",
+        scn.to_str().unwrap(),
+        "--target",
+        &url,
+        "--out-exact",
+        out.to_str().unwrap(),
+        "--sweep",
+        "--sweep-steps",
+        "0.5,1,4",
+        "--duration",
+        "3s",
+    ];
+    let code = kiln_loadtest::run(common::args(&argv)).await.unwrap();
+    let sweep: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(code, 0, "{sweep}");
+    assert_eq!(sweep["knee"]["value"], 1.0, "{sweep}");
+    assert_eq!(sweep["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(sweep["steps"][2]["exit_code"], 1, "{sweep}");
+    assert!(out.join("step-3/summary-report.md").exists());
+    let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
+    assert!(md.contains("knee: 8.0 req/s"), "{md}");
+}
