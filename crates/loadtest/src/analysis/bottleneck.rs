@@ -32,7 +32,7 @@ pub const QUEUE_IDLE_UTILISATION: f64 = 0.7;
 /// time: a backlog behind busy workers (a burst, slow compiles), even when
 /// the mean utilisation over the phase is moderate.
 pub const BUSY_WHEN_WAITING: f64 = 0.8;
-pub const QUEUE_WAIT_SHARE_PCT: f64 = 25.0;
+pub const QUEUE_WAIT_SHARE_PCT: f64 = 40.0;
 /// Queue wait grew: its mean in the last fifth of the phase is at least twice
 /// that of the first fifth and this much more.
 pub const QUEUE_GROWTH_MS: f64 = 500.0;

@@ -170,6 +170,14 @@ fn read_step(value: f64, exit_code: i32, dir: &Path) -> Result<Step, LoadtestErr
     })
 }
 
+fn exit_meaning(code: i32) -> &'static str {
+    match code {
+        crate::EXIT_FAIL => "a criterion failed",
+        crate::EXIT_OVERLOADED => "the generator was overloaded, the figures are not the target's",
+        _ => "the run failed",
+    }
+}
+
 /// The knee (rates) or the best worker count (workers), and the answer line.
 pub fn summarise(kind: SweepKind, scenario: &str, steps: Vec<Step>) -> Sweep {
     let (knee, best, answer) = match kind {
@@ -190,10 +198,11 @@ pub fn summarise(kind: SweepKind, scenario: &str, steps: Vec<Step>) -> Sweep {
             if let Some(n) = next {
                 let _ = write!(
                     answer,
-                    "; × {} ({:.1} req/s) did not (exit {}), bottleneck {}",
+                    "; × {} ({:.1} req/s) did not (exit {}: {}), bottleneck {}",
                     n.value,
                     n.target_rps.unwrap_or(n.achieved_rps),
                     n.exit_code,
+                    exit_meaning(n.exit_code),
                     n.bottleneck
                 );
             }
@@ -298,8 +307,9 @@ mod tests {
             s.answer
         );
         assert!(
-            s.answer
-                .contains("× 2 (20.0 req/s) did not (exit 1), bottleneck workers"),
+            s.answer.contains(
+                "× 2 (20.0 req/s) did not (exit 1: a criterion failed), bottleneck workers"
+            ),
             "{}",
             s.answer
         );
