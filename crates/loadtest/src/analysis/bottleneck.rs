@@ -32,6 +32,11 @@ pub const QUEUE_IDLE_UTILISATION: f64 = 0.7;
 /// time: a backlog behind busy workers (a burst, slow compiles), even when
 /// the mean utilisation over the phase is moderate.
 pub const BUSY_WHEN_WAITING: f64 = 0.8;
+/// Workers holding jobs this fraction of the time (throughput × worker time
+/// per job ÷ workers, from the stages), with the queue wait at least
+/// [`QUEUE_WAIT_SHARE_PCT`]: busy beyond what 1-second gauge samples see
+/// (store writes and dequeues between runs are not "active").
+pub const WORKERS_HELD: f64 = 0.75;
 pub const QUEUE_WAIT_SHARE_PCT: f64 = 40.0;
 /// Queue wait grew: its mean in the last fifth of the phase is at least twice
 /// that of the first fifth and this much more.
@@ -78,6 +83,9 @@ pub struct Signals {
     pub saturated: Option<f64>,
     /// Of the samples with jobs waiting, the fraction with every worker busy.
     pub busy_when_waiting: Option<f64>,
+    /// Fraction of the time the workers held jobs: throughput × mean worker
+    /// time per job (stages) ÷ workers (gauge).
+    pub held: Option<f64>,
     pub depth_growing: bool,
     pub max_depth: Option<f64>,
     /// Mean queue wait (ms) in the first and the last fifth of the phase.
@@ -129,6 +137,10 @@ impl Signals {
             utilisation,
             saturated,
             busy_when_waiting,
+            held: match (p.queue.max_workers, d.overall.occupancy_ms) {
+                (Some(w), Some(o)) if w > 0.0 => Some(p.achieved_rps * o / 1000.0 / w),
+                _ => None,
+            },
             depth_growing: p.queue.growing,
             max_depth: p.queue.max_depth,
             queue_wait: fifths(&rows),
@@ -257,6 +269,9 @@ pub fn judge(phase: &str, s: &Signals) -> Bottleneck {
 /// Jobs waited while a worker was free (or, when no sample saw one wait,
 /// the workers were mostly idle).
 fn workers_free_while_waiting(s: &Signals) -> bool {
+    if s.held.is_some_and(|h| h >= QUEUE_IDLE_UTILISATION) {
+        return false;
+    }
     match s.busy_when_waiting {
         Some(b) => b < 1.0 - BUSY_WHEN_WAITING,
         None => s.utilisation.is_some_and(|u| u < QUEUE_IDLE_UTILISATION),
@@ -267,14 +282,24 @@ fn workers_saturated(s: &Signals) -> bool {
     let grew = s.queue_grew() || s.depth_growing;
     s.utilisation.is_some_and(|u| u >= WORKERS_UTILISATION)
         || (s.saturated.is_some_and(|f| f >= WORKERS_SATURATED_FRACTION) && grew)
-        || (s.busy_when_waiting.is_some_and(|b| b >= BUSY_WHEN_WAITING)
+        || s.held.is_some_and(|h| h >= WORKERS_UTILISATION)
+        || ((s.busy_when_waiting.is_some_and(|b| b >= BUSY_WHEN_WAITING)
+            || s.held.is_some_and(|h| h >= WORKERS_HELD))
             && s.queue_share >= QUEUE_WAIT_SHARE_PCT)
         // No worker gauges: a queue wait that grew and dominates.
         || (s.utilisation.is_none() && grew && s.queue_share >= QUEUE_SHARE_PCT)
 }
 
 fn workers_text(s: &Signals) -> String {
+    let held = s.held.filter(|h| *h >= WORKERS_HELD);
     let mut t = match (s.utilisation, s.busy_when_waiting) {
+        (Some(u), _) if u < WORKERS_UTILISATION && held.is_some() => format!(
+            "workers held jobs {:.0} % of the time (throughput × worker time per job ÷ workers; the gauge saw {:.0} %); queue wait {:.0} % of the end-to-end time, P95 {}",
+            100.0 * held.unwrap_or(0.0),
+            100.0 * u,
+            s.queue_share,
+            dur(s.queue_p95)
+        ),
         (Some(u), Some(b)) if u < WORKERS_UTILISATION => format!(
             "every worker busy in {:.0} % of the samples with jobs waiting (utilisation {:.0} % over the phase); queue wait {:.0} % of the end-to-end time, P95 {}",
             100.0 * b,
@@ -316,6 +341,9 @@ fn evidence(s: &Signals) -> Vec<String> {
             100.0 * f
         )),
         _ => e.push("no worker gauges in /metrics".to_owned()),
+    }
+    if let Some(h) = s.held {
+        e.push(format!("workers held jobs {:.0} % of the time", 100.0 * h));
     }
     match (s.max_depth, s.depth_growing) {
         (Some(m), true) => e.push(format!("queue depth growing (max {m:.0})")),

@@ -160,3 +160,34 @@ fn gauges_read_busy_workers_when_jobs_wait() {
     assert_eq!(waiting, Some(0.5));
     assert_eq!(gauges(&[]), (None, None, None));
 }
+
+#[test]
+fn workers_holding_jobs_between_gauge_samples_are_the_workers() {
+    // kiln serve --workers 2 at 6.2 req/s × 305 ms: the gauge saw one of two
+    // workers free in 40 % of the samples with jobs waiting (store writes and
+    // dequeues between runs are not "active"), yet they held jobs 94 % of the time.
+    let s = Signals {
+        utilisation: Some(0.8),
+        busy_when_waiting: Some(0.6),
+        held: Some(0.94),
+        queue_share: 83.0,
+        queue_p95: 2900.0,
+        ..idle()
+    };
+    let b = judge("p", &s);
+    assert_eq!(b.layer, Some(Layer::Workers), "{}", b.summary);
+    assert!(
+        b.summary
+            .starts_with("workers: workers held jobs 94 % of the time"),
+        "{}",
+        b.summary
+    );
+    // Held 75 % but no queue to speak of: no limit yet.
+    let calm = Signals {
+        held: Some(0.76),
+        queue_share: 10.0,
+        utilisation: Some(0.6),
+        ..s
+    };
+    assert_eq!(judge("p", &calm).layer, None);
+}
