@@ -7,7 +7,7 @@
 #   @kubernetes-models/keda and /prometheus-operator);
 # - Kiln's own rules: selectors, ports, probes, secret references, the worker's
 #   exact capabilities, autoscaler targets, no default credentials;
-# - promtool check + unit tests of the alert rules; the Grafana dashboard's six
+# - promtool check + unit tests of the alert rules; the Grafana dashboard's six (+ stages)
 #   panels, PromQL, and metric/label names against a running `kiln serve`, and a
 #   real Prometheus scraping that server must answer every dashboard query;
 # - a negative self-test: known-bad variants must each be rejected, and so must

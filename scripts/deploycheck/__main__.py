@@ -65,7 +65,7 @@ def check_everything(node_modules, write):
     r.step(f"metric names Kiln exports: {len(exported)} series, {source}", [])
     r.step("alert rules: promtool check + unit tests, metric names", monitoring.check_alerts(ALERTS, ALERT_TESTS, exported))
     r.step("PrometheusRule matches alerts.yml", monitoring.check_prometheus_rule(ALERTS, PROM_RULE))
-    r.step("Grafana dashboard: six panels, PromQL, metric and label names", monitoring.check_dashboard(DASHBOARD, exported))
+    r.step("Grafana dashboard: six panels + stage decomposition, PromQL, metric and label names", monitoring.check_dashboard(DASHBOARD, exported))
     e2e_errors, note = prometheus_e2e.check(DASHBOARD, REPO)
     r.step(f"dashboard queries return data from Prometheus scraping a live kiln serve ({note})", e2e_errors)
     hpas = [d for d in rendered.get("hpa-prometheus-adapter", []) if d.get("kind") == "HorizontalPodAutoscaler"]

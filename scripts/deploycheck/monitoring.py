@@ -14,7 +14,9 @@ import yaml
 from .metrics import SCRAPE_LABELS
 
 PANELS = ["Request rate vs target", "Response time percentiles", "Error rate",
-          "Queue depth", "Worker utilization", "Language distribution"]
+          "Queue depth", "Worker utilization", "Language distribution",
+          # Not the plan's: where a submission's time goes (the result's stages).
+          "Stage decomposition"]
 # The load-test plan's warning signs, plus workers down / none at all.
 ALERTS = {"KilnP95LatencyRising", "KilnErrorRateHigh", "KilnQueueDepthGrowing",
           "KilnWorkerUtilizationHigh", "KilnWorkerDown", "KilnNoWorkers"}
@@ -151,7 +153,7 @@ def check_dashboard(path, exported):
     panels = dashboard_panels(dash)
     titles = [p.get("title") for p in panels]
     if sorted(titles) != sorted(PANELS):
-        errors.append(f"{path}: panels must be exactly the plan's six {PANELS}, found {titles}")
+        errors.append(f"{path}: panels must be exactly the plan's six and the stage decomposition {PANELS}, found {titles}")
     ids = [p.get("id") for p in panels]
     if len(set(ids)) != len(ids):
         errors.append(f"{path}: panel ids repeat: {ids}")
@@ -178,6 +180,8 @@ def check_dashboard(path, exported):
         errors.append(f"{path}: worker utilization must be code_execution_active_jobs / code_execution_workers")
     if "by (language)" not in by_title.get("Language distribution", ""):
         errors.append(f"{path}: the language distribution must group by language")
+    if "by (stage)" not in by_title.get("Stage decomposition", ""):
+        errors.append(f"{path}: the stage decomposition must group code_execution_stage_seconds by stage")
     if promtool() is not None and records:
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
             yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}, f)

@@ -141,13 +141,16 @@ def run(rendered, node_modules, dashboard, alerts, adapter_values, exported):
     bad_dashes.append(("dashboard metric Kiln does not export", d1))
     d2 = copy.deepcopy(dash)
     d2["panels"].pop()
-    bad_dashes.append(("dashboard with five panels", d2))
+    bad_dashes.append(("dashboard missing a panel", d2))
     d3 = copy.deepcopy(dash)
     d3["panels"][1]["targets"][0]["expr"] = "histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))"
     bad_dashes.append(("dashboard query with a syntax error", d3))
     d4 = copy.deepcopy(dash)
     d4["panels"][5]["targets"][0]["expr"] = "sum by (lang) (increase(code_execution_job_duration_seconds_count[$__range]))"
     bad_dashes.append(("dashboard grouping by a label Kiln does not set", d4))
+    d5 = copy.deepcopy(dash)
+    d5["panels"][6]["targets"][0]["expr"] = "sum(rate(code_execution_stage_seconds_sum[$__rate_interval]))"
+    bad_dashes.append(("stage decomposition not by stage", d5))
     with tempfile.TemporaryDirectory() as tmp:
         for label, d in bad_dashes:
             p = Path(tmp) / "dash.json"

@@ -114,6 +114,7 @@ pub(crate) async fn run_tests(
         stdout_bytes: main.stdout_bytes,
         stderr_bytes: main.stderr_bytes,
         compile_output_bytes: None,
+        stages: None,
     }
 }
 

@@ -245,6 +245,10 @@ pub struct Report {
     pub stderr_bytes: Option<Vec<u8>>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "b64")]
     pub compile_output_bytes: Option<Vec<u8>>,
+    /// Where the submission's time went (filled by the server's worker; `None`
+    /// from the engine alone and in results stored before stages existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
 }
 
 /// Output as text: the string (invalid UTF-8 replaced by U+FFFD) and, when
@@ -308,6 +312,7 @@ impl Report {
             stdout_bytes: None,
             stderr_bytes: None,
             compile_output_bytes: None,
+            stages: None,
         }
     }
 }
@@ -324,7 +329,10 @@ pub fn json_escaped_len(s: &str) -> usize {
         .sum()
 }
 
+pub mod stages;
 pub mod stored;
+
+pub use stages::Stages;
 
 #[cfg(test)]
 mod tests {

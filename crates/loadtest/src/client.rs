@@ -52,6 +52,8 @@ pub struct Attempt {
     pub sent_at: Instant,
     /// Response time of the submit call (None if it failed at transport level).
     pub submit_latency: Option<Duration>,
+    /// The stages of the final result (crate::analysis), when it has them.
+    pub stages: Option<crate::analysis::StageSample>,
 }
 
 /// A pooled client bound to one target.
@@ -127,7 +129,12 @@ impl ApiClient {
     pub async fn execute(&self, body: Bytes, expected: &str, opts: &SubmitOptions) -> Attempt {
         let sent_at = Instant::now();
         let mut submit_latency = None;
-        let fut = self.execute_inner(body, expected, opts, sent_at, &mut submit_latency);
+        let mut stages = None;
+        let seen = Seen {
+            submit_latency: &mut submit_latency,
+            stages: &mut stages,
+        };
+        let fut = self.execute_inner(body, expected, opts, sent_at, seen);
         let outcome = match tokio::time::timeout(opts.timeout, fut).await {
             Ok(o) => o,
             Err(_) => Outcome::Timeout,
@@ -136,6 +143,7 @@ impl ApiClient {
             outcome,
             sent_at,
             submit_latency,
+            stages,
         }
     }
 
@@ -145,7 +153,7 @@ impl ApiClient {
         expected: &str,
         opts: &SubmitOptions,
         sent_at: Instant,
-        submit_latency: &mut Option<Duration>,
+        seen: Seen<'_>,
     ) -> Outcome {
         let path = match opts.mode {
             SubmitMode::Wait => "/api/v1/submissions?wait=true",
@@ -155,7 +163,7 @@ impl ApiClient {
             Ok(r) => r,
             Err(_) => return Outcome::Transport,
         };
-        *submit_latency = Some(sent_at.elapsed());
+        *seen.submit_latency = Some(sent_at.elapsed());
         let mut doc = match classify_http(status, &bytes) {
             Ok(v) => v,
             Err(o) => return o,
@@ -163,6 +171,7 @@ impl ApiClient {
         loop {
             let st = doc.get("status").and_then(Value::as_str).unwrap_or("");
             if !PENDING.contains(&st) && !st.is_empty() {
+                *seen.stages = crate::analysis::StageSample::from_result(&doc);
                 return judge(&doc, expected);
             }
             let Some(id) = doc.get("id").and_then(Value::as_str).map(str::to_owned) else {
@@ -181,6 +190,12 @@ impl ApiClient {
             };
         }
     }
+}
+
+/// What a submission's calls saw besides its outcome.
+struct Seen<'a> {
+    submit_latency: &'a mut Option<Duration>,
+    stages: &'a mut Option<crate::analysis::StageSample>,
 }
 
 fn classify_http(status: StatusCode, body: &[u8]) -> Result<Value, Outcome> {

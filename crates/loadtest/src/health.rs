@@ -294,6 +294,7 @@ mod tests {
                 latency: Duration::from_millis(latency_ms),
                 service: Duration::from_millis(latency_ms) - lateness,
                 submit: None,
+                stages: None,
             });
         }
         for i in 0..dropped {

@@ -21,6 +21,8 @@
 //! - [`health`]: whether the figures describe the target: the generator's
 //!   lateness and the arrivals dropped at the in-flight cap, each judged by
 //!   whether it could change the verdict.
+//! - [`analysis`]: the plan's three post-test questions answered: the stage
+//!   decomposition, the bottleneck rules, the scaling recommendation.
 //! - [`results`]: the figures of a phase and of a run (`results.json`).
 //! - [`report`]: `results.json`, `timeseries.csv`, `summary-report.md`, `report.html`.
 //! - [`spec`]: the options that shape a run's schedule and verdict (recorded
@@ -44,6 +46,7 @@
 // Functions stay short enough to hold in one's head (80 lines, clippy.toml).
 #![warn(clippy::too_many_lines)]
 
+pub mod analysis;
 pub mod client;
 pub mod corpus;
 pub mod criteria;
@@ -162,6 +165,14 @@ pub struct LoadtestArgs {
     /// Write the results into exactly this directory (no timestamp).
     #[arg(long, hide = true)]
     pub out_exact: Option<PathBuf>,
+    /// Sweep instead of one run: `rates` (the default: the scenario at rising
+    /// multiples of its rate; reports the knee) or `workers` (the embedded
+    /// server at rising `--workers`; reports the best concurrency per worker).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "rates")]
+    pub sweep: Option<analysis::sweep::SweepKind>,
+    /// Steps of a sweep: rate multiples (default 0.25,0.5,1,1.5,2,3,4) or worker counts (default 1,2,4,8).
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    pub sweep_steps: Vec<f64>,
 }
 
 fn parse_dur(s: &str) -> Result<Duration, String> {
@@ -210,7 +221,11 @@ pub async fn main(cli: LoadtestCli) -> anyhow::Result<i32> {
 /// Runs `kiln loadtest`; returns the process exit code. Tool errors are
 /// printed and give [`EXIT_ERROR`].
 pub async fn run(args: LoadtestArgs) -> anyhow::Result<i32> {
-    match run_inner(&args).await {
+    let outcome = match args.sweep {
+        Some(kind) => analysis::sweep::run(&args, kind).await,
+        None => run_inner(&args).await,
+    };
+    match outcome {
         Ok((code, _)) => Ok(code),
         Err(e) => {
             eprintln!("kiln loadtest: error: {e}");

@@ -126,6 +126,8 @@ pub struct PhaseResult {
     pub seconds: Vec<SecondRow>,
     pub metrics: Vec<MetricSample>,
     pub queue: QueueAnalysis,
+    /// Where the time went: API, queue, compile, run, store (crate::analysis).
+    pub stages: crate::analysis::Decomposition,
     pub generator: GeneratorHealth,
     /// Whether the verdict can be trusted (see [`crate::health`]).
     pub trust: Trust,
@@ -217,6 +219,7 @@ impl PhaseResult {
             ),
             seconds,
             queue: analyse(&raw.metrics),
+            stages: crate::analysis::Decomposition::build(&r.stage_rows),
             metrics: raw.metrics.clone(),
             generator: GeneratorHealth::default(),
             trust: Trust::default(),
@@ -301,6 +304,8 @@ impl Verdict {
 /// Everything about one `kiln loadtest` run (`results.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
+    /// The plan's three questions answered (crate::analysis), first.
+    pub answers: crate::analysis::Answers,
     pub tool: String,
     pub scenario: String,
     pub description: String,
@@ -333,6 +338,7 @@ impl RunResult {
     ) -> RunResult {
         let verdict = RunResult::verdict_of(&phases);
         RunResult {
+            answers: crate::analysis::answer(&phases, spec.scale.unwrap_or(1.0)),
             tool: format!("kiln-loadtest {}", env!("CARGO_PKG_VERSION")),
             scenario: scn.name.clone(),
             description: scn.description.clone(),

@@ -153,6 +153,7 @@ async fn run_open(
                 latency: done.saturating_duration_since(at),
                 service: done.saturating_duration_since(attempt.sent_at),
                 submit: attempt.submit_latency,
+                stages: attempt.stages,
             };
             rec.lock().expect("recorder").record(&sample);
             drop(permit);
@@ -210,6 +211,7 @@ async fn run_closed(
                     latency: done - at,
                     service: done.saturating_duration_since(attempt.sent_at),
                     submit: attempt.submit_latency,
+                    stages: attempt.stages,
                 });
                 if !think.is_zero() {
                     tokio::time::sleep(think).await;

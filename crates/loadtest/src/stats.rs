@@ -71,6 +71,8 @@ pub struct Sample {
     pub service: Duration,
     /// Response time of the submit call alone.
     pub submit: Option<Duration>,
+    /// The stages the result reported (Kiln's `stages`), if any.
+    pub stages: Option<crate::analysis::StageSample>,
 }
 
 fn hist_us() -> Histogram<u64> {
@@ -177,6 +179,8 @@ pub struct Recorder {
     pub dropped: u64,
     /// Largest lateness of a sent arrival.
     pub max_lateness: Duration,
+    /// Every completion's stages, for the decomposition (crate::analysis).
+    pub stage_rows: Vec<crate::analysis::StageRow>,
 }
 
 impl Default for Recorder {
@@ -193,6 +197,7 @@ impl Default for Recorder {
             late: 0,
             dropped: 0,
             max_lateness: Duration::ZERO,
+            stage_rows: Vec::new(),
         }
     }
 }
@@ -235,6 +240,13 @@ impl Recorder {
         self.by_language.entry(s.language).or_default().add(s);
         self.by_complexity.entry(s.complexity).or_default().add(s);
         *self.outcomes.entry(s.outcome.key()).or_default() += 1;
+        self.stage_rows.push(crate::analysis::StageRow {
+            second: (s.scheduled + s.latency).as_secs() as u32,
+            language: s.language,
+            service_ms: s.service.as_secs_f64() * 1000.0,
+            submit_ms: s.submit.map(|d| d.as_secs_f64() * 1000.0),
+            stages: s.stages,
+        });
         let sec = self.second(s.scheduled + s.latency);
         sec.completed += 1;
         sec.success += u64::from(s.outcome == Outcome::Success);
@@ -290,6 +302,7 @@ impl Recorder {
         self.late += o.late;
         self.dropped += o.dropped;
         self.max_lateness = self.max_lateness.max(o.max_lateness);
+        self.stage_rows.extend(o.stage_rows.iter().cloned());
     }
 }
 
@@ -311,6 +324,7 @@ mod tests {
             latency: Duration::from_millis(2000),
             service: Duration::from_millis(2000),
             submit: None,
+            stages: None,
         });
         assert_eq!(r.seconds[0].sent, 1);
         assert_eq!(r.seconds[2].completed, 1);

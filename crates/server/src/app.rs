@@ -41,6 +41,8 @@ pub struct AppState {
     /// Set when the grace period is over: running jobs are abandoned and requeued.
     pub abort: watch::Sender<bool>,
     pub workers_alive: AtomicUsize,
+    /// The result write and notice of recent results (crate::stages).
+    pub stage_tails: crate::stages::Tails,
     /// `/openapi.json`, filled in for this configuration.
     pub openapi: String,
     /// The workspace manager, or why workspaces are unavailable here.
@@ -134,6 +136,7 @@ impl App {
             draining: AtomicBool::new(false),
             abort: watch::channel(false).0,
             workers_alive: AtomicUsize::new(0),
+            stage_tails: Default::default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run(state.clone(), listener, stop_rx, guard, tasks));

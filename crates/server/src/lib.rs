@@ -19,6 +19,8 @@
 //! - [`backends`]: which store, queue and notifier a server runs on (embedded by
 //!   default; Redis + PostgreSQL for scale-out, with the lost-job sweeper).
 //! - [`worker`]: the in-process workers: lease, run, finish exactly once, ack.
+//! - [`stages`]: a submission's stage timings (accept … notify), their
+//!   histogram, and the last two stages of recent results kept in memory.
 //! - [`worker_node`]: `kiln worker`, workers on the shared backends with only
 //!   `/health` and `/metrics`.
 //! - [`notify`]: the [`notify::Notifier`] trait ("submission finished", for `wait=true`),
@@ -57,6 +59,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod routes;
 pub mod sqlite;
+pub mod stages;
 pub mod store;
 pub mod worker;
 pub mod worker_node;

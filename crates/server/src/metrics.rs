@@ -18,6 +18,8 @@ pub const JOB_DURATION: &str = "code_execution_job_duration_seconds";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 pub const SUBMISSIONS: &str = "code_execution_submissions_total";
 pub const CALLBACKS: &str = "code_execution_callbacks_total";
+/// Where submissions' time went, by `stage` (crate::stages).
+pub const STAGE_SECONDS: &str = "code_execution_stage_seconds";
 
 const SECONDS_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
@@ -29,13 +31,12 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let builder = [QUEUE_WAIT, JOB_DURATION, HTTP_DURATION].into_iter().fold(
-                PrometheusBuilder::new(),
-                |b, name| {
+            let builder = [QUEUE_WAIT, JOB_DURATION, HTTP_DURATION, STAGE_SECONDS]
+                .into_iter()
+                .fold(PrometheusBuilder::new(), |b, name| {
                     b.set_buckets_for_metric(Matcher::Full(name.to_string()), SECONDS_BUCKETS)
                         .expect("non-empty buckets")
-                },
-            );
+                });
             let builder = builder
                 .set_buckets_for_metric(
                     Matcher::Full(kiln_workspace::metrics::BUILD_SECONDS.to_string()),
@@ -73,6 +74,11 @@ fn describe() {
         HTTP_DURATION,
         metrics::Unit::Seconds,
         "HTTP request duration, by route and status"
+    );
+    metrics::describe_histogram!(
+        STAGE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time of each stage of a submission (accept, queue, start_write, compile, run, result_write, notify)"
     );
     metrics::describe_counter!(SUBMISSIONS, "Submissions accepted into the queue");
     metrics::describe_counter!(CALLBACKS, "Callback deliveries, by outcome");

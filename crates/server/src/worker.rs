@@ -16,6 +16,7 @@ use kiln_engine::Report;
 use crate::app::AppState;
 use crate::metrics as m;
 use crate::queue::Lease;
+use crate::stages;
 
 /// Counts a worker alive for `/health` while it exists.
 struct Alive<'a>(&'a AppState);
@@ -98,6 +99,7 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
     let started = crate::now_ms();
     metrics::histogram!(m::QUEUE_WAIT)
         .record((started - lease.enqueued_at_ms).max(0) as f64 / 1000.0);
+    let start_write = Instant::now();
     if !app
         .store
         .mark_running(&lease.id, lease.attempt, started)
@@ -106,7 +108,14 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         app.queue.ack(lease).await?;
         return Ok(());
     }
-    let report = if lease.attempt > app.config.jobs.max_attempts {
+    let mut measured = stages::Measured {
+        created_at_ms: rec.created_at_ms,
+        enqueued_at_ms: lease.enqueued_at_ms,
+        started_at_ms: started,
+        start_write: start_write.elapsed(),
+        engine: None,
+    };
+    let mut report = if lease.attempt > app.config.jobs.max_attempts {
         let reason = format!(
             "the job was interrupted {} times (a worker or server crashed, was killed or \
              outlived its lease while it ran); giving up",
@@ -155,14 +164,24 @@ async fn process(app: &AppState, lease: &Lease) -> anyhow::Result<()> {
         metrics::histogram!(m::JOB_DURATION,
             "language" => rec.submission.language.clone(), "status" => report.status.as_str())
         .record(clock.elapsed().as_secs_f64());
+        measured.engine = Some(clock.elapsed());
         report
     };
+    let mut timings = stages::before_write(&measured, &report);
+    report.stages = Some(timings);
+    let write = Instant::now();
     let finished = app
         .store
         .finish(&lease.id, lease.attempt, &report, crate::now_ms())
         .await?;
+    let written = Instant::now();
     app.queue.ack(lease).await?;
+    timings.result_write_ms = Some(written.duration_since(write).as_millis() as u64);
+    timings.notify_ms = Some(written.elapsed().as_millis() as u64);
+    stages::record(&timings);
     if finished {
+        app.stage_tails
+            .put(&lease.id, written.duration_since(write), written.elapsed());
         // Its callback, if any, is now `pending` in the store: crate::callback::dispatch sends it.
         app.finished.publish(&lease.id);
     }

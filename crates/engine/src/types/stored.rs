@@ -141,6 +141,8 @@ struct ReportOut<'a> {
     compile_wall_time_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     compile_cached: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stages: Option<super::Stages>,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +190,8 @@ struct ReportIn {
     stderr_bytes: Option<String>,
     #[serde(default)]
     compile_output_bytes: Option<String>,
+    #[serde(default)]
+    stages: Option<super::Stages>,
 }
 
 pub fn to_json(r: &Report) -> serde_json::Result<String> {
@@ -220,6 +224,7 @@ pub fn to_json(r: &Report) -> serde_json::Result<String> {
         compile_time_ms: r.compile_time_ms,
         compile_wall_time_ms: r.compile_wall_time_ms,
         compile_cached: r.compile_cached,
+        stages: r.stages,
     };
     // Sized once: a stored report can be many MiB.
     let fields = [&out.stdout, &out.stderr, &out.compile_output]
@@ -283,6 +288,7 @@ pub fn from_json(s: &str) -> serde_json::Result<Report> {
         stdout_bytes,
         stderr_bytes,
         compile_output_bytes,
+        stages: r.stages,
     })
 }
 
@@ -300,6 +306,10 @@ mod tests {
         (r.stderr, r.stderr_bytes) = output_text(invalid.clone());
         r.compile_output = "warning: x\n".into();
         r.compile_cached = Some(true);
+        r.stages = Some(crate::Stages {
+            run_ms: Some(3),
+            ..Default::default()
+        });
         let mut t = RunReport {
             status: Status::Accepted,
             stdout: r.stdout.clone(),

@@ -61,19 +61,17 @@ pub fn languages<'de, D: Deserializer<'de>>(
 ) -> Result<BTreeMap<&'static str, Group>, D::Error> {
     let read = BTreeMap::<String, Group>::deserialize(d)?;
     read.into_iter()
-        .map(|(name, g)| {
-            crate::corpus::CORPUS
-                .iter()
-                .map(|p| p.language)
-                .find(|l| *l == name)
-                .map(|l| (l, g))
-                .ok_or_else(|| {
-                    serde::de::Error::custom(format!(
-                        "unknown language `{name}` (not in this kiln's corpus)"
-                    ))
-                })
-        })
+        .map(|(name, g)| Ok((corpus_language(&name).map_err(serde::de::Error::custom)?, g)))
         .collect()
+}
+
+/// The corpus's `&'static` name of language `name`.
+pub fn corpus_language(name: &str) -> Result<&'static str, String> {
+    crate::corpus::CORPUS
+        .iter()
+        .map(|p| p.language)
+        .find(|l| *l == name)
+        .ok_or_else(|| format!("unknown language `{name}` (not in this kiln's corpus)"))
 }
 
 #[cfg(test)]
@@ -96,6 +94,12 @@ mod tests {
             latency: Duration::from_micros(1_000 + i * i * 37 % 900_000),
             service: Duration::from_micros(900 + i * 13 % 5_000),
             submit: Some(Duration::from_micros(200 + i)),
+            // Some with stages, so that they go through the shard files too.
+            stages: i.is_multiple_of(2).then(|| crate::analysis::StageSample {
+                compile: Some(i as f64),
+                cached: Some(i.is_multiple_of(4)),
+                ..Default::default()
+            }),
         }
     }
 

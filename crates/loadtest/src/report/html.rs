@@ -255,6 +255,8 @@ pub fn report_html(run: &RunResult) -> String {
             esc(&b)
         );
     }
+    // The plan's three questions, before the phases (crate::analysis).
+    out.push_str(&crate::analysis::render::html(run));
     for (i, p) in run.phases.iter().enumerate() {
         phase_html(&mut out, i, p);
     }

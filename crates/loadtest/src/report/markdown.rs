@@ -153,6 +153,8 @@ pub fn summary_markdown(run: &RunResult) -> String {
     if let Some(b) = crate::report::scale_banner(run) {
         let _ = writeln!(out, "\n> **{b}**");
     }
+    // The plan's three questions, before the phases (crate::analysis).
+    out.push_str(&crate::analysis::render::markdown(run));
     for p in &run.phases {
         phase(&mut out, p);
     }

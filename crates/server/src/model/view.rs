@@ -204,6 +204,10 @@ pub struct SubmissionView {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub queue_wait_ms: Option<u64>,
+    /// Where its time went, stage by stage (docs/api.md, "Stages"); `null`
+    /// until finished.
+    #[serde(default)]
+    pub stages: Option<kiln_engine::Stages>,
     /// What was submitted, with the limits applied (`?include=input`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<kiln_engine::Submission>,
@@ -282,6 +286,7 @@ impl SubmissionView {
         view.compile_time_ms = r.compile_time_ms;
         view.compile_wall_time_ms = r.compile_wall_time_ms;
         view.compile_cached = r.compile_cached;
+        view.stages = r.stages;
         view.message = r.message;
         view.tests = r
             .tests
@@ -322,6 +327,7 @@ impl SubmissionView {
             queue_wait_ms: rec
                 .started_at_ms
                 .map(|s| (s - rec.created_at_ms).max(0) as u64),
+            stages: r.and_then(|r| r.stages),
             input: None,
             callback: rec.callback.clone(),
         }

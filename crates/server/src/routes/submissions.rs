@@ -64,12 +64,19 @@ pub enum Include {
 }
 
 impl Include {
-    fn view(self, rec: SubmissionRecord, enc: Encoding) -> SubmissionView {
+    fn view(
+        self,
+        tails: &crate::stages::Tails,
+        rec: SubmissionRecord,
+        enc: Encoding,
+    ) -> SubmissionView {
         let input = (self == Include::Input).then(|| rec.submission.clone());
-        SubmissionView {
+        let mut view = SubmissionView {
             input,
             ..SubmissionView::from_record(rec, enc)
-        }
+        };
+        tails.fill(&view.id, &mut view.stages);
+        view
     }
 }
 
@@ -84,7 +91,8 @@ pub async fn create(
     let id = ids.into_iter().next().expect("one id per submission");
     if q.wait {
         if let Some(rec) = wait_finished(&app, &id).await? {
-            let view = SubmissionView::from_record(rec, q.encoding);
+            let mut view = SubmissionView::from_record(rec, q.encoding);
+            app.stage_tails.fill(&view.id, &mut view.stages);
             return Ok(view.into_response(StatusCode::OK));
         }
     }
@@ -136,7 +144,7 @@ pub async fn get_one(
     Query(q): Query<GetQuery>,
 ) -> Result<Response, ApiError> {
     match readable(&app, &caller, &id).await? {
-        Some(rec) => Ok(q.include.view(rec, q.encoding).into_response(StatusCode::OK)),
+        Some(rec) => Ok(q.include.view(&app.stage_tails, rec, q.encoding).into_response(StatusCode::OK)),
         None => Err(ApiError::not_found(format!(
             "no submission with id {id:?} for this API key (results are kept for the retention period)"
         ))),
@@ -201,7 +209,7 @@ pub async fn get_batch(
             } else {
                 found.swap_remove(i)
             };
-            Some(q.include.view(rec, q.encoding))
+            Some(q.include.view(&app.stage_tails, rec, q.encoding))
         })
         .collect();
     #[derive(serde::Serialize)]
@@ -279,7 +287,8 @@ pub(crate) async fn accept(
         .collect();
     let ids: Vec<String> = new.iter().map(|s| s.id.clone()).collect();
     app.store.insert(&new).await?;
-    if let Err(e) = app.queue.enqueue(&ids, now).await {
+    // Enqueued when stored: the gap from `created_at_ms` is the `accept` stage.
+    if let Err(e) = app.queue.enqueue(&ids, crate::now_ms()).await {
         if let Err(del) = app.store.delete(&ids).await {
             tracing::error!(error = %del, "could not remove refused submissions; they run at the next start");
         }

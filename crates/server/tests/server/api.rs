@@ -32,6 +32,25 @@ async fn submit_then_get_and_wait() {
         assert!(r.get(field).is_some(), "{field} missing in {r}");
     }
     assert!(r["finished_at"].is_string());
+    // Every stage, the last two from this process's memory (its worker wrote it).
+    for stage in [
+        "accept_ms",
+        "queue_ms",
+        "start_write_ms",
+        "compile_ms",
+        "run_ms",
+        "result_write_ms",
+        "notify_ms",
+    ] {
+        assert!(r["stages"][stage].is_u64(), "{stage} missing in {r}");
+    }
+    assert_eq!(
+        r["queue_wait_ms"].as_u64(),
+        Some(
+            r["stages"]["accept_ms"].as_u64().unwrap() + r["stages"]["queue_ms"].as_u64().unwrap()
+        ),
+        "{r}"
+    );
 
     let mut body = fake("echo", "42");
     body["expected_output"] = json!("41");
@@ -148,7 +167,7 @@ async fn languages_health_metrics_openapi() {
     assert_eq!(code, 200);
     let text = text.as_str().unwrap();
     for name in ["code_execution_queue_depth", "code_execution_active_jobs", "code_execution_workers",
-        "code_execution_queue_wait_seconds_bucket", "code_execution_job_duration_seconds_bucket{language=\"fake\",status=\"accepted\"",
+        "code_execution_queue_wait_seconds_bucket", "code_execution_stage_seconds_bucket{stage=\"run\"", "code_execution_stage_seconds_bucket{stage=\"result_write\"", "code_execution_job_duration_seconds_bucket{language=\"fake\",status=\"accepted\"",
         "http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/submissions\",status=\"200\""] {
         assert!(text.contains(name), "{name} not in /metrics:\n{text}");
     }

@@ -70,6 +70,7 @@ fn report_of(runs: Vec<RunReport>, compile_output: String) -> Report {
         stdout_bytes: first.stdout_bytes,
         stderr_bytes: first.stderr_bytes,
         compile_output_bytes: None,
+        stages: None,
     }
 }
 
