@@ -22,6 +22,10 @@ fn real_programs_get_their_verdicts() {
 
     let (code, health) = server.request("GET", "/health", None);
     assert_eq!(code, 200, "{health}");
+    // This machine allows user namespaces and Kiln runs as root here.
+    assert_eq!(health["sandbox"]["user_namespaces"], true, "{health}");
+    assert_eq!(health["sandbox"]["rootless"], false, "{health}");
+    assert!(health["sandbox"]["cgroup_version"].is_string(), "{health}");
 
     let v = wait(
         &server,

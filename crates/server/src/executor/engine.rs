@@ -33,6 +33,16 @@ pub fn engine_config(config: &Config) -> EngineConfig {
 
 #[async_trait]
 impl Executor for Engine {
+    fn sandbox(&self) -> Option<serde_json::Value> {
+        self.sandbox_info().map(|i| {
+            serde_json::json!({
+                "cgroup_version": i.cgroup_version,
+                "user_namespaces": i.user_namespaces,
+                "rootless": i.rootless,
+            })
+        })
+    }
+
     fn languages(&self) -> Vec<LanguageInfo> {
         self.catalog()
             .available()

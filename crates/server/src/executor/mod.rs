@@ -49,6 +49,11 @@ pub trait Executor: Send + Sync + 'static {
         stdin: mpsc::Receiver<Bytes>,
         output: mpsc::Sender<OutputChunk>,
     ) -> Report;
+    /// How boxes are isolated here (`/health`'s `sandbox`); `None` where
+    /// this executor runs no sandbox.
+    fn sandbox(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 mod engine;

@@ -62,6 +62,7 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Response {
             "error": depth.as_ref().err().map(|e| e.to_string()),
         },
         "workers": { "configured": app.config.workers, "alive": alive, "fleet": fleet_view },
+        "sandbox": app.executor.sandbox(),
         "warnings": warnings,
     });
     let code = if ok {
