@@ -31,6 +31,8 @@ toolchains=(
   "php-cli                 /usr/bin/php"
   "perl                    /usr/bin/perl"
   "lua5.4                  /usr/bin/lua5.4"
+  # Workspaces: each home is an ext4 image (docs/workspaces.md, Quotas).
+  "e2fsprogs               /usr/sbin/mkfs.ext4"
 )
 
 have_rust() {

@@ -129,8 +129,10 @@ fn lifecycle_exec_files_and_persistence() {
         format!("hello\0bytes{uid}\n")
     );
 
-    // delete removes the record and the home (and follows no link while at it).
-    let home = dir.path().join("data/workspaces").join(&id).join("home");
+    // delete removes the record and the home (and follows no link while at
+    // it); the home is its own filesystem, mounted at `<id>/disk`.
+    let ws_dir = dir.path().join("data/workspaces").join(&id);
+    let home = ws_dir.join("disk/home");
     assert!(home.join("src/a.txt").exists());
     assert_eq!(
         s.request("DELETE", &format!("/api/v1/workspaces/{id}"), None)
@@ -149,7 +151,7 @@ fn lifecycle_exec_files_and_persistence() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!home.exists());
+    assert!(!home.exists() && !ws_dir.exists());
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret");
     let (_, v) = s.request("GET", "/api/v1/workspaces", None);
     assert_eq!(v["workspaces"], json!([]));

@@ -54,6 +54,6 @@ pub use boxed::SandboxBox;
 pub use cgroup::Version as CgroupVersion;
 pub use error::SandboxError;
 pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
-pub use protocol::{BindSpec, FileInfo, FileKind, WORK_DIR};
+pub use protocol::{BindSpec, FileInfo, FileKind, FileOp, WORK_DIR};
 pub use pty::PtyProcess;
 pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};

@@ -105,6 +105,8 @@ pub struct BoxOptions {
     pub work_dir: Option<String>,
     /// Extra read-only binds (a toolchain outside /usr, for instance).
     pub binds: Vec<BindSpec>,
+    /// Host files bound read-only over `/proc/…` files (see [`BoxSetup::proc_binds`]).
+    pub proc_binds: Vec<BindSpec>,
 }
 
 /// Cgroup names must differ between `Sandbox`es of one process too.
@@ -293,6 +295,7 @@ impl Sandbox {
             ],
             work_host: opts.home.as_ref().map(|h| h.display().to_string()),
             work_dir,
+            proc_binds: opts.proc_binds.clone(),
         }
     }
 }

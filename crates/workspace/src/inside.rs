@@ -54,6 +54,14 @@ pub(crate) fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
         SandboxError::Rejected(m) if m.contains("ENOENT") => {
             WorkspaceError::FileMissing(format!("{path}: no such file"))
         }
+        SandboxError::Rejected(m) if m.contains("EEXIST") || m.contains("not empty") => {
+            WorkspaceError::Conflict(format!("{path}: {m}"))
+        }
+        SandboxError::Rejected(m) if m.contains("No space left") || m.contains("ENOSPC") => {
+            WorkspaceError::TooLarge(format!(
+                "{path}: the home is full (its filesystem holds the template's disk_mb); delete files first"
+            ))
+        }
         SandboxError::Rejected(m) => WorkspaceError::FileRefused(format!("{path}: {m}")),
         other => WorkspaceError::Sandbox(other),
     }

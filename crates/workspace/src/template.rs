@@ -18,11 +18,11 @@ pub struct TemplateSpec {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// CPUs (reported; cgroup v1 boxes have no CPU quota, see docs/workspaces.md).
+    /// CPUs: a CFS quota on the box's cgroup, and `ceil(cpu)` CPUs of affinity.
     pub cpu: f64,
     pub memory_mb: u64,
-    /// Home size cap: the largest file a program may write (RLIMIT_FSIZE) and
-    /// the largest upload.
+    /// The size of the home's own filesystem (also the largest file a
+    /// program may write, RLIMIT_FSIZE, and the largest upload).
     pub disk_mb: u64,
     /// Processes and threads in the box at once.
     #[serde(default = "default_pids")]

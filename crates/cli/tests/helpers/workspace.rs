@@ -29,10 +29,14 @@ pub fn start(dir: &Path, first_uid: u32, extra_toml: &str, flags: &[&str]) -> Se
 }
 
 pub fn create(s: &Server, name: &str) -> String {
+    create_from(s, name, "pod-swdev")
+}
+
+pub fn create_from(s: &Server, name: &str, template: &str) -> String {
     let (code, v) = s.request(
         "POST",
         "/api/v1/workspaces",
-        Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})),
+        Some(&json!({"name": name, "template": template, "parameters": {}})),
     );
     assert_eq!(code, 201, "{v}");
     v["id"].as_str().unwrap().to_string()

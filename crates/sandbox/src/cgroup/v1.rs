@@ -1,5 +1,7 @@
 //! cgroup v1: one hierarchy per controller (memory, pids, cpuacct, freezer);
-//! each box's group has `init` and `run` children in every hierarchy.
+//! each box's group has `init` and `run` children in every hierarchy. The
+//! `cpu` hierarchy (CFS quota) is optional: a box gets a group there only
+//! when a CPU quota is set (a workspace's), and all its processes move in.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,8 @@ const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuacct", "freezer"];
 #[derive(Debug, Clone)]
 pub struct Hierarchies {
     parents: [PathBuf; 4],
+    /// The `kiln` parent in the `cpu` hierarchy, where one is mounted and writable.
+    cpu: Option<PathBuf>,
 }
 
 impl Hierarchies {
@@ -30,11 +34,16 @@ impl Hierarchies {
                 format!("{e}{hint}")
             })?;
         }
-        Ok(Hierarchies { parents })
+        let cpu = locate_one(mountinfo, proc_cgroup, "cpu")
+            .ok()
+            .filter(|p| mkdir(p).is_ok());
+        Ok(Hierarchies { parents, cpu })
     }
 
     pub fn parents(&self) -> Vec<PathBuf> {
-        self.parents.to_vec()
+        let mut out = self.parents.to_vec();
+        out.extend(self.cpu.clone());
+        out
     }
 
     /// Creates the box's group with its `init` and `run` children in every hierarchy.
@@ -53,6 +62,7 @@ impl Hierarchies {
         }
         let g = Group {
             dirs: dirs.try_into().expect("four controllers"),
+            cpu: self.cpu.as_ref().map(|p| p.join(name)),
         };
         // Never swap a box's memory out: its limit is a limit on RAM.
         let _ = write(&g.memory().join("memory.swappiness"), "0");
@@ -70,19 +80,24 @@ impl Hierarchies {
 /// root (mountinfo's fourth field). So the group's directory is the mount
 /// point joined with its path *below the mount's root*, not the host path.
 fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
-    let mut parents: Vec<PathBuf> = Vec::new();
-    for ctrl in CONTROLLERS {
-        let (mount, root) =
-            find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
-        let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
-            .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
-        let rel = below(&root, &own).ok_or(format!(
-            "this process's {ctrl} group {own} is outside what {} shows (the mount's root is {root}); mount the hierarchy at its root or give Kiln a cgroup namespace",
-            mount.display()
-        ))?;
-        parents.push(mount.join(rel).join("kiln"));
-    }
+    let parents = CONTROLLERS
+        .iter()
+        .map(|ctrl| locate_one(mountinfo, proc_cgroup, ctrl))
+        .collect::<Result<Vec<PathBuf>, String>>()?;
     Ok(parents.try_into().expect("four controllers"))
+}
+
+/// The `kiln` parent group in the hierarchy of `ctrl` (see [`locate`]).
+fn locate_one(mountinfo: &str, proc_cgroup: &str, ctrl: &str) -> Result<PathBuf, String> {
+    let (mount, root) =
+        find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
+    let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
+        .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
+    let rel = below(&root, &own).ok_or(format!(
+        "this process's {ctrl} group {own} is outside what {} shows (the mount's root is {root}); mount the hierarchy at its root or give Kiln a cgroup namespace",
+        mount.display()
+    ))?;
+    Ok(mount.join(rel).join("kiln"))
 }
 
 /// Mount point and root (the group it shows) of the v1 hierarchy that
@@ -109,6 +124,8 @@ fn find_mount(mountinfo: &str, ctrl: &str) -> Option<(PathBuf, String)> {
 #[derive(Debug)]
 pub struct Group {
     dirs: [PathBuf; 4],
+    /// Where the box's group in the `cpu` hierarchy goes (made by [`Group::set_cpu_quota`]).
+    cpu: Option<PathBuf>,
 }
 
 impl Group {
@@ -147,6 +164,36 @@ impl Group {
         write(&self.run_pids().join("pids.max"), &pids.to_string())
     }
 
+    /// A CFS quota of `cpus` CPUs for the whole box: its group in the `cpu`
+    /// hierarchy gets `cpu.cfs_quota_us`, and the box's processes (helper,
+    /// init, programs) move into it; what init starts later is born there.
+    pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
+        let Some(dir) = &self.cpu else {
+            return Err(SandboxError::layer(
+                "cgroup",
+                "the cpu controller is not mounted (cgroup v1): a CPU quota cannot be set; mount it at /sys/fs/cgroup/cpu",
+            ));
+        };
+        mkdir(dir)?;
+        write(
+            &dir.join("cpu.cfs_period_us"),
+            &super::CFS_PERIOD_US.to_string(),
+        )?;
+        write(
+            &dir.join("cpu.cfs_quota_us"),
+            &super::cfs_quota_us(cpus).to_string(),
+        )?;
+        let procs = dir.join("cgroup.procs");
+        for g in [INIT_GROUP, RUN_GROUP] {
+            let listed = self.freezer().join(g).join("cgroup.procs");
+            for pid in std::fs::read_to_string(&listed).unwrap_or_default().lines() {
+                // A process that exited meanwhile cannot move: nothing to do.
+                let _ = write(&procs, pid.trim());
+            }
+        }
+        Ok(())
+    }
+
     pub fn reset_peak(&self) {
         let _ = write(&self.run_memory().join("memory.max_usage_in_bytes"), "0");
         let _ = write(&self.run_memory().join("memory.failcnt"), "0");
@@ -173,7 +220,8 @@ impl Group {
 
     pub fn remove(&self) -> Result<()> {
         let mut first_err: Option<SandboxError> = None;
-        for d in &self.dirs {
+        // The cpu group may never have been made: removing it then is a no-op.
+        for d in self.dirs.iter().chain(self.cpu.iter()) {
             if let Err(e) = rmdir_tree(d) {
                 first_err.get_or_insert(e);
             }

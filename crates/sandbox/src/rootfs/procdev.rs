@@ -9,7 +9,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
 use super::mounts::{readonly_recursive, MOUNT_ATTR_NOEXEC};
-use super::{fail, mkdirs, tmpfs, Step};
+use super::{fail, mkdirs, tmpfs, LayerError, Step};
 use crate::protocol::BoxSetup;
 
 /// `/proc` files that show the host (runc's masked paths, and more): `/dev/null`
@@ -103,6 +103,32 @@ pub(super) fn mask_proc(root: &Path) -> Step {
         .map_err(fail("proc", format!("bind /proc/{d}")))?;
         readonly_recursive(&t, MOUNT_ATTR_NOEXEC)
             .map_err(fail("proc", format!("read-only /proc/{d}")))?;
+    }
+    Ok(())
+}
+
+/// Binds host files read-only over files of the box's `/proc` (views of a
+/// workspace's limits); each target must be an existing file there.
+pub(super) fn bind_views(root: &Path, binds: &[crate::protocol::BindSpec]) -> Step {
+    for b in binds {
+        let Some(rel) = b
+            .inside
+            .strip_prefix("/proc/")
+            .filter(|r| !r.contains(".."))
+        else {
+            return Err(LayerError {
+                layer: "proc",
+                message: format!("{:?} is not a /proc/ path", b.inside),
+            });
+        };
+        let dst = root.join("proc").join(rel);
+        if !dst.is_file() {
+            return Err(LayerError {
+                layer: "proc",
+                message: format!("{} is not a file of /proc", b.inside),
+            });
+        }
+        super::mounts::bind_readonly(Path::new(&b.host), &dst)?;
     }
     Ok(())
 }

@@ -106,6 +106,7 @@ impl RawBox {
             files: vec![],
             work_dir: "/box".into(),
             work_host: None,
+            proc_binds: vec![],
         };
         protocol::send(host.as_fd(), &setup, &[], &[]).unwrap();
         let mut raw = RawBox {

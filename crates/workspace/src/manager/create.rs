@@ -193,6 +193,7 @@ impl Manager {
             }
             Err(err) => {
                 tracing::warn!(workspace = %e.snapshot().id, error = %err, "building a workspace failed");
+                self.detach_home(e.snapshot().id).await;
                 self.transition(&e, |w| {
                     if w.status == Status::Provisioning {
                         w.status = Status::Failed;
@@ -208,6 +209,27 @@ impl Manager {
                 });
             }
         }
+    }
+
+    /// The host side of a box, off the async threads: the home attached
+    /// (its filesystem made on first use), the `/proc` views written and the
+    /// CPUs chosen.
+    async fn prepare_host(
+        &self,
+        id: Uuid,
+        uid: u32,
+        t: &Template,
+    ) -> Result<(std::path::PathBuf, Vec<kiln_sandbox::BindSpec>, Vec<usize>)> {
+        let store = self.store.clone();
+        let t = t.clone();
+        tokio::task::spawn_blocking(move || {
+            let home = store.attach_home(id, uid, t.disk_mb)?;
+            let cpus = crate::views::pick_cpus(&crate::views::online_cpus(), t.cpu, uid);
+            let binds = crate::views::write(&store.ws_dir(id), &t, &cpus)?;
+            Ok((home, binds, cpus))
+        })
+        .await
+        .map_err(|e| WorkspaceError::Config(format!("preparing the home failed: {e}")))?
     }
 
     async fn build_box(&self, e: &Entry, timings: &mut Vec<Timing>) -> Result<Arc<SandboxBox>> {
@@ -229,16 +251,19 @@ impl Manager {
             });
             step = Instant::now();
         };
-        let home = self.store.ensure_home(id, uid)?;
+        let (home, proc_binds, cpus) = self.prepare_host(id, uid, &t).await?;
         record("home", timings);
         let opts = BoxOptions {
             uid: Some(uid),
             home: Some(home),
             work_dir: Some(HOME.into()),
-            binds: vec![],
+            proc_binds,
+            ..BoxOptions::default()
         };
         let b = self.sandbox.create_box_with(&opts).await?;
         b.set_box_limits(t.memory_mb << 20, t.pids)?;
+        b.set_cpu_quota(t.cpu)?;
+        crate::views::pin(&b.host_pids(), &cpus)?;
         record("sandbox", timings);
         // The agent answers when a program starts and exits inside the box.
         let mut spec = ExecSpec::new(

@@ -263,6 +263,10 @@ fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
                 continue;
             }
             Status::Provisioning | Status::Running | Status::Stopping => {
+                // The old process's box is gone; its home's mount may not be.
+                if let Err(e) = store.detach_home(w.id) {
+                    tracing::warn!(workspace = %w.id, error = %e, "unmounting a left-over home failed");
+                }
                 w.status = Status::Stopped;
                 w.agent = Agent {
                     status: AgentStatus::Disconnected,
