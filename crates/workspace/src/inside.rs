@@ -10,7 +10,7 @@ use kiln_sandbox::{ExecLimits, ExecSpec, Input, LimitHit, SandboxError};
 use uuid::Uuid;
 
 use crate::error::{Result, WorkspaceError};
-use crate::manager::{lock, Manager, HOME, PATH};
+use crate::manager::{lock, Manager, HOME};
 use crate::model::{Command, ExecRequest, ExecResponse};
 use crate::pty::{Attachment, PtySession};
 
@@ -18,9 +18,10 @@ use crate::pty::{Attachment, PtySession};
 const EXEC_OUTPUT_BYTES: u64 = 1 << 20;
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
-fn base_env() -> Vec<String> {
+/// The environment of every program in a workspace, with its template's `PATH`.
+fn base_env(path: &str) -> Vec<String> {
     vec![
-        PATH.into(),
+        format!("PATH={path}"),
         format!("HOME={HOME}"),
         "USER=kiln".into(),
         "LANG=C.UTF-8".into(),
@@ -89,8 +90,8 @@ fn exec_argv(command: Command) -> Result<Vec<String>> {
 }
 
 /// The environment of an exec: the base one with the request's variables.
-fn exec_env(given: BTreeMap<String, String>) -> Result<Vec<String>> {
-    let mut env = base_env();
+fn exec_env(path: &str, given: BTreeMap<String, String>) -> Result<Vec<String>> {
+    let mut env = base_env(path);
     for (k, v) in given {
         if !env_name_ok(&k) || v.contains('\0') {
             return Err(WorkspaceError::invalid(
@@ -129,9 +130,9 @@ impl Manager {
             .map_err(|m| WorkspaceError::invalid("cwd", m))?;
         kiln_sandbox::files::check_exec_path("command", &argv[0], &cwd)
             .map_err(|m| WorkspaceError::invalid("command", m))?;
-        let env = exec_env(req.env)?;
-        let b = e.running_box()?;
         let t = self.template(&e.snapshot().template)?;
+        let env = exec_env(&t.path, req.env)?;
+        let b = e.running_box()?;
         let _busy = e.busy();
         let limits = ExecLimits {
             cpu_ms: timeout,
@@ -220,7 +221,7 @@ impl Manager {
             ..Rlimits::default()
         };
         let p = b
-            .spawn_pty_limited(argv, base_env(), HOME, rows, cols, rlimits)
+            .spawn_pty_limited(argv, base_env(&t.path), HOME, rows, cols, rlimits)
             .await
             .map_err(|err| match err {
                 SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),

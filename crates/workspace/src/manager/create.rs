@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kiln_sandbox::{BoxOptions, ExecLimits, ExecSpec, SandboxBox};
 use uuid::Uuid;
 
-use super::{lock, Entry, Manager, HOME, PATH};
+use super::{lock, Entry, Manager, HOME};
 use crate::error::{Result, WorkspaceError};
 use crate::model::{self, Agent, AgentStatus, Build, CreateRequest, Status, Timing, Workspace};
 use crate::template::Template;
@@ -258,7 +258,7 @@ impl Manager {
             home: Some(home),
             work_dir: Some(HOME.into()),
             proc_binds,
-            ..BoxOptions::default()
+            binds: t.binds.clone(),
         };
         let b = self.sandbox.create_box_with(&opts).await?;
         b.set_box_limits(t.memory_mb << 20, t.pids)?;
@@ -268,7 +268,7 @@ impl Manager {
         // The agent answers when a program starts and exits inside the box.
         let mut spec = ExecSpec::new(
             vec!["/bin/true".into()],
-            vec![PATH.into()],
+            vec![format!("PATH={}", t.path)],
             ExecLimits {
                 wall_ms: 10_000,
                 ..ExecLimits::default()

@@ -32,7 +32,6 @@ use crate::template::Template;
 
 /// The home inside every workspace box.
 pub const HOME: &str = "/home/kiln";
-pub const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Transfers in flight per workspace (see [`crate::transfer`]).
 pub const MAX_TRANSFERS: usize = 4;
