@@ -227,12 +227,30 @@ impl Manager {
                 SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
                 other => WorkspaceError::Sandbox(other),
             })?;
-        let s = PtySession::start(key.clone(), p, &b, self.settings.pty_buffer_bytes);
+        let save_to = self.scrollback_file(id, &key);
+        let s = PtySession::start(key.clone(), p, &b, self.settings.pty_buffer_bytes, save_to);
         let old = lock(&e.ptys).insert(key, s.clone());
         if let Some(old) = old {
             old.kill().await;
         }
         Ok(s.attach())
+    }
+
+    /// Where terminal `key`'s scrollback is kept (`<ws dir>/pty/<key>`; the
+    /// key is letters, digits, `-` and `_`); `None` when the directory
+    /// cannot be made (the terminal then works without it).
+    fn scrollback_file(&self, id: Uuid, key: &str) -> Option<std::path::PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = self.store.ws_dir(id).join("pty");
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "no terminal scrollback on disk");
+                return None;
+            }
+        }
+        Some(dir.join(key))
     }
 
     /// A client of a terminal went away; the shell is kept for the grace period.
@@ -248,6 +266,7 @@ impl Manager {
                     ptys.remove(&s.id);
                 }
             }
+            s.forget();
             let s = s.clone();
             tokio::spawn(async move { s.kill().await });
         });

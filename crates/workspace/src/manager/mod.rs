@@ -116,7 +116,7 @@ pub struct Manager {
     pub(crate) sandbox: Arc<Sandbox>,
     pub(crate) settings: Settings,
     templates: Vec<Template>,
-    store: Store,
+    pub(crate) store: Store,
     entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
 }
 
@@ -147,7 +147,7 @@ impl Manager {
             .clone()
             .unwrap_or_else(|| default_data_dir.join("workspaces"));
         let store = Store::open(&dir)?;
-        let entries = restore(&store)?;
+        let (entries, were_running) = restore(&store)?;
         let m = Arc::new(Manager {
             sandbox,
             settings,
@@ -156,10 +156,32 @@ impl Manager {
             entries: Mutex::new(entries),
         });
         m.update_gauges();
+        m.autostart(were_running);
         if let Some(idle) = m.settings.idle_timeout() {
             tokio::spawn(lifecycle::reap_idle(Arc::downgrade(&m), idle));
         }
         Ok(m)
+    }
+
+    /// Starts again the workspaces a previous process was running whose
+    /// template says `autostart` (the rest stay `stopped`).
+    fn autostart(self: &Arc<Self>, were_running: Vec<(String, Uuid)>) {
+        for (owner, id) in were_running {
+            let Ok(e) = self.entry(&owner, id) else {
+                continue;
+            };
+            let template = e.snapshot().template;
+            if self.template(&template).is_ok_and(|t| t.autostart) {
+                match self.start(&owner, id) {
+                    Ok(_) => {
+                        tracing::info!(workspace = %id, "starting a workspace that was running before the restart")
+                    }
+                    Err(err) => {
+                        tracing::warn!(workspace = %id, error = %err, "could not start a workspace again after the restart")
+                    }
+                }
+            }
+        }
     }
 
     pub fn templates(&self) -> &[Template] {
@@ -252,9 +274,12 @@ impl Manager {
 }
 
 /// The workspaces a previous process left: deleted ones are removed, the
-/// ones it was running come back `stopped` (their boxes died with it).
-fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
+/// ones it was running come back `stopped` (their boxes died with it);
+/// those are also returned, to start again when their template says so.
+#[allow(clippy::type_complexity)]
+fn restore(store: &Store) -> Result<(HashMap<Uuid, Arc<Entry>>, Vec<(String, Uuid)>)> {
     let mut entries = HashMap::new();
+    let mut were_running = Vec::new();
     for mut w in store.load_all()? {
         match w.status {
             Status::Deleting | Status::Deleted => {
@@ -262,6 +287,9 @@ fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
                 continue;
             }
             Status::Provisioning | Status::Running | Status::Stopping => {
+                if w.status != Status::Stopping {
+                    were_running.push((w.owner.clone(), w.id));
+                }
                 // The old process's box is gone; its home's mount may not be.
                 if let Err(e) = store.detach_home(w.id) {
                     tracing::warn!(workspace = %w.id, error = %e, "unmounting a left-over home failed");
@@ -278,7 +306,7 @@ fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
         }
         entries.insert(w.id, Entry::new(w));
     }
-    Ok(entries)
+    Ok((entries, were_running))
 }
 
 /// Raises this process's open-file soft limit to its hard limit: each

@@ -47,6 +47,14 @@ pub struct TemplateSpec {
     /// `/opt/`; their `bin` joins `PATH`).
     #[serde(default)]
     pub tools: Vec<ToolDir>,
+    /// After a restart of the server, start again the workspaces of this
+    /// template that were running (default true).
+    #[serde(default = "default_autostart")]
+    pub autostart: bool,
+}
+
+fn default_autostart() -> bool {
+    true
 }
 
 fn default_pids() -> u32 {
@@ -72,6 +80,8 @@ pub struct Template {
     pub disk_mb: u64,
     pub pids: u32,
     pub network: bool,
+    /// Whether its running workspaces start again after a server restart.
+    pub autostart: bool,
     /// Ids of the toolchains found on this host.
     pub languages: Vec<String>,
     /// The same, with each one's version and the command that proves it in a workspace.
@@ -121,6 +131,7 @@ pub fn builtin() -> Vec<TemplateSpec> {
             languages: langs(SWDEV),
             python_packages: vec![],
             tools: vec![],
+            autostart: true,
         },
         TemplateSpec {
             name: "ec2-datasci".into(),
@@ -135,6 +146,7 @@ pub fn builtin() -> Vec<TemplateSpec> {
             languages: langs(&["bash", "python"]),
             python_packages: langs(&["numpy", "pandas", "scipy", "matplotlib"]),
             tools: vec![],
+            autostart: true,
         },
     ]
 }
@@ -218,6 +230,7 @@ fn offer(t: TemplateSpec, catalog: &kiln_lang::Catalog, shells: &[String]) -> Te
         disk_mb: t.disk_mb,
         pids: t.pids,
         network: t.network,
+        autostart: t.autostart,
         languages: found.toolchains.iter().map(|c| c.id.clone()).collect(),
         toolchains: found.toolchains,
         python_packages,
