@@ -33,6 +33,7 @@
 //!   `init` child (helper, init) and the limited `run` child (programs); v1 and
 //!   v2 share the helpers of `cgroup::files`.
 //! - `uid`        — per-box uids, distinct across processes.
+//! - [`hostfds`]  — inherited descriptors marked close-on-exec before Kiln starts host tools.
 //! - [`error`]    — the error type.
 
 pub mod boxed;
@@ -42,6 +43,7 @@ pub mod error;
 pub mod exec;
 pub mod files;
 pub mod helper;
+pub mod hostfds;
 mod init;
 pub mod protocol;
 pub mod pty;

@@ -75,6 +75,12 @@ impl Disk {
                         self.home.display()
                     )));
                 }
+                // A warm home (made for root) becomes the workspace's.
+                if meta.uid() != uid {
+                    std::os::unix::fs::chown(&self.home, Some(uid), Some(uid)).map_err(|e| {
+                        WorkspaceError::io(format!("chown {}", self.home.display()), e)
+                    })?;
+                }
             }
             Err(e) => {
                 return Err(WorkspaceError::io(
@@ -154,6 +160,10 @@ fn mkdir_private(dir: &Path) -> Result<()> {
 /// Runs a host tool; its stderr is the error when it fails.
 fn run(cmd: &mut Command) -> Result<()> {
     let what = format!("{cmd:?}");
+    // Nothing Kiln inherited goes on to the tool.
+    if let Err(e) = kiln_sandbox::hostfds::cloexec_inherited() {
+        tracing::warn!(error = %e, "could not mark inherited descriptors close-on-exec");
+    }
     let out = cmd
         .stdin(std::process::Stdio::null())
         .output()

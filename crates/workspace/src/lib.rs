@@ -15,6 +15,7 @@
 //! - [`model`]    — the workspace record and request/answer bodies.
 //! - [`store`]    — metadata files and homes on the host.
 //! - [`disk`]     — a home as its own filesystem (sparse ext4 image, loop-mounted).
+//! - [`homes`]    — homes made ahead of time (a pool per home size, claimed by a rename).
 //! - [`views`]    — `/proc/meminfo`, `/proc/cpuinfo` and CPU affinity that show the template.
 //! - [`settings`] — the `[workspaces]` config table.
 //! - [`metrics`]  — metric names and buckets.
@@ -27,6 +28,7 @@ pub mod archive;
 pub mod disk;
 pub mod error;
 pub mod files;
+pub mod homes;
 pub mod inside;
 pub mod manager;
 pub mod metrics;

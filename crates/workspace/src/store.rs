@@ -65,7 +65,11 @@ impl Store {
         let mut out = Vec::new();
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| WorkspaceError::io(format!("list {}", self.dir.display()), e))?;
-        for e in entries.flatten() {
+        // `.pool` holds warm homes (see `crate::homes`), not workspaces.
+        for e in entries
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        {
             let path = e.path().join("workspace.json");
             match fs::read(&path)
                 .map_err(|e| e.to_string())

@@ -136,10 +136,8 @@ impl Manager {
         };
         let allocate = started.elapsed();
         let snapshot = entry.snapshot();
-        if let Err(err) = self.save(&entry) {
-            lock(&self.entries).remove(&snapshot.id);
-            return Err(err);
-        }
+        // The record is written by the build, off the request path (after a
+        // warm home, if any, became the workspace's directory).
         self.update_gauges();
         let me = self.clone();
         tokio::spawn(async move { me.provision(entry, started, allocate).await });
@@ -211,9 +209,10 @@ impl Manager {
         }
     }
 
-    /// The host side of a box, off the async threads: the home attached
-    /// (its filesystem made on first use), the `/proc` views written and the
-    /// CPUs chosen.
+    /// The host side of a box, off the async threads: a new workspace's
+    /// directory (a warm home when one is ready), the home
+    /// attached (its filesystem made on first use), the `/proc` views
+    /// written and the CPUs chosen.
     async fn prepare_host(
         &self,
         id: Uuid,
@@ -221,8 +220,17 @@ impl Manager {
         t: &Template,
     ) -> Result<(std::path::PathBuf, Vec<kiln_sandbox::BindSpec>, Vec<usize>)> {
         let store = self.store.clone();
+        let homes = self.homes.clone();
         let t = t.clone();
         tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::DirBuilderExt;
+            let dir = store.ws_dir(id);
+            if !dir.exists() && !homes.claim(t.disk_mb, &dir) {
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(|e| WorkspaceError::io(format!("create {}", dir.display()), e))?;
+            }
             let home = store.attach_home(id, uid, t.disk_mb)?;
             let cpus = crate::views::pick_cpus(&crate::views::online_cpus(), t.cpu, uid);
             let binds = crate::views::write(&store.ws_dir(id), &t, &cpus)?;
@@ -232,7 +240,11 @@ impl Manager {
         .map_err(|e| WorkspaceError::Config(format!("preparing the home failed: {e}")))?
     }
 
-    async fn build_box(&self, e: &Entry, timings: &mut Vec<Timing>) -> Result<Arc<SandboxBox>> {
+    async fn build_box(
+        &self,
+        e: &Arc<Entry>,
+        timings: &mut Vec<Timing>,
+    ) -> Result<Arc<SandboxBox>> {
         let (id, uid, template) = {
             let w = lock(&e.ws);
             (w.id, w.uid, w.template.clone())
@@ -252,6 +264,7 @@ impl Manager {
             step = Instant::now();
         };
         let (home, proc_binds, cpus) = self.prepare_host(id, uid, &t).await?;
+        self.persist(e);
         record("home", timings);
         let opts = BoxOptions {
             uid: Some(uid),

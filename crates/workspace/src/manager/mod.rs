@@ -49,6 +49,8 @@ pub(crate) struct Entry {
     pub(crate) busy: std::sync::atomic::AtomicUsize,
     /// File transfers in flight may not exceed [`MAX_TRANSFERS`].
     pub(crate) transfers: Arc<tokio::sync::Semaphore>,
+    /// Held while the record is written (see [`Manager::persist`]).
+    saving: Mutex<()>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,6 +69,7 @@ impl Entry {
             changed,
             busy: Default::default(),
             transfers: Arc::new(tokio::sync::Semaphore::new(MAX_TRANSFERS)),
+            saving: Mutex::new(()),
         })
     }
 
@@ -117,6 +120,7 @@ pub struct Manager {
     pub(crate) settings: Settings,
     templates: Vec<Template>,
     pub(crate) store: Store,
+    pub(crate) homes: Arc<crate::homes::HomePool>,
     entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
 }
 
@@ -148,11 +152,14 @@ impl Manager {
             .unwrap_or_else(|| default_data_dir.join("workspaces"));
         let store = Store::open(&dir)?;
         let (entries, were_running) = restore(&store)?;
+        let sizes = templates.iter().map(|t| t.disk_mb).collect();
+        let homes = crate::homes::HomePool::start(&dir, settings.warm_homes, sizes)?;
         let m = Arc::new(Manager {
             sandbox,
             settings,
             templates,
             store,
+            homes,
             entries: Mutex::new(entries),
         });
         m.update_gauges();
@@ -184,6 +191,11 @@ impl Manager {
         }
     }
 
+    /// Warm homes ready, and whether the pool is full (benchmarks wait for it).
+    pub fn warm_homes(&self) -> (usize, bool) {
+        (self.homes.count(), self.homes.is_full())
+    }
+
     pub fn templates(&self) -> &[Template] {
         &self.templates
     }
@@ -200,23 +212,36 @@ impl Manager {
         }
     }
 
-    fn save(&self, e: &Entry) -> Result<()> {
-        let w = lock(&e.ws);
-        self.store.save(&w)
-    }
-
-    /// Sets the status (and the rest `f` changes), records and counts it.
-    fn transition(&self, e: &Entry, f: impl FnOnce(&mut Workspace)) {
+    /// Sets the status (and the rest `f` changes), tells waiters, counts it
+    /// and records it (in the background: see [`Manager::persist`]).
+    fn transition(&self, e: &Arc<Entry>, f: impl FnOnce(&mut Workspace)) {
         {
             let mut w = lock(&e.ws);
             f(&mut w);
             w.updated_at = model::now();
-            if let Err(err) = self.store.save(&w) {
-                tracing::error!(workspace = %w.id, error = %err, "saving a workspace record failed");
-            }
             e.changed.send_replace(w.status);
         }
         self.update_gauges();
+        self.persist(e);
+    }
+
+    /// Writes the workspace's record off the async threads and off the
+    /// caller's path (nothing waits for an fsync). Writes of one workspace
+    /// take turns, and each writes the state as it is then, so the last
+    /// one on disk is the latest; a crash may lose the last change (a
+    /// workspace then comes back as it was a moment before).
+    pub(crate) fn persist(&self, e: &Arc<Entry>) {
+        let (store, e) = (self.store.clone(), e.clone());
+        tokio::task::spawn_blocking(move || {
+            let _turn = lock(&e.saving);
+            let w = e.snapshot();
+            if w.status == Status::Deleted {
+                return;
+            }
+            if let Err(err) = store.save(&w) {
+                tracing::error!(workspace = %w.id, error = %err, "saving a workspace record failed");
+            }
+        });
     }
 
     fn update_gauges(&self) {
