@@ -107,6 +107,8 @@ pub struct BoxOptions {
     pub binds: Vec<BindSpec>,
     /// Host files bound read-only over `/proc/…` files (see [`BoxSetup::proc_binds`]).
     pub proc_binds: Vec<BindSpec>,
+    /// A CFS quota of this many CPUs on the whole box, set before it starts.
+    pub cpu_quota: Option<f64>,
 }
 
 /// Cgroup names must differ between `Sandbox`es of one process too.
@@ -195,7 +197,13 @@ impl Sandbox {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
-        let cgroup = self.cgroups.create(&name)?;
+        let mut cgroup = self.cgroups.create(&name)?;
+        if let Some(cpus) = opts.cpu_quota {
+            if let Err(e) = cgroup.set_cpu_quota_before_start(cpus) {
+                let _ = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
+                return Err(e);
+            }
+        }
         match self.start(&lease, &cgroup, opts).await {
             Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, lease)),
             Err(e) => {

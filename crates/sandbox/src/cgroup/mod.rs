@@ -231,10 +231,16 @@ impl BoxCgroup {
     /// `cgroup.procs` files the box's helper writes its pid into (its
     /// `init` group in each hierarchy).
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.tops()
+        let mut out: Vec<PathBuf> = self
+            .tops()
             .iter()
             .map(|d| d.join(INIT_GROUP).join("cgroup.procs"))
-            .collect()
+            .collect();
+        if let BoxCgroup::V1(g) = self {
+            // The v1 cpu group (made before start for a quota) has no children.
+            out.extend(g.cpu_procs());
+        }
+        out
     }
 
     /// `cgroup.procs` files each program joins before it drops its
@@ -276,6 +282,16 @@ impl BoxCgroup {
         match self {
             BoxCgroup::V1(g) => g.set_limits(memory_bytes, pids),
             BoxCgroup::V2(g) => g.set_limits(memory_bytes, pids),
+        }
+    }
+
+    /// Caps the box at `cpus` CPUs before it starts, so that its helper is
+    /// born into the quota (no process moves between groups later: on v1 a
+    /// move waits for an RCU grace period under a global lock).
+    pub fn set_cpu_quota_before_start(&mut self, cpus: f64) -> Result<()> {
+        match self {
+            BoxCgroup::V1(g) => g.make_cpu_group(cpus),
+            BoxCgroup::V2(g) => g.set_cpu_quota(cpus),
         }
     }
 

@@ -63,6 +63,7 @@ impl Hierarchies {
         let g = Group {
             dirs: dirs.try_into().expect("four controllers"),
             cpu: self.cpu.as_ref().map(|p| p.join(name)),
+            cpu_at_start: false,
         };
         // Never swap a box's memory out: its limit is a limit on RAM.
         let _ = write(&g.memory().join("memory.swappiness"), "0");
@@ -124,8 +125,11 @@ fn find_mount(mountinfo: &str, ctrl: &str) -> Option<(PathBuf, String)> {
 #[derive(Debug)]
 pub struct Group {
     dirs: [PathBuf; 4],
-    /// Where the box's group in the `cpu` hierarchy goes (made by [`Group::set_cpu_quota`]).
+    /// Where the box's group in the `cpu` hierarchy goes (made by
+    /// [`Group::make_cpu_group`] or [`Group::set_cpu_quota`]).
     cpu: Option<PathBuf>,
+    /// Whether it was made before the box started (the helper joins it).
+    cpu_at_start: bool,
 }
 
 impl Group {
@@ -164,16 +168,45 @@ impl Group {
         write(&self.run_pids().join("pids.max"), &pids.to_string())
     }
 
+    /// Makes the box's `cpu` group with a quota of `cpus` CPUs before the
+    /// box starts; its helper joins it ([`Group::cpu_procs`]).
+    pub fn make_cpu_group(&mut self, cpus: f64) -> Result<()> {
+        let dir = self.cpu_dir()?.to_path_buf();
+        mkdir(&dir)?;
+        write(
+            &dir.join("cpu.cfs_period_us"),
+            &super::CFS_PERIOD_US.to_string(),
+        )?;
+        write(
+            &dir.join("cpu.cfs_quota_us"),
+            &super::cfs_quota_us(cpus).to_string(),
+        )?;
+        self.cpu_at_start = true;
+        Ok(())
+    }
+
+    /// The `cgroup.procs` of the cpu group the helper joins, if made before start.
+    pub fn cpu_procs(&self) -> Option<PathBuf> {
+        self.cpu
+            .as_ref()
+            .filter(|_| self.cpu_at_start)
+            .map(|d| d.join("cgroup.procs"))
+    }
+
+    fn cpu_dir(&self) -> Result<&Path> {
+        self.cpu.as_deref().ok_or_else(|| {
+            SandboxError::layer(
+                "cgroup",
+                "the cpu controller is not mounted (cgroup v1): a CPU quota cannot be set; mount it at /sys/fs/cgroup/cpu",
+            )
+        })
+    }
+
     /// A CFS quota of `cpus` CPUs for the whole box: its group in the `cpu`
     /// hierarchy gets `cpu.cfs_quota_us`, and the box's processes (helper,
     /// init, programs) move into it; what init starts later is born there.
     pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
-        let Some(dir) = &self.cpu else {
-            return Err(SandboxError::layer(
-                "cgroup",
-                "the cpu controller is not mounted (cgroup v1): a CPU quota cannot be set; mount it at /sys/fs/cgroup/cpu",
-            ));
-        };
+        let dir = self.cpu_dir()?;
         mkdir(dir)?;
         write(
             &dir.join("cpu.cfs_period_us"),

@@ -272,10 +272,10 @@ impl Manager {
             work_dir: Some(HOME.into()),
             proc_binds,
             binds: t.binds.clone(),
+            cpu_quota: Some(t.cpu),
         };
         let b = self.sandbox.create_box_with(&opts).await?;
         b.set_box_limits(t.memory_mb << 20, t.pids)?;
-        b.set_cpu_quota(t.cpu)?;
         crate::views::pin(&b.host_pids(), &cpus)?;
         record("sandbox", timings);
         // The agent answers when a program starts and exits inside the box.
