@@ -4,13 +4,15 @@
 //! `<store>/.pool/<disk_mb>-<n>/` are kept with the image formatted and
 //! mounted and the home made (owned by root until claimed). Creating a
 //! workspace renames one to `<store>/<id>` (a rename keeps the mount below
-//! it) and a background task makes the next. A server that starts clears
-//! the pool a previous one left (unmounting it) and fills it again.
+//! it) and a background task makes the next. The pool starts filling at the
+//! first build of a workspace (or [`HomePool::prime`]), so a server that
+//! never makes one pays nothing. A server that starts clears the pool a
+//! previous one left (unmounting it).
 
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::disk::Disk;
@@ -23,6 +25,7 @@ pub struct HomePool {
     ready: Mutex<HashMap<u64, Vec<PathBuf>>>,
     wake: tokio::sync::Notify,
     seq: AtomicU64,
+    filling: AtomicBool,
 }
 
 impl HomePool {
@@ -52,11 +55,16 @@ impl HomePool {
             ready: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
             seq: AtomicU64::new(0),
+            filling: AtomicBool::new(false),
         });
-        if want > 0 {
-            tokio::spawn(refill(Arc::downgrade(&pool)));
-        }
         Ok(pool)
+    }
+
+    /// Starts filling the pool (once; nothing when `warm_homes` is 0).
+    pub fn prime(self: &Arc<Self>) {
+        if self.want > 0 && !self.filling.swap(true, Ordering::SeqCst) {
+            tokio::spawn(refill(Arc::downgrade(self)));
+        }
     }
 
     fn ready(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<PathBuf>>> {
@@ -155,6 +163,7 @@ mod tests {
         }
         let d = tempfile::tempdir().unwrap();
         let pool = HomePool::start(d.path(), 1, vec![4]).unwrap();
+        pool.prime();
         let wait_full = || async {
             for _ in 0..600 {
                 if pool.is_full() {

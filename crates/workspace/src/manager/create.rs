@@ -221,6 +221,7 @@ impl Manager {
     ) -> Result<(std::path::PathBuf, Vec<kiln_sandbox::BindSpec>, Vec<usize>)> {
         let store = self.store.clone();
         let homes = self.homes.clone();
+        homes.prime();
         let t = t.clone();
         tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::DirBuilderExt;

@@ -191,8 +191,10 @@ impl Manager {
         }
     }
 
-    /// Warm homes ready, and whether the pool is full (benchmarks wait for it).
+    /// Warm homes ready, and whether the pool is full (benchmarks wait for
+    /// it); starts filling it.
     pub fn warm_homes(&self) -> (usize, bool) {
+        self.homes.prime();
         (self.homes.count(), self.homes.is_full())
     }
 
