@@ -250,6 +250,7 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         let _ = d.await;
     }
     let delete_wall = t_del.elapsed();
+    m.clear_warm_homes().await;
 
     let report = json!({
         "template": o.template,

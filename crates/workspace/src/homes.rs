@@ -26,6 +26,7 @@ pub struct HomePool {
     wake: tokio::sync::Notify,
     seq: AtomicU64,
     filling: AtomicBool,
+    closed: AtomicBool,
 }
 
 impl HomePool {
@@ -56,6 +57,7 @@ impl HomePool {
             wake: tokio::sync::Notify::new(),
             seq: AtomicU64::new(0),
             filling: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         });
         Ok(pool)
     }
@@ -84,6 +86,17 @@ impl HomePool {
             .all(|s| r.get(s).map_or(0, Vec::len) >= self.want)
     }
 
+    /// Stops filling and unmounts and removes every ready home (a process
+    /// that ends on purpose, like a benchmark). Blocking.
+    pub fn clear(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let all: Vec<PathBuf> = self.ready().drain().flat_map(|(_, v)| v).collect();
+        for p in all {
+            discard(&p);
+        }
+    }
+
     /// Moves a ready home of `disk_mb` to `ws_dir` (which must not exist);
     /// false when none is ready (the caller makes one). Blocking (a rename).
     pub fn claim(&self, disk_mb: u64, ws_dir: &Path) -> bool {
@@ -95,8 +108,7 @@ impl HomePool {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(from = %p.display(), to = %ws_dir.display(), error = %e, "claiming a warm home failed");
-                let _ = Disk::of(&p).detach();
-                let _ = std::fs::remove_dir_all(&p);
+                discard(&p);
                 false
             }
         }
@@ -126,11 +138,20 @@ impl HomePool {
     }
 }
 
+/// Unmounts and removes one warm home.
+fn discard(p: &Path) {
+    let _ = Disk::of(p).detach();
+    let _ = std::fs::remove_dir_all(p);
+}
+
 /// Keeps the pool full: makes homes one at a time off the async threads,
 /// and sleeps until a claim wakes it.
 async fn refill(pool: Weak<HomePool>) {
     loop {
         let Some(p) = pool.upgrade() else { return };
+        if p.closed.load(Ordering::SeqCst) {
+            return;
+        }
         let Some(size) = p.neediest() else {
             // A claim leaves a permit if it comes before this wait.
             p.wake.notified().await;
@@ -138,6 +159,7 @@ async fn refill(pool: Weak<HomePool>) {
         };
         let maker = p.clone();
         match tokio::task::spawn_blocking(move || maker.make(size)).await {
+            Ok(Ok(home)) if p.closed.load(Ordering::SeqCst) => discard(&home),
             Ok(Ok(home)) => p.ready().entry(size).or_default().push(home),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "making a warm home failed; retrying in 5 s");
@@ -186,6 +208,8 @@ mod tests {
         wait_full().await;
         disk.detach().unwrap();
         // A new pool clears (and unmounts) what the last one left.
+        pool.clear();
+        assert_eq!(pool.count(), 0);
         drop(pool);
         let again = HomePool::start(d.path(), 0, vec![4]).unwrap();
         assert_eq!(again.count(), 0);

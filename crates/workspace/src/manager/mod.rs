@@ -198,6 +198,12 @@ impl Manager {
         (self.homes.count(), self.homes.is_full())
     }
 
+    /// Unmounts the warm homes and stops making them (a benchmark's end).
+    pub async fn clear_warm_homes(&self) {
+        let homes = self.homes.clone();
+        let _ = tokio::task::spawn_blocking(move || homes.clear()).await;
+    }
+
     pub fn templates(&self) -> &[Template] {
         &self.templates
     }
