@@ -31,6 +31,17 @@ toolchains=(
   "php-cli                 /usr/bin/php"
   "perl                    /usr/bin/perl"
   "lua5.4                  /usr/bin/lua5.4"
+  # Workspaces: each home is an ext4 image (docs/workspaces.md, Quotas).
+  "e2fsprogs               /usr/sbin/mkfs.ext4"
+)
+
+# The ec2-datasci workspace template's Python packages (docs/workspaces.md):
+# package            module /usr/bin/python3 must import
+python_packages=(
+  "python3-numpy           numpy"
+  "python3-pandas          pandas"
+  "python3-scipy           scipy"
+  "python3-matplotlib      matplotlib"
 )
 
 have_rust() {
@@ -47,6 +58,11 @@ find_missing() {
     [ -x "$binary" ] || missing+=("$package")
   done
   have_rust || missing+=("rustc")
+  local module
+  for entry in "${python_packages[@]}"; do
+    read -r package module <<<"$entry"
+    /usr/bin/python3 -c "import $module" >/dev/null 2>&1 || missing+=("$package")
+  done
 }
 
 find_missing

@@ -102,6 +102,10 @@ enum BenchWhat {
         /// First workspace uid (away from a `kiln serve` on the same host).
         #[arg(long, default_value_t = 300_000)]
         first_uid: u32,
+        /// Warm homes to make before timing (`workspaces.warm_homes`;
+        /// default: as many as `--count`).
+        #[arg(long)]
+        warm_homes: Option<usize>,
         /// Also write the figures as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -175,6 +179,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
             template,
             settle_secs,
             first_uid,
+            warm_homes,
             json,
         } => {
             let settle = Duration::from_secs(settle_secs);
@@ -184,6 +189,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<i32> {
                 template,
                 settle,
                 first_uid,
+                warm_homes: warm_homes.unwrap_or(count),
                 json,
             })
             .await;

@@ -7,6 +7,12 @@
 //! host's `MemAvailable` drop (everything, kernel included), the cgroup
 //! memory usage of the boxes, and the PSS/RSS of the boxes' processes
 //! (helper + init). Finally deletes them all (timed too).
+//!
+//! Before that, the floor: `--count` bare boxes (no home, no template) made
+//! and destroyed with the same concurrency, each timed from the call until
+//! it is ready; and the warm homes (`--warm-homes`) are made and waited for,
+//! so that creations are timed against a full pool, as on a server that
+//! has been up for a while.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,6 +30,7 @@ pub struct Options {
     pub template: String,
     pub settle: Duration,
     pub first_uid: u32,
+    pub warm_homes: usize,
     pub json: Option<std::path::PathBuf>,
 }
 
@@ -104,6 +111,34 @@ fn cgroup_bytes(pids: &[u32]) -> Option<u64> {
     Some(total)
 }
 
+/// The floor: `count` bare boxes made (and destroyed) `concurrency` at a
+/// time, each timed until it is ready: P50/P95 in ms.
+async fn fresh_boxes(
+    sandbox: &Arc<Sandbox>,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let sem = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = Vec::new();
+    for _ in 0..count {
+        let (sb, sem) = (sandbox.clone(), sem.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("open");
+            let t0 = Instant::now();
+            let b = sb.create_box(&[]).await?;
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            b.destroy().await;
+            Ok::<f64, kiln_sandbox::SandboxError>(ms)
+        }));
+    }
+    let mut ms = Vec::new();
+    for t in tasks {
+        ms.push(t.await?.context("a bare box")?);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(json!({"p50": percentile(&ms, 0.5), "p95": percentile(&ms, 0.95)}))
+}
+
 pub async fn run(o: Options) -> anyhow::Result<i32> {
     if o.count == 0 || o.concurrency == 0 {
         bail!("--count and --concurrency must be at least 1");
@@ -117,13 +152,20 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         idle_timeout_secs: 0,
         first_uid: o.first_uid,
         uid_count: (o.count as u32).max(100) * 2,
+        warm_homes: o.warm_homes,
         ..Settings::default()
     };
     let sandbox = Sandbox::new(SandboxConfig::default()).context("the sandbox is unavailable")?;
+    let fresh = fresh_boxes(&sandbox, o.count, o.concurrency).await?;
     let m =
         Manager::new(sandbox, settings, dir.path()).context("starting the workspace manager")?;
     m.template(&o.template)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let t_pool = Instant::now();
+    while !m.warm_homes().1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pool_fill = t_pool.elapsed();
     let owner = "bench";
     let avail_before = meminfo("MemAvailable:");
     eprintln!(
@@ -208,6 +250,7 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
         let _ = d.await;
     }
     let delete_wall = t_del.elapsed();
+    m.clear_warm_homes().await;
 
     let report = json!({
         "template": o.template,
@@ -223,6 +266,9 @@ pub async fn run(o: Options) -> anyhow::Result<i32> {
             "max": durations.last().copied().unwrap_or(0.0),
         },
         "steps": step_p50,
+        "fresh_box_ms": fresh,
+        "warm_homes": o.warm_homes,
+        "warm_homes_fill_seconds": pool_fill.as_secs_f64(),
         "create_all_seconds": create_wall.as_secs_f64(),
         "delete_all_seconds": delete_wall.as_secs_f64(),
         "memory_per_workspace_mib": {

@@ -14,6 +14,8 @@ use serde_json::Value;
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// Its `--data-dir`: workspace homes mounted below it are unmounted on drop.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -49,7 +51,16 @@ impl Server {
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("kiln did not say where it listens");
-        Server { child, addr }
+        let data_dir = args
+            .iter()
+            .position(|a| *a == "--data-dir")
+            .and_then(|i| args.get(i + 1))
+            .map(std::path::PathBuf::from);
+        Server {
+            child,
+            addr,
+            data_dir,
+        }
     }
 
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
@@ -89,6 +100,20 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(d) = &self.data_dir {
+            unmount_below(d);
+        }
+    }
+}
+
+/// Detaches every mount below `dir` (workspace homes a killed server left).
+pub fn unmount_below(dir: &Path) {
+    let Ok(dir) = dir.canonicalize() else { return };
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for point in mounts.lines().filter_map(|l| l.split_whitespace().nth(4)) {
+        if Path::new(point).starts_with(&dir) {
+            let _ = Command::new("umount").args(["-l", point]).status();
+        }
     }
 }
 

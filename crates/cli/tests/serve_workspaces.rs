@@ -12,7 +12,7 @@ mod helpers;
 use std::time::{Duration, Instant};
 
 use common::{request_raw, WebSocket};
-use helpers::{create, exec, get, put, sh, start, wait_status};
+use helpers::{create, exec, get, put, read_until, sh, start, wait_status};
 use serde_json::{json, Value};
 
 #[test]
@@ -113,24 +113,21 @@ fn lifecycle_exec_files_and_persistence() {
     assert_eq!(w["uid"].as_u64(), Some(uid), "a workspace keeps its uid");
     assert_eq!(get(&s, &id, "/home/kiln/src/a.txt").1, b"hello\x00bytes");
 
-    // A restarted server brings the workspace back stopped, home intact.
+    // A restarted server starts the running workspace again (pod-swdev
+    // says autostart), home intact.
     s.kill9();
     s = start(dir.path(), 110_000, "", &[]);
-    let w = wait_status(&s, &id, "stopped");
-    assert_eq!(w["agent"]["status"], "disconnected");
-    assert_eq!(
-        s.request("POST", &format!("/api/v1/workspaces/{id}/start"), None)
-            .0,
-        202
-    );
-    wait_status(&s, &id, "running");
+    let w = wait_status(&s, &id, "running");
+    assert_eq!(w["agent"]["status"], "connected");
     assert_eq!(
         sh(&s, &id, "cat src/a.txt; id -u")["stdout"],
         format!("hello\0bytes{uid}\n")
     );
 
-    // delete removes the record and the home (and follows no link while at it).
-    let home = dir.path().join("data/workspaces").join(&id).join("home");
+    // delete removes the record and the home (and follows no link while at
+    // it); the home is its own filesystem, mounted at `<id>/disk`.
+    let ws_dir = dir.path().join("data/workspaces").join(&id);
+    let home = ws_dir.join("disk/home");
     assert!(home.join("src/a.txt").exists());
     assert_eq!(
         s.request("DELETE", &format!("/api/v1/workspaces/{id}"), None)
@@ -149,7 +146,7 @@ fn lifecycle_exec_files_and_persistence() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!home.exists());
+    assert!(!home.exists() && !ws_dir.exists());
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret");
     let (_, v) = s.request("GET", "/api/v1/workspaces", None);
     assert_eq!(v["workspaces"], json!([]));
@@ -279,21 +276,6 @@ fn keyed(addr: &str, key: &str, method: &str, path: &str, body: &[u8]) -> (u16, 
 }
 
 /// Reads terminal output until `needle` appears; returns all of it.
-fn read_until(ws: &mut WebSocket, needle: &str) -> String {
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains(needle) {
-        let (op, payload) = ws.recv_frame().unwrap_or_else(|| {
-            panic!(
-                "closed before {needle:?}: {:?}",
-                String::from_utf8_lossy(&seen)
-            )
-        });
-        assert_eq!(op, 0x2, "terminal output comes as binary frames");
-        seen.extend_from_slice(&payload);
-    }
-    String::from_utf8_lossy(&seen).into_owned()
-}
-
 #[test]
 fn pty_echo_resize_and_reconnect() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::cgroup::BoxCgroup;
 use crate::conn::{Conn, Reply};
 use crate::error::{Result, SandboxError};
-use crate::protocol::{FileInfo, Request, CHUNK};
+use crate::protocol::{FileInfo, FileOp, Message, Request, CHUNK};
 use crate::uid::UidLease;
 
 pub struct SandboxBox {
@@ -57,6 +57,12 @@ impl SandboxBox {
     /// template; one-shot runs set them per exec instead).
     pub fn set_box_limits(&self, memory_bytes: u64, processes: u32) -> Result<()> {
         self.cgroup().set_limits(memory_bytes, processes)
+    }
+
+    /// Caps the whole box at `cpus` CPUs (a CFS quota on its cgroup; a
+    /// workspace's template).
+    pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
+        self.cgroup().set_cpu_quota(cpus)
     }
 
     /// Host pids of the box's processes (helper, init, programs), from its
@@ -143,9 +149,42 @@ impl SandboxBox {
     pub async fn list_files(&self, max_entries: u32) -> Result<Vec<FileInfo>> {
         let req = self.conn.next_id();
         let msg = Request::ListFiles { req, max_entries };
-        let mut rx = self.conn.request_chunks(req, &msg).await?;
+        self.listing(req, &msg).await
+    }
+
+    /// The entries of one directory under the working directory (`""`: the
+    /// working directory itself), sorted; fails beyond `max_entries`.
+    pub async fn list_dir(&self, path: &str, max_entries: u32) -> Result<Vec<FileInfo>> {
+        let req = self.conn.next_id();
+        let op = FileOp::ListDir {
+            path: path.to_string(),
+            max_entries,
+        };
+        self.listing(req, &Request::FileOp { req, op }).await
+    }
+
+    /// Removes, renames or makes a directory under the working directory
+    /// (see [`FileOp`]; for a listing use [`SandboxBox::list_dir`]).
+    pub async fn file_op(&self, op: FileOp) -> Result<()> {
+        let req = self.conn.next_id();
+        match self
+            .conn
+            .request(req, &Request::FileOp { req, op }, &[], &[])
+            .await?
+        {
+            Reply::Done => Ok(()),
+            Reply::Failed(m) => Err(SandboxError::Rejected(m)),
+            Reply::Started { .. } => Err(SandboxError::Channel(
+                "unexpected reply to a file operation".into(),
+            )),
+        }
+    }
+
+    /// A JSON listing sent in chunks.
+    async fn listing(&self, req: u64, msg: &Request) -> Result<Vec<FileInfo>> {
+        let mut rx = self.conn.request_chunks(req, msg).await?;
         let mut json = Vec::new();
-        while let Some(chunk) = self.conn.next_chunk(&mut rx, "ListFiles").await? {
+        while let Some(chunk) = self.conn.next_chunk(&mut rx, msg.kind()).await? {
             json.extend_from_slice(&chunk.map_err(SandboxError::Rejected)?);
         }
         if self.conn.is_gone() && json.is_empty() {

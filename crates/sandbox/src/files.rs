@@ -4,6 +4,9 @@
 //! RESOLVE_NO_XDEV` from a descriptor of `/box` (Judge0 CVE-2024-28185,
 //! go-judge #176). Used by the box's init, which does all file work for the host.
 //!
+//! Listing one directory, removing, renaming and making directories live in
+//! `ops` (same rules).
+//!
 //! Also the one rule for where a program may run from: [`check_exec_path`]
 //! (no working directory and no program under `/proc`), which the API's
 //! validation calls and the box's init enforces again on what it resolved.
@@ -76,7 +79,12 @@ pub fn check_exec_path(field: &str, path: &str, cwd: &str) -> Result<(), String>
     Ok(())
 }
 
-fn openat2(dir: &impl AsFd, name: &str, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
+fn openat2<P: ?Sized + nix::NixPath>(
+    dir: &impl AsFd,
+    name: &P,
+    flags: OFlag,
+    mode: u32,
+) -> Result<OwnedFd, Errno> {
     let how = OpenHow::new()
         .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
         .mode(if flags.contains(OFlag::O_CREAT) {
@@ -106,7 +114,7 @@ fn parent<'a>(
         if let Some((uid, gid)) = create {
             match nix::sys::stat::mkdirat(cur.as_fd(), *d, Mode::from_bits_truncate(0o755)) {
                 Ok(()) => {
-                    let sub = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+                    let sub = openat2(&cur, *d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
                         .map_err(|e| format!("open directory {d:?}: {e}"))?;
                     let _ = nix::unistd::fchownat(
                         &sub,
@@ -122,7 +130,7 @@ fn parent<'a>(
                 Err(e) => return Err(format!("mkdir {d:?}: {e}")),
             }
         }
-        cur = openat2(&cur, d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+        cur = openat2(&cur, *d, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
             .map_err(|e| format!("open directory {d:?}: {e} (symlinks are not followed)"))?;
     }
     Ok((cur, last))
@@ -215,38 +223,20 @@ pub fn list(root: &OwnedFd, max_entries: usize) -> Result<Vec<FileInfo>, String>
                     "{path:?} is nested deeper than 16 levels or longer than 1024 bytes"
                 ));
             }
-            let st = nix::sys::stat::fstatat(
-                &fd,
-                entry.file_name(),
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| format!("stat {path:?}: {e}"))?;
-            let kind = match st.st_mode & libc::S_IFMT {
-                _ if std::str::from_utf8(raw).is_err() => FileKind::Other,
-                libc::S_IFREG => FileKind::File,
-                libc::S_IFDIR => FileKind::Dir,
-                libc::S_IFLNK => FileKind::Symlink,
-                _ => FileKind::Other,
-            };
-            if kind == FileKind::Dir {
-                let sub = openat2(&fd, &name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+            let info = ops::entry_info(&fd, entry.file_name(), path.clone())?;
+            if info.kind == FileKind::Dir {
+                let sub = openat2(&fd, &*name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
                     .map_err(|e| format!("open directory {path:?}: {e}"))?;
                 todo.push((sub, format!("{path}/"), depth + 1));
             }
-            out.push(FileInfo {
-                size: if kind == FileKind::File {
-                    st.st_size as u64
-                } else {
-                    0
-                },
-                mode: st.st_mode & 0o7777,
-                path,
-                kind,
-            });
+            out.push(info);
         }
     }
     Ok(out)
 }
+
+mod ops;
+pub use ops::{list_dir, make_dir, remove, rename};
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,7 @@
 //! - `uid`        — per-box uids, distinct across processes.
 //! - [`userns`]     — each box's own user namespace (init root inside, an
 //!   unprivileged uid outside): the probe, the maps, the switch.
+//! - [`hostfds`]  — inherited descriptors marked close-on-exec before Kiln starts host tools.
 //! - [`error`]    — the error type.
 
 pub mod boxed;
@@ -44,6 +45,7 @@ pub mod error;
 pub mod exec;
 pub mod files;
 pub mod helper;
+pub mod hostfds;
 mod init;
 pub mod protocol;
 pub mod pty;
@@ -57,7 +59,7 @@ pub use boxed::SandboxBox;
 pub use cgroup::Version as CgroupVersion;
 pub use error::SandboxError;
 pub use exec::{ExecLimits, ExecOutcome, ExecSpec, Input, LimitHit, Output};
-pub use protocol::{BindSpec, FileInfo, FileKind, WORK_DIR};
+pub use protocol::{BindSpec, FileInfo, FileKind, FileOp, WORK_DIR};
 pub use pty::PtyProcess;
 pub use sandbox::{BoxOptions, HelperCommand, Sandbox, SandboxConfig, SandboxInfo, SYSTEM_BINDS};
 pub use userns::{Model as UserModel, UserNamespaces};

@@ -124,6 +124,10 @@ pub struct BoxOptions {
     pub work_dir: Option<String>,
     /// Extra read-only binds (a toolchain outside /usr, for instance).
     pub binds: Vec<BindSpec>,
+    /// Host files bound read-only over `/proc/…` files (see [`BoxSetup::proc_binds`]).
+    pub proc_binds: Vec<BindSpec>,
+    /// A CFS quota of this many CPUs on the whole box, set before it starts.
+    pub cpu_quota: Option<f64>,
 }
 
 /// Cgroup names must differ between `Sandbox`es of one process too.
@@ -231,7 +235,13 @@ impl Sandbox {
         } else {
             None
         };
-        let cgroup = self.cgroups.create(&name)?;
+        let mut cgroup = self.cgroups.create(&name)?;
+        if let Some(cpus) = opts.cpu_quota {
+            if let Err(e) = cgroup.set_cpu_quota_before_start(cpus) {
+                let _ = tokio::task::spawn_blocking(move || cgroup.destroy()).await;
+                return Err(e);
+            }
+        }
         let root_uid = root.as_ref().map(|l| l.uid);
         match self.start(&lease, root_uid, &cgroup, opts).await {
             Ok((conn, child)) => Ok(SandboxBox::new(conn, child, cgroup, [Some(lease), root])),
@@ -342,6 +352,7 @@ impl Sandbox {
             work_dir,
             root_uid: None,
             rootless: false,
+            proc_binds: opts.proc_binds.clone(),
         }
     }
 }

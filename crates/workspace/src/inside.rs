@@ -10,7 +10,7 @@ use kiln_sandbox::{ExecLimits, ExecSpec, Input, LimitHit, SandboxError};
 use uuid::Uuid;
 
 use crate::error::{Result, WorkspaceError};
-use crate::manager::{lock, Manager, HOME, PATH};
+use crate::manager::{lock, Manager, HOME};
 use crate::model::{Command, ExecRequest, ExecResponse};
 use crate::pty::{Attachment, PtySession};
 
@@ -18,9 +18,10 @@ use crate::pty::{Attachment, PtySession};
 const EXEC_OUTPUT_BYTES: u64 = 1 << 20;
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
-fn base_env() -> Vec<String> {
+/// The environment of every program in a workspace, with its template's `PATH`.
+fn base_env(path: &str) -> Vec<String> {
     vec![
-        PATH.into(),
+        format!("PATH={path}"),
         format!("HOME={HOME}"),
         "USER=kiln".into(),
         "LANG=C.UTF-8".into(),
@@ -54,6 +55,14 @@ pub(crate) fn file_error(path: &str, e: SandboxError) -> WorkspaceError {
         SandboxError::Rejected(m) if m.contains("ENOENT") => {
             WorkspaceError::FileMissing(format!("{path}: no such file"))
         }
+        SandboxError::Rejected(m) if m.contains("EEXIST") || m.contains("not empty") => {
+            WorkspaceError::Conflict(format!("{path}: {m}"))
+        }
+        SandboxError::Rejected(m) if m.contains("No space left") || m.contains("ENOSPC") => {
+            WorkspaceError::TooLarge(format!(
+                "{path}: the home is full (its filesystem holds the template's disk_mb); delete files first"
+            ))
+        }
         SandboxError::Rejected(m) => WorkspaceError::FileRefused(format!("{path}: {m}")),
         other => WorkspaceError::Sandbox(other),
     }
@@ -81,8 +90,8 @@ fn exec_argv(command: Command) -> Result<Vec<String>> {
 }
 
 /// The environment of an exec: the base one with the request's variables.
-fn exec_env(given: BTreeMap<String, String>) -> Result<Vec<String>> {
-    let mut env = base_env();
+fn exec_env(path: &str, given: BTreeMap<String, String>) -> Result<Vec<String>> {
+    let mut env = base_env(path);
     for (k, v) in given {
         if !env_name_ok(&k) || v.contains('\0') {
             return Err(WorkspaceError::invalid(
@@ -121,9 +130,9 @@ impl Manager {
             .map_err(|m| WorkspaceError::invalid("cwd", m))?;
         kiln_sandbox::files::check_exec_path("command", &argv[0], &cwd)
             .map_err(|m| WorkspaceError::invalid("command", m))?;
-        let env = exec_env(req.env)?;
-        let b = e.running_box()?;
         let t = self.template(&e.snapshot().template)?;
+        let env = exec_env(&t.path, req.env)?;
+        let b = e.running_box()?;
         let _busy = e.busy();
         let limits = ExecLimits {
             cpu_ms: timeout,
@@ -212,18 +221,36 @@ impl Manager {
             ..Rlimits::default()
         };
         let p = b
-            .spawn_pty_limited(argv, base_env(), HOME, rows, cols, rlimits)
+            .spawn_pty_limited(argv, base_env(&t.path), HOME, rows, cols, rlimits)
             .await
             .map_err(|err| match err {
                 SandboxError::Rejected(m) => WorkspaceError::invalid("command", m),
                 other => WorkspaceError::Sandbox(other),
             })?;
-        let s = PtySession::start(key.clone(), p, &b, self.settings.pty_buffer_bytes);
+        let save_to = self.scrollback_file(id, &key);
+        let s = PtySession::start(key.clone(), p, &b, self.settings.pty_buffer_bytes, save_to);
         let old = lock(&e.ptys).insert(key, s.clone());
         if let Some(old) = old {
             old.kill().await;
         }
         Ok(s.attach())
+    }
+
+    /// Where terminal `key`'s scrollback is kept (`<ws dir>/pty/<key>`; the
+    /// key is letters, digits, `-` and `_`); `None` when the directory
+    /// cannot be made (the terminal then works without it).
+    fn scrollback_file(&self, id: Uuid, key: &str) -> Option<std::path::PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = self.store.ws_dir(id).join("pty");
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "no terminal scrollback on disk");
+                return None;
+            }
+        }
+        Some(dir.join(key))
     }
 
     /// A client of a terminal went away; the shell is kept for the grace period.
@@ -239,6 +266,7 @@ impl Manager {
                     ptys.remove(&s.id);
                 }
             }
+            s.forget();
             let s = s.clone();
             tokio::spawn(async move { s.kill().await });
         });

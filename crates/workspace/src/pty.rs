@@ -5,9 +5,16 @@
 //! the same reconnect id first gets the buffered output, then the live stream.
 //! The terminal is read by its own task that never waits on a client: output
 //! goes to the bounded replay ring and a bounded broadcast ([`LIVE_CHUNKS`]).
+//!
+//! The ring is also kept on disk (`<ws dir>/pty/<reconnect id>`, rewritten
+//! at most every [`SAVE_EVERY`] while output comes), so a terminal reopened
+//! with its id after the workspace's box was gone (a server restart, a stop
+//! and start) starts a new shell below the old one's scrollback. The file
+//! goes when the session's grace period ends.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -20,6 +27,13 @@ use tokio::sync::broadcast;
 /// it reconnects to get the replay buffer). So a session holds at most its
 /// replay buffer plus this many chunks, whatever its clients do.
 pub const LIVE_CHUNKS: usize = 64;
+
+/// How often a terminal's scrollback is written to disk while output comes.
+pub const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// What a reopened terminal shows between the old scrollback and the new shell.
+pub const RESTARTED: &[u8] =
+    b"\r\n[kiln: this terminal's shell was restarted; the output above is from before]\r\n";
 
 /// Recent output, at most `cap` bytes.
 struct Ring {
@@ -67,6 +81,9 @@ pub struct PtySession {
     attached: AtomicUsize,
     /// Bumped on every attach, so a grace timer knows if someone came back.
     generation: AtomicU64,
+    /// Where the scrollback is saved, and whether it changed since.
+    save_to: Option<PathBuf>,
+    dirty: AtomicBool,
 }
 
 /// A client's view of a session: what it missed, then the live stream.
@@ -78,32 +95,66 @@ pub struct Attachment {
 }
 
 impl PtySession {
-    /// Wraps a started terminal and starts reading it.
+    /// Wraps a started terminal and starts reading it; with `save_to`, the
+    /// scrollback saved there before (if any) comes first, and the ring is
+    /// saved there from now on.
     pub fn start(
         id: String,
         process: PtyProcess,
         boxed: &Arc<SandboxBox>,
         buffer_bytes: usize,
+        save_to: Option<PathBuf>,
     ) -> Arc<PtySession> {
         let (tx, _) = broadcast::channel(LIVE_CHUNKS);
+        let mut ring = Ring {
+            cap: buffer_bytes,
+            chunks: VecDeque::new(),
+            len: 0,
+        };
+        if let Some(before) = save_to.as_ref().and_then(|p| std::fs::read(p).ok()) {
+            if !before.is_empty() {
+                ring.push(Bytes::from(before));
+                ring.push(Bytes::from_static(RESTARTED));
+            }
+        }
         let s = Arc::new(PtySession {
             id,
             pid: process.pid,
             process,
             boxed: Arc::downgrade(boxed),
-            shared: Mutex::new(Shared {
-                ring: Ring {
-                    cap: buffer_bytes,
-                    chunks: VecDeque::new(),
-                    len: 0,
-                },
-                tx: Some(tx),
-            }),
+            shared: Mutex::new(Shared { ring, tx: Some(tx) }),
             attached: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            dirty: AtomicBool::new(save_to.is_some()),
+            save_to,
         });
         tokio::spawn(read_loop(Arc::downgrade(&s)));
+        if s.save_to.is_some() {
+            tokio::spawn(save_loop(Arc::downgrade(&s)));
+        }
         s
+    }
+
+    /// Writes the scrollback to its file if it changed (a temporary file,
+    /// then a rename).
+    fn save(&self) {
+        let Some(path) = &self.save_to else { return };
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let bytes = self.lock().ring.snapshot();
+        let tmp = path.with_extension("tmp");
+        let r = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = r {
+            tracing::warn!(path = %path.display(), error = %e, "saving a terminal's scrollback failed");
+        }
+    }
+
+    /// Removes the saved scrollback (the session is over for good).
+    pub fn forget(&self) {
+        if let Some(p) = &self.save_to {
+            let _ = std::fs::remove_file(p);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -182,8 +233,24 @@ async fn read_loop(session: Weak<PtySession>) {
         }
         let chunk = Bytes::copy_from_slice(&buf[..n]);
         g.ring.push(chunk.clone());
+        s.dirty.store(true, Ordering::SeqCst);
         if let Some(tx) = &g.tx {
             let _ = tx.send(chunk);
+        }
+    }
+}
+
+/// Saves the scrollback every [`SAVE_EVERY`] while it changes, and once
+/// more when the terminal closed.
+async fn save_loop(session: Weak<PtySession>) {
+    loop {
+        tokio::time::sleep(SAVE_EVERY).await;
+        let Some(s) = session.upgrade() else { return };
+        let closed = s.is_closed();
+        // At most `pty_buffer_bytes`, written to a local file: short.
+        s.save();
+        if closed {
+            return;
         }
     }
 }

@@ -43,6 +43,9 @@ kiln_settings::settings! {
         max_exec_timeout_ms: u64 = 600_000,
         /// Largest file a download returns, in bytes.
         max_file_bytes: u64 = 64 << 20,
+        /// Homes kept formatted and mounted ahead of creation, per template
+        /// home size (0: each new workspace makes its own).
+        warm_homes: usize = 4,
     }
     file_only {
         /// Templates given inline, as `[[workspaces.templates]]`.

@@ -1,7 +1,10 @@
 //! Where workspaces live on the host: `<dir>/<id>/workspace.json` (written
-//! atomically: a temporary file, fsync, rename) and `<dir>/<id>/home`, the
-//! home bound into the box. `<dir>` and each `<dir>/<id>` are root-only
-//! (0700), so nothing inside a box can replace `home` with a link.
+//! atomically: a temporary file, fsync, rename), `<dir>/<id>/home.img`, the
+//! home's filesystem, mounted at `<dir>/<id>/disk` while the workspace runs
+//! (see [`crate::disk`]), and `<dir>/<id>/views`, its `/proc` views. `<dir>`
+//! and each `<dir>/<id>` are root-only (0700), so nothing inside a box can
+//! replace its home with a link. A workspace made before homes had images
+//! keeps its plain directory `<dir>/<id>/home`.
 
 use std::fs;
 use std::io::Write;
@@ -10,9 +13,11 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
+use crate::disk::Disk;
 use crate::error::{Result, WorkspaceError};
 use crate::model::Workspace;
 
+#[derive(Clone)]
 pub struct Store {
     dir: PathBuf,
 }
@@ -31,12 +36,28 @@ impl Store {
         })
     }
 
-    fn ws_dir(&self, id: Uuid) -> PathBuf {
+    pub fn ws_dir(&self, id: Uuid) -> PathBuf {
         self.dir.join(id.to_string())
     }
 
+    /// The plain home directory of a workspace made before homes had images.
     pub fn home(&self, id: Uuid) -> PathBuf {
         self.ws_dir(id).join("home")
+    }
+
+    /// Attaches the home of a workspace (its filesystem of `disk_mb`,
+    /// created on first use) and returns the directory to bind. Blocking.
+    pub fn attach_home(&self, id: Uuid, uid: u32, disk_mb: u64) -> Result<PathBuf> {
+        if fs::symlink_metadata(self.home(id)).is_ok() {
+            tracing::warn!(workspace = %id, "this workspace's home is a plain directory from an older Kiln: its size is not capped");
+            return self.ensure_home(id, uid);
+        }
+        Disk::of(&self.ws_dir(id)).attach(disk_mb, uid)
+    }
+
+    /// Unmounts the home's filesystem (its box must be gone). Blocking.
+    pub fn detach_home(&self, id: Uuid) -> Result<()> {
+        Disk::of(&self.ws_dir(id)).detach()
     }
 
     /// Every workspace recorded; unreadable records are logged and skipped.
@@ -44,7 +65,11 @@ impl Store {
         let mut out = Vec::new();
         let entries = fs::read_dir(&self.dir)
             .map_err(|e| WorkspaceError::io(format!("list {}", self.dir.display()), e))?;
-        for e in entries.flatten() {
+        // `.pool` holds warm homes (see `crate::homes`), not workspaces.
+        for e in entries
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        {
             let path = e.path().join("workspace.json");
             match fs::read(&path)
                 .map_err(|e| e.to_string())
@@ -104,6 +129,7 @@ impl Store {
     /// symlinks planted inside without following them (std's
     /// CVE-2022-21658 fix walks with `openat`/`unlinkat` and `O_NOFOLLOW`).
     pub fn remove(&self, id: Uuid) -> Result<()> {
+        self.detach_home(id)?;
         let dir = self.ws_dir(id);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),

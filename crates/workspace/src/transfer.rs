@@ -21,11 +21,36 @@ pub const PART: usize = kiln_sandbox::protocol::CHUNK;
 /// Transfers in flight per workspace (each workspace's entry holds the permits).
 pub use crate::manager::MAX_TRANSFERS;
 
+/// A transfer sent part by part (a file, an archive): the server streams
+/// any of them the same way.
+pub trait Parts: Send + 'static {
+    /// The next part; `None` at the end.
+    fn next_part(&mut self) -> impl std::future::Future<Output = Result<Option<Vec<u8>>>> + Send;
+}
+
+/// A transfer received part by part (a file, an archive).
+pub trait Sink: Send {
+    /// Takes the next bytes of the body.
+    fn take(&mut self, data: &[u8]) -> impl std::future::Future<Output = Result<()>> + Send;
+}
+
+impl Parts for Download {
+    fn next_part(&mut self) -> impl std::future::Future<Output = Result<Option<Vec<u8>>>> + Send {
+        self.next()
+    }
+}
+
+impl Sink for Upload {
+    fn take(&mut self, data: &[u8]) -> impl std::future::Future<Output = Result<()>> + Send {
+        self.write(data)
+    }
+}
+
 /// What every transfer holds: its box, its slot, and the workspace's busy mark.
-struct Slot {
-    b: Arc<SandboxBox>,
-    rel: String,
-    path: String,
+pub(crate) struct Slot {
+    pub(crate) b: Arc<SandboxBox>,
+    pub(crate) rel: String,
+    pub(crate) path: String,
     _permit: OwnedSemaphorePermit,
     _busy: Busy,
 }
@@ -47,9 +72,10 @@ pub struct Upload {
 }
 
 impl Manager {
-    fn slot(&self, owner: &str, id: Uuid, path: &str) -> Result<Slot> {
+    /// A transfer slot on `path` (`rel` to the home), or `Busy`.
+    pub(crate) fn slot(&self, owner: &str, id: Uuid, path: &str, rel: &str) -> Result<Slot> {
         let e = self.entry(owner, id)?;
-        let rel = home_relative(path)?.to_string();
+        let rel = rel.to_string();
         let b = e.running_box()?;
         let permit = e.transfers.clone().try_acquire_owned().map_err(|_| {
             WorkspaceError::Busy(format!(
@@ -68,7 +94,7 @@ impl Manager {
     /// Starts a download of `path`: refuses now (before any byte is sent) a
     /// file that is missing, refused or larger than `max_file_bytes`.
     pub async fn download(&self, owner: &str, id: Uuid, path: &str) -> Result<Download> {
-        let slot = self.slot(owner, id, path)?;
+        let slot = self.slot(owner, id, path, home_relative(path)?)?;
         let max = self.settings.max_file_bytes;
         // One byte at `max`: there is one only when the file is too large.
         let beyond = slot
@@ -97,7 +123,7 @@ impl Manager {
             let name = e.snapshot().template;
             self.template(&name)?.disk_mb
         };
-        let slot = self.slot(owner, id, path)?;
+        let slot = self.slot(owner, id, path, home_relative(path)?)?;
         Ok(Upload {
             slot,
             written: 0,

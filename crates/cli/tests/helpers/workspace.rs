@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::common::{request_raw, Server};
+use super::common::{request_raw, Server, WebSocket};
 use serde_json::{json, Value};
 
 pub fn start(dir: &Path, first_uid: u32, extra_toml: &str, flags: &[&str]) -> Server {
@@ -29,10 +29,14 @@ pub fn start(dir: &Path, first_uid: u32, extra_toml: &str, flags: &[&str]) -> Se
 }
 
 pub fn create(s: &Server, name: &str) -> String {
+    create_from(s, name, "pod-swdev")
+}
+
+pub fn create_from(s: &Server, name: &str, template: &str) -> String {
     let (code, v) = s.request(
         "POST",
         "/api/v1/workspaces",
-        Some(&json!({"name": name, "template": "pod-swdev", "parameters": {}})),
+        Some(&json!({"name": name, "template": template, "parameters": {}})),
     );
     assert_eq!(code, 201, "{v}");
     v["id"].as_str().unwrap().to_string()
@@ -86,4 +90,20 @@ pub fn get(s: &Server, id: &str, path: &str) -> (u16, Vec<u8>) {
         &format!("/api/v1/workspaces/{id}/files?path={path}"),
         b"",
     )
+}
+
+/// Reads terminal output until it holds `needle`; all of it.
+pub fn read_until(ws: &mut WebSocket, needle: &str) -> String {
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let (op, payload) = ws.recv_frame().unwrap_or_else(|| {
+            panic!(
+                "closed before {needle:?}: {:?}",
+                String::from_utf8_lossy(&seen)
+            )
+        });
+        assert_eq!(op, 0x2, "terminal output comes as binary frames");
+        seen.extend_from_slice(&payload);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
 }

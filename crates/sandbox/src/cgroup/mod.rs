@@ -157,6 +157,14 @@ pub(crate) fn owner_pid(name: &str) -> Option<u32> {
         .flatten()
 }
 
+/// The CFS period of a CPU quota, in microseconds (the kernel's default).
+pub(crate) const CFS_PERIOD_US: u64 = 100_000;
+
+/// The CFS quota per period for `cpus` CPUs (at least 1 ms, the kernel's minimum).
+pub(crate) fn cfs_quota_us(cpus: f64) -> u64 {
+    ((cpus * CFS_PERIOD_US as f64).round() as u64).max(1000)
+}
+
 /// The child group of a box that holds its helper and init.
 pub(crate) const INIT_GROUP: &str = "init";
 /// The child group of a box that holds its programs, with the limits.
@@ -226,10 +234,16 @@ impl BoxCgroup {
     /// `cgroup.procs` files the box's helper writes its pid into (its
     /// `init` group in each hierarchy).
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.tops()
+        let mut out: Vec<PathBuf> = self
+            .tops()
             .iter()
             .map(|d| d.join(INIT_GROUP).join("cgroup.procs"))
-            .collect()
+            .collect();
+        if let BoxCgroup::V1(g) = self {
+            // The v1 cpu group (made before start for a quota) has no children.
+            out.extend(g.cpu_procs());
+        }
+        out
     }
 
     /// `cgroup.procs` files each program joins before it drops its
@@ -271,6 +285,25 @@ impl BoxCgroup {
         match self {
             BoxCgroup::V1(g) => g.set_limits(memory_bytes, pids),
             BoxCgroup::V2(g) => g.set_limits(memory_bytes, pids),
+        }
+    }
+
+    /// Caps the box at `cpus` CPUs before it starts, so that its helper is
+    /// born into the quota (no process moves between groups later: on v1 a
+    /// move waits for an RCU grace period under a global lock).
+    pub fn set_cpu_quota_before_start(&mut self, cpus: f64) -> Result<()> {
+        match self {
+            BoxCgroup::V1(g) => g.make_cpu_group(cpus),
+            BoxCgroup::V2(g) => g.set_cpu_quota(cpus),
+        }
+    }
+
+    /// Caps the whole box (init and programs) at `cpus` CPUs with a CFS
+    /// quota (v1 `cpu.cfs_quota_us`, v2 `cpu.max`) over a 100 ms period.
+    pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
+        match self {
+            BoxCgroup::V1(g) => g.set_cpu_quota(cpus),
+            BoxCgroup::V2(g) => g.set_cpu_quota(cpus),
         }
     }
 
@@ -324,6 +357,13 @@ impl BoxCgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_quotas_are_per_100ms_period() {
+        assert_eq!(cfs_quota_us(0.5), 50_000);
+        assert_eq!(cfs_quota_us(2.0), 200_000);
+        assert_eq!(cfs_quota_us(0.001), 1000);
+    }
 
     #[test]
     fn owner_pid_reads_box_group_names_only() {

@@ -1,5 +1,7 @@
 //! cgroup v1: one hierarchy per controller (memory, pids, cpuacct, freezer);
-//! each box's group has `init` and `run` children in every hierarchy.
+//! each box's group has `init` and `run` children in every hierarchy. The
+//! `cpu` hierarchy (CFS quota) is optional: a box gets a group there only
+//! when a CPU quota is set (a workspace's), and all its processes move in.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,8 @@ const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpuacct", "freezer"];
 #[derive(Debug, Clone)]
 pub struct Hierarchies {
     parents: [PathBuf; 4],
+    /// The `kiln` parent in the `cpu` hierarchy, where one is mounted and writable.
+    cpu: Option<PathBuf>,
 }
 
 impl Hierarchies {
@@ -31,11 +35,16 @@ impl Hierarchies {
                 format!("{e}{hint}")
             })?;
         }
-        Ok(Hierarchies { parents })
+        let cpu = locate_one(mountinfo, proc_cgroup, "cpu")
+            .ok()
+            .filter(|p| mkdir(p).is_ok());
+        Ok(Hierarchies { parents, cpu })
     }
 
     pub fn parents(&self) -> Vec<PathBuf> {
-        self.parents.to_vec()
+        let mut out = self.parents.to_vec();
+        out.extend(self.cpu.clone());
+        out
     }
 
     /// Creates the box's group with its `init` and `run` children in every hierarchy.
@@ -54,6 +63,8 @@ impl Hierarchies {
         }
         let g = Group {
             dirs: dirs.try_into().expect("four controllers"),
+            cpu: self.cpu.as_ref().map(|p| p.join(name)),
+            cpu_at_start: false,
         };
         // Never swap a box's memory out: its limit is a limit on RAM.
         let _ = write(&g.memory().join("memory.swappiness"), "0");
@@ -71,26 +82,36 @@ impl Hierarchies {
 /// root (mountinfo's fourth field). So the group's directory is the mount
 /// point joined with its path *below the mount's root*, not the host path.
 pub(super) fn locate(mountinfo: &str, proc_cgroup: &str) -> Result<[PathBuf; 4], String> {
-    let mut parents: Vec<PathBuf> = Vec::new();
-    for ctrl in CONTROLLERS {
-        let m = find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
-        check_writable(&m, ctrl)?;
-        let (mount, root) = (m.point, m.root);
-        let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
-            .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
-        let rel = below(&root, &own).ok_or(format!(
-            "this process's {ctrl} group {own} is outside what {} shows (the mount's root is {root}); mount the hierarchy at its root or give Kiln a cgroup namespace",
-            mount.display()
-        ))?;
-        parents.push(mount.join(rel).join("kiln"));
-    }
+    let parents = CONTROLLERS
+        .iter()
+        .map(|ctrl| locate_one(mountinfo, proc_cgroup, ctrl))
+        .collect::<Result<Vec<PathBuf>, String>>()?;
     Ok(parents.try_into().expect("four controllers"))
+}
+
+/// The `kiln` parent group in the hierarchy of `ctrl` (see [`locate`]).
+fn locate_one(mountinfo: &str, proc_cgroup: &str, ctrl: &str) -> Result<PathBuf, String> {
+    let m = find_mount(mountinfo, ctrl).ok_or(format!("controller {ctrl} is not mounted"))?;
+    check_writable(&m, ctrl)?;
+    let (mount, root) = (m.point, m.root);
+    let own = own_path(proc_cgroup, |c| c.split(',').any(|x| x == ctrl))
+        .ok_or(format!("/proc/self/cgroup has no {ctrl} line"))?;
+    let rel = below(&root, &own).ok_or(format!(
+        "this process's {ctrl} group {own} is outside what {} shows (the mount's root is {root}); mount the hierarchy at its root or give Kiln a cgroup namespace",
+        mount.display()
+    ))?;
+    Ok(mount.join(rel).join("kiln"))
 }
 
 /// One box's group: a directory in each hierarchy.
 #[derive(Debug)]
 pub struct Group {
     dirs: [PathBuf; 4],
+    /// Where the box's group in the `cpu` hierarchy goes (made by
+    /// [`Group::make_cpu_group`] or [`Group::set_cpu_quota`]).
+    cpu: Option<PathBuf>,
+    /// Whether it was made before the box started (the helper joins it).
+    cpu_at_start: bool,
 }
 
 impl Group {
@@ -129,6 +150,65 @@ impl Group {
         write(&self.run_pids().join("pids.max"), &pids.to_string())
     }
 
+    /// Makes the box's `cpu` group with a quota of `cpus` CPUs before the
+    /// box starts; its helper joins it ([`Group::cpu_procs`]).
+    pub fn make_cpu_group(&mut self, cpus: f64) -> Result<()> {
+        let dir = self.cpu_dir()?.to_path_buf();
+        mkdir(&dir)?;
+        write(
+            &dir.join("cpu.cfs_period_us"),
+            &super::CFS_PERIOD_US.to_string(),
+        )?;
+        write(
+            &dir.join("cpu.cfs_quota_us"),
+            &super::cfs_quota_us(cpus).to_string(),
+        )?;
+        self.cpu_at_start = true;
+        Ok(())
+    }
+
+    /// The `cgroup.procs` of the cpu group the helper joins, if made before start.
+    pub fn cpu_procs(&self) -> Option<PathBuf> {
+        self.cpu
+            .as_ref()
+            .filter(|_| self.cpu_at_start)
+            .map(|d| d.join("cgroup.procs"))
+    }
+
+    fn cpu_dir(&self) -> Result<&Path> {
+        self.cpu.as_deref().ok_or_else(|| {
+            SandboxError::layer(
+                "cgroup",
+                "the cpu controller is not mounted (cgroup v1): a CPU quota cannot be set; mount it at /sys/fs/cgroup/cpu",
+            )
+        })
+    }
+
+    /// A CFS quota of `cpus` CPUs for the whole box: its group in the `cpu`
+    /// hierarchy gets `cpu.cfs_quota_us`, and the box's processes (helper,
+    /// init, programs) move into it; what init starts later is born there.
+    pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
+        let dir = self.cpu_dir()?;
+        mkdir(dir)?;
+        write(
+            &dir.join("cpu.cfs_period_us"),
+            &super::CFS_PERIOD_US.to_string(),
+        )?;
+        write(
+            &dir.join("cpu.cfs_quota_us"),
+            &super::cfs_quota_us(cpus).to_string(),
+        )?;
+        let procs = dir.join("cgroup.procs");
+        for g in [INIT_GROUP, RUN_GROUP] {
+            let listed = self.freezer().join(g).join("cgroup.procs");
+            for pid in std::fs::read_to_string(&listed).unwrap_or_default().lines() {
+                // A process that exited meanwhile cannot move: nothing to do.
+                let _ = write(&procs, pid.trim());
+            }
+        }
+        Ok(())
+    }
+
     pub fn reset_peak(&self) {
         let _ = write(&self.run_memory().join("memory.max_usage_in_bytes"), "0");
         let _ = write(&self.run_memory().join("memory.failcnt"), "0");
@@ -155,7 +235,8 @@ impl Group {
 
     pub fn remove(&self) -> Result<()> {
         let mut first_err: Option<SandboxError> = None;
-        for d in &self.dirs {
+        // The cpu group may never have been made: removing it then is a no-op.
+        for d in self.dirs.iter().chain(self.cpu.iter()) {
             if let Err(e) = rmdir_tree(d) {
                 first_err.get_or_insert(e);
             }

@@ -206,6 +206,19 @@ impl Group {
         write(&self.run().join("pids.max"), &pids.to_string())
     }
 
+    /// A CFS quota of `cpus` CPUs for the whole box (`cpu.max` of its group).
+    pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
+        let max = self.dir.join("cpu.max");
+        if !max.exists() {
+            return Err(crate::error::SandboxError::layer(
+                "cgroup",
+                "the cpu controller is not enabled for Kiln's groups (cgroup v2): a CPU quota cannot be set; delegate it (Delegate=yes) and keep real-time threads out of Kiln's group",
+            ));
+        }
+        let v = format!("{} {}", super::cfs_quota_us(cpus), super::CFS_PERIOD_US);
+        write(&max, &v)
+    }
+
     /// Starts a new exec's memory peak (see [`Peak`]).
     pub fn reset_peak(&self) {
         use std::io::Write;

@@ -260,6 +260,7 @@ impl Init {
                 offset,
             } => self.read_file(req, &path, max_bytes, offset),
             Request::ListFiles { req, max_entries } => self.list_files(req, max_entries),
+            Request::FileOp { req, op } => self.file_op(req, op),
             Request::Exec {
                 req,
                 argv,

@@ -1,10 +1,11 @@
 //! Answering the host's reads: a file from an offset, or the listing of the
 //! working directory, chunk by chunk (init never holds more than a chunk of
-//! a file).
+//! a file); and its file operations (one directory's listing, remove,
+//! rename, make a directory).
 
 use super::{failed, reply, Init};
 use crate::files;
-use crate::protocol::{Response, CHUNK};
+use crate::protocol::{FileInfo, FileOp, Response, CHUNK};
 
 impl Init {
     /// Sends a file from `offset`, at most `max_bytes` of it, chunk by chunk.
@@ -61,7 +62,28 @@ impl Init {
 
     /// Sends the listing of the working directory as JSON, chunk by chunk.
     pub(super) fn list_files(&self, req: u64, max_entries: u32) {
-        match files::list(&self.work, max_entries as usize) {
+        self.send_listing(req, files::list(&self.work, max_entries as usize));
+    }
+
+    /// Does one file operation: a listing is sent as [`Self::list_files`]'s,
+    /// the rest answer `Done` or `Failed`.
+    pub(super) fn file_op(&self, req: u64, op: FileOp) {
+        let w = &self.work;
+        let r = match op {
+            FileOp::ListDir { path, max_entries } => {
+                return self.send_listing(req, files::list_dir(w, &path, max_entries as usize))
+            }
+            FileOp::Remove { path, recursive } => files::remove(w, &path, recursive),
+            FileOp::Rename { from, to } => files::rename(w, &from, &to),
+            FileOp::MakeDir { path, parents } => {
+                files::make_dir(w, &path, parents, (self.uid, self.gid))
+            }
+        };
+        self.done(req, r);
+    }
+
+    fn send_listing(&self, req: u64, listing: Result<Vec<FileInfo>, String>) {
+        match listing {
             Ok(list) => {
                 let json = serde_json::to_vec(&list).expect("a listing serialises");
                 for c in json.chunks(CHUNK) {

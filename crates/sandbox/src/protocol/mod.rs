@@ -89,6 +89,11 @@ pub struct BoxSetup {
     /// namespace itself, mapping only that user (to `uid`), before the others.
     #[serde(default)]
     pub rootless: bool,
+    /// Host files bound read-only over files of the box's `/proc` once it is
+    /// mounted (`inside` is a `/proc/…` path): a workspace's views of its
+    /// limits (`/proc/meminfo`, `/proc/cpuinfo`).
+    #[serde(default)]
+    pub proc_binds: Vec<BindSpec>,
 }
 
 /// The working directory of programs inside every box.
@@ -145,6 +150,9 @@ pub enum Request {
     /// Every entry under the working directory (a [`FileInfo`] list as JSON,
     /// in chunks); fails when there are more than `max_entries`.
     ListFiles { req: u64, max_entries: u32 },
+    /// A change to (or a look at) the working directory's tree: answered
+    /// `Done` or `Failed`, or, for a listing, chunks of JSON.
+    FileOp { req: u64, op: FileOp },
     Exec {
         req: u64,
         argv: Vec<String>,
@@ -167,12 +175,32 @@ pub enum Request {
     },
 }
 
+/// What a [`Request::FileOp`] does; paths are relative to the working
+/// directory and resolved like a file's (never through a symlink).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FileOp {
+    /// The entries of one directory (`""`: the working directory), a
+    /// [`FileInfo`] list as JSON (paths relative to the working directory);
+    /// fails when there are more than `max_entries`.
+    ListDir { path: String, max_entries: u32 },
+    /// Removes a file, a symlink (not its target) or an empty directory; a
+    /// directory with everything in it when `recursive`.
+    Remove { path: String, recursive: bool },
+    /// Renames `from` to `to` (replacing a file there, never a directory
+    /// that is not empty).
+    Rename { from: String, to: String },
+    /// Makes a directory, owned by the box's user (and its missing parents
+    /// with `parents`; an existing directory is fine then).
+    MakeDir { path: String, parents: bool },
+}
+
 impl Message for Request {
     fn req_id(&self) -> u64 {
         match self {
             Request::WriteFile { req, .. }
             | Request::ReadFile { req, .. }
             | Request::ListFiles { req, .. }
+            | Request::FileOp { req, .. }
             | Request::Exec { req, .. }
             | Request::Resize { req, .. } => *req,
             Request::Kill { .. } => 0,
@@ -184,6 +212,7 @@ impl Message for Request {
             Request::WriteFile { .. } => "WriteFile",
             Request::ReadFile { .. } => "ReadFile",
             Request::ListFiles { .. } => "ListFiles",
+            Request::FileOp { .. } => "FileOp",
             Request::Exec { .. } => "Exec",
             Request::Kill { .. } => "Kill",
             Request::Resize { .. } => "Resize",

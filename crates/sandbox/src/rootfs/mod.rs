@@ -97,6 +97,7 @@ pub fn build(setup: &BoxSetup) -> Step {
     procdev::mount_proc(&root)?;
     procdev::build_dev(&root, setup)?;
     procdev::mask_proc(&root)?;
+    procdev::bind_views(&root, &setup.proc_binds)?;
     mount_scratch(&root, &mut stage, setup)?;
     stage.remove()?;
     pivot(&root)

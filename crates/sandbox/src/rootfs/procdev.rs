@@ -9,7 +9,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::makedev;
 
 use super::mounts::{readonly_recursive, MOUNT_ATTR_NOEXEC};
-use super::{fail, mkdirs, tmpfs, Step};
+use super::{fail, mkdirs, tmpfs, LayerError, Step};
 use crate::protocol::BoxSetup;
 
 /// `/proc` files that show the host (runc's masked paths, and more): `/dev/null`
@@ -137,6 +137,32 @@ fn bind_device(dst: &Path, name: &str, rdev: libc::dev_t) -> Step {
         "dev",
         format!("bind {} -> /dev/{name}", src.display()),
     ))
+}
+
+/// Binds host files read-only over files of the box's `/proc` (views of a
+/// workspace's limits); each target must be an existing file there.
+pub(super) fn bind_views(root: &Path, binds: &[crate::protocol::BindSpec]) -> Step {
+    for b in binds {
+        let Some(rel) = b
+            .inside
+            .strip_prefix("/proc/")
+            .filter(|r| !r.contains(".."))
+        else {
+            return Err(LayerError {
+                layer: "proc",
+                message: format!("{:?} is not a /proc/ path", b.inside),
+            });
+        };
+        let dst = root.join("proc").join(rel);
+        if !dst.is_file() {
+            return Err(LayerError {
+                layer: "proc",
+                message: format!("{} is not a file of /proc", b.inside),
+            });
+        }
+        super::mounts::bind_readonly(Path::new(&b.host), &dst)?;
+    }
+    Ok(())
 }
 
 pub(super) fn build_dev(root: &Path, setup: &BoxSetup) -> Step {

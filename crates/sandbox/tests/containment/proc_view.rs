@@ -101,6 +101,7 @@ async fn mountinfo_names_no_host_path_of_a_toolchain_or_a_home() {
             host: tool.path().display().to_string(),
             inside: "/opt/tool".into(),
         }],
+        ..Default::default()
     };
     let b = sb.create_box_with(&opts).await.unwrap();
     let mut s = spec(&["/bin/sh", "-c", "cat /proc/self/mountinfo /proc/self/mounts; /opt/tool/bin/tool; cat kept.txt; echo new > made.txt; touch /opt/tool/x || echo tool-ro; id -u"], small());

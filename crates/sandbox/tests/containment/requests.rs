@@ -108,6 +108,7 @@ impl RawBox {
             work_host: None,
             root_uid: Some(99_430),
             rootless: false,
+            proc_binds: vec![],
         };
         protocol::send(host.as_fd(), &setup, &[], &[]).unwrap();
         let mut raw = RawBox {

@@ -34,7 +34,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/workspaces/{id}/start", &["post"]),
     ("/api/v1/workspaces/{id}/stop", &["post"]),
     ("/api/v1/workspaces/{id}/exec", &["post"]),
-    ("/api/v1/workspaces/{id}/files", &["get", "put"]),
+    ("/api/v1/workspaces/{id}/files", &["get", "put", "delete"]),
+    ("/api/v1/workspaces/{id}/files/list", &["get"]),
+    ("/api/v1/workspaces/{id}/files/rename", &["post"]),
+    ("/api/v1/workspaces/{id}/files/mkdir", &["post"]),
+    ("/api/v1/workspaces/{id}/files/archive", &["get", "put"]),
     ("/api/v1/workspaces/{id}/pty", &["get"]),
     ("/health", &["get"]),
     ("/health/live", &["get"]),
@@ -69,7 +73,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/workspaces/{id}/exec", post(workspaces::exec))
         .route(
             "/api/v1/workspaces/{id}/files",
-            get(workspaces::get_file).put(workspaces::put_file),
+            get(workspaces::get_file)
+                .put(workspaces::put_file)
+                .delete(workspaces::files::remove),
+        )
+        .route(
+            "/api/v1/workspaces/{id}/files/list",
+            get(workspaces::files::list_dir),
+        )
+        .route(
+            "/api/v1/workspaces/{id}/files/rename",
+            post(workspaces::files::rename),
+        )
+        .route(
+            "/api/v1/workspaces/{id}/files/mkdir",
+            post(workspaces::files::mkdir),
+        )
+        .route(
+            "/api/v1/workspaces/{id}/files/archive",
+            get(workspaces::files::get_archive).put(workspaces::files::put_archive),
         )
         .route("/api/v1/workspaces/{id}/pty", get(workspaces::pty))
         .route_layer(from_fn_with_state(state.clone(), crate::auth::require_key));

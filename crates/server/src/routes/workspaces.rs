@@ -3,9 +3,11 @@
 //! The owner of a workspace is the caller's API-key fingerprint, or
 //! `anonymous` when keys are off; other owners' workspaces answer 404.
 //!
-//! Module map: this file, templates, lifecycle, exec and files; [`pty`],
-//! the reconnecting terminal's WebSocket.
+//! Module map: this file, templates, lifecycle, exec and files; [`files`],
+//! the file tree (list, remove, rename, mkdir, tar archives); [`pty`], the
+//! reconnecting terminal's WebSocket.
 
+pub mod files;
 mod pty;
 
 pub use pty::pty;
@@ -17,6 +19,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use kiln_workspace::transfer::{Parts, Sink};
 use kiln_workspace::{CreateRequest, ExecRequest, Manager, Status, WorkspaceError};
 use serde::Deserialize;
 use serde_json::json;
@@ -180,8 +183,41 @@ pub struct FileQuery {
     path: String,
 }
 
-/// Streams the file: the next part is read from the box only when the
+/// Streams a transfer: the next part is read from the box only when the
 /// client took the last one (see `kiln_workspace::transfer`).
+pub(crate) fn stream_parts<P: Parts>(parts: P, content_type: &'static str) -> Response {
+    let parts = futures_util::stream::unfold(parts, |mut d| async move {
+        match d.next_part().await {
+            Ok(Some(part)) => Some((Ok(Bytes::from(part)), d)),
+            Ok(None) => None,
+            Err(e) => {
+                // Headers are sent: all that is left is to cut the body short.
+                tracing::warn!(error = %e, "a workspace download failed midway");
+                Some((Err(std::io::Error::other(e.to_string())), d))
+            }
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response()
+}
+
+/// Hands the body to a transfer as it arrives (never the whole body in memory).
+pub(crate) async fn pump<S: Sink>(body: axum::body::Body, sink: &mut S) -> Result<(), ApiError> {
+    use futures_util::StreamExt;
+    let mut data = body.into_data_stream();
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::invalid_field("body", format!("the upload was cut short: {e}"))
+        })?;
+        sink.take(&chunk).await.map_err(api_error)?;
+    }
+    Ok(())
+}
+
+/// Streams the file.
 pub async fn get_file(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -192,25 +228,10 @@ pub async fn get_file(
         .download(&owner(&caller), workspace_id(&id)?, &q.path)
         .await
         .map_err(api_error)?;
-    let parts = futures_util::stream::unfold(download, |mut d| async move {
-        match d.next().await {
-            Ok(Some(part)) => Some((Ok(Bytes::from(part)), d)),
-            Ok(None) => None,
-            Err(e) => {
-                // Headers are sent: all that is left is to cut the body short.
-                tracing::warn!(error = %e, "a workspace download failed midway");
-                Some((Err(std::io::Error::other(e.to_string())), d))
-            }
-        }
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        axum::body::Body::from_stream(parts),
-    )
-        .into_response())
+    Ok(stream_parts(download, "application/octet-stream"))
 }
 
-/// Writes the body into the file as it arrives (never the whole body in memory).
+/// Writes the body into the file as it arrives.
 pub async fn put_file(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -218,18 +239,11 @@ pub async fn put_file(
     Query(q): Query<FileQuery>,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    use futures_util::StreamExt;
     let mut upload = manager(&app)?
         .upload(&owner(&caller), workspace_id(&id)?, &q.path)
         .await
         .map_err(api_error)?;
-    let mut data = body.into_data_stream();
-    while let Some(chunk) = data.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::invalid_field("body", format!("the upload was cut short: {e}"))
-        })?;
-        upload.write(&chunk).await.map_err(api_error)?;
-    }
+    pump(body, &mut upload).await?;
     upload.finish().await.map_err(api_error)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

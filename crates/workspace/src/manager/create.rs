@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kiln_sandbox::{BoxOptions, ExecLimits, ExecSpec, SandboxBox};
 use uuid::Uuid;
 
-use super::{lock, Entry, Manager, HOME, PATH};
+use super::{lock, Entry, Manager, HOME};
 use crate::error::{Result, WorkspaceError};
 use crate::model::{self, Agent, AgentStatus, Build, CreateRequest, Status, Timing, Workspace};
 use crate::template::Template;
@@ -136,10 +136,8 @@ impl Manager {
         };
         let allocate = started.elapsed();
         let snapshot = entry.snapshot();
-        if let Err(err) = self.save(&entry) {
-            lock(&self.entries).remove(&snapshot.id);
-            return Err(err);
-        }
+        // The record is written by the build, off the request path (after a
+        // warm home, if any, became the workspace's directory).
         self.update_gauges();
         let me = self.clone();
         tokio::spawn(async move { me.provision(entry, started, allocate).await });
@@ -193,6 +191,7 @@ impl Manager {
             }
             Err(err) => {
                 tracing::warn!(workspace = %e.snapshot().id, error = %err, "building a workspace failed");
+                self.detach_home(e.snapshot().id).await;
                 self.transition(&e, |w| {
                     if w.status == Status::Provisioning {
                         w.status = Status::Failed;
@@ -210,7 +209,43 @@ impl Manager {
         }
     }
 
-    async fn build_box(&self, e: &Entry, timings: &mut Vec<Timing>) -> Result<Arc<SandboxBox>> {
+    /// The host side of a box, off the async threads: a new workspace's
+    /// directory (a warm home when one is ready), the home
+    /// attached (its filesystem made on first use), the `/proc` views
+    /// written and the CPUs chosen.
+    async fn prepare_host(
+        &self,
+        id: Uuid,
+        uid: u32,
+        t: &Template,
+    ) -> Result<(std::path::PathBuf, Vec<kiln_sandbox::BindSpec>, Vec<usize>)> {
+        let store = self.store.clone();
+        let homes = self.homes.clone();
+        homes.prime();
+        let t = t.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::DirBuilderExt;
+            let dir = store.ws_dir(id);
+            if !dir.exists() && !homes.claim(t.disk_mb, &dir) {
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(|e| WorkspaceError::io(format!("create {}", dir.display()), e))?;
+            }
+            let home = store.attach_home(id, uid, t.disk_mb)?;
+            let cpus = crate::views::pick_cpus(&crate::views::online_cpus(), t.cpu, uid);
+            let binds = crate::views::write(&store.ws_dir(id), &t, &cpus)?;
+            Ok((home, binds, cpus))
+        })
+        .await
+        .map_err(|e| WorkspaceError::Config(format!("preparing the home failed: {e}")))?
+    }
+
+    async fn build_box(
+        &self,
+        e: &Arc<Entry>,
+        timings: &mut Vec<Timing>,
+    ) -> Result<Arc<SandboxBox>> {
         let (id, uid, template) = {
             let w = lock(&e.ws);
             (w.id, w.uid, w.template.clone())
@@ -229,21 +264,25 @@ impl Manager {
             });
             step = Instant::now();
         };
-        let home = self.store.ensure_home(id, uid)?;
+        let (home, proc_binds, cpus) = self.prepare_host(id, uid, &t).await?;
+        self.persist(e);
         record("home", timings);
         let opts = BoxOptions {
             uid: Some(uid),
             home: Some(home),
             work_dir: Some(HOME.into()),
-            binds: vec![],
+            proc_binds,
+            binds: t.binds.clone(),
+            cpu_quota: Some(t.cpu),
         };
         let b = self.sandbox.create_box_with(&opts).await?;
         b.set_box_limits(t.memory_mb << 20, t.pids)?;
+        crate::views::pin(&b.host_pids(), &cpus)?;
         record("sandbox", timings);
         // The agent answers when a program starts and exits inside the box.
         let mut spec = ExecSpec::new(
             vec!["/bin/true".into()],
-            vec![PATH.into()],
+            vec![format!("PATH={}", t.path)],
             ExecLimits {
                 wall_ms: 10_000,
                 ..ExecLimits::default()

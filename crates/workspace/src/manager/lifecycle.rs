@@ -10,7 +10,16 @@ use crate::error::{Result, WorkspaceError};
 use crate::model::{self, Agent, AgentStatus, Build, Status, Workspace};
 
 impl Manager {
-    /// Closes terminals and destroys the box (the home stays).
+    /// Unmounts a workspace's home (its box is gone); a failure is logged.
+    pub(super) async fn detach_home(&self, id: Uuid) {
+        let store = self.store.clone();
+        let r = tokio::task::spawn_blocking(move || store.detach_home(id)).await;
+        if let Ok(Err(err)) = r {
+            tracing::warn!(workspace = %id, error = %err, "unmounting a workspace's home failed");
+        }
+    }
+
+    /// Closes terminals, destroys the box and unmounts the home (which stays).
     async fn teardown(&self, e: &Entry) {
         let ptys: Vec<_> = lock(&e.ptys).drain().map(|(_, s)| s).collect();
         for s in ptys {
@@ -26,6 +35,7 @@ impl Manager {
                 }
             }
         }
+        self.detach_home(e.snapshot().id).await;
     }
 
     fn refuse(w: &Workspace, action: &str) -> WorkspaceError {

@@ -32,7 +32,6 @@ use crate::template::Template;
 
 /// The home inside every workspace box.
 pub const HOME: &str = "/home/kiln";
-pub const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Transfers in flight per workspace (see [`crate::transfer`]).
 pub const MAX_TRANSFERS: usize = 4;
@@ -50,6 +49,8 @@ pub(crate) struct Entry {
     pub(crate) busy: std::sync::atomic::AtomicUsize,
     /// File transfers in flight may not exceed [`MAX_TRANSFERS`].
     pub(crate) transfers: Arc<tokio::sync::Semaphore>,
+    /// Held while the record is written (see [`Manager::persist`]).
+    saving: Mutex<()>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,6 +69,7 @@ impl Entry {
             changed,
             busy: Default::default(),
             transfers: Arc::new(tokio::sync::Semaphore::new(MAX_TRANSFERS)),
+            saving: Mutex::new(()),
         })
     }
 
@@ -117,7 +119,8 @@ pub struct Manager {
     pub(crate) sandbox: Arc<Sandbox>,
     pub(crate) settings: Settings,
     templates: Vec<Template>,
-    store: Store,
+    pub(crate) store: Store,
+    pub(crate) homes: Arc<crate::homes::HomePool>,
     entries: Mutex<HashMap<Uuid, Arc<Entry>>>,
 }
 
@@ -148,19 +151,57 @@ impl Manager {
             .clone()
             .unwrap_or_else(|| default_data_dir.join("workspaces"));
         let store = Store::open(&dir)?;
-        let entries = restore(&store)?;
+        let (entries, were_running) = restore(&store)?;
+        let sizes = templates.iter().map(|t| t.disk_mb).collect();
+        let homes = crate::homes::HomePool::start(&dir, settings.warm_homes, sizes)?;
         let m = Arc::new(Manager {
             sandbox,
             settings,
             templates,
             store,
+            homes,
             entries: Mutex::new(entries),
         });
         m.update_gauges();
+        m.autostart(were_running);
         if let Some(idle) = m.settings.idle_timeout() {
             tokio::spawn(lifecycle::reap_idle(Arc::downgrade(&m), idle));
         }
         Ok(m)
+    }
+
+    /// Starts again the workspaces a previous process was running whose
+    /// template says `autostart` (the rest stay `stopped`).
+    fn autostart(self: &Arc<Self>, were_running: Vec<(String, Uuid)>) {
+        for (owner, id) in were_running {
+            let Ok(e) = self.entry(&owner, id) else {
+                continue;
+            };
+            let template = e.snapshot().template;
+            if self.template(&template).is_ok_and(|t| t.autostart) {
+                match self.start(&owner, id) {
+                    Ok(_) => {
+                        tracing::info!(workspace = %id, "starting a workspace that was running before the restart")
+                    }
+                    Err(err) => {
+                        tracing::warn!(workspace = %id, error = %err, "could not start a workspace again after the restart")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Warm homes ready, and whether the pool is full (benchmarks wait for
+    /// it); starts filling it.
+    pub fn warm_homes(&self) -> (usize, bool) {
+        self.homes.prime();
+        (self.homes.count(), self.homes.is_full())
+    }
+
+    /// Unmounts the warm homes and stops making them (a benchmark's end).
+    pub async fn clear_warm_homes(&self) {
+        let homes = self.homes.clone();
+        let _ = tokio::task::spawn_blocking(move || homes.clear()).await;
     }
 
     pub fn templates(&self) -> &[Template] {
@@ -179,23 +220,36 @@ impl Manager {
         }
     }
 
-    fn save(&self, e: &Entry) -> Result<()> {
-        let w = lock(&e.ws);
-        self.store.save(&w)
-    }
-
-    /// Sets the status (and the rest `f` changes), records and counts it.
-    fn transition(&self, e: &Entry, f: impl FnOnce(&mut Workspace)) {
+    /// Sets the status (and the rest `f` changes), tells waiters, counts it
+    /// and records it (in the background: see [`Manager::persist`]).
+    fn transition(&self, e: &Arc<Entry>, f: impl FnOnce(&mut Workspace)) {
         {
             let mut w = lock(&e.ws);
             f(&mut w);
             w.updated_at = model::now();
-            if let Err(err) = self.store.save(&w) {
-                tracing::error!(workspace = %w.id, error = %err, "saving a workspace record failed");
-            }
             e.changed.send_replace(w.status);
         }
         self.update_gauges();
+        self.persist(e);
+    }
+
+    /// Writes the workspace's record off the async threads and off the
+    /// caller's path (nothing waits for an fsync). Writes of one workspace
+    /// take turns, and each writes the state as it is then, so the last
+    /// one on disk is the latest; a crash may lose the last change (a
+    /// workspace then comes back as it was a moment before).
+    pub(crate) fn persist(&self, e: &Arc<Entry>) {
+        let (store, e) = (self.store.clone(), e.clone());
+        tokio::task::spawn_blocking(move || {
+            let _turn = lock(&e.saving);
+            let w = e.snapshot();
+            if w.status == Status::Deleted {
+                return;
+            }
+            if let Err(err) = store.save(&w) {
+                tracing::error!(workspace = %w.id, error = %err, "saving a workspace record failed");
+            }
+        });
     }
 
     fn update_gauges(&self) {
@@ -253,9 +307,12 @@ impl Manager {
 }
 
 /// The workspaces a previous process left: deleted ones are removed, the
-/// ones it was running come back `stopped` (their boxes died with it).
-fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
+/// ones it was running come back `stopped` (their boxes died with it);
+/// those are also returned, to start again when their template says so.
+#[allow(clippy::type_complexity)]
+fn restore(store: &Store) -> Result<(HashMap<Uuid, Arc<Entry>>, Vec<(String, Uuid)>)> {
     let mut entries = HashMap::new();
+    let mut were_running = Vec::new();
     for mut w in store.load_all()? {
         match w.status {
             Status::Deleting | Status::Deleted => {
@@ -263,6 +320,13 @@ fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
                 continue;
             }
             Status::Provisioning | Status::Running | Status::Stopping => {
+                if w.status != Status::Stopping {
+                    were_running.push((w.owner.clone(), w.id));
+                }
+                // The old process's box is gone; its home's mount may not be.
+                if let Err(e) = store.detach_home(w.id) {
+                    tracing::warn!(workspace = %w.id, error = %e, "unmounting a left-over home failed");
+                }
                 w.status = Status::Stopped;
                 w.agent = Agent {
                     status: AgentStatus::Disconnected,
@@ -275,7 +339,7 @@ fn restore(store: &Store) -> Result<HashMap<Uuid, Arc<Entry>>> {
         }
         entries.insert(w.id, Entry::new(w));
     }
-    Ok(entries)
+    Ok((entries, were_running))
 }
 
 /// Raises this process's open-file soft limit to its hard limit: each

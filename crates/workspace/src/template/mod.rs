@@ -1,15 +1,21 @@
 //! Workspace templates: what a box gets (CPU, memory, home size, processes,
 //! network) and which toolchains it offers. Two ship built in, `pod-swdev`
-//! and `ec2-datasci`; config may replace or add templates. Toolchains are
-//! detected on the host (every box binds the host's `/usr` read-only), and
-//! `ec2-datasci` lists the Python data packages that are installed.
+//! (every language Kiln runs, and git) and `ec2-datasci` (Python with numpy,
+//! pandas, scipy and matplotlib, installed by scripts/install-toolchains.sh);
+//! config may replace or add templates, and give them read-only tool
+//! directories. What is offered is what this host has (`toolchain`): every
+//! box binds the host's `/usr` read-only, plus the toolchains' own binds.
+
+mod toolchain;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use kiln_sandbox::BindSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkspaceError};
+pub use toolchain::{ToolDir, Toolchain, BASE_PATH, CHECKS};
 
 /// A template as written in config.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -18,11 +24,11 @@ pub struct TemplateSpec {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// CPUs (reported; cgroup v1 boxes have no CPU quota, see docs/workspaces.md).
+    /// CPUs: a CFS quota on the box's cgroup, and `ceil(cpu)` CPUs of affinity.
     pub cpu: f64,
     pub memory_mb: u64,
-    /// Home size cap: the largest file a program may write (RLIMIT_FSIZE) and
-    /// the largest upload.
+    /// The size of the home's own filesystem (also the largest file a
+    /// program may write, RLIMIT_FSIZE, and the largest upload).
     pub disk_mb: u64,
     /// Processes and threads in the box at once.
     #[serde(default = "default_pids")]
@@ -37,6 +43,18 @@ pub struct TemplateSpec {
     /// Python packages wanted; those importable on the host are offered.
     #[serde(default)]
     pub python_packages: Vec<String>,
+    /// Read-only directories bound into every box of the template (under
+    /// `/opt/`; their `bin` joins `PATH`).
+    #[serde(default)]
+    pub tools: Vec<ToolDir>,
+    /// After a restart of the server, start again the workspaces of this
+    /// template that were running (default true).
+    #[serde(default = "default_autostart")]
+    pub autostart: bool,
+}
+
+fn default_autostart() -> bool {
+    true
 }
 
 fn default_pids() -> u32 {
@@ -62,66 +80,73 @@ pub struct Template {
     pub disk_mb: u64,
     pub pids: u32,
     pub network: bool,
-    /// Toolchains found on this host.
+    /// Whether its running workspaces start again after a server restart.
+    pub autostart: bool,
+    /// Ids of the toolchains found on this host.
     pub languages: Vec<String>,
+    /// The same, with each one's version and the command that proves it in a workspace.
+    pub toolchains: Vec<Toolchain>,
     /// Python packages importable on this host.
     pub python_packages: Vec<String>,
+    /// Where the template's own tool directories are, inside.
+    pub tool_dirs: Vec<String>,
     pub parameters: Vec<Parameter>,
+    /// Read-only binds of the toolchains and tool directories.
+    #[serde(skip)]
+    pub binds: Vec<BindSpec>,
+    /// `PATH` inside the template's boxes.
+    #[serde(skip)]
+    pub path: String,
 }
 
-/// Which binary shows that a toolchain is there.
-const TOOLCHAINS: &[(&str, &str)] = &[
-    ("bash", "bash"),
-    ("python", "python3"),
-    ("c", "gcc"),
-    ("cpp", "g++"),
-    ("javascript", "node"),
-    ("go", "go"),
-    ("rust", "rustc"),
-    ("java", "java"),
-    ("ruby", "ruby"),
-    ("git", "git"),
+/// The languages Kiln runs (the ids of kiln-lang's catalogue), and git.
+const SWDEV: &[&str] = &[
+    "bash",
+    "python",
+    "c",
+    "cpp",
+    "javascript",
+    "go",
+    "rust",
+    "java",
+    "ruby",
+    "php",
+    "perl",
+    "lua",
+    "git",
 ];
-
-const BIN_DIRS: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
 
 pub fn builtin() -> Vec<TemplateSpec> {
     let langs = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
     vec![
         TemplateSpec {
             name: "pod-swdev".into(),
-            description:
-                "Software development: the host's compilers and interpreters, 1 CPU, 2 GiB".into(),
+            description: "Software development: every language Kiln runs and git, 1 CPU, 2 GiB"
+                .into(),
             cpu: 1.0,
             memory_mb: 2048,
             disk_mb: 1024,
             pids: 256,
             network: false,
-            languages: langs(&[
-                "bash",
-                "python",
-                "c",
-                "cpp",
-                "javascript",
-                "go",
-                "rust",
-                "java",
-                "ruby",
-                "git",
-            ]),
+            languages: langs(SWDEV),
             python_packages: vec![],
+            tools: vec![],
+            autostart: true,
         },
         TemplateSpec {
             name: "ec2-datasci".into(),
             description:
-                "Data science: Python with its data packages when installed, 2 CPUs, 8 GiB".into(),
+                "Data science: Python with numpy, pandas, scipy and matplotlib, 2 CPUs, 8 GiB"
+                    .into(),
             cpu: 2.0,
             memory_mb: 8192,
             disk_mb: 4096,
             pids: 512,
             network: false,
             languages: langs(&["bash", "python"]),
-            python_packages: langs(&["numpy", "pandas", "scipy", "matplotlib", "sklearn"]),
+            python_packages: langs(&["numpy", "pandas", "scipy", "matplotlib"]),
+            tools: vec![],
+            autostart: true,
         },
     ]
 }
@@ -148,10 +173,11 @@ pub fn resolve(extra: Vec<TemplateSpec>) -> Result<Vec<Template>> {
     for t in extra {
         by_name.insert(t.name.clone(), t);
     }
-    let shells = available_shells();
+    let shells = toolchain::available_shells();
+    let catalog = kiln_lang::Catalog::detect();
     by_name
         .into_values()
-        .map(|t| check(&t).map(|()| offer(t, &shells)))
+        .map(|t| check(&t).map(|()| offer(t, &catalog, &shells)))
         .collect()
 }
 
@@ -176,33 +202,26 @@ fn check(t: &TemplateSpec) -> Result<()> {
     if let Some(l) = t
         .languages
         .iter()
-        .find(|l| !TOOLCHAINS.iter().any(|(id, _)| id == l))
+        .find(|l| !CHECKS.iter().any(|(id, _)| id == l))
     {
-        let known: Vec<&str> = TOOLCHAINS.iter().map(|(id, _)| *id).collect();
+        let known: Vec<&str> = CHECKS.iter().map(|(id, _)| *id).collect();
         return bad(format!(
             "unknown language {l:?}; known: {}",
             known.join(", ")
         ));
     }
+    for tool in &t.tools {
+        toolchain::check_tool_dir(tool).or_else(bad)?;
+    }
     Ok(())
 }
 
-fn offer(t: TemplateSpec, shells: &[String]) -> Template {
-    let languages = t
-        .languages
-        .iter()
-        .filter(|l| {
-            TOOLCHAINS
-                .iter()
-                .any(|(id, bin)| id == l && find_binary(bin))
-        })
-        .cloned()
-        .collect();
-    let python_packages = if t.python_packages.is_empty() {
-        vec![]
-    } else {
-        importable(&t.python_packages)
-    };
+fn offer(t: TemplateSpec, catalog: &kiln_lang::Catalog, shells: &[String]) -> Template {
+    let mut found = toolchain::offer(catalog, &t.languages, &t.tools);
+    let python_packages = toolchain::importable(&t.python_packages);
+    found
+        .binds
+        .extend(toolchain::package_binds(&python_packages));
     Template {
         name: t.name,
         description: t.description,
@@ -211,50 +230,19 @@ fn offer(t: TemplateSpec, shells: &[String]) -> Template {
         disk_mb: t.disk_mb,
         pids: t.pids,
         network: t.network,
-        languages,
+        autostart: t.autostart,
+        languages: found.toolchains.iter().map(|c| c.id.clone()).collect(),
+        toolchains: found.toolchains,
         python_packages,
+        tool_dirs: t.tools.iter().map(|d| d.inside.clone()).collect(),
         parameters: vec![Parameter {
             name: "shell",
             description: "The program a terminal starts when none is asked for",
             default: shells.first().cloned().unwrap_or_else(|| "/bin/sh".into()),
             options: shells.to_vec(),
         }],
-    }
-}
-
-fn find_binary(name: &str) -> bool {
-    BIN_DIRS.iter().any(|d| Path::new(d).join(name).is_file())
-}
-
-fn available_shells() -> Vec<String> {
-    ["/bin/bash", "/bin/sh"]
-        .iter()
-        .filter(|p| Path::new(p).is_file())
-        .map(|s| s.to_string())
-        .collect()
-}
-
-/// The packages of `wanted` that the host's python3 can import (none without python3).
-fn importable(wanted: &[String]) -> Vec<String> {
-    let names: Vec<&str> = wanted
-        .iter()
-        .map(String::as_str)
-        .filter(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .collect();
-    let script = format!(
-        "import importlib.util\nfor n in {:?}:\n    print(n) if importlib.util.find_spec(n) else None\n",
-        names
-    );
-    match std::process::Command::new("python3")
-        .args(["-c", &script])
-        .stderr(std::process::Stdio::null())
-        .output()
-    {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-        _ => vec![],
+        binds: found.binds,
+        path: found.path,
     }
 }
 
@@ -306,15 +294,5 @@ mod tests {
         assert_eq!(t[0].pids, 256);
         std::fs::write(&p, "[[template]]\nname = \"x\"\ncpus = 1\n").unwrap();
         assert!(read_file(&p).unwrap_err().to_string().contains("cpus"));
-    }
-
-    #[test]
-    fn missing_packages_are_left_out() {
-        let got = importable(&["json".into(), "surely_not_a_module_kiln".into()]);
-        if find_binary("python3") {
-            assert_eq!(got, ["json"]);
-        } else {
-            assert!(got.is_empty());
-        }
     }
 }
