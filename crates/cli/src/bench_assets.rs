@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use kiln_engine::{AssetsConfig, Catalog, Engine, EngineConfig};
-use kiln_loadtest::corpus::{Program, CORPUS};
+use kiln_loadtest::corpus::Program;
 
 use crate::bench_compile_cache::{measure, median, Options};
 
@@ -18,17 +18,8 @@ use crate::bench_compile_cache::{measure, median, Options};
 const BUILD_DEADLINE: Duration = Duration::from_secs(600);
 
 pub async fn run(o: Options) -> anyhow::Result<i32> {
-    if o.rounds == 0 {
-        bail!("--rounds must be at least 1");
-    }
+    let programs = o.programs()?;
     let catalog = Catalog::detect();
-    let programs: Vec<&Program> = CORPUS
-        .iter()
-        .filter(|p| o.languages.iter().any(|l| l == p.language))
-        .collect();
-    if programs.is_empty() {
-        bail!("no corpus program in {:?}", o.languages);
-    }
     let base = EngineConfig {
         max_boxes: 1,
         ..EngineConfig::default()

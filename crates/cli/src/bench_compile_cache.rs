@@ -21,6 +21,23 @@ pub struct Options {
     pub json: Option<std::path::PathBuf>,
 }
 
+impl Options {
+    /// The corpus programs of `languages`, checked with `rounds`.
+    pub fn programs(&self) -> anyhow::Result<Vec<&'static Program>> {
+        if self.rounds == 0 {
+            bail!("--rounds must be at least 1");
+        }
+        let programs: Vec<&Program> = CORPUS
+            .iter()
+            .filter(|p| self.languages.iter().any(|l| l == p.language))
+            .collect();
+        if programs.is_empty() {
+            bail!("no corpus program in {:?}", self.languages);
+        }
+        Ok(programs)
+    }
+}
+
 /// CPU of this process and its reaped children, in milliseconds.
 pub(crate) fn cpu_ms() -> f64 {
     let ms = |who| {
@@ -91,17 +108,8 @@ struct Samples {
 }
 
 pub async fn run(o: Options) -> anyhow::Result<i32> {
-    if o.rounds == 0 {
-        bail!("--rounds must be at least 1");
-    }
+    let programs = o.programs()?;
     let catalog = Catalog::detect();
-    let programs: Vec<&Program> = CORPUS
-        .iter()
-        .filter(|p| o.languages.iter().any(|l| l == p.language))
-        .collect();
-    if programs.is_empty() {
-        bail!("no corpus program in {:?}", o.languages);
-    }
     let base = EngineConfig {
         max_boxes: 1,
         ..EngineConfig::default()

@@ -10,24 +10,16 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use kiln_engine::{
-    CompileCacheConfig, Engine, EngineConfig, HelperCommand, Report, Status, Submission,
-};
+use kiln_engine::{CompileCacheConfig, Engine, EngineConfig, Report, Status, Submission};
 
 fn cached_engine(dir: &Path) -> Engine {
-    let cfg = EngineConfig {
-        helper: HelperCommand {
-            program: env!("CARGO_BIN_EXE_kiln").into(),
-            args: vec!["__box".into()],
-        },
-        max_boxes: 2,
+    engine_with(EngineConfig {
         compile_cache: Some(CompileCacheConfig {
             dir: dir.to_path_buf(),
             max_bytes: 64 << 20,
         }),
         ..EngineConfig::default()
-    };
-    Engine::new(cfg).expect("the sandbox needs root, cgroups and namespaces")
+    })
 }
 
 /// Runs `sub` and waits until its box is gone and its cache entry written.

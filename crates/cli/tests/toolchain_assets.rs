@@ -9,22 +9,16 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kiln_engine::{AssetsConfig, Engine, EngineConfig, HelperCommand, Report, Status, Submission};
+use kiln_engine::{AssetsConfig, Engine, EngineConfig, Report, Status, Submission};
 
 fn engine_with_assets(dir: &Path) -> Engine {
-    let cfg = EngineConfig {
-        helper: HelperCommand {
-            program: env!("CARGO_BIN_EXE_kiln").into(),
-            args: vec!["__box".into()],
-        },
-        max_boxes: 2,
+    engine_with(EngineConfig {
         assets: Some(AssetsConfig {
             dir: dir.to_path_buf(),
             max_bytes: 1 << 30,
         }),
         ..EngineConfig::default()
-    };
-    Engine::new(cfg).expect("the sandbox needs root, cgroups and namespaces")
+    })
 }
 
 /// Runs `make(i)` for i = 0, 1, … until an asset `<kind>-*` is in `dir`

@@ -5,13 +5,18 @@
 use kiln_engine::{Engine, EngineConfig, HelperCommand, Limits, SourceFile, Submission};
 
 pub fn engine() -> Engine {
+    engine_with(EngineConfig::default())
+}
+
+/// An engine of `cfg` with the real helper and two boxes.
+pub fn engine_with(cfg: EngineConfig) -> Engine {
     let cfg = EngineConfig {
         helper: HelperCommand {
             program: env!("CARGO_BIN_EXE_kiln").into(),
             args: vec!["__box".into()],
         },
         max_boxes: 2,
-        ..EngineConfig::default()
+        ..cfg
     };
     Engine::new(cfg).expect("the sandbox needs root, cgroups and namespaces")
 }

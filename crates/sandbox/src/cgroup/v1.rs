@@ -154,15 +154,7 @@ impl Group {
     /// box starts; its helper joins it ([`Group::cpu_procs`]).
     pub fn make_cpu_group(&mut self, cpus: f64) -> Result<()> {
         let dir = self.cpu_dir()?.to_path_buf();
-        mkdir(&dir)?;
-        write(
-            &dir.join("cpu.cfs_period_us"),
-            &super::CFS_PERIOD_US.to_string(),
-        )?;
-        write(
-            &dir.join("cpu.cfs_quota_us"),
-            &super::cfs_quota_us(cpus).to_string(),
-        )?;
+        make_quota_group(&dir, cpus)?;
         self.cpu_at_start = true;
         Ok(())
     }
@@ -189,15 +181,7 @@ impl Group {
     /// init, programs) move into it; what init starts later is born there.
     pub fn set_cpu_quota(&self, cpus: f64) -> Result<()> {
         let dir = self.cpu_dir()?;
-        mkdir(dir)?;
-        write(
-            &dir.join("cpu.cfs_period_us"),
-            &super::CFS_PERIOD_US.to_string(),
-        )?;
-        write(
-            &dir.join("cpu.cfs_quota_us"),
-            &super::cfs_quota_us(cpus).to_string(),
-        )?;
+        make_quota_group(dir, cpus)?;
         let procs = dir.join("cgroup.procs");
         for g in [INIT_GROUP, RUN_GROUP] {
             let listed = self.freezer().join(g).join("cgroup.procs");
@@ -243,6 +227,19 @@ impl Group {
         }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// Makes `dir` in the `cpu` hierarchy with a CFS quota of `cpus` CPUs.
+fn make_quota_group(dir: &Path, cpus: f64) -> Result<()> {
+    mkdir(dir)?;
+    write(
+        &dir.join("cpu.cfs_period_us"),
+        &super::CFS_PERIOD_US.to_string(),
+    )?;
+    write(
+        &dir.join("cpu.cfs_quota_us"),
+        &super::cfs_quota_us(cpus).to_string(),
+    )
 }
 
 #[cfg(test)]
