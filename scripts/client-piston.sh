@@ -41,8 +41,21 @@ fi
 status=0
 # shellcheck disable=SC2086 # LANGS is a list of words
 timeout 600 node scripts/clients/piston_client.mjs "$URL" "$NODE_CLIENTS" $LANGS || status=1
+# piston_rspy (a Rust library under PyO3) has crashed with SIGSEGV while the
+# interpreter exits, after its last check passed (seen once in CI on
+# 2026-11-29, not reproduced in two reruns): that crash is the client's own
+# teardown, so it is reported, not counted; any other failure counts.
+rspy_out=$(mktemp)
 # shellcheck disable=SC2086
-timeout 600 "$VENV/bin/python" scripts/clients/piston_rspy.py "$URL" $LANGS || status=1
+rspy=0
+timeout 600 "$VENV/bin/python" scripts/clients/piston_rspy.py "$URL" $LANGS >"$rspy_out" 2>&1 || rspy=$?
+cat "$rspy_out"
+if [ "$rspy" = 139 ] && [ "$(tail -n 1 "$rspy_out")" = "piston-rspy: all checks passed" ]; then
+  echo "client-piston: warning: piston_rspy crashed (SIGSEGV) in its own teardown after every check passed" >&2
+elif [ "$rspy" != 0 ]; then
+  status=1
+fi
+rm -f "$rspy_out"
 if [ "$status" != 0 ]; then
   echo "client-piston: FAILED (server log: last lines)" >&2
   tail -n 20 "$DATA/serve.log" >&2

@@ -154,6 +154,37 @@ function parseCsv(text: string, maxRows: number): string[][] {
     .map((l) => l.split(","));
 }
 
+/** One panel of report.html's KILN_DATA: uPlot columns (x, then each series' values). */
+interface UplotPanel {
+  x: number[];
+  series: { name: string; values: (number | null)[] }[];
+  names?: string[];
+}
+
+/** A phase of KILN_DATA (uPlot panels) as the console's charts take it. */
+function fromUplot(raw: unknown): PhaseCharts {
+  const phase = raw as Record<string, UplotPanel>;
+  const lines = (key: string): Series[] => {
+    const p = phase[key];
+    if (!p || !Array.isArray(p.x) || !Array.isArray(p.series)) throw new Error(`report.html: panel ${key} is missing`);
+    return p.series.map((s) => ({
+      name: s.name,
+      points: p.x.flatMap((x, i): [number, number][] => (s.values[i] == null ? [] : [[x, s.values[i] as number]])),
+    }));
+  };
+  const lang = phase.languages;
+  const names = lang?.names ?? [];
+  const column = (name: string) => lang?.series.find((s) => s.name === name)?.values ?? [];
+  return {
+    rate: lines("rate"),
+    latency: lines("latency"),
+    errors: lines("errors"),
+    queue: lines("queue"),
+    workers: lines("workers"),
+    languages: names.map((name, i) => ({ name, count: column("requests")[i] ?? 0, success: column("successful")[i] ?? 0 })),
+  };
+}
+
 /** Reads one chosen file; throws with a sentence when it is not a report. */
 export async function readReport(file: File): Promise<ReportFile> {
   if (file.size > MAX_REPORT_BYTES) throw new Error(`${file.name} is larger than ${MAX_REPORT_BYTES >> 20} MiB`);
@@ -162,7 +193,7 @@ export async function readReport(file: File): Promise<ReportFile> {
   if (/\.html?$/i.test(name)) {
     const m = /const KILN_DATA = (\[[\s\S]*?\]);\n/.exec(text);
     if (!m) throw new Error(`${name} is not a kiln loadtest report.html (it has no KILN_DATA)`);
-    const phases = JSON.parse(m[1]) as PhaseCharts[];
+    const phases = (JSON.parse(m[1]) as unknown[]).map(fromUplot);
     // DOMParser runs no script and loads nothing; only text is taken from it.
     const doc = new DOMParser().parseFromString(text, "text/html");
     return {

@@ -261,6 +261,10 @@ async fn run(
         Ok(joined) => joined.context("http task")?.context("http server")?,
         Err(_) => tracing::warn!("open connections did not close in 5 s; exiting anyway"),
     }
+    // Homes formatted ahead of use are loop mounts: leave none behind.
+    if let Ok(w) = &state.workspaces {
+        w.clear_warm_homes().await;
+    }
     tracing::info!("drained; bye");
     Ok(())
 }
