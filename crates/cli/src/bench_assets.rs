@@ -9,23 +9,17 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use kiln_engine::{AssetsConfig, Catalog, Engine, EngineConfig};
+use kiln_engine::{AssetsConfig, Engine, EngineConfig};
 use kiln_loadtest::corpus::Program;
 
-use crate::bench_compile_cache::{measure, median, Options};
+use crate::bench_compile_cache::{measure, median, plain_engine, Options};
 
 /// How long the assets of the corpus may take to build.
 const BUILD_DEADLINE: Duration = Duration::from_secs(600);
 
 pub async fn run(o: Options) -> anyhow::Result<i32> {
     let programs = o.programs()?;
-    let catalog = Catalog::detect();
-    let base = EngineConfig {
-        max_boxes: 1,
-        ..EngineConfig::default()
-    };
-    let plain = Engine::with_catalog(base.clone(), catalog.clone())
-        .context("the sandbox is unavailable")?;
+    let (catalog, base, plain) = plain_engine()?;
     let dir = tempfile::tempdir()?;
     let fast = Engine::with_catalog(
         EngineConfig {

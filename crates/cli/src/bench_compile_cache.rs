@@ -21,6 +21,20 @@ pub struct Options {
     pub json: Option<std::path::PathBuf>,
 }
 
+/// The host's catalogue, the config of one box at a time (the programs run
+/// in series) and an engine of it without cache or assets: the baseline of
+/// both compile benchmarks.
+pub(crate) fn plain_engine() -> anyhow::Result<(Catalog, EngineConfig, Engine)> {
+    let catalog = Catalog::detect();
+    let base = EngineConfig {
+        max_boxes: 1,
+        ..EngineConfig::default()
+    };
+    let plain = Engine::with_catalog(base.clone(), catalog.clone())
+        .context("the sandbox is unavailable")?;
+    Ok((catalog, base, plain))
+}
+
 impl Options {
     /// The corpus programs of `languages`, checked with `rounds`.
     pub fn programs(&self) -> anyhow::Result<Vec<&'static Program>> {
@@ -109,13 +123,7 @@ struct Samples {
 
 pub async fn run(o: Options) -> anyhow::Result<i32> {
     let programs = o.programs()?;
-    let catalog = Catalog::detect();
-    let base = EngineConfig {
-        max_boxes: 1,
-        ..EngineConfig::default()
-    };
-    let plain = Engine::with_catalog(base.clone(), catalog.clone())
-        .context("the sandbox is unavailable")?;
+    let (catalog, base, plain) = plain_engine()?;
     let mut samples: Vec<Samples> = programs.iter().map(|_| Samples::default()).collect();
     // One unmeasured run of each warms the page cache and the toolchains.
     for p in &programs {
